@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// tfjs-core ships its gradient functions only as extensionless ES modules
+// (`@tensorflow/tfjs-core/dist/register_all_gradients`), which plain Node ESM and CJS cannot import.
+// This bundles them into one self-contained file, ESM and CJS. The copy of tfjs-core internals it
+// carries shares tfjs-core's global engine and gradient registry (both live on a global namespace),
+// so registering here registers for the user's own `@tensorflow/tfjs-core`.
+import { build } from 'esbuild';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = join(here, '..', 'src', 'generated');
+mkdirSync(out, { recursive: true });
+const common = {
+  stdin: {
+    contents: "import '@tensorflow/tfjs-core/dist/register_all_gradients.js';",
+    resolveDir: here,
+    loader: 'js',
+  },
+  bundle: true,
+  minify: true,
+  legalComments: 'inline',
+  mainFields: ['module', 'main'],
+  logLevel: 'warning',
+};
+await build({ ...common, format: 'esm', platform: 'neutral', outfile: join(out, 'tfjs-gradients.js') });
+await build({ ...common, format: 'cjs', platform: 'node', outfile: join(out, 'tfjs-gradients.cjs') });

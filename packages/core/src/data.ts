@@ -1,0 +1,146 @@
+/**
+ * The data contract of the training loop, and the one batching loop of forgetless.
+ * Examples stay in compact typed arrays (Uint8 pixels); a batch is normalised, permuted and
+ * uploaded only when it is drawn, so ten permuted tasks share one copy of the images.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from './rng.js';
+
+/** One minibatch. `x`: [batch, ...exampleShape] float32; `y`: [batch] int32 labels. Owned by the caller. */
+export interface Batch {
+  x: tf.Tensor;
+  y: tf.Tensor1D;
+}
+
+export interface BatchOptions {
+  /** Shuffle the order (seeded). Default false. */
+  shuffle?: boolean;
+  seed?: number;
+  /** Use only the first `limit` examples (after shuffling). */
+  limit?: number;
+}
+
+export interface DataSource {
+  /** Number of examples. */
+  readonly size: number;
+  /** Per-example input shape, e.g. [784] or [28, 28, 1]. */
+  readonly exampleShape: readonly number[];
+  readonly numClasses: number;
+  /** Yields batches; the caller disposes each batch's tensors. */
+  batches(batchSize: number, options?: BatchOptions): Iterable<Batch>;
+}
+
+/** A task of a continual sequence: train, test and an optional validation ("closing") set. */
+export interface Task {
+  name: string;
+  train: DataSource;
+  test: DataSource;
+  /** The closing set importances are computed on (the papers: 5000 held-out samples). */
+  validation?: DataSource;
+  /** Task-incremental label mask: only these classes' logits are used for loss and prediction. */
+  classes?: readonly number[];
+}
+
+export interface ArraySourceOptions {
+  /** n × exampleSize values, row-major. */
+  x: Uint8Array | Float32Array;
+  /** n labels. */
+  y: Uint8Array | Int32Array | readonly number[];
+  exampleShape: readonly number[];
+  numClasses: number;
+  /** Multiplier applied to x when a batch is made; default 1/255 for Uint8Array, 1 for Float32Array. */
+  scale?: number;
+  /** Feature permutation applied per batch: feature i of an example is x[perm[i]]. */
+  permutation?: Int32Array;
+  /** The examples of `x` this source exposes (a view, no copy); default all. */
+  indices?: Int32Array;
+  /** Label remapping applied per batch (e.g. domain-incremental split tasks). */
+  labelMap?: readonly number[] | Int32Array;
+}
+
+/** A DataSource over typed arrays, with per-batch normalisation, permutation and label remapping. */
+export class ArraySource implements DataSource {
+  readonly size: number;
+  readonly exampleShape: readonly number[];
+  readonly numClasses: number;
+  readonly exampleSize: number;
+  private readonly scale: number;
+
+  constructor(readonly options: ArraySourceOptions) {
+    const { x, y, exampleShape, numClasses, permutation, indices, labelMap } = options;
+    this.exampleShape = [...exampleShape];
+    this.exampleSize = exampleShape.reduce((a, b) => a * b, 1);
+    this.numClasses = numClasses;
+    this.scale = options.scale ?? (x instanceof Uint8Array ? 1 / 255 : 1);
+    const total = x.length / this.exampleSize;
+    if (!Number.isInteger(total)) {
+      throw new Error(`arraySource: x has ${x.length} values, not a multiple of the example size ${this.exampleSize} ([${exampleShape}])`);
+    }
+    if (y.length !== total) throw new Error(`arraySource: ${total} examples but ${y.length} labels`);
+    if (permutation && permutation.length !== this.exampleSize) {
+      throw new Error(`arraySource: permutation has ${permutation.length} entries, expected ${this.exampleSize}`);
+    }
+    if (indices) {
+      for (const i of indices) if (i < 0 || i >= total) throw new Error(`arraySource: index ${i} is out of range [0, ${total})`);
+    }
+    if (labelMap) {
+      for (let c = 0; c < labelMap.length; c++) {
+        const m = labelMap[c] as number;
+        if (m >= numClasses) throw new Error(`arraySource: labelMap sends class ${c} to ${m}, beyond numClasses ${numClasses}`);
+      }
+    }
+    this.size = indices ? indices.length : total;
+  }
+
+  /** A view on some of this source's examples (positions relative to this source). */
+  subset(positions: Int32Array | readonly number[]): ArraySource {
+    const base = this.options.indices;
+    const idx = Int32Array.from(positions, (p) => {
+      if (p < 0 || p >= this.size) throw new Error(`subset: position ${p} is out of range [0, ${this.size})`);
+      return base ? (base[p] as number) : p;
+    });
+    return new ArraySource({ ...this.options, indices: idx });
+  }
+
+  /** The same examples under another permutation / label map. */
+  with(changes: Partial<Pick<ArraySourceOptions, 'permutation' | 'labelMap'>>): ArraySource {
+    return new ArraySource({ ...this.options, ...changes });
+  }
+
+  /** Label of example `i` (after remapping). */
+  label(i: number): number {
+    const j = this.options.indices ? (this.options.indices[i] as number) : i;
+    const raw = this.options.y[j] as number;
+    return this.options.labelMap ? (this.options.labelMap[raw] as number) : raw;
+  }
+
+  *batches(batchSize: number, options: BatchOptions = {}): Iterable<Batch> {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batches: batchSize must be a positive integer, got ${batchSize}`);
+    const order = Int32Array.from({ length: this.size }, (_, i) => i);
+    if (options.shuffle) new Rng(options.seed ?? 0).shuffle(order);
+    const n = Math.min(this.size, options.limit ?? this.size);
+    const { x, y, permutation, indices, labelMap } = this.options;
+    const d = this.exampleSize;
+    const scale = this.scale;
+    for (let start = 0; start < n; start += batchSize) {
+      const b = Math.min(batchSize, n - start);
+      const xb = new Float32Array(b * d);
+      const yb = new Int32Array(b);
+      for (let r = 0; r < b; r++) {
+        const pos = order[start + r] as number;
+        const ex = indices ? (indices[pos] as number) : pos;
+        const off = ex * d;
+        const row = r * d;
+        if (permutation) for (let i = 0; i < d; i++) xb[row + i] = (x[off + (permutation[i] as number)] as number) * scale;
+        else for (let i = 0; i < d; i++) xb[row + i] = (x[off + i] as number) * scale;
+        const raw = y[ex] as number;
+        yb[r] = labelMap ? (labelMap[raw] as number) : raw;
+      }
+      yield { x: tf.tensor(xb, [b, ...this.exampleShape], 'float32'), y: tf.tensor1d(yb, 'int32') };
+    }
+  }
+}
+
+export function arraySource(options: ArraySourceOptions): ArraySource {
+  return new ArraySource(options);
+}

@@ -1,0 +1,9 @@
+/**
+ * Registers tfjs-core's own gradient functions (relu, matMul, conv2d, ...) with the global engine.
+ *
+ * tfjs-core publishes them only as extensionless ES modules, which plain Node (ESM or CJS) cannot
+ * import, so training fails with "Cannot compute gradient: gradient function not found". The build
+ * bundles them into `generated/tfjs-gradients.js`; importing `@forgetless/core` runs it once.
+ * Registration is idempotent: tfjs keeps one gradient registry on its global namespace.
+ */
+import './generated/tfjs-gradients.js';

@@ -1,0 +1,58 @@
+/** The layer contract every layer of a forgetless model follows. */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { GradientMode } from '../ops/dense.js';
+import type { Rng } from '../rng.js';
+import type { ActivationSpec } from './activation.js';
+
+/** What a forward pass records for a parametric layer (dense, conv2d, batchNorm). */
+export interface LayerCapture {
+  /** The layer's input (for dense: the previous layer's post-activation output). */
+  input: tf.Tensor;
+  /** The layer's output before its activation (z = x·W + b), after any tap was added. */
+  preActivation: tf.Tensor;
+  /**
+   * The layer's output after its activation, or after the activation layers that directly follow
+   * it; for the model's last parametric layer, the model's output probabilities.
+   */
+  output: tf.Tensor;
+}
+
+export interface ApplyContext {
+  /** Training mode: dropout active, batchNorm uses and updates batch statistics. */
+  training: boolean;
+  /** Gradient implementation for dense/conv2d: the fast custom one or tfjs's stock one. */
+  gradients: GradientMode;
+  /** Seeded randomness (dropout). */
+  rng?: Rng;
+  /** If given, parametric layers write their captures here, keyed by layer name. */
+  capture?: Record<string, LayerCapture>;
+  /**
+   * Tensors added to the pre-activation output of the named layers. A zero tap turns the
+   * gradient with respect to the tap into the per-example pre-activation gradient δ.
+   */
+  taps?: Record<string, tf.Tensor>;
+}
+
+export type LayerKind = 'dense' | 'conv2d' | 'maxPool2d' | 'avgPool2d' | 'flatten' | 'batchNorm' | 'dropout' | 'activation';
+
+/** Serializable description of a layer (enough to rebuild it). */
+export interface LayerConfig {
+  kind: LayerKind;
+  [key: string]: unknown;
+}
+
+export interface Layer {
+  readonly kind: LayerKind;
+  /** Unique name in the model, e.g. `dense_0`; assigned by the model. */
+  name: string;
+  /** Trainable parameters by local name ('kernel', 'bias', 'gamma', 'beta'); empty before build. */
+  readonly params: Record<string, tf.Variable>;
+  /** Non-trainable state (batchNorm moving statistics). */
+  readonly state: Record<string, tf.Variable>;
+  /** Activation fused into the layer, if any. */
+  readonly activation?: ActivationSpec;
+  /** Creates the variables for a per-example input shape; returns the per-example output shape. */
+  build(inputShape: readonly number[], rng: Rng): number[];
+  apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor;
+  config(): LayerConfig;
+}

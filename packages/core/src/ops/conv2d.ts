@@ -1,0 +1,117 @@
+/**
+ * Conv2d (NHWC, filter [kh, kw, in, out]) whose filter gradient is computed with forward convolutions,
+ * so conv nets train on backends without a Conv2DBackpropFilter kernel (wasm):
+ *   ∂W[kh,kw,c,o] = Σ_{n,i,j} xp[n, i·s+kh, j·s+kw, c] · δ[n,i,j,o]
+ * is a valid convolution of xpᵀ ([C, Hp, Wp, N]: channels as batch) with δᵀ ([Ho, Wo, N, O]) at
+ * dilation s, cropped to [kh, kw] and transposed back. ∂x uses conv2dTranspose (Conv2DBackpropInput),
+ * which every backend has.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GradientMode } from './dense.js';
+
+export type Padding = 'same' | 'valid';
+
+export interface Conv2dGeometry {
+  stride: number;
+  padding: Padding;
+}
+
+/** Top/bottom/left/right zero padding tfjs uses for a convolution of this geometry. */
+export function convPadding(
+  inH: number,
+  inW: number,
+  kh: number,
+  kw: number,
+  stride: number,
+  padding: Padding,
+): { top: number; bottom: number; left: number; right: number; outH: number; outW: number } {
+  if (padding === 'valid') {
+    return {
+      top: 0,
+      bottom: 0,
+      left: 0,
+      right: 0,
+      outH: Math.ceil((inH - kh + 1) / stride),
+      outW: Math.ceil((inW - kw + 1) / stride),
+    };
+  }
+  const outH = Math.ceil(inH / stride);
+  const outW = Math.ceil(inW / stride);
+  const padH = Math.max(0, (outH - 1) * stride + kh - inH);
+  const padW = Math.max(0, (outW - 1) * stride + kw - inW);
+  const top = Math.floor(padH / 2);
+  const left = Math.floor(padW / 2);
+  return { top, bottom: padH - top, left, right: padW - left, outH, outW };
+}
+
+/** Filter gradient from forward convolutions (see the module comment). x: [N,H,W,C], dy: [N,Ho,Wo,O]. */
+export function conv2dFilterGrad(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: [number, number, number, number],
+  stride: number,
+  padding: Padding,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [kh, kw] = filterShape;
+    const [, h, w] = x.shape;
+    const p = convPadding(h, w, kh, kw, stride, padding);
+    let xp: tf.Tensor4D = x;
+    if (p.top || p.bottom || p.left || p.right) {
+      xp = tf.pad(x, [
+        [0, 0],
+        [p.top, p.bottom],
+        [p.left, p.right],
+        [0, 0],
+      ]);
+    }
+    const a = tf.transpose(xp, [3, 1, 2, 0]); // [C, Hp, Wp, N]
+    const f = tf.transpose(dy, [1, 2, 0, 3]); // [Ho, Wo, N, O]
+    let out = tf.conv2d(a, f, 1, 'valid', 'NHWC', stride); // [C, >=kh, >=kw, O]
+    if (out.shape[1] !== kh || out.shape[2] !== kw) {
+      out = tf.slice(out, [0, 0, 0, 0], [-1, kh, kw, -1]);
+    }
+    return tf.transpose(out, [1, 2, 0, 3]);
+  });
+}
+
+/** x: [N,H,W,C], filter: [kh,kw,C,O], bias: [O] → [N,Ho,Wo,O]. */
+export function conv2d(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  bias: tf.Tensor1D | undefined,
+  geometry: Conv2dGeometry,
+  mode: GradientMode = 'fast',
+): tf.Tensor4D {
+  const { stride, padding } = geometry;
+  if (mode === 'stock') {
+    const y = tf.conv2d(x, filter, stride, padding);
+    return bias ? tf.add(y, bias) : y;
+  }
+  const fshape = filter.shape as [number, number, number, number];
+  const backward = (dy: tf.Tensor4D, sx: tf.Tensor4D, sf: tf.Tensor4D): tf.Tensor[] => [
+    tf.conv2dTranspose(dy, sf, sx.shape, stride, padding),
+    conv2dFilterGrad(sx, dy, fshape, stride, padding),
+  ];
+  if (bias) {
+    const op = tf.customGrad(((xx: tf.Tensor4D, ff: tf.Tensor4D, bb: tf.Tensor1D, save: tf.GradSaveFunc) => {
+      save([xx, ff]);
+      return {
+        value: tf.add(tf.conv2d(xx, ff, stride, padding), bb),
+        gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => [
+          ...backward(dy, saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D),
+          tf.sum(dy, [0, 1, 2]),
+        ],
+      };
+    }) as never) as unknown as (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor4D;
+    return op(x, filter, bias);
+  }
+  const op = tf.customGrad(((xx: tf.Tensor4D, ff: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    save([xx, ff]);
+    return {
+      value: tf.conv2d(xx, ff, stride, padding),
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => backward(dy, saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D),
+    };
+  }) as never) as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor4D;
+  return op(x, filter);
+}

@@ -1,0 +1,100 @@
+/**
+ * Parameter maps: the one name → tensor type for parameters, importances, anchors, masks and
+ * gradients everywhere in forgetless. Names are the model's parameter names (`dense_0/kernel`).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Parameter name → tensor. Iteration order is the model's parameter order. */
+export type ParamMap<T extends tf.Tensor = tf.Tensor> = Record<string, T>;
+
+/** Applies `fn` to every entry; returns a new map (same names, same order). */
+export function mapParams<T extends tf.Tensor, U extends tf.Tensor>(
+  map: ParamMap<T>,
+  fn: (value: T, name: string) => U,
+): ParamMap<U> {
+  const out: ParamMap<U> = {};
+  for (const name of Object.keys(map)) out[name] = fn(map[name] as T, name);
+  return out;
+}
+
+/**
+ * Combines two maps entry by entry. Throws, naming the parameter, if a name is missing from `b` or
+ * the shapes disagree.
+ */
+export function zipParams<U extends tf.Tensor>(
+  a: ParamMap,
+  b: ParamMap,
+  fn: (x: tf.Tensor, y: tf.Tensor, name: string) => U,
+  what = 'zipParams',
+): ParamMap<U> {
+  const out: ParamMap<U> = {};
+  for (const name of Object.keys(a)) {
+    const x = a[name] as tf.Tensor;
+    const y = b[name];
+    if (y === undefined) throw new Error(`${what}: parameter '${name}' is missing from the second map`);
+    assertSameShape(x, y, name, what);
+    out[name] = fn(x, y, name);
+  }
+  return out;
+}
+
+/** a + b, per parameter. */
+export function addParams(a: ParamMap, b: ParamMap): ParamMap {
+  return zipParams(a, b, (x, y) => tf.add(x, y), 'addParams');
+}
+
+/** s · a, per parameter. */
+export function scaleParams(a: ParamMap, s: number): ParamMap {
+  return mapParams(a, (x) => tf.mul(x, s));
+}
+
+/** Copies of every tensor (e.g. to snapshot variables as an anchor θ*). */
+export function cloneParams(a: ParamMap): ParamMap {
+  return mapParams(a, (x) => tf.clone(x));
+}
+
+/** A map of tensors shaped like `like`, filled with `value`. */
+export function fillParams(like: ParamMap, value: number): ParamMap {
+  return mapParams(like, (x) => tf.fill(x.shape, value, 'float32'));
+}
+
+/** Disposes every tensor of the map (variables included). */
+export function disposeParams(map: ParamMap | undefined): void {
+  if (!map) return;
+  for (const t of Object.values(map)) t.dispose();
+}
+
+/** Marks every tensor of the map to survive the enclosing `tf.tidy`. */
+export function keepParams<T extends ParamMap>(map: T): T {
+  for (const t of Object.values(map)) tf.keep(t);
+  return map;
+}
+
+/** Number of scalar entries over all parameters. */
+export function countParams(map: ParamMap): number {
+  let n = 0;
+  for (const t of Object.values(map)) n += t.size;
+  return n;
+}
+
+/** Sum of Σ over every entry of every parameter, as a scalar tensor. */
+export function sumParams(map: ParamMap): tf.Scalar {
+  return tf.tidy(() => tf.addN(Object.values(map).map((t) => tf.sum(t))) as tf.Scalar);
+}
+
+/** Throws a clear error naming the parameter when two tensors' shapes differ. */
+export function assertSameShape(a: tf.Tensor, b: tf.Tensor, name: string, what: string): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new Error(`${what}: parameter '${name}' has shape [${b.shape}] but [${a.shape}] was expected`);
+  }
+}
+
+/** Checks that every value is finite; throws naming the first parameter that is not. */
+export async function assertFinite(map: ParamMap, what: string): Promise<void> {
+  for (const [name, t] of Object.entries(map)) {
+    const bad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(t))));
+    const flag = (await bad.data())[0];
+    bad.dispose();
+    if (flag) throw new Error(`${what}: parameter '${name}' contains NaN or Infinity`);
+  }
+}

@@ -1,0 +1,85 @@
+/** One training step with plugin hooks: the only place forgetless computes and applies gradients. */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Batch } from '../data.js';
+import { softmaxCrossEntropy } from '../loss.js';
+import type { ParamMap } from '../params.js';
+import type { Plugin, StepInfo, TrainContext } from './plugin.js';
+
+/**
+ * Takes one optimizer step on `batch` and returns the total loss (a kept scalar the caller disposes).
+ * Leaves no other tensor behind.
+ */
+export function trainStep(batch: Batch, ctx: TrainContext, plugins: readonly Plugin[]): tf.Scalar {
+  const { model, optimizer } = ctx;
+  for (const p of plugins) p.beforeStep?.(ctx);
+  const vars = Object.values(model.params);
+  const names = Object.keys(model.params);
+  const needsDelta = plugins.some((p) => p.needsDelta || p.transformStep);
+  return tf.tidy(() => {
+    let taskLoss: tf.Scalar | undefined;
+    const { value, grads: byId } = tf.variableGrads(() => {
+      const logits = model.apply(batch.x, { training: true, rng: ctx.rng });
+      taskLoss = tf.keep(softmaxCrossEntropy(logits, batch.y, ctx.task.classes));
+      let total: tf.Scalar = taskLoss;
+      for (const p of plugins) {
+        const term = p.lossTerm?.(ctx);
+        if (term) total = tf.add(total, term);
+      }
+      return total;
+    }, vars);
+    // variableGrads keys gradients by tfjs's internal variable names; map back to ours.
+    let grads: ParamMap = {};
+    names.forEach((n, i) => {
+      const g = byId[(vars[i] as tf.Variable).name];
+      grads[n] = g ?? tf.zerosLike(vars[i] as tf.Variable);
+    });
+    let loss = value as tf.Scalar;
+    for (const p of plugins) {
+      const pen = p.penalty?.(ctx);
+      if (!pen) continue;
+      loss = tf.add(loss, pen.value);
+      const next: ParamMap = { ...grads };
+      for (const [n, g] of Object.entries(pen.grads)) {
+        const base = grads[n];
+        if (!base) throw new Error(`plugin '${p.name}': penalty gradient for unknown parameter '${n}'`);
+        next[n] = tf.add(base, g);
+      }
+      grads = next;
+    }
+    const rawGrads = grads;
+    for (const p of plugins) if (p.transformGradients) grads = p.transformGradients(grads, ctx);
+
+    let before: ParamMap | undefined;
+    if (needsDelta) {
+      before = {};
+      for (const n of names) before[n] = tf.clone(model.params[n] as tf.Variable);
+    }
+    const named: tf.NamedTensorMap = {};
+    names.forEach((n, i) => {
+      named[(vars[i] as tf.Variable).name] = grads[n] as tf.Tensor;
+    });
+    optimizer.applyGradients(named);
+
+    let delta: ParamMap | undefined;
+    if (before) {
+      const b = before;
+      let d: ParamMap = {};
+      for (const n of names) d[n] = tf.sub(model.params[n] as tf.Variable, b[n] as tf.Tensor);
+      const original = d;
+      for (const p of plugins) if (p.transformStep) d = p.transformStep(d, ctx);
+      if (d !== original) {
+        for (const n of names) {
+          if (d[n] !== original[n]) (model.params[n] as tf.Variable).assign(tf.add(b[n] as tf.Tensor, d[n] as tf.Tensor));
+        }
+      }
+      delta = d;
+    }
+    const info: StepInfo = { batch, loss, taskLoss: taskLoss as tf.Scalar, grads, rawGrads, ...(delta ? { delta } : {}) };
+    try {
+      for (const p of plugins) p.afterStep?.(info, ctx);
+    } finally {
+      (taskLoss as tf.Scalar).dispose();
+    }
+    return loss;
+  });
+}
