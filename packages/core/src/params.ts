@@ -27,14 +27,13 @@ export function zipParams<U extends tf.Tensor>(
   fn: (x: tf.Tensor, y: tf.Tensor, name: string) => U,
   what = 'zipParams',
 ): ParamMap<U> {
-  const out: ParamMap<U> = {};
   for (const name of Object.keys(a)) {
-    const x = a[name] as tf.Tensor;
     const y = b[name];
     if (y === undefined) throw new Error(`${what}: parameter '${name}' is missing from the second map`);
-    assertSameShape(x, y, name, what);
-    out[name] = fn(x, y, name);
+    assertSameShape(a[name] as tf.Tensor, y, name, what);
   }
+  const out: ParamMap<U> = {};
+  for (const name of Object.keys(a)) out[name] = fn(a[name] as tf.Tensor, b[name] as tf.Tensor, name);
   return out;
 }
 

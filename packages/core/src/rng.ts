@@ -5,11 +5,13 @@
  */
 export class Rng {
   private state: number;
+  private root: number;
   private spare: number | undefined;
 
   constructor(seed = 0) {
     if (!Number.isFinite(seed)) throw new Error(`Rng: seed must be a finite number, got ${seed}`);
     this.state = hashSeed(seed);
+    this.root = this.state;
   }
 
   /** Uniform float in [0, 1). */
@@ -63,10 +65,14 @@ export class Rng {
     return this.shuffle(p);
   }
 
-  /** An independent generator derived from this one's seed and a label (does not advance this one). */
+  /**
+   * An independent generator derived from this one's seed and a label. It depends only on the seed
+   * and the label, not on how far this generator has advanced (so resumed runs fork identically).
+   */
   fork(label: string | number): Rng {
     const child = new Rng(0);
-    child.state = hashSeed(this.state ^ hashString(String(label)));
+    child.state = hashSeed(this.root ^ hashString(String(label)));
+    child.root = child.state;
     return child;
   }
 }

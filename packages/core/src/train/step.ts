@@ -19,8 +19,9 @@ export function trainStep(batch: Batch, ctx: TrainContext, plugins: readonly Plu
     let taskLoss: tf.Scalar | undefined;
     const { value, grads: byId } = tf.variableGrads(() => {
       const logits = model.apply(batch.x, { training: true, rng: ctx.rng });
-      taskLoss = tf.keep(softmaxCrossEntropy(logits, batch.y, ctx.task.classes));
-      let total: tf.Scalar = taskLoss;
+      const ce = softmaxCrossEntropy(logits, batch.y, ctx.task.classes);
+      taskLoss = tf.keep(tf.clone(ce)); // reported; `ce` itself may become the returned value
+      let total: tf.Scalar = ce;
       for (const p of plugins) {
         const term = p.lossTerm?.(ctx);
         if (term) total = tf.add(total, term);

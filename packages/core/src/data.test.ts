@@ -1,0 +1,54 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { expectNoLeak } from '../../../test/helpers.js';
+import { ArraySource } from './data.js';
+import { Rng } from './rng.js';
+
+function source(extra: Partial<ConstructorParameters<typeof ArraySource>[0]> = {}) {
+  const x = Uint8Array.from({ length: 10 * 4 }, (_, i) => i);
+  const y = Uint8Array.from({ length: 10 }, (_, i) => i % 3);
+  return new ArraySource({ x, y, exampleShape: [4], numClasses: 3, ...extra });
+}
+
+describe('ArraySource', () => {
+  it('normalises Uint8 pixels, applies the permutation per batch and remaps labels', async () => {
+    await expectNoLeak(() => {
+      const s = source({ permutation: Int32Array.from([3, 2, 1, 0]), labelMap: [2, 0, 1] });
+      const b = s.batches(2)[Symbol.iterator]().next().value;
+      expect(Array.from(b?.x.dataSync() ?? [])).toEqual([3, 2, 1, 0, 7, 6, 5, 4].map((v) => Math.fround(v / 255)));
+      expect(Array.from(b?.y.dataSync() ?? [])).toEqual([2, 0]);
+      for (const bb of s.batches(4)) tf.dispose([bb.x, bb.y]);
+      tf.dispose([b?.x as tf.Tensor, b?.y as tf.Tensor]);
+    });
+  });
+
+  it('shuffles reproducibly by seed, covers every example once, honours limit and subsets', () => {
+    const s = source({ scale: 1 });
+    const order = (seed: number) => [...s.batches(3, { shuffle: true, seed })].flatMap((b) => {
+      const v = Array.from(b.x.dataSync()).filter((_, i) => i % 4 === 0).map((p) => p / 4);
+      tf.dispose([b.x, b.y]);
+      return v;
+    });
+    const a = order(1);
+    expect(order(1)).toEqual(a);
+    expect(order(2)).not.toEqual(a);
+    expect([...a].sort((p, q) => p - q)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const lim = [...s.batches(4, { limit: 5 })];
+    expect(lim.map((b) => b.y.shape[0])).toEqual([4, 1]);
+    lim.forEach((b) => tf.dispose([b.x, b.y]));
+    const sub = s.subset([9, 0]);
+    expect(sub.size).toBe(2);
+    expect(sub.label(0)).toBe(0);
+    const [b] = [...sub.batches(2)];
+    expect(Array.from(b?.x.dataSync() ?? []).slice(0, 4)).toEqual([36, 37, 38, 39]);
+    tf.dispose([b?.x as tf.Tensor, b?.y as tf.Tensor]);
+  });
+
+  it('rejects inconsistent inputs with errors naming the value', () => {
+    expect(() => new ArraySource({ x: new Uint8Array(10), y: new Uint8Array(2), exampleShape: [4], numClasses: 2 })).toThrow(/not a multiple of the example size 4/);
+    expect(() => new ArraySource({ x: new Uint8Array(8), y: new Uint8Array(3), exampleShape: [4], numClasses: 2 })).toThrow(/2 examples but 3 labels/);
+    expect(() => source({ permutation: new Rng(0).permutation(5) })).toThrow(/permutation has 5 entries, expected 4/);
+    expect(() => source({ labelMap: [0, 5, 1] })).toThrow(/sends class 1 to 5/);
+    expect(() => [...source().batches(0)]).toThrow(/batchSize must be a positive integer/);
+  });
+});
