@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { embeddedDataDir, loadEmbedded } from './embedded-node.js';
 import { classCounts } from './mnist-format.js';
 
 const dist = join(__dirname, '..', 'dist');
+const DEBIAN = '/usr/share/datasets/fashion-mnist';
 
 describe('embedded Fashion-MNIST subset', () => {
   it('loads offline: 1000 training and 200 test images per class, checksums as published in SHA256SUMS', async () => {
@@ -34,6 +35,16 @@ describe('embedded Fashion-MNIST subset', () => {
     const sums = readFileSync(join(embeddedDataDir(), 'SHA256SUMS'), 'utf8').trim().split('\n');
     expect(Object.fromEntries(sums.map((l) => l.split(/\s+/).reverse()))).toEqual(EMBEDDED_SOURCE.checksums);
     expect(readFileSync(join(embeddedDataDir(), 'LICENSE'), 'utf8')).toContain('Copyright (c) 2017 Zalando SE');
+  });
+
+  it.skipIf(!existsSync(DEBIAN) || !existsSync(join(dist, 'index.js')))('is remade byte for byte by scripts/make-embedded.mjs from the Debian files', () => {
+    const out = mkdtempSync(join(tmpdir(), 'forgetless-embedded-'));
+    try {
+      execFileSync(process.execPath, [join(__dirname, '..', 'scripts', 'make-embedded.mjs'), DEBIAN, out], { encoding: 'utf8' });
+      expect(readFileSync(join(out, 'SHA256SUMS'), 'utf8')).toBe(readFileSync(join(embeddedDataDir(), 'SHA256SUMS'), 'utf8'));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it.skipIf(!existsSync(join(dist, 'node.cjs')))('loads from the built package, as ESM and as CommonJS, from any working folder', () => {

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fetchMnistFormat, fetchVerified, memoryCache } from './fetch-cache.js';
 import { MNIST_FILE_ROLES, mnistFormatFileNames } from './mnist-format.js';
+import { loadDataset } from './load.js';
+import { locateDataset } from './locate.js';
 import { loadMnistFormat, sha256HexNode } from './read-files.js';
 import { sha256Hex } from './sha256.js';
 import { fixtureDataset, fixtureFiles } from './test-fixtures.js';
@@ -107,6 +109,21 @@ describe('loading from a base URL', () => {
     expect(requests.length).toBe(4);
     expect(await sha256Hex(files.testLabels)).toBe(checksums[names.testLabels]);
     expect(await sha256Hex(new TextEncoder().encode('abc'))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  });
+
+  it('downloads a missing dataset on request into the cache, where it is found next time', async () => {
+    const cacheRoot = join(root, 'cache-root');
+    const where = { env: {}, systemRoots: [] as string[], cacheRoot };
+    const sources = { mnist: { name: 'mnist', baseUrl, checksums, homepage: '', license: '' } };
+    await expect(loadDataset('mnist', { ...where, sources })).rejects.toThrow(`or pass { download: true } to fetch it from ${baseUrl}`);
+    expect(requests.length).toBe(0);
+    const mnist = await loadDataset('mnist', { ...where, sources, download: true });
+    expect(mnist.name).toBe('mnist');
+    expect(mnist.train.count).toBe(60);
+    expect(requests.length).toBe(4);
+    expect(await locateDataset('mnist', where)).toEqual({ name: 'mnist', dir: join(cacheRoot, 'mnist'), origin: 'cache' });
+    expect((await loadDataset('mnist', where)).test.count).toBe(20);
+    expect(requests.length).toBe(4);
   });
 
   it('skips verification only when asked to', async () => {

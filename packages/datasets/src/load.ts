@@ -9,7 +9,7 @@ import { type LocateOptions, DEFAULT_DATASET, cacheRoot, isFolderName, locateDat
 import type { MnistFormatDataset } from './mnist-format.js';
 import { loadMnistFormat } from './read-files.js';
 import { type SequenceName, type SequenceOptionsByName, taskSequence } from './sequences/registry.js';
-import { MNIST_FORMAT_SOURCES } from './sources.js';
+import { MNIST_FORMAT_SOURCES, type MnistFormatSource } from './sources.js';
 
 export interface LoadDatasetOptions extends LocateOptions {
   /**
@@ -17,19 +17,22 @@ export interface LoadDatasetOptions extends LocateOptions {
    * verified by SHA-256, into `cacheDir` (default `<cacheRoot>/<name>`), before any embedded fallback.
    */
   download?: boolean | { cacheDir?: string };
+  /** Where downloads come from, by dataset name (default MNIST_FORMAT_SOURCES; e.g. a mirror). */
+  sources?: Readonly<Record<string, MnistFormatSource>>;
 }
 
 /** The dataset `name` (default: the data found when the user names none), loaded into memory. */
 export async function loadDataset(name?: string, options: LoadDatasetOptions = {}): Promise<MnistFormatDataset> {
   const wanted = name ?? DEFAULT_DATASET;
-  const source = MNIST_FORMAT_SOURCES[wanted as keyof typeof MNIST_FORMAT_SOURCES];
+  const sources: Readonly<Record<string, MnistFormatSource>> = options.sources ?? MNIST_FORMAT_SOURCES;
+  const source = sources[wanted];
   const download = options.download && source && !isFolderName(wanted) ? options.download : undefined;
   const location = await locateDataset(name, download ? { ...options, embedded: false } : options);
   if (location?.origin === 'embedded') return loadEmbedded();
   if (location) return loadMnistFormat({ dir: location.dir, name: location.name });
   if (download && source) {
     const cacheDir = (typeof download === 'object' && download.cacheDir) || join(cacheRoot(options), wanted);
-    return loadMnistFormat({ ...source, cacheDir });
+    return loadMnistFormat({ baseUrl: source.baseUrl, checksums: source.checksums, name: source.name, cacheDir });
   }
   const hint = source ? ` (or pass { download: true } to fetch it from ${source.baseUrl})` : '';
   throw new Error(`dataset '${wanted}' not found; looked in: ${searchedPlaces(name, options).join(', ')}${hint}`);
@@ -53,8 +56,9 @@ export const DEFAULT_QUEUE_DATASETS: readonly string[] = ['mnist', 'fashion-mnis
 export async function loadTaskSequence<K extends SequenceName>(name: K, options?: SequenceOptionsByName[K] & LoadSequenceOptions): Promise<Task[]>;
 export async function loadTaskSequence(name: string, options?: LoadSequenceOptions & Record<string, unknown>): Promise<Task[]>;
 export async function loadTaskSequence(name: string, options: LoadSequenceOptions & Record<string, unknown> = {}): Promise<Task[]> {
-  const { dataset, datasets, env, systemRoots, cacheRoot: root, embedded, download, ...rest } = options;
+  const { dataset, datasets, env, systemRoots, cacheRoot: root, embedded, download, sources, ...rest } = options;
   const locate: LoadDatasetOptions = {
+    ...(sources ? { sources } : {}),
     ...(env ? { env } : {}),
     ...(systemRoots ? { systemRoots } : {}),
     ...(root ? { cacheRoot: root } : {}),

@@ -57,6 +57,9 @@ describe('where data is found', () => {
     makeFolder(join(cache, 'mnist'), 3);
     expect(await locateDataset('mnist', isolated)).toEqual({ name: 'mnist', dir: join(cache, 'mnist'), origin: 'cache' });
     expect(await locateDataset(direct, isolated)).toEqual({ name: 'direct-mnist', dir: direct, origin: 'path' });
+    // FORGETLESS_DATA may be the dataset's own folder when it bears the dataset's name
+    expect(await locateDataset('direct-mnist', { ...isolated, env: { FORGETLESS_DATA: direct } })).toEqual({ name: 'direct-mnist', dir: direct, origin: 'env' });
+    expect(await locateDataset('kmnist', { ...isolated, env: { FORGETLESS_DATA: direct } })).toBeUndefined();
     expect(await locateDataset(join(root, 'absent'), isolated)).toBeUndefined();
   });
 

@@ -5,7 +5,8 @@
  * 2. Debian's dataset-fashion-mnist (`/usr/share/datasets/fashion-mnist`);
  * 3. the download cache (`~/.cache/forgetless/fashion-mnist`), if `loadDataset(..., { download })` filled it;
  * 4. the embedded subset shipped in this package.
- * A named dataset ('mnist', 'kmnist', ...) is looked up as `$FORGETLESS_DATA/<name>`, then
+ * A named dataset ('mnist', 'kmnist', ...) is looked up as `$FORGETLESS_DATA/<name>` (or
+ * `$FORGETLESS_DATA` itself when that folder is called `<name>`), then
  * `/usr/share/datasets/<name>`, then the download cache; only 'fashion-mnist' falls back to the embedded subset.
  * A name containing a path separator, or starting with '.', is a folder.
  */
@@ -58,7 +59,9 @@ export async function locateDataset(name?: string, options: LocateOptions = {}):
   }
   const root = (options.env ?? process.env)[DATA_ENV];
   if (root) {
-    if (name === undefined && (await isFolder(root))) return { name: lastSegment(root), dir: root, origin: 'env' };
+    // the variable may name the data folder itself: for the default data, or for a dataset of its name
+    const itself = name === undefined || lastSegment(root) === wanted;
+    if (itself && (await isFolder(root))) return { name: lastSegment(root), dir: root, origin: 'env' };
     if (await isFolder(join(root, wanted))) return { name: wanted, dir: join(root, wanted), origin: 'env' };
   }
   for (const sys of options.systemRoots ?? SYSTEM_DATA_ROOTS) {
@@ -76,7 +79,7 @@ export function searchedPlaces(name?: string, options: LocateOptions = {}): stri
   if (name !== undefined && isFolderName(name)) return [name];
   const root = (options.env ?? process.env)[DATA_ENV];
   const places: string[] = [];
-  if (root) places.push(...(name === undefined ? [root] : []), join(root, wanted));
+  if (root) places.push(...(name === undefined || lastSegment(root) === wanted ? [root] : []), join(root, wanted));
   else places.push(`$${DATA_ENV}/${wanted} ($${DATA_ENV} is not set)`);
   for (const sys of options.systemRoots ?? SYSTEM_DATA_ROOTS) places.push(join(sys, wanted));
   places.push(join(cacheRoot(options), wanted));
