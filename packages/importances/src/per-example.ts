@@ -178,6 +178,7 @@ export function perExampleSums(
   const layers = model.parametricLayers;
   const fast = layers.filter(hasFastPath);
   const slow = layers.filter((l) => !hasFastPath(l));
+  if (fast.length === 0) return loopSums(model, x, objective, request);
   const kept: tf.Tensor[] = [];
   try {
     return tf.tidy(() => {
@@ -206,10 +207,12 @@ export function perExampleSums(
         if (request.square) ds.square = sqrtW ? tf.mul(d, tf.reshape(sqrtW, [n, ...d.shape.slice(1).map(() => 1)])) : d;
         if (request.abs) ds.abs = d;
         const input = inputs[layer.name] as tf.Tensor;
-        let sums: LayerSums;
-        if (layer.kind === 'dense') sums = denseSums(input, ds, layer.params.bias !== undefined);
-        else if (layer.kind === 'conv2d') sums = convSums(layer as Conv2d, input as tf.Tensor4D, ds, maxChunk);
-        else sums = batchNormSums(layer as BatchNorm, input, ds);
+        // one scope per layer keeps the peak memory to one layer's intermediates
+        const sums = tf.tidy((): LayerSums => {
+          if (layer.kind === 'dense') return denseSums(input, ds, layer.params.bias !== undefined);
+          if (layer.kind === 'conv2d') return convSums(layer as Conv2d, input as tf.Tensor4D, ds, maxChunk);
+          return batchNormSums(layer as BatchNorm, input, ds);
+        }) as LayerSums;
         for (const [stat, r] of Object.entries(sums) as [Stat, Record<string, tf.Tensor>][]) {
           for (const [local, t] of Object.entries(r)) byName[stat][`${layer.name}/${local}`] = t;
         }

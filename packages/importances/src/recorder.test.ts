@@ -44,6 +44,26 @@ describe('correlationRecorder', () => {
     model.dispose();
   });
 
+  it("'accumulated' correlates the running sums: equal to 'task' after the first task, different after the second", async () => {
+    const run = async (importances: 'task' | 'accumulated') => {
+      const tasks = syntheticPermutedTasks({ numTasks: 2, features: 6, numClasses: 3, trainPerClass: 10, testPerClass: 2 });
+      const model = mlp([6, 5, 3], { seed: 2 });
+      const recorder = correlationRecorder({ methods: ['fisher', 'sig'], importances, limit: 20 });
+      const optimizer = tf.train.sgd(0.1);
+      await trainContinual(model, tasks, { optimizer, batchSize: 10, plugins: [recorder] });
+      const out = recorder.records.map((r) => r.pearson);
+      optimizer.dispose();
+      recorder.dispose();
+      model.dispose();
+      return out;
+    };
+    const task = await run('task');
+    const acc = await run('accumulated');
+    expect(acc).toHaveLength(4); // 1 pair × 2 layers × 2 tasks
+    expect(acc.slice(0, 2)).toEqual(task.slice(0, 2));
+    expect(acc.slice(2)).not.toEqual(task.slice(2));
+  });
+
   it('rejects fewer than two methods and unknown options', () => {
     expect(() => correlationRecorder({ methods: ['fisher'] })).toThrow(/at least two distinct methods/);
     expect(() => correlationRecorder({ methods: ['fisher', 'wva' as never] })).toThrow(/unknown method 'wva'/);

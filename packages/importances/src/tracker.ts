@@ -20,7 +20,7 @@ export interface ImportanceTrackerOptions {
   gamma?: number;
   /** The closing set of a task (default: `task.validation`, else `task.train`). */
   closingSet?: (task: Task, ctx: TrainContext) => DataSource | undefined;
-  /** At most this many closing-set examples (default 5000, as the papers). */
+  /** At most this many closing-set examples (default `methodOptions.limit`, else 5000 as the papers). */
   limit?: number;
 }
 
@@ -60,7 +60,7 @@ export function importanceTracker(options: ImportanceTrackerOptions): Importance
   const what = 'importanceTracker';
   const method = checkMethod(options.method, what);
   const mode = checkAccumulate({ mode: options.accumulate ?? 'sum', ...(options.gamma !== undefined ? { gamma: options.gamma } : {}) }, what);
-  const limit = options.limit ?? 5000;
+  const limit = options.limit ?? options.methodOptions?.limit ?? 5000;
   if (!Number.isInteger(limit) || limit < 1) throw new Error(`${what}: limit must be a positive integer, got ${limit}`);
   const { xi, ...methodOptions } = options.methodOptions ?? {};
   const si: SiTracker | undefined = method === 'si' ? siTracker(xi !== undefined ? { xi } : {}) : undefined;
