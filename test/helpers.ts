@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
 
 /** max |a − b| / max(max |b|, tiny): the relative error of a against a reference b. */
-export function relErr(a: tf.Tensor | Float32Array | number[], b: tf.Tensor | Float32Array | number[]): number {
+export function relErr(a: tf.Tensor | ArrayLike<number>, b: tf.Tensor | ArrayLike<number>): number {
   const x = a instanceof tf.Tensor ? a.dataSync() : a;
   const y = b instanceof tf.Tensor ? b.dataSync() : b;
   if (x.length !== y.length) throw new Error(`relErr: lengths differ (${x.length} vs ${y.length})`);

@@ -6,15 +6,21 @@
 // so registering here registers for the user's own `@tensorflow/tfjs-core`.
 import { build } from 'esbuild';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, '..', 'src', 'generated');
 mkdirSync(out, { recursive: true });
+// The bundle first imports the user's own tfjs-core (external), so its engine, Tensor class and
+// chained ops exist before the bundled copy looks for the global engine.
+const require = createRequire(import.meta.url);
+const registerAll = join(dirname(require.resolve('@tensorflow/tfjs-core/package.json')), 'dist', 'register_all_gradients.js');
 const common = {
+  external: ['@tensorflow/tfjs-core'],
   stdin: {
-    contents: "import '@tensorflow/tfjs-core/dist/register_all_gradients.js';",
+    contents: `import '@tensorflow/tfjs-core';\nimport ${JSON.stringify(registerAll)};`,
     resolveDir: here,
     loader: 'js',
   },

@@ -6,4 +6,5 @@
  * bundles them into `generated/tfjs-gradients.js`; importing `@forgetless/core` runs it once.
  * Registration is idempotent: tfjs keeps one gradient registry on its global namespace.
  */
+import '@tensorflow/tfjs-core';
 import './generated/tfjs-gradients.js';

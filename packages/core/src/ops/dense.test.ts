@@ -1,3 +1,4 @@
+import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../../test/helpers.js';
@@ -26,6 +27,24 @@ describe('dense custom gradient', () => {
     expect(relErr(dense(x, w, b, 'fast'), dense(x, w, b, 'stock'))).toBe(0);
     tf.dispose([x, w, dy, ...fast, ...stock]);
     b?.dispose();
+  });
+
+  it('matches the cpu stock gradient on wasm too (explicit-transpose path)', async () => {
+    const xs = tf.tidy(() => tf.randomNormal([16, 30], 0, 1, 'float32', 5).dataSync().slice());
+    const ws = tf.tidy(() => tf.randomNormal([30, 7], 0, 0.3, 'float32', 6).dataSync().slice());
+    const dys = tf.tidy(() => tf.randomNormal([16, 7], 0, 1, 'float32', 7).dataSync().slice());
+    const run = () =>
+      tf.tidy(() => {
+        const [x, w, dy] = [tf.tensor2d(xs, [16, 30]), tf.tensor2d(ws, [30, 7]), tf.tensor2d(dys, [16, 7])];
+        return grads(tf.getBackend() === 'cpu' ? 'stock' : 'fast', x, w, undefined, dy).map((g) => g.dataSync().slice());
+      });
+    const ref = run();
+    await tf.setBackend('wasm');
+    try {
+      run().forEach((g, i) => expect(relErr(g, ref[i] as Float32Array)).toBeLessThanOrEqual(1e-5));
+    } finally {
+      await tf.setBackend('cpu');
+    }
   });
 
   it('leaves no tensors behind', async () => {

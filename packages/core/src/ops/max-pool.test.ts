@@ -14,7 +14,7 @@ const cases: Case[] = [
   { shape: [3, 8, 8, 2], k: 2, s: 2, padding: 'valid', relu: true }, // many tied zeros
 ];
 
-function grad(mode: 'fast' | 'stock', xs: Float32Array, c: Case, dys: Float32Array) {
+function grad(mode: "fast" | "stock", xs: tf.TypedArray, c: Case, dys: tf.TypedArray) {
   return tf.tidy(() => {
     const x = tf.tensor(xs, c.shape);
     const f = (t: tf.Tensor) => maxPool((c.relu ? tf.relu(t) : t) as tf.Tensor4D, c.k, c.s, c.padding, mode);

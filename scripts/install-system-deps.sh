@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# System packages the test suite uses, installed from Debian's archive (idempotent; needs root).
+#   dataset-fashion-mnist  full Fashion-MNIST (IDX .gz in /usr/share/datasets/fashion-mnist), for the
+#                          full-data checks (tests skip them when it is absent)
+#   chromium               headless browser for the demo page's end-to-end test (driven by playwright-core)
+set -euo pipefail
+want=()
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || want+=(dataset-fashion-mnist)
+command -v chromium >/dev/null 2>&1 || want+=(chromium)
+if [ ${#want[@]} -eq 0 ]; then
+  echo "system deps: all present"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "system deps: missing ${want[*]} (not root or no apt-get); the tests that need them are skipped" >&2
+  exit 0
+fi
+echo "system deps: installing ${want[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
