@@ -35,7 +35,9 @@ export { countCorrect, maskLogits, softmaxCrossEntropy } from './loss.js';
 export { averageAccuracy, averageForgetting, backwardTransfer, forwardTransfer } from './metrics.js';
 export { type ForwardOptions, type ModelConfig, Sequential, type SequentialOptions, modelFromConfig, sequential } from './model.js';
 export { type Conv2dGeometry, type Padding, conv2d as conv2dOp, conv2dFilterGrad, convPadding } from './ops/conv2d.js';
-export { type GradientMode, dense as denseOp, matMulAT, matMulBT } from './ops/dense.js';
+export { dense as denseOp } from './ops/dense.js';
+export { type GradientMode, getGradientMode, matMulAT, matMulBT, registerForgetlessGradients, setGradientMode, withGradientMode } from './ops/gradients.js';
+export { maxPoolGrad } from './ops/max-pool.js';
 export {
   type ParamMap,
   addParams,

@@ -7,21 +7,22 @@ import { activation, batchNorm, conv2d, dense, dropout, flatten, maxPool2d, avgP
 import type { LayerCapture } from './layers/layer.js';
 import { softmaxCrossEntropy } from './loss.js';
 import { Sequential, modelFromConfig } from './model.js';
+import { type GradientMode, withGradientMode } from './ops/gradients.js';
 import { mlp, modelFromSpec, paper2ConvNet } from './presets.js';
 import { Rng } from './rng.js';
 
-function smallConvNet(gradients: 'fast' | 'stock', seed = 1) {
+function smallConvNet(seed = 1) {
   return new Sequential(
     [conv2d(4, 3, { padding: 'same' }), batchNorm(), activation({ name: 'leakyRelu', alpha: 0.1 }), maxPool2d(), conv2d(3, 3, { stride: 2 }), activation('tanh'), avgPool2d({ poolSize: 1 }), flatten(), dense(5)],
-    { inputShape: [8, 8, 1], seed, gradients },
+    { inputShape: [8, 8, 1], seed },
   );
 }
 
-function lossGrads(model: Sequential, x: tf.Tensor, y: tf.Tensor1D, training: boolean) {
-  return tf.tidy(() => {
+function lossGrads(model: Sequential, x: tf.Tensor, y: tf.Tensor1D, training: boolean, mode: GradientMode = 'auto') {
+  return withGradientMode(mode, () => tf.tidy(() => {
     const { grads } = tf.variableGrads(() => softmaxCrossEntropy(model.apply(x, { training }), y), Object.values(model.params));
     return Object.keys(model.params).map((n, i) => tf.keep(grads[(Object.values(model.params)[i] as tf.Variable).name] as tf.Tensor));
-  });
+  }));
 }
 
 describe('Sequential', () => {
@@ -41,12 +42,12 @@ describe('Sequential', () => {
   });
 
   it('fast gradients of a whole conv net (conv, batchNorm train mode, pools) equal tfjs stock ones on cpu', () => {
-    const fast = smallConvNet('fast');
-    const stock = smallConvNet('stock');
+    const fast = smallConvNet();
+    const stock = smallConvNet();
     const x = tf.randomNormal([6, 8, 8, 1], 0, 1, 'float32', 5);
     const y = tf.tensor1d([0, 1, 2, 3, 4, 0], 'int32');
-    const gf = lossGrads(fast, x, y, true);
-    const gs = lossGrads(stock, x, y, true);
+    const gf = lossGrads(fast, x, y, true, 'custom');
+    const gs = lossGrads(stock, x, y, true, 'stock');
     gf.forEach((g, i) => expect(relErr(g, gs[i] as tf.Tensor)).toBeLessThanOrEqual(1e-5));
     tf.dispose([...gf, ...gs, x, y]);
     fast.dispose();
@@ -58,17 +59,17 @@ describe('Sequential', () => {
     const xs = x.dataSync().slice();
     x.dispose();
     const ref = (() => {
-      const m = smallConvNet('stock', 2);
+      const m = smallConvNet(2);
       const xx = tf.tensor(xs, [4, 8, 8, 1]);
       const y = tf.tensor1d([1, 2, 3, 4], 'int32');
-      const g = lossGrads(m, xx, y, true).map((t) => t.dataSync().slice());
+      const g = lossGrads(m, xx, y, true, 'stock').map((t) => t.dataSync().slice());
       m.dispose();
       tf.dispose([xx, y]);
       return g;
     })();
     await tf.setBackend('wasm');
     try {
-      const m = smallConvNet('fast', 2);
+      const m = smallConvNet(2);
       const xx = tf.tensor(xs, [4, 8, 8, 1]);
       const y = tf.tensor1d([1, 2, 3, 4], 'int32');
       const g = lossGrads(m, xx, y, true);
@@ -145,7 +146,7 @@ describe('Sequential', () => {
   });
 
   it('get/set weights, config round-trip and clear errors', () => {
-    const m = smallConvNet('fast', 7);
+    const m = smallConvNet(7);
     const w = m.getWeights();
     const m2 = modelFromConfig(m.config());
     m2.setWeights(w);

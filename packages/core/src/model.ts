@@ -4,7 +4,6 @@
  * passes that can capture each parametric layer's input, pre-activation and output.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { GradientMode } from './ops/dense.js';
 import { layerFromConfig } from './layers/index.js';
 import type { LayerCapture, Layer, LayerConfig } from './layers/layer.js';
 import { type ParamMap, assertSameShape } from './params.js';
@@ -15,8 +14,6 @@ export interface SequentialOptions {
   inputShape: number[];
   /** Seed of the initializers (default 0). */
   seed?: number;
-  /** 'fast' (default): dense/conv2d custom gradients that run on every backend; 'stock': tfjs's own. */
-  gradients?: GradientMode;
 }
 
 export interface ModelConfig {
@@ -49,7 +46,6 @@ export class Sequential {
   readonly inputShape: number[];
   readonly outputShape: number[];
   readonly seed: number;
-  gradients: GradientMode;
   /** Trainable parameters, in layer order. */
   readonly params: ParamMap<tf.Variable>;
   /** Non-trainable state (batchNorm moving statistics). */
@@ -66,7 +62,6 @@ export class Sequential {
     this.layers = layers;
     this.inputShape = [...options.inputShape];
     this.seed = options.seed ?? 0;
-    this.gradients = options.gradients ?? 'fast';
     const rng = new Rng(this.seed);
     const counts: Record<string, number> = {};
     const params: ParamMap<tf.Variable> = {};
@@ -107,7 +102,6 @@ export class Sequential {
     this.assertLive();
     const ctx = {
       training: options.training ?? false,
-      gradients: this.gradients,
       ...(options.rng ? { rng: options.rng } : {}),
       ...(options.capture ? { capture: options.capture } : {}),
       ...(options.taps ? { taps: options.taps } : {}),
@@ -215,9 +209,9 @@ export function sequential(layers: Layer[], options: SequentialOptions): Sequent
 }
 
 /** Rebuilds a model from `model.config()` (weights are freshly initialised from the config's seed). */
-export function modelFromConfig(config: ModelConfig, options: { gradients?: GradientMode } = {}): Sequential {
+export function modelFromConfig(config: ModelConfig): Sequential {
   if (!config || config.format !== 'forgetless-sequential' || !Array.isArray(config.layers)) {
     throw new Error("modelFromConfig: not a forgetless model config (format 'forgetless-sequential')");
   }
-  return new Sequential(config.layers.map(layerFromConfig), { inputShape: config.inputShape, seed: config.seed, ...options });
+  return new Sequential(config.layers.map(layerFromConfig), { inputShape: config.inputShape, seed: config.seed });
 }

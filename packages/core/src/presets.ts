@@ -2,7 +2,6 @@
 import type { ActivationLike } from './layers/activation.js';
 import { activation, batchNorm, conv2d, dense, flatten, maxPool2d } from './layers/index.js';
 import type { InitializerName } from './init.js';
-import type { GradientMode } from './ops/dense.js';
 import { Sequential } from './model.js';
 
 export interface MlpOptions {
@@ -10,7 +9,6 @@ export interface MlpOptions {
   activation?: ActivationLike;
   init?: InitializerName;
   seed?: number;
-  gradients?: GradientMode;
 }
 
 /**
@@ -26,7 +24,6 @@ export function mlp(sizes: number[], options: MlpOptions = {}): Sequential {
   return new Sequential(layers, {
     inputShape: [sizes[0] as number],
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
-    ...(options.gradients ? { gradients: options.gradients } : {}),
   });
 }
 
@@ -35,7 +32,7 @@ export function mlp(sizes: number[], options: MlpOptions = {}): Sequential {
  * Conv(1→64, k5)-BN-lrelu-maxpool2 → Conv(64→128, k3)-BN-lrelu → Conv(128→256, k3)-BN-lrelu → Dense(→10).
  * `width` scales the channel counts (1 = the paper's; smaller for quick runs).
  */
-export function paper2ConvNet(options: { seed?: number; gradients?: GradientMode; width?: number; alpha?: number } = {}): Sequential {
+export function paper2ConvNet(options: { seed?: number; width?: number; alpha?: number } = {}): Sequential {
   const w = options.width ?? 1;
   const c = (n: number) => Math.max(1, Math.round(n * w));
   const lrelu = { name: 'leakyRelu' as const, alpha: options.alpha ?? 0.01 };
@@ -57,7 +54,6 @@ export function paper2ConvNet(options: { seed?: number; gradients?: GradientMode
     {
       inputShape: [28, 28, 1],
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
-      ...(options.gradients ? { gradients: options.gradients } : {}),
     },
   );
 }
@@ -74,7 +70,7 @@ const ACTIVATIONS: Record<string, ActivationLike> = {
  * Builds a model from a compact spec: `784-300-150-10` (ReLU MLP), `784-300-150-10:leakyrelu`,
  * `784-300-10:tanh:glorot`, or a preset name: `paper2-conv`, `paper2-conv:0.25` (width-scaled).
  */
-export function modelFromSpec(spec: string, options: { seed?: number; gradients?: GradientMode } = {}): Sequential {
+export function modelFromSpec(spec: string, options: { seed?: number } = {}): Sequential {
   const parts = spec.trim().split(':');
   const head = (parts[0] ?? '').toLowerCase();
   if (head === 'paper2-conv' || head === 'conv') {

@@ -3,13 +3,13 @@
  * forgetless's fast gradients against tfjs's stock ones, on the current backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type GradientMode, type Sequential, type Task, type TrainContext, Rng, mlp, paper2ConvNet, trainStep } from '@forgetless/core';
+import { type Sequential, type Task, type TrainContext, Rng, mlp, paper2ConvNet, setGradientMode, trainStep } from '@forgetless/core';
 import { type Timing, timeIt } from '../harness.js';
 
 export interface StepRow extends Record<string, string | number> {
   workload: string;
   backend: string;
-  gradients: GradientMode;
+  gradients: 'forgetless' | 'tfjs stock';
   batch: number;
   median_ms: number;
   min_ms: number;
@@ -37,9 +37,10 @@ export async function benchTrainSteps(opts: { backend: string; quick: boolean })
   const notes: string[] = [];
   const runs = opts.quick ? 3 : 7;
   const batch = 128;
-  for (const gradients of ['fast', 'stock'] as const) {
-    const m = mlp([784, 300, 150, 10], { activation: { name: 'leakyRelu', alpha: 0.01 }, gradients });
-    const t = await timeTrainStep(m, batch, { runs });
+  for (const gradients of ['forgetless', 'tfjs stock'] as const) {
+    setGradientMode(gradients === 'forgetless' ? 'auto' : 'stock');
+    const m = mlp([784, 300, 150, 10], { activation: { name: 'leakyRelu', alpha: 0.01 } });
+    const t = await timeTrainStep(m, batch, { runs }).finally(() => setGradientMode('auto'));
     process.stderr.write(`  MLP ${gradients}: ${t.median.toFixed(1)} ms\n`);
     rows.push({ workload: 'MLP 784-300-150-10 step', backend: opts.backend, gradients, batch, median_ms: t.median, min_ms: t.min, max_ms: t.max });
     m.dispose();
@@ -47,8 +48,9 @@ export async function benchTrainSteps(opts: { backend: string; quick: boolean })
   // tfjs's cpu backend runs convolutions in plain JavaScript: keep its conv batch small.
   const convBatch = opts.quick ? 4 : opts.backend === 'cpu' ? 8 : 32;
   const width = opts.quick ? 0.25 : 1;
-  for (const gradients of ['fast', 'stock'] as const) {
-    const m = paper2ConvNet({ gradients, width });
+  for (const gradients of ['forgetless', 'tfjs stock'] as const) {
+    const m = paper2ConvNet({ width });
+    setGradientMode(gradients === 'forgetless' ? 'auto' : 'stock');
     try {
       const t = await timeTrainStep(m, convBatch, { runs: opts.quick ? 2 : 5, warmup: 1 });
       process.stderr.write(`  conv ${gradients}: ${t.median.toFixed(1)} ms\n`);
@@ -56,6 +58,7 @@ export async function benchTrainSteps(opts: { backend: string; quick: boolean })
     } catch (e) {
       notes.push(`paper 2 conv net, ${gradients} gradients on ${opts.backend}: fails: ${(e as Error).message.split('\n')[0]}`);
     } finally {
+      setGradientMode('auto');
       m.dispose();
     }
   }

@@ -66,7 +66,6 @@ export class Conv2d implements Layer {
       this.params.kernel as tf.Variable<tf.Rank.R4>,
       this.params.bias as tf.Tensor1D | undefined,
       { stride: this.stride, padding: this.padding },
-      ctx.gradients,
     );
     const tap = ctx.taps?.[this.name];
     if (tap) z = tf.add(z, tap);

@@ -45,7 +45,7 @@ export class Dense implements Layer {
 
   apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
     const kernel = this.params.kernel as tf.Variable<tf.Rank.R2>;
-    let z: tf.Tensor = denseOp(x as tf.Tensor2D, kernel, this.params.bias as tf.Tensor1D | undefined, ctx.gradients);
+    let z: tf.Tensor = denseOp(x as tf.Tensor2D, kernel, this.params.bias as tf.Tensor1D | undefined);
     const tap = ctx.taps?.[this.name];
     if (tap) z = tf.add(z, tap);
     const y = applyActivation(z, this.activation);

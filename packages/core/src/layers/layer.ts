@@ -1,6 +1,5 @@
 /** The layer contract every layer of a forgetless model follows. */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { GradientMode } from '../ops/dense.js';
 import type { Rng } from '../rng.js';
 import type { ActivationSpec } from './activation.js';
 
@@ -20,8 +19,6 @@ export interface LayerCapture {
 export interface ApplyContext {
   /** Training mode: dropout active, batchNorm uses and updates batch statistics. */
   training: boolean;
-  /** Gradient implementation for dense/conv2d: the fast custom one or tfjs's stock one. */
-  gradients: GradientMode;
   /** Seeded randomness (dropout). */
   rng?: Rng;
   /** If given, parametric layers write their captures here, keyed by layer name. */

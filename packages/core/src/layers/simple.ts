@@ -1,7 +1,6 @@
 /** Parameter-free layers: pooling, flatten, dropout, activation. */
 import * as tf from '@tensorflow/tfjs-core';
 import { type Padding, convPadding } from '../ops/conv2d.js';
-import { maxPool } from '../ops/max-pool.js';
 import type { Rng } from '../rng.js';
 import { type ActivationLike, type ActivationSpec, applyActivation, toActivationSpec } from './activation.js';
 import type { ApplyContext, Layer, LayerConfig } from './layer.js';
@@ -42,9 +41,9 @@ export class Pool2d extends Stateless implements Layer {
     return [p.outH, p.outW, c];
   }
 
-  apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
-    if (this.kind === 'maxPool2d') return maxPool(x as tf.Tensor4D, this.poolSize, this.stride, this.padding, ctx.gradients);
-    return tf.avgPool(x as tf.Tensor4D, this.poolSize, this.stride, this.padding);
+  apply(x: tf.Tensor, _ctx: ApplyContext): tf.Tensor {
+    const f = this.kind === 'maxPool2d' ? tf.maxPool : tf.avgPool;
+    return f(x as tf.Tensor4D, this.poolSize, this.stride, this.padding);
   }
 
   config(): LayerConfig {

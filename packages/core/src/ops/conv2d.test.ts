@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
 import { conv2d, convPadding } from './conv2d.js';
+import { type GradientMode, withGradientMode } from './gradients.js';
 
 type Case = { h: number; w: number; c: number; o: number; k: number; stride: number; padding: 'same' | 'valid' };
 const cases: Case[] = [
@@ -15,8 +16,8 @@ const cases: Case[] = [
   { h: 11, w: 11, c: 2, o: 3, k: 4, stride: 3, padding: 'same' },
 ];
 
-function gradsOf(mode: 'fast' | 'stock', x: tf.Tensor4D, f: tf.Tensor4D, b: tf.Tensor1D, dy: tf.Tensor, c: Case) {
-  return tf.grads((xx, ff, bb) => tf.sum(tf.mul(conv2d(xx as tf.Tensor4D, ff as tf.Tensor4D, bb as tf.Tensor1D, c, mode), dy)))([x, f, b]);
+function gradsOf(mode: GradientMode, x: tf.Tensor4D, f: tf.Tensor4D, b: tf.Tensor1D, dy: tf.Tensor, c: Case) {
+  return withGradientMode(mode, () => tf.grads((xx, ff, bb) => tf.sum(tf.mul(conv2d(xx as tf.Tensor4D, ff as tf.Tensor4D, bb as tf.Tensor1D, c), dy)))([x, f, b]));
 }
 
 function inputs(c: Case, seed: number) {
@@ -35,7 +36,7 @@ describe('conv2d gradient from forward convolutions', () => {
 
   it.each(cases)('matches tfjs stock gradients on cpu: %o', (c) => {
     const { x, f, b, dy } = inputs(c, 10);
-    const fast = gradsOf('fast', x, f, b, dy, c);
+    const fast = gradsOf('custom', x, f, b, dy, c);
     const stock = gradsOf('stock', x, f, b, dy, c);
     fast.forEach((g, i) => {
       expect(g.shape).toEqual(stock[i]?.shape);
@@ -52,10 +53,10 @@ describe('conv2d gradient from forward convolutions', () => {
     tf.dispose([x, f, b, dy]);
     await tf.setBackend('wasm');
     const [xw, fw, bw, dyw] = host.map((h) => tf.tensor(h.v, h.s));
-    expect(() => tf.grads((ff) => tf.sum(tf.conv2d(xw as tf.Tensor4D, ff as tf.Tensor4D, c.stride, c.padding)))([fw as tf.Tensor])).toThrow(
+    expect(() => withGradientMode('stock', () => tf.grads((ff) => tf.sum(tf.conv2d(xw as tf.Tensor4D, ff as tf.Tensor4D, c.stride, c.padding)))([fw as tf.Tensor]))).toThrow(
       /Conv2DBackpropFilter/,
     );
-    const fast = gradsOf('fast', xw as tf.Tensor4D, fw as tf.Tensor4D, bw as tf.Tensor1D, dyw as tf.Tensor, c);
+    const fast = gradsOf('auto', xw as tf.Tensor4D, fw as tf.Tensor4D, bw as tf.Tensor1D, dyw as tf.Tensor, c);
     fast.forEach((g, i) => expect(relErr(g.dataSync(), ref[i] as Float32Array)).toBeLessThanOrEqual(1e-5));
     tf.dispose([xw, fw, bw, dyw, ...fast] as tf.Tensor[]);
     await tf.setBackend('cpu');

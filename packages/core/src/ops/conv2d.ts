@@ -1,13 +1,12 @@
 /**
- * Conv2d (NHWC, filter [kh, kw, in, out]) whose filter gradient is computed with forward convolutions,
+ * Conv2d (NHWC, filter [kh, kw, in, out]) and its filter gradient computed with forward convolutions,
  * so conv nets train on backends without a Conv2DBackpropFilter kernel (wasm):
  *   ∂W[kh,kw,c,o] = Σ_{n,i,j} xp[n, i·s+kh, j·s+kw, c] · δ[n,i,j,o]
  * is a valid convolution of xpᵀ ([C, Hp, Wp, N]: channels as batch) with δᵀ ([Ho, Wo, N, O]) at
- * dilation s, cropped to [kh, kw] and transposed back. ∂x uses conv2dTranspose (Conv2DBackpropInput),
- * which every backend has.
+ * dilation s, cropped to [kh, kw] and transposed back. ∂x stays tfjs's (Conv2DBackpropInput), which
+ * every backend has.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { GradientMode } from './dense.js';
 
 export type Padding = 'same' | 'valid';
 
@@ -75,43 +74,8 @@ export function conv2dFilterGrad(
   });
 }
 
-/** x: [N,H,W,C], filter: [kh,kw,C,O], bias: [O] → [N,Ho,Wo,O]. */
-export function conv2d(
-  x: tf.Tensor4D,
-  filter: tf.Tensor4D,
-  bias: tf.Tensor1D | undefined,
-  geometry: Conv2dGeometry,
-  mode: GradientMode = 'fast',
-): tf.Tensor4D {
-  const { stride, padding } = geometry;
-  if (mode === 'stock') {
-    const y = tf.conv2d(x, filter, stride, padding);
-    return bias ? tf.add(y, bias) : y;
-  }
-  const fshape = filter.shape as [number, number, number, number];
-  const backward = (dy: tf.Tensor4D, sx: tf.Tensor4D, sf: tf.Tensor4D): tf.Tensor[] => [
-    tf.conv2dTranspose(dy, sf, sx.shape, stride, padding),
-    conv2dFilterGrad(sx, dy, fshape, stride, padding),
-  ];
-  if (bias) {
-    const op = tf.customGrad(((xx: tf.Tensor4D, ff: tf.Tensor4D, bb: tf.Tensor1D, save: tf.GradSaveFunc) => {
-      save([xx, ff]);
-      return {
-        value: tf.add(tf.conv2d(xx, ff, stride, padding), bb),
-        gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => [
-          ...backward(dy, saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D),
-          tf.sum(dy, [0, 1, 2]),
-        ],
-      };
-    }) as never) as unknown as (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor4D;
-    return op(x, filter, bias);
-  }
-  const op = tf.customGrad(((xx: tf.Tensor4D, ff: tf.Tensor4D, save: tf.GradSaveFunc) => {
-    save([xx, ff]);
-    return {
-      value: tf.conv2d(xx, ff, stride, padding),
-      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => backward(dy, saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D),
-    };
-  }) as never) as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor4D;
-  return op(x, filter);
+/** x: [N,H,W,C], filter: [kh,kw,C,O], bias: [O] → [N,Ho,Wo,O]. Gradient: see `gradients.ts`. */
+export function conv2d(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D | undefined, geometry: Conv2dGeometry): tf.Tensor4D {
+  const y = tf.conv2d(x, filter, geometry.stride, geometry.padding);
+  return bias ? (tf.add(y, bias) as tf.Tensor4D) : y;
 }

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
-import { maxPool } from './max-pool.js';
+import { type GradientMode, withGradientMode } from './gradients.js';
 
 type Case = { shape: [number, number, number, number]; k: number; s: number; padding: 'same' | 'valid'; relu?: boolean };
 const cases: Case[] = [
@@ -14,25 +14,40 @@ const cases: Case[] = [
   { shape: [3, 8, 8, 2], k: 2, s: 2, padding: 'valid', relu: true }, // many tied zeros
 ];
 
-function grad(mode: "fast" | "stock", xs: tf.TypedArray, c: Case, dys: tf.TypedArray) {
-  return tf.tidy(() => {
-    const x = tf.tensor(xs, c.shape);
-    const f = (t: tf.Tensor) => maxPool((c.relu ? tf.relu(t) : t) as tf.Tensor4D, c.k, c.s, c.padding, mode);
-    const y = f(x);
-    return tf.grad((t) => tf.sum(tf.mul(f(t), tf.tensor(dys, y.shape))))(x).dataSync().slice();
-  });
+function grad(mode: GradientMode, xs: tf.TypedArray, c: Case, dys: tf.TypedArray) {
+  return withGradientMode(mode, () =>
+    tf.tidy(() => {
+      const x = tf.tensor(xs, c.shape);
+      const f = (t: tf.Tensor) => tf.maxPool((c.relu ? tf.relu(t) : t) as tf.Tensor4D, c.k, c.s, c.padding);
+      const y = f(x);
+      return tf.grad((t) => tf.sum(tf.mul(f(t), tf.tensor(dys, y.shape))))(x).dataSync().slice();
+    }),
+  );
 }
 
 describe('maxPool gradient from forward ops', () => {
+  it('is needed: the wasm MaxPoolGrad kernel of tfjs 4.22 disagrees with cpu', async () => {
+    const c = cases[0] as Case;
+    const xs = tf.tidy(() => tf.randomNormal(c.shape, 0, 1, 'float32', 3).dataSync().slice());
+    const dys = tf.tidy(() => tf.randomNormal([2, 4, 4, 3], 0, 1, 'float32', 4).dataSync().slice());
+    const stock = grad('stock', xs, c, dys);
+    await tf.setBackend('wasm');
+    try {
+      expect(relErr(grad('stock', xs, c, dys), stock)).toBeGreaterThan(0.01);
+    } finally {
+      await tf.setBackend('cpu');
+    }
+  });
+
   it.each(cases)('equals the cpu stock gradient, ties included, on cpu and on wasm: %o', async (c) => {
     const xs = tf.tidy(() => tf.randomNormal(c.shape, 0, 1, 'float32', 3).dataSync().slice());
     const yShape = tf.tidy(() => tf.maxPool(tf.zeros(c.shape) as tf.Tensor4D, c.k, c.s, c.padding).shape);
     const dys = tf.tidy(() => tf.randomNormal(yShape, 0, 1, 'float32', 4).dataSync().slice());
     const stock = grad('stock', xs, c, dys);
-    expect(relErr(grad('fast', xs, c, dys), stock)).toBeLessThanOrEqual(1e-6);
+    expect(relErr(grad('custom', xs, c, dys), stock)).toBeLessThanOrEqual(1e-6);
     await tf.setBackend('wasm');
     try {
-      expect(relErr(grad('fast', xs, c, dys), stock)).toBeLessThanOrEqual(1e-6);
+      expect(relErr(grad('auto', xs, c, dys), stock)).toBeLessThanOrEqual(1e-6);
     } finally {
       await tf.setBackend('cpu');
     }

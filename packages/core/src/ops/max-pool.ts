@@ -1,5 +1,5 @@
 /**
- * Max pooling (NHWC) with a gradient built from forward ops, because the wasm backend's MaxPoolGrad
+ * The gradient of max pooling (NHWC) built from forward ops, because the wasm backend's MaxPoolGrad
  * kernel (tfjs 4.22) loses gradient for some windows (measured here: 17–53 % relative error against
  * the cpu backend). Each window passes δ to its first maximum in row-major order, as tfjs's cpu kernel
  * does, so ties (e.g. all-zero windows after ReLU) match the stock gradient exactly:
@@ -7,7 +7,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type Padding, convPadding } from './conv2d.js';
-import type { GradientMode } from './dense.js';
 
 /** Places v ([N,Ho,Wo,C]) at rows a + i·s, columns b + j·s of a zero [N,Hp,Wp,C] tensor. */
 function scatterStrided(v: tf.Tensor4D, a: number, b: number, s: number, hp: number, wp: number): tf.Tensor4D {
@@ -68,17 +67,4 @@ export function maxPoolGrad(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D, poo
     if (hp === h && wp === w) return dxp;
     return tf.slice(dxp, [0, p.top, p.left, 0], [n, h, w, c]);
   });
-}
-
-export function maxPool(x: tf.Tensor4D, poolSize: number, stride: number, padding: Padding, mode: GradientMode = 'fast'): tf.Tensor4D {
-  if (mode === 'stock') return tf.maxPool(x, poolSize, stride, padding);
-  const op = tf.customGrad(((xx: tf.Tensor4D, save: tf.GradSaveFunc) => {
-    const y = tf.maxPool(xx, poolSize, stride, padding);
-    save([xx, y]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => maxPoolGrad(saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, dy, poolSize, stride, padding),
-    };
-  }) as never) as unknown as (a: tf.Tensor) => tf.Tensor4D;
-  return op(x);
 }
