@@ -11,12 +11,14 @@ import { parseArgs } from 'node:util';
 import { type BackendName, probeBackends, useBackend } from '@forgetless/core';
 import { machineLabel, markdownTable, outputFolder, writeJson } from './report.js';
 import { benchImportances } from './importances.js';
+import { benchEwc } from './workloads/ewc.js';
 import { benchTrainSteps } from './workloads/train-step.js';
 
 type Workload = (opts: { backend: string; quick: boolean }) => Promise<{ rows: Array<Record<string, string | number>>; notes: string[] }>;
 
 const WORKLOADS: Record<string, { title: string; run: Workload }> = {
   steps: { title: 'Training step: forgetless gradients vs tfjs stock gradients', run: benchTrainSteps },
+  ewc: { title: 'EWC penalty step against the plain step', run: benchEwc },
   importances: { title: 'Importances: fast exact per-example FIS/MAS vs the per-example loop, and SIG', run: benchImportances },
 };
 
