@@ -1,1 +1,62 @@
-export {};
+/**
+ * @forgetless/pruning: importance-ranked pruning (paper 2, arXiv 2109.10021) of forgetless models and
+ * of pretrained TensorFlow.js LayersModels: exact-count masks (global or per layer, weights or whole
+ * units), schedules (one-shot, iterative, tfmot's polynomial decay) applied inside `trainContinual`
+ * with pruned weights held at zero, and models saved back in a form stock TensorFlow.js loads.
+ * Browser-safe; loading and saving files is in `@forgetless/pruning/node`.
+ */
+export { checkSparsity, removedCount } from './check.js';
+export { fineTune, type IterativePruneOptions, type IterativeRound, pruneIteratively } from './fine-tune.js';
+export { type ImportanceSource, type ImportanceSpec, resolveImportance } from './importance.js';
+export { type HostArray, type PruneOptions, applyMasks, masksFromScores, pruningMasks, pruningMasksSync } from './masks.js';
+export { type PluginImportance, type PruneEvent, type PruningPlugin, type PruningPluginOptions, pruningPlugin } from './plugin.js';
+export { type PruneModelOptions, type PruneModelResult, prune } from './prune.js';
+export { selectSmallest } from './rank.js';
+export {
+  type ParamSparsity,
+  type SizeReport,
+  type SparsityReport,
+  type Tally,
+  formatSparsityReport,
+  gzipSize,
+  sizeReport,
+  sparsityReport,
+} from './report.js';
+export {
+  type IterativeSchedule,
+  type PolynomialDecayOptions,
+  type PruningSchedule,
+  type ScheduleDecision,
+  constantSparsity,
+  iterative,
+  oneShot,
+  polynomialDecay,
+  shouldPruneInStep,
+} from './schedule.js';
+export { type PruneScopeOptions, groupByLayer, layerOf, localOf, prunableParams } from './scope.js';
+export {
+  type DenseTensorData,
+  type SparseEncoding,
+  type SparseEntry,
+  type SparseLayersModel,
+  type SparseManifest,
+  decodeSparse,
+  encodeSparse,
+  layersModelFromSparse,
+  sparseLayersModel,
+} from './sparse.js';
+export { UNIT_SCORES, type UnitScore, unitCount, unitMasks, unitScores } from './structured.js';
+export { type ConvertedModel, type LayerBinding, SUPPORTED_LAYERS, convertChain } from './layers-model/convert.js';
+export {
+  type LoadedLayersModel,
+  type ShardReader,
+  type UrlLoadOptions,
+  type WeightEntry,
+  loadLayersModelFromArtifacts,
+  loadLayersModelFromJson,
+  loadLayersModelFromUrl,
+  parseModelJson,
+} from './layers-model/load.js';
+export { checkShardPath, shardUrl } from './layers-model/paths.js';
+export { type SaveOptions, type SavedLayersModel, layersModelArtifacts, toModelArtifacts } from './layers-model/save.js';
+export { type KerasLayer, type ParsedTopology, parseTopology } from './layers-model/topology.js';
