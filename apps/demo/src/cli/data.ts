@@ -1,0 +1,61 @@
+/**
+ * The data of an experiment on disk (Node): `embedded` is the subset shipped with
+ * @forgetless/datasets; `auto` (the presets') is MNIST where the user has it, else Fashion-MNIST
+ * (Debian's full set, else the embedded subset); other names and folders go to `loadDataset`.
+ */
+import type { Task } from '@forgetless/core';
+import type { MnistFormatDataset } from '@forgetless/datasets';
+import { DEFAULT_QUEUE_DATASETS, loadDataset, loadEmbedded, locateDataset } from '@forgetless/datasets/node';
+import type { DataConfig } from '../experiment/config.js';
+import { buildTasks } from '../experiment/tasks.js';
+import { UserError } from './errors.js';
+
+/** `auto` → `mnist` when found, else `fashion-mnist`. Other names are returned as they are. */
+export async function resolveDatasetName(name: string): Promise<string> {
+  if (name !== 'auto') return name;
+  return (await locateDataset('mnist')) ? 'mnist' : 'fashion-mnist';
+}
+
+async function load(name: string): Promise<MnistFormatDataset> {
+  try {
+    return name === 'embedded' ? await loadEmbedded() : await loadDataset(name);
+  } catch (e) {
+    throw new UserError(`data: ${(e as Error).message}`);
+  }
+}
+
+/** In words, for the report: `Fashion-MNIST from /usr/share/datasets/fashion-mnist (60000 train, 10000 test)`. */
+export function describeData(datasets: readonly MnistFormatDataset[]): string {
+  return datasets
+    .map((d) => {
+      const where = d.source === undefined ? '' : String(d.source).startsWith('embedded') ? ' (the embedded subset)' : ` from ${d.source}`;
+      return `${d.name}${where}, ${d.train.count} train / ${d.test.count} test images`;
+    })
+    .join('; ');
+}
+
+export interface LoadedData {
+  /** The config with `auto` resolved (so a resumed run loads the same data). */
+  data: DataConfig;
+  tasks: Task[];
+  description: string;
+}
+
+export async function loadExperimentData(data: DataConfig): Promise<LoadedData> {
+  const resolved: DataConfig = { ...data, dataset: await resolveDatasetName(data.dataset) };
+  let datasets: MnistFormatDataset[];
+  if (resolved.sequence === 'queue' && data.dataset === 'auto' && !resolved.datasets) {
+    const names: string[] = [];
+    for (const n of DEFAULT_QUEUE_DATASETS) if (await locateDataset(n)) names.push(n);
+    resolved.datasets = names;
+  }
+  if (resolved.sequence === 'queue' && resolved.datasets?.length) datasets = await Promise.all(resolved.datasets.map(load));
+  else datasets = [await load(resolved.dataset)];
+  let tasks: Task[];
+  try {
+    tasks = buildTasks(resolved, datasets);
+  } catch (e) {
+    throw new UserError(`data: ${(e as Error).message}`);
+  }
+  return { data: resolved, tasks, description: describeData(datasets) };
+}

@@ -1,0 +1,125 @@
+/**
+ * `forgetless run` (and `forgetless` alone): a continual-learning experiment from the default run,
+ * a preset or flags; progress on stderr; the output folder; a summary table on stdout.
+ * `--resume <dir>` continues a run from its last checkpoint.
+ */
+import { resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { useBackend } from '@forgetless/core';
+import { type ExperimentConfig, validateConfig } from '../experiment/config.js';
+import type { Preset } from '../experiment/presets.js';
+import { PRESETS, isPresetName } from '../experiment/presets.js';
+import { type ExperimentResult, type Snapshot, runExperiment } from '../experiment/run.js';
+import type { VariantSummary } from '../experiment/summary.js';
+import { type LoadedCheckpoint, fileCheckpoint, loadCheckpoint } from './checkpoint.js';
+import { loadExperimentData } from './data.js';
+import { UserError, usage } from './errors.js';
+import { type RunFlags, configFromFlags, presetOf } from './options.js';
+import { writeOutputs } from './output.js';
+import { progressReporter } from './progress.js';
+import { runPruningPreset } from './pruning-preset.js';
+
+export interface RunCommandFlags extends RunFlags {
+  out?: string;
+  resume?: string;
+  progress?: boolean;
+  quiet?: boolean;
+}
+
+/** `runs/2025-01-31T12-00-00` under the working directory. */
+export function defaultOutDir(now = new Date()): string {
+  return resolve('runs', now.toISOString().slice(0, 19).replace(/:/g, '-'));
+}
+
+function describeConfig(c: ExperimentConfig): string {
+  const per = c.iterations !== undefined ? `${c.iterations} iterations` : `${c.epochs ?? 1} epoch(s)`;
+  const runs = c.variants.reduce((n, v) => n + v.lambdas.length, 0) * c.seeds.length;
+  return `model ${c.model}, ${c.optimizer} lr ${c.learningRate}, ${per}/task, batch ${c.batchSize}; methods ${c.variants.map((v) => v.method + (v.lambdas.length > 1 || v.method !== 'plain' ? ` (λ ${v.lambdas.join(', ')})` : '')).join(', ')}; ${c.seeds.length} seed(s): ${runs} run(s)`;
+}
+
+/** The stdout table: average accuracy after each task, task 1 at the end, forgetting, per method. */
+export function summaryTable(summaries: readonly VariantSummary[], tasks: number): string {
+  const head = ['method', 'λ', ...Array.from({ length: tasks }, (_, i) => `avg@${i + 1}`), 'task1@end', 'forgetting'];
+  const rows = summaries.map((s) => {
+    const b = s.best;
+    const t1 = b.matrix[b.matrix.length - 1]?.[0] ?? Number.NaN;
+    return [s.variant, s.method === 'plain' ? '-' : String(b.lambda), ...Array.from({ length: tasks }, (_, i) => (b.curve[i]?.mean ?? Number.NaN).toFixed(3)), t1.toFixed(3), b.forgetting.mean.toFixed(3)];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+export async function runCommand(flags: RunCommandFlags, command: string): Promise<void> {
+  const t0 = performance.now();
+  if (flags.preset === 'pruning' && flags.resume === undefined) return runPruningPreset(flags, command);
+  if (flags.resume !== undefined) {
+    const given = Object.entries(flags).filter(([k, v]) => v !== undefined && !['resume', 'progress', 'quiet'].includes(k));
+    if (given.length) throw usage(`--resume continues a run with its own settings: drop --${given.map(([k]) => k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)).join(', --')}`);
+  }
+  let config: ExperimentConfig;
+  let outDir: string;
+  let resumed: LoadedCheckpoint | undefined;
+  let preset: Preset | undefined;
+  let context: Record<string, unknown>;
+  if (flags.resume !== undefined) {
+    outDir = resolve(flags.resume);
+    resumed = await loadCheckpoint(outDir);
+    config = validateConfig(resumed.config);
+    context = resumed.context;
+    const name = context.preset;
+    preset = typeof name === 'string' && isPresetName(name) ? PRESETS[name] : undefined;
+  } else {
+    preset = presetOf(flags);
+    const raw = configFromFlags(flags);
+    await useBackend(raw.backend);
+    config = validateConfig(raw);
+    outDir = resolve(flags.out ?? defaultOutDir());
+    context = { command, ...(preset ? { preset: preset.name } : {}) };
+  }
+  const log = (line: string) => {
+    if (!flags.quiet) process.stderr.write(`${line}\n`);
+  };
+  const backend = tf.getBackend();
+  const data = await loadExperimentData(config.data);
+  config = { ...config, data: data.data };
+  log(`forgetless ${preset ? `${preset.name}${flags.quick ? ' --quick' : ''}` : config.name}: ${data.tasks.length} ${config.data.sequence} tasks from ${data.description}; ${backend} backend`);
+  log(`  ${describeConfig(config)}`);
+  log(`  output: ${outDir}`);
+  const checkpoint = fileCheckpoint(outDir, config, { ...context, data: data.description });
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    log('\ninterrupted: finishing the current step and writing what is done (Ctrl-C again to quit now)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const progress = progressReporter({ ...(flags.progress === false ? { bars: false } : {}), ...(flags.quiet ? { quiet: true } : {}) });
+  let result: ExperimentResult;
+  try {
+    result = await runExperiment(config, {
+      tasks: data.tasks,
+      onEvent: progress.onEvent,
+      signal: controller.signal,
+      checkpoint,
+      ...(resumed ? { resume: resumed.snapshot as Snapshot } : {}),
+    });
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSigint);
+    resumed?.dispose();
+  }
+  const wall = (performance.now() - t0) / 1000;
+  const seconds = resumed ? Math.max(wall, result.runs.reduce((a, r) => a + r.seconds, 0)) : wall;
+  const { files, summaries } = await writeOutputs(outDir, result, {
+    data: data.description,
+    seconds,
+    command: String(context.command ?? command),
+    ...(preset ? { preset } : {}),
+  });
+  process.stdout.write(`\n${summaryTable(summaries, result.tasks.length)}\n\n`);
+  process.stdout.write(`${result.cancelled ? 'cancelled; partial results' : 'results'} in ${outDir}: ${files.join(', ')}\n`);
+  if (result.cancelled) throw new UserError(`interrupted: resume with forgetless run --resume ${outDir}`, 1);
+}

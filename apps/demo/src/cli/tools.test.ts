@@ -1,0 +1,147 @@
+// `forgetless importances | prune | correlate` on a small model.json made here: a Keras Sequential
+// (Dense 784→32 relu, Dense 32→10 softmax) as tfjs-layers writes it, trained for one epoch on the
+// embedded Fashion-MNIST subset by loading it and saving it back with @forgetless/pruning.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { type ParamMap, Rng, evaluate, trainContinual } from '@forgetless/core';
+import { taskSequence } from '@forgetless/datasets';
+import { embeddedDataDir, loadEmbedded } from '@forgetless/datasets/node';
+import { correlate } from '@forgetless/importances';
+import { loadImportances } from '@forgetless/importances/node';
+import { loadLayersModel, saveLayersModel } from '@forgetless/pruning/node';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runCli } from './program.js';
+
+let dir: string;
+let modelPath: string;
+let trainedAccuracy: number;
+
+/** A tfjs-layers Sequential model.json with random weights. */
+async function writeKerasModel(folder: string): Promise<string> {
+  const dense = (name: string, units: number, activation: string, input?: number) => ({
+    class_name: 'Dense',
+    config: { units, activation, use_bias: true, name, trainable: true, dtype: 'float32', ...(input ? { batch_input_shape: [null, input] } : {}) },
+  });
+  const topology = {
+    class_name: 'Sequential',
+    config: { name: 'sequential_1', layers: [dense('dense_Dense1', 32, 'relu', 784), dense('dense_Dense2', 10, 'softmax')] },
+    keras_version: 'tfjs-layers 4.22.0',
+    backend: 'tensor_flow.js',
+  };
+  const shapes: [string, number[]][] = [
+    ['dense_Dense1/kernel', [784, 32]],
+    ['dense_Dense1/bias', [32]],
+    ['dense_Dense2/kernel', [32, 10]],
+    ['dense_Dense2/bias', [10]],
+  ];
+  const rng = new Rng(5);
+  const values = shapes.flatMap(([, s]) => Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => (s.length > 1 ? rng.normal() * Math.sqrt(2 / (s[0] as number)) : 0)));
+  await writeFile(join(folder, 'weights.bin'), new Uint8Array(Float32Array.from(values).buffer));
+  const json = { modelTopology: topology, format: 'layers-model', generatedBy: 'test', weightsManifest: [{ paths: ['weights.bin'], weights: shapes.map(([name, shape]) => ({ name, shape, dtype: 'float32' })) }] };
+  await writeFile(join(folder, 'model.json'), JSON.stringify(json));
+  return join(folder, 'model.json');
+}
+
+/** Runs the CLI in-process; returns stdout and the exit code it set. */
+async function cli(args: string[]): Promise<{ out: string; code: number }> {
+  const chunks: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+    chunks.push(String(c));
+    return true;
+  });
+  try {
+    await runCli(args);
+    return { out: chunks.join(''), code: 0 };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'forgetless-tools-'));
+  const raw = join(dir, 'raw');
+  await (await import('node:fs/promises')).mkdir(raw);
+  const loaded = await loadLayersModel(await writeKerasModel(raw));
+  const [task] = taskSequence('permuted', { dataset: await loadEmbedded(), numTasks: 1, firstUnpermuted: true, validation: 0 });
+  const opt = tf.train.adam(1e-3);
+  await trainContinual(loaded.model, [task!], { optimizer: opt, epochs: 1, batchSize: 100 });
+  trainedAccuracy = (await evaluate(loaded.model, task!.test)).accuracy;
+  opt.dispose();
+  await saveLayersModel(join(dir, 'trained'), loaded);
+  loaded.dispose();
+  modelPath = join(dir, 'trained', 'model.json');
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('forgetless importances', () => {
+  it('writes SIG and FIS maps shaped like the model, in the tfjs weights format', async () => {
+    expect(trainedAccuracy).toBeGreaterThan(0.7);
+    const { out } = await cli(['importances', '--model', modelPath, '--data', embeddedDataDir(), '--method', 'sig', '--samples', '500', '--out', join(dir, 'imp'), '--backend', 'cpu']);
+    expect(out).toMatch(/sig importances of model\.json \(4 parameters/);
+    const sig = await loadImportances(join(dir, 'imp', 'importances-sig.json'));
+    expect(sig.metadata).toMatchObject({ method: 'sig', samples: 500 });
+    expect(Object.fromEntries(Object.entries(sig.importances).map(([k, t]) => [k, t.shape]))).toEqual({
+      'dense_0/kernel': [784, 32],
+      'dense_0/bias': [32],
+      'dense_1/kernel': [32, 10],
+      'dense_1/bias': [10],
+    });
+    // SIG of the output bias is the mean softmax probability: the ten sum to 1
+    expect(tf.sum(sig.importances['dense_1/bias'] as tf.Tensor).dataSync()[0]).toBeCloseTo(1, 4);
+    await cli(['importances', '--model', modelPath, '--data', embeddedDataDir(), '--method', 'fis', '--samples', '500', '--out', join(dir, 'imp'), '--backend', 'cpu']);
+    const fis = await loadImportances(join(dir, 'imp', 'importances-fisher.json'));
+    expect(fis.metadata.method).toBe('fisher');
+    for (const m of [sig, fis]) for (const t of Object.values(m.importances)) t.dispose();
+  });
+
+  it('SI follows a short fine-tuning path', async () => {
+    const { out } = await cli(['importances', '--model', modelPath, '--data', embeddedDataDir(), '--method', 'si', '--samples', '1000', '--out', join(dir, 'imp'), '--backend', 'cpu']);
+    expect(out).toContain('si importances');
+    const si = await loadImportances(join(dir, 'imp', 'importances-si.json'));
+    const k = si.importances['dense_0/kernel'] as tf.Tensor;
+    expect(tf.max(k).dataSync()[0]).toBeGreaterThan(0);
+    for (const t of Object.values(si.importances)) t.dispose();
+  });
+});
+
+describe('forgetless correlate', () => {
+  it('prints per-layer correlations equal to the library’s', async () => {
+    const { out } = await cli(['correlate', join(dir, 'imp', 'importances-sig.json'), join(dir, 'imp', 'importances-fisher.json'), '--out', join(dir, 'corr.json')]);
+    expect(out).toMatch(/pearson correlation of sig .* and fisher/);
+    const written = JSON.parse(await readFile(join(dir, 'corr.json'), 'utf8')) as { layers: { layer: string; r: number }[] };
+    const a = await loadImportances(join(dir, 'imp', 'importances-sig.json'));
+    const b = await loadImportances(join(dir, 'imp', 'importances-fisher.json'));
+    const direct = await correlate(a.importances, b.importances);
+    expect(written.layers.map((l) => l.layer)).toEqual(['dense_0', 'dense_1']);
+    written.layers.forEach((l, i) => expect(l.r).toBeCloseTo(direct[i]?.r as number, 10));
+    for (const m of [a, b]) for (const t of Object.values(m.importances as ParamMap)) t.dispose();
+  });
+});
+
+describe('forgetless prune', () => {
+  it('zeros 80 % of the weights by SIG, keeps most of the accuracy, and writes a loadable model.json', async () => {
+    const out = join(dir, 'pruned');
+    const { out: text } = await cli(['prune', '--model', modelPath, '--data', embeddedDataDir(), '--importance', 'sig', '--sparsity', '0.8', '--samples', '1000', '--out', out, '--backend', 'cpu']);
+    const m = /test accuracy ([\d.]+) → ([\d.]+)/.exec(text);
+    expect(m, text).not.toBeNull();
+    const [before, after] = [Number(m?.[1]), Number(m?.[2])];
+    expect(before).toBeCloseTo(trainedAccuracy, 3);
+    expect(after).toBeGreaterThan(0.5);
+    expect(after).toBeLessThanOrEqual(before + 0.02);
+    const pruned = await loadLayersModel(join(out, 'model.json'));
+    let zeros = 0;
+    let total = 0;
+    for (const t of Object.values(pruned.model.params)) {
+      const v = t.dataSync();
+      total += v.length;
+      for (const x of v) if (x === 0) zeros++;
+    }
+    pruned.dispose();
+    expect(zeros / total).toBeCloseTo(0.8, 3);
+  });
+});

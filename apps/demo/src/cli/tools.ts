@@ -1,0 +1,268 @@
+/**
+ * Tools for pretrained models: `forgetless importances` (an importance map of a model.json on an
+ * MNIST-format folder), `forgetless prune` (importance-ranked pruning, saved back as a model.json
+ * stock TensorFlow.js loads) and `forgetless correlate` (two importance maps compared per layer).
+ */
+import { basename, join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { type ArraySource, type BackendName, type ParamMap, type Sequential, disposeParams, trainContinual, useBackend } from '@forgetless/core';
+import { writeFileAtomic } from '@forgetless/core/node';
+import { taskSequence } from '@forgetless/datasets';
+import { loadDataset } from '@forgetless/datasets/node';
+import { type ImportanceMethod, IMPORTANCE_METHODS, computeImportance, correlate, siTracker } from '@forgetless/importances';
+import { loadImportances, saveImportances } from '@forgetless/importances/node';
+import { type LoadedLayersModel, prune } from '@forgetless/pruning';
+import { loadLayersModel, saveLayersModel } from '@forgetless/pruning/node';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { BACKENDS } from '../experiment/config.js';
+import { IMPORTANCE_NAMES } from '../experiment/methods.js';
+import { limitSource } from '../experiment/tasks.js';
+import { UserError, usage } from './errors.js';
+import { number } from './options.js';
+
+const IMPORTANCE_CHOICES = [...Object.keys(IMPORTANCE_NAMES), 'fisher'];
+
+/** `fis` → `fisher`; the other names are the library's. */
+export function importanceMethod(name: string): ImportanceMethod {
+  const m = IMPORTANCE_NAMES[name] ?? (IMPORTANCE_METHODS.includes(name as ImportanceMethod) ? (name as ImportanceMethod) : undefined);
+  if (!m) throw usage(`--method: unknown importance '${name}' (expected ${Object.keys(IMPORTANCE_NAMES).join(', ')})`);
+  return m;
+}
+
+async function loadModel(path: string | undefined): Promise<LoadedLayersModel> {
+  if (!path) throw usage('--model: required (a TensorFlow.js model.json or its folder)');
+  try {
+    return await loadLayersModel(path);
+  } catch (e) {
+    throw new UserError(`--model: ${(e as Error).message}`);
+  }
+}
+
+/** The training and test images of an MNIST-format folder, unpermuted, as sources for `model`. */
+async function loadData(dir: string | undefined, model: Sequential): Promise<{ train: ArraySource; test: ArraySource; name: string }> {
+  if (!dir) throw usage('--data: required (a folder of MNIST-format files)');
+  let dataset;
+  try {
+    dataset = await loadDataset(resolve(dir));
+  } catch (e) {
+    throw new UserError(`--data: ${(e as Error).message}`);
+  }
+  const size = model.inputShape.reduce((a, b) => a * b, 1);
+  if (dataset.rows * dataset.cols !== size) {
+    throw new UserError(`--data: ${dir} holds ${dataset.rows}×${dataset.cols} images, but the model takes inputs of shape [${model.inputShape}]`);
+  }
+  if (dataset.numClasses > (model.outputShape[model.outputShape.length - 1] ?? 0)) {
+    throw new UserError(`--data: ${dir} has ${dataset.numClasses} classes, but the model has ${model.outputShape[model.outputShape.length - 1]} outputs`);
+  }
+  const [task] = taskSequence('permuted', { dataset, numTasks: 1, firstUnpermuted: true, validation: 0 });
+  if (!task) throw new UserError(`--data: ${dir} gave no examples`);
+  return { train: task.train as ArraySource, test: task.test as ArraySource, name: dataset.name };
+}
+
+async function backend(name: string | undefined): Promise<void> {
+  await useBackend((name ?? 'wasm') as BackendName);
+}
+
+/**
+ * SI needs a training path: it follows `epochs` of SGD fine-tuning of the model (a copy) on the
+ * data and returns ω / ((Δθ)² + ξ) for that path (Zenke et al. 2017).
+ */
+async function siImportance(model: Sequential, train: ArraySource, epochs: number, lr: number): Promise<ParamMap> {
+  const si = siTracker();
+  const optimizer = tf.train.sgd(lr);
+  try {
+    await trainContinual(model, [{ name: 'si-path', train, test: train.subset([0]) }], { optimizer, epochs, batchSize: 100, plugins: [si], evalLimit: 1 });
+    return si.taskImportance();
+  } finally {
+    si.dispose?.();
+    optimizer.dispose();
+  }
+}
+
+interface ImportanceFlags {
+  model?: string;
+  data?: string;
+  method: string;
+  out?: string;
+  samples: string;
+  siEpochs: string;
+  lr: string;
+  backend?: string;
+}
+
+async function importancesCommand(flags: ImportanceFlags): Promise<void> {
+  const method = importanceMethod(flags.method);
+  if (!flags.out) throw usage('--out: required (the folder to write the importance map into)');
+  const samples = number('samples', flags.samples, 'int');
+  await backend(flags.backend);
+  const loaded = await loadModel(flags.model);
+  try {
+    const data = await loadData(flags.data, loaded.model);
+    const t0 = performance.now();
+    const map =
+      method === 'si'
+        ? await siImportance(loaded.model, limitSource(data.train, samples) as ArraySource, number('si-epochs', flags.siEpochs, 'int'), number('lr', flags.lr))
+        : await computeImportance(method, loaded.model, data.train, { limit: samples, batchSize: 100 });
+    try {
+      const path = await saveImportances(join(resolve(flags.out), `importances-${method}`), map, {
+        method,
+        model: loaded.source,
+        data: data.name,
+        samples: Math.min(samples, data.train.size),
+        ...(method === 'si' ? { note: `SI along ${flags.siEpochs} epoch(s) of SGD lr ${flags.lr} fine-tuning on these samples` } : {}),
+      });
+      process.stdout.write(`${method} importances of ${basename(loaded.source)} (${Object.keys(map).length} parameters, ${((performance.now() - t0) / 1000).toFixed(1)} s):\n`);
+      for (const [name, t] of Object.entries(map)) {
+        const v = (await t.data()) as Float32Array;
+        let sum = 0;
+        let max = 0;
+        for (const x of v) {
+          sum += x;
+          if (x > max) max = x;
+        }
+        process.stdout.write(`  ${name.padEnd(24)} [${t.shape}]`.padEnd(44) + `mean ${(sum / v.length).toExponential(3)}  max ${max.toExponential(3)}\n`);
+      }
+      process.stdout.write(`written: ${path} (+ .bin, tfjs weights format)\n`);
+    } finally {
+      disposeParams(map);
+    }
+  } finally {
+    loaded.dispose();
+  }
+}
+
+interface PruneFlags {
+  model?: string;
+  data?: string;
+  importance: string;
+  sparsity: string;
+  scope: 'global' | 'layer';
+  biases?: boolean;
+  samples: string;
+  out?: string;
+  backend?: string;
+}
+
+async function pruneCommand(flags: PruneFlags): Promise<void> {
+  if (!flags.out) throw usage('--out: required (the folder to write the pruned model into)');
+  const sparsity = number('sparsity', flags.sparsity);
+  if (sparsity >= 1) throw usage(`--sparsity: the fraction of weights to zero must be below 1, got ${flags.sparsity}`);
+  const samples = number('samples', flags.samples, 'int');
+  await backend(flags.backend);
+  const loaded = await loadModel(flags.model);
+  let imported: ParamMap | undefined;
+  try {
+    let importance: ImportanceMethod | ParamMap;
+    if (flags.importance.endsWith('.json')) {
+      try {
+        imported = (await loadImportances(resolve(flags.importance), loaded.model.params)).importances;
+      } catch (e) {
+        throw new UserError(`--importance: ${(e as Error).message}`);
+      }
+      importance = imported;
+    } else {
+      importance = importanceMethod(flags.importance);
+      if (importance === 'si') throw usage('--importance si: SI follows training; compute it with `forgetless importances --method si` and pass the .json file');
+    }
+    const needsData = typeof importance === 'string' && importance !== 'magnitude';
+    const data = flags.data !== undefined || needsData ? await loadData(flags.data, loaded.model) : undefined;
+    const result = await prune(loaded.model, {
+      importance,
+      sparsity,
+      scope: flags.scope,
+      biases: flags.biases !== false,
+      ...(data ? { calibration: data.train, importanceOptions: { limit: samples, batchSize: 100 }, evaluateOn: data.test } : {}),
+    });
+    try {
+      const saved = await saveLayersModel(resolve(flags.out), loaded, { masks: result.masks });
+      const acc = (r?: { accuracy: number }) => (r ? r.accuracy.toFixed(4) : 'n/a');
+      process.stdout.write(
+        `pruned ${basename(loaded.source)} by ${typeof importance === 'string' ? importance : flags.importance} to ${(sparsity * 100).toFixed(1)} % (${flags.scope}): ` +
+          `${result.report.masked.zeros} of ${result.report.masked.size} ranked entries zeroed; test accuracy ${acc(result.before)} → ${acc(result.after)}\n`,
+      );
+      process.stdout.write(`written: ${saved.files.map((f) => basename(f)).join(', ')} in ${resolve(flags.out)}\n`);
+    } finally {
+      disposeParams(result.masks);
+    }
+  } finally {
+    disposeParams(imported);
+    loaded.dispose();
+  }
+}
+
+interface CorrelateFlags {
+  method: 'pearson' | 'spearman';
+  scope: 'kernel' | 'bias' | 'both';
+  out?: string;
+  backend?: string;
+}
+
+async function correlateCommand(a: string, b: string, flags: CorrelateFlags): Promise<void> {
+  await backend(flags.backend ?? 'cpu');
+  const read = async (p: string) => {
+    try {
+      return await loadImportances(resolve(p));
+    } catch (e) {
+      throw new UserError((e as Error).message);
+    }
+  };
+  const ma = await read(a);
+  const mb = await read(b);
+  try {
+    let rows;
+    try {
+      rows = await correlate(ma.importances, mb.importances, { method: flags.method, scope: flags.scope });
+    } catch (e) {
+      throw new UserError((e as Error).message);
+    }
+    process.stdout.write(`${flags.method} correlation of ${ma.metadata.method} (${basename(a)}) and ${mb.metadata.method} (${basename(b)}), ${flags.scope}:\n`);
+    for (const r of rows) process.stdout.write(`  ${r.layer.padEnd(16)} r ${Number.isFinite(r.r) ? r.r.toFixed(4).padStart(7) : '    n/a'}   (${r.n} values)\n`);
+    if (flags.out) {
+      await writeFileAtomic(resolve(flags.out), `${JSON.stringify({ a: { file: a, method: ma.metadata.method }, b: { file: b, method: mb.metadata.method }, method: flags.method, scope: flags.scope, layers: rows }, null, 1)}\n`);
+      process.stdout.write(`written: ${resolve(flags.out)}\n`);
+    }
+  } finally {
+    disposeParams(ma.importances);
+    disposeParams(mb.importances);
+  }
+}
+
+export function registerToolCommands(program: Command): void {
+  const backendOption = () => new Option('--backend <name>', 'tfjs backend (default wasm)').choices([...BACKENDS]);
+  program
+    .command('importances')
+    .description('write the importance map of a pretrained model.json (tfjs weights format)')
+    .option('--model <path>', 'model.json of a TensorFlow.js LayersModel (or its folder)')
+    .option('--data <dir>', 'folder of MNIST-format files (importances on its training images)')
+    .addOption(new Option('--method <name>', 'importance').choices(IMPORTANCE_CHOICES).default('sig'))
+    .option('--out <dir>', 'folder to write importances-<method>.json/.bin into')
+    .option('--samples <n>', 'training examples the importances are computed on (SI: fine-tuned on)', '5000')
+    .option('--si-epochs <n>', 'SI: epochs of fine-tuning whose path SI integrates', '1')
+    .option('--lr <x>', 'SI: SGD learning rate of that fine-tuning', '0.01')
+    .addOption(backendOption())
+    .action(importancesCommand);
+  program
+    .command('prune')
+    .description('prune a pretrained model.json by importance; writes a model.json stock TensorFlow.js loads')
+    .option('--model <path>', 'model.json of a TensorFlow.js LayersModel (or its folder)')
+    .option('--data <dir>', 'folder of MNIST-format files (calibration on training images, accuracy on test images)')
+    .option('--importance <name|file>', 'sig, magnitude, fis, mas, or an importance map (.json) from `forgetless importances`', 'sig')
+    .option('--sparsity <x>', 'fraction of weights to zero (0.9 = 90 %)', '0.9')
+    .addOption(new Option('--scope <scope>', 'rank over all weights or within each layer').choices(['global', 'layer']).default('global'))
+    .option('--no-biases', 'leave biases out of the ranking')
+    .option('--samples <n>', 'calibration examples (paper 2: 10000)', '10000')
+    .option('--out <dir>', 'folder for the pruned model')
+    .addOption(backendOption())
+    .action(pruneCommand);
+  program
+    .command('correlate')
+    .description('compare two importance maps per layer')
+    .argument('<a>', 'importance map (.json) from `forgetless importances`')
+    .argument('<b>', 'another one, for the same model')
+    .addOption(new Option('--method <name>', 'correlation').choices(['pearson', 'spearman']).default('pearson'))
+    .addOption(new Option('--scope <scope>', 'kernels, biases or both').choices(['kernel', 'bias', 'both']).default('both'))
+    .option('--out <file>', 'also write the table as JSON')
+    .addOption(backendOption())
+    .action(correlateCommand);
+}

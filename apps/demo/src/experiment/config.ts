@@ -1,0 +1,173 @@
+/**
+ * The configuration of a continual-learning experiment, and its validation. Every error names the
+ * option and the value at fault (`ConfigError`), so the CLI can print it as one line.
+ *
+ * Browser-safe: no node:* imports.
+ */
+import { modelFromSpec } from '@forgetless/core';
+import { type ApplyTo, type AttenuationName, type Convention, MethodError, type OptimizerName, type VariantSpec, hasLambda, methodDefinition } from './methods.js';
+
+export type SequenceName = 'permuted' | 'split' | 'rotated' | 'queue';
+export type BackendChoice = 'cpu' | 'wasm' | 'tensorflow' | 'tensorflow-gpu';
+
+export const SEQUENCES: readonly SequenceName[] = ['permuted', 'split', 'rotated', 'queue'];
+export const BACKENDS: readonly BackendChoice[] = ['cpu', 'wasm', 'tensorflow', 'tensorflow-gpu'];
+export const OPTIMIZERS: readonly OptimizerName[] = ['sgd', 'adam'];
+
+/** Where the tasks come from. */
+export interface DataConfig {
+  /** `embedded` (the subset shipped with @forgetless/datasets), `fashion-mnist`, `mnist`, or a folder. */
+  dataset: string;
+  sequence: SequenceName;
+  /** Permuted: number of tasks. */
+  numTasks?: number;
+  /** Rotated and queue: angles in degrees. */
+  angles?: number[];
+  /** Queue: the datasets, in order (default: MNIST and Fashion-MNIST where available). */
+  datasets?: string[];
+  /** Seed of the permutations (default 0). */
+  seed?: number;
+  /** Closing set held out of each task's training examples: a count (default 1/12 of them). */
+  validation?: number;
+  /** Train on at most this many examples per task (a scale-down; default all). */
+  trainLimit?: number;
+}
+
+/** A variant of the comparison: a method with modifiers and its λ grid. */
+export interface VariantConfig extends VariantSpec {
+  /** λ values to try (a grid when several); ignored by plain. */
+  lambdas: number[];
+}
+
+export interface ExperimentConfig {
+  /** Name shown in reports (`default`, `paper1`, `custom`, ...). */
+  name: string;
+  data: DataConfig;
+  /** Model spec: `784-300-150-10:leakyrelu`, `784-100-10`, `paper2-conv`, `paper2-conv:0.25`. */
+  model: string;
+  optimizer: OptimizerName;
+  learningRate: number;
+  /** Epochs per task; ignored when `iterations` is set. */
+  epochs?: number;
+  /** Optimizer steps per task (paper 1: 2000). */
+  iterations?: number;
+  batchSize: number;
+  /** One run per seed (model initialisation and shuffling). */
+  seeds: number[];
+  variants: VariantConfig[];
+  /** Closing-set examples per task for importances (the papers: 5000). */
+  importanceLimit: number;
+  /** Evaluate on at most this many test examples per task (default all). */
+  evalLimit?: number;
+  backend: BackendChoice;
+  /** Also record the per-layer correlations of FIS, MAS, SI and SIG after each task (paper 3). */
+  correlations?: boolean;
+}
+
+/** A bad option: `option` is its name as the CLI spells it. */
+export class ConfigError extends Error {
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(`option '${option}': ${message}`);
+  }
+}
+
+const isPositiveInt = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1;
+const isFinitePositive = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
+const show = (v: unknown) => (typeof v === 'string' ? `'${v}'` : Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
+
+function positiveInt(option: string, v: unknown): number {
+  if (!isPositiveInt(v)) throw new ConfigError(option, `must be a positive integer, got ${show(v)}`);
+  return v;
+}
+
+/** Checks a λ grid: finite numbers ≥ 0, at least one. */
+export function checkLambdas(option: string, lambdas: unknown): number[] {
+  if (!Array.isArray(lambdas) || lambdas.length === 0) throw new ConfigError(option, `needs at least one λ, got ${show(lambdas)}`);
+  for (const l of lambdas) {
+    if (typeof l !== 'number' || !Number.isFinite(l) || l < 0) throw new ConfigError(option, `λ must be a finite number ≥ 0, got ${show(l)}`);
+  }
+  return [...new Set(lambdas as number[])];
+}
+
+function checkVariant(v: VariantConfig, i: number): VariantConfig {
+  const where = `methods[${i}]`;
+  let family;
+  try {
+    family = methodDefinition(v.method).family;
+  } catch (e) {
+    if (e instanceof MethodError) throw new ConfigError('methods', e.message);
+    throw e;
+  }
+  if (v.attenuation !== undefined && !(['hyperbolic', 'exponential'] as AttenuationName[]).includes(v.attenuation)) {
+    throw new ConfigError(`${where}.attenuation`, `expected hyperbolic or exponential, got ${show(v.attenuation)}`);
+  }
+  if (v.applyTo !== undefined && !(['gradients', 'steps'] as ApplyTo[]).includes(v.applyTo)) {
+    throw new ConfigError(`${where}.applyTo`, `expected gradients or steps, got ${show(v.applyTo)}`);
+  }
+  if (v.convention !== undefined && !(['lambda', 'half-lambda'] as Convention[]).includes(v.convention)) {
+    throw new ConfigError(`${where}.convention`, `expected lambda or half-lambda, got ${show(v.convention)}`);
+  }
+  if ((v.attenuation || v.applyTo) && family !== 'wva') throw new ConfigError(`${where}`, `attenuation and applyTo are WVA options, not ${v.method}'s`);
+  if (v.optimizer !== undefined && !OPTIMIZERS.includes(v.optimizer)) throw new ConfigError(`${where}.optimizer`, `expected sgd or adam, got ${show(v.optimizer)}`);
+  if (v.learningRate !== undefined && !isFinitePositive(v.learningRate)) throw new ConfigError('lr', `must be a positive number, got ${show(v.learningRate)}`);
+  const lambdas = hasLambda(v.method) ? checkLambdas('lambda', v.lambdas) : [0];
+  return { ...v, lambdas };
+}
+
+/**
+ * Validates a config (throws `ConfigError` naming the option) and returns it normalised: λ grids
+ * deduplicated, plain's λ set to [0], the model spec checked by building it (so a tfjs backend
+ * must be active).
+ */
+export function validateConfig(config: ExperimentConfig): ExperimentConfig {
+  const c = config;
+  if (!c || typeof c !== 'object') throw new ConfigError('config', 'must be an object');
+  if (typeof c.data?.dataset !== 'string' || c.data.dataset.length === 0) throw new ConfigError('dataset', `must name a dataset or folder, got ${show(c.data?.dataset)}`);
+  if (!SEQUENCES.includes(c.data.sequence)) throw new ConfigError('sequence', `unknown sequence ${show(c.data.sequence)} (known: ${SEQUENCES.join(', ')})`);
+  if (c.data.numTasks !== undefined) positiveInt('tasks', c.data.numTasks);
+  if (c.data.trainLimit !== undefined) positiveInt('train-limit', c.data.trainLimit);
+  if (c.data.validation !== undefined && !(Number.isInteger(c.data.validation) && c.data.validation >= 0)) {
+    throw new ConfigError('validation', `must be a whole number of examples ≥ 0, got ${show(c.data.validation)}`);
+  }
+  if (c.data.angles !== undefined && (!Array.isArray(c.data.angles) || c.data.angles.some((a) => !Number.isFinite(a)))) {
+    throw new ConfigError('angles', `must be numbers (degrees), got ${show(c.data.angles)}`);
+  }
+  if (typeof c.model !== 'string') throw new ConfigError('model', `must be a model spec, got ${show(c.model)}`);
+  try {
+    modelFromSpec(c.model, { seed: 0 }).dispose();
+  } catch (e) {
+    throw new ConfigError('model', (e as Error).message);
+  }
+  if (!OPTIMIZERS.includes(c.optimizer)) throw new ConfigError('optimizer', `expected sgd or adam, got ${show(c.optimizer)}`);
+  if (!isFinitePositive(c.learningRate)) throw new ConfigError('lr', `must be a positive number, got ${show(c.learningRate)}`);
+  if (c.iterations !== undefined) positiveInt('iterations', c.iterations);
+  else positiveInt('epochs', c.epochs ?? 1);
+  positiveInt('batch-size', c.batchSize);
+  if (!Array.isArray(c.seeds) || c.seeds.length === 0 || c.seeds.some((s) => !Number.isInteger(s) || s < 0)) {
+    throw new ConfigError('seeds', `must be whole numbers ≥ 0, at least one, got ${show(c.seeds)}`);
+  }
+  positiveInt('importance-limit', c.importanceLimit);
+  if (c.evalLimit !== undefined) positiveInt('eval-limit', c.evalLimit);
+  if (!BACKENDS.includes(c.backend)) throw new ConfigError('backend', `unknown backend ${show(c.backend)} (known: ${BACKENDS.join(', ')})`);
+  if (!Array.isArray(c.variants) || c.variants.length === 0) throw new ConfigError('methods', 'needs at least one method');
+  const variants = c.variants.map(checkVariant);
+  return { ...c, seeds: [...new Set(c.seeds)], variants };
+}
+
+/** Runs in the experiment: variants × λ × seeds, in that order. */
+export interface RunKey {
+  variant: number;
+  lambda: number;
+  seed: number;
+}
+
+export function runKeys(config: ExperimentConfig): RunKey[] {
+  const out: RunKey[] = [];
+  config.variants.forEach((v, variant) => {
+    for (const lambda of v.lambdas) for (const seed of config.seeds) out.push({ variant, lambda, seed });
+  });
+  return out;
+}

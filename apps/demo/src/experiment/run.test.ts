@@ -1,0 +1,150 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { type ParamMap, type Task, averageAccuracy, averageForgetting, backwardTransfer, syntheticPermutedTasks } from '@forgetless/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ExperimentConfig } from './config.js';
+import { type ExperimentEvent, type ExperimentResult, type RunState, type Snapshot, runExperiment } from './run.js';
+
+let tasks: Task[];
+beforeAll(() => {
+  tasks = syntheticPermutedTasks({ numTasks: 3, features: 32, numClasses: 5, trainPerClass: 60, testPerClass: 30, seed: 3 });
+});
+
+const config = (over: Partial<ExperimentConfig> = {}): ExperimentConfig => ({
+  name: 'test',
+  data: { dataset: 'synthetic', sequence: 'permuted', numTasks: 3 },
+  model: '32-24-5',
+  optimizer: 'sgd',
+  learningRate: 0.1,
+  epochs: 2,
+  batchSize: 20,
+  seeds: [0, 1],
+  variants: [
+    { method: 'plain', lambdas: [0] },
+    { method: 'ewc-mas', lambdas: [1, 10] },
+  ],
+  importanceLimit: 100,
+  backend: 'cpu',
+  ...over,
+});
+
+const cloneMap = (m: ParamMap): ParamMap => Object.fromEntries(Object.entries(m).map(([k, t]) => [k, tf.clone(t)]));
+function cloneState(s: RunState): RunState {
+  return {
+    ...structuredClone({ ...s, weights: {}, plugins: [], optimizer: { iterations: 0, tensors: {} }, recorder: undefined }),
+    weights: cloneMap(s.weights),
+    plugins: s.plugins.map((p) => ({ name: p.name, meta: structuredClone(p.meta), tensors: cloneMap(p.tensors) })),
+    optimizer: { iterations: s.optimizer.iterations, tensors: cloneMap(s.optimizer.tensors) },
+    ...(s.recorder
+      ? {
+          recorder: {
+            records: structuredClone(s.recorder.records),
+            trackers: Object.fromEntries(Object.entries(s.recorder.trackers).map(([k, t]) => [k, { name: t.name, meta: structuredClone(t.meta), tensors: cloneMap(t.tensors) }])),
+          },
+        }
+      : {}),
+  };
+}
+function disposeState(s: RunState): void {
+  const maps = [s.weights, s.optimizer.tensors, ...s.plugins.map((p) => p.tensors), ...Object.values(s.recorder?.trackers ?? {}).map((t) => t.tensors)];
+  for (const m of maps) for (const t of Object.values(m)) t.dispose();
+}
+
+describe('runExperiment', () => {
+  let result: ExperimentResult;
+  const events: ExperimentEvent[] = [];
+  let leaked = 0;
+  beforeAll(async () => {
+    const before = tf.memory().numTensors;
+    result = await runExperiment(config(), { tasks, onEvent: (e) => events.push(e) });
+    leaked = tf.memory().numTensors - before;
+  });
+
+  it('runs variants × λ × seeds and leaves no tensor behind', () => {
+    expect(result.runs.map((r) => `${r.variant}/${r.lambda}/${r.seed}`)).toEqual(['plain/0/0', 'plain/0/1', 'ewc-mas/1/0', 'ewc-mas/1/1', 'ewc-mas/10/0', 'ewc-mas/10/1']);
+    expect(leaked).toBe(0);
+    expect(events.filter((e) => e.kind === 'run-start')).toHaveLength(6);
+    expect(events.filter((e) => e.kind === 'progress' && e.event.kind === 'task')).toHaveLength(18);
+  });
+
+  it('records R lower-triangular and the metrics of core on it', () => {
+    for (const r of result.runs) {
+      expect(r.accuracy).toHaveLength(3);
+      r.accuracy.forEach((row, i) => row.forEach((a, j) => (j <= i ? expect(a).toBeGreaterThan(0.2) : expect(a).toBeNaN())));
+      expect(r.averageAccuracy).toEqual(averageAccuracy(r.accuracy));
+      expect(r.finalAverage).toBe(averageAccuracy(r.accuracy)[2]);
+      expect(r.forgetting).toBe(averageForgetting(r.accuracy));
+      expect(r.bwt).toBe(backwardTransfer(r.accuracy));
+      expect(r.timings.map((t) => t.steps)).toEqual([30, 30, 30]);
+    }
+    // same seed, same first task: every method sees the same model until the first consolidation
+    const firsts = result.runs.filter((r) => r.seed === 0).map((r) => r.accuracy[0]?.[0]);
+    expect(new Set(firsts).size).toBe(1);
+    // different seeds differ
+    expect(result.runs[0]?.accuracy).not.toEqual(result.runs[1]?.accuracy);
+  });
+
+  it('EWC keeps more of the first task than plain training at the same seeds', () => {
+    const task0AtEnd = (variant: string, lambda: number) =>
+      result.runs.filter((r) => r.variant === variant && r.lambda === lambda).reduce((a, r) => a + (r.accuracy[2]?.[0] ?? 0), 0) / 2;
+    expect(task0AtEnd('ewc-mas', 10)).toBeGreaterThan(task0AtEnd('plain', 0));
+  });
+});
+
+describe('resume', () => {
+  /** Runs uninterrupted while copying the snapshot after `task` of run `run`, then resumes from the copy. */
+  async function interruptAndResume(c: ExperimentConfig, run: number, task: number): Promise<{ full: ExperimentResult; resumed: ExperimentResult; starts: ExperimentEvent[] }> {
+    let copy: Snapshot | undefined;
+    const full = await runExperiment(c, {
+      tasks,
+      checkpoint: {
+        save: async (s) => {
+          if (s.current?.run === run && s.current.taskIndex === task) copy = { completed: structuredClone(s.completed), current: cloneState(s.current) };
+        },
+      },
+    });
+    expect(copy, 'the checkpoint sink saw the snapshot').toBeDefined();
+    const starts: ExperimentEvent[] = [];
+    const before = tf.memory().numTensors;
+    const resumed = await runExperiment(c, { tasks, resume: copy as Snapshot, onEvent: (e) => e.kind === 'run-start' && starts.push(e) });
+    expect(tf.memory().numTensors, 'the resumed run leaves no tensor behind').toBe(before);
+    disposeState((copy as Snapshot).current as RunState);
+    return { full, resumed, starts };
+  }
+
+  it('SGD + EWC (Fisher) and L2: the same accuracy matrices as the uninterrupted run, exactly', async () => {
+    const c = config({ seeds: [4], variants: [{ method: 'ewc-fis', lambdas: [5] }, { method: 'l2', lambdas: [0.01] }] });
+    const { full, resumed, starts } = await interruptAndResume(c, 0, 0);
+    expect(starts).toEqual([expect.objectContaining({ run: 0, resumedAt: 1 }), expect.objectContaining({ run: 1 })]);
+    expect(resumed.runs.map((r) => r.accuracy)).toEqual(full.runs.map((r) => r.accuracy));
+  });
+
+  it('Adam + WVA (steps, SIG), stabilised EWC with SI and paper 3 correlations: exactly the same', async () => {
+    const c = config({
+      optimizer: 'adam',
+      learningRate: 0.01,
+      seeds: [2],
+      correlations: true,
+      variants: [
+        { method: 'wva-sig', applyTo: 'steps', lambdas: [50] },
+        { method: 'sewc-si', lambdas: [0.5] },
+      ],
+    });
+    const { full, resumed } = await interruptAndResume(c, 1, 1);
+    expect(resumed.runs.map((r) => r.accuracy)).toEqual(full.runs.map((r) => r.accuracy));
+    expect(resumed.runs[1]?.correlations).toEqual(full.runs[1]?.correlations);
+    expect(full.runs[1]?.correlations?.length).toBeGreaterThan(0);
+  });
+
+  it('a resume that skipped the optimizer state would not match (the test can fail)', async () => {
+    const c = config({ optimizer: 'adam', learningRate: 0.01, seeds: [2], variants: [{ method: 'plain', lambdas: [0] }] });
+    let copy: Snapshot | undefined;
+    const full = await runExperiment(c, { tasks, checkpoint: { save: async (s) => void (s.current?.taskIndex === 0 && (copy = { completed: [], current: cloneState(s.current) })) } });
+    const cur = (copy as Snapshot).current as RunState;
+    for (const t of Object.values(cur.optimizer.tensors)) t.dispose();
+    cur.optimizer = { iterations: 0, tensors: {} };
+    const resumed = await runExperiment(c, { tasks, resume: copy as Snapshot });
+    disposeState(cur);
+    expect(resumed.runs[0]?.accuracy[0]).toEqual(full.runs[0]?.accuracy[0]);
+    expect(resumed.runs[0]?.accuracy[2]).not.toEqual(full.runs[0]?.accuracy[2]);
+  });
+});

@@ -1,0 +1,134 @@
+/**
+ * What an experiment's runs say, per variant and λ: the average accuracy after each task
+ * (mean_{j≤i} R[i][j]), its final value, forgetting (Chaudhry et al. 2018) and BWT (Lopez-Paz &
+ * Ranzato 2017), each as mean ± sample standard deviation over seeds; the mean accuracy matrix; and
+ * the best λ of a grid (the highest mean final average accuracy).
+ *
+ * Browser-safe: no node:* imports.
+ */
+import type { ExperimentResult, RunRecord } from './run.js';
+
+/** Mean and sample standard deviation (n − 1; NaN for one value) over seeds. */
+export interface Stat {
+  mean: number;
+  std: number;
+  n: number;
+}
+
+export function stat(values: readonly number[]): Stat {
+  const xs = values.filter((v) => Number.isFinite(v));
+  const n = xs.length;
+  if (n === 0) return { mean: Number.NaN, std: Number.NaN, n: 0 };
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const std = n > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : Number.NaN;
+  return { mean, std, n };
+}
+
+export interface LambdaSummary {
+  variant: string;
+  method: string;
+  lambda: number;
+  seeds: number[];
+  /** Average accuracy after each task. */
+  curve: Stat[];
+  final: Stat;
+  forgetting: Stat;
+  bwt: Stat;
+  /** Mean R[i][j] over seeds (NaN where not evaluated). */
+  matrix: number[][];
+  /** Runs (seeds) that diverged; their final average counts as NaN, so the λ is never "best". */
+  diverged: number;
+  /** Mean seconds per run and mean training seconds per task. */
+  seconds: number;
+  trainSecondsPerTask: number;
+}
+
+export interface VariantSummary {
+  variant: string;
+  method: string;
+  /** One entry per λ, in grid order. */
+  lambdas: LambdaSummary[];
+  /** The λ with the best mean final average accuracy. */
+  best: LambdaSummary;
+}
+
+function meanMatrix(runs: readonly RunRecord[]): number[][] {
+  const rows = Math.max(...runs.map((r) => r.accuracy.length));
+  const out: number[][] = [];
+  for (let i = 0; i < rows; i++) {
+    const cols = Math.max(...runs.map((r) => r.accuracy[i]?.length ?? 0));
+    const row: number[] = [];
+    for (let j = 0; j < cols; j++) row.push(stat(runs.map((r) => r.accuracy[i]?.[j] ?? Number.NaN)).mean);
+    out.push(row);
+  }
+  return out;
+}
+
+function summarizeLambda(runs: readonly RunRecord[]): LambdaSummary {
+  const first = runs[0] as RunRecord;
+  const tasks = Math.max(...runs.map((r) => r.averageAccuracy.length));
+  const trainMs = runs.flatMap((r) => r.timings.map((t) => t.trainMs));
+  return {
+    variant: first.variant,
+    method: first.method,
+    lambda: first.lambda,
+    seeds: runs.map((r) => r.seed),
+    curve: Array.from({ length: tasks }, (_, i) => stat(runs.map((r) => r.averageAccuracy[i] ?? Number.NaN))),
+    final: runs.some((r) => r.diverged) ? { mean: Number.NaN, std: Number.NaN, n: 0 } : stat(runs.map((r) => r.finalAverage)),
+    diverged: runs.filter((r) => r.diverged).length,
+    forgetting: runs.some((r) => r.diverged) ? { mean: Number.NaN, std: Number.NaN, n: 0 } : stat(runs.map((r) => r.forgetting)),
+    bwt: runs.some((r) => r.diverged) ? { mean: Number.NaN, std: Number.NaN, n: 0 } : stat(runs.map((r) => r.bwt)),
+    matrix: meanMatrix(runs),
+    seconds: stat(runs.map((r) => r.seconds)).mean,
+    trainSecondsPerTask: trainMs.length ? trainMs.reduce((a, b) => a + b, 0) / trainMs.length / 1000 : Number.NaN,
+  };
+}
+
+/** Summaries per variant, in the order the variants were configured. */
+export function summarize(result: Pick<ExperimentResult, 'runs'>): VariantSummary[] {
+  const byVariant = new Map<string, Map<number, RunRecord[]>>();
+  for (const r of [...result.runs].sort((a, b) => a.index - b.index)) {
+    if (r.cancelled) continue;
+    const lambdas = byVariant.get(r.variant) ?? new Map<number, RunRecord[]>();
+    byVariant.set(r.variant, lambdas);
+    lambdas.set(r.lambda, [...(lambdas.get(r.lambda) ?? []), r]);
+  }
+  const out: VariantSummary[] = [];
+  for (const [variant, lambdas] of byVariant) {
+    const list = [...lambdas.values()].map(summarizeLambda);
+    const best = list.reduce((b, x) => (x.final.mean > b.final.mean || (!Number.isFinite(b.final.mean) && Number.isFinite(x.final.mean)) ? x : b), list[0] as LambdaSummary);
+    out.push({ variant, method: best.method, lambdas: list, best });
+  }
+  return out;
+}
+
+/** `0.912 ± 0.004` (or `0.912` for one seed); `—` for NaN. */
+export function formatStat(s: Stat, digits = 3): string {
+  if (!Number.isFinite(s.mean)) return '—';
+  return Number.isFinite(s.std) ? `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}` : s.mean.toFixed(digits);
+}
+
+/** A layer × task surface of one importance pair (paper 3), from a run's correlation records. */
+export interface CorrelationSurface {
+  pair: string;
+  layers: string[];
+  tasks: string[];
+  /** values[l][t]: the correlation on layer l after task t. */
+  values: number[][];
+}
+
+/** Surfaces per pair, from records `{ taskIndex, task, pair, layer, pearson, spearman }`. */
+export function correlationSurfaces(
+  records: readonly { taskIndex: number; task: string; pair: string; layer: string; pearson: number; spearman: number }[],
+  method: 'pearson' | 'spearman' = 'pearson',
+): CorrelationSurface[] {
+  const pairs = [...new Set(records.map((r) => r.pair))];
+  return pairs.map((pair) => {
+    const rows = records.filter((r) => r.pair === pair);
+    const layers = [...new Set(rows.map((r) => r.layer))];
+    const taskIdx = [...new Set(rows.map((r) => r.taskIndex))].sort((a, b) => a - b);
+    const tasks = taskIdx.map((t) => rows.find((r) => r.taskIndex === t)?.task ?? String(t));
+    const values = layers.map((l) => taskIdx.map((t) => rows.find((r) => r.layer === l && r.taskIndex === t)?.[method] ?? Number.NaN));
+    return { pair, layers, tasks, values };
+  });
+}
