@@ -3,9 +3,8 @@
 // Runs on wasm (about 5 ms per step here against ~40 on tfjs's JavaScript cpu backend).
 import * as tf from '@tensorflow/tfjs-core';
 import { type ContinualResult, type Task, mlp, trainContinual, useBackend } from '@forgetless/core';
-// @forgetless/datasets from source: it is not a dependency of this package (so turbo does not build it first).
-import { taskSequence } from '../../datasets/src/index.js';
-import { loadEmbedded } from '../../datasets/src/node.js';
+import { taskSequence } from '@forgetless/datasets';
+import { loadEmbedded } from '@forgetless/datasets/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApplyTo, wvaPlugin } from '../src/index.js';
 
