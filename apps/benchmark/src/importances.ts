@@ -18,6 +18,8 @@ export interface BenchImportancesOptions {
   backend: string;
   /** Fewer samples and runs: a smoke test, not figures to quote. */
   quick: boolean;
+  /** Which models (default both). */
+  models?: ('mlp' | 'conv')[];
 }
 
 type Row = Record<string, string | number>;
@@ -66,6 +68,7 @@ export async function benchImportances(opts: BenchImportancesOptions): Promise<{
   const q = opts.quick;
   const configs = [
     {
+      key: 'mlp',
       name: 'mlp 784-300-150-10',
       make: () => mlp([784, 300, 150, 10], { activation: { name: 'leakyRelu', alpha: 0.01 }, seed: 1 }),
       shape: [784],
@@ -73,9 +76,10 @@ export async function benchImportances(opts: BenchImportancesOptions): Promise<{
       loopSamples: q ? 50 : 1000,
       runs: q ? 1 : 3,
     },
-    { name: 'paper2 conv net', make: () => paper2ConvNet({ seed: 1 }), shape: [28, 28, 1], samples: q ? 100 : 1000, loopSamples: q ? 5 : 50, runs: 1 },
+    { key: 'conv', name: 'paper2 conv net', make: () => paper2ConvNet({ seed: 1 }), shape: [28, 28, 1], samples: q ? 100 : 1000, loopSamples: q ? 5 : 50, runs: 1 },
   ];
   for (const c of configs) {
+    if (opts.models && !opts.models.includes(c.key as 'mlp' | 'conv')) continue;
     const model = c.make();
     const source = randomImages(c.samples, c.shape, 7);
     const warm = Math.min(BATCH, c.samples);

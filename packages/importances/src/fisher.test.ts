@@ -135,6 +135,32 @@ describe('fisherDiagonal', () => {
     model.dispose();
   });
 
+  it('holds the same memory at every batch whatever the number of batches (bounded)', async () => {
+    const model = convNet('strided-same', 2);
+    const inner = randomSource(40, model.inputShape, 4, 4);
+    const seen: { tensors: number; bytes: number }[] = [];
+    const source = {
+      size: inner.size,
+      exampleShape: inner.exampleShape,
+      numClasses: inner.numClasses,
+      *batches(batchSize: number, options?: { limit?: number }) {
+        for (const b of inner.batches(batchSize, options)) {
+          const m = tf.memory();
+          seen.push({ tensors: m.numTensors, bytes: m.numBytes });
+          yield b;
+        }
+      },
+    };
+    for (const run of [() => fisherDiagonal(model, source, { batchSize: 4 }), () => fisherDiagonal(model, source, { batchSize: 4, variant: 'exact' })]) {
+      seen.length = 0;
+      disposeParams(await run());
+      expect(seen).toHaveLength(10);
+      // from the second batch on, one running sum is held: nothing grows with the number of batches
+      for (const s of seen.slice(2)) expect(s).toEqual(seen[1]);
+    }
+    model.dispose();
+  });
+
   it('leaves no tensors behind, for every variant and path', async () => {
     const model = convNet('valid-pool', 1);
     const source = randomSource(5, model.inputShape, 4, 4);
