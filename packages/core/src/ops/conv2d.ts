@@ -74,6 +74,37 @@ export function conv2dFilterGrad(
   });
 }
 
+/**
+ * Input gradient of a stride-1 convolution as a forward convolution (a "full" correlation of δ with
+ * the kernel rotated by 180° and its channels swapped):
+ *   ∂xp[n,a,b,c] = Σ_{kh,kw,o} δ[n, a−kh, b−kw, o] · W[kh,kw,c,o]
+ * = valid conv of δ padded by (kh−1, kw−1) with W'[i,j,o,c] = W[kh−1−i, kw−1−j, c, o], cropped to the
+ * unpadded input. On wasm this is ~5× faster than its Conv2DBackpropInput kernel (193 vs 1061 ms
+ * measured on paper 2's conv net).
+ */
+export function conv2dInputGradStride1(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: [number, number, number, number],
+  padding: Padding,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [kh, kw] = filter.shape;
+    const [, h, w] = inputShape;
+    const p = convPadding(h, w, kh, kw, 1, padding);
+    const rotated = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
+    const dyp = tf.pad(dy, [
+      [0, 0],
+      [kh - 1, kh - 1],
+      [kw - 1, kw - 1],
+      [0, 0],
+    ]);
+    const full = tf.conv2d(dyp, rotated as tf.Tensor4D, 1, 'valid'); // [N, Hp, Wp, C]
+    if (!p.top && !p.left && full.shape[1] === h && full.shape[2] === w) return full;
+    return tf.slice(full, [0, p.top, p.left, 0], [-1, h, w, -1]);
+  });
+}
+
 /** x: [N,H,W,C], filter: [kh,kw,C,O], bias: [O] → [N,Ho,Wo,O]. Gradient: see `gradients.ts`. */
 export function conv2d(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D | undefined, geometry: Conv2dGeometry): tf.Tensor4D {
   const y = tf.conv2d(x, filter, geometry.stride, geometry.padding);

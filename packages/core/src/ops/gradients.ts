@@ -5,6 +5,7 @@
  * | kernel      | ours                                                   | used in 'auto' when            |
  * | BatchMatMul | ∂a = δ·bᵀ, ∂b = aᵀ·δ with explicit transposes          | backend is wasm (its matMul with transposeA/B is ~12× slower) |
  * | Conv2D      | ∂filter from forward convolutions (`conv2dFilterGrad`) | backend has no Conv2DBackpropFilter kernel (wasm) |
+ * | Conv2D      | ∂x of stride-1 convs as a forward convolution          | backend is wasm (its Conv2DBackpropInput is ~5× slower) |
  * | MaxPool     | δ to each window's first maximum, from forward ops     | backend is wasm (its MaxPoolGrad loses gradient) |
  *
  * Everywhere else tfjs's own gradient runs. Gradients stay lazy (one thunk per input), so tfjs only
@@ -15,7 +16,7 @@
  * every backend (for testing them on cpu against the stock ones).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dFilterGrad } from './conv2d.js';
+import { conv2dFilterGrad, conv2dInputGradStride1 } from './conv2d.js';
 import { maxPoolGrad } from './max-pool.js';
 
 export type GradientMode = 'auto' | 'custom' | 'stock';
@@ -44,6 +45,7 @@ export function withGradientMode<T>(m: GradientMode, fn: () => T): T {
 
 const EXPLICIT_TRANSPOSE = new Set(['wasm']);
 const BAD_MAXPOOL_GRAD = new Set(['wasm']);
+const SLOW_CONV_INPUT_GRAD = new Set(['wasm']);
 
 function use(customWhen: () => boolean): boolean {
   return mode === 'custom' || (mode === 'auto' && customWhen());
@@ -100,17 +102,17 @@ export function registerForgetlessGradients(): void {
       const dil = attrs.dilations as number | [number, number] | undefined;
       const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
       const dilated = dil !== undefined && (typeof dil === 'number' ? dil !== 1 : dil.some((d) => d !== 1));
-      const ours =
-        sh === sw &&
-        !dilated &&
-        (attrs.pad === 'same' || attrs.pad === 'valid') &&
-        (attrs.dataFormat === undefined || attrs.dataFormat === 'NHWC') &&
-        use(() => tf.getKernel('Conv2DBackpropFilter', tf.getBackend()) === undefined);
-      if (!ours) return stock;
-      return {
-        ...stock,
-        filter: () => conv2dFilterGrad(x, dy as tf.Tensor4D, filter.shape as [number, number, number, number], sh, attrs.pad as 'same' | 'valid'),
-      };
+      const supported = sh === sw && !dilated && (attrs.pad === 'same' || attrs.pad === 'valid') && (attrs.dataFormat === undefined || attrs.dataFormat === 'NHWC');
+      if (!supported) return stock;
+      const pad = attrs.pad as 'same' | 'valid';
+      const out = { ...stock };
+      if (use(() => tf.getKernel('Conv2DBackpropFilter', tf.getBackend()) === undefined)) {
+        out.filter = () => conv2dFilterGrad(x, dy as tf.Tensor4D, filter.shape as [number, number, number, number], sh, pad);
+      }
+      if (sh === 1 && use(() => SLOW_CONV_INPUT_GRAD.has(tf.getBackend()))) {
+        out.x = () => conv2dInputGradStride1(dy as tf.Tensor4D, filter, x.shape as [number, number, number, number], pad);
+      }
+      return out;
     }) as never,
   });
 
