@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@forgetless/core';
 import { type ExperimentConfig, validateConfig } from '../experiment/config.js';
+import { variantLabel } from '../experiment/methods.js';
 import type { Preset } from '../experiment/presets.js';
 import { PRESETS, isPresetName } from '../experiment/presets.js';
 import { type ExperimentResult, type Snapshot, runExperiment } from '../experiment/run.js';
@@ -34,7 +35,7 @@ export function defaultOutDir(now = new Date()): string {
 function describeConfig(c: ExperimentConfig): string {
   const per = c.iterations !== undefined ? `${c.iterations} iterations` : `${c.epochs ?? 1} epoch(s)`;
   const runs = c.variants.reduce((n, v) => n + v.lambdas.length, 0) * c.seeds.length;
-  return `model ${c.model}, ${c.optimizer} lr ${c.learningRate}, ${per}/task, batch ${c.batchSize}; methods ${c.variants.map((v) => v.method + (v.lambdas.length > 1 || v.method !== 'plain' ? ` (λ ${v.lambdas.join(', ')})` : '')).join(', ')}; ${c.seeds.length} seed(s): ${runs} run(s)`;
+  return `model ${c.model}, ${c.optimizer} lr ${c.learningRate}, ${per}/task, batch ${c.batchSize}; methods ${c.variants.map((v) => variantLabel(v) + (v.method !== 'plain' ? ` (λ ${v.lambdas.join(', ')})` : '')).join(', ')}; ${c.seeds.length} seed(s): ${runs} run(s)`;
 }
 
 /** The stdout table: average accuracy after each task, task 1 at the end, forgetting, per method. */

@@ -162,7 +162,7 @@ export function pruningSpec(points: readonly PruningPoint[]): ChartSpec {
         x: { field: 'sparsity', type: 'quantitative', title: 'fraction of weights zeroed', scale: { zero: false }, axis: { format: '.0%' } },
         y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy', scale: { domain: [0, 1] } },
         color: { field: 'method', type: 'nominal', title: 'importance' },
-        strokeDash: { field: 'source', type: 'nominal', title: null },
+        strokeDash: { field: 'source', type: 'nominal', title: null, legend: { symbolType: 'stroke', symbolStrokeWidth: 2 } },
       },
     },
   };
