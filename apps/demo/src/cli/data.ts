@@ -10,17 +10,17 @@ import type { DataConfig } from '../experiment/config.js';
 import { buildTasks } from '../experiment/tasks.js';
 import { UserError } from './errors.js';
 
-/** `auto` → `mnist` when found, else `fashion-mnist`. Other names are returned as they are. */
-export async function resolveDatasetName(name: string): Promise<string> {
+/** `auto` → `mnist` when found (or to be downloaded), else `fashion-mnist`. Other names are returned as they are. */
+export async function resolveDatasetName(name: string, download = false): Promise<string> {
   if (name !== 'auto') return name;
-  return (await locateDataset('mnist')) ? 'mnist' : 'fashion-mnist';
+  return download || (await locateDataset('mnist')) ? 'mnist' : 'fashion-mnist';
 }
 
-async function load(name: string): Promise<MnistFormatDataset> {
+async function load(name: string, download: boolean): Promise<MnistFormatDataset> {
   try {
-    return name === 'embedded' ? await loadEmbedded() : await loadDataset(name);
+    return name === 'embedded' ? await loadEmbedded() : await loadDataset(name, download ? { download: true } : {});
   } catch (e) {
-    throw new UserError(`data: ${(e as Error).message}`);
+    throw new UserError(`data: ${(e as Error).message.replace('pass { download: true }', 'add --download')}`);
   }
 }
 
@@ -41,16 +41,18 @@ export interface LoadedData {
   description: string;
 }
 
-export async function loadExperimentData(data: DataConfig): Promise<LoadedData> {
-  const resolved: DataConfig = { ...data, dataset: await resolveDatasetName(data.dataset) };
+/** The tasks of `data`; with `download`, MNIST and Fashion-MNIST missing on disk are fetched (checked, cached). */
+export async function loadExperimentData(data: DataConfig, options: { download?: boolean } = {}): Promise<LoadedData> {
+  const get = (name: string) => load(name, !!options.download);
+  const resolved: DataConfig = { ...data, dataset: await resolveDatasetName(data.dataset, !!options.download) };
   let datasets: MnistFormatDataset[];
   if (resolved.sequence === 'queue' && data.dataset === 'auto' && !resolved.datasets) {
     const names: string[] = [];
-    for (const n of DEFAULT_QUEUE_DATASETS) if (await locateDataset(n)) names.push(n);
+    for (const n of DEFAULT_QUEUE_DATASETS) if (options.download || (await locateDataset(n))) names.push(n);
     resolved.datasets = names;
   }
-  if (resolved.sequence === 'queue' && resolved.datasets?.length) datasets = await Promise.all(resolved.datasets.map(load));
-  else datasets = [await load(resolved.dataset)];
+  if (resolved.sequence === 'queue' && resolved.datasets?.length) datasets = await Promise.all(resolved.datasets.map(get));
+  else datasets = [await get(resolved.dataset)];
   let tasks: Task[];
   try {
     tasks = buildTasks(resolved, datasets);

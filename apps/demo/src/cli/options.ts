@@ -83,9 +83,16 @@ export function configFromFlags(flags: RunFlags): ExperimentConfig {
   if (preset && !preset.config) throw usage(`--preset ${preset.name} is not a continual-learning experiment`);
   const base: ExperimentConfig = preset?.config ? preset.config({ quick: !!flags.quick }) : quickDefault(flags);
   const c: ExperimentConfig = { ...base, data: { ...base.data } };
-  if (flags.dataset !== undefined) c.data.dataset = flags.dataset;
+  if (flags.dataset !== undefined) {
+    const names = flags.dataset.split(',').map((d) => d.trim()).filter(Boolean);
+    if (names.length === 0) throw usage(`--dataset: expected a dataset name or folder, got '${flags.dataset}'`);
+    c.data.dataset = names[0] as string;
+    if (names.length > 1) c.data.datasets = names; // the queue's datasets, in order
+    else delete c.data.datasets;
+  }
   if (flags.sequence !== undefined) c.data.sequence = oneOf<SequenceName>('sequence', flags.sequence, SEQUENCES);
   if (flags.tasks !== undefined) c.data.numTasks = number('tasks', flags.tasks, 'int');
+  if (c.data.datasets && c.data.sequence !== 'queue') throw usage(`--dataset: several datasets (${c.data.datasets.join(', ')}) make a queue: add --sequence queue`);
   if (flags.trainLimit !== undefined) c.data.trainLimit = number('train-limit', flags.trainLimit, 'int');
   if (flags.model !== undefined) c.model = flags.model;
   if (flags.optimizer !== undefined) {
@@ -126,7 +133,7 @@ export function configFromFlags(flags: RunFlags): ExperimentConfig {
 /** The default run, named `custom` as soon as a flag changes what it trains. */
 function quickDefault(flags: RunFlags): ExperimentConfig {
   const c = defaultConfig();
-  const inert = ['backend', 'quick', 'out', 'resume', 'progress', 'quiet'];
+  const inert = ['backend', 'quick', 'out', 'resume', 'progress', 'quiet', 'download'];
   const changed = Object.entries(flags).some(([k, v]) => v !== undefined && !inert.includes(k));
   return changed ? { ...c, name: 'custom' } : c;
 }

@@ -21,7 +21,7 @@ import { progressReporter } from './progress.js';
 import type { RunCommandFlags } from './run-command.js';
 import { defaultOutDir } from './run-command.js';
 
-const ALLOWED = new Set(['preset', 'quick', 'out', 'backend', 'epochs', 'seeds', 'dataset', 'importanceSamples', 'trainLimit', 'evalLimit', 'progress', 'quiet']);
+const ALLOWED = new Set(['preset', 'quick', 'out', 'backend', 'epochs', 'seeds', 'dataset', 'importanceSamples', 'trainLimit', 'evalLimit', 'progress', 'quiet', 'download']);
 const flagName = (k: string) => `--${k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}`;
 
 export async function runPruningPreset(flags: RunCommandFlags, command: string): Promise<void> {
@@ -41,7 +41,7 @@ export async function runPruningPreset(flags: RunCommandFlags, command: string):
   const preset = PRESETS.pruning;
   const t0 = performance.now();
   const backend = await useBackend((flags.backend ?? 'wasm') as BackendName);
-  const data = await loadExperimentData({ dataset: flags.dataset ?? 'auto', sequence: 'permuted', numTasks: 1, validation: 0, ...(trainLimit ? { trainLimit } : {}) });
+  const data = await loadExperimentData({ dataset: flags.dataset ?? 'auto', sequence: 'permuted', numTasks: 1, validation: 0, ...(trainLimit ? { trainLimit } : {}) }, { download: !!flags.download });
   const [task] = data.tasks;
   if (!task) throw new UserError('data: no task');
   const log = (line: string) => !flags.quiet && process.stderr.write(`${line}\n`);

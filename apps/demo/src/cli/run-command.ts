@@ -25,6 +25,7 @@ export interface RunCommandFlags extends RunFlags {
   resume?: string;
   progress?: boolean;
   quiet?: boolean;
+  download?: boolean;
 }
 
 /** `runs/2025-01-31T12-00-00` under the working directory. */
@@ -55,7 +56,7 @@ export async function runCommand(flags: RunCommandFlags, command: string): Promi
   const t0 = performance.now();
   if (flags.preset === 'pruning' && flags.resume === undefined) return runPruningPreset(flags, command);
   if (flags.resume !== undefined) {
-    const given = Object.entries(flags).filter(([k, v]) => v !== undefined && !['resume', 'progress', 'quiet'].includes(k));
+    const given = Object.entries(flags).filter(([k, v]) => v !== undefined && !['resume', 'progress', 'quiet', 'download'].includes(k));
     if (given.length) throw usage(`--resume continues a run with its own settings: drop --${given.map(([k]) => k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)).join(', --')}`);
   }
   let config: ExperimentConfig;
@@ -82,7 +83,7 @@ export async function runCommand(flags: RunCommandFlags, command: string): Promi
     if (!flags.quiet) process.stderr.write(`${line}\n`);
   };
   const backend = tf.getBackend();
-  const data = await loadExperimentData(config.data);
+  const data = await loadExperimentData(config.data, { download: !!flags.download });
   config = { ...config, data: data.data };
   log(`forgetless ${preset ? `${preset.name}${flags.quick ? ' --quick' : ''}` : config.name}: ${data.tasks.length} ${config.data.sequence} tasks from ${data.description}; ${backend} backend`);
   log(`  ${describeConfig(config)}`);

@@ -131,8 +131,7 @@ function recordOf(index: number, config: ExperimentConfig, key: RunKey, result: 
     method: v.method,
     lambda: key.lambda,
     seed: key.seed,
-    optimizer: v.optimizer ?? config.optimizer,
-    learningRate: v.learningRate ?? (v.optimizer && v.optimizer !== config.optimizer ? defaultLearningRate(v.optimizer) : config.learningRate),
+    ...variantOptimizer(config, v),
     accuracy: R.map((r) => [...r]),
     averageAccuracy: avg,
     timings: [...result.timings],
@@ -144,9 +143,16 @@ function recordOf(index: number, config: ExperimentConfig, key: RunKey, result: 
   };
 }
 
-/** The usual learning rate of an optimizer when a variant switches to it (paper 4: SGD 0.2, Adam 1e-3). */
+/** The usual learning rate of an optimizer when a variant switches to it without naming one. */
 export function defaultLearningRate(optimizer: OptimizerName): number {
   return optimizer === 'sgd' ? 0.1 : 1e-3;
+}
+
+/** A variant's optimizer and learning rate: its own, else the experiment's (a switched optimizer without a rate gets its usual one). */
+export function variantOptimizer(config: ExperimentConfig, v: ExperimentConfig['variants'][number]): { optimizer: OptimizerName; learningRate: number } {
+  const optimizer = v.optimizer ?? config.optimizer;
+  const learningRate = v.learningRate ?? (optimizer !== config.optimizer ? defaultLearningRate(optimizer) : config.learningRate);
+  return { optimizer, learningRate };
 }
 
 function now(): number {
@@ -194,8 +200,7 @@ async function runOne(
 ): Promise<RunRecord> {
   const variant = config.variants[key.variant] as ExperimentConfig['variants'][number];
   const label = variantLabel(variant);
-  const optName = variant.optimizer ?? config.optimizer;
-  const learningRate = variant.learningRate ?? (variant.optimizer && variant.optimizer !== config.optimizer ? defaultLearningRate(variant.optimizer) : config.learningRate);
+  const { optimizer: optName, learningRate } = variantOptimizer(config, variant);
   const t0 = now() - (state?.seconds ?? 0) * 1000;
   const model = modelFromSpec(config.model, { seed: key.seed });
   const optimizer = createOptimizer(optName, learningRate);
