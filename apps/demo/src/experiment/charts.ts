@@ -43,7 +43,7 @@ export function averageAccuracySpec(summaries: readonly VariantSummary[], title 
       },
       {
         mark: { type: 'errorband', opacity: 0.2 },
-        encoding: { y: { field: 'lo', type: 'quantitative', title: 'average accuracy' }, y2: { field: 'hi' }, color: { field: 'method', type: 'nominal', legend: null } },
+        encoding: { y: { field: 'lo', type: 'quantitative', title: 'average accuracy' }, y2: { field: 'hi' }, color: { field: 'method', type: 'nominal' } },
       },
     ],
   };
@@ -162,7 +162,7 @@ export function pruningSpec(points: readonly PruningPoint[]): ChartSpec {
         x: { field: 'sparsity', type: 'quantitative', title: 'fraction of weights zeroed', scale: { zero: false }, axis: { format: '.0%' } },
         y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy', scale: { domain: [0, 1] } },
         color: { field: 'method', type: 'nominal', title: 'importance' },
-        strokeDash: { field: 'source', type: 'nominal', title: null, legend: { symbolType: 'stroke', symbolStrokeWidth: 2 } },
+        strokeDash: { field: 'source', type: 'nominal', title: null, legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 300, encode: { symbols: { update: { stroke: { value: '#444' } } } } } },
       },
     },
   };

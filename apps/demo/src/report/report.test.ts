@@ -57,7 +57,7 @@ describe('charts', () => {
   it('render to SVG with their data', async () => {
     const avg = await renderSvg(averageAccuracySpec(summaries));
     expect(avg.startsWith('<svg')).toBe(true);
-    expect(avg).toContain('ewc-fis (λ 41)');
+    expect(avg).toMatch(/class="mark-text role-legend-label"[^>]*>.*ewc-fis \(λ 41\)/s); // a legend naming the method at its best λ
     const m = await renderSvg(matrixSpec(summaries[1]?.best as never));
     expect(m).toContain('accuracy: 0.935'); // the mean R[1][0] of ewc-fis at λ 41
     expect(await renderSvg(lambdaSpec(summaries[1] as never))).toContain('best 41');
