@@ -1,0 +1,50 @@
+// The demo's browser page: `npm run web:dev | web:build | web:preview -w @forgetless/demo`.
+// The embedded Fashion-MNIST subset is served as static files (publicDir: the datasets package's
+// `data/` folder, so `fashion-mnist-subset/*.gz` sit beside the page, licence notice included) and
+// the tfjs wasm binaries are imported with `?url`: the built page works offline.
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Connect, type Plugin, defineConfig } from 'vite';
+
+const require = createRequire(import.meta.url);
+const datasetsRoot = dirname(require.resolve('@forgetless/datasets/package.json'));
+const DATA_DIR = join(datasetsRoot, 'data', 'fashion-mnist-subset');
+
+/**
+ * Vite's dev and preview servers send `*.gz` files with `Content-Encoding: gzip`, so the browser
+ * would hand the page decompressed bytes whose SHA-256 is not the file's. This middleware, ahead of
+ * them, serves the data files as they are (application/octet-stream).
+ */
+function rawGzipData(): Plugin {
+  const serve: Connect.NextHandleFunction = (req, res, next) => {
+    const path = decodeURIComponent((req.url ?? '').split('?')[0] ?? '');
+    const match = /\/fashion-mnist-subset\/([^/]+\.gz)$/.exec(path);
+    const file = match ? join(DATA_DIR, basename(match[1] as string)) : undefined;
+    if (!file || !existsSync(file)) return next();
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': statSync(file).size, 'Cache-Control': 'no-cache' });
+    createReadStream(file).pipe(res);
+  };
+  return {
+    name: 'forgetless-raw-gzip-data',
+    configureServer: (server) => void server.middlewares.use(serve),
+    configurePreviewServer: (server) => void server.middlewares.use(serve),
+  };
+}
+
+export default defineConfig({
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  base: './',
+  publicDir: join(datasetsRoot, 'data'),
+  plugins: [rawGzipData()],
+  worker: { format: 'es' },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    chunkSizeWarningLimit: 2000,
+    reportCompressedSize: false,
+  },
+  logLevel: 'warn',
+});

@@ -1,0 +1,67 @@
+/**
+ * The experiment worker: loads the embedded Fashion-MNIST subset from the page's static files
+ * (SHA-256 checked), runs the page's experiment with the demo's runner (`runExperiment`, the same
+ * one the CLI drives) on the chosen backend, forwards its events, then paper 2's pruning experiment
+ * on the first task (`runPruning`, the CLI's pruning preset). Stop aborts through an AbortSignal.
+ */
+import type { Task } from '@forgetless/core';
+import { EMBEDDED_SOURCE, type MnistFormatDataset, fetchMnistFormat } from '@forgetless/datasets';
+import { buildTasks, runExperiment, runPruning, validateConfig } from '../src/experiment/index.js';
+import { activateBackend } from './backend.js';
+import type { FromWorker, RunRequest, ToWorker } from './protocol.js';
+
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+const post = (m: FromWorker): void => scope.postMessage(m);
+
+let controller: AbortController | undefined;
+let dataset: { url: string; data: MnistFormatDataset } | undefined;
+
+async function loadData(url: string): Promise<MnistFormatDataset> {
+  if (dataset?.url === url) return dataset.data;
+  post({ type: 'status', text: 'loading the embedded Fashion-MNIST subset…' });
+  const data = await fetchMnistFormat({ ...EMBEDDED_SOURCE, baseUrl: url });
+  dataset = { url, data };
+  return data;
+}
+
+async function run(request: RunRequest, signal: AbortSignal): Promise<void> {
+  const t0 = performance.now();
+  post({ type: 'status', text: `starting the ${request.backend} backend…` });
+  const backend = await activateBackend(request.backend);
+  post({ type: 'backend', ...backend });
+  const config = validateConfig(request.config);
+  const data = await loadData(request.dataUrl);
+  const tasks = buildTasks(config.data, [data]);
+  post({ type: 'tasks', names: tasks.map((t) => t.name) });
+  const result = await runExperiment(config, { tasks, signal, onEvent: (event) => post({ type: 'experiment', event }) });
+  if (request.pruning && !result.cancelled && !signal.aborted) {
+    const task = tasks[0] as Task;
+    post({ type: 'status', text: `pruning experiment on ${task.name}…` });
+    try {
+      const pruned = await runPruning(request.pruning, { task, signal, onEvent: (event) => post({ type: 'pruning-event', event }) });
+      post({ type: 'pruning', result: pruned });
+    } catch (e) {
+      if (!signal.aborted) throw e; // stopped: runPruning throws on abort
+    }
+  }
+  post({ type: 'done', cancelled: result.cancelled || signal.aborted, ms: performance.now() - t0 });
+}
+
+scope.onmessage = (e: MessageEvent<ToWorker>) => {
+  const msg = e.data;
+  if (msg.type === 'stop') {
+    controller?.abort();
+    return;
+  }
+  if (controller) {
+    post({ type: 'error', message: 'a run is already in progress' });
+    return;
+  }
+  const c = new AbortController();
+  controller = c;
+  run(msg.request, c.signal)
+    .catch((err: unknown) => post({ type: 'error', message: err instanceof Error ? err.message : String(err) }))
+    .finally(() => {
+      if (controller === c) controller = undefined;
+    });
+};
