@@ -113,14 +113,15 @@ export function correlationSpec(surfaces: readonly SurfaceLike[], method = 'Pear
   const values = surfaces.flatMap((s) =>
     s.layers.flatMap((layer, l) => s.tasks.map((_, t) => ({ pair: s.pair, layer, l, task: t + 1, r: round(s.values[l]?.[t] ?? Number.NaN, 3) }))),
   );
+  const tasks = Math.max(1, ...surfaces.map((s) => s.tasks.length));
   return {
     $schema: SCHEMA,
     title: `${method} correlation of importances per layer (rows) after each task (columns)`,
     data: { values },
     facet: { field: 'pair', type: 'nominal', title: null },
-    columns: 3,
+    columns: tasks > 6 ? 2 : 3,
     spec: {
-      width: 180,
+      width: Math.max(180, 36 * tasks), // room for a two-decimal label in every cell
       height: 120,
       encoding: {
         x: { field: 'task', type: 'ordinal', title: 'after task' },
