@@ -1,7 +1,7 @@
 /**
  * The page: reads the form into the runner's ExperimentConfig, starts the experiment worker, and
  * draws what it reports as it arrives: a progress bar, an accuracy matrix per run (a table shaded by
- * value, filled after each task), live per-task accuracy curves, and the runner's charts: average
+ * value, filled after each task), per-task accuracy curves filled in live (every N steps), and the runner's charts: average
  * accuracy, paper 3's importance correlations and paper 2's pruning experiment (`runPruning`).
  */
 import embed, { type Result, type VisualizationSpec } from 'vega-embed';
@@ -86,6 +86,7 @@ function readRequest(): RunRequest {
     variants,
     importanceLimit: 1000,
     evalLimit: 1000,
+    evaluateEvery: numberInput('evaluate-every'),
     // the page activates its backend itself; the config names the CLI's backends only
     backend: backend === 'cpu' ? 'cpu' : 'wasm',
     correlations: $<HTMLInputElement>('#correlations').checked,
@@ -193,7 +194,10 @@ async function onProgress(e: Extract<ExperimentEvent, { kind: 'progress' }>): Pr
   const loss = p.loss !== undefined ? `, loss ${p.loss.toFixed(3)}` : '';
   const speed = p.examplesPerSecond !== undefined ? `, ${Math.round(p.examplesPerSecond)} examples/s` : '';
   statusText.textContent = `run ${e.run + 1}/${e.runs} ${run?.label ?? e.label}: task ${p.taskIndex + 1}/${tasks}, step ${p.taskStep}/${p.stepsInTask}${loss}${speed}`;
-  if ((p.kind === 'eval' || p.kind === 'task') && p.accuracies && run) {
+  // 'eval': every `evaluateEvery` steps within a task; 'task': after it (the task's last eval is
+  // left out, the 'task' point at the same step follows it)
+  const lastEval = p.kind === 'eval' && p.taskStep >= p.stepsInTask;
+  if ((p.kind === 'eval' || p.kind === 'task') && !lastEval && p.accuracies && run) {
     if (p.kind === 'task') fillRow(run.table, p.taskIndex, p.accuracies);
     const rows = p.accuracies.map((accuracy, j) => ({ method: run.label, task: `task ${j + 1}`, step: p.step, accuracy }));
     const curves = charts.get('#chart-curves');

@@ -130,7 +130,7 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     const page = await newPage();
     const errors = collectErrors(page);
     await page.goto(url);
-    await configure(page, ['plain', 'ewc-fis'], { 'num-tasks': '2', steps: '100' });
+    await configure(page, ['plain', 'ewc-fis'], { 'num-tasks': '2', steps: '100', 'evaluate-every': '25' });
     await page.selectOption('#backend', 'wasm');
     const t0 = Date.now();
     await page.click('#run');
@@ -160,9 +160,12 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     }
     expect(await page.locator('#summary tbody tr').count()).toBe(2);
 
-    // live curves: accuracy on each task seen, after each task, per run
-    const curve = (await markLabels(page, '#chart-curves', 'point')).map((l) => field(l, 'accuracy'));
-    expect(curve.length).toBe(2 * (1 + 2));
+    // live curves: accuracy on each task seen, every 25 steps within a task (25, 50, 75) and after it, per run
+    const points = await markLabels(page, '#chart-curves', 'point');
+    const curve = points.map((l) => field(l, 'accuracy'));
+    expect(curve.length, 'mid-task points arrived').toBeGreaterThan(2 * 2);
+    expect(curve.length).toBe(2 * (4 * 1 + 4 * 2));
+    expect(new Set(points.filter((l) => l.includes('task: task 1')).map((l) => field(l, 'step')))).toEqual(new Set([25, 50, 75, 100, 125, 150, 175, 200]));
     for (const a of curve) {
       expect(a).toBeGreaterThanOrEqual(0);
       expect(a).toBeLessThanOrEqual(1);

@@ -58,6 +58,8 @@ describe('run flags', () => {
     expect(usageOf(() => configFromFlags({ epochs: '2', iterations: '3' }))).toMatch(/exclude each other/);
     expect(usageOf(() => configFromFlags({ tasks: '0' }))).toBe("--tasks: expected a positive integer, got '0'");
     expect(usageOf(() => configFromFlags({ lr: 'fast' }))).toBe("--lr: expected a positive number, got 'fast'");
+    expect(usageOf(() => configFromFlags({ evaluateEvery: '0' }))).toBe("--evaluate-every: expected a positive integer, got '0'");
+    expect(configFromFlags({ evaluateEvery: '50' }).evaluateEvery).toBe(50);
     expect(usageOf(() => parseSeeds('1,x'))).toBe("--seeds: 'x' is not a whole number ≥ 0");
     expect(() => configFromFlags({ methods: 'ewc-xyz' })).toThrow(/unknown method 'ewc-xyz'/);
     expect(parseLambdaSpec('wva-sig:exp=1,2')).toEqual({ target: 'wva-sig:exp', lambdas: [1, 2] });

@@ -26,6 +26,7 @@ export interface RunFlags {
   backend?: string;
   importanceSamples?: string;
   evalLimit?: string;
+  evaluateEvery?: string;
   trainLimit?: string;
 }
 
@@ -117,6 +118,7 @@ export function configFromFlags(flags: RunFlags): ExperimentConfig {
   if (flags.backend !== undefined) c.backend = oneOf<BackendChoice>('backend', flags.backend, BACKENDS);
   if (flags.importanceSamples !== undefined) c.importanceLimit = number('importance-samples', flags.importanceSamples, 'int');
   if (flags.evalLimit !== undefined) c.evalLimit = number('eval-limit', flags.evalLimit, 'int');
+  if (flags.evaluateEvery !== undefined) c.evaluateEvery = number('evaluate-every', flags.evaluateEvery, 'int');
   if (flags.methods !== undefined) {
     const specs = flags.methods.split(',').map((s) => s.trim()).filter(Boolean);
     if (specs.length === 0) throw usage(`--methods: expected method names like plain,ewc-fis,wva-sig, got '${flags.methods}'`);

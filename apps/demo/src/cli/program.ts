@@ -41,6 +41,7 @@ export function buildProgram(argv: readonly string[]): Command {
     .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]))
     .option('--importance-samples <n>', 'closing-set examples per task for importances')
     .option('--eval-limit <n>', 'evaluate on at most n test examples per task')
+    .option('--evaluate-every <n>', 'also evaluate every n steps on the tasks seen so far (accuracy curves in results.json)')
     .option('--train-limit <n>', 'train on at most n examples per task')
     .option('--out <dir>', 'output folder (default runs/<timestamp>)')
     .option('--resume <dir>', 'continue an interrupted run from its output folder')

@@ -56,6 +56,12 @@ export function progressReporter(options: ProgressOptions = {}): { onEvent: (e: 
       write(`  after task ${ev.taskIndex + 1}: accuracy ${accs.map(f3).join(' ')} (average ${lastAcc})`);
       return;
     }
+    if (ev.kind === 'eval') {
+      // --evaluate-every: the latest mid-task average accuracy, shown in the bar
+      const accs = ev.accuracies ?? [];
+      lastAcc = f3(accs.reduce((a, b) => a + b, 0) / Math.max(1, accs.length));
+      return;
+    }
     if (!bars) return;
     if (barTask !== ev.taskIndex || !bar) {
       stop();

@@ -33,6 +33,8 @@ describe('validateConfig', () => {
       [{ learningRate: 0 }, 'lr', /positive number, got 0/],
       [{ batchSize: 2.5 }, 'batch-size', /positive integer, got 2.5/],
       [{ seeds: [] }, 'seeds', /at least one/],
+      [{ evaluateEvery: 0 }, 'evaluate-every', /positive integer, got 0/],
+      [{ evaluateEvery: 2.5 }, 'evaluate-every', /positive integer, got 2.5/],
       [{ backend: 'webgpu' as never }, 'backend', /unknown backend 'webgpu'/],
       [(c) => (c.data.sequence = 'shuffled' as never), 'sequence', /unknown sequence 'shuffled'/],
       [(c) => (c.data.numTasks = 0), 'tasks', /positive integer, got 0/],

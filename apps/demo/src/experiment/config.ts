@@ -59,6 +59,8 @@ export interface ExperimentConfig {
   importanceLimit: number;
   /** Evaluate on at most this many test examples per task (default all). */
   evalLimit?: number;
+  /** Also evaluate every N steps on the tasks seen so far: 'eval' progress events and `RunRecord.curves`. */
+  evaluateEvery?: number;
   backend: BackendChoice;
   /** Also record the per-layer correlations of FIS, MAS, SI and SIG after each task (paper 3). */
   correlations?: boolean;
@@ -151,6 +153,7 @@ export function validateConfig(config: ExperimentConfig): ExperimentConfig {
   }
   positiveInt('importance-limit', c.importanceLimit);
   if (c.evalLimit !== undefined) positiveInt('eval-limit', c.evalLimit);
+  if (c.evaluateEvery !== undefined) positiveInt('evaluate-every', c.evaluateEvery);
   if (!BACKENDS.includes(c.backend)) throw new ConfigError('backend', `unknown backend ${show(c.backend)} (known: ${BACKENDS.join(', ')})`);
   if (!Array.isArray(c.variants) || c.variants.length === 0) throw new ConfigError('methods', 'needs at least one method');
   const variants = c.variants.map(checkVariant);

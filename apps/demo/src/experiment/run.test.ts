@@ -64,6 +64,9 @@ describe('runExperiment', () => {
     expect(leaked).toBe(0);
     expect(events.filter((e) => e.kind === 'run-start')).toHaveLength(6);
     expect(events.filter((e) => e.kind === 'progress' && e.event.kind === 'task')).toHaveLength(18);
+    // no evaluateEvery: no mid-task evaluations
+    expect(events.some((e) => e.kind === 'progress' && e.event.kind === 'eval')).toBe(false);
+    expect(result.runs.every((r) => r.curves === undefined)).toBe(true);
   });
 
   it('records R lower-triangular and the metrics of core on it', () => {
@@ -87,6 +90,30 @@ describe('runExperiment', () => {
     const task0AtEnd = (variant: string, lambda: number) =>
       result.runs.filter((r) => r.variant === variant && r.lambda === lambda).reduce((a, r) => a + (r.accuracy[2]?.[0] ?? 0), 0) / 2;
     expect(task0AtEnd('ewc-mas', 10)).toBeGreaterThan(task0AtEnd('plain', 0));
+  });
+});
+
+describe('evaluateEvery', () => {
+  it('forwards eval progress events every N steps of each task and keeps the curves in the record', async () => {
+    // 3 tasks × 1 epoch of 300 examples / batch 20 = 15 steps per task; every 4 steps: 4, 8, 12
+    const c = config({ epochs: 1, seeds: [0], variants: [{ method: 'plain', lambdas: [0] }], evaluateEvery: 4, evalLimit: 50 });
+    const evals: Extract<ExperimentEvent, { kind: 'progress' }>['event'][] = [];
+    const before = tf.memory().numTensors;
+    const result = await runExperiment(c, { tasks, onEvent: (e) => e.kind === 'progress' && e.event.kind === 'eval' && evals.push(e.event) });
+    expect(tf.memory().numTensors, 'no tensor left behind').toBe(before);
+    expect(evals.map((e) => [e.taskIndex, e.taskStep, e.step])).toEqual([
+      [0, 4, 4], [0, 8, 8], [0, 12, 12],
+      [1, 4, 19], [1, 8, 23], [1, 12, 27],
+      [2, 4, 34], [2, 8, 38], [2, 12, 42],
+    ]);
+    for (const e of evals) {
+      expect(e.accuracies).toHaveLength(e.taskIndex + 1);
+      for (const a of e.accuracies ?? []) {
+        expect(a).toBeGreaterThanOrEqual(0);
+        expect(a).toBeLessThanOrEqual(1);
+      }
+    }
+    expect(result.runs[0]?.curves).toEqual(evals.map((e) => ({ step: e.step, taskIndex: e.taskIndex, accuracies: e.accuracies })));
   });
 });
 

@@ -47,6 +47,11 @@ export interface RunRecord {
   forgetting: number;
   /** Lopez-Paz & Ranzato 2017 (0 with one task). */
   bwt: number;
+  /**
+   * With `evaluateEvery`: accuracies on the tasks seen so far every N steps of each task (after a
+   * resume, of the tasks trained since).
+   */
+  curves?: ContinualResult['curves'];
   /** Paper 3: per-layer correlations between importances after each task (with `correlations`). */
   correlations?: CorrelationRecord[];
   cancelled: boolean;
@@ -223,6 +228,7 @@ async function runOne(
       plugins,
       learningRate,
       ...(config.evalLimit !== undefined ? { evalLimit: config.evalLimit } : {}),
+      ...(config.evaluateEvery !== undefined ? { evaluateEvery: config.evaluateEvery } : {}),
       progressEvery: options.progressEvery ?? 10,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(state ? { startTask, previous: state.previous } : {}),
@@ -245,6 +251,7 @@ async function runOne(
       },
     });
     const record = recordOf(index, config, key, result, (now() - t0) / 1000);
+    if (config.evaluateEvery !== undefined) record.curves = result.curves.map((c) => ({ ...c, accuracies: [...c.accuracies] }));
     if (recorder) record.correlations = [...recorder.records];
     return record;
   } catch (e) {
