@@ -7,6 +7,19 @@
  */
 export { checkSparsity, removedCount } from './check.js';
 export { fineTune, type IterativePruneOptions, type IterativeRound, pruneIteratively } from './fine-tune.js';
+export {
+  PAPER2_GLOBAL_SPARSITIES,
+  PAPER2_LABELS,
+  PAPER2_LAYER_SPARSITIES,
+  PAPER2_METHODS,
+  PAPER2_PRUNING,
+  type Paper2PruningEvent,
+  type Paper2PruningOptions,
+  type Paper2PruningResult,
+  type Paper2PruningRow,
+  paper2Accuracy,
+  paper2PruningExperiment,
+} from './experiment.js';
 export { type ImportanceSource, type ImportanceSpec, resolveImportance } from './importance.js';
 export { type HostArray, type PruneOptions, applyMasks, masksFromScores, pruningMasks, pruningMasksSync } from './masks.js';
 export { type PluginImportance, type PruneEvent, type PruningPlugin, type PruningPluginOptions, pruningPlugin } from './plugin.js';

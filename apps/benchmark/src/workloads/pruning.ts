@@ -5,18 +5,32 @@
  * (`pruningMasks`: exact-k radix select + mask tensors; per layer; whole units; `applyMasks` on
  * variables), beside a plain `Float32Array.prototype.sort` of the same scores as a yardstick.
  *
- * `pruningExperiment`: paper 2's pruning experiment (arXiv 2109.10021) on Fashion-MNIST: one task,
+ * `pruningExperiment`: paper 2's pruning experiment (arXiv 2109.10021; the protocol is
+ * `paper2PruningExperiment` of @forgetless/pruning) on Fashion-MNIST: one task,
  * the 784-300-150-10 leaky-ReLU MLP, Adam lr 1e-3, batch 100; importances |w|, SIG, FIS, MAS on the
  * first 10 000 training samples and SI tracked during training; the least important weights (biases
  * included) zeroed globally at 70/80/90/95/97 % and per layer at 80/90 %; test accuracy beside
  * paper 2's MNIST figures, as a markdown table and an SVG chart.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type ArraySource, type ParamMap, disposeParams, evaluate, mlp, trainContinual } from '@forgetless/core';
+import { type ParamMap, disposeParams, mlp } from '@forgetless/core';
 import { loadDataset, loadEmbedded } from '@forgetless/datasets/node';
 import { taskSequence } from '@forgetless/datasets';
-import { type ImportanceMethod, computeImportance, siTracker } from '@forgetless/importances';
-import { type SizeReport, applyMasks, encodeSparse, pruningMasks, sizeReport } from '@forgetless/pruning';
+import type { ImportanceMethod } from '@forgetless/importances';
+import {
+  PAPER2_GLOBAL_SPARSITIES,
+  PAPER2_LABELS,
+  PAPER2_LAYER_SPARSITIES,
+  PAPER2_METHODS,
+  PAPER2_PRUNING as PAPER2,
+  type Paper2PruningRow,
+  type SizeReport,
+  applyMasks,
+  encodeSparse,
+  paper2PruningExperiment,
+  pruningMasks,
+  sizeReport,
+} from '@forgetless/pruning';
 import { timeIt } from '../harness.js';
 
 type Row = Record<string, string | number>;
@@ -77,24 +91,12 @@ export async function benchPruning(opts: { backend: string; quick: boolean }): P
 // ---------------------------------------------------------------------------------------------
 // paper 2's pruning experiment
 
-const SPARSITIES = [0.7, 0.8, 0.9, 0.95, 0.97] as const;
-const LAYER_SPARSITIES = [0.8, 0.9] as const;
-const METHODS: { key: ImportanceMethod; label: string }[] = [
-  { key: 'magnitude', label: '|w|' },
-  { key: 'sig', label: 'SIG' },
-  { key: 'fisher', label: 'FIS' },
-  { key: 'mas', label: 'MAS' },
-  { key: 'si', label: 'SI' },
-];
+const SPARSITIES = PAPER2_GLOBAL_SPARSITIES;
+const LAYER_SPARSITIES = PAPER2_LAYER_SPARSITIES;
+const METHODS: { key: ImportanceMethod; label: string }[] = PAPER2_METHODS.map((key) => ({ key, label: PAPER2_LABELS[key] }));
 
-/** Paper 2's MNIST accuracies: global at 70/80/90/95/97 %, per layer at 80/90 %. */
-export const PAPER2_PRUNING: Record<string, { global: number[]; layer: number[] }> = {
-  '|w|': { global: [0.973, 0.959, 0.857, 0.613, 0.383], layer: [0.921, 0.677] },
-  SIG: { global: [0.969, 0.955, 0.896, 0.699, 0.457], layer: [0.859, 0.625] },
-  FIS: { global: [0.918, 0.737, 0.288, 0.181, 0.165], layer: [0.404, 0.214] },
-  MAS: { global: [0.86, 0.636, 0.314, 0.192, 0.148], layer: [0.239, 0.118] },
-  SI: { global: [0.768, 0.492, 0.222, 0.131, 0.118], layer: [0.232, 0.125] },
-};
+/** Paper 2's MNIST accuracies: global at 70/80/90/95/97 %, per layer at 80/90 % (@forgetless/pruning's). */
+export const PAPER2_PRUNING: Readonly<Record<string, { readonly global: readonly number[]; readonly layer: readonly number[] }>> = PAPER2;
 
 export interface PruningResultRow {
   method: string;
@@ -143,50 +145,35 @@ export async function pruningExperiment(opts: PruningExperimentOptions): Promise
   if (!task) throw new Error('pruningExperiment: no task');
   const epochs = opts.epochs ?? (opts.quick ? 1 : 6);
   const model = mlp([784, 300, 150, 10], { activation: { name: 'leakyRelu', alpha: 0.01 }, seed: opts.seed ?? 0 });
-  const si = siTracker();
   const optimizer = tf.train.adam(1e-3);
   const calibration = Math.min(10000, task.train.size);
-  const rows: PruningResultRow[] = [];
-  let unpruned = Number.NaN;
+  const sizes = new Map<Paper2PruningRow, SizeReport>();
+  let result: Awaited<ReturnType<typeof paper2PruningExperiment>>;
   try {
-    const run = await trainContinual(model, [task], { optimizer, epochs, batchSize: 100, plugins: [si], learningRate: 1e-3, seed: opts.seed ?? 0 });
-    unpruned = run.accuracy[0]?.[0] ?? Number.NaN;
-    process.stderr.write(`  trained ${epochs} epoch(s) on ${task.train.size} examples: test accuracy ${f3(unpruned)}\n`);
-    const trained = model.getWeights({ state: false });
-    const siImportance = si.taskImportance();
-    try {
-      for (const { key, label } of METHODS) {
-        const imp = key === 'si' ? siImportance : await computeImportance(key, model, task.train as ArraySource, { limit: calibration, batchSize: 100 });
-        try {
-          const configs = [...SPARSITIES.map((s, i) => ['global', s, i] as const), ...LAYER_SPARSITIES.map((s, i) => ['layer', s, i] as const)];
-          for (const [scope, sparsity, i] of configs) {
-            const masks = await pruningMasks(imp, { sparsity, scope, biases: true });
-            applyMasks(model.params, masks);
-            disposeParams(masks);
-            const acc = (await evaluate(model, task.test)).accuracy;
-            let sizes: SizeReport | undefined;
-            if (key === 'magnitude' && scope === 'global') {
-              const b = await weightBytes(model.params);
-              sizes = await sizeReport(b.dense, b.sparse);
-            }
-            model.setWeights(trained);
-            const paper = (PAPER2_PRUNING[label] as { global: number[]; layer: number[] })[scope][i] as number;
-            rows.push({ method: label, scope, sparsity, accuracy: acc, paper, ...(sizes ? { sizes } : {}) });
-          }
-          process.stderr.write(`  ${label}: ${rows.filter((r) => r.method === label).map((r) => f3(r.accuracy)).join(' ')}\n`);
-        } finally {
-          if (key !== 'si') disposeParams(imp);
-        }
-      }
-    } finally {
-      disposeParams(siImportance);
-      disposeParams(trained);
-    }
+    result = await paper2PruningExperiment(model, {
+      task,
+      train: { optimizer, epochs, batchSize: 100, learningRate: 1e-3, seed: opts.seed ?? 0 },
+      importanceOptions: { limit: calibration, batchSize: 100 },
+      onPruned: async (row, m) => {
+        if (row.importance !== 'magnitude' || row.scope !== 'global') return;
+        const b = await weightBytes(m.params);
+        sizes.set(row, await sizeReport(b.dense, b.sparse));
+      },
+      onProgress: (e) => {
+        if (e.kind === 'train' && e.event.kind === 'task') process.stderr.write(`  trained ${epochs} epoch(s) on ${task.train.size} examples\n`);
+        if (e.kind === 'method') process.stderr.write(`  ${e.method}: ${e.rows.map((r) => f3(r.accuracy)).join(' ')}\n`);
+      },
+    });
+    process.stderr.write(`  unpruned test accuracy ${f3(result.unpruned)}\n`);
   } finally {
-    si.dispose?.();
     optimizer.dispose();
     model.dispose();
   }
+  const { unpruned } = result;
+  const rows: PruningResultRow[] = result.rows.map((r) => {
+    const size = sizes.get(r);
+    return { method: r.method, scope: r.scope, sparsity: r.sparsity, accuracy: r.accuracy, paper: r.paper ?? Number.NaN, ...(size ? { sizes: size } : {}) };
+  });
   const seconds = (performance.now() - t0) / 1000;
   const data = embedded
     ? `the embedded Fashion-MNIST subset (${task.train.size} train / ${task.test.size} test: NOT the full set)`
