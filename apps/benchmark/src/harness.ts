@@ -23,6 +23,15 @@ function now(): number {
   return performance.now();
 }
 
+/** Waits for a workload's result: reads and frees a returned tensor, awaits a promise. */
+async function settle(out: unknown): Promise<void> {
+  const v = await out;
+  if (v instanceof tf.Tensor) {
+    await v.data();
+    v.dispose();
+  }
+}
+
 /**
  * Times `fn` (sync or async). Each run calls `fn` `repeat` times, then waits for the backend
  * to finish (`fn` should return a tensor or a promise of data that is read, so async backends are
@@ -32,13 +41,6 @@ export async function timeIt(fn: () => unknown, options: TimeOptions = {}): Prom
   const warmup = options.warmup ?? 2;
   const runs = options.runs ?? 5;
   const repeat = options.repeat ?? 1;
-  const settle = async (out: unknown) => {
-    const v = await out;
-    if (v instanceof tf.Tensor) {
-      await v.data();
-      v.dispose();
-    }
-  };
   const before = tf.memory().numTensors;
   for (let i = 0; i < warmup; i++) await settle(fn());
   const samples: number[] = [];
@@ -49,10 +51,46 @@ export async function timeIt(fn: () => unknown, options: TimeOptions = {}): Prom
   }
   const leaked = tf.memory().numTensors - before;
   if (leaked !== 0) throw new Error(`benchmark workload leaked ${leaked} tensors`);
-  samples.sort((a, b) => a - b);
-  const mid = Math.floor(samples.length / 2);
-  const median = samples.length % 2 ? (samples[mid] as number) : ((samples[mid - 1] as number) + (samples[mid] as number)) / 2;
-  return { median, min: samples[0] as number, max: samples[samples.length - 1] as number, runs };
+  return summarize(samples);
+}
+
+/** Median, min and max of some samples (ms). */
+export function summarize(samples: readonly number[]): Timing {
+  if (samples.length === 0) throw new Error('summarize: no samples');
+  const s = [...samples].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  const median = s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  return { median, min: s[0] as number, max: s[s.length - 1] as number, runs: s.length };
+}
+
+export interface Paired {
+  timing: Timing;
+  /** Median over rounds of (this − baseline of the same round) / baseline median, in percent (0 for the baseline). */
+  overheadPct: number;
+}
+
+/**
+ * Paired, interleaved timing of variants against a baseline (the first entry): each round calls
+ * every entry once, in an order rotated each round, after `warmup` calls of each. Load from other
+ * processes is correlated in time, so it largely cancels in the per-round differences; the overhead
+ * is the median of those differences over the baseline's median.
+ */
+export async function pairedRounds(entries: ReadonlyArray<() => unknown>, options: { rounds: number; warmup?: number }): Promise<Paired[]> {
+  const samples = entries.map(() => [] as number[]);
+  // Warm-up calls may create lasting state (an optimizer's moments), so they are not leak-checked.
+  for (const fn of entries) for (let w = 0; w < (options.warmup ?? 2); w++) await settle(fn());
+  for (let r = 0; r < options.rounds; r++) {
+    for (let k = 0; k < entries.length; k++) {
+      const i = (k + r) % entries.length;
+      samples[i]?.push((await timeIt(entries[i] as () => unknown, { warmup: 0, runs: 1 })).median);
+    }
+  }
+  const base = samples[0] as number[];
+  const baseMedian = summarize(base).median;
+  return samples.map((xs, i) => ({
+    timing: summarize(xs),
+    overheadPct: i === 0 ? 0 : (100 * summarize(xs.map((x, r) => x - (base[r] as number))).median) / baseMedian,
+  }));
 }
 
 /** "12.3 ms (11.9–13.0)" */

@@ -3,10 +3,22 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 
+/** A markdown table of `rows`; the columns are every key of any row, in order of first appearance. */
 export function markdownTable(rows: Array<Record<string, string | number>>, columns?: string[]): string {
   if (rows.length === 0) return '_no rows_\n';
-  const cols = columns ?? Object.keys(rows[0] as object);
-  const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toPrecision(3)) : String(v ?? ''));
+  const cols = columns ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const fmt = (v: unknown) =>
+    typeof v === 'number'
+      ? Number.isInteger(v) || !Number.isFinite(v)
+        ? String(v)
+        : Math.abs(v) >= 100
+          ? v.toFixed(0)
+          : Math.abs(v) >= 1
+            ? v.toFixed(2)
+            : Math.abs(v) >= 1e-3
+              ? v.toPrecision(3)
+              : v.toExponential(2)
+      : String(v ?? '').replace(/\|/g, '\\|');
   return [`| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${cols.map((c) => fmt(r[c])).join(' | ')} |`)].join('\n') + '\n';
 }
 
