@@ -33,7 +33,7 @@ export {
 export type { ApplyContext, Layer, LayerCapture, LayerConfig, LayerKind } from './layers/layer.js';
 export { countCorrect, maskLogits, softmaxCrossEntropy } from './loss.js';
 export { averageAccuracy, averageForgetting, backwardTransfer, forwardTransfer } from './metrics.js';
-export { type ForwardOptions, type ModelConfig, Sequential, type SequentialOptions, modelFromConfig, sequential } from './model.js';
+export { type ForwardOptions, LAYER_NAME_PREFIX, type ModelConfig, Sequential, type SequentialOptions, modelFromConfig, sequential } from './model.js';
 export { type Conv2dGeometry, type Padding, conv2d as conv2dOp, conv2dFilterGrad, convPadding } from './ops/conv2d.js';
 export { dense as denseOp } from './ops/dense.js';
 export { type GradientMode, getGradientMode, matMulAT, matMulBT, registerForgetlessGradients, setGradientMode, withGradientMode } from './ops/gradients.js';

@@ -30,7 +30,8 @@ export interface ForwardOptions {
   rng?: Rng;
 }
 
-const KIND_PREFIX: Record<string, string> = {
+/** The prefix of a layer's name in a model (`dense_0`, `batch_norm_1`, ...) for each layer kind. */
+export const LAYER_NAME_PREFIX: Readonly<Record<string, string>> = {
   dense: 'dense',
   conv2d: 'conv2d',
   batchNorm: 'batch_norm',
@@ -68,7 +69,7 @@ export class Sequential {
     const state: ParamMap<tf.Variable> = {};
     let shape = this.inputShape;
     for (const layer of layers) {
-      const prefix = KIND_PREFIX[layer.kind] ?? layer.kind;
+      const prefix = LAYER_NAME_PREFIX[layer.kind] ?? layer.kind;
       const k = counts[prefix] ?? 0;
       counts[prefix] = k + 1;
       layer.name = `${prefix}_${k}`;

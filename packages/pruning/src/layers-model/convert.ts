@@ -9,6 +9,7 @@
 import {
   type ActivationLike,
   type Layer,
+  LAYER_NAME_PREFIX,
   Sequential,
   activation,
   avgPool2d,
@@ -53,16 +54,6 @@ export interface ConvertedModel {
 
 const ACTIVATIONS: Record<string, ActivationLike> = { linear: 'linear', relu: 'relu', tanh: 'tanh', sigmoid: 'sigmoid', softmax: 'softmax' };
 
-const CORE_PREFIX: Record<string, string> = {
-  dense: 'dense',
-  conv2d: 'conv2d',
-  batchNorm: 'batch_norm',
-  maxPool2d: 'max_pool2d',
-  avgPool2d: 'avg_pool2d',
-  flatten: 'flatten',
-  dropout: 'dropout',
-  activation: 'activation',
-};
 
 function fail(source: string, l: KerasLayer, why: string): never {
   throw new Error(`${source}: layer '${l.name}' (class ${l.className}) ${why}`);
@@ -231,7 +222,7 @@ export function convertChain(chain: readonly KerasLayer[], source: string): Conv
   const counts: Record<string, number> = {};
   const names = new Map<Layer, string>();
   for (const layer of layers) {
-    const prefix = CORE_PREFIX[layer.kind] ?? layer.kind;
+    const prefix = LAYER_NAME_PREFIX[layer.kind] ?? layer.kind;
     const k = counts[prefix] ?? 0;
     counts[prefix] = k + 1;
     names.set(layer, `${prefix}_${k}`);
