@@ -56,11 +56,13 @@ export async function useBackend(name: BackendName, options: UseBackendOptions =
     throw new Error(`unknown backend '${String(name)}' (expected one of ${Object.keys(PACKAGES).join(', ')})`);
   }
   const tfjsName = TFJS_NAME[name];
+  // The package registers its flags when imported, so load it before setting them.
+  if (tf.findBackendFactory(tfjsName) === null || tf.findBackendFactory(tfjsName) === undefined) await importBackend(name);
   if (name === 'wasm') {
+    // Flags are read when the backend initialises: they take effect in a process that has not used wasm yet.
     if (options.simd === false) tf.env().set('WASM_HAS_SIMD_SUPPORT', false);
     if (options.threads === false) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   }
-  if (tf.findBackendFactory(tfjsName) === null || tf.findBackendFactory(tfjsName) === undefined) await importBackend(name);
   const ok = await tf.setBackend(tfjsName);
   if (!ok) throw new Error(`backend '${name}' failed to initialise (tf.setBackend('${tfjsName}') returned false)`);
   await tf.ready();
