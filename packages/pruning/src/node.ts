@@ -54,6 +54,12 @@ export function fileShardReader(source: string): ShardReader {
 
 /** Loads a LayersModel from a model.json path (or its folder). */
 export async function loadLayersModel(path: string): Promise<LoadedLayersModel> {
+  const { source, json } = await readModelJson(path);
+  return loadLayersModelFromJson(json, fileShardReader(source), source);
+}
+
+/** Resolves and parses a model.json; errors name the file. */
+async function readModelJson(path: string): Promise<{ source: string; json: ReturnType<typeof parseModelJson> }> {
   const source = await manifestPath(path);
   let text: string;
   try {
@@ -61,21 +67,14 @@ export async function loadLayersModel(path: string): Promise<LoadedLayersModel> 
   } catch (e) {
     throw new Error(`${source}: cannot read the model.json (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  return loadLayersModelFromJson(parseModelJson(text, source), fileShardReader(source), source);
+  return { source, json: parseModelJson(text, source) };
 }
 
 /** A tfjs IOHandler over model.json files, with the same path checks: `tf.loadLayersModel(layersModelFiles(path))`. */
 export function layersModelFiles(path: string): tf.io.IOHandler {
   return {
     load: async () => {
-      const source = await manifestPath(path);
-      let text: string;
-      try {
-        text = await readFile(source, 'utf8');
-      } catch (e) {
-        throw new Error(`${source}: cannot read the model.json (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-      }
-      const json = parseModelJson(text, source);
+      const { source, json } = await readModelJson(path);
       const groups = Array.isArray(json.weightsManifest) ? (json.weightsManifest as { paths: unknown[]; weights: tf.io.WeightsManifestEntry[] }[]) : [];
       const read = fileShardReader(source);
       const parts: Uint8Array[] = [];
