@@ -7,7 +7,7 @@ import './gradients.js';
 export { type BackendName, type UseBackendOptions, probeBackends, useBackend } from './backend.js';
 export { type ArraySourceOptions, type Batch, type BatchOptions, type DataSource, type Task, ArraySource, arraySource } from './data.js';
 export { type InitializerName, initialize, toVariable } from './init.js';
-export { type ActivationLike, type ActivationName, type ActivationSpec, applyActivation, toActivationSpec } from './layers/activation.js';
+export { ACTIVATION_NAMES, type ActivationLike, type ActivationName, type ActivationSpec, applyActivation, toActivationSpec } from './layers/activation.js';
 export {
   Activation,
   BatchNorm,
@@ -30,14 +30,17 @@ export {
   layerFromConfig,
   maxPool2d,
 } from './layers/index.js';
-export type { ApplyContext, Layer, LayerCapture, LayerConfig, LayerKind } from './layers/layer.js';
+export { type ApplyContext, type Layer, type LayerCapture, type LayerConfig, type LayerKind, type MergeLayer, type Shape, isMergeLayer } from './layers/layer.js';
 export { countCorrect, maskLogits, softmaxCrossEntropy } from './loss.js';
 export { averageAccuracy, averageForgetting, backwardTransfer, forwardTransfer } from './metrics.js';
-export { type ForwardOptions, LAYER_NAME_PREFIX, type ModelConfig, Sequential, type SequentialOptions, modelFromConfig, sequential } from './model.js';
+export { type ForwardOptions, type LayerShapes, type Model, exampleShapeProblem, shapeSize } from './contract.js';
+export { type GraphModelOptions, type GraphNode, GraphModel, graphModel } from './graph.js';
+export { LAYER_NAME_PREFIX, type ModelConfig, Sequential, type SequentialOptions, modelFromConfig, sequential } from './model.js';
 export { type Conv2dGeometry, type Padding, conv2d as conv2dOp, conv2dFilterGrad, convPadding } from './ops/conv2d.js';
 export { dense as denseOp } from './ops/dense.js';
 export { type GradientMode, getGradientMode, matMulAT, matMulBT, registerForgetlessGradients, setGradientMode, withGradientMode } from './ops/gradients.js';
 export { maxPoolGrad } from './ops/max-pool.js';
+export { ensureOwnGradients, ownGradientKernels, registerOwnGradient } from './ops/own-gradients.js';
 export {
   type ParamMap,
   addParams,
@@ -67,5 +70,45 @@ export {
 export { type EvaluateOptions, evaluate } from './train/evaluate.js';
 export type { Penalty, Plugin, StepInfo, TrainContext } from './train/plugin.js';
 export { trainStep } from './train/step.js';
+export { type ConsolidateOptions, consolidate } from './train/consolidate.js';
 export { yieldToEventLoop } from './train/yield.js';
 export { type ParamMapManifest, decodeParamMap, encodeParamMap } from './weights-format.js';
+export { Conv1d, type Conv1dOptions, type Conv1dPadding } from './layers/conv1d.js';
+export { Conv2dTranspose, type Conv2dTransposeOptions } from './layers/conv2d-transpose.js';
+export { DepthwiseConv2d, type DepthwiseConv2dOptions } from './layers/depthwise-conv2d.js';
+export { SeparableConv2d, type SeparableConv2dOptions } from './layers/separable-conv2d.js';
+export { LayerNorm, type LayerNormOptions } from './layers/layer-norm.js';
+export { PReLU, type PReLUOptions } from './layers/prelu.js';
+export { Embedding, type EmbeddingOptions } from './layers/embedding.js';
+export {
+  AlphaDropout,
+  GaussianDropout,
+  GaussianNoise,
+  Rescaling,
+  type RescalingOptions,
+  Softmax,
+  type SoftmaxOptions,
+  SpatialDropout,
+  type SpatialDropoutOptions,
+} from './layers/elementwise.js';
+export { Cropping2d, type Cropping2dOptions, type Margins2d, Permute, type PermuteOptions, Reshape, type ReshapeOptions, UpSampling2d, type UpSampling2dOptions, ZeroPadding2d, type ZeroPadding2dOptions } from './layers/shape.js';
+export { GlobalPool, type GlobalPoolOptions, Pool1d, type Pool1dOptions } from './layers/pooling.js';
+export { Add, Average, Concatenate, type ConcatenateOptions, Maximum, Minimum, Multiply, Subtract } from './layers/merge.js';
+export { kerasActivation } from './keras/activations.js';
+export { type ImportOptions, type ImportedGraph, type LayerBinding, importKerasTopology } from './keras/import.js';
+export { type ConvertContext, type ConvertedLayer, type KerasLayerConfig, type KerasLayerConverter, kerasLayerConverter, registerKerasLayers, supportedKerasLayers } from './keras/registry.js';
+export { type KerasGraph, type KerasNode, parseKerasTopology } from './keras/topology.js';
+export {
+  type LoadedLayersModel,
+  type ShardReader,
+  type UrlLoadOptions,
+  type WeightEntry,
+  loadLayersModelFromArtifacts,
+  loadLayersModelFromJson,
+  loadLayersModelFromUrl,
+  parseModelJson,
+} from './keras/load.js';
+export { checkShardPath, shardUrl } from './keras/paths.js';
+export { type SaveOptions, type SavedLayersModel, type SavedWeightReport, layersModelArtifacts, toModelArtifacts } from './keras/save.js';
+export { type EncodedWeight, type StoredDtype, type WeightReport, encodeWeight, storedDtype } from './keras/quantize.js';
+export { type LiveLayersModel, fromLayersModel, writeBack } from './keras/live.js';

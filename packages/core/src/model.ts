@@ -4,6 +4,7 @@
  * passes that can capture each parametric layer's input, pre-activation and output.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { ForwardOptions, LayerShapes, Model } from './contract.js';
 import { layerFromConfig } from './layers/index.js';
 import type { LayerCapture, Layer, LayerConfig } from './layers/layer.js';
 import { type ParamMap, assertSameShape } from './params.js';
@@ -23,12 +24,7 @@ export interface ModelConfig {
   layers: LayerConfig[];
 }
 
-export interface ForwardOptions {
-  training?: boolean;
-  capture?: Record<string, LayerCapture>;
-  taps?: Record<string, tf.Tensor>;
-  rng?: Rng;
-}
+export type { ForwardOptions } from './contract.js';
 
 /** The prefix of a layer's name in a model (`dense_0`, `batch_norm_1`, ...) for each layer kind. */
 export const LAYER_NAME_PREFIX: Readonly<Record<string, string>> = {
@@ -42,7 +38,7 @@ export const LAYER_NAME_PREFIX: Readonly<Record<string, string>> = {
   activation: 'activation',
 };
 
-export class Sequential {
+export class Sequential implements Model {
   readonly layers: Layer[];
   readonly inputShape: number[];
   readonly outputShape: number[];
@@ -74,7 +70,7 @@ export class Sequential {
       counts[prefix] = k + 1;
       layer.name = `${prefix}_${k}`;
       const input = shape;
-      shape = layer.build(shape, rng.fork(layer.name));
+      shape = layer.build(shape, rng.fork(layer.name)) as number[];
       this.shapes[layer.name] = { input, output: shape };
       for (const [local, v] of Object.entries(layer.params)) params[`${layer.name}/${local}`] = v;
       for (const [local, v] of Object.entries(layer.state)) state[`${layer.name}/${local}`] = v;
@@ -126,6 +122,34 @@ export class Sequential {
       }
     }
     return h;
+  }
+
+  /**
+   * The output before a final softmax: `apply`, or, when the last parametric layer is followed by a
+   * softmax (fused or as activation layers), that layer's pre-activation.
+   */
+  logits(x: tf.Tensor, options: ForwardOptions = {}): tf.Tensor {
+    if (!this.endsInSoftmax()) return this.apply(x, options);
+    const last = this.parametricLayers.at(-1) as Layer;
+    const tail = this.layers.slice(this.layers.indexOf(last) + 1);
+    if (tail.some((l) => l.kind !== 'activation')) {
+      throw new Error('model: the model ends in a softmax that is not directly after its last parametric layer, so its logits cannot be recovered');
+    }
+    const capture = options.capture ?? {};
+    this.apply(x, { ...options, capture });
+    return (capture[last.name] as LayerCapture).preActivation;
+  }
+
+  /** True if the model's output is probabilities (a softmax after its last parametric layer). */
+  endsInSoftmax(): boolean {
+    const last = this.parametricLayers.at(-1);
+    if (!last) return false;
+    return this.layers.slice(this.layers.indexOf(last)).some((l) => l.activation?.name === 'softmax');
+  }
+
+  /** Per-example input and output shapes of every layer (static: the input shape is fully known). */
+  layerShapes(_exampleShape?: readonly number[]): Record<string, LayerShapes> {
+    return this.shapes;
   }
 
   /** Class probabilities in inference mode (softmax of the logits). */

@@ -1,8 +1,14 @@
 /**
- * Node-only helpers (`@forgetless/core/node`): parameter maps on disk, written atomically.
+ * Node-only helpers (`@forgetless/core/node`): parameter maps on disk, written atomically, and
+ * Keras / tfjs-layers models from and to model.json + shards (no tfjs-node needed).
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { access, mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import type * as tf from '@tensorflow/tfjs-core';
+import type { ImportOptions } from './keras/import.js';
+import { type LoadedLayersModel, type ShardReader, loadLayersModelFromJson, parseModelJson } from './keras/load.js';
+import { checkShardPath } from './keras/paths.js';
+import { type SaveOptions, type SavedWeightReport, layersModelArtifacts } from './keras/save.js';
 import type { ParamMap } from './params.js';
 import { decodeParamMap, encodeParamMap } from './weights-format.js';
 
@@ -56,4 +62,126 @@ export async function loadParamMap(path: string, expected?: ParamMap): Promise<P
     off += b.byteLength;
   }
   return decodeParamMap(manifest, joined.buffer, jsonPath, expected);
+}
+
+const errCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
+/** `path` itself if it is a file, else `path/model.json`. */
+async function manifestPath(path: string): Promise<string> {
+  const abs = resolve(path);
+  let s;
+  try {
+    s = await stat(abs);
+  } catch (e) {
+    throw new Error(`${abs}: cannot read the model (${errCode(e)})`);
+  }
+  return s.isDirectory() ? join(abs, 'model.json') : abs;
+}
+
+/** Reads shards beside `source`, refusing any path (symlinks included) that leaves its folder. */
+export function fileShardReader(source: string): ShardReader {
+  const dir = dirname(source);
+  const inside = (base: string, f: string) => {
+    const r = relative(base, f);
+    return r !== '' && !r.startsWith('..') && !isAbsolute(r);
+  };
+  return async (p) => {
+    checkShardPath(p, source);
+    const file = resolve(dir, p);
+    if (!inside(dir, file)) throw new Error(`${source}: weight-shard path '${p}' leaves the model's folder`);
+    let real: string;
+    try {
+      real = await realpath(file);
+    } catch (e) {
+      throw new Error(`${source}: weight shard '${p}' cannot be read (${errCode(e)}: ${file})`);
+    }
+    if (!inside(await realpath(dir), real)) throw new Error(`${source}: weight shard '${p}' is a link to ${real}, outside the model's folder`);
+    return new Uint8Array(await readFile(real));
+  };
+}
+
+/** Resolves and parses a model.json; errors name the file. */
+async function readModelJson(path: string): Promise<{ source: string; json: Record<string, unknown> }> {
+  const source = await manifestPath(path);
+  let text: string;
+  try {
+    text = await readFile(source, 'utf8');
+  } catch (e) {
+    throw new Error(`${source}: cannot read the model.json (${errCode(e)})`);
+  }
+  return { source, json: parseModelJson(text, source) };
+}
+
+/** Loads a Keras / tfjs-layers model from a model.json path (or its folder); the files are only read. */
+export async function loadLayersModel(path: string, options: ImportOptions = {}): Promise<LoadedLayersModel> {
+  const { source, json } = await readModelJson(path);
+  return loadLayersModelFromJson(json, fileShardReader(source), source, options);
+}
+
+/** A tfjs IOHandler over a model.json with the same path checks: `tf.loadLayersModel(layersModelFiles(path))`. */
+export function layersModelFiles(path: string): tf.io.IOHandler {
+  return {
+    load: async () => {
+      const { source, json } = await readModelJson(path);
+      const groups = Array.isArray(json.weightsManifest) ? (json.weightsManifest as { paths?: unknown[]; weights?: tf.io.WeightsManifestEntry[] }[]) : [];
+      const read = fileShardReader(source);
+      const parts: Uint8Array[] = [];
+      for (const g of groups) for (const p of g.paths ?? []) parts.push(await read(checkShardPath(p, source)));
+      const data = new Uint8Array(parts.reduce((n, b) => n + b.byteLength, 0));
+      let off = 0;
+      for (const b of parts) {
+        data.set(b, off);
+        off += b.byteLength;
+      }
+      return {
+        modelTopology: json.modelTopology as object,
+        weightSpecs: groups.flatMap((g) => g.weights ?? []),
+        weightData: data.buffer,
+        ...(typeof json.format === 'string' ? { format: json.format } : {}),
+      };
+    },
+  };
+}
+
+export interface SaveLayersModelOptions extends SaveOptions {
+  /** Replace an existing model.json (and shards of the same names) in the folder (default false). */
+  overwrite?: boolean;
+}
+
+export interface SaveLayersModelResult {
+  /** Files written, absolute paths (shards, then model.json). */
+  files: string[];
+  /** Per manifest weight: the dtype stored and whether it kept its bytes, was requantized or written as float32. */
+  report: SavedWeightReport[];
+}
+
+/**
+ * Writes `loaded` with its forgetless model's current weights to `dir` as model.json + shards
+ * (`layersModelArtifacts`), each file atomically, shards first and model.json last. Refuses to
+ * replace an existing model.json or shard unless `overwrite`.
+ */
+export async function saveLayersModel(dir: string, loaded: LoadedLayersModel, options: SaveLayersModelOptions = {}): Promise<SaveLayersModelResult> {
+  const out = resolve(dir);
+  const saved = await layersModelArtifacts(loaded, options);
+  const names = [...saved.shards.map((s) => s.path), 'model.json'];
+  if (!options.overwrite) {
+    const existing: string[] = [];
+    for (const n of names) {
+      try {
+        await access(join(out, n));
+        existing.push(n);
+      } catch {
+        // absent: fine
+      }
+    }
+    if (existing.length) throw new Error(`saveLayersModel: ${out} already holds ${existing.join(', ')}; pass { overwrite: true } to replace ${existing.length > 1 ? 'them' : 'it'}`);
+  }
+  const files: string[] = [];
+  for (const s of saved.shards) {
+    await writeFileAtomic(join(out, s.path), s.data);
+    files.push(join(out, s.path));
+  }
+  await writeFileAtomic(join(out, 'model.json'), JSON.stringify(saved.modelJson));
+  files.push(join(out, 'model.json'));
+  return { files, report: saved.report };
 }

@@ -1,5 +1,5 @@
 /** One entry point for every importance method, by name. */
-import type { DataSource, ParamMap, Sequential } from '@forgetless/core';
+import type { DataSource, ParamMap, Model } from '@forgetless/core';
 import { type FisherOptions, fisherDiagonal } from './fisher.js';
 import { magnitude } from './magnitude.js';
 import { type MasOptions, mas } from './mas.js';
@@ -29,7 +29,7 @@ export function checkMethod(method: unknown, what = 'computeImportance'): Import
  */
 export async function computeImportance(
   method: ImportanceMethod,
-  model: Sequential,
+  model: Model,
   source: DataSource | undefined,
   options: ImportanceOptions = {},
 ): Promise<ParamMap> {

@@ -10,7 +10,7 @@
  * Exact per-example squares come from one backward pass per batch (`per-example.ts`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type DataSource, type ParamMap, Rng, type Sequential, assertFinite, disposeParams, maskLogits, softmaxCrossEntropy } from '@forgetless/core';
+import { type DataSource, type ParamMap, Rng, type Model, assertFinite, disposeParams, maskLogits, softmaxCrossEntropy } from '@forgetless/core';
 import { forwardLogits } from './logits.js';
 import { loopSums } from './loop.js';
 import { type ExampleObjective, type PerExampleOptions, type SumsRequest, perExampleSums } from './per-example.js';
@@ -42,7 +42,7 @@ export function negLogLikelihood(labels: tf.Tensor1D, classes: readonly number[]
 }
 
 /** Class probabilities [n, K] under the class mask, inference mode. */
-function probabilities(model: Sequential, x: tf.Tensor, classes: readonly number[] | undefined): tf.Tensor2D {
+function probabilities(model: Model, x: tf.Tensor, classes: readonly number[] | undefined): tf.Tensor2D {
   return tf.tidy(() => tf.softmax(maskLogits(forwardLogits(model, x), classes)) as tf.Tensor2D);
 }
 
@@ -78,7 +78,7 @@ export function checkPath(path: unknown, what: string): GradientPath {
 }
 
 /** Squared minibatch-mean gradient of the cross-entropy (the `batched` variant's per-batch term). */
-function squaredBatchGradient(model: Sequential, x: tf.Tensor, y: tf.Tensor1D, classes: readonly number[] | undefined): ParamMap {
+function squaredBatchGradient(model: Model, x: tf.Tensor, y: tf.Tensor1D, classes: readonly number[] | undefined): ParamMap {
   return tf.tidy(() => {
     const names = Object.keys(model.params);
     const vars = Object.values(model.params);
@@ -98,7 +98,7 @@ function squaredBatchGradient(model: Sequential, x: tf.Tensor, y: tf.Tensor1D, c
  * the mean over examples of per-example squared gradients of log p(y|x) (see the module comment).
  * `limit`: at most this many examples; `batchSize` bounds memory (default 100).
  */
-export async function fisherDiagonal(model: Sequential, source: DataSource, options: FisherOptions = {}): Promise<ParamMap> {
+export async function fisherDiagonal(model: Model, source: DataSource, options: FisherOptions = {}): Promise<ParamMap> {
   const what = 'fisherDiagonal';
   const variant = checkVariant(options.variant ?? 'empirical');
   const path = checkPath(options.path ?? 'fast', what);

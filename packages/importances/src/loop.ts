@@ -4,19 +4,20 @@
  * Cost: n backward passes per batch, against one for `perExampleSums`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ParamMap, Sequential } from '@forgetless/core';
+import { type Model, type ParamMap, ensureOwnGradients } from '@forgetless/core';
 import { forwardLogits } from './logits.js';
 import type { ExampleObjective, ParamSums, SumsRequest } from './per-example.js';
 
 /** Same contract as `perExampleSums`; `params` restricts the sums to some parameters (default all). */
 export function loopSums(
-  model: Sequential,
+  model: Model,
   x: tf.Tensor,
   objective: ExampleObjective,
   request: SumsRequest,
   options: { params?: readonly string[] } = {},
 ): ParamSums {
   if (!request.square && !request.abs) throw new Error('loopSums: ask for square and/or abs sums');
+  ensureOwnGradients();
   const names = options.params ?? Object.keys(model.params);
   const vars = names.map((name) => {
     const v = model.params[name];

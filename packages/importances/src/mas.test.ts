@@ -80,7 +80,7 @@ describe('mas', () => {
       await expectNoLeak(async () => disposeParams(await mas(model, source, { output, batchSize: 2 })));
     }
     await expect(mas(model, source, { output: 'probs' as never })).rejects.toThrow(/output must be 'softmax' or 'logits', got 'probs'/);
-    await expect(mas(model, randomSource(2, [5], 4))).rejects.toThrow(/mas: the source's examples have shape \[5\]/);
+    await expect(mas(model, randomSource(2, [5], 4))).rejects.toThrow(/mas: the source has examples of shape \[5\]/);
     model.dispose();
   });
 });

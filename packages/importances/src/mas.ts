@@ -6,7 +6,7 @@
  * A per-example absolute value, computed exactly from one backward pass per batch (`per-example.ts`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type DataSource, type ParamMap, type Sequential, assertFinite, disposeParams, maskLogits } from '@forgetless/core';
+import { type DataSource, type ParamMap, type Model, assertFinite, disposeParams, maskLogits } from '@forgetless/core';
 import { type GradientPath, checkPath } from './fisher.js';
 import { loopSums } from './loop.js';
 import { type ExampleObjective, type PerExampleOptions, perExampleSums } from './per-example.js';
@@ -38,7 +38,7 @@ export function masObjective(output: MasOutput, classes: readonly number[] | und
 }
 
 /** MAS importances of `model` on `source` (inference mode), shaped like `model.params`. */
-export async function mas(model: Sequential, source: DataSource, options: MasOptions = {}): Promise<ParamMap> {
+export async function mas(model: Model, source: DataSource, options: MasOptions = {}): Promise<ParamMap> {
   const what = 'mas';
   const output = options.output ?? 'softmax';
   if (output !== 'softmax' && output !== 'logits') throw new Error(`mas: output must be 'softmax' or 'logits', got '${String(output)}'`);

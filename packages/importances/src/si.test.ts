@@ -13,7 +13,7 @@ function quadratic(opts: { a: number; c: number; eta: number; theta0: number; st
   k.assign(t0);
   t0.dispose();
   const tracker = siTracker(opts.xi !== undefined ? { xi: opts.xi } : {});
-  const ctx = { model } as TrainContext;
+  const ctx = { model } as unknown as TrainContext;
   if (opts.beforeTask) tracker.beforeTask?.(ctx);
   for (let t = 0; t < opts.steps; t++) {
     const theta = k.dataSync()[0] as number;
@@ -127,7 +127,7 @@ describe('siTracker', () => {
     expect(() => siTracker({ xi: Number.NaN })).toThrow(/xi must be/);
     const tracker = siTracker();
     expect(() => tracker.taskImportance()).toThrow(/no training step was seen/);
-    expect(() => tracker.afterStep?.({ rawGrads: {} } as unknown as StepInfo, {} as TrainContext)).toThrow(/Δθ .* is missing/);
+    expect(() => tracker.afterStep?.({ rawGrads: {} } as unknown as StepInfo, {} as unknown as TrainContext)).toThrow(/Δθ .* is missing/);
     expect(tracker.needsDelta).toBe(true);
   });
 
@@ -139,7 +139,7 @@ describe('siTracker', () => {
     copy.setState(st);
     copy.afterStep?.(
       { rawGrads: { 'dense_0/kernel': tf.zeros([1, 1]) }, delta: { 'dense_0/kernel': tf.zeros([1, 1]) } } as unknown as StepInfo,
-      { model } as TrainContext,
+      { model } as unknown as TrainContext,
     );
     const a = tracker.taskImportance();
     const b = copy.taskImportance();

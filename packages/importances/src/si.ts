@@ -8,7 +8,7 @@
  * survives a step).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ParamMap, Plugin, Sequential, StepInfo, TrainContext } from '@forgetless/core';
+import type { ParamMap, Plugin, Model, StepInfo, TrainContext } from '@forgetless/core';
 
 export interface SiOptions {
   /** Damping ξ > 0 of the denominator (default 0.1). */
@@ -33,7 +33,7 @@ export function checkXi(xi: unknown): number {
 
 export function siTracker(options: SiOptions = {}): SiTracker {
   const xi = checkXi(options.xi ?? 0.1);
-  let model: Sequential | undefined;
+  let model: Model | undefined;
   let omega: ParamMap<tf.Variable> | undefined;
   let start: ParamMap<tf.Variable> | undefined;
 
@@ -44,7 +44,7 @@ export function siTracker(options: SiOptions = {}): SiTracker {
     start = undefined;
   };
   /** Fresh state: ω = 0 and θ_start = θ − `back` (the parameters before the step `back`, if given). */
-  const init = (m: Sequential, back?: ParamMap) => {
+  const init = (m: Model, back?: ParamMap) => {
     release();
     model = m;
     omega = {};

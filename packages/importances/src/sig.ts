@@ -1,31 +1,24 @@
 /**
  * SIG, the total absolute signal through each connection (Kutalev 2020, paper 1):
  * - dense, W[i,j] with input x (the previous layer's post-activation output):
- *     I_W[i,j] = |W[i,j]| · mean_n |x_i^(n)|
+ *     I_W[i,j] = |W[i,j]| · mean_n |x_i^(n)|   (on sequences, the mean also runs over positions)
  * - bias b[j]: I_b[j] = mean_n |y_j^(n)|, y the layer's post-activation output (softmax probabilities
- *   for the last layer, over `classes` if a class mask is given).
- * - conv2d (forgetless's extension; the papers give no conv form), W[a,b,c,o]:
- *     I_W[a,b,c,o] = |W[a,b,c,o]| · mean_{n,i,j} |xp[n, i·s + a, j·s + b, c]|,
- *   the mean absolute input under kernel tap (a, b) over samples and output positions (i, j), xp the
- *   zero-padded input (padding zeros count as inputs of value 0). Bias: mean over samples and
- *   positions of |y|.
- * - batchNorm (same idea; inference mode), y = γ·x̂ + β: I_γ = |γ| · mean |x̂|, I_β = mean |y|, means
- *   over samples and positions, y the post-activation output.
+ *   for the last layer, over `classes` if a class mask is given), averaged over positions.
+ * forgetless's extensions to other layers (the papers give no form): the same |weight| · mean
+ * absolute input the weight multiplies, means over samples and positions:
+ * - conv2d / conv1d, W[a,b,c,o]: mean |xp[n, i·sh + a·dh, j·sw + b·dw, c]| over n and output
+ *   positions (i, j), xp the zero-padded input (padding zeros count as inputs of value 0);
+ *   depthwise W[a,b,c,m] the same (channel c); separable: its depthwise kernel so, its pointwise
+ *   kernel with the depthwise output as input; conv2dTranspose W[a,b,o,c]: mean |x_c|.
+ * - batchNorm / layerNorm (inference), y = γ·x̂ + β: I_γ = |γ| · mean |x̂|, I_β = mean |y|.
+ * - prelu, y = −α·relu(−x) for x < 0: I_α = |α| · mean relu(−x).
+ * - embedding, E[v, d] multiplies the one-hot input of token v: I_E = |E| · frequency of v.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  type BatchNorm,
-  type Conv2d,
-  type DataSource,
-  type LayerCapture,
-  type ParamMap,
-  type Sequential,
-  assertFinite,
-  disposeParams,
-  maskLogits,
-} from '@forgetless/core';
+import { type DataSource, type Layer, type LayerCapture, type Model, type ParamMap, assertFinite, disposeParams, maskLogits } from '@forgetless/core';
 import { forwardLogits } from './logits.js';
 import { tapViews } from './patches.js';
+import type { ConvGeometry } from './per-example-conv.js';
 import { RunningSum } from './running-sum.js';
 import { type BatchingOptions, checkBatching, checkSource, forEachBatch } from './source.js';
 
@@ -34,36 +27,100 @@ export interface SigOptions extends BatchingOptions {
   classes?: readonly number[];
 }
 
-const allButLast = (t: tf.Tensor) => t.shape.slice(0, -1).map((_, i) => i);
+/** Σ over the batch of the per-example mean over every axis not in `keep` (axis 0 is the batch). */
+function perExampleMeanSum(t: tf.Tensor, keep: readonly number[]): tf.Tensor {
+  const axes = t.shape.map((_, i) => i).filter((i) => i > 0 && !keep.includes(i));
+  const positions = axes.reduce((n, a) => n * (t.shape[a] as number), 1);
+  const perExample = axes.length ? tf.div(tf.sum(t, axes), positions) : t;
+  return tf.sum(perExample, 0);
+}
 
-/** Σ over the batch (and positions) of the absolute signals: input per kernel entry, output per bias. */
-function batchSignals(model: Sequential, x: tf.Tensor, classes: readonly number[] | undefined): ParamMap {
+const lastAxis = (t: tf.Tensor) => [t.rank - 1];
+const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0] as number, v[1] as number] : [(v as number) ?? 1, (v as number) ?? 1]);
+
+function geometry(layer: Layer): ConvGeometry {
+  const l = layer as unknown as Record<string, unknown>;
+  return { kernelSize: pair(l.kernelSize), strides: pair(l.strides ?? l.stride ?? 1), dilation: pair(l.dilation ?? 1), padding: l.padding as ConvGeometry['padding'] };
+}
+
+/** Mean |input| under each kernel tap, per channel: [kh, kw, C] (summed over the batch). */
+function tapSignal(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor {
+  const views = tapViews(x, g);
+  const [kh, kw] = g.kernelSize;
+  const perTap = tf.stack(views.map((v) => perExampleMeanSum(tf.abs(v), [3])));
+  return tf.reshape(perTap, [kh, kw, x.shape[3]]);
+}
+
+type Signals = Record<string, tf.Tensor>;
+
+/** Per layer kind: each weight's summed input signal (broadcastable against |W|), and biases' output signal. */
+const denseSignals = (_l: Layer, c: LayerCapture): Signals => ({ kernel: tf.expandDims(perExampleMeanSum(tf.abs(c.input), lastAxis(c.input)), -1) });
+
+const SIGNALS: Record<string, (layer: Layer, c: LayerCapture, y: tf.Tensor) => Signals> = {
+  dense: denseSignals,
+  denseNd: denseSignals,
+  conv2d: (l, c) => ({ kernel: tf.expandDims(tapSignal(c.input as tf.Tensor4D, geometry(l)), -1) }),
+  conv1d: (l, c) => {
+    const k = l as unknown as { kernelSize: number; strides: number; dilation: number; padding: ConvGeometry['padding'] };
+    const g: ConvGeometry = { kernelSize: [1, k.kernelSize], strides: [1, k.strides], dilation: [1, k.dilation], padding: k.padding };
+    const s = tapSignal(tf.expandDims(c.input, 1) as tf.Tensor4D, g); // [1, k, C]
+    return { kernel: tf.expandDims(tf.squeeze(s, [0]), -1) };
+  },
+  depthwiseConv2d: (l, c) => ({ depthwise_kernel: tf.expandDims(tapSignal(c.input as tf.Tensor4D, geometry(l)), -1) }),
+  separableConv2d: (l, c) => {
+    const d = c.inner?.depthwise as tf.Tensor;
+    return {
+      depthwise_kernel: tf.expandDims(tapSignal(c.input as tf.Tensor4D, geometry(l)), -1),
+      pointwise_kernel: tf.reshape(perExampleMeanSum(tf.abs(d), lastAxis(d)), [1, 1, d.shape.at(-1) as number, 1]),
+    };
+  },
+  conv2dTranspose: (_l, c) => ({ kernel: tf.reshape(perExampleMeanSum(tf.abs(c.input), lastAxis(c.input)), [1, 1, 1, c.input.shape.at(-1) as number]) }),
+  batchNorm: (l, c) => {
+    const bn = l as unknown as { normalize?: (x: tf.Tensor) => tf.Tensor; resolvedAxis?: number };
+    const xhat = bn.normalize ? bn.normalize(c.input) : c.input;
+    return { gamma: perExampleMeanSum(tf.abs(xhat), [bn.resolvedAxis ?? c.input.rank - 1]) };
+  },
+  layerNorm: (l, c) => {
+    const ln = l as unknown as { normalize: (x: tf.Tensor) => tf.Tensor; resolvedAxes: readonly number[] };
+    const axes = [...ln.resolvedAxes].sort((a, b) => a - b);
+    return { gamma: tf.reshape(perExampleMeanSum(tf.abs(ln.normalize(c.input)), axes), axes.map((a) => c.input.shape[a] as number)) };
+  },
+  prelu: (l, c) => {
+    const alpha = l.params.alpha as tf.Variable;
+    const shared = (l as unknown as { sharedAxes: number[] }).sharedAxes;
+    const neg = tf.relu(tf.neg(c.input));
+    const s = shared.length ? tf.mean(neg, shared, true) : neg;
+    return { alpha: tf.reshape(tf.sum(s, 0), alpha.shape) };
+  },
+  embedding: (l, c) => {
+    const [v] = (l.params.embeddings as tf.Variable).shape as [number, number];
+    const ids = tf.reshape(tf.cast(c.input, 'int32'), [c.input.shape[0] as number, -1]) as tf.Tensor2D;
+    return { embeddings: tf.expandDims(perExampleMeanSum(tf.oneHot(ids, v), [2]), -1) };
+  },
+};
+
+/** Per-parameter signal sums over the batch: inputs per weight, outputs per bias/β. */
+function batchSignals(model: Model, x: tf.Tensor, classes: readonly number[] | undefined): ParamMap {
   return tf.tidy(() => {
     const capture: Record<string, LayerCapture> = {};
     const logits = forwardLogits(model, x, { capture });
     const layers = model.parametricLayers;
     const out: ParamMap = {};
     layers.forEach((layer, li) => {
-      const c = capture[layer.name] as LayerCapture;
+      const c = capture[layer.name];
+      const signals = SIGNALS[layer.kind];
+      if (!c || !signals) throw new Error(`sig: no SIG form for layer '${layer.name}' of kind '${layer.kind}'`);
+      if (model.sharedLayers?.has(layer.name)) throw new Error(`sig: layer '${layer.name}' is shared (called at several nodes); SIG is defined per connection of one call`);
       const y = li === layers.length - 1 && classes ? tf.softmax(maskLogits(logits, classes)) : c.output;
-      const outSum = tf.sum(tf.abs(y), allButLast(y));
-      if (layer.kind === 'dense') {
-        out[`${layer.name}/kernel`] = tf.sum(tf.abs(c.input), 0);
-        if (layer.params.bias) out[`${layer.name}/bias`] = outSum;
-      } else if (layer.kind === 'conv2d') {
-        const conv = layer as Conv2d;
-        const views = tapViews(c.input as tf.Tensor4D, { kernelSize: conv.kernelSize, stride: conv.stride, padding: conv.padding });
-        const [kh, kw] = conv.kernelSize;
-        const perTap = tf.stack(views.map((v) => tf.sum(tf.abs(v), [0, 1, 2])));
-        out[`${layer.name}/kernel`] = tf.reshape(perTap, [kh, kw, c.input.shape[3] as number]);
-        if (layer.params.bias) out[`${layer.name}/bias`] = outSum;
-      } else if (layer.kind === 'batchNorm') {
-        const bn = layer as BatchNorm;
-        const xhat = tf.mul(tf.sub(c.input, bn.state.moving_mean as tf.Variable), tf.rsqrt(tf.add(bn.state.moving_variance as tf.Variable, bn.epsilon)));
-        out[`${layer.name}/gamma`] = tf.sum(tf.abs(xhat), allButLast(xhat));
-        out[`${layer.name}/beta`] = outSum;
-      } else {
-        throw new Error(`sig: no SIG form for layer '${layer.name}' of kind '${layer.kind}'`);
+      const s = signals(layer, c, y);
+      for (const local of Object.keys(layer.params)) {
+        const name = `${layer.name}/${local}`;
+        if (s[local]) out[name] = s[local] as tf.Tensor;
+        else if (local === 'bias' || local === 'beta') {
+          const featureAxis = local === 'beta' && layer.kind === 'batchNorm' ? ((layer as unknown as { resolvedAxis?: number }).resolvedAxis ?? y.rank - 1) : y.rank - 1;
+          const v = perExampleMeanSum(tf.abs(y), [featureAxis]);
+          out[name] = local === 'beta' && layer.kind === 'layerNorm' ? tf.reshape(v, (layer.params.beta as tf.Variable).shape) : v;
+        } else throw new Error(`sig: no SIG form for weight '${name}' of a ${layer.kind} layer`);
       }
     });
     return out;
@@ -71,7 +128,7 @@ function batchSignals(model: Sequential, x: tf.Tensor, classes: readonly number[
 }
 
 /** SIG importances of `model` on `source`, shaped like `model.params` (see the module comment). */
-export async function sig(model: Sequential, source: DataSource, options: SigOptions = {}): Promise<ParamMap> {
+export async function sig(model: Model, source: DataSource, options: SigOptions = {}): Promise<ParamMap> {
   const what = 'sig';
   checkBatching(what, options);
   checkSource(what, model, source);
@@ -81,24 +138,12 @@ export async function sig(model: Sequential, source: DataSource, options: SigOpt
     const signals = sum.mean(count, what);
     const importances = tf.tidy(() => {
       const out: ParamMap = {};
-      for (const layer of model.parametricLayers) {
-        const shapes = model.shapes[layer.name] as { input: number[]; output: number[] };
-        const outPositions = shapes.output.slice(0, -1).reduce((a, b) => a * b, 1);
-        const inPositions = layer.kind === 'conv2d' ? outPositions : shapes.input.slice(0, -1).reduce((a, b) => a * b, 1);
-        for (const [local, p] of Object.entries(layer.params)) {
-          const name = `${layer.name}/${local}`;
-          const s = signals[name] as tf.Tensor;
-          if (local === 'kernel' || local === 'gamma') {
-            const mean = tf.div(s, inPositions);
-            out[name] = tf.mul(tf.abs(p), local === 'gamma' ? mean : tf.expandDims(mean, -1));
-          } else {
-            out[name] = tf.div(s, outPositions);
-          }
-        }
+      for (const name of Object.keys(model.params)) {
+        const s = signals[name] as tf.Tensor;
+        const local = name.slice(name.lastIndexOf('/') + 1);
+        out[name] = local === 'bias' || local === 'beta' ? tf.reshape(s, (model.params[name] as tf.Variable).shape) : tf.mul(tf.abs(model.params[name] as tf.Variable), s);
       }
-      const ordered: ParamMap = {};
-      for (const name of Object.keys(model.params)) ordered[name] = out[name] as tf.Tensor;
-      return ordered;
+      return out;
     });
     disposeParams(signals);
     try {

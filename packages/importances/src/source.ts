@@ -2,8 +2,8 @@
  * Checks a closing set against a model and walks it in batches, so memory stays bounded by the
  * batch size whatever the set's size. The batching itself is core's `DataSource.batches`.
  */
-import type { Batch, DataSource, Sequential } from '@forgetless/core';
-import { yieldToEventLoop } from '@forgetless/core';
+import type { Batch, DataSource, Model } from '@forgetless/core';
+import { ensureOwnGradients, exampleShapeProblem, yieldToEventLoop } from '@forgetless/core';
 
 export interface BatchingOptions {
   /** Examples per batch (default 100). */
@@ -13,14 +13,11 @@ export interface BatchingOptions {
 }
 
 /** Throws a clear error if `source` cannot feed `model` (wrong shape, too many classes, empty). */
-export function checkSource(what: string, model: Sequential, source: DataSource, options: { labels?: boolean } = {}): void {
+export function checkSource(what: string, model: Model, source: DataSource, options: { labels?: boolean } = {}): void {
   if (!source || typeof source.batches !== 'function') throw new Error(`${what}: source must be a DataSource (with a batches() method)`);
   if (source.size === 0) throw new Error(`${what}: the data source is empty`);
-  const want = model.inputShape.reduce((a, b) => a * b, 1);
-  const have = source.exampleShape.reduce((a, b) => a * b, 1);
-  if (want !== have) {
-    throw new Error(`${what}: the source's examples have shape [${source.exampleShape}] but the model takes [${model.inputShape}]`);
-  }
+  const problem = exampleShapeProblem(model.inputShape, source.exampleShape);
+  if (problem) throw new Error(`${what}: the source has ${problem}`);
   if (options.labels && source.numClasses > model.numClasses) {
     throw new Error(`${what}: the source has ${source.numClasses} classes but the model outputs ${model.numClasses}`);
   }
@@ -45,6 +42,7 @@ export async function forEachBatch(
   fn: (batch: Batch) => void | Promise<void>,
 ): Promise<number> {
   const { batchSize, limit } = checkBatching(what, options);
+  ensureOwnGradients();
   let count = 0;
   for (const batch of source.batches(batchSize, limit !== undefined ? { limit } : {})) {
     const n = batch.y.shape[0];

@@ -99,7 +99,7 @@ describe('importanceTracker', () => {
     const before = tf.memory().numTensors;
     const tracker = importanceTracker({ method: 'sig' });
     const ts = tasks(2);
-    const ctx = (i: number) => ({ model, task: ts[i], taskIndex: i }) as TrainContext;
+    const ctx = (i: number) => ({ model, task: ts[i], taskIndex: i }) as unknown as TrainContext;
     await tracker.afterTask(ctx(0));
     await tracker.afterTask(ctx(1));
     const copy = importanceTracker({ method: 'sig' });
@@ -127,7 +127,7 @@ describe('importanceTracker', () => {
     nan.dispose();
     const tracker = importanceTracker({ method: 'magnitude' });
     const ts = tasks(1);
-    await expect(tracker.afterTask({ model, task: ts[0], taskIndex: 0 } as TrainContext)).rejects.toThrow(/magnitude, task 'synthetic-0'\): parameter 'dense_0\/bias' contains NaN/);
+    await expect(tracker.afterTask({ model, task: ts[0], taskIndex: 0 } as unknown as TrainContext)).rejects.toThrow(/magnitude, task 'synthetic-0'\): parameter 'dense_0\/bias' contains NaN/);
     expect(tracker.taskCount).toBe(0);
     tracker.dispose();
     model.dispose();

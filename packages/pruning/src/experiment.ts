@@ -15,7 +15,7 @@ import {
   type EvaluateOptions,
   type ParamMap,
   type ProgressEvent,
-  type Sequential,
+  type Model,
   type Task,
   disposeParams,
   evaluate,
@@ -87,7 +87,7 @@ export interface Paper2PruningOptions {
   evaluateOptions?: EvaluateOptions;
   onProgress?: (event: Paper2PruningEvent) => void;
   /** Called after each cell is measured, with the pruned weights still in the model (restored right after). */
-  onPruned?: (row: Paper2PruningRow, model: Sequential) => void | Promise<void>;
+  onPruned?: (row: Paper2PruningRow, model: Model) => void | Promise<void>;
   /** Aborting stops training and the pruning loop; the function then throws. */
   signal?: AbortSignal;
 }
@@ -118,7 +118,7 @@ async function zerosIn(masks: ParamMap): Promise<{ removed: number; total: numbe
  * Paper 2's pruning protocol on `model` (trained here when `options.train` is given). The model's
  * weights are the trained ones again when this returns; the model stays the caller's.
  */
-export async function paper2PruningExperiment(model: Sequential, options: Paper2PruningOptions): Promise<Paper2PruningResult> {
+export async function paper2PruningExperiment(model: Model, options: Paper2PruningOptions): Promise<Paper2PruningResult> {
   const what = 'paper2PruningExperiment';
   const { task, signal } = options;
   if (!task?.train || !task.test) throw new Error(`${what}: options.task (with train and test) is required`);

@@ -4,14 +4,14 @@
  * package's `masked` transform (appended after the caller's plugins, so it has the last word on the
  * gradient and on the step).
  */
-import { type ContinualOptions, type ContinualResult, type EvaluateOptions, type ParamMap, type Sequential, type Task, disposeParams, evaluate, trainContinual } from '@forgetless/core';
+import { type ContinualOptions, type ContinualResult, type EvaluateOptions, type ParamMap, type Model, type Task, disposeParams, evaluate, trainContinual } from '@forgetless/core';
 import { masked } from '@forgetless/optimizers';
 import { type ImportanceSource, type ImportanceSpec, resolveImportance } from './importance.js';
 import { type PruneOptions, applyMasks, pruningMasks } from './masks.js';
 import type { IterativeSchedule } from './schedule.js';
 
 /** `trainContinual(model, tasks, options)` with `masks` held: pruned weights stay exactly 0. */
-export async function fineTune(model: Sequential, tasks: Task | readonly Task[], masks: ParamMap, options: ContinualOptions): Promise<ContinualResult> {
+export async function fineTune(model: Model, tasks: Task | readonly Task[], masks: ParamMap, options: ContinualOptions): Promise<ContinualResult> {
   const transform = masked(masks);
   try {
     const list = Array.isArray(tasks) ? (tasks as readonly Task[]) : [tasks as Task];
@@ -47,7 +47,7 @@ export interface IterativeRound {
  * Runs the schedule's rounds on `model` (in place). Returns the final masks (owned by the caller)
  * and each round's figures.
  */
-export async function pruneIteratively(model: Sequential, options: IterativePruneOptions): Promise<{ masks: ParamMap; rounds: IterativeRound[] }> {
+export async function pruneIteratively(model: Model, options: IterativePruneOptions): Promise<{ masks: ParamMap; rounds: IterativeRound[] }> {
   const what = 'pruneIteratively';
   const { schedule, importance, tasks, fineTune: ft, evaluateOn, evaluateOptions, calibration, importanceOptions, ...rank } = options;
   if (!schedule || !Array.isArray(schedule.stages)) throw new Error(`${what}: schedule must be an iterative schedule (iterative([...], { every }))`);

@@ -3,7 +3,7 @@
  * calibration set (`sig`, `fisher`, `mas`; `magnitude` needs none; `si` needs the siTracker that
  * followed training), or a map the caller computed.
  */
-import type { DataSource, ParamMap, Sequential } from '@forgetless/core';
+import type { DataSource, ParamMap, Model } from '@forgetless/core';
 import { type ImportanceMethod, type ImportanceOptions, IMPORTANCE_METHODS, computeImportance } from '@forgetless/importances';
 
 export type ImportanceSpec = ImportanceMethod | ParamMap;
@@ -17,7 +17,7 @@ export interface ImportanceSource {
 
 /** The importance map and whether the caller of this function owns it (true when it was computed here). */
 export async function resolveImportance(
-  model: Sequential,
+  model: Model,
   spec: ImportanceSpec,
   source: ImportanceSource,
   what: string,

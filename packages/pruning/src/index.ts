@@ -30,6 +30,7 @@ export {
   type SizeReport,
   type SparsityReport,
   type Tally,
+  countZeros,
   formatSparsityReport,
   gzipSize,
   sizeReport,
@@ -59,17 +60,20 @@ export {
   sparseLayersModel,
 } from './sparse.js';
 export { UNIT_SCORES, type UnitScore, unitCount, unitMasks, unitScores } from './structured.js';
-export { type ConvertedModel, type LayerBinding, SUPPORTED_LAYERS, convertChain } from './layers-model/convert.js';
+// the LayersModel importer moved to @forgetless/core (it serves every method, not only pruning)
 export {
   type LoadedLayersModel,
+  type SaveOptions,
+  type SavedLayersModel,
   type ShardReader,
   type UrlLoadOptions,
   type WeightEntry,
+  checkShardPath,
+  layersModelArtifacts,
   loadLayersModelFromArtifacts,
   loadLayersModelFromJson,
   loadLayersModelFromUrl,
   parseModelJson,
-} from './layers-model/load.js';
-export { checkShardPath, shardUrl } from './layers-model/paths.js';
-export { type SaveOptions, type SavedLayersModel, layersModelArtifacts, toModelArtifacts } from './layers-model/save.js';
-export { type KerasLayer, type ParsedTopology, parseTopology } from './layers-model/topology.js';
+  shardUrl,
+  toModelArtifacts,
+} from '@forgetless/core';

@@ -7,93 +7,16 @@
  *                                                 loads them), masks.json/.bin, pruning-report.json,
  *                                                 and model.sparse.json/.bin when that pays
  */
-import { readFile, realpath, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type * as tf from '@tensorflow/tfjs-core';
-import type { ParamMap } from '@forgetless/core';
+import { type LoadedLayersModel, type ParamMap, type SaveOptions, type SavedWeightReport, layersModelArtifacts, parseModelJson, toModelArtifacts } from '@forgetless/core';
 import { saveParamMap, writeFileAtomic } from '@forgetless/core/node';
-import { type LoadedLayersModel, type ShardReader, loadLayersModelFromJson, parseModelJson } from './layers-model/load.js';
-import { checkShardPath } from './layers-model/paths.js';
-import { type SaveOptions, layersModelArtifacts, toModelArtifacts } from './layers-model/save.js';
 import { type SizeReport, type SparsityReport, sizeReport, sparsityReport } from './report.js';
 import { layersModelFromSparse, sparseLayersModel } from './sparse.js';
 
-async function manifestPath(path: string): Promise<string> {
-  const abs = resolve(path);
-  let s;
-  try {
-    s = await stat(abs);
-  } catch (e) {
-    throw new Error(`${abs}: cannot read the model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  return s.isDirectory() ? join(abs, 'model.json') : abs;
-}
-
-/** Reads shards beside `source`, refusing any path (symlinks included) that leaves its folder. */
-export function fileShardReader(source: string): ShardReader {
-  const dir = dirname(source);
-  return async (p) => {
-    checkShardPath(p, source);
-    const file = resolve(dir, p);
-    const inside = (base: string, f: string) => {
-      const r = relative(base, f);
-      return r !== '' && !r.startsWith('..') && !isAbsolute(r);
-    };
-    if (!inside(dir, file)) throw new Error(`${source}: weight-shard path '${p}' leaves the model's folder`);
-    let real: string;
-    try {
-      real = await realpath(file);
-    } catch (e) {
-      throw new Error(`${source}: weight shard '${p}' cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: ${file})`);
-    }
-    if (!inside(await realpath(dir), real)) throw new Error(`${source}: weight shard '${p}' is a link to ${real}, outside the model's folder`);
-    return new Uint8Array(await readFile(real));
-  };
-}
-
-/** Loads a LayersModel from a model.json path (or its folder). */
-export async function loadLayersModel(path: string): Promise<LoadedLayersModel> {
-  const { source, json } = await readModelJson(path);
-  return loadLayersModelFromJson(json, fileShardReader(source), source);
-}
-
-/** Resolves and parses a model.json; errors name the file. */
-async function readModelJson(path: string): Promise<{ source: string; json: ReturnType<typeof parseModelJson> }> {
-  const source = await manifestPath(path);
-  let text: string;
-  try {
-    text = await readFile(source, 'utf8');
-  } catch (e) {
-    throw new Error(`${source}: cannot read the model.json (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  return { source, json: parseModelJson(text, source) };
-}
-
-/** A tfjs IOHandler over model.json files, with the same path checks: `tf.loadLayersModel(layersModelFiles(path))`. */
-export function layersModelFiles(path: string): tf.io.IOHandler {
-  return {
-    load: async () => {
-      const { source, json } = await readModelJson(path);
-      const groups = Array.isArray(json.weightsManifest) ? (json.weightsManifest as { paths: unknown[]; weights: tf.io.WeightsManifestEntry[] }[]) : [];
-      const read = fileShardReader(source);
-      const parts: Uint8Array[] = [];
-      for (const g of groups) for (const p of g.paths ?? []) parts.push(await read(checkShardPath(p, source)));
-      const data = new Uint8Array(parts.reduce((n, b) => n + b.byteLength, 0));
-      let off = 0;
-      for (const b of parts) {
-        data.set(b, off);
-        off += b.byteLength;
-      }
-      return {
-        modelTopology: json.modelTopology as object,
-        weightSpecs: groups.flatMap((g) => g.weights ?? []),
-        weightData: data.buffer,
-        ...(typeof json.format === 'string' ? { format: json.format } : {}),
-      };
-    },
-  };
-}
+export { fileShardReader, layersModelFiles, loadLayersModel } from '@forgetless/core/node';
 
 export interface SaveLayersModelOptions extends SaveOptions {
   /** The pruning masks, saved as masks.json + masks.bin (core parameter names) and used by the report. */
@@ -102,6 +25,8 @@ export interface SaveLayersModelOptions extends SaveOptions {
   sparse?: boolean | 'auto';
   /** gzip level for the size report (default 9, as `gzip -9`). */
   gzipLevel?: number;
+  /** Zeros each parameter held before pruning (`PruneModelResult.report`), so the report counts newly removed ones apart. */
+  zerosBefore?: Record<string, number>;
 }
 
 export interface SaveLayersModelResult {
@@ -110,6 +35,8 @@ export interface SaveLayersModelResult {
   sparsity: SparsityReport;
   sizes: SizeReport;
   sparseWritten: boolean;
+  /** Per manifest weight: the dtype it was written back in, and whether its bytes were kept, requantized or written as float32. */
+  weights: SavedWeightReport[];
 }
 
 /**
@@ -142,7 +69,7 @@ export async function saveLayersModel(dir: string, loaded: LoadedLayersModel, op
     await write('model.sparse.json', JSON.stringify(sparse.json));
   }
   const weights = { ...loaded.model.params };
-  const sparsity = await sparsityReport(weights, options.masks ? { masks: options.masks } : {});
+  const sparsity = await sparsityReport(weights, { ...(options.masks ? { masks: options.masks } : {}), ...(options.zerosBefore ? { zerosBefore: options.zerosBefore } : {}) });
   if (options.masks) {
     const kerasNames = Object.fromEntries(Object.keys(options.masks).map((n) => [n, loaded.kerasName(n) ?? n]));
     files.push(resolve(await saveParamMap(join(out, 'masks'), options.masks, { kind: 'forgetless-pruning-masks', kerasNames })), join(out, 'masks.bin'));
@@ -152,9 +79,10 @@ export async function saveLayersModel(dir: string, loaded: LoadedLayersModel, op
     sparsity: { ...sparsity, params: sparsity.params.map((p) => ({ ...p, keras: loaded.kerasName(p.name) })) },
     sizes: { ...sizes, gzipLevel: level },
     sparseExport: sparseWritten ? 'model.sparse.json' : null,
+    weights: saved.report,
   };
   await write('pruning-report.json', `${JSON.stringify(report, null, 1)}\n`);
-  return { files, sparsity, sizes, sparseWritten };
+  return { files, sparsity, sizes, sparseWritten, weights: saved.report };
 }
 
 /** Reads a sparse export (`model.sparse.json` + `model.sparse.bin`) back into dense `tf.io.ModelArtifacts`. */

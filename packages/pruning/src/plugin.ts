@@ -10,12 +10,12 @@
  * (`magnitude`, a fixed map, or a function returning a map).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type ParamMap, type Plugin, type Sequential, type TrainContext, disposeParams } from '@forgetless/core';
+import { type ParamMap, type Plugin, type Model, type TrainContext, disposeParams } from '@forgetless/core';
 import { type MaskedTransform, masked } from '@forgetless/optimizers';
 import { type PruneOptions, applyMasks, pruningMasksSync } from './masks.js';
 import type { PruningSchedule } from './schedule.js';
 
-export type PluginImportance = 'magnitude' | ParamMap | ((model: Sequential, ctx: TrainContext) => ParamMap | Promise<ParamMap>);
+export type PluginImportance = 'magnitude' | ParamMap | ((model: Model, ctx: TrainContext) => ParamMap | Promise<ParamMap>);
 
 export interface PruningPluginOptions extends Omit<PruneOptions, 'sparsity' | 'previous'> {
   schedule: PruningSchedule;

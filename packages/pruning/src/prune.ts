@@ -3,11 +3,11 @@
  * place, accuracy before and after, and the measured sparsity (paper 2's protocol: one trained
  * model, importances on 10 000 samples, the least important weights zeroed).
  */
-import type { DataSource, EvaluateOptions, ParamMap, Sequential } from '@forgetless/core';
+import type { DataSource, EvaluateOptions, ParamMap, Model } from '@forgetless/core';
 import { disposeParams, evaluate } from '@forgetless/core';
 import { type ImportanceSource, type ImportanceSpec, resolveImportance } from './importance.js';
 import { type PruneOptions, applyMasks, pruningMasks } from './masks.js';
-import { type SparsityReport, sparsityReport } from './report.js';
+import { type SparsityReport, countZeros, sparsityReport } from './report.js';
 
 export interface PruneModelOptions extends PruneOptions, ImportanceSource {
   /** A method of @forgetless/importances (`sig`, `magnitude`, `fisher`, `mas`, `si`) or a map. */
@@ -27,7 +27,7 @@ export interface PruneModelResult {
 }
 
 /** Prunes `model` in place by `importance` to `sparsity`. */
-export async function prune(model: Sequential, options: PruneModelOptions): Promise<PruneModelResult> {
+export async function prune(model: Model, options: PruneModelOptions): Promise<PruneModelResult> {
   const what = 'prune';
   const { importance, calibration, importanceOptions, evaluateOn, evaluateOptions, ...rank } = options;
   const ev = async () => {
@@ -36,6 +36,7 @@ export async function prune(model: Sequential, options: PruneModelOptions): Prom
     return { accuracy: r.accuracy, loss: r.loss };
   };
   const before = await ev();
+  const zerosBefore = await countZeros(model.params);
   const { importances, owned } = await resolveImportance(model, importance, { ...(calibration ? { calibration } : {}), ...(importanceOptions ? { importanceOptions } : {}) }, what);
   let masks: ParamMap;
   try {
@@ -45,6 +46,6 @@ export async function prune(model: Sequential, options: PruneModelOptions): Prom
   }
   applyMasks(model.params, masks);
   const after = await ev();
-  const report = await sparsityReport(model.params, { masks });
+  const report = await sparsityReport(model.params, { masks, zerosBefore });
   return { masks, report, ...(before ? { before } : {}), ...(after ? { after } : {}) };
 }

@@ -16,12 +16,18 @@ export interface ParamSparsity {
   sparsity: number;
   /** A mask covers it. */
   masked: boolean;
+  /** Zeros it held before pruning (a quantized pretrained weight often has many). */
+  zerosBefore?: number;
+  /** Entries pruning turned to zero: zeros − zerosBefore. */
+  newlyZeroed?: number;
 }
 
 export interface Tally {
   size: number;
   zeros: number;
   sparsity: number;
+  zerosBefore?: number;
+  newlyZeroed?: number;
 }
 
 export interface SparsityReport {
@@ -33,20 +39,46 @@ export interface SparsityReport {
   masked: Tally;
 }
 
-function tally(list: readonly { size: number; zeros: number }[]): Tally {
+function tally(list: readonly { size: number; zeros: number; zerosBefore?: number }[]): Tally {
   const size = list.reduce((n, p) => n + p.size, 0);
   const zeros = list.reduce((n, p) => n + p.zeros, 0);
-  return { size, zeros, sparsity: size ? zeros / size : 0 };
+  const out: Tally = { size, zeros, sparsity: size ? zeros / size : 0 };
+  if (list.length && list.every((p) => p.zerosBefore !== undefined)) {
+    out.zerosBefore = list.reduce((n, p) => n + (p.zerosBefore as number), 0);
+    out.newlyZeroed = zeros - out.zerosBefore;
+  }
+  return out;
 }
 
-/** Counts the exact zeros (±0) of every tensor of `weights`. */
-export async function sparsityReport(weights: ParamMap, options: { masks?: ParamMap } = {}): Promise<SparsityReport> {
-  const params: ParamSparsity[] = [];
+/** Exact zeros (±0) of each tensor, by name. */
+export async function countZeros(weights: ParamMap): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
   for (const [name, t] of Object.entries(weights)) {
     const v = await (t as tf.Tensor).data();
     let zeros = 0;
     for (let i = 0; i < v.length; i++) if (v[i] === 0) zeros++;
-    params.push({ name, layer: layerOf(name), size: v.length, zeros, sparsity: v.length ? zeros / v.length : 0, masked: Boolean(options.masks?.[name]) });
+    out[name] = zeros;
+  }
+  return out;
+}
+
+/** Counts the exact zeros (±0) of every tensor of `weights`. */
+export async function sparsityReport(weights: ParamMap, options: { masks?: ParamMap; zerosBefore?: Record<string, number> } = {}): Promise<SparsityReport> {
+  const params: ParamSparsity[] = [];
+  const counts = await countZeros(weights);
+  for (const [name, t] of Object.entries(weights)) {
+    const size = t.size;
+    const zeros = counts[name] as number;
+    const before = options.zerosBefore?.[name];
+    params.push({
+      name,
+      layer: layerOf(name),
+      size,
+      zeros,
+      sparsity: size ? zeros / size : 0,
+      masked: Boolean(options.masks?.[name]),
+      ...(before !== undefined ? { zerosBefore: before, newlyZeroed: zeros - before } : {}),
+    });
   }
   const layerNames = [...new Set(params.map((p) => p.layer))];
   return {
@@ -60,17 +92,20 @@ export async function sparsityReport(weights: ParamMap, options: { masks?: Param
 const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
 
 /** The report as a markdown table (one row per parameter, then per-layer and total rows). */
-export function formatSparsityReport(report: SparsityReport, options: { names?: (name: string) => string | undefined } = {}): string {
+export function formatSparsityReport(report: SparsityReport, options: { names?: (name: string) => string | undefined; dtypes?: (name: string) => string | undefined } = {}): string {
+  const before = report.total.zerosBefore !== undefined;
+  const dtype = (name: string) => (options.dtypes ? ` ${options.dtypes(name) ?? ''} |` : '');
+  const extra = (t: Tally) => (before ? ` ${t.zerosBefore} | ${t.newlyZeroed} |` : '');
   const rows = [
-    '| parameter | size | zeros | sparsity |',
-    '| --- | ---: | ---: | ---: |',
+    `| parameter | size | zeros | sparsity |${before ? ' zeros before | newly removed |' : ''}${options.dtypes ? ' stored as |' : ''}`,
+    `| --- | ---: | ---: | ---: |${before ? ' ---: | ---: |' : ''}${options.dtypes ? ' --- |' : ''}`,
     ...report.params.map((p) => {
       const alias = options.names?.(p.name);
-      return `| ${p.name}${alias && alias !== p.name ? ` (${alias})` : ''}${p.masked ? '' : ' (unmasked)'} | ${p.size} | ${p.zeros} | ${pct(p.sparsity)} |`;
+      return `| ${p.name}${alias && alias !== p.name ? ` (${alias})` : ''}${p.masked ? '' : ' (unmasked)'} | ${p.size} | ${p.zeros} | ${pct(p.sparsity)} |${extra(p)}${dtype(p.name)}`;
     }),
-    ...report.layers.map((l) => `| **layer ${l.layer}** | ${l.size} | ${l.zeros} | ${pct(l.sparsity)} |`),
-    `| **masked parameters** | ${report.masked.size} | ${report.masked.zeros} | ${pct(report.masked.sparsity)} |`,
-    `| **all parameters** | ${report.total.size} | ${report.total.zeros} | ${pct(report.total.sparsity)} |`,
+    ...report.layers.map((l) => `| **layer ${l.layer}** | ${l.size} | ${l.zeros} | ${pct(l.sparsity)} |${extra(l)}${options.dtypes ? ' |' : ''}`),
+    `| **masked parameters** | ${report.masked.size} | ${report.masked.zeros} | ${pct(report.masked.sparsity)} |${extra(report.masked)}${options.dtypes ? ' |' : ''}`,
+    `| **all parameters** | ${report.total.size} | ${report.total.zeros} | ${pct(report.total.sparsity)} |${extra(report.total)}${options.dtypes ? ' |' : ''}`,
   ];
   return `${rows.join('\n')}\n`;
 }

@@ -1,9 +1,13 @@
 /**
  * Which parameters pruning may touch, and how they group into layers. Parameter names are
- * `<layer>/<local>` (core's `dense_0/kernel`; a loaded Keras model's weights get core names too).
- * By default kernels are prunable, biases when asked (`biases: true`), and nothing else (batch-norm
- * scale and offset only when listed in `params`).
+ * `<layer>/<local>` (core's `dense_0/kernel`; a loaded Keras model's `block_1_expand/kernel`).
+ * By default kernels are prunable (`kernel`, `depthwise_kernel`, `pointwise_kernel`, `embeddings`),
+ * biases when asked (`biases: true`), and nothing else (normalisation scale and offset, PReLU slopes
+ * only when listed in `params`).
  */
+
+/** Local names of the weights pruned by default: the connection weights of every layer kind. */
+export const KERNEL_NAMES: ReadonlySet<string> = new Set(['kernel', 'depthwise_kernel', 'pointwise_kernel', 'embeddings']);
 
 export interface PruneScopeOptions {
   /** Also prune biases (default false; paper 2's experiment prunes them: true). */
@@ -45,7 +49,7 @@ export function prunableParams(available: readonly string[], options: PruneScope
     const wanted = new Set(options.params);
     chosen = available.filter((n) => wanted.has(n));
   } else {
-    chosen = available.filter((n) => localOf(n) === 'kernel' || (options.biases === true && localOf(n) === 'bias'));
+    chosen = available.filter((n) => KERNEL_NAMES.has(localOf(n)) || (options.biases === true && localOf(n) === 'bias'));
   }
   return chosen.filter((n) => !excluded.has(n) && !excluded.has(layerOf(n)));
 }

@@ -9,7 +9,7 @@
  * specs, and this encoding; the loader rebuilds the dense artifacts stock tfjs loads.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { SavedLayersModel } from './layers-model/save.js';
+import type { SavedLayersModel } from '@forgetless/core';
 
 export type SparseEncoding = 'dense' | 'bitmask' | 'indices' | 'raw';
 

@@ -8,7 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { disposeParams } from '@forgetless/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../test/helpers.js';
-import { loadLayersModelFromUrl } from '../src/layers-model/load.js';
+import { loadLayersModelFromUrl } from '@forgetless/core';
 import { prune } from '../src/prune.js';
 import { loadLayersModel, saveLayersModel } from '../src/node.js';
 import { hashFolder, saveWithTfjsLayers } from './tfjs-files.js';
@@ -100,44 +100,59 @@ describe('clear errors', () => {
     await expect(loadLayersModel(missing)).rejects.toThrow(/weight 'hidden\/bias' of layer 'hidden' \(class Dense\) is missing/);
   });
 
-  it('unsupported layers and activations are named with their class', async () => {
-    const m = tfl.sequential({ layers: [tfl.layers.dense({ units: 4, inputShape: [5], name: 'd' }), tfl.layers.layerNormalization({ name: 'ln' })] });
-    await saveWithTfjsLayers(m, join(root, 'layernorm'));
-    m.dispose();
-    await expect(loadLayersModel(join(root, 'layernorm'))).rejects.toThrow(/layer 'ln' \(class LayerNormalization\) is not supported \(supported layers: InputLayer, Dense/);
-    const elu = await variant('elu', (j) => {
-      j.modelTopology.config.layers[0].config.activation = 'elu';
+  it('every unsupported layer and activation of a model is named, with its class, in one error', async () => {
+    // the good model with its two layers turned into recurrent ones and a made-up activation added
+    const file = await variant('recurrent', (j) => {
+      j.modelTopology.config.layers[0].class_name = 'LSTM';
+      j.modelTopology.config.layers[0].config.name = 'rnn';
+      j.modelTopology.config.layers[1].class_name = 'GRU';
+      j.modelTopology.config.layers[1].config.name = 'gru';
+      j.modelTopology.config.layers.push({ class_name: 'Dense', config: { name: 'd', units: 2, activation: 'nope' } });
     });
-    await expect(loadLayersModel(elu)).rejects.toThrow(/layer 'hidden' \(class Dense\) has activation 'elu', which is not supported/);
+    const err = await loadLayersModel(file).catch((e: Error) => e);
+    expect(String(err)).toMatch(/3 problems importing the model/);
+    expect(String(err)).toMatch(/layer 'rnn' \(class LSTM\) is not supported \(recurrent layers are not supported yet\)/);
+    expect(String(err)).toMatch(/layer 'gru' \(class GRU\) is not supported/);
+    expect(String(err)).toMatch(/layer 'd' \(class Dense\): activation 'nope' is not supported/);
   });
 
-  it('a branching functional graph is refused, naming the layer', async () => {
+  it('a branching functional graph loads and predicts as tfjs-layers does', async () => {
     const input = tfl.input({ shape: [5] });
     const a = tfl.layers.dense({ units: 3, name: 'a' }).apply(input) as tfl.SymbolicTensor;
     const b = tfl.layers.dense({ units: 3, name: 'b' }).apply(input) as tfl.SymbolicTensor;
     const sum = tfl.layers.add({ name: 'sum' }).apply([a, b]) as tfl.SymbolicTensor;
     const m = tfl.model({ inputs: input, outputs: sum });
     await saveWithTfjsLayers(m, join(root, 'branch'));
+    const loaded = await loadLayersModel(join(root, 'branch'));
+    const x = tf.randomNormal([4, 5], 0, 1, 'float32', 2);
+    const want = m.predict(x) as tf.Tensor;
+    const got = loaded.predict(x);
+    expect(relErr(got, want)).toBeLessThan(1e-5);
+    tf.dispose([x, want, got]);
+    loaded.dispose();
     m.dispose();
-    await expect(loadLayersModel(join(root, 'branch'))).rejects.toThrow(/layer 'sum' \(class Add\) has 2 inputs \(a, b\); only chains of layers are supported/);
-    const fan = await variant('fan-out', (j) => {
-      // turn the good Sequential into a functional graph where 'hidden' feeds two layers
+  });
+
+  it('graph problems are all named in one error', async () => {
+    const bad = await variant('bad-graph', (j) => {
       j.modelTopology = {
         class_name: 'Model',
         config: {
           name: 'm',
           layers: [
             { name: 'in', class_name: 'InputLayer', config: { batch_input_shape: [null, 5], name: 'in' }, inbound_nodes: [] },
-            { ...j.modelTopology.config.layers[0], inbound_nodes: [[['in', 0, 0, {}]]] },
+            { ...j.modelTopology.config.layers[0], inbound_nodes: [[['nowhere', 0, 0, {}]]] },
             { ...j.modelTopology.config.layers[1], inbound_nodes: [[['hidden', 0, 0, {}]]] },
-            { name: 'extra', class_name: 'Dropout', config: { rate: 0.1, name: 'extra' }, inbound_nodes: [[['hidden', 0, 0, {}]]] },
           ],
           input_layers: [['in', 0, 0]],
-          output_layers: [['out', 0, 0]],
+          output_layers: [['out', 0, 0], ['hidden', 0, 0]],
         },
       };
     });
-    await expect(loadLayersModel(fan)).rejects.toThrow(/layer 'hidden' \(class Dense\) feeds 2 layers \(out, extra\): a branching graph/);
+    const err = String(await loadLayersModel(bad).catch((e: Error) => e));
+    expect(err).toMatch(/2 problems in the model topology/);
+    expect(err).toMatch(/the model has 2 outputs \(out, hidden\)/);
+    expect(err).toMatch(/layer 'hidden' is fed by unknown layer 'nowhere'/);
   });
 });
 

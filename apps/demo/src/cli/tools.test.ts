@@ -86,13 +86,13 @@ describe('forgetless importances', () => {
     const sig = await loadImportances(join(dir, 'imp', 'importances-sig.json'));
     expect(sig.metadata).toMatchObject({ method: 'sig', samples: 500 });
     expect(Object.fromEntries(Object.entries(sig.importances).map(([k, t]) => [k, t.shape]))).toEqual({
-      'dense_0/kernel': [784, 32],
-      'dense_0/bias': [32],
-      'dense_1/kernel': [32, 10],
-      'dense_1/bias': [10],
+      'dense_Dense1/kernel': [784, 32],
+      'dense_Dense1/bias': [32],
+      'dense_Dense2/kernel': [32, 10],
+      'dense_Dense2/bias': [10],
     });
     // SIG of the output bias is the mean softmax probability: the ten sum to 1
-    expect(tf.sum(sig.importances['dense_1/bias'] as tf.Tensor).dataSync()[0]).toBeCloseTo(1, 4);
+    expect(tf.sum(sig.importances['dense_Dense2/bias'] as tf.Tensor).dataSync()[0]).toBeCloseTo(1, 4);
     await cli(['importances', '--model', modelPath, '--data', embeddedDataDir(), '--method', 'fis', '--samples', '500', '--out', join(dir, 'imp'), '--backend', 'cpu']);
     const fis = await loadImportances(join(dir, 'imp', 'importances-fisher.json'));
     expect(fis.metadata.method).toBe('fisher');
@@ -103,7 +103,7 @@ describe('forgetless importances', () => {
     const { out } = await cli(['importances', '--model', modelPath, '--data', embeddedDataDir(), '--method', 'si', '--samples', '1000', '--out', join(dir, 'imp'), '--backend', 'cpu']);
     expect(out).toContain('si importances');
     const si = await loadImportances(join(dir, 'imp', 'importances-si.json'));
-    const k = si.importances['dense_0/kernel'] as tf.Tensor;
+    const k = si.importances['dense_Dense1/kernel'] as tf.Tensor;
     expect(tf.max(k).dataSync()[0]).toBeGreaterThan(0);
     for (const t of Object.values(si.importances)) t.dispose();
   });
@@ -117,7 +117,7 @@ describe('forgetless correlate', () => {
     const a = await loadImportances(join(dir, 'imp', 'importances-sig.json'));
     const b = await loadImportances(join(dir, 'imp', 'importances-fisher.json'));
     const direct = await correlate(a.importances, b.importances);
-    expect(written.layers.map((l) => l.layer)).toEqual(['dense_0', 'dense_1']);
+    expect(written.layers.map((l) => l.layer)).toEqual(['dense_Dense1', 'dense_Dense2']);
     written.layers.forEach((l, i) => expect(l.r).toBeCloseTo(direct[i]?.r as number, 10));
     for (const m of [a, b]) for (const t of Object.values(m.importances as ParamMap)) t.dispose();
   });

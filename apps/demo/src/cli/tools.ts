@@ -5,14 +5,15 @@
  */
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type ArraySource, type BackendName, type ParamMap, type Sequential, disposeParams, trainContinual, useBackend } from '@forgetless/core';
+import { type ArraySource, type BackendName, type LoadedLayersModel, type Model, type ParamMap, disposeParams, exampleShapeProblem, trainContinual, useBackend } from '@forgetless/core';
 import { writeFileAtomic } from '@forgetless/core/node';
 import { taskSequence } from '@forgetless/datasets';
 import { loadDataset } from '@forgetless/datasets/node';
 import { type ImportanceMethod, IMPORTANCE_METHODS, computeImportance, correlate, siTracker } from '@forgetless/importances';
 import { loadImportances, saveImportances } from '@forgetless/importances/node';
-import { type LoadedLayersModel, prune } from '@forgetless/pruning';
+import { prune } from '@forgetless/pruning';
 import { loadLayersModel, saveLayersModel } from '@forgetless/pruning/node';
+import { formatSparsityReport } from '@forgetless/pruning';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { BACKENDS } from '../experiment/config.js';
@@ -40,7 +41,7 @@ async function loadModel(path: string | undefined): Promise<LoadedLayersModel> {
 }
 
 /** The training and test images of an MNIST-format folder, unpermuted, as sources for `model`. */
-async function loadData(dir: string | undefined, model: Sequential): Promise<{ train: ArraySource; test: ArraySource; name: string }> {
+async function loadData(dir: string | undefined, model: Model): Promise<{ train: ArraySource; test: ArraySource; name: string }> {
   if (!dir) throw usage('--data: required (a folder of MNIST-format files)');
   let dataset;
   try {
@@ -48,12 +49,14 @@ async function loadData(dir: string | undefined, model: Sequential): Promise<{ t
   } catch (e) {
     throw new UserError(`--data: ${(e as Error).message}`);
   }
-  const size = model.inputShape.reduce((a, b) => a * b, 1);
-  if (dataset.rows * dataset.cols !== size) {
-    throw new UserError(`--data: ${dir} holds ${dataset.rows}×${dataset.cols} images, but the model takes inputs of shape [${model.inputShape}]`);
+  if (exampleShapeProblem(model.inputShape, [dataset.rows, dataset.cols]) && exampleShapeProblem(model.inputShape, [dataset.rows, dataset.cols, 1])) {
+    throw new UserError(`--data: ${dir} holds ${dataset.rows}×${dataset.cols} grayscale images, but the model takes inputs of shape [${model.inputShape.map((d) => d ?? 'any')}]`);
   }
-  if (dataset.numClasses > (model.outputShape[model.outputShape.length - 1] ?? 0)) {
-    throw new UserError(`--data: ${dir} has ${dataset.numClasses} classes, but the model has ${model.outputShape[model.outputShape.length - 1]} outputs`);
+  if (model.outputShape.length !== 1) {
+    throw new UserError(`--data: the model's output has shape [${model.outputShape.map((d) => d ?? 'any')}], not one score per class; data-driven importances need a classifier (magnitude needs no data)`);
+  }
+  if (dataset.numClasses > model.numClasses) {
+    throw new UserError(`--data: ${dir} has ${dataset.numClasses} classes, but the model has ${model.numClasses} outputs`);
   }
   const [task] = taskSequence('permuted', { dataset, numTasks: 1, firstUnpermuted: true, validation: 0 });
   if (!task) throw new UserError(`--data: ${dir} gave no examples`);
@@ -68,7 +71,7 @@ async function backend(name: string | undefined): Promise<void> {
  * SI needs a training path: it follows `epochs` of SGD fine-tuning of the model (a copy) on the
  * data and returns ω / ((Δθ)² + ξ) for that path (Zenke et al. 2017).
  */
-async function siImportance(model: Sequential, train: ArraySource, epochs: number, lr: number): Promise<ParamMap> {
+async function siImportance(model: Model, train: ArraySource, epochs: number, lr: number): Promise<ParamMap> {
   const si = siTracker();
   const optimizer = tf.train.sgd(lr);
   try {
@@ -98,18 +101,19 @@ async function importancesCommand(flags: ImportanceFlags): Promise<void> {
   await backend(flags.backend);
   const loaded = await loadModel(flags.model);
   try {
-    const data = await loadData(flags.data, loaded.model);
+    // magnitude needs no data
+    const data = method === 'magnitude' && flags.data === undefined ? undefined : await loadData(flags.data, loaded.model);
     const t0 = performance.now();
-    const map =
-      method === 'si'
+    const map = !data
+      ? await computeImportance(method, loaded.model, undefined)
+      : method === 'si'
         ? await siImportance(loaded.model, limitSource(data.train, samples) as ArraySource, number('si-epochs', flags.siEpochs, 'int'), number('lr', flags.lr))
         : await computeImportance(method, loaded.model, data.train, { limit: samples, batchSize: 100 });
     try {
       const path = await saveImportances(join(resolve(flags.out), `importances-${method}`), map, {
         method,
         model: loaded.source,
-        data: data.name,
-        samples: Math.min(samples, data.train.size),
+        ...(data ? { data: data.name, samples: Math.min(samples, data.train.size) } : {}),
         ...(method === 'si' ? { note: `SI along ${flags.siEpochs} epoch(s) of SGD lr ${flags.lr} fine-tuning on these samples` } : {}),
       });
       process.stdout.write(`${method} importances of ${basename(loaded.source)} (${Object.keys(map).length} parameters, ${((performance.now() - t0) / 1000).toFixed(1)} s):\n`);
@@ -147,7 +151,7 @@ interface PruneFlags {
 async function pruneCommand(flags: PruneFlags): Promise<void> {
   if (!flags.out) throw usage('--out: required (the folder to write the pruned model into)');
   const sparsity = number('sparsity', flags.sparsity);
-  if (sparsity >= 1) throw usage(`--sparsity: the fraction of weights to zero must be below 1, got ${flags.sparsity}`);
+  if (!(sparsity >= 0 && sparsity < 1)) throw usage(`--sparsity: the fraction of weights to zero must be in [0, 1) (0 writes the model back unchanged), got ${flags.sparsity}`);
   const samples = number('samples', flags.samples, 'int');
   await backend(flags.backend);
   const loaded = await loadModel(flags.model);
@@ -175,12 +179,16 @@ async function pruneCommand(flags: PruneFlags): Promise<void> {
       ...(data ? { calibration: data.train, importanceOptions: { limit: samples, batchSize: 100 }, evaluateOn: data.test } : {}),
     });
     try {
-      const saved = await saveLayersModel(resolve(flags.out), loaded, { masks: result.masks });
+      const zerosBefore = Object.fromEntries(result.report.params.map((p) => [p.name, p.zerosBefore ?? 0]));
+      const saved = await saveLayersModel(resolve(flags.out), loaded, { masks: result.masks, zerosBefore });
       const acc = (r?: { accuracy: number }) => (r ? r.accuracy.toFixed(4) : 'n/a');
+      const m = result.report.masked;
       process.stdout.write(
         `pruned ${basename(loaded.source)} by ${typeof importance === 'string' ? importance : flags.importance} to ${(sparsity * 100).toFixed(1)} % (${flags.scope}): ` +
-          `${result.report.masked.zeros} of ${result.report.masked.size} ranked entries zeroed; test accuracy ${acc(result.before)} → ${acc(result.after)}\n`,
+          `${m.zeros} of ${m.size} ranked entries are zero, ${m.newlyZeroed ?? m.zeros} newly removed and ${m.zerosBefore ?? 0} already zero in the input; test accuracy ${acc(result.before)} → ${acc(result.after)}\n`,
       );
+      const stored = new Map(saved.weights.filter((w) => w.core).map((w) => [w.core as string, `${w.dtype} (${w.action})`]));
+      process.stdout.write(formatSparsityReport(result.report, { names: (n) => loaded.kerasName(n), dtypes: (n) => stored.get(n) }));
       process.stdout.write(`written: ${saved.files.map((f) => basename(f)).join(', ')} in ${resolve(flags.out)}\n`);
     } finally {
       disposeParams(result.masks);

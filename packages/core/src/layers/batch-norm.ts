@@ -1,20 +1,34 @@
 /**
- * Batch normalisation over the last axis (Ioffe & Szegedy 2015):
- *   y = γ · (x − μ) / √(σ² + ε) + β
- * Training mode uses the batch's μ, σ² and updates the moving statistics
- * (m ← momentum·m + (1 − momentum)·batch value); inference mode uses the moving statistics.
- * The gradient is built from elementwise ops, so it runs on every backend.
+ * Batch normalisation (Ioffe & Szegedy 2015) over one feature axis (default the last):
+ *   x̂ = (x − μ) / √(σ² + ε),   y = γ · x̂ + β
+ * with μ, σ² per feature, over every other axis (batch and positions). Training mode uses the
+ * batch's μ and biased σ² and updates the moving statistics (m ← momentum·m + (1 − momentum)·batch
+ * value, as Keras and tfjs-layers do); inference mode uses the moving statistics. `center: false`
+ * drops β, `scale: false` drops γ (no variable). The gradient is built from elementwise ops, so it
+ * runs on every backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { toVariable } from '../init.js';
 import type { Rng } from '../rng.js';
-import type { ApplyContext, Layer, LayerConfig } from './layer.js';
+import type { ApplyContext, Layer, LayerConfig, Shape } from './layer.js';
 
 export interface BatchNormOptions {
-  /** Moving-average momentum (default 0.9, PyTorch's 0.1 update rate). */
+  /** Moving-average momentum (default 0.9, PyTorch's 0.1 update rate; Keras imports use 0.99). */
   momentum?: number;
+  /** Added to σ² (default 1e-5; Keras's is 1e-3). */
   epsilon?: number;
+  /** Learn the offset β (default true). */
+  center?: boolean;
+  /** Learn the scale γ (default true). */
+  scale?: boolean;
+  /**
+   * The feature axis, as Keras counts it: an index into the batched tensor (0 is the batch axis,
+   * so 1 is the first per-example axis), negative from the end. Default −1 (the last).
+   */
+  axis?: number;
 }
+
+const shapeText = (s: Shape) => `[${s.map((d) => d ?? 'any').join(', ')}]`;
 
 export class BatchNorm implements Layer {
   readonly kind = 'batchNorm' as const;
@@ -23,33 +37,68 @@ export class BatchNorm implements Layer {
   readonly state: Record<string, tf.Variable> = {};
   readonly momentum: number;
   readonly epsilon: number;
+  readonly center: boolean;
+  readonly scale: boolean;
+  /** The axis as given (Keras convention). */
+  readonly axis: number;
+  /** The feature axis of the batched input, resolved at build (≥ 1). */
+  private featureAxis = -1;
+  private rank = 0;
 
   constructor(options: BatchNormOptions = {}) {
     this.momentum = options.momentum ?? 0.9;
     this.epsilon = options.epsilon ?? 1e-5;
+    this.center = options.center ?? true;
+    this.scale = options.scale ?? true;
+    this.axis = options.axis ?? -1;
     if (!(this.momentum >= 0 && this.momentum < 1)) throw new Error(`batchNorm: momentum must be in [0, 1), got ${this.momentum}`);
     if (!(this.epsilon > 0)) throw new Error(`batchNorm: epsilon must be > 0, got ${this.epsilon}`);
+    if (!Number.isInteger(this.axis) || this.axis === 0) throw new Error(`batchNorm: axis must be a non-zero integer (0 is the batch axis), got ${String(options.axis)}`);
   }
 
-  build(inputShape: readonly number[], _rng: Rng): number[] {
-    const c = inputShape[inputShape.length - 1] as number;
-    this.params.gamma = toVariable(tf.ones([c]), true);
-    this.params.beta = toVariable(tf.zeros([c]), true);
+  build(inputShape: Shape, _rng: Rng): (number | null)[] {
+    const rank = inputShape.length + 1;
+    const a = this.axis < 0 ? this.axis + rank : this.axis;
+    if (a < 1 || a >= rank) throw new Error(`${this.name}: axis ${this.axis} is outside the input of per-example shape ${shapeText(inputShape)} (batch axis 0 excluded)`);
+    const c = inputShape[a - 1];
+    if (c === null || c === undefined) throw new Error(`${this.name}: the normalised axis must have a known size, got ${shapeText(inputShape)}`);
+    this.featureAxis = a;
+    this.rank = rank;
+    if (this.scale) this.params.gamma = toVariable(tf.ones([c]), true);
+    if (this.center) this.params.beta = toVariable(tf.zeros([c]), true);
     this.state.moving_mean = toVariable(tf.zeros([c]), false);
     this.state.moving_variance = toVariable(tf.ones([c]), false);
     return [...inputShape];
   }
 
+  /** The batched input's feature axis (≥ 1), once built. */
+  get resolvedAxis(): number {
+    return this.featureAxis;
+  }
+
+  /** Axes of the batched input that μ and σ² are taken over: all but the feature axis. */
+  reductionAxes(): number[] {
+    return Array.from({ length: this.rank }, (_, i) => i).filter((i) => i !== this.featureAxis);
+  }
+
+  /** A per-feature vector [c] reshaped to broadcast along the feature axis of the batched input. */
+  broadcast(v: tf.Tensor): tf.Tensor {
+    const trailing = this.rank - 1 - this.featureAxis;
+    return trailing === 0 ? v : tf.reshape(v, [v.shape[0] as number, ...Array.from({ length: trailing }, () => 1)]);
+  }
+
+  /** x̂ = (x − μ)/√(σ² + ε), by default with the moving statistics (per-example code: g_γ = Σ δ·x̂). */
+  normalize(x: tf.Tensor, mean: tf.Tensor = this.state.moving_mean as tf.Variable, variance: tf.Tensor = this.state.moving_variance as tf.Variable): tf.Tensor {
+    return tf.mul(tf.sub(x, this.broadcast(mean)), this.broadcast(tf.rsqrt(tf.add(variance, this.epsilon))));
+  }
+
   apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
-    const gamma = this.params.gamma as tf.Variable;
-    const beta = this.params.beta as tf.Variable;
     const mm = this.state.moving_mean as tf.Variable;
     const mv = this.state.moving_variance as tf.Variable;
-    let mean: tf.Tensor;
-    let variance: tf.Tensor;
+    let mean: tf.Tensor = mm;
+    let variance: tf.Tensor = mv;
     if (ctx.training) {
-      const axes = x.shape.slice(0, -1).map((_, i) => i);
-      const m = tf.moments(x, axes);
+      const m = tf.moments(x, this.reductionAxes());
       mean = m.mean;
       variance = m.variance;
       const mom = this.momentum;
@@ -59,12 +108,10 @@ export class BatchNorm implements Layer {
       mv.assign(newVar);
       newMean.dispose();
       newVar.dispose();
-    } else {
-      mean = mm;
-      variance = mv;
     }
-    const inv = tf.rsqrt(tf.add(variance, this.epsilon));
-    let z = tf.add(tf.mul(tf.mul(tf.sub(x, mean), inv), gamma), beta);
+    let z = this.normalize(x, mean, variance);
+    if (this.params.gamma) z = tf.mul(z, this.broadcast(this.params.gamma));
+    if (this.params.beta) z = tf.add(z, this.broadcast(this.params.beta));
     const tap = ctx.taps?.[this.name];
     if (tap) z = tf.add(z, tap);
     if (ctx.capture) ctx.capture[this.name] = { input: x, preActivation: z, output: z };
@@ -72,6 +119,13 @@ export class BatchNorm implements Layer {
   }
 
   config(): LayerConfig {
-    return { kind: 'batchNorm', momentum: this.momentum, epsilon: this.epsilon };
+    return {
+      kind: 'batchNorm',
+      momentum: this.momentum,
+      epsilon: this.epsilon,
+      ...(this.center ? {} : { center: false }),
+      ...(this.scale ? {} : { scale: false }),
+      ...(this.axis === -1 ? {} : { axis: this.axis }),
+    };
   }
 }

@@ -4,7 +4,7 @@ import { type InitializerName, initialize, toVariable } from '../init.js';
 import { dense as denseOp } from '../ops/dense.js';
 import type { Rng } from '../rng.js';
 import { type ActivationLike, type ActivationSpec, applyActivation, toActivationSpec } from './activation.js';
-import type { ApplyContext, Layer, LayerConfig } from './layer.js';
+import type { ApplyContext, Layer, LayerConfig, Shape } from './layer.js';
 
 export interface DenseOptions {
   units: number;
@@ -28,11 +28,12 @@ export class Dense implements Layer {
     this.activation = toActivationSpec(options.activation);
   }
 
-  build(inputShape: readonly number[], rng: Rng): number[] {
+  build(inputShape: Shape, rng: Rng): number[] {
     if (inputShape.length !== 1) {
       throw new Error(`${this.name}: dense expects a flat input, got shape [${inputShape}] (add flatten() before it)`);
     }
-    const fanIn = inputShape[0] as number;
+    const fanIn = inputShape[0];
+    if (fanIn === null || fanIn === undefined) throw new Error(`${this.name}: dense needs a known input width`);
     const { units } = this.options;
     const kinit = this.options.kernelInitializer ?? 'he';
     this.params.kernel = toVariable(initialize(kinit, [fanIn, units], fanIn, units, rng), true);

@@ -42,7 +42,7 @@ export function layerFromConfig(c: LayerConfig): Layer {
       return new Conv2d(o as unknown as Conv2dOptions);
     case 'maxPool2d':
     case 'avgPool2d':
-      return new Pool2d(c.kind, o as Pool2dOptions);
+      return new Pool2d(c.kind as 'maxPool2d' | 'avgPool2d', o as Pool2dOptions);
     case 'flatten':
       return new Flatten();
     case 'batchNorm':

@@ -14,6 +14,11 @@ export interface LayerCapture {
    * it; for the model's last parametric layer, the model's output probabilities.
    */
   output: tf.Tensor;
+  /**
+   * Intermediate tensors of composite layers, by name (SeparableConv2D: `depthwise`, the depthwise
+   * convolution's output that the pointwise kernel sees).
+   */
+  inner?: Record<string, tf.Tensor>;
 }
 
 export interface ApplyContext {
@@ -30,7 +35,14 @@ export interface ApplyContext {
   taps?: Record<string, tf.Tensor>;
 }
 
-export type LayerKind = 'dense' | 'conv2d' | 'maxPool2d' | 'avgPool2d' | 'flatten' | 'batchNorm' | 'dropout' | 'activation';
+/**
+ * A layer's kind: the built-in ones of `sequential` models, and the kinds graph models add
+ * (`depthwiseConv2d`, `add`, `concatenate`, ...). Code that needs a kind's specifics checks for it.
+ */
+export type LayerKind = 'dense' | 'conv2d' | 'maxPool2d' | 'avgPool2d' | 'flatten' | 'batchNorm' | 'dropout' | 'activation' | (string & {});
+
+/** A per-example shape; `null` marks a dimension of any size (the spatial dims of a fully convolutional net). */
+export type Shape = readonly (number | null)[];
 
 /** Serializable description of a layer (enough to rebuild it). */
 export interface LayerConfig {
@@ -48,8 +60,32 @@ export interface Layer {
   readonly state: Record<string, tf.Variable>;
   /** Activation fused into the layer, if any. */
   readonly activation?: ActivationSpec;
+  /**
+   * True for layers that act elementwise without parameters (activations): a graph model extends a
+   * parametric layer's captured `output` through them.
+   */
+  readonly elementwise?: boolean;
   /** Creates the variables for a per-example input shape; returns the per-example output shape. */
-  build(inputShape: readonly number[], rng: Rng): number[];
+  build(inputShape: Shape, rng: Rng): (number | null)[];
   apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor;
   config(): LayerConfig;
+}
+
+/**
+ * A parameter-free layer of several inputs (Add, Concatenate, ...), used by graph models.
+ */
+export interface MergeLayer {
+  readonly kind: LayerKind;
+  name: string;
+  readonly merge: true;
+  readonly params: Record<string, tf.Variable>;
+  readonly state: Record<string, tf.Variable>;
+  /** Checks the inputs' per-example shapes; returns the output's. Errors name the layer and the shapes. */
+  build(inputShapes: readonly Shape[], rng: Rng): (number | null)[];
+  apply(xs: tf.Tensor[], ctx: ApplyContext): tf.Tensor;
+  config(): LayerConfig;
+}
+
+export function isMergeLayer(l: Layer | MergeLayer): l is MergeLayer {
+  return (l as MergeLayer).merge === true;
 }

@@ -2,22 +2,28 @@
  * forgetless's gradients, registered with tfjs by kernel name (as tfjs registers its own), so every
  * model, and any other tfjs code, gets gradients that are fast and correct on the active backend:
  *
- * | kernel      | ours                                                   | used in 'auto' when            |
- * | BatchMatMul | ∂a = δ·bᵀ, ∂b = aᵀ·δ with explicit transposes          | backend is wasm (its matMul with transposeA/B is ~12× slower) |
- * | Conv2D      | ∂filter from forward convolutions (`conv2dFilterGrad`) | backend has no Conv2DBackpropFilter kernel (wasm) |
- * | Conv2D      | ∂x of stride-1 convs as a forward convolution          | backend is wasm (its Conv2DBackpropInput is ~5× slower) |
- * | MaxPool     | δ to each window's first maximum, from forward ops     | backend is wasm (its MaxPoolGrad loses gradient) |
+ * | kernel                | ours                                                   | used in 'auto' when            |
+ * | BatchMatMul           | ∂a = δ·bᵀ, ∂b = aᵀ·δ with explicit transposes          | backend is wasm (its matMul with transposeA/B is ~12× slower) |
+ * | Conv2D                | ∂filter from forward convolutions (`conv2dFilterGrad`) | backend has no Conv2DBackpropFilter kernel (wasm) |
+ * | Conv2D                | ∂x of stride-1 convs as a forward convolution          | backend is wasm (its Conv2DBackpropInput is ~5× slower) |
+ * | DepthwiseConv2dNative | ∂filter, ∂x from forward depthwise convolutions        | backend lacks DepthwiseConv2dNativeBackpropFilter/Input (wasm) |
+ * | Conv2DBackpropInput   | ∂filter (of conv2dTranspose) by `conv2dFilterGrad`     | backend has no Conv2DBackpropFilter kernel (wasm) |
+ * | MaxPool               | δ to each window's first maximum (any [kh, kw] window) | backend is wasm (its MaxPoolGrad loses gradient) |
+ *
+ * Dilated Conv2D and DepthwiseConv2dNative have no tfjs gradient at all: ours serve in every mode.
  *
  * Everywhere else tfjs's own gradient runs. Gradients stay lazy (one thunk per input), so tfjs only
  * computes those on a path to what is differentiated (no ∂x for the first layer, no ∂W when only
  * pre-activation taps are differentiated).
  *
- * `setGradientMode('stock')` restores tfjs's own everywhere (for comparison); `'custom'` uses ours on
+ * `setGradientMode('stock')` restores tfjs's own wherever tfjs has one (for comparison); `'custom'` uses ours on
  * every backend (for testing them on cpu against the stock ones).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dFilterGrad, conv2dInputGradStride1 } from './conv2d.js';
+import { conv2dFilterGrad, conv2dInputGradStride1, pair } from './conv2d.js';
+import { depthwiseFilterGrad, depthwiseInputGrad } from './depthwise.js';
 import { maxPoolGrad } from './max-pool.js';
+import { registerOwnGradient } from './own-gradients.js';
 
 export type GradientMode = 'auto' | 'custom' | 'stock';
 
@@ -66,21 +72,29 @@ type GradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.Name
 
 let registered = false;
 
+const missing = (kernel: string) => () => tf.getKernel(kernel, tf.getBackend()) === undefined;
+
+/** Stride and dilation pairs, and whether our forward-op gradients handle these attributes. */
+function convAttrs(attrs: tf.NamedAttrMap): { s: [number, number]; d: [number, number]; pad: 'same' | 'valid'; dilated: boolean } | undefined {
+  const s = pair(attrs.strides as number | number[]);
+  const d = pair((attrs.dilations ?? 1) as number | number[]);
+  const nhwc = attrs.dataFormat === undefined || attrs.dataFormat === 'NHWC';
+  if (!nhwc || attrs.dimRoundingMode != null || (attrs.pad !== 'same' && attrs.pad !== 'valid')) return undefined;
+  return { s, d, pad: attrs.pad as 'same' | 'valid', dilated: d[0] !== 1 || d[1] !== 1 };
+}
+
 /** Registers the gradients above (idempotent; called when @forgetless/core is imported). */
 export function registerForgetlessGradients(): void {
   if (registered) return;
-  const stockMatMul = tf.getGradient('BatchMatMul');
-  const stockConv = tf.getGradient('Conv2D');
-  const stockMaxPool = tf.getGradient('MaxPool');
-  if (!stockMatMul || !stockConv || !stockMaxPool) {
-    throw new Error('@forgetless/core: tfjs gradients are not registered (BatchMatMul/Conv2D/MaxPool missing)');
-  }
+  const kernels = ['BatchMatMul', 'Conv2D', 'MaxPool', 'DepthwiseConv2dNative', 'Conv2DBackpropInput'];
+  const stocks = kernels.map((k) => tf.getGradient(k));
+  const absent = kernels.filter((_, i) => !stocks[i]);
+  if (absent.length) throw new Error(`@forgetless/core: tfjs gradients are not registered (${absent.join('/')} missing)`);
   registered = true;
-  const sm = stockMatMul.gradFunc as unknown as GradFunc;
-  const sc = stockConv.gradFunc as unknown as GradFunc;
-  const sp = stockMaxPool.gradFunc as unknown as GradFunc;
+  const [stockMatMul, stockConv, stockMaxPool, stockDw, stockBpi] = stocks as tf.GradConfig[];
+  const [sm, sc, sp, sd, sb] = (stocks as tf.GradConfig[]).map((g) => g.gradFunc as unknown as GradFunc) as [GradFunc, GradFunc, GradFunc, GradFunc, GradFunc];
 
-  tf.registerGradient({
+  registerOwnGradient({
     ...stockMatMul,
     gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
       const [a, b] = saved as [tf.Tensor, tf.Tensor];
@@ -91,42 +105,65 @@ export function registerForgetlessGradients(): void {
         b: () => tf.matMul(tf.transpose(a as tf.Tensor2D), dy as tf.Tensor2D),
       };
     }) as never,
-  });
+  } as tf.GradConfig);
 
-  tf.registerGradient({
+  registerOwnGradient({
     ...stockConv,
     gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
-      const stock = sc(dy, saved, attrs);
+      const g = convAttrs(attrs);
+      if (!g) return sc(dy, saved, attrs);
       const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
-      const strides = attrs.strides as number | [number, number];
-      const dil = attrs.dilations as number | [number, number] | undefined;
-      const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
-      const dilated = dil !== undefined && (typeof dil === 'number' ? dil !== 1 : dil.some((d) => d !== 1));
-      const supported = sh === sw && !dilated && (attrs.pad === 'same' || attrs.pad === 'valid') && (attrs.dataFormat === undefined || attrs.dataFormat === 'NHWC');
-      if (!supported) return stock;
-      const pad = attrs.pad as 'same' | 'valid';
-      const out = { ...stock };
-      if (use(() => tf.getKernel('Conv2DBackpropFilter', tf.getBackend()) === undefined)) {
-        out.filter = () => conv2dFilterGrad(x, dy as tf.Tensor4D, filter.shape as [number, number, number, number], sh, pad);
+      const out: Thunks = g.dilated ? {} : sc(dy, saved, attrs);
+      if (g.dilated || use(missing('Conv2DBackpropFilter'))) {
+        out.filter = () => conv2dFilterGrad(x, dy as tf.Tensor4D, filter.shape, g.s, g.pad, g.d);
       }
-      if (sh === 1 && use(() => SLOW_CONV_INPUT_GRAD.has(tf.getBackend()))) {
-        out.x = () => conv2dInputGradStride1(dy as tf.Tensor4D, filter, x.shape as [number, number, number, number], pad);
+      const stride1 = g.s[0] === 1 && g.s[1] === 1;
+      if (stride1 && (g.dilated || use(() => SLOW_CONV_INPUT_GRAD.has(tf.getBackend())))) {
+        out.x = () => conv2dInputGradStride1(dy as tf.Tensor4D, filter, x.shape, g.pad, g.d);
       }
       return out;
     }) as never,
-  });
+  } as tf.GradConfig);
 
-  tf.registerGradient({
+  registerOwnGradient({
+    ...stockDw,
+    gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const g = convAttrs(attrs);
+      if (!g) return sd(dy, saved, attrs);
+      const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const out: Thunks = g.dilated ? {} : sd(dy, saved, attrs);
+      if (g.dilated || use(missing('DepthwiseConv2dNativeBackpropFilter'))) {
+        out.filter = () => depthwiseFilterGrad(x, dy as tf.Tensor4D, filter.shape, g.s, g.pad, g.d);
+      }
+      if (g.dilated || use(missing('DepthwiseConv2dNativeBackpropInput'))) {
+        out.x = () => depthwiseInputGrad(dy as tf.Tensor4D, filter, x.shape, g.s, g.pad, g.d);
+      }
+      return out;
+    }) as never,
+  } as tf.GradConfig);
+
+  // y = conv2dTranspose(dy, filter) = Conv2DBackpropInput: its ∂filter is a Conv2D filter gradient
+  // with x := δ (the upstream gradient, shaped like the transposed conv's output) and dy := its input.
+  registerOwnGradient({
+    ...stockBpi,
+    gradFunc: ((ddx: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const out = sb(ddx, saved, attrs);
+      const g = convAttrs(attrs);
+      if (!g || g.dilated || !use(missing('Conv2DBackpropFilter'))) return out;
+      const [dy, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+      return { ...out, filter: () => conv2dFilterGrad(ddx as tf.Tensor4D, dy, filter.shape, g.s, g.pad) };
+    }) as never,
+  } as tf.GradConfig);
+
+  registerOwnGradient({
     ...stockMaxPool,
     gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
       const [x, y] = saved as [tf.Tensor4D, tf.Tensor4D];
-      const filterSize = attrs.filterSize as number | [number, number];
-      const strides = attrs.strides as number | [number, number];
-      const [fh, fw] = typeof filterSize === 'number' ? [filterSize, filterSize] : filterSize;
-      const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
-      const ours = fh === fw && sh === sw && (attrs.pad === 'same' || attrs.pad === 'valid') && attrs.dimRoundingMode == null && use(() => BAD_MAXPOOL_GRAD.has(tf.getBackend()));
+      const window = pair(attrs.filterSize as number | number[]);
+      const strides = pair(attrs.strides as number | number[]);
+      const ours = (attrs.pad === 'same' || attrs.pad === 'valid') && attrs.dimRoundingMode == null && use(() => BAD_MAXPOOL_GRAD.has(tf.getBackend()));
       if (!ours || !y) return sp(dy, saved, attrs);
-      return { x: () => maxPoolGrad(x, y, dy as tf.Tensor4D, fh, sh, attrs.pad as 'same' | 'valid') };
+      return { x: () => maxPoolGrad(x, y, dy as tf.Tensor4D, window, strides, attrs.pad as 'same' | 'valid') };
     }) as never,
-  });
+  } as tf.GradConfig);
 }

@@ -6,23 +6,43 @@
  *   ∂x[p] = Σ_windows w∋p  δ[w] · [p is the first arg-max of w].
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Padding, convPadding } from './conv2d.js';
+import type { Padding } from './conv2d.js';
 
-/** Places v ([N,Ho,Wo,C]) at rows a + i·s, columns b + j·s of a zero [N,Hp,Wp,C] tensor. */
-function scatterStrided(v: tf.Tensor4D, a: number, b: number, s: number, hp: number, wp: number): tf.Tensor4D {
+/** A window or stride given as one size for both axes, or as [height, width]. */
+export type Size2 = number | readonly [number, number];
+
+export function pair(v: Size2): [number, number] {
+  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
+}
+
+/**
+ * One axis of tfjs's pooling/convolution geometry for input length n, window k, stride s:
+ *   valid: out = ⌈(n − k + 1) / s⌉, no padding;
+ *   same:  out = ⌈n / s⌉, total = max(0, (out − 1)·s + k − n), before = ⌊total / 2⌋, after = total − before.
+ */
+export function poolAxis(n: number, k: number, s: number, padding: Padding): { before: number; after: number; out: number } {
+  if (padding === 'valid') return { before: 0, after: 0, out: Math.ceil((n - k + 1) / s) };
+  const out = Math.ceil(n / s);
+  const total = Math.max(0, (out - 1) * s + k - n);
+  const before = Math.floor(total / 2);
+  return { before, after: total - before, out };
+}
+
+/** Places v ([N,Ho,Wo,C]) at rows a + i·sh, columns b + j·sw of a zero [N,Hp,Wp,C] tensor. */
+function scatterStrided(v: tf.Tensor4D, a: number, b: number, sh: number, sw: number, hp: number, wp: number): tf.Tensor4D {
   const [n, ho, wo, c] = v.shape;
   let u: tf.Tensor4D = v;
-  if (s > 1) {
+  if (sh > 1 || sw > 1) {
     const e = tf.reshape(v, [n, ho, 1, wo, 1, c]);
     const z = tf.pad(e, [
       [0, 0],
       [0, 0],
-      [0, s - 1],
+      [0, sh - 1],
       [0, 0],
-      [0, s - 1],
+      [0, sw - 1],
       [0, 0],
     ]);
-    u = tf.reshape(z, [n, ho * s, wo * s, c]);
+    u = tf.reshape(z, [n, ho * sh, wo * sw, c]);
   }
   const h = u.shape[1];
   const w = u.shape[2];
@@ -39,32 +59,37 @@ function scatterStrided(v: tf.Tensor4D, a: number, b: number, s: number, hp: num
   return out;
 }
 
-export function maxPoolGrad(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D, poolSize: number, stride: number, padding: Padding): tf.Tensor4D {
+/** ∂x of `tf.maxPool(x, poolSize, stride, padding)` given its output y and δ = dy; windows and strides may be non-square. */
+export function maxPoolGrad(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D, poolSize: Size2, stride: Size2, padding: Padding): tf.Tensor4D {
   return tf.tidy(() => {
     const [n, h, w, c] = x.shape;
-    const p = convPadding(h, w, poolSize, poolSize, stride, padding);
-    const xp = p.top || p.bottom || p.left || p.right
+    const [kh, kw] = pair(poolSize);
+    const [sh, sw] = pair(stride);
+    const ph = poolAxis(h, kh, sh, padding);
+    const pw = poolAxis(w, kw, sw, padding);
+    const padded = ph.before || ph.after || pw.before || pw.after;
+    const xp = padded
       ? tf.pad(x, [
           [0, 0],
-          [p.top, p.bottom],
-          [p.left, p.right],
+          [ph.before, ph.after],
+          [pw.before, pw.after],
           [0, 0],
         ], -3.4e38)
       : x;
-    const hp = h + p.top + p.bottom;
-    const wp = w + p.left + p.right;
+    const hp = h + ph.before + ph.after;
+    const wp = w + pw.before + pw.after;
     let taken: tf.Tensor4D = tf.zeros(y.shape);
     let dxp: tf.Tensor4D = tf.zeros([n, hp, wp, c]);
-    for (let a = 0; a < poolSize; a++) {
-      for (let b = 0; b < poolSize; b++) {
-        const end = [n, a + (p.outH - 1) * stride + 1, b + (p.outW - 1) * stride + 1, c];
-        const win = tf.stridedSlice(xp, [0, a, b, 0], end, [1, stride, stride, 1]) as tf.Tensor4D;
+    for (let a = 0; a < kh; a++) {
+      for (let b = 0; b < kw; b++) {
+        const end = [n, a + (ph.out - 1) * sh + 1, b + (pw.out - 1) * sw + 1, c];
+        const win = tf.stridedSlice(xp, [0, a, b, 0], end, [1, sh, sw, 1]) as tf.Tensor4D;
         const isMax = tf.mul(tf.cast(tf.equal(win, y), 'float32'), tf.sub(1, taken)) as tf.Tensor4D;
         taken = tf.add(taken, isMax);
-        dxp = tf.add(dxp, scatterStrided(tf.mul(isMax, dy), a, b, stride, hp, wp));
+        dxp = tf.add(dxp, scatterStrided(tf.mul(isMax, dy), a, b, sh, sw, hp, wp));
       }
     }
-    if (hp === h && wp === w) return dxp;
-    return tf.slice(dxp, [0, p.top, p.left, 0], [n, h, w, c]);
+    if (!padded) return dxp;
+    return tf.slice(dxp, [0, ph.before, pw.before, 0], [n, h, w, c]);
   });
 }

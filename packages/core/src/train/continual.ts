@@ -6,7 +6,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Task } from '../data.js';
 import { averageAccuracy } from '../metrics.js';
-import type { Sequential } from '../model.js';
+import { type Model, exampleShapeProblem } from '../contract.js';
 import { Rng } from '../rng.js';
 import { evaluate } from './evaluate.js';
 import type { Plugin, TrainContext } from './plugin.js';
@@ -95,7 +95,7 @@ function now(): number {
   return typeof performance !== 'undefined' ? performance.now() : Date.now();
 }
 
-export async function trainContinual(model: Sequential, tasks: readonly Task[], options: ContinualOptions): Promise<ContinualResult> {
+export async function trainContinual(model: Model, tasks: readonly Task[], options: ContinualOptions): Promise<ContinualResult> {
   if (tasks.length === 0) throw new Error('trainContinual: no tasks');
   const batchSize = options.batchSize ?? 100;
   const epochs = options.epochs ?? 1;
@@ -106,10 +106,14 @@ export async function trainContinual(model: Sequential, tasks: readonly Task[], 
   if (options.iterations !== undefined && (!Number.isInteger(options.iterations) || options.iterations < 1)) {
     throw new Error(`trainContinual: iterations must be a positive integer, got ${options.iterations}`);
   }
+  if (model.outputShape.length !== 1) {
+    throw new Error(
+      `trainContinual: the model outputs [${model.outputShape.map((d) => d ?? 'any')}] per example; training and evaluation use a classification loss and need one score per class ([classes])`,
+    );
+  }
   for (const t of tasks) {
-    const want = model.inputShape.reduce((a, b) => a * b, 1);
-    const have = t.train.exampleShape.reduce((a, b) => a * b, 1);
-    if (want !== have) throw new Error(`trainContinual: task '${t.name}' has examples of shape [${t.train.exampleShape}] but the model takes [${model.inputShape}]`);
+    const problem = exampleShapeProblem(model.inputShape, t.train.exampleShape);
+    if (problem) throw new Error(`trainContinual: task '${t.name}' has ${problem}`);
   }
   const plugins = options.plugins ?? [];
   const seed = options.seed ?? 0;

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { DataSource } from '../data.js';
 import { countCorrect, softmaxCrossEntropy } from '../loss.js';
-import type { Sequential } from '../model.js';
+import type { Model } from '../contract.js';
 
 export interface EvaluateOptions {
   batchSize?: number;
@@ -12,14 +12,14 @@ export interface EvaluateOptions {
   classes?: readonly number[];
 }
 
-export async function evaluate(model: Sequential, source: DataSource, options: EvaluateOptions = {}): Promise<{ accuracy: number; loss: number; count: number }> {
+export async function evaluate(model: Model, source: DataSource, options: EvaluateOptions = {}): Promise<{ accuracy: number; loss: number; count: number }> {
   let correct = 0;
   let lossSum = 0;
   let count = 0;
   const bs = options.batchSize ?? 1000;
   for (const batch of source.batches(bs, options.limit !== undefined ? { limit: options.limit } : {})) {
     const [c, l] = tf.tidy(() => {
-      const logits = model.apply(batch.x);
+      const logits = model.logits(batch.x);
       return [countCorrect(logits, batch.y, options.classes), softmaxCrossEntropy(logits, batch.y, options.classes)];
     }) as [tf.Scalar, tf.Scalar];
     const n = batch.y.shape[0];

@@ -9,12 +9,12 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Batch, Task } from '../data.js';
-import type { Sequential } from '../model.js';
+import type { Model } from '../contract.js';
 import type { ParamMap } from '../params.js';
 import type { Rng } from '../rng.js';
 
 export interface TrainContext {
-  model: Sequential;
+  model: Model;
   optimizer: tf.Optimizer;
   tasks: readonly Task[];
   /** Index of the task being trained (or just finished, in afterTask). */

@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Batch } from '../data.js';
 import { softmaxCrossEntropy } from '../loss.js';
+import { ensureOwnGradients } from '../ops/own-gradients.js';
 import type { ParamMap } from '../params.js';
 import type { Plugin, StepInfo, TrainContext } from './plugin.js';
 
@@ -11,6 +12,7 @@ import type { Plugin, StepInfo, TrainContext } from './plugin.js';
  */
 export function trainStep(batch: Batch, ctx: TrainContext, plugins: readonly Plugin[]): tf.Scalar {
   const { model, optimizer } = ctx;
+  ensureOwnGradients();
   for (const p of plugins) p.beforeStep?.(ctx);
   const vars = Object.values(model.params);
   const names = Object.keys(model.params);
@@ -18,7 +20,7 @@ export function trainStep(batch: Batch, ctx: TrainContext, plugins: readonly Plu
   return tf.tidy(() => {
     let taskLoss: tf.Scalar | undefined;
     const { value, grads: byId } = tf.variableGrads(() => {
-      const logits = model.apply(batch.x, { training: true, rng: ctx.rng });
+      const logits = model.logits(batch.x, { training: true, rng: ctx.rng });
       const ce = softmaxCrossEntropy(logits, batch.y, ctx.task.classes);
       taskLoss = tf.keep(tf.clone(ce)); // reported; `ce` itself may become the returned value
       let total: tf.Scalar = ce;

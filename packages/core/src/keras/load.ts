@@ -1,17 +1,17 @@
 /**
- * Loading a TensorFlow.js LayersModel (model.json + weight shards) into a core `Sequential`, without
- * tfjs-layers: the topology is parsed (`topology.ts`), converted (`convert.ts`), and each Keras weight
- * bound to its core parameter by name and checked for dtype and shape before any shard is read. The
- * core model holds copies: the input JSON, bytes and files are never modified.
+ * Loading a Keras / TensorFlow.js LayersModel (model.json + weight shards) into a forgetless
+ * `GraphModel`, without tfjs-layers: the topology is parsed and converted (`import.ts`), and each
+ * Keras weight bound to its forgetless parameter by name and checked for shape before any shard is
+ * read. Quantized weights (uint8, uint16, float16) are dequantized as tfjs does. The model holds
+ * copies: the input JSON, bytes and files are never modified.
  *
  * Shards come through a `ShardReader` (files in Node: `@forgetless/pruning/node`; URLs: `fetch`,
  * here). Every error names the manifest (`source`) and the shard, weight or layer at fault.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Sequential } from '@forgetless/core';
-import { type LayerBinding, convertChain } from './convert.js';
+import type { GraphModel } from '../graph.js';
+import { type ImportOptions, type LayerBinding, importKerasTopology } from './import.js';
 import { checkShardPath, shardUrl } from './paths.js';
-import { parseTopology } from './topology.js';
 
 export interface WeightEntry {
   /** The manifest's entry as written (name, shape, dtype, quantization). */
@@ -20,15 +20,15 @@ export interface WeightEntry {
   readonly group: number;
   readonly byteOffset: number;
   readonly byteLength: number;
-  /** The core parameter or state it holds (`dense_0/kernel`, `batch_norm_0/moving_mean`), if any. */
+  /** The forgetless parameter or state it holds (`Conv1/kernel`, `bn_Conv1/moving_mean`), if any. */
   readonly core?: string;
 }
 
 export interface LoadedLayersModel {
   /** The manifest's file path or URL. */
   readonly source: string;
-  /** The model as a core Sequential with the file's weights (a copy; prune and fine-tune it freely). */
-  readonly model: Sequential;
+  /** The model with the file's weights (a copy; prune and fine-tune it freely). */
+  readonly model: GraphModel;
   /** A private deep copy of the model.json, as read. */
   readonly modelJson: Readonly<Record<string, unknown>>;
   /** The manifest's weights in file order. */
@@ -38,7 +38,7 @@ export interface LoadedLayersModel {
   readonly bindings: readonly LayerBinding[];
   /** The Keras model ends in a softmax (the core model outputs its logits). */
   readonly outputSoftmax: boolean;
-  /** The Keras model's output for a batch: core logits, softmaxed when `outputSoftmax`. */
+  /** The Keras model's output for a batch: the logits, softmaxed when `outputSoftmax`. */
   predict(x: tf.Tensor): tf.Tensor;
   /** The Keras weight name of a core parameter or state name. */
   kerasName(core: string): string | undefined;
@@ -113,7 +113,7 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
  * A LayersModel from its parsed model.json and a shard reader. `json` is copied first; nothing
  * given is modified.
  */
-export async function loadLayersModelFromJson(json: unknown, readShard: ShardReader, source: string): Promise<LoadedLayersModel> {
+export async function loadLayersModelFromJson(json: unknown, readShard: ShardReader, source: string, options: ImportOptions = {}): Promise<LoadedLayersModel> {
   if (!isObject(json)) throw new Error(`${source}: not a model.json (the JSON is not an object)`);
   const modelJson = structuredClone(json);
   const groups = manifestOf(modelJson, source);
@@ -130,25 +130,30 @@ export async function loadLayersModelFromJson(json: unknown, readShard: ShardRea
       off += bytes;
     }
   });
-  const { chain } = parseTopology(modelJson.modelTopology, source);
-  const { model, bindings, outputSoftmax } = convertChain(chain, source);
+  const { model, bindings, outputSoftmax } = importKerasTopology(modelJson.modelTopology, source, options);
   try {
     const all = { ...model.params, ...model.state };
+    const problems: string[] = [];
     for (const b of bindings) {
       if (!b.core) continue;
       for (const [local, kerasLocal] of Object.entries(b.weights)) {
         const i = findEntry(entries, b.keras, kerasLocal);
-        if (i < 0) throw new Error(`${source}: weight '${b.keras}/${kerasLocal}' of layer '${b.keras}' (class ${b.className}) is missing from the weights manifest`);
+        const at = `layer '${b.keras}' (class ${b.className})`;
+        if (i < 0) {
+          problems.push(`weight '${b.keras}/${kerasLocal}' of ${at} is missing from the weights manifest`);
+          continue;
+        }
         const e = entries[i] as (typeof entries)[number];
         const coreName = `${b.core}/${local}`;
         const target = all[coreName] as tf.Variable;
-        if (e.spec.dtype !== 'float32') throw new Error(`${source}: weight '${e.spec.name}' has dtype '${e.spec.dtype}' but layer '${b.keras}' (class ${b.className}) needs float32`);
-        if (e.spec.shape.length !== target.shape.length || e.spec.shape.some((d, k) => d !== target.shape[k])) {
-          throw new Error(`${source}: weight '${e.spec.name}' has shape [${e.spec.shape}] in the manifest but layer '${b.keras}' (class ${b.className}) needs [${target.shape}]`);
-        }
-        e.core = coreName;
+        if (e.spec.dtype !== 'float32') problems.push(`weight '${e.spec.name}' has dtype '${e.spec.dtype}' but ${at} needs float32`);
+        else if (e.core) problems.push(`weight '${e.spec.name}' is claimed by two layers`);
+        else if (e.spec.shape.length !== target.shape.length || e.spec.shape.some((d, k) => d !== target.shape[k])) {
+          problems.push(`weight '${e.spec.name}' has shape [${e.spec.shape}] in the manifest but ${at} needs [${target.shape}]`);
+        } else e.core = coreName;
       }
     }
+    if (problems.length) throw new Error(`${source}: ${problems.length} problem${problems.length > 1 ? 's' : ''} with the weights:\n  - ${problems.join('\n  - ')}`);
     // shards, group by group
     const data: Uint8Array[] = [];
     for (const [gi, g] of groups.entries()) {
@@ -182,7 +187,7 @@ export async function loadLayersModelFromJson(json: unknown, readShard: ShardRea
       groups: data,
       bindings,
       outputSoftmax,
-      predict: (x) => tf.tidy(() => (outputSoftmax ? tf.softmax(model.apply(x)) : model.apply(x))),
+      predict: (x) => model.predict(x),
       kerasName: (core) => toKeras.get(core),
       dispose: () => model.dispose(),
     };
@@ -199,7 +204,7 @@ export interface UrlLoadOptions {
 }
 
 /** Loads model.json and its shards from a URL (shards must lie under the model's folder). */
-export async function loadLayersModelFromUrl(url: string | URL, options: UrlLoadOptions = {}): Promise<LoadedLayersModel> {
+export async function loadLayersModelFromUrl(url: string | URL, options: UrlLoadOptions & ImportOptions = {}): Promise<LoadedLayersModel> {
   const f = options.fetch ?? globalThis.fetch;
   if (typeof f !== 'function') throw new Error('loadLayersModelFromUrl: no fetch available (pass options.fetch)');
   const modelUrl = new URL(String(url), typeof location !== 'undefined' ? location.href : undefined);
@@ -215,16 +220,16 @@ export async function loadLayersModelFromUrl(url: string | URL, options: UrlLoad
     return r;
   };
   const json = parseModelJson(await (await get(modelUrl, 'the model.json')).text(), source);
-  return loadLayersModelFromJson(json, async (p) => new Uint8Array(await (await get(shardUrl(modelUrl, p, source), `weight shard '${p}' at`)).arrayBuffer()), source);
+  return loadLayersModelFromJson(json, async (p) => new Uint8Array(await (await get(shardUrl(modelUrl, p, source), `weight shard '${p}' at`)).arrayBuffer()), source, options);
 }
 
 /**
  * Loads from in-memory artifacts, as a tfjs save handler receives them (`model.save(tf.io.withSaveHandler(...))`):
  * the topology, the weight specs and the weight data.
  */
-export async function loadLayersModelFromArtifacts(artifacts: tf.io.ModelArtifacts, source = 'artifacts'): Promise<LoadedLayersModel> {
+export async function loadLayersModelFromArtifacts(artifacts: tf.io.ModelArtifacts, source = 'artifacts', options: ImportOptions = {}): Promise<LoadedLayersModel> {
   const data = artifacts.weightData;
   const bytes = data === undefined ? new Uint8Array(0) : Array.isArray(data) ? concat(data.map((b) => new Uint8Array(b))) : new Uint8Array(data as ArrayBuffer);
   const json = { modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }] };
-  return loadLayersModelFromJson(json, async () => bytes, source);
+  return loadLayersModelFromJson(json, async () => bytes, source, options);
 }

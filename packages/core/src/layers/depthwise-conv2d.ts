@@ -1,0 +1,95 @@
+/**
+ * Depthwise 2-D convolution, NHWC, as Keras's DepthwiseConv2D: every input channel c is convolved
+ * with its own `depthMultiplier` kernels, output channel c·M + m:
+ *   y[n,i,j,c·M+m] = act(Σ_{a,b} xp[n, i·sh + a·dh, j·sw + b·dw, c] · K[a,b,c,m] + b[c·M+m])
+ * Weights (Keras names): `depthwise_kernel` K [kh, kw, in, M], `bias` [in·M]. Gradients on every
+ * backend: `ops/depthwise.ts`.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import { type InitializerName, initialize, toVariable } from '../init.js';
+import type { Padding } from '../ops/conv2d.js';
+import { depthwiseConv2d as depthwiseOp } from '../ops/depthwise.js';
+import type { Rng } from '../rng.js';
+import { type ActivationLike, type ActivationSpec, toActivationSpec } from './activation.js';
+import { type Size2, checkPadding, checkStrideDilation, finish, imageInput, imageOutput, sizePair } from './conv2d.js';
+import type { ApplyContext, Layer, LayerConfig, Shape } from './layer.js';
+
+export interface DepthwiseConv2dOptions {
+  kernelSize: Size2;
+  /** Kernels per input channel (default 1). */
+  depthMultiplier?: number;
+  /** [sh, sw], or one for both (default 1). */
+  stride?: Size2;
+  /** Kernel dilation [dh, dw], or one for both (default 1); excludes strides above 1. */
+  dilation?: Size2;
+  padding?: Padding;
+  activation?: ActivationLike;
+  /** Default true (as Keras). */
+  useBias?: boolean;
+  kernelInitializer?: InitializerName;
+  biasInitializer?: InitializerName;
+}
+
+export class DepthwiseConv2d implements Layer {
+  readonly kind = 'depthwiseConv2d' as const;
+  name = 'depthwise_conv2d';
+  readonly params: Record<string, tf.Variable> = {};
+  readonly state: Record<string, tf.Variable> = {};
+  readonly activation: ActivationSpec;
+  readonly kernelSize: [number, number];
+  readonly depthMultiplier: number;
+  readonly strides: [number, number];
+  readonly dilation: [number, number];
+  readonly padding: Padding;
+
+  constructor(readonly options: DepthwiseConv2dOptions) {
+    const kind = 'depthwiseConv2d';
+    this.kernelSize = sizePair(kind, 'kernelSize', options.kernelSize, 1);
+    this.depthMultiplier = options.depthMultiplier ?? 1;
+    if (!Number.isInteger(this.depthMultiplier) || this.depthMultiplier < 1) {
+      throw new Error(`${kind}: depthMultiplier must be a positive integer, got ${options.depthMultiplier}`);
+    }
+    this.strides = sizePair(kind, 'stride', options.stride, 1);
+    this.dilation = sizePair(kind, 'dilation', options.dilation, 1);
+    checkStrideDilation(kind, this.strides, this.dilation);
+    this.padding = checkPadding(kind, options.padding ?? 'valid');
+    this.activation = toActivationSpec(options.activation);
+  }
+
+  build(inputShape: Shape, rng: Rng): (number | null)[] {
+    const [h, w, c] = imageInput(this.name, 'depthwiseConv2d', inputShape);
+    const [kh, kw] = this.kernelSize;
+    const m = this.depthMultiplier;
+    const out = imageOutput(this.name, inputShape, [h, w], this.kernelSize, this.strides, this.dilation, this.padding);
+    // Keras's fans of a [kh, kw, in, M] kernel
+    const fanIn = kh * kw * c;
+    const fanOut = kh * kw * m;
+    this.params.depthwise_kernel = toVariable(initialize(this.options.kernelInitializer ?? 'glorot', [kh, kw, c, m], fanIn, fanOut, rng), true);
+    if (this.options.useBias !== false) {
+      this.params.bias = toVariable(initialize(this.options.biasInitializer ?? 'zeros', [c * m], fanIn, fanOut, rng), true);
+    }
+    return [...out, c * m];
+  }
+
+  apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
+    const z = depthwiseOp(x as tf.Tensor4D, this.params.depthwise_kernel as tf.Variable<tf.Rank.R4>, this.params.bias as tf.Tensor1D | undefined, {
+      stride: this.strides,
+      padding: this.padding,
+      dilation: this.dilation,
+    });
+    return finish(this, x, z, ctx);
+  }
+
+  config(): LayerConfig {
+    return {
+      kind: this.kind,
+      ...this.options,
+      kernelSize: this.kernelSize,
+      depthMultiplier: this.depthMultiplier,
+      stride: this.strides,
+      dilation: this.dilation,
+      padding: this.padding,
+      activation: this.activation,
+    };
+  }
+}

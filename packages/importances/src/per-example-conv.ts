@@ -1,0 +1,175 @@
+/**
+ * Exact per-example kernel gradients of convolutions, in bounded chunks of examples.
+ *
+ * A convolution with kernel tap (a, b), strides (sh, sw) and dilation (dh, dw) reads
+ * xp[n, i·sh + a·dh, j·sw + b·dw, c] at output position (i, j), xp the zero-padded input, so
+ *   g_n[a, b, c, o] = Σ_{i,j} xp_n[i·sh + a·dh, j·sw + b·dw, c] · δ_n[i, j, o].
+ * The square of this sum does not factor over positions, so the per-example gradients are built
+ * explicitly, for a chunk of examples at a time, by ONE depthwise convolution: the chunk's inputs as
+ * channels ([C, Hp, Wp, n]) convolved with its δ as a depthwise filter ([Ho, Wo, n, O]) at dilation
+ * (sh, sw) give Σ_{i,j} xp[a′ + i·sh, b′ + j·sw]·δ[i, j] for every offset (a′, b′); the taps are the
+ * offsets a′ = a·dh, b′ = b·dw. A depthwise convolution (kernel [kh, kw, C, M], δ channel c·M + m)
+ * is the same with (example, channel) pairs as the channels of one image.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+export type Stat = 'square' | 'abs';
+
+export interface ConvGeometry {
+  kernelSize: readonly [number, number];
+  strides: readonly [number, number];
+  dilation: readonly [number, number];
+  /** 'causal' pads the width axis by (kw − 1)·dw on the left (Conv1D viewed as [1, steps]). */
+  padding: 'same' | 'valid' | 'causal';
+}
+
+export interface Pads {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
+
+function axisPad(size: number, k: number, s: number, d: number, padding: ConvGeometry['padding']): [number, number] {
+  const ke = (k - 1) * d + 1;
+  if (padding === 'valid') return [0, 0];
+  if (padding === 'causal') return [ke - 1, 0];
+  const out = Math.ceil(size / s);
+  const total = Math.max(0, (out - 1) * s + ke - size);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+/** tfjs's zero padding of a convolution of this geometry on an [h, w] input. */
+export function convPads(h: number, w: number, g: ConvGeometry): Pads {
+  const [top, bottom] = axisPad(h, g.kernelSize[0], g.strides[0], g.dilation[0], g.padding === 'causal' ? 'valid' : g.padding);
+  const [left, right] = axisPad(w, g.kernelSize[1], g.strides[1], g.dilation[1], g.padding);
+  return { top, bottom, left, right };
+}
+
+export function padInput(x: tf.Tensor4D, p: Pads): tf.Tensor4D {
+  if (!p.top && !p.bottom && !p.left && !p.right) return x;
+  return tf.pad(x, [
+    [0, 0],
+    [p.top, p.bottom],
+    [p.left, p.right],
+    [0, 0],
+  ]);
+}
+
+/**
+ * Σ_n stat(g_n) of a conv kernel for each requested statistic, g_n as in the module comment.
+ * `x`: [N, H, W, C] layer input; `deltas`: per statistic, δ [N, Ho, Wo, F] (F = O, or C·M for a
+ * depthwise kernel with `multiplier` M). Returns [kh, kw, C, O] or [kh, kw, C, M] tensors.
+ */
+export function convKernelSums(
+  x: tf.Tensor4D,
+  deltas: Partial<Record<Stat, tf.Tensor4D>>,
+  g: ConvGeometry,
+  maxChunk: number,
+  multiplier?: number,
+): Partial<Record<Stat, tf.Tensor>> {
+  const [n, h, w, c] = x.shape;
+  const [sh, sw] = g.strides;
+  const p = convPads(h, w, g);
+  const hp = h + p.top + p.bottom;
+  const wp = w + p.left + p.right;
+  const entries = Object.entries(deltas) as [Stat, tf.Tensor4D][];
+  // with no weights, square and abs share one set of per-example gradients
+  const distinct = [...new Set(entries.map(([, d]) => d))];
+  const [, ho, wo, f] = (entries[0] as [Stat, tf.Tensor4D])[1].shape;
+  const outH = hp - sh * (ho - 1);
+  const outW = wp - sw * (wo - 1);
+  const perExample = hp * wp * c + distinct.length * (ho * wo * f + 2 * outH * outW * c * (f / (multiplier ? c : 1)));
+  const chunk = Math.max(1, Math.floor(maxChunk / perExample));
+  const acc: Partial<Record<Stat, tf.Tensor>> = {};
+  for (let b0 = 0; b0 < n; b0 += chunk) {
+    const size = Math.min(chunk, n - b0);
+    const part = tf.tidy(() => {
+      const rows = <T extends tf.Tensor>(t: T): T => (size === n ? t : (tf.slice(t, b0, size) as T));
+      const xp = padInput(rows(x), p);
+      const grads = new Map<tf.Tensor, tf.Tensor>();
+      for (const d of distinct) grads.set(d, perExampleKernel(xp, rows(d), g, outH, outW, multiplier));
+      const r: Partial<Record<Stat, tf.Tensor>> = {};
+      for (const [stat, d] of entries) {
+        const pe = grads.get(d) as tf.Tensor;
+        const batchAxis = multiplier ? 2 : 3;
+        r[stat] = tf.sum(stat === 'square' ? tf.square(pe) : tf.abs(pe), batchAxis);
+      }
+      return r;
+    });
+    for (const stat of Object.keys(part) as Stat[]) {
+      const prev = acc[stat];
+      const cur = part[stat] as tf.Tensor;
+      acc[stat] = prev ? tf.add(prev, cur) : cur;
+      if (prev) tf.dispose([prev, cur]);
+    }
+  }
+  const out: Partial<Record<Stat, tf.Tensor>> = {};
+  for (const [stat] of entries) {
+    const a = acc[stat] as tf.Tensor;
+    out[stat] = multiplier ? a : tf.transpose(a, [1, 2, 0, 3]);
+    if (!multiplier) a.dispose();
+  }
+  return out;
+}
+
+/**
+ * Per-example kernel gradients of one chunk: [C, kh, kw, b, O] for a standard kernel (batch axis 3),
+ * [kh, kw, b, C, M] for a depthwise one (batch axis 2).
+ */
+function perExampleKernel(xp: tf.Tensor4D, d: tf.Tensor4D, g: ConvGeometry, outH: number, outW: number, multiplier?: number): tf.Tensor {
+  const [b, hp, wp, c] = xp.shape;
+  const [, ho, wo, f] = d.shape;
+  const [kh, kw] = g.kernelSize;
+  const [dh, dw] = g.dilation;
+  const span: [number, number] = [(kh - 1) * dh + 1, (kw - 1) * dw + 1];
+  const dil = g.strides[0] === 1 && g.strides[1] === 1 ? 1 : ([g.strides[0], g.strides[1]] as [number, number]);
+  if (!multiplier) {
+    const xt = tf.transpose(xp, [3, 1, 2, 0]); // [C, Hp, Wp, b]: examples as channels
+    const dt = tf.transpose(d, [1, 2, 0, 3]); // [Ho, Wo, b, O]: a depthwise filter
+    let r: tf.Tensor4D = tf.depthwiseConv2d(xt, dt, 1, 'valid', 'NHWC', dil); // [C, outH, outW, b·O]
+    if (outH !== span[0] || outW !== span[1] || dh !== 1 || dw !== 1) r = tf.stridedSlice(r, [0, 0, 0, 0], [c, span[0], span[1], b * f], [1, dh, dw, 1]) as tf.Tensor4D;
+    return tf.reshape(r, [c, kh, kw, b, f]);
+  }
+  const m = multiplier;
+  const xt = tf.reshape(tf.transpose(xp, [1, 2, 0, 3]), [1, hp, wp, b * c]) as tf.Tensor4D; // one image, (example, channel) as channels
+  const dt = tf.reshape(tf.transpose(tf.reshape(d, [b, ho, wo, c, m]), [1, 2, 0, 3, 4]), [ho, wo, b * c, m]);
+  let r: tf.Tensor4D = tf.depthwiseConv2d(xt, dt as tf.Tensor4D, 1, 'valid', 'NHWC', dil); // [1, outH, outW, b·C·M]
+  if (outH !== span[0] || outW !== span[1] || dh !== 1 || dw !== 1) r = tf.stridedSlice(r, [0, 0, 0, 0], [1, span[0], span[1], b * c * m], [1, dh, dw, 1]) as tf.Tensor4D;
+  return tf.reshape(r, [kh, kw, b, c, m]);
+}
+
+/**
+ * Σ_n stat(g_n) of a kernel applied at every position: g_n = Σ_p x_n[p]ᵀ δ_n[p] ([in, out]), for
+ * x [N, ..., in] and δ [N, ..., out] (a Dense on sequences, a pointwise kernel). One batched matmul
+ * per chunk.
+ */
+export function positionKernelSums(x: tf.Tensor, deltas: Partial<Record<Stat, tf.Tensor>>, maxChunk: number): Partial<Record<Stat, tf.Tensor>> {
+  const n = x.shape[0] as number;
+  const fin = x.shape[x.shape.length - 1] as number;
+  const entries = Object.entries(deltas) as [Stat, tf.Tensor][];
+  const fout = (entries[0] as [Stat, tf.Tensor])[1].shape.at(-1) as number;
+  const positions = x.size / (n * fin);
+  const chunk = Math.max(1, Math.floor(maxChunk / (positions * (fin + fout) + 2 * fin * fout)));
+  const acc: Partial<Record<Stat, tf.Tensor>> = {};
+  for (let b0 = 0; b0 < n; b0 += chunk) {
+    const size = Math.min(chunk, n - b0);
+    const part = tf.tidy(() => {
+      const rows = (t: tf.Tensor) => (size === n ? t : tf.slice(t, b0, size));
+      const xt = tf.transpose(tf.reshape(rows(x), [size, positions, fin]), [0, 2, 1]); // [b, in, P]
+      const r: Partial<Record<Stat, tf.Tensor>> = {};
+      for (const [stat, d] of entries) {
+        const pe = tf.matMul(xt as tf.Tensor3D, tf.reshape(rows(d), [size, positions, fout]) as tf.Tensor3D); // [b, in, out]
+        r[stat] = tf.sum(stat === 'square' ? tf.square(pe) : tf.abs(pe), 0);
+      }
+      return r;
+    });
+    for (const stat of Object.keys(part) as Stat[]) {
+      const prev = acc[stat];
+      const cur = part[stat] as tf.Tensor;
+      acc[stat] = prev ? tf.add(prev, cur) : cur;
+      if (prev) tf.dispose([prev, cur]);
+    }
+  }
+  return acc;
+}
