@@ -168,6 +168,8 @@ export class GraphModel implements Model {
     for (const pattern of names) {
       const match = (n: string) => (pattern.endsWith('*') ? n.startsWith(pattern.slice(0, -1)) : n === pattern);
       const hits = this.layers.filter((l) => match(l.name));
+      // parameter-free merge layers have nothing to freeze (Keras files mark them trainable: false too)
+      if (hits.length === 0 && this.mergeLayers.some((l) => match(l.name))) continue;
       if (hits.length === 0) throw new Error(`graphModel: no layer is named '${pattern}' (layers: ${this.layers.map((l) => l.name).join(', ')})`);
       for (const l of hits) {
         if (trainable ? this.frozenLayers.delete(l.name) : !this.frozenLayers.has(l.name) && this.frozenLayers.add(l.name)) changed.push(l.name);
