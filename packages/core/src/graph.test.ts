@@ -163,6 +163,7 @@ describe('GraphModel', () => {
     expect(Object.keys(m.params)).toEqual(['b/kernel', 'b/bias', 'head/kernel', 'head/bias']);
     expect(Object.keys(m.state)).toContain('a/kernel');
     expect(() => m.setTrainable(['zzz'], false)).toThrow(/no layer is named 'zzz'/);
+    expect(m.setTrainable(['add'], false), 'a parameter-free merge layer has nothing to freeze').toEqual([]);
     const before = tf.clone(m.state['a/kernel'] as tf.Tensor);
     const headBefore = tf.clone(m.params['head/kernel'] as tf.Tensor);
     const n = 64;
