@@ -9,7 +9,7 @@ import { averageAccuracySpec, correlationSpec, pruningSpec } from '../src/experi
 import type { ExperimentConfig, SequenceName } from '../src/experiment/config.js';
 import type { PruningConfig, PruningEvent, PruningResult } from '../src/experiment/pruning.js';
 import type { ExperimentEvent, RunRecord } from '../src/experiment/run.js';
-import { correlationSurfaces, summarize } from '../src/experiment/summary.js';
+import { correlationSurfaces, recordCells, summarize } from '../src/experiment/summary.js';
 import { curvesSpec } from './charts.js';
 import type { BackendChoice, FromWorker, RunRequest, ToWorker } from './protocol.js';
 
@@ -189,6 +189,11 @@ async function chart(selector: string, spec: unknown, title?: string): Promise<R
 async function onProgress(e: Extract<ExperimentEvent, { kind: 'progress' }>): Promise<void> {
   const run = runs.get(e.run);
   const p = e.event;
+  if (p.kind === 'warning' || p.kind === 'diverged') {
+    // a blow-up, or the end of this run: said in the status line (the run's row and matrix say it too)
+    statusText.textContent = `run ${e.run + 1}/${e.runs} ${run?.label ?? e.label}: ${p.kind === 'warning' ? `warning: ${p.warning?.message ?? ''}` : (p.diverged?.message ?? 'diverged')}`;
+    return;
+  }
   const tasks = Math.max(1, taskNames.length);
   progressBar.value = Math.min(1, (e.run + (p.taskIndex + p.taskStep / Math.max(1, p.stepsInTask)) / tasks) / e.runs);
   const loss = p.loss !== undefined ? `, loss ${p.loss.toFixed(3)}` : '';
@@ -209,16 +214,21 @@ async function onProgress(e: Extract<ExperimentEvent, { kind: 'progress' }>): Pr
 async function onRunEnd(record: RunRecord): Promise<void> {
   const run = runs.get(record.index);
   if (run) record.accuracy.forEach((row, i) => fillRow(run.table, i, row));
+  if (run && record.diverged) {
+    // no accuracy of the diverged model: the rows it did not reach show —
+    run.table.dataset.diverged = 'true';
+    if (run.table.caption) run.table.caption.textContent = `${run.label}: ${record.diverged}`;
+    for (const cell of run.table.querySelectorAll<HTMLTableCellElement>('td.acc')) if (cell.textContent === '…') cell.textContent = '—';
+  }
   if (record.cancelled) return;
   records.push(record);
   const tr = (summaryTable.tBodies[0] as HTMLTableSectionElement).insertRow();
-  const cells = [
-    run?.label ?? record.variant,
-    record.diverged ? `diverged (${record.diverged})` : record.finalAverage.toFixed(3),
-    record.forgetting.toFixed(3),
-    record.bwt.toFixed(3),
-    `${record.seconds.toFixed(1)} s`,
-  ];
+  const shown = recordCells(record);
+  if (shown.title) {
+    tr.title = shown.title;
+    tr.dataset.diverged = 'true';
+  }
+  const cells = [run?.label ?? record.variant, shown.final, shown.forgetting, shown.bwt, `${record.seconds.toFixed(1)} s`];
   for (const c of cells) tr.insertCell().textContent = c;
   summaryTable.hidden = false;
   await chart('#chart-average', averageAccuracySpec(summarize({ runs: records })));

@@ -202,6 +202,30 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     await page.close();
   });
 
+  it('marks a run that diverges (L2 at λ 1e30): "diverged" and — in its row, no accuracy for the tasks after', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(url);
+    await configure(page, ['plain', 'l2'], { 'num-tasks': '2', steps: '20', 'evaluate-every': '10', 'lambda-l2': '1e30' });
+    await page.setChecked('#correlations', false);
+    await page.setChecked('#pruning', false);
+    await page.click('#run');
+    expect(await waitForEnd(page, 120_000)).toBe('done');
+    const rows = await page.locator('#summary tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent ?? '')));
+    expect(rows).toHaveLength(2);
+    const [plain, l2] = rows as [string[], string[]];
+    expect(plain[1]).toMatch(/^0\.\d{3}$/);
+    expect(l2.slice(0, 4)).toEqual(['l2 λ 1e+30', 'diverged', '—', '—']);
+    expect(await page.getAttribute('#summary tbody tr[data-diverged]', 'title')).toMatch(/^diverged at task 2 step \d+ \(loss = /);
+    // task 1 was learnt before the divergence (a real accuracy); task 2's row has none
+    const matrix = page.locator('#matrices table[data-method="l2"]');
+    expect(await matrix.getAttribute('data-diverged')).toBe('true');
+    expect(Number(await matrix.locator('td[data-row="0"][data-col="0"]').textContent())).toBeGreaterThan(0.3);
+    expect(await matrix.locator('td[data-row="1"]').evaluateAll((tds) => tds.slice(0, 2).map((td) => td.textContent))).toEqual(['—', '—']);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('stops a run when Stop is pressed', async () => {
     const page = await newPage();
     const errors = collectErrors(page);

@@ -1,4 +1,4 @@
-// The demo's browser page: `npm run web:dev | web:build | web:preview -w @forgetless/demo`.
+// The demo's browser page: `npm run web:dev | web:build | web:preview -w @forgetless/cli`.
 // The embedded Fashion-MNIST subset is served as static files (publicDir: the datasets package's
 // `data/` folder, so `fashion-mnist-subset/*.gz` sit beside the page, licence notice included) and
 // the tfjs wasm binaries are imported with `?url`: the built page works offline.

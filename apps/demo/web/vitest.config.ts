@@ -1,4 +1,4 @@
-// The page's end-to-end test (`npm run web:e2e -w @forgetless/demo`): builds the page, serves it and
+// The page's end-to-end test (`npm run web:e2e -w @forgetless/cli`): builds the page, serves it and
 // drives headless Chromium. Kept out of the demo's unit-test config, so `vitest run` there stays quick.
 import { fileURLToPath } from 'node:url';
 import { defineConfig, mergeConfig } from 'vitest/config';

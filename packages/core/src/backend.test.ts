@@ -1,6 +1,20 @@
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type BackendName, probeBackends, useBackend } from './backend.js';
+import { type BackendName, backendImportError, probeBackends, useBackend } from './backend.js';
+
+/** Runs an ES module script in a fresh Node process (wasm not yet initialised there); returns its last line. */
+async function fresh(script: string): Promise<string> {
+  const { execFileSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', `const c = await import(${JSON.stringify(dist)});\n${script}`], {
+    encoding: 'utf8',
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return out.trim().split('\n').at(-1) ?? '';
+}
 
 describe('useBackend', () => {
   afterAll(async () => {
@@ -29,9 +43,54 @@ describe('useBackend', () => {
   it('explains how to install tfjs-node when it is missing, and why that may fail', async () => {
     await expect(useBackend('tensorflow')).rejects.toThrow(/npm install @tensorflow\/tfjs-node@\^4\.22\.0.*downloads the libtensorflow binary/);
     await expect(useBackend('tensorflow-gpu')).rejects.toThrow(/@tensorflow\/tfjs-node-gpu.*CUDA/);
-    await expect(useBackend('webgpu' as BackendName)).rejects.toThrow("unknown backend 'webgpu'");
+    await expect(useBackend('nonesuch' as BackendName)).rejects.toThrow("unknown backend 'nonesuch'");
     const probe = await probeBackends();
     expect(probe.find((p) => p.name === 'wasm')?.available).toBe(true);
     expect(probe.find((p) => p.name === 'tensorflow')?.available).toBe(false);
+  });
+
+  it('knows webgl and webgpu: in Node it says why they cannot run, without importing them', async () => {
+    await expect(useBackend('webgl')).rejects.toThrow("backend 'webgl' cannot run here: WebGL needs a browser");
+    await expect(useBackend('webgpu')).rejects.toThrow("backend 'webgpu' cannot run here: WebGPU needs a browser");
+    expect(tf.findBackendFactory('webgl')).toBeNull();
+    const probe = await probeBackends();
+    expect(probe.find((p) => p.name === 'webgl')).toEqual({ name: 'webgl', available: false, reason: expect.stringMatching(/WebGL needs a browser/) });
+    expect(probe.find((p) => p.name === 'webgpu')?.available).toBe(false);
+  });
+
+  it('uses a backend the application registered, without importing anything by name', async () => {
+    tf.registerBackend('app-cpu', () => new MathBackendCPU(), 0);
+    try {
+      expect(await useBackend('app-cpu' as BackendName)).toBe('app-cpu');
+    } finally {
+      await tf.setBackend('cpu');
+      tf.removeBackend('app-cpu');
+    }
+  });
+
+  it('tells a bundled app to import the backend package itself, not to install it', () => {
+    const inBrowser = backendImportError('wasm', new TypeError("Failed to resolve module specifier '@tensorflow/tfjs-backend-wasm'"), false).message;
+    expect(inBrowser).toContain("import '@tensorflow/tfjs-backend-wasm';");
+    expect(inBrowser).toContain("before calling useBackend('wasm')");
+    const inNode = backendImportError('wasm', Object.assign(new Error("Cannot find package '@tensorflow/tfjs-backend-wasm'"), { code: 'ERR_MODULE_NOT_FOUND' }), true).message;
+    expect(inNode).toMatch(/needs the package @tensorflow\/tfjs-backend-wasm, which is not installed: install it with `npm install @tensorflow\/tfjs-backend-wasm@\^4\.22\.0`/);
+  });
+
+  it('sets wasm asset paths (wasmPaths) before the backend first initialises, through the module when given', async () => {
+    const { createRequire } = await import('node:module');
+    const { dirname } = await import('node:path');
+    const wasmDir = `${dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json'))}/dist/`;
+    // a folder that has the binaries works; one that has not makes the backend fail to initialise
+    expect(await fresh(`console.log(await c.useBackend('wasm', { wasmPaths: ${JSON.stringify(wasmDir)} }));`)).toBe('wasm');
+    expect(await fresh(`console.log(await c.useBackend('wasm', { wasmPaths: '/nonexistent/' }).then(() => 'ok', (e) => e.message.includes('failed to initialise') ? 'failed' : e.message));`)).toBe('failed');
+    // a module given by the application (as in a bundle) is the one whose setWasmPaths is called
+    expect(
+      await fresh(
+        `import * as tf from '@tensorflow/tfjs-core'; await import('@tensorflow/tfjs-backend-wasm'); const seen = [];
+         const wasm = await import('@tensorflow/tfjs-backend-wasm');
+         await c.useBackend('wasm', { wasmPaths: ${JSON.stringify(wasmDir)}, module: { setWasmPaths: (p) => { seen.push(p); wasm.setWasmPaths(p); } } });
+         console.log(JSON.stringify(seen), tf.getBackend());`,
+      ),
+    ).toBe(`${JSON.stringify([wasmDir])} wasm`);
   });
 });

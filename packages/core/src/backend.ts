@@ -1,26 +1,68 @@
 /**
  * Backend selection. forgetless speaks tfjs-core only; the application picks the backend. Backend
- * packages are optional peers, imported lazily, so an application installs only the ones it uses.
+ * packages are optional peers, so an application installs only the ones it uses.
+ *
+ * A backend the application has imported (`import '@tensorflow/tfjs-backend-wasm'`) is registered
+ * with tfjs, and `useBackend` uses it as it is. Only a backend not registered yet is imported by
+ * package name: that works in Node and in unbundled ES modules with an import map, but a bundler
+ * cannot follow an import whose name is only known at run time, so bundled applications import the
+ * backend themselves.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-export type BackendName = 'cpu' | 'wasm' | 'tensorflow' | 'tensorflow-gpu';
+export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu' | 'tensorflow' | 'tensorflow-gpu';
 
 const PACKAGES: Record<BackendName, string> = {
   cpu: '@tensorflow/tfjs-backend-cpu',
   wasm: '@tensorflow/tfjs-backend-wasm',
+  webgl: '@tensorflow/tfjs-backend-webgl',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
   tensorflow: '@tensorflow/tfjs-node',
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
 };
 
 /** Registered tfjs backend name for each forgetless backend name. */
-const TFJS_NAME: Record<BackendName, string> = { cpu: 'cpu', wasm: 'wasm', tensorflow: 'tensorflow', 'tensorflow-gpu': 'tensorflow' };
+const TFJS_NAME: Record<BackendName, string> = {
+  cpu: 'cpu',
+  wasm: 'wasm',
+  webgl: 'webgl',
+  webgpu: 'webgpu',
+  tensorflow: 'tensorflow',
+  'tensorflow-gpu': 'tensorflow',
+};
+
+/** The three binaries of tfjs-backend-wasm, the keys of a `wasmPaths` map. */
+export type WasmBinaryName = 'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm';
 
 export interface UseBackendOptions {
   /** wasm: use SIMD where the platform has it (default true). */
   simd?: boolean;
   /** wasm: threads (default: tfjs's choice; Node runs one thread). */
   threads?: boolean;
+  /**
+   * wasm: where the `.wasm` binaries are served, as tfjs-backend-wasm's `setWasmPaths` takes it: a
+   * URL prefix ending in `/` (e.g. `'/assets/'`, or a CDN folder
+   * `https://cdn.jsdelivr.net/npm/@tensorflow/tfjs-backend-wasm@4.22.0/dist/`), or a map from each
+   * binary's file name to its URL. Bundled browser apps need it unless the binaries are served beside
+   * the page. Set before the wasm backend first initialises; ignored once it has.
+   */
+  wasmPaths?: string | Record<WasmBinaryName, string>;
+  /**
+   * The backend package's module as the application imported it
+   * (`import * as wasm from '@tensorflow/tfjs-backend-wasm'`, then `{ module: wasm, wasmPaths }`).
+   * Only `wasmPaths` needs it, and only in a bundle, where useBackend cannot import the package by name.
+   */
+  module?: unknown;
+}
+
+interface WasmModule {
+  setWasmPaths(prefixOrFileMap: string | Record<string, string>, usePlatformFetch?: boolean): void;
+}
+
+const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+
+function isBackendName(name: string): name is BackendName {
+  return Object.hasOwn(PACKAGES, name);
 }
 
 function installHint(name: BackendName): string {
@@ -35,36 +77,113 @@ function installHint(name: BackendName): string {
   return `install it with \`npm install ${pkg}@^4.22.0\`.`;
 }
 
-async function importBackend(name: BackendName): Promise<void> {
+/**
+ * The error for a backend package that could not be imported by name. In Node the package is missing
+ * (or broken); elsewhere it is most often a bundled app, whose bundler could not follow the import:
+ * the application has to import the package itself. (Exported for tests.)
+ */
+export function backendImportError(name: BackendName, error: unknown, node = isNode): Error {
+  const pkg = PACKAGES[name];
+  const err = error as { code?: string; message?: string };
+  const message = err?.message ?? String(error);
+  if (!node) {
+    return new Error(
+      `backend '${name}' is not registered, and ${pkg} could not be imported by name here (${message}). ` +
+        `Bundlers cannot follow useBackend's import by name: import the package in your application, ` +
+        `\`import '${pkg}';\`, before calling useBackend('${name}'); if it is not installed, ${installHint(name)}`,
+    );
+  }
+  const missing =
+    err?.code === 'ERR_MODULE_NOT_FOUND' || err?.code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)/.test(message);
+  if (missing) return new Error(`backend '${name}' needs the package ${pkg}, which is not installed: ${installHint(name)}`);
+  return new Error(`backend '${name}': loading ${pkg} failed: ${message}. ${installHint(name)}`);
+}
+
+async function importPackage(name: BackendName): Promise<unknown> {
   const pkg = PACKAGES[name];
   try {
-    await import(/* @vite-ignore */ pkg);
+    return await import(/* webpackIgnore: true */ /* @vite-ignore */ pkg);
   } catch (e) {
-    const err = e as { code?: string; message?: string };
-    const missing = err.code === 'ERR_MODULE_NOT_FOUND' || err.code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)/.test(err.message ?? '');
-    if (missing) throw new Error(`backend '${name}' needs the package ${pkg}, which is not installed: ${installHint(name)}`);
-    throw new Error(`backend '${name}': loading ${pkg} failed: ${err.message ?? String(e)}. ${installHint(name)}`);
+    throw backendImportError(name, e);
+  }
+}
+
+/** Why `name` cannot run in this environment, if that can be told without trying. */
+function environmentProblem(name: BackendName): string | undefined {
+  const g = globalThis as { document?: unknown; OffscreenCanvas?: unknown; navigator?: { gpu?: unknown } };
+  if (name === 'webgl' && g.document === undefined && g.OffscreenCanvas === undefined) return 'WebGL needs a browser (a document or an OffscreenCanvas)';
+  if (name === 'webgpu' && g.navigator?.gpu === undefined) return 'WebGPU needs a browser that exposes navigator.gpu';
+  return undefined;
+}
+
+function setWasmPaths(options: UseBackendOptions, mod: unknown): void {
+  if (options.wasmPaths === undefined) return;
+  // Once the backend has initialised, its binaries are loaded and the paths no longer matter.
+  if ((tf.engine().registry as Record<string, unknown>).wasm !== undefined) return;
+  const m = mod as Partial<WasmModule> | undefined;
+  if (typeof m?.setWasmPaths !== 'function') {
+    throw new Error(
+      "useBackend('wasm', { wasmPaths }): the wasm package's setWasmPaths is out of reach here (a bundle): pass the module as well, " +
+        "`import * as wasm from '@tensorflow/tfjs-backend-wasm'` and `useBackend('wasm', { wasmPaths, module: wasm })`, or call its setWasmPaths yourself",
+    );
+  }
+  try {
+    m.setWasmPaths(options.wasmPaths);
+  } catch (e) {
+    throw new Error(`useBackend('wasm', { wasmPaths }): ${(e as Error).message}`);
   }
 }
 
 /**
- * Loads (if needed) and activates a backend. Returns the tfjs backend name now in use.
- * wasm finds its .wasm binaries beside its package in Node without `setWasmPaths`.
+ * Activates a backend, importing its package first unless it is registered already (imported by the
+ * application). Returns the tfjs backend name now in use. wasm finds its .wasm binaries beside its
+ * package in Node without `wasmPaths`; a bundled browser app serves them and says where (`wasmPaths`).
  */
 export async function useBackend(name: BackendName, options: UseBackendOptions = {}): Promise<string> {
-  if (!(name in PACKAGES)) {
-    throw new Error(`unknown backend '${String(name)}' (expected one of ${Object.keys(PACKAGES).join(', ')})`);
+  if (!isBackendName(name)) {
+    // A backend the application registered under its own name is used as it is.
+    if (typeof name === 'string' && tf.findBackendFactory(name)) return activate(name, name);
+    throw new Error(`unknown backend '${String(name)}' (expected one of ${Object.keys(PACKAGES).join(', ')}, or the name of a registered tfjs backend)`);
   }
   const tfjsName = TFJS_NAME[name];
-  // The package registers its flags when imported, so load it before setting them.
-  if (tf.findBackendFactory(tfjsName) === null || tf.findBackendFactory(tfjsName) === undefined) await importBackend(name);
+  let mod: unknown = options.module;
+  // A registered backend (the application imported its package) is used as it is; otherwise the
+  // package is imported now, which registers the backend and its flags (set below, after that).
+  if (!tf.findBackendFactory(tfjsName)) {
+    const problem = environmentProblem(name);
+    if (problem) throw new Error(`backend '${name}' cannot run here: ${problem}`);
+    mod = await importPackage(name);
+  }
   if (name === 'wasm') {
+    if (mod === undefined && options.wasmPaths !== undefined && (tf.engine().registry as Record<string, unknown>).wasm === undefined) {
+      // Registered by the application: reach its module by name where that works (Node, import maps).
+      mod = await import(/* webpackIgnore: true */ /* @vite-ignore */ PACKAGES.wasm).catch(() => undefined);
+    }
+    setWasmPaths(options, mod);
     // Flags are read when the backend initialises: they take effect in a process that has not used wasm yet.
     if (options.simd === false) tf.env().set('WASM_HAS_SIMD_SUPPORT', false);
     if (options.threads === false) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   }
-  const ok = await tf.setBackend(tfjsName);
-  if (!ok) throw new Error(`backend '${name}' failed to initialise (tf.setBackend('${tfjsName}') returned false)`);
+  return activate(name, tfjsName);
+}
+
+async function activate(name: string, tfjsName: string): Promise<string> {
+  let ok: boolean;
+  let cause = '';
+  try {
+    ok = await tf.setBackend(tfjsName);
+  } catch (e) {
+    ok = false;
+    cause = `: ${(e as Error).message}`;
+  }
+  if (!ok) {
+    const problem = isBackendName(name) ? environmentProblem(name) : undefined;
+    const hint =
+      name === 'wasm' && !isNode
+        ? " (in a browser: are the .wasm binaries served where tfjs-backend-wasm looks, beside the page's script? If not, say where with useBackend('wasm', { wasmPaths, module }))"
+        : '';
+    throw new Error(`backend '${name}' failed to initialise (tf.setBackend('${tfjsName}') returned false${cause})${problem ? `: ${problem}` : ''}${hint}`);
+  }
   await tf.ready();
   return tf.getBackend();
 }
@@ -73,8 +192,13 @@ export async function useBackend(name: BackendName, options: UseBackendOptions =
 export async function probeBackends(): Promise<{ name: BackendName; available: boolean; reason?: string }[]> {
   const out: { name: BackendName; available: boolean; reason?: string }[] = [];
   for (const name of Object.keys(PACKAGES) as BackendName[]) {
+    const problem = environmentProblem(name);
+    if (problem) {
+      out.push({ name, available: false, reason: problem });
+      continue;
+    }
     try {
-      if (!tf.findBackendFactory(TFJS_NAME[name])) await importBackend(name);
+      if (!tf.findBackendFactory(TFJS_NAME[name])) await importPackage(name);
       out.push({ name, available: true });
     } catch (e) {
       out.push({ name, available: false, reason: (e as Error).message });

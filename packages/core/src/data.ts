@@ -90,6 +90,19 @@ export class ArraySource implements DataSource {
       }
     }
     this.size = indices ? indices.length : total;
+    // every label this source exposes must be one the model can output (a view checks its own examples)
+    const n = this.size;
+    for (let r = 0; r < n; r++) {
+      const ex = indices ? (indices[r] as number) : r;
+      const raw = y[ex] as number;
+      if (labelMap) {
+        if (!(raw >= 0 && raw < labelMap.length) || !Number.isInteger(raw)) throw new Error(`arraySource: label ${raw} of example ${ex} has no entry in labelMap (${labelMap.length} entries)`);
+        continue;
+      }
+      if (!(raw >= 0 && raw < numClasses) || !Number.isInteger(raw)) {
+        throw new Error(`arraySource: label ${raw} of example ${ex} is outside 0..${numClasses - 1} (numClasses ${numClasses})`);
+      }
+    }
   }
 
   /** A view on some of this source's examples (positions relative to this source). */

@@ -6,7 +6,7 @@ import './gradients.js';
 
 export { type BackendName, type UseBackendOptions, probeBackends, useBackend } from './backend.js';
 export { type ArraySourceOptions, type Batch, type BatchOptions, type DataSource, type Task, ArraySource, arraySource } from './data.js';
-export { type InitializerName, initialize, toVariable } from './init.js';
+export { type InitializerName, initialize, toVariable, withShapeOnlyVariables } from './init.js';
 export { ACTIVATION_NAMES, type ActivationLike, type ActivationName, type ActivationSpec, applyActivation, toActivationSpec } from './layers/activation.js';
 export {
   Activation,
@@ -62,11 +62,14 @@ export { type SyntheticOptions, syntheticPermutedTasks } from './synthetic.js';
 export {
   type ContinualOptions,
   type ContinualResult,
+  type Divergence,
   type ProgressEvent,
   type TaskEndEvent,
   type TaskTiming,
+  type TrainingWarning,
   trainContinual,
 } from './train/continual.js';
+export { type NonFiniteValue, assertFiniteModel, findNonFinite, findNonFiniteAsync, maxAbsPerParameter } from './train/health.js';
 export { type EvaluateOptions, evaluate } from './train/evaluate.js';
 export type { Penalty, Plugin, StepInfo, TrainContext } from './train/plugin.js';
 export { trainStep } from './train/step.js';
@@ -99,7 +102,10 @@ export { type ImportOptions, type ImportedGraph, type LayerBinding, importKerasT
 export { type ConvertContext, type ConvertedLayer, type KerasLayerConfig, type KerasLayerConverter, kerasLayerConverter, registerKerasLayers, supportedKerasLayers } from './keras/registry.js';
 export { type KerasGraph, type KerasNode, parseKerasTopology } from './keras/topology.js';
 export {
+  DEFAULT_MODEL_MAX_BYTES,
+  type LoadLayersModelOptions,
   type LoadedLayersModel,
+  type ShardReadOptions,
   type ShardReader,
   type UrlLoadOptions,
   type WeightEntry,

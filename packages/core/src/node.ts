@@ -5,8 +5,7 @@
 import { access, mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
-import type { ImportOptions } from './keras/import.js';
-import { type LoadedLayersModel, type ShardReader, loadLayersModelFromJson, parseModelJson } from './keras/load.js';
+import { type LoadLayersModelOptions, type LoadedLayersModel, type ShardReadOptions, type ShardReader, loadLayersModelFromJson, parseModelJson } from './keras/load.js';
 import { checkShardPath } from './keras/paths.js';
 import { type SaveOptions, type SavedWeightReport, layersModelArtifacts } from './keras/save.js';
 import type { ParamMap } from './params.js';
@@ -78,14 +77,18 @@ async function manifestPath(path: string): Promise<string> {
   return s.isDirectory() ? join(abs, 'model.json') : abs;
 }
 
-/** Reads shards beside `source`, refusing any path (symlinks included) that leaves its folder. */
+/**
+ * Reads shards beside `source`, refusing any path (symlinks included) that leaves its folder. Its
+ * `size` gives a shard's size on disk without reading it, which the loader compares with the manifest
+ * before anything is read or built; a shard larger than the manifest leaves for it is not read.
+ */
 export function fileShardReader(source: string): ShardReader {
   const dir = dirname(source);
   const inside = (base: string, f: string) => {
     const r = relative(base, f);
     return r !== '' && !r.startsWith('..') && !isAbsolute(r);
   };
-  return async (p) => {
+  const locate = async (p: string): Promise<string> => {
     checkShardPath(p, source);
     const file = resolve(dir, p);
     if (!inside(dir, file)) throw new Error(`${source}: weight-shard path '${p}' leaves the model's folder`);
@@ -96,8 +99,29 @@ export function fileShardReader(source: string): ShardReader {
       throw new Error(`${source}: weight shard '${p}' cannot be read (${errCode(e)}: ${file})`);
     }
     if (!inside(await realpath(dir), real)) throw new Error(`${source}: weight shard '${p}' is a link to ${real}, outside the model's folder`);
-    return new Uint8Array(await readFile(real));
+    return real;
   };
+  const sizeOf = async (p: string, real: string): Promise<number> => {
+    try {
+      return (await stat(real)).size;
+    } catch (e) {
+      throw new Error(`${source}: weight shard '${p}' cannot be read (${errCode(e)}: ${real})`);
+    }
+  };
+  const size = async (p: string): Promise<number> => sizeOf(p, await locate(p));
+  const read = async (p: string, options: ShardReadOptions = {}): Promise<Uint8Array> => {
+    const real = await locate(p);
+    if (options.maxBytes !== undefined) {
+      const bytes = await sizeOf(p, real);
+      if (bytes > options.maxBytes) throw new Error(`${source}: weight shard '${p}' holds ${bytes} bytes, more than the ${options.maxBytes} bytes the manifest leaves for it`);
+    }
+    try {
+      return new Uint8Array(await readFile(real));
+    } catch (e) {
+      throw new Error(`${source}: weight shard '${p}' cannot be read (${errCode(e)}: ${real})`);
+    }
+  };
+  return Object.assign(read, { size });
 }
 
 /** Resolves and parses a model.json; errors name the file. */
@@ -112,8 +136,12 @@ async function readModelJson(path: string): Promise<{ source: string; json: Reco
   return { source, json: parseModelJson(text, source) };
 }
 
-/** Loads a Keras / tfjs-layers model from a model.json path (or its folder); the files are only read. */
-export async function loadLayersModel(path: string, options: ImportOptions = {}): Promise<LoadedLayersModel> {
+/**
+ * Loads a Keras / tfjs-layers model from a model.json path (or its folder); the files are only read.
+ * Shard sizes on disk are compared with the manifest before anything is read or built, and the
+ * declared weights are capped (`maxBytes`, default 2 GiB).
+ */
+export async function loadLayersModel(path: string, options: LoadLayersModelOptions = {}): Promise<LoadedLayersModel> {
   const { source, json } = await readModelJson(path);
   return loadLayersModelFromJson(json, fileShardReader(source), source, options);
 }

@@ -4,6 +4,7 @@
  * verified again before it is used (a stale or damaged copy is downloaded afresh).
  * Works in browsers and in Node; `@forgetless/datasets/node` adds a folder cache.
  */
+import { idxFileMaxBytes, idxMaxBytes } from './idx.js';
 import { MNIST_FILE_ROLES, type MnistFileRole, type MnistFormatDataset, type MnistFormatOptions, mnistFormatFromBytes, mnistFormatFileNames } from './mnist-format.js';
 import { sha256Hex } from './sha256.js';
 
@@ -36,6 +37,17 @@ export interface FetchOptions {
   fetch?: (url: string) => Promise<Response>;
   /** Default `sha256Hex` (Web Crypto); the Node entry passes node:crypto. */
   sha256?: (bytes: Uint8Array) => string | Promise<string>;
+  /**
+   * The most bytes a download may have (default: no limit): a longer Content-Length is refused before
+   * the body is read, and reading stops as soon as the body runs past it.
+   */
+  maxDownloadBytes?: number;
+}
+
+/** A download limit and the reason given when it is passed. */
+interface DownloadLimit {
+  bytes: number;
+  reason: string;
 }
 
 /**
@@ -44,6 +56,11 @@ export interface FetchOptions {
  * digest, and the bad bytes are not cached.
  */
 export async function fetchVerified(baseUrl: string | URL, file: string, options: FetchOptions): Promise<Uint8Array> {
+  const max = options.maxDownloadBytes;
+  return fetchChecked(baseUrl, file, options, max === undefined ? undefined : { bytes: max, reason: `the limit of ${max} bytes (maxDownloadBytes)` });
+}
+
+async function fetchChecked(baseUrl: string | URL, file: string, options: FetchOptions, limit: DownloadLimit | undefined): Promise<Uint8Array> {
   const { cache, checksums } = options;
   const hash = options.sha256 ?? sha256Hex;
   const expected = checksums === false ? undefined : checksums[file]?.toLowerCase();
@@ -62,13 +79,54 @@ export async function fetchVerified(baseUrl: string | URL, file: string, options
     throw new Error(`${file}: download from ${url} failed (${(e as Error).message})`);
   }
   if (!response.ok) throw new Error(`${file}: download from ${url} failed: HTTP ${response.status} ${response.statusText}`.trimEnd());
-  const bytes = new Uint8Array(await response.arrayBuffer());
+  const bytes = await readBody(response, file, url, limit);
   if (expected !== undefined) {
     const actual = await hash(bytes);
     if (actual !== expected) throw new Error(`${file}: SHA-256 mismatch: expected ${expected}, got ${actual} (${bytes.length} bytes from ${url})`);
   }
   await cache?.put(file, bytes);
   return bytes;
+}
+
+/** The body of `response`, refused by its Content-Length or as soon as it runs past `limit`. */
+async function readBody(response: Response, file: string, url: string, limit: DownloadLimit | undefined): Promise<Uint8Array> {
+  if (!limit) return new Uint8Array(await response.arrayBuffer());
+  const declared = response.headers.get('content-length');
+  if (declared !== null && Number(declared) > limit.bytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new Error(`${file}: the download from ${url} has Content-Length ${declared} bytes, more than ${limit.reason}`);
+  }
+  if (!response.body) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (bytes.length > limit.bytes) throw new Error(`${file}: the download from ${url} has ${bytes.length} bytes, more than ${limit.reason}`);
+    return bytes;
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (e) {
+      throw new Error(`${file}: download from ${url} failed (${(e as Error).message})`);
+    }
+    if (next.done) break;
+    total += next.value.length;
+    if (total > limit.bytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`${file}: the download from ${url} runs past ${limit.bytes} bytes, more than ${limit.reason}; stopped reading`);
+    }
+    chunks.push(next.value);
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
 }
 
 export interface FetchMnistFormatOptions extends FetchOptions, Omit<MnistFormatOptions, 'fileNames' | 'source'> {
@@ -78,7 +136,12 @@ export interface FetchMnistFormatOptions extends FetchOptions, Omit<MnistFormatO
   prefix?: string;
 }
 
-/** Downloads (or takes from the cache) the four files of an MNIST-format dataset and parses them. */
+/**
+ * Downloads (or takes from the cache) the four files of an MNIST-format dataset and parses them.
+ * A download longer than any IDX file within `maxBytes` can be is refused without reading it all
+ * (unless `maxDownloadBytes` says otherwise), and an IDX header declaring more than `maxBytes` is
+ * refused before the file is inflated.
+ */
 export async function fetchMnistFormat(options: FetchMnistFormatOptions): Promise<MnistFormatDataset> {
   const names = mnistFormatFileNames(options.prefix !== undefined ? { prefix: options.prefix } : {});
   if (options.checksums !== false) {
@@ -89,7 +152,12 @@ export async function fetchMnistFormat(options: FetchMnistFormatOptions): Promis
     }
   }
   // allSettled: on a failure, the other downloads still finish (and cache) before the error is thrown
-  const settled = await Promise.allSettled(MNIST_FILE_ROLES.map((role) => fetchVerified(options.baseUrl, names[role], options)));
+  const cap = idxMaxBytes(options);
+  const limit: DownloadLimit =
+    options.maxDownloadBytes !== undefined
+      ? { bytes: options.maxDownloadBytes, reason: `the limit of ${options.maxDownloadBytes} bytes (maxDownloadBytes)` }
+      : { bytes: idxFileMaxBytes(cap), reason: `any IDX file under the cap of ${cap} bytes can take (pass maxBytes to allow more)` };
+  const settled = await Promise.allSettled(MNIST_FILE_ROLES.map((role) => fetchChecked(options.baseUrl, names[role], options, limit)));
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) throw failed.reason;
   const bytes = settled.map((s) => (s as PromiseFulfilledResult<Uint8Array>).value);
@@ -100,6 +168,7 @@ export async function fetchMnistFormat(options: FetchMnistFormatOptions): Promis
     ...(options.name !== undefined ? { name: options.name } : {}),
     ...(options.numClasses !== undefined ? { numClasses: options.numClasses } : {}),
     ...(options.transpose !== undefined ? { transpose: options.transpose } : {}),
+    ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
   });
 }
 

@@ -4,8 +4,8 @@
  * queue of datasets) as core `Task`s over shared Uint8Arrays. Browser-safe; Node-only loading from
  * folders and the environment is in `@forgetless/datasets/node`.
  */
-export { crc32, gunzip, isGzip } from './gzip.js';
-export { type IdxArray, type IdxData, type IdxType, type ParseIdxOptions, encodeIdx, parseIdx } from './idx.js';
+export { type GunzipOptions, crc32, gunzip, gunzipStream, isGzip } from './gzip.js';
+export { DEFAULT_IDX_MAX_BYTES, type IdxArray, type IdxData, type IdxType, type ParseIdxOptions, encodeIdx, parseIdx } from './idx.js';
 export {
   type ImageSet,
   MNIST_FILE_ROLES,

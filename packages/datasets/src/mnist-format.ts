@@ -59,11 +59,17 @@ export interface MnistFormatOptions {
   source?: string;
   /** Names for error messages; default MNIST_FORMAT_FILES. */
   fileNames?: Partial<Record<MnistFileRole, string>>;
+  /**
+   * The most bytes of data one file may declare in its IDX header (default 1 GiB,
+   * `DEFAULT_IDX_MAX_BYTES`): a larger file is refused before it is inflated.
+   */
+  maxBytes?: number;
 }
 
 /**
  * Builds a dataset from the bytes (raw or gzip) of the four files. Errors name the file and what is
- * wrong: a bad header, a truncated body, images and labels that disagree in count, training and test
+ * wrong: a bad header, a header declaring more than `maxBytes` (refused before it is inflated), a
+ * truncated or overlong body, images and labels that disagree in count, training and test
  * images of different sizes, or labels beyond `numClasses`.
  */
 export function mnistFormatFromBytes(
@@ -71,8 +77,9 @@ export function mnistFormatFromBytes(
   options: MnistFormatOptions = {},
 ): MnistFormatDataset {
   const names = { ...MNIST_FORMAT_FILES, ...options.fileNames };
-  const images = (role: 'trainImages' | 'testImages') => parseIdx(files[role], { file: names[role], ndims: 3, type: 'uint8' });
-  const labels = (role: 'trainLabels' | 'testLabels') => parseIdx(files[role], { file: names[role], ndims: 1, type: 'uint8' });
+  const cap = options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {};
+  const images = (role: 'trainImages' | 'testImages') => parseIdx(files[role], { file: names[role], ndims: 3, type: 'uint8', ...cap });
+  const labels = (role: 'trainLabels' | 'testLabels') => parseIdx(files[role], { file: names[role], ndims: 1, type: 'uint8', ...cap });
   const trX = images('trainImages');
   const trY = labels('trainLabels');
   const teX = images('testImages');

@@ -8,7 +8,7 @@
  * survives a step).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ParamMap, Plugin, Model, StepInfo, TrainContext } from '@forgetless/core';
+import { type ParamMap, type Plugin, type Model, type StepInfo, type TrainContext, assertFiniteModel, disposeParams, findNonFinite } from '@forgetless/core';
 
 export interface SiOptions {
   /** Damping ξ > 0 of the denominator (default 0.1). */
@@ -83,11 +83,22 @@ export function siTracker(options: SiOptions = {}): SiTracker {
       const m = model;
       const om = omega;
       const st = start;
+      // weights that diverged give no importance: say which, before anything is reset
+      assertFiniteModel(m.params, 'siTracker');
       const out: ParamMap = {};
       for (const [name, v] of Object.entries(m.params)) {
         const w = om[name] as tf.Variable;
         const s = st[name] as tf.Variable;
         out[name] = tf.tidy(() => tf.div(w, tf.add(tf.square(tf.sub(v, s)), xi)));
+      }
+      const bad = findNonFinite(out);
+      if (bad) {
+        disposeParams(out);
+        throw new Error(`siTracker: the path integral ω of parameter '${bad.name}' is ${String(bad.value)} (the gradients or steps overflowed): no importance is defined`);
+      }
+      for (const [name, v] of Object.entries(m.params)) {
+        const w = om[name] as tf.Variable;
+        const s = st[name] as tf.Variable;
         tf.tidy(() => {
           w.assign(tf.zerosLike(w));
           s.assign(v);

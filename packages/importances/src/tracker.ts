@@ -89,12 +89,17 @@ export function importanceTracker(options: ImportanceTrackerOptions): Importance
     async afterTask(ctx: TrainContext) {
       const task = ctx.task;
       let imp: ParamMap;
-      if (si) {
-        imp = si.taskImportance();
-      } else {
-        const source = options.closingSet?.(task, ctx) ?? task.validation ?? task.train;
-        const classes = task.classes ?? methodOptions.classes;
-        imp = await computeImportance(method, ctx.model, source, { ...methodOptions, limit, ...(classes ? { classes } : {}) });
+      try {
+        if (si) {
+          imp = si.taskImportance();
+        } else {
+          const source = options.closingSet?.(task, ctx) ?? task.validation ?? task.train;
+          const classes = task.classes ?? methodOptions.classes;
+          imp = await computeImportance(method, ctx.model, source, { ...methodOptions, limit, ...(classes ? { classes } : {}) });
+        }
+      } catch (e) {
+        // which tracker and task (magnitude and SI refuse weights that diverged, naming the parameter)
+        throw new Error(`${what} (${method}, task '${task.name}'): ${(e as Error).message}`);
       }
       try {
         await assertFinite(imp, `${what} (${method}, task '${task.name}')`);

@@ -1,35 +1,26 @@
 // The built CLI (`node dist/cli.js`, which turbo builds before tests) as a user runs it: one-line
 // errors with exit codes, and a run killed with SIGKILL after its first checkpoint that, resumed,
-// ends with exactly the accuracy matrices of an uninterrupted run of the same seed (cpu backend).
-import { type ChildProcess, spawn } from 'node:child_process';
+// ends with exactly the accuracy matrices of an uninterrupted run of the same seed (cpu backend);
+// the command line as installed (version, help, a mistyped command, the package's files); data
+// defaults (FORGETLESS_DATA, importance samples, the default λ under SGD).
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { embeddedDataDir } from '@forgetless/datasets/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, checkBuilt, runCli, startCli } from './cli-process.test-util.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli.js');
 let dir: string;
-
-function start(args: string[]): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { cwd: dir, env: { ...process.env, FORGETLESS_DEBUG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = start(args);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d) => (stdout += d));
-    child.stderr?.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const start = (args: string[]) => startCli(args, dir);
+const run = (args: string[], env?: Record<string, string | undefined>) => runCli(args, dir, env);
+const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build -w @forgetless/demo)`);
+  checkBuilt();
   dir = await mkdtemp(join(tmpdir(), 'forgetless-cli-'));
 });
 afterAll(async () => {
@@ -119,5 +110,87 @@ describe('checkpoints', () => {
     const r = await run(['run', '--resume', join(dir, 'full'), '--epochs', '3']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^forgetless: --resume continues a run with its own settings: drop --epochs/);
+  });
+});
+
+describe('the command as installed', () => {
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(await readFile(join(PACKAGE_DIR, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await run([flag]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(`${version}\n`);
+    }
+  });
+
+  it('a mistyped command is named as such, with a suggestion', async () => {
+    for (const [typed, meant] of [['improtances', 'importances'], ['rnu', 'run'], ['prnue', 'prune']]) {
+      const r = await run([typed as string, '--out', 'x']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`forgetless: unknown command '${typed}' (did you mean ${meant}?)\n`);
+    }
+    expect(existsSync(join(dir, 'x'))).toBe(false);
+  });
+
+  it('--help shows every option’s default', async () => {
+    const r = await run(['run', '--help']);
+    expect(r.code).toBe(0);
+    for (const text of ['--model <spec>', '(default: 784-100-10)', '(default: embedded;', '(default: runs/<timestamp>)', '(default: the closing set, at most 5000']) expect(r.stdout).toContain(text);
+    const prune = await run(['prune', '--help']);
+    expect(prune.stdout).toMatch(/--data <name\|dir>\s+embedded/);
+  });
+
+  it('the package is publishable: a bin with a shebang, the license, the README, no tests or source maps', async () => {
+    const pkg = JSON.parse(await readFile(join(PACKAGE_DIR, 'package.json'), 'utf8'));
+    expect(pkg.private).toBeUndefined();
+    expect(pkg.bin).toEqual({ forgetless: './dist/cli.js' });
+    expect((await readFile(CLI, 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true);
+    const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: PACKAGE_DIR });
+    const files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
+    for (const f of ['dist/cli.js', 'dist/cli/program.js', 'dist/cli/run-command.js', 'LICENSE', 'README.md', 'package.json']) expect(files).toContain(f);
+    expect(files.filter((f) => /\.(test|test-util)\.|\.map$|\.d\.ts$|^src\/|^web\//.test(f))).toEqual([]);
+  });
+});
+
+describe('data', () => {
+  const quick = ['--methods', 'plain', '--tasks', '1', '--iterations', '1', '--train-limit', '100', '--eval-limit', '50', '--seeds', '0', '--backend', 'cpu', '--quiet'];
+
+  it('a FORGETLESS_DATA that is no folder, or holds no copy of the dataset asked for, is said in a warning', async () => {
+    const missing = join(dir, 'no-such-data');
+    const r = await run(['run', '--dataset', 'kmnist', ...quick, '--out', join(dir, 'kmnist')], { FORGETLESS_DATA: missing });
+    expect(r.stderr).toContain(`forgetless: warning: FORGETLESS_DATA=${missing} does not exist: it is ignored\n`);
+    const empty = join(dir, 'empty-data');
+    await mkdir(empty);
+    const r2 = await run(['run', '--dataset', 'fashion-mnist', ...quick, '--out', join(dir, 'fm-env')], { FORGETLESS_DATA: empty });
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(r2.stderr).toMatch(new RegExp(`^forgetless: warning: FORGETLESS_DATA=${empty} holds no fashion-mnist \\(neither it nor ${join(empty, 'fashion-mnist')} is an MNIST-format folder\\): using `));
+  });
+
+  it('importances use the closing set (833 on the embedded subset) unless told otherwise, and reports say so', async () => {
+    const out = join(dir, 'samples-embedded');
+    const r = await run(['run', '--dataset', 'embedded', ...quick, '--methods', 'ewc-mas', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(await readFile(join(out, 'results.json'), 'utf8')).config.importanceLimit).toBe(833);
+    expect(await readFile(join(out, 'report.md'), 'utf8')).toContain('importances on 833 closing-set samples per task');
+  });
+
+  it.skipIf(!existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz'))('and 5000 on full Fashion-MNIST (Debian’s dataset-fashion-mnist)', async () => {
+    const out = join(dir, 'samples-full');
+    const args = ['run', '--dataset', 'fashion-mnist', '--methods', 'ewc-mas', '--tasks', '1', '--iterations', '1', '--train-limit', '100', '--eval-limit', '50', '--seeds', '0'];
+    const r = await run([...args, '--out', out, '--no-progress'], { FORGETLESS_DATA: '' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('importances on 5000 samples');
+    expect(JSON.parse(await readFile(join(out, 'results.json'), 'utf8')).config.importanceLimit).toBe(5000);
+    expect(await readFile(join(out, 'report.md'), 'utf8')).toContain('importances on 5000 closing-set samples per task');
+  });
+
+  it('ewc-fis without a λ does not diverge under the default SGD learning rate', async () => {
+    const out = join(dir, 'ewc-fis');
+    const r = await run(['run', '--methods', 'ewc-fis', '--tasks', '2', '--epochs', '1', '--seeds', '0', '--eval-limit', '500', '--quiet', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const results = JSON.parse(await readFile(join(out, 'results.json'), 'utf8'));
+    expect(results.config.variants[0].lambdas).toEqual([5]);
+    expect(results.runs[0].diverged).toBeUndefined();
+    expect(results.runs[0].finalAverage).toBeGreaterThan(0.6);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * User errors: one line `forgetless: <what is wrong>` and an exit code (2: bad arguments, 1: bad
- * files or data), no stack trace unless FORGETLESS_DEBUG=1.
+ * files or data, 3: a run diverged), no stack trace unless FORGETLESS_DEBUG=1.
  */
 import { ConfigError } from '../experiment/config.js';
 import { MethodError } from '../experiment/methods.js';
@@ -8,7 +8,7 @@ import { MethodError } from '../experiment/methods.js';
 export class UserError extends Error {
   constructor(
     message: string,
-    readonly exitCode: 1 | 2 = 1,
+    readonly exitCode: 1 | 2 | 3 = 1,
   ) {
     super(message);
   }

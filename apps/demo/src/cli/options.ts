@@ -3,7 +3,7 @@
  * given on top. Each bad value is a one-line usage error naming the flag.
  */
 import { type BackendChoice, type ExperimentConfig, type SequenceName, BACKENDS, SEQUENCES, checkLambdas } from '../experiment/config.js';
-import { DEFAULT_LAMBDAS, type OptimizerName, type VariantSpec, hasLambda, parseVariant, variantLabel } from '../experiment/methods.js';
+import { type OptimizerName, type VariantSpec, defaultLambda, hasLambda, parseVariant, variantLabel } from '../experiment/methods.js';
 import { PRESETS, PRESET_NAMES, type Preset, defaultConfig, isPresetName } from '../experiment/presets.js';
 import { usage } from './errors.js';
 
@@ -124,7 +124,7 @@ export function configFromFlags(flags: RunFlags): ExperimentConfig {
     if (specs.length === 0) throw usage(`--methods: expected method names like plain,ewc-fis,wva-sig, got '${flags.methods}'`);
     c.variants = specs.map((s) => {
       const v: VariantSpec = parseVariant(s);
-      return { ...v, lambdas: hasLambda(v.method) ? [DEFAULT_LAMBDAS[v.method] ?? 1] : [0] };
+      return { ...v, lambdas: hasLambda(v.method) ? [defaultLambda(v.method, v.optimizer ?? c.optimizer)] : [0] };
     });
     if (!preset && flags.preset === undefined) c.name = 'custom';
   }
@@ -135,7 +135,7 @@ export function configFromFlags(flags: RunFlags): ExperimentConfig {
 /** The default run, named `custom` as soon as a flag changes what it trains. */
 function quickDefault(flags: RunFlags): ExperimentConfig {
   const c = defaultConfig();
-  const inert = ['backend', 'quick', 'out', 'resume', 'progress', 'quiet', 'download'];
+  const inert = ['backend', 'quick', 'out', 'resume', 'progress', 'quiet', 'download', 'force'];
   const changed = Object.entries(flags).some(([k, v]) => v !== undefined && !inert.includes(k));
   return changed ? { ...c, name: 'custom' } : c;
 }

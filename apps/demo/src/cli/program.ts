@@ -1,54 +1,116 @@
 /**
  * The `forgetless` command line (commander): `run` (the default), `importances`, `prune`,
- * `correlate`, `methods`, `presets`. Parsing errors become one-line usage errors (exit 2).
+ * `correlate`, `methods`, `presets`. Parsing errors become one-line usage errors (exit 2); a mistyped
+ * command is named with a suggestion. Every option's help shows its default.
+ *
+ * The output folder of `run` is claimed (created, write-probed, locked, cleared of stale temporary
+ * files, refused when it holds an earlier run unless --force) before any data is read or model built;
+ * the commands' modules (tfjs kernels, charts) load only then, so refusals come within a second.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { BACKENDS, SEQUENCES } from '../experiment/config.js';
-import { DEFAULT_LAMBDAS, METHODS } from '../experiment/methods.js';
-import { PRESETS, PRESET_NAMES } from '../experiment/presets.js';
+import { DEFAULT_LAMBDAS, METHODS, SGD_LAMBDAS } from '../experiment/methods.js';
+import { PRESETS, PRESET_NAMES, defaultConfig } from '../experiment/presets.js';
 import { usage } from './errors.js';
-import { type RunCommandFlags, runCommand } from './run-command.js';
-import { registerToolCommands } from './tools.js';
+import type { RunFlags } from './options.js';
+import { claimOutputFolder, defaultOutDir } from './output-folder.js';
+import { registerToolCommands } from './tool-commands.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** The package's version (package.json two folders up, from src/cli or dist/cli). */
+export function cliVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** `text (default: value)`, for options whose default depends on the preset (so commander must not set it). */
+const dflt = (text: string, value: string) => `${text} (default: ${value})`;
+
+export interface RunActionFlags extends RunFlags {
+  out?: string;
+  resume?: string;
+  force?: boolean;
+  progress?: boolean;
+  quiet?: boolean;
+  download?: boolean;
+}
+
+async function runAction(flags: RunActionFlags, command: string): Promise<void> {
+  const { force, ...rest } = flags;
+  const resume = rest.resume !== undefined;
+  if (resume && force) throw usage('--resume continues a run with its own settings: drop --force');
+  const folder = resume
+    ? await claimOutputFolder(rest.resume as string, { flag: '--resume', mode: 'resume' })
+    : await claimOutputFolder(rest.out ?? defaultOutDir(), { flag: '--out', mode: 'run', force: !!force });
+  try {
+    const { runCommand } = await import('./run-command.js');
+    await runCommand(resume ? rest : { ...rest, out: folder.dir }, command);
+  } finally {
+    await folder.release();
+  }
+}
+
 export function buildProgram(argv: readonly string[]): Command {
   const command = ['forgetless', ...argv].join(' ');
+  const d = defaultConfig();
   const program = new Command('forgetless')
     .description('Continual learning (EWC, WVA, importances) and pruning on TensorFlow.js: experiments, paper presets, tools.')
+    .version(cliVersion(), '-V, --version', 'print the version')
     .configureOutput({ outputError: () => undefined })
+    .showSuggestionAfterError(true)
     .exitOverride();
 
   program
-    .command('run', { isDefault: true })
+    .command('run')
     .description('a continual-learning experiment: the default run, a paper preset, or your own (the default command)')
-    .addOption(new Option('--preset <name>', `a paper's experiment: ${PRESET_NAMES.join(', ')}`))
+    .addOption(new Option('--preset <name>', dflt(`a paper's experiment: ${PRESET_NAMES.join(', ')}`, 'none: the default run')))
     .option('--quick', 'scale a preset down (fewer tasks, steps, seeds) to minutes')
-    .option('--dataset <name|dir>', 'embedded (the shipped subset), fashion-mnist, mnist, or an MNIST-format folder (several, comma-separated, for --sequence queue); presets default to MNIST where found, else Fashion-MNIST')
+    .option(
+      '--dataset <name|dir>',
+      dflt(
+        'embedded (the shipped subset), fashion-mnist, mnist, or an MNIST-format folder (several, comma-separated, for --sequence queue)',
+        `${d.data.dataset}; presets: MNIST where found, else Fashion-MNIST`,
+      ),
+    )
     .option('--download', 'fetch MNIST / Fashion-MNIST from their published sources when missing (SHA-256 checked, cached)')
-    .addOption(new Option('--sequence <name>', 'task sequence').choices([...SEQUENCES]))
-    .option('--tasks <n>', 'number of tasks')
-    .option('--model <spec>', "model spec: 784-300-150-10:leakyrelu, 784-100-10, paper2-conv, paper2-conv:0.25")
-    .option('--methods <list>', 'comma-separated methods, e.g. plain,ewc-fis,sewc-mas,wva-sig:exp:steps@adam (see `forgetless methods`)')
-    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam']))
-    .option('--lr <x>', 'learning rate')
-    .option('--epochs <n>', 'epochs per task')
-    .option('--iterations <n>', 'optimizer steps per task (instead of epochs)')
-    .option('--batch-size <n>', 'minibatch size')
-    .option('--lambda <spec>', 'λ for every method (41), a grid (1,10,100), or per method (ewc-fis=10,41,85); repeatable', collect)
-    .option('--seeds <list>', 'seeds, e.g. 0,1,2')
-    .option('--repeats <n>', 'seeds 0..n-1')
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]))
-    .option('--importance-samples <n>', 'closing-set examples per task for importances')
-    .option('--eval-limit <n>', 'evaluate on at most n test examples per task')
-    .option('--evaluate-every <n>', 'also evaluate every n steps on the tasks seen so far (accuracy curves in results.json)')
-    .option('--train-limit <n>', 'train on at most n examples per task')
-    .option('--out <dir>', 'output folder (default runs/<timestamp>)')
-    .option('--resume <dir>', 'continue an interrupted run from its output folder')
+    .addOption(new Option('--sequence <name>', dflt('task sequence', d.data.sequence)).choices([...SEQUENCES]))
+    .option('--tasks <n>', dflt('number of tasks', `${d.data.numTasks}; presets: their own`))
+    .option('--model <spec>', dflt('model spec: 784-300-150-10:leakyrelu, 784-100-10, paper2-conv, paper2-conv:0.25', d.model))
+    .option(
+      '--methods <list>',
+      dflt('comma-separated methods, e.g. plain,ewc-fis,sewc-mas,wva-sig:exp:steps@adam (see `forgetless methods`)', d.variants.map((v) => v.method).join(',')),
+    )
+    .addOption(new Option('--optimizer <name>', dflt('optimizer', d.optimizer)).choices(['sgd', 'adam']))
+    .option('--lr <x>', dflt('learning rate', 'sgd 0.1, adam 0.001'))
+    .option('--epochs <n>', dflt('epochs per task', String(d.epochs)))
+    .option('--iterations <n>', dflt('optimizer steps per task (instead of epochs)', 'none: epochs'))
+    .option('--batch-size <n>', dflt('minibatch size', String(d.batchSize)))
+    .option(
+      '--lambda <spec>',
+      dflt(
+        'λ for every method (41), a grid (1,10,100), or per method (ewc-fis=10,41,85); repeatable',
+        `the default run: ${d.variants.filter((v) => v.method !== 'plain').map((v) => `${v.method} ${v.lambdas.join(',')}`).join(', ')}; else each method's (\`forgetless methods\`)`,
+      ),
+      collect,
+    )
+    .option('--seeds <list>', dflt('seeds, e.g. 0,1,2', d.seeds.join(',')))
+    .option('--repeats <n>', dflt('seeds 0..n-1 (instead of --seeds)', String(d.seeds.length)))
+    .addOption(new Option('--backend <name>', dflt('tfjs backend', d.backend)).choices([...BACKENDS]))
+    .option(
+      '--importance-samples <n>',
+      dflt('closing-set examples per task for importances', `the closing set, at most ${d.importanceLimit}: 833 on the embedded subset, 5000 on full Fashion-MNIST`),
+    )
+    .option('--eval-limit <n>', dflt('evaluate on at most n test examples per task', 'all'))
+    .option('--evaluate-every <n>', dflt('also evaluate every n steps on the tasks seen so far (accuracy curves in results.json)', 'never'))
+    .option('--train-limit <n>', dflt('train on at most n examples per task', 'all'))
+    .option('--out <dir>', dflt('output folder', 'runs/<timestamp>'))
+    .option('--force', 'start a new run in an --out folder that holds an earlier run (its results and checkpoint are removed)')
+    .option('--resume <dir>', dflt('continue an interrupted run from its output folder', 'none: a new run'))
     .option('--no-progress', 'no progress bars (task lines only)')
-    .option('--quiet', 'no progress output at all')
-    .action(async (flags: RunCommandFlags) => {
-      await runCommand(flags, command);
+    .option('--quiet', 'no progress output (warnings and errors still print)')
+    .action(async (flags: RunActionFlags) => {
+      await runAction(flags, command);
     });
 
   program
@@ -57,7 +119,9 @@ export function buildProgram(argv: readonly string[]): Command {
     .action(() => {
       for (const m of Object.values(METHODS)) {
         const lam = DEFAULT_LAMBDAS[m.name];
-        process.stdout.write(`${m.name.padEnd(16)}${(lam !== undefined ? `λ ${lam}` : '').padEnd(12)}${m.description}\n`);
+        const sgd = SGD_LAMBDAS[m.name];
+        const text = lam === undefined ? '' : sgd !== undefined ? `λ ${lam} (sgd ${sgd})` : `λ ${lam}`;
+        process.stdout.write(`${m.name.padEnd(16)}${text.padEnd(20)}${m.description}\n`);
       }
       process.stdout.write('\nModifiers: wva-*:hyperbolic|exp, :grads|steps; ewc-*:half (c = λ/2·I); any method @sgd|@adam.\n');
     });
@@ -73,15 +137,25 @@ export function buildProgram(argv: readonly string[]): Command {
   return program;
 }
 
-/** Parses and runs; commander's own errors become usage errors. */
+const NO_COMMAND = new Set(['-h', '--help', '-V', '--version']);
+
+/** Parses and runs; commander's own errors become usage errors. `forgetless [options]` is `forgetless run [options]`. */
 export async function runCli(argv: readonly string[]): Promise<void> {
+  const args = [...argv];
+  // run is the default command; a word that is not a command is an unknown (mistyped) command
+  if (args.length === 0 || (args[0]?.startsWith('-') && !NO_COMMAND.has(args[0]))) args.unshift('run');
   const program = buildProgram(argv);
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(args, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return;
-      throw usage(e.message.replace(/^error: /, ''));
+      throw usage(
+        e.message
+          .replace(/^error: /, '')
+          .replace(/\s*\n\s*\(Did you mean (.+)\?\)\s*$/, ' (did you mean $1?)')
+          .replace(/\s*\n\s*/g, ' '),
+      );
     }
     throw e;
   }

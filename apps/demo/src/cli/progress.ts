@@ -1,7 +1,8 @@
 /**
  * Progress on stderr: a cli-progress bar per task (steps, loss, the average accuracy of the last
  * evaluation, examples per second, ETA), and one line per finished task and run, which is all a
- * non-terminal (a pipe, a CI log) gets.
+ * non-terminal (a pipe, a CI log) gets; a line per blow-up warning, and for a run that diverged,
+ * where (`diverged at task T step S (parameter P = NaN)`) instead of its accuracy.
  */
 import cliProgress from 'cli-progress';
 import type { ExperimentEvent } from '../experiment/run.js';
@@ -41,13 +42,23 @@ export function progressReporter(options: ProgressOptions = {}): { onEvent: (e: 
       stop();
       const r = e.record;
       if (r.diverged) {
-        write(`  diverged after ${r.accuracy.length} task(s): ${r.diverged} (${r.seconds.toFixed(1)} s)`);
+        write(`  ${r.diverged}: no accuracy is reported for this run (${r.seconds.toFixed(1)} s)`);
         return;
       }
       write(`  ${r.cancelled ? 'cancelled' : 'done'}: average accuracy ${f3(r.finalAverage)}, forgetting ${f3(r.forgetting)}, BWT ${f3(r.bwt)} (${r.seconds.toFixed(1)} s)`);
       return;
     }
     const ev = e.event;
+    if (ev.kind === 'warning') {
+      stop();
+      write(`  warning: ${ev.warning?.message ?? 'training is blowing up'}`);
+      return;
+    }
+    if (ev.kind === 'diverged') {
+      // the run ends here; its 'run-end' line says where
+      stop();
+      return;
+    }
     if (ev.kind === 'task') {
       stop();
       const accs = ev.accuracies ?? [];

@@ -11,10 +11,11 @@ import { variantLabel } from '../experiment/methods.js';
 import type { Preset } from '../experiment/presets.js';
 import { PRESETS, isPresetName } from '../experiment/presets.js';
 import { type ExperimentResult, type Snapshot, runExperiment } from '../experiment/run.js';
-import type { VariantSummary } from '../experiment/summary.js';
+import { type VariantSummary, divergenceText } from '../experiment/summary.js';
 import { type LoadedCheckpoint, fileCheckpoint, loadCheckpoint } from './checkpoint.js';
-import { loadExperimentData } from './data.js';
+import { importanceSamples, loadExperimentData } from './data.js';
 import { UserError, usage } from './errors.js';
+import { fingerprintChanges, runFingerprint } from './fingerprint.js';
 import { type RunFlags, configFromFlags, presetOf } from './options.js';
 import { writeOutputs } from './output.js';
 import { progressReporter } from './progress.js';
@@ -36,20 +37,26 @@ export function defaultOutDir(now = new Date()): string {
 function describeConfig(c: ExperimentConfig): string {
   const per = c.iterations !== undefined ? `${c.iterations} iterations` : `${c.epochs ?? 1} epoch(s)`;
   const runs = c.variants.reduce((n, v) => n + v.lambdas.length, 0) * c.seeds.length;
-  return `model ${c.model}, ${c.optimizer} lr ${c.learningRate}, ${per}/task, batch ${c.batchSize}; methods ${c.variants.map((v) => variantLabel(v) + (v.method !== 'plain' ? ` (λ ${v.lambdas.join(', ')})` : '')).join(', ')}; ${c.seeds.length} seed(s): ${runs} run(s)`;
+  return `model ${c.model}, ${c.optimizer} lr ${c.learningRate}, ${per}/task, batch ${c.batchSize}, importances on ${c.importanceLimit} samples; methods ${c.variants.map((v) => variantLabel(v) + (v.method !== 'plain' ? ` (λ ${v.lambdas.join(', ')})` : '')).join(', ')}; ${c.seeds.length} seed(s): ${runs} run(s)`;
 }
 
-/** The stdout table: average accuracy after each task, task 1 at the end, forgetting, per method. */
+/**
+ * The stdout table: average accuracy after each task, task 1 at the end, forgetting, per method; a
+ * method whose runs diverged shows — and where it diverged.
+ */
 export function summaryTable(summaries: readonly VariantSummary[], tasks: number): string {
+  const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
   const head = ['method', 'λ', ...Array.from({ length: tasks }, (_, i) => `avg@${i + 1}`), 'task1@end', 'forgetting'];
+  const notes: string[] = [];
   const rows = summaries.map((s) => {
     const b = s.best;
+    notes.push(divergenceText(b));
     const t1 = b.matrix[b.matrix.length - 1]?.[0] ?? Number.NaN;
-    return [s.variant, s.method === 'plain' ? '-' : String(b.lambda), ...Array.from({ length: tasks }, (_, i) => (b.curve[i]?.mean ?? Number.NaN).toFixed(3)), t1.toFixed(3), b.forgetting.mean.toFixed(3)];
+    return [s.variant, s.method === 'plain' ? '-' : String(b.lambda), ...Array.from({ length: tasks }, (_, i) => f3(b.curve[i]?.mean ?? Number.NaN)), f3(t1), f3(b.forgetting.mean)];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
-  return [line(head), ...rows.map(line)].join('\n');
+  const line = (cells: string[], note = '') => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ') + (note ? `  ${note}` : '');
+  return [line(head), ...rows.map((r, k) => line(r, notes[k]))].join('\n');
 }
 
 export async function runCommand(flags: RunCommandFlags, command: string): Promise<void> {
@@ -84,11 +91,21 @@ export async function runCommand(flags: RunCommandFlags, command: string): Promi
   };
   const backend = tf.getBackend();
   const data = await loadExperimentData(config.data, { download: !!flags.download });
-  config = { ...config, data: data.data };
+  config = { ...config, data: data.data, importanceLimit: importanceSamples(config.importanceLimit, data.tasks) };
   log(`forgetless ${preset ? `${preset.name}${flags.quick ? ' --quick' : ''}` : config.name}: ${data.tasks.length} ${config.data.sequence} tasks from ${data.description}; ${backend} backend`);
   log(`  ${describeConfig(config)}`);
   log(`  output: ${outDir}`);
-  const checkpoint = fileCheckpoint(outDir, config, { ...context, data: data.description });
+  // a resumed run must see the data (and settings) it began with
+  const fingerprint = runFingerprint(config, data.tasks);
+  const changed = resumed ? fingerprintChanges(resumed.context.fingerprint, fingerprint) : undefined;
+  if (changed) {
+    resumed?.dispose();
+    const then = typeof context.data === 'string' && context.data !== data.description ? `; the run began on ${context.data}` : '';
+    throw new UserError(
+      `--resume: the data changed since the run began: ${changed} (data now: ${data.description}${then}); resuming would mix old and new data: restore the data the run began with, or start a new run`,
+    );
+  }
+  const checkpoint = fileCheckpoint(outDir, config, { ...context, data: data.description, fingerprint });
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -98,6 +115,7 @@ export async function runCommand(flags: RunCommandFlags, command: string): Promi
     controller.abort();
   };
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint); // a service manager's stop: the same as Ctrl-C
   const progress = progressReporter({ ...(flags.progress === false ? { bars: false } : {}), ...(flags.quiet ? { quiet: true } : {}) });
   let result: ExperimentResult;
   try {
@@ -111,6 +129,7 @@ export async function runCommand(flags: RunCommandFlags, command: string): Promi
   } finally {
     progress.stop();
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
     resumed?.dispose();
   }
   const wall = (performance.now() - t0) / 1000;
@@ -124,4 +143,9 @@ export async function runCommand(flags: RunCommandFlags, command: string): Promi
   process.stdout.write(`\n${summaryTable(summaries, result.tasks.length)}\n\n`);
   process.stdout.write(`${result.cancelled ? 'cancelled; partial results' : 'results'} in ${outDir}: ${files.join(', ')}\n`);
   if (result.cancelled) throw new UserError(`interrupted: resume with forgetless run --resume ${outDir}`, 1);
+  const diverged = result.runs.filter((r) => r.diverged);
+  if (diverged.length) {
+    const which = diverged.map((r) => `${r.variant}${r.method === 'plain' ? '' : ` λ ${r.lambda}`}, seed ${r.seed}: ${r.diverged}`).join('; ');
+    throw new UserError(`${diverged.length} of ${result.runs.length} runs diverged (${which}); their accuracies are not reported`, 3);
+  }
 }

@@ -109,6 +109,20 @@ describe('forgetless importances', () => {
   });
 });
 
+describe('--data embedded', () => {
+  it('importances and prune take the embedded Fashion-MNIST subset by name', async () => {
+    const imp = join(dir, 'imp-embedded');
+    const { out } = await cli(['importances', '--model', modelPath, '--data', 'embedded', '--method', 'mas', '--samples', '300', '--out', imp, '--backend', 'cpu']);
+    expect(out).toMatch(/mas importances of model\.json \(4 parameters/);
+    const mas = await loadImportances(join(imp, 'importances-mas.json'));
+    expect(mas.metadata).toMatchObject({ method: 'mas', data: 'fashion-mnist', samples: 300 });
+    for (const t of Object.values(mas.importances)) t.dispose();
+    const { out: text } = await cli(['prune', '--model', modelPath, '--data', 'embedded', '--importance', 'magnitude', '--sparsity', '0.5', '--out', join(dir, 'pruned-embedded'), '--backend', 'cpu']);
+    const m = /test accuracy ([\d.]+) → ([\d.]+)/.exec(text);
+    expect(Number(m?.[1]), text).toBeCloseTo(trainedAccuracy, 3);
+  });
+});
+
 describe('forgetless correlate', () => {
   it('prints per-layer correlations equal to the library’s', async () => {
     const { out } = await cli(['correlate', join(dir, 'imp', 'importances-sig.json'), join(dir, 'imp', 'importances-fisher.json'), '--out', join(dir, 'corr.json')]);

@@ -1,28 +1,26 @@
 /**
- * Tools for pretrained models: `forgetless importances` (an importance map of a model.json on an
- * MNIST-format folder), `forgetless prune` (importance-ranked pruning, saved back as a model.json
+ * Tools for pretrained models: `forgetless importances` (an importance map of a model.json on
+ * MNIST-format data), `forgetless prune` (importance-ranked pruning, saved back as a model.json
  * stock TensorFlow.js loads) and `forgetless correlate` (two importance maps compared per layer).
+ * Their options are in tool-commands.ts. The output folder is claimed (created, write-probed,
+ * locked) before the model is read.
  */
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type ArraySource, type BackendName, type LoadedLayersModel, type Model, type ParamMap, disposeParams, exampleShapeProblem, trainContinual, useBackend } from '@forgetless/core';
 import { writeFileAtomic } from '@forgetless/core/node';
 import { taskSequence } from '@forgetless/datasets';
-import { loadDataset } from '@forgetless/datasets/node';
 import { type ImportanceMethod, IMPORTANCE_METHODS, computeImportance, correlate, siTracker } from '@forgetless/importances';
 import { loadImportances, saveImportances } from '@forgetless/importances/node';
 import { prune } from '@forgetless/pruning';
 import { loadLayersModel, saveLayersModel } from '@forgetless/pruning/node';
 import { formatSparsityReport } from '@forgetless/pruning';
-import type { Command } from 'commander';
-import { Option } from 'commander';
-import { BACKENDS } from '../experiment/config.js';
 import { IMPORTANCE_NAMES } from '../experiment/methods.js';
 import { limitSource } from '../experiment/tasks.js';
+import { loadDataArgument } from './data.js';
 import { UserError, usage } from './errors.js';
 import { number } from './options.js';
-
-const IMPORTANCE_CHOICES = [...Object.keys(IMPORTANCE_NAMES), 'fisher'];
+import { checkOutputFile, claimOutputFolder } from './output-folder.js';
 
 /** `fis` → `fisher`; the other names are the library's. */
 export function importanceMethod(name: string): ImportanceMethod {
@@ -40,15 +38,10 @@ async function loadModel(path: string | undefined): Promise<LoadedLayersModel> {
   }
 }
 
-/** The training and test images of an MNIST-format folder, unpermuted, as sources for `model`. */
+/** The training and test images of `--data` (embedded, a dataset name or a folder), unpermuted, as sources for `model`. */
 async function loadData(dir: string | undefined, model: Model): Promise<{ train: ArraySource; test: ArraySource; name: string }> {
-  if (!dir) throw usage('--data: required (a folder of MNIST-format files)');
-  let dataset;
-  try {
-    dataset = await loadDataset(resolve(dir));
-  } catch (e) {
-    throw new UserError(`--data: ${(e as Error).message}`);
-  }
+  if (!dir) throw usage('--data: required (embedded, fashion-mnist, mnist, or a folder of MNIST-format files)');
+  const dataset = await loadDataArgument(dir);
   if (exampleShapeProblem(model.inputShape, [dataset.rows, dataset.cols]) && exampleShapeProblem(model.inputShape, [dataset.rows, dataset.cols, 1])) {
     throw new UserError(`--data: ${dir} holds ${dataset.rows}×${dataset.cols} grayscale images, but the model takes inputs of shape [${model.inputShape.map((d) => d ?? 'any')}]`);
   }
@@ -83,7 +76,7 @@ async function siImportance(model: Model, train: ArraySource, epochs: number, lr
   }
 }
 
-interface ImportanceFlags {
+export interface ImportanceFlags {
   model?: string;
   data?: string;
   method: string;
@@ -94,10 +87,19 @@ interface ImportanceFlags {
   backend?: string;
 }
 
-async function importancesCommand(flags: ImportanceFlags): Promise<void> {
+export async function importancesCommand(flags: ImportanceFlags): Promise<void> {
   const method = importanceMethod(flags.method);
   if (!flags.out) throw usage('--out: required (the folder to write the importance map into)');
   const samples = number('samples', flags.samples, 'int');
+  const folder = await claimOutputFolder(flags.out, { flag: '--out', mode: 'tool' });
+  try {
+    await importances(method, samples, folder.dir, flags);
+  } finally {
+    await folder.release();
+  }
+}
+
+async function importances(method: ImportanceMethod, samples: number, out: string, flags: ImportanceFlags): Promise<void> {
   await backend(flags.backend);
   const loaded = await loadModel(flags.model);
   try {
@@ -110,7 +112,7 @@ async function importancesCommand(flags: ImportanceFlags): Promise<void> {
         ? await siImportance(loaded.model, limitSource(data.train, samples) as ArraySource, number('si-epochs', flags.siEpochs, 'int'), number('lr', flags.lr))
         : await computeImportance(method, loaded.model, data.train, { limit: samples, batchSize: 100 });
     try {
-      const path = await saveImportances(join(resolve(flags.out), `importances-${method}`), map, {
+      const path = await saveImportances(join(out, `importances-${method}`), map, {
         method,
         model: loaded.source,
         ...(data ? { data: data.name, samples: Math.min(samples, data.train.size) } : {}),
@@ -136,7 +138,7 @@ async function importancesCommand(flags: ImportanceFlags): Promise<void> {
   }
 }
 
-interface PruneFlags {
+export interface PruneFlags {
   model?: string;
   data?: string;
   importance: string;
@@ -148,11 +150,20 @@ interface PruneFlags {
   backend?: string;
 }
 
-async function pruneCommand(flags: PruneFlags): Promise<void> {
+export async function pruneCommand(flags: PruneFlags): Promise<void> {
   if (!flags.out) throw usage('--out: required (the folder to write the pruned model into)');
   const sparsity = number('sparsity', flags.sparsity);
   if (!(sparsity >= 0 && sparsity < 1)) throw usage(`--sparsity: the fraction of weights to zero must be in [0, 1) (0 writes the model back unchanged), got ${flags.sparsity}`);
   const samples = number('samples', flags.samples, 'int');
+  const folder = await claimOutputFolder(flags.out, { flag: '--out', mode: 'tool' });
+  try {
+    await pruneModel(sparsity, samples, folder.dir, flags);
+  } finally {
+    await folder.release();
+  }
+}
+
+async function pruneModel(sparsity: number, samples: number, out: string, flags: PruneFlags): Promise<void> {
   await backend(flags.backend);
   const loaded = await loadModel(flags.model);
   let imported: ParamMap | undefined;
@@ -180,7 +191,7 @@ async function pruneCommand(flags: PruneFlags): Promise<void> {
     });
     try {
       const zerosBefore = Object.fromEntries(result.report.params.map((p) => [p.name, p.zerosBefore ?? 0]));
-      const saved = await saveLayersModel(resolve(flags.out), loaded, { masks: result.masks, zerosBefore });
+      const saved = await saveLayersModel(out, loaded, { masks: result.masks, zerosBefore });
       const acc = (r?: { accuracy: number }) => (r ? r.accuracy.toFixed(4) : 'n/a');
       const m = result.report.masked;
       process.stdout.write(
@@ -189,7 +200,7 @@ async function pruneCommand(flags: PruneFlags): Promise<void> {
       );
       const stored = new Map(saved.weights.filter((w) => w.core).map((w) => [w.core as string, `${w.dtype} (${w.action})`]));
       process.stdout.write(formatSparsityReport(result.report, { names: (n) => loaded.kerasName(n), dtypes: (n) => stored.get(n) }));
-      process.stdout.write(`written: ${saved.files.map((f) => basename(f)).join(', ')} in ${resolve(flags.out)}\n`);
+      process.stdout.write(`written: ${saved.files.map((f) => basename(f)).join(', ')} in ${out}\n`);
     } finally {
       disposeParams(result.masks);
     }
@@ -199,14 +210,16 @@ async function pruneCommand(flags: PruneFlags): Promise<void> {
   }
 }
 
-interface CorrelateFlags {
+export interface CorrelateFlags {
   method: 'pearson' | 'spearman';
   scope: 'kernel' | 'bias' | 'both';
   out?: string;
   backend?: string;
 }
 
-async function correlateCommand(a: string, b: string, flags: CorrelateFlags): Promise<void> {
+export async function correlateCommand(a: string, b: string, flags: CorrelateFlags): Promise<void> {
+  // a folder as --out would leave the atomic write's temporary file beside it: refuse it first
+  const out = flags.out !== undefined ? await checkOutputFile(flags.out) : undefined;
   await backend(flags.backend ?? 'cpu');
   const read = async (p: string) => {
     try {
@@ -226,51 +239,12 @@ async function correlateCommand(a: string, b: string, flags: CorrelateFlags): Pr
     }
     process.stdout.write(`${flags.method} correlation of ${ma.metadata.method} (${basename(a)}) and ${mb.metadata.method} (${basename(b)}), ${flags.scope}:\n`);
     for (const r of rows) process.stdout.write(`  ${r.layer.padEnd(16)} r ${Number.isFinite(r.r) ? r.r.toFixed(4).padStart(7) : '    n/a'}   (${r.n} values)\n`);
-    if (flags.out) {
-      await writeFileAtomic(resolve(flags.out), `${JSON.stringify({ a: { file: a, method: ma.metadata.method }, b: { file: b, method: mb.metadata.method }, method: flags.method, scope: flags.scope, layers: rows }, null, 1)}\n`);
-      process.stdout.write(`written: ${resolve(flags.out)}\n`);
+    if (out) {
+      await writeFileAtomic(out, `${JSON.stringify({ a: { file: a, method: ma.metadata.method }, b: { file: b, method: mb.metadata.method }, method: flags.method, scope: flags.scope, layers: rows }, null, 1)}\n`);
+      process.stdout.write(`written: ${out}\n`);
     }
   } finally {
     disposeParams(ma.importances);
     disposeParams(mb.importances);
   }
-}
-
-export function registerToolCommands(program: Command): void {
-  const backendOption = () => new Option('--backend <name>', 'tfjs backend (default wasm)').choices([...BACKENDS]);
-  program
-    .command('importances')
-    .description('write the importance map of a pretrained model.json (tfjs weights format)')
-    .option('--model <path>', 'model.json of a TensorFlow.js LayersModel (or its folder)')
-    .option('--data <dir>', 'folder of MNIST-format files (importances on its training images)')
-    .addOption(new Option('--method <name>', 'importance').choices(IMPORTANCE_CHOICES).default('sig'))
-    .option('--out <dir>', 'folder to write importances-<method>.json/.bin into')
-    .option('--samples <n>', 'training examples the importances are computed on (SI: fine-tuned on)', '5000')
-    .option('--si-epochs <n>', 'SI: epochs of fine-tuning whose path SI integrates', '1')
-    .option('--lr <x>', 'SI: SGD learning rate of that fine-tuning', '0.01')
-    .addOption(backendOption())
-    .action(importancesCommand);
-  program
-    .command('prune')
-    .description('prune a pretrained model.json by importance; writes a model.json stock TensorFlow.js loads')
-    .option('--model <path>', 'model.json of a TensorFlow.js LayersModel (or its folder)')
-    .option('--data <dir>', 'folder of MNIST-format files (calibration on training images, accuracy on test images)')
-    .option('--importance <name|file>', 'sig, magnitude, fis, mas, or an importance map (.json) from `forgetless importances`', 'sig')
-    .option('--sparsity <x>', 'fraction of weights to zero (0.9 = 90 %)', '0.9')
-    .addOption(new Option('--scope <scope>', 'rank over all weights or within each layer').choices(['global', 'layer']).default('global'))
-    .option('--no-biases', 'leave biases out of the ranking')
-    .option('--samples <n>', 'calibration examples (paper 2: 10000)', '10000')
-    .option('--out <dir>', 'folder for the pruned model')
-    .addOption(backendOption())
-    .action(pruneCommand);
-  program
-    .command('correlate')
-    .description('compare two importance maps per layer')
-    .argument('<a>', 'importance map (.json) from `forgetless importances`')
-    .argument('<b>', 'another one, for the same model')
-    .addOption(new Option('--method <name>', 'correlation').choices(['pearson', 'spearman']).default('pearson'))
-    .addOption(new Option('--scope <scope>', 'kernels, biases or both').choices(['kernel', 'bias', 'both']).default('both'))
-    .option('--out <file>', 'also write the table as JSON')
-    .addOption(backendOption())
-    .action(correlateCommand);
 }

@@ -16,11 +16,14 @@ const WIDTH = 420;
 
 const round = (x: number, d = 4) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null);
 
-/** Average accuracy after each task, one line per variant (at its best λ), mean ± std over seeds. */
+/**
+ * Average accuracy after each task, one line per variant (at its best λ), mean ± std over seeds. A
+ * variant whose runs diverged has no points and `(diverged)` in its legend entry.
+ */
 export function averageAccuracySpec(summaries: readonly VariantSummary[], title = 'Average accuracy on the tasks seen so far'): ChartSpec {
   const values = summaries.flatMap((s) =>
     s.best.curve.map((c, i) => ({
-      method: s.lambdas.length > 1 || s.method !== 'plain' ? `${s.variant}${s.method === 'plain' ? '' : ` (λ ${s.best.lambda})`}` : s.variant,
+      method: `${s.lambdas.length > 1 || s.method !== 'plain' ? `${s.variant}${s.method === 'plain' ? '' : ` (λ ${s.best.lambda})`}` : s.variant}${s.best.diverged ? ' (diverged)' : ''}`,
       task: i + 1,
       mean: round(c.mean),
       lo: round(Number.isFinite(c.std) ? c.mean - c.std : c.mean),
@@ -57,7 +60,11 @@ export function matrixSpec(s: LambdaSummary, title?: string): ChartSpec {
   const size = Math.max(160, Math.min(420, 44 * Math.max(1, s.matrix.length)));
   return {
     $schema: SCHEMA,
-    title: title ?? `${s.variant}${s.method === 'plain' ? '' : `, λ ${s.lambda}`}: accuracy on task j after training task i`,
+    title:
+      title ??
+      (s.diverged
+        ? `${s.variant}${s.method === 'plain' ? '' : `, λ ${s.lambda}`}: ${s.divergence?.message ?? 'diverged'}, no accuracy`
+        : `${s.variant}${s.method === 'plain' ? '' : `, λ ${s.lambda}`}: accuracy on task j after training task i`),
     width: size,
     height: size,
     data: { values },

@@ -64,7 +64,47 @@ export interface ExperimentConfig {
   backend: BackendChoice;
   /** Also record the per-layer correlations of FIS, MAS, SI and SIG after each task (paper 3). */
   correlations?: boolean;
+  /** Raised limits on what the config may ask for (`DEFAULT_LIMITS`); `FORGETLESS_LIMITS` raises them too. */
+  limits?: Partial<ConfigLimits>;
 }
+
+/**
+ * The most a config may ask for, so that a slip (`--tasks 1000000`) is refused at validation rather
+ * than growing memory past what the machine has before the first task ends. Each is far above what
+ * the papers' protocols use; raise one with `limits` in the config or `FORGETLESS_LIMITS=tasks=5000,...`.
+ */
+export interface ConfigLimits {
+  /** Tasks in the sequence: each keeps its data in memory and is evaluated after every later one. */
+  tasks: number;
+  /** Runs: every method × λ combination × seeds. */
+  runs: number;
+  /** Accuracies kept in the results: runs × tasks² (the accuracy matrices), and the evaluation curves' points. */
+  results: number;
+  /** Epochs per task. */
+  epochs: number;
+  /** Iterations (optimizer steps) per task. */
+  iterations: number;
+  /** Optimizer steps per task that epochs ask for (epochs × training examples / batch size). */
+  steps: number;
+  /** Examples per batch: a batch is one tensor of batch × input floats. */
+  batchSize: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ConfigLimits> = {
+  tasks: 1000,
+  runs: 1000,
+  results: 10_000_000,
+  epochs: 1000,
+  iterations: 10_000_000,
+  steps: 10_000_000,
+  batchSize: 65_536,
+};
+
+/** The environment variable raising limits: `tasks=5000,runs=2000`. */
+export const LIMITS_ENV = 'FORGETLESS_LIMITS';
+
+/** Training examples per task assumed when the config does not limit them (MNIST's training set). */
+const ASSUMED_TRAIN_EXAMPLES = 60_000;
 
 /** A bad option: `option` is its name as the CLI spells it. */
 export class ConfigError extends Error {
@@ -119,14 +159,93 @@ function checkVariant(v: VariantConfig, i: number): VariantConfig {
   return { ...v, lambdas };
 }
 
+function limitsOf(c: ExperimentConfig, env: Readonly<Record<string, string | undefined>>): ConfigLimits {
+  const limits: ConfigLimits = { ...DEFAULT_LIMITS };
+  const known = Object.keys(DEFAULT_LIMITS) as (keyof ConfigLimits)[];
+  const set = (where: string, key: string, value: unknown) => {
+    if (!(known as string[]).includes(key)) throw new ConfigError('limits', `${where}: unknown limit '${key}' (known: ${known.join(', ')})`);
+    if (!isPositiveInt(value)) throw new ConfigError('limits', `${where === LIMITS_ENV ? `${LIMITS_ENV}: ${key}` : `limits.${key}`} must be a positive integer, got ${show(value)}`);
+    limits[key as keyof ConfigLimits] = value;
+  };
+  const text = env[LIMITS_ENV];
+  if (text !== undefined && text.trim() !== '') {
+    for (const item of text.split(',').filter((t) => t.trim() !== '')) {
+      const [key = '', value] = item.split('=').map((t) => t.trim());
+      set(LIMITS_ENV, key, value === undefined || value === '' ? value : Number(value));
+    }
+  }
+  if (c.limits !== undefined) {
+    if (!c.limits || typeof c.limits !== 'object') throw new ConfigError('limits', `must be an object of limits, got ${show(c.limits)}`);
+    for (const [key, value] of Object.entries(c.limits)) set('limits', key, value);
+  }
+  return limits;
+}
+
+/** Throws a ConfigError when `value` passes `limit`: the message gives the limit and how to raise it. */
+function checkLimit(option: string, limits: ConfigLimits, key: keyof ConfigLimits, value: number, what: string, why: string): void {
+  const max = limits[key];
+  if (value <= max) return;
+  const needed = Math.ceil(value);
+  throw new ConfigError(
+    option,
+    `${what} more than the limit of ${max} (${why}); to allow it, set ${LIMITS_ENV}=${key}=${needed} in the environment, or limits: { ${key}: ${needed} } in the config`,
+  );
+}
+
+/** What the config asks for, against the limits: tasks, runs, kept accuracies, epochs, steps, batch size. */
+function checkLimits(c: ExperimentConfig, variants: readonly VariantConfig[], seeds: readonly number[], limits: ConfigLimits): void {
+  const d = c.data;
+  if (d.numTasks !== undefined) checkLimit('tasks', limits, 'tasks', d.numTasks, `${d.numTasks} tasks is`, 'each task keeps its data in memory and is evaluated after every later one');
+  if (d.angles !== undefined) checkLimit('angles', limits, 'tasks', d.angles.length, `${d.angles.length} angles (tasks) is`, 'each task keeps its data in memory and is evaluated after every later one');
+  const cells = variants.reduce((n, v) => n + v.lambdas.length, 0);
+  const runs = cells * seeds.length;
+  const widestGrid = Math.max(...variants.map((v) => v.lambdas.length));
+  checkLimit(seeds.length >= widestGrid ? 'seeds' : 'lambda', limits, 'runs', runs, `${runs} runs (${cells} method × λ combinations × ${seeds.length} seeds) is`, 'each run trains every task and keeps its results');
+  const tasks = Math.min(d.numTasks ?? d.angles?.length ?? 10, d.sequence === 'split' ? 5 : Number.POSITIVE_INFINITY);
+  const kept = runs * tasks * tasks;
+  checkLimit('tasks', limits, 'results', kept, `${tasks} tasks × ${runs} runs keep ${kept} accuracies (runs × tasks²),`, 'the results hold every accuracy matrix');
+  checkLimit('batch-size', limits, 'batchSize', c.batchSize, `${c.batchSize} examples per batch is`, 'a batch is one tensor of batch size × input values');
+  let steps: number;
+  if (c.iterations !== undefined) {
+    checkLimit('iterations', limits, 'iterations', c.iterations, `${c.iterations} iterations per task is`, 'training time grows with them');
+    steps = c.iterations;
+  } else {
+    const epochs = c.epochs ?? 1;
+    checkLimit('epochs', limits, 'epochs', epochs, `${epochs} epochs per task is`, 'training time grows with them');
+    const examples = d.trainLimit ?? ASSUMED_TRAIN_EXAMPLES;
+    steps = epochs * Math.ceil(examples / c.batchSize);
+    checkLimit('epochs', limits, 'steps', steps, `about ${steps} steps per task (${epochs} epochs × ${examples} examples / batch size ${c.batchSize}) is`, 'training time grows with them');
+  }
+  if (c.evaluateEvery !== undefined) {
+    const points = Math.ceil(steps / c.evaluateEvery);
+    const recorded = runs * points * ((tasks * (tasks + 1)) / 2);
+    checkLimit(
+      'evaluate-every',
+      limits,
+      'results',
+      recorded,
+      `evaluating every ${c.evaluateEvery} steps records about ${recorded} accuracies (${runs} runs × ${points} points per task × the tasks seen so far),`,
+      'the results hold every curve',
+    );
+  }
+}
+
+export interface ValidateOptions {
+  /** Where `FORGETLESS_LIMITS` is read (default `process.env` where there is one). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
 /**
  * Validates a config (throws `ConfigError` naming the option) and returns it normalised: λ grids
  * deduplicated, plain's λ set to [0], the model spec checked by building it (so a tfjs backend
- * must be active).
+ * must be active). What it asks for is checked against `ConfigLimits` (raised by `limits` or the
+ * `FORGETLESS_LIMITS` environment variable) before anything is built.
  */
-export function validateConfig(config: ExperimentConfig): ExperimentConfig {
+export function validateConfig(config: ExperimentConfig, options: ValidateOptions = {}): ExperimentConfig {
   const c = config;
   if (!c || typeof c !== 'object') throw new ConfigError('config', 'must be an object');
+  const env = options.env ?? (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
+  const limits = limitsOf(c, env);
   if (typeof c.data?.dataset !== 'string' || c.data.dataset.length === 0) throw new ConfigError('dataset', `must name a dataset or folder, got ${show(c.data?.dataset)}`);
   if (!SEQUENCES.includes(c.data.sequence)) throw new ConfigError('sequence', `unknown sequence ${show(c.data.sequence)} (known: ${SEQUENCES.join(', ')})`);
   if (c.data.numTasks !== undefined) positiveInt('tasks', c.data.numTasks);
@@ -157,7 +276,9 @@ export function validateConfig(config: ExperimentConfig): ExperimentConfig {
   if (!BACKENDS.includes(c.backend)) throw new ConfigError('backend', `unknown backend ${show(c.backend)} (known: ${BACKENDS.join(', ')})`);
   if (!Array.isArray(c.variants) || c.variants.length === 0) throw new ConfigError('methods', 'needs at least one method');
   const variants = c.variants.map(checkVariant);
-  return { ...c, seeds: [...new Set(c.seeds)], variants };
+  const seeds = [...new Set(c.seeds)];
+  checkLimits(c, variants, seeds, limits);
+  return { ...c, seeds, variants };
 }
 
 /** Runs in the experiment: variants × λ × seeds, in that order. */

@@ -145,6 +145,23 @@ export const DEFAULT_LAMBDAS: Readonly<Record<string, number>> = {
   'wva-magnitude': 100,
 };
 
+/**
+ * λ under SGD where DEFAULT_LAMBDAS (paper 2's, for Adam) diverges: plain EWC's penalty step
+ * η·λ·I·(θ − θ*) overshoots once η·λ·I > 2 (paper 2's instability; the stabilised sewc-* forms do
+ * not). On the default run's setting (embedded Fashion-MNIST, 784-100-10, SGD lr 0.1, 3 epochs,
+ * 5 permuted tasks) ewc-fis diverged from λ 15 and ewc-si at 0.25; these ran all 3 seeds without
+ * diverging, at the best final average of the grids tried (ewc-fis 1–10, ewc-si 0.02–0.1): README.
+ */
+export const SGD_LAMBDAS: Readonly<Record<string, number>> = {
+  'ewc-fis': 5,
+  'ewc-si': 0.1,
+};
+
+/** The λ of a method named without one, under `optimizer`. */
+export function defaultLambda(method: string, optimizer: OptimizerName): number {
+  return (optimizer === 'sgd' ? SGD_LAMBDAS[method] : undefined) ?? DEFAULT_LAMBDAS[method] ?? 1;
+}
+
 /** True when the method has a λ (all but plain). */
 export function hasLambda(method: string): boolean {
   return methodDefinition(method).family !== 'plain';

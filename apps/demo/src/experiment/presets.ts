@@ -86,7 +86,7 @@ export function defaultConfig(): ExperimentConfig {
       { method: 'ewc-mas', lambdas: [3] },
       { method: 'wva-sig', lambdas: [30] },
     ],
-    importanceLimit: 833,
+    importanceLimit: 5000, // at most: the closing set (833 images on the embedded subset, 5000 on full Fashion-MNIST)
     backend: 'wasm',
   };
 }

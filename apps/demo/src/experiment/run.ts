@@ -11,11 +11,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type ContinualResult,
+  type Divergence,
   type ParamMap,
   type Plugin,
   type ProgressEvent,
   type Task,
   type TaskTiming,
+  type TrainingWarning,
   averageForgetting,
   backwardTransfer,
   modelFromSpec,
@@ -56,12 +58,24 @@ export interface RunRecord {
   correlations?: CorrelationRecord[];
   cancelled: boolean;
   /**
-   * Training diverged (a NaN or infinite importance or weight, e.g. plain EWC with η·λ·I > 1 under
-   * SGD, paper 2): the message, and the rows measured before. `finalAverage` is then NaN.
+   * Training diverged (a NaN or infinite loss, weight or importance, e.g. plain EWC with η·λ·I > 1
+   * under SGD, paper 2, or too large a learning rate): `diverged at task T step S (parameter P = NaN)`.
+   * `accuracy` then holds only the rows measured before (none of the diverged model), and
+   * `finalAverage`, `forgetting` and `bwt` are NaN: the run is never ranked.
    */
   diverged?: string;
+  /** Where and why it diverged (with `diverged`). */
+  divergence?: RunDivergence;
+  /** Finite blow-ups the training loop warned of (weights or loss growing by orders of magnitude). */
+  warnings?: TrainingWarning[];
   seconds: number;
 }
+
+/**
+ * Where a run diverged: core's `Divergence` (a step's loss or update), or `reason: 'importance'` when
+ * the importances at a task's end were NaN or infinite with finite weights (no step then).
+ */
+export type RunDivergence = Divergence | { taskIndex: number; task: string; reason: 'importance'; message: string };
 
 export interface ExperimentResult {
   config: ExperimentConfig;
@@ -253,12 +267,16 @@ async function runOne(
     const record = recordOf(index, config, key, result, (now() - t0) / 1000);
     if (config.evaluateEvery !== undefined) record.curves = result.curves.map((c) => ({ ...c, accuracies: [...c.accuracies] }));
     if (recorder) record.correlations = [...recorder.records];
+    if (result.warnings.length) record.warnings = result.warnings.map((w) => ({ ...w }));
+    if (result.diverged) markDiverged(record, { ...result.diverged });
     return record;
   } catch (e) {
     if (!isDivergence(e)) throw e;
+    // an importance (or a plugin's check) at a task's end found NaN or infinite values
     const record = recordOf(index, config, key, { ...partial, cancelled: false }, (now() - t0) / 1000);
-    record.diverged = (e as Error).message;
-    record.finalAverage = Number.NaN;
+    const taskIndex = partial.accuracy.length;
+    const task = options.tasks[taskIndex]?.name ?? String(taskIndex);
+    markDiverged(record, { taskIndex, task, reason: 'importance', message: `diverged at task ${taskIndex + 1}, end (${(e as Error).message})` });
     if (recorder) record.correlations = [...recorder.records];
     return record;
   } finally {
@@ -266,6 +284,15 @@ async function runOne(
     optimizer.dispose();
     model.dispose();
   }
+}
+
+/** Marks a record diverged: its message and details, and no metric that could pass for a result. */
+function markDiverged(record: RunRecord, divergence: RunDivergence): void {
+  record.diverged = divergence.message;
+  record.divergence = divergence;
+  record.finalAverage = Number.NaN;
+  record.forgetting = Number.NaN;
+  record.bwt = Number.NaN;
 }
 
 /** The errors forgetless raises when training blew up (NaN or infinite values). */

@@ -6,7 +6,7 @@
  *
  * Browser-safe: no node:* imports.
  */
-import type { ExperimentResult, RunRecord } from './run.js';
+import type { ExperimentResult, RunDivergence, RunRecord } from './run.js';
 
 /** Mean and sample standard deviation (n − 1; NaN for one value) over seeds. */
 export interface Stat {
@@ -36,8 +36,13 @@ export interface LambdaSummary {
   bwt: Stat;
   /** Mean R[i][j] over seeds (NaN where not evaluated). */
   matrix: number[][];
-  /** Runs (seeds) that diverged; their final average counts as NaN, so the λ is never "best". */
+  /**
+   * Runs (seeds) that diverged. A λ where any did has no accuracy (curve, matrix, final, forgetting
+   * and BWT are NaN, shown as —) and is never "best" unless every λ of the variant diverged.
+   */
   diverged: number;
+  /** The first diverged seed's divergence (where and why). */
+  divergence?: RunDivergence;
   /** Mean seconds per run and mean training seconds per task. */
   seconds: number;
   trainSecondsPerTask: number;
@@ -64,21 +69,28 @@ function meanMatrix(runs: readonly RunRecord[]): number[][] {
   return out;
 }
 
+const NONE: Stat = { mean: Number.NaN, std: Number.NaN, n: 0 };
+
 function summarizeLambda(runs: readonly RunRecord[]): LambdaSummary {
   const first = runs[0] as RunRecord;
   const tasks = Math.max(...runs.map((r) => r.averageAccuracy.length));
   const trainMs = runs.flatMap((r) => r.timings.map((t) => t.trainMs));
+  const diverged = runs.filter((r) => r.diverged);
+  const failed = diverged.length > 0;
+  const divergence = diverged[0]?.divergence ?? (diverged[0] ? { taskIndex: diverged[0].accuracy.length, task: '', reason: 'importance' as const, message: diverged[0].diverged as string } : undefined);
+  const matrix = meanMatrix(runs);
   return {
     variant: first.variant,
     method: first.method,
     lambda: first.lambda,
     seeds: runs.map((r) => r.seed),
-    curve: Array.from({ length: tasks }, (_, i) => stat(runs.map((r) => r.averageAccuracy[i] ?? Number.NaN))),
-    final: runs.some((r) => r.diverged) ? { mean: Number.NaN, std: Number.NaN, n: 0 } : stat(runs.map((r) => r.finalAverage)),
-    diverged: runs.filter((r) => r.diverged).length,
-    forgetting: runs.some((r) => r.diverged) ? { mean: Number.NaN, std: Number.NaN, n: 0 } : stat(runs.map((r) => r.forgetting)),
-    bwt: runs.some((r) => r.diverged) ? { mean: Number.NaN, std: Number.NaN, n: 0 } : stat(runs.map((r) => r.bwt)),
-    matrix: meanMatrix(runs),
+    curve: Array.from({ length: tasks }, (_, i) => (failed ? NONE : stat(runs.map((r) => r.averageAccuracy[i] ?? Number.NaN)))),
+    final: failed ? NONE : stat(runs.map((r) => r.finalAverage)),
+    diverged: diverged.length,
+    ...(divergence ? { divergence } : {}),
+    forgetting: failed ? NONE : stat(runs.map((r) => r.forgetting)),
+    bwt: failed ? NONE : stat(runs.map((r) => r.bwt)),
+    matrix: failed ? matrix.map((row) => row.map(() => Number.NaN)) : matrix,
     seconds: stat(runs.map((r) => r.seconds)).mean,
     trainSecondsPerTask: trainMs.length ? trainMs.reduce((a, b) => a + b, 0) / trainMs.length / 1000 : Number.NaN,
   };
@@ -100,6 +112,20 @@ export function summarize(result: Pick<ExperimentResult, 'runs'>): VariantSummar
     out.push({ variant, method: best.method, lambdas: list, best });
   }
   return out;
+}
+
+/** `diverged at task 1 step 2 (…)` (the first diverged seed's), with `(k of n seeds diverged)` over several seeds; '' when none did. */
+export function divergenceText(l: Pick<LambdaSummary, 'diverged' | 'divergence' | 'seeds'>): string {
+  if (!l.diverged) return '';
+  const text = l.divergence?.message ?? 'diverged';
+  return l.seeds.length > 1 ? `${text} (${l.diverged} of ${l.seeds.length} seeds diverged)` : text;
+}
+
+/** A run's cells on the page's summary: `diverged` and — for a diverged run, else the numbers. */
+export function recordCells(r: Pick<RunRecord, 'finalAverage' | 'forgetting' | 'bwt' | 'diverged'>): { final: string; forgetting: string; bwt: string; title?: string } {
+  if (r.diverged) return { final: 'diverged', forgetting: '—', bwt: '—', title: r.diverged };
+  const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
+  return { final: f(r.finalAverage), forgetting: f(r.forgetting), bwt: f(r.bwt) };
 }
 
 /** `0.912 ± 0.004` (or `0.912` for one seed); `—` for NaN. */

@@ -7,7 +7,7 @@
 import type { ExperimentConfig } from '../experiment/config.js';
 import type { Preset } from '../experiment/presets.js';
 import type { ExperimentResult } from '../experiment/run.js';
-import { type LambdaSummary, type VariantSummary, formatStat } from '../experiment/summary.js';
+import { type LambdaSummary, type VariantSummary, divergenceText, formatStat } from '../experiment/summary.js';
 import { slug } from './svg.js';
 
 export interface ReportContext {
@@ -24,8 +24,8 @@ export interface ReportContext {
 }
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
-/** The final average, or how many seeds diverged. */
-const finalCell = (l: LambdaSummary) => (l.diverged ? `diverged (${l.diverged} of ${l.seeds.length} seeds)` : formatStat(l.final));
+/** The final average, or where the λ's runs diverged (then every accuracy of it is —). */
+const finalCell = (l: LambdaSummary) => (l.diverged ? esc(divergenceText(l)) : formatStat(l.final));
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
 function trainingLine(c: ExperimentConfig): string {
@@ -88,7 +88,8 @@ function publishedTable(ctx: ReportContext): string[] {
     const plain = plainFor(pub.variant);
     const measured = s?.best.final.mean ?? Number.NaN;
     const dPaper = plainPaper !== undefined && !pub.variant.startsWith('plain') ? `${(pub.value - plainPaper >= 0 ? '+' : '')}${(pub.value - plainPaper).toFixed(3)}` : '—';
-    const dMeasured = plain && s && s !== plain ? `${measured - plain.best.final.mean >= 0 ? '+' : ''}${(measured - plain.best.final.mean).toFixed(3)}` : '—';
+    const gap = measured - (plain?.best.final.mean ?? Number.NaN);
+    const dMeasured = plain && s && s !== plain && Number.isFinite(gap) ? `${gap >= 0 ? '+' : ''}${gap.toFixed(3)}` : '—';
     out.push(
       `| ${esc(pub.variant)} | ${pub.lambda ?? '—'} | ${pub.value.toFixed(3)} | ${s ? (s.method === 'plain' ? '—' : s.best.lambda) : 'not run'} | ${s ? formatStat(s.best.final) : '—'} | ${dPaper} | ${dMeasured} |`,
     );
@@ -129,6 +130,33 @@ function matrices(summaries: readonly VariantSummary[]): string[] {
   return out;
 }
 
+/** Every run that diverged: where, and why (no accuracy of it is reported anywhere). */
+function divergedRuns(result: ExperimentResult): string[] {
+  const runs = result.runs.filter((r) => r.diverged);
+  if (runs.length === 0) return [];
+  const out = [
+    '## Diverged runs',
+    '',
+    'A loss or weight became NaN or infinite: training stopped at that step, and the run has no accuracy from then on (— above); it is never ranked.',
+    '',
+    '| run | seed | where |',
+    '| --- | ---: | --- |',
+  ];
+  for (const r of runs) out.push(`| ${esc(r.variant)}${r.method === 'plain' ? '' : `, λ ${r.lambda}`} | ${r.seed} | ${esc(r.diverged ?? '')} |`);
+  out.push('');
+  return out;
+}
+
+/** Finite blow-ups the training loop warned of (weights or loss growing by orders of magnitude). */
+function warnings(result: ExperimentResult): string[] {
+  const runs = result.runs.filter((r) => r.warnings?.length);
+  if (runs.length === 0) return [];
+  const out = ['## Training warnings', '', 'Weights or losses that grew by orders of magnitude without becoming NaN: treat these runs’ numbers with care.', ''];
+  for (const r of runs) for (const w of r.warnings ?? []) out.push(`- ${esc(r.variant)}${r.method === 'plain' ? '' : `, λ ${r.lambda}`}, seed ${r.seed}: ${esc(w.message)}`);
+  out.push('');
+  return out;
+}
+
 function timings(result: ExperimentResult): string[] {
   const out = ['## Timings', '', 'Seconds per run: training, consolidation (importances at task end) and evaluation, summed over tasks.', ''];
   out.push('| run | seed | train s | consolidate s | eval s | steps | total s |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
@@ -155,6 +183,7 @@ export function reportMarkdown(ctx: ReportContext): string {
   if (result.cancelled) lines.push('**Cancelled**: the results below cover the runs finished before the interruption.', '');
   lines.push('## Results', '', 'Average accuracy on the tasks seen so far after each task (mean over seeds), at each method’s best λ.', '');
   lines.push(...resultsTable(summaries, tasks), '', '![average accuracy after each task](avg-accuracy.svg)', '');
+  lines.push(...divergedRuns(result), ...warnings(result));
   lines.push(...publishedTable(ctx), ...correlationSection(ctx), ...gridTables(summaries), ...matrices(summaries), ...timings(result));
   return `${lines.join('\n')}\n`;
 }

@@ -5,11 +5,19 @@
  * read. Quantized weights (uint8, uint16, float16) are dequantized as tfjs does. The model holds
  * copies: the input JSON, bytes and files are never modified.
  *
+ * A model.json that asks for more than its files hold is refused before it costs memory, in this
+ * order: the manifest's declared bytes against a cap (`maxBytes`, default 2 GiB); the manifest's shapes
+ * against the weights the topology makes, learnt from a shape-only build that allocates nothing; each
+ * group's declared bytes against its shards' sizes when the reader knows them without reading (a
+ * file's size on disk); then the shards are read, each refused as soon as it runs past what the manifest
+ * leaves for it; and only then is the model built (which allocates every variable) and filled.
+ *
  * Shards come through a `ShardReader` (files in Node: `@forgetless/pruning/node`; URLs: `fetch`,
  * here). Every error names the manifest (`source`) and the shard, weight or layer at fault.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '../graph.js';
+import { withShapeOnlyVariables } from '../init.js';
 import { type ImportOptions, type LayerBinding, importKerasTopology } from './import.js';
 import { checkShardPath, shardUrl } from './paths.js';
 
@@ -45,8 +53,36 @@ export interface LoadedLayersModel {
   dispose(): void;
 }
 
-/** Reads one shard, given its checked path relative to the manifest. Errors should name the shard. */
-export type ShardReader = (path: string) => Promise<Uint8Array>;
+export interface ShardReadOptions {
+  /**
+   * The most bytes the manifest leaves for this shard: a reader may refuse a longer shard without
+   * reading it (by its Content-Length) or stop reading once it runs past (the loader refuses it anyway).
+   */
+  maxBytes?: number;
+}
+
+/**
+ * Reads one shard, given its checked path relative to the manifest. Errors should name the shard.
+ * `size`, when the reader has it, gives a shard's byte size without reading it (a file's size on
+ * disk): the loader compares the manifest with the sizes before reading or building anything.
+ */
+export type ShardReader = ((path: string, options?: ShardReadOptions) => Promise<Uint8Array>) & {
+  size?: (path: string) => Promise<number>;
+};
+
+/** The default cap on the weights a manifest may declare: 2 GiB. */
+export const DEFAULT_MODEL_MAX_BYTES = 2 ** 31;
+
+export interface LoadLimits {
+  /**
+   * The most bytes of weights a model.json may declare, and a topology make (default 2 GiB,
+   * `DEFAULT_MODEL_MAX_BYTES`): a larger model is refused before anything is read or allocated.
+   */
+  maxBytes?: number;
+}
+
+/** Options of the loaders: the import's and the size cap. */
+export type LoadLayersModelOptions = ImportOptions & LoadLimits;
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
 
@@ -109,17 +145,39 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+function describeBytes(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[u]}`;
+}
+
+const shardList = (paths: readonly string[]) => paths.map((p) => `'${p}'`).join(', ');
+
+function mismatch(source: string, paths: readonly string[], have: number, want: number): Error {
+  return new Error(`${source}: weight shards ${shardList(paths)} hold ${have} bytes but the manifest describes ${want} (truncated or mismatched shard)`);
+}
+
 /**
  * A LayersModel from its parsed model.json and a shard reader. `json` is copied first; nothing
- * given is modified.
+ * given is modified. Everything is checked before the model is built (see the module's comment).
  */
-export async function loadLayersModelFromJson(json: unknown, readShard: ShardReader, source: string, options: ImportOptions = {}): Promise<LoadedLayersModel> {
+export async function loadLayersModelFromJson(json: unknown, readShard: ShardReader, source: string, options: LoadLayersModelOptions = {}): Promise<LoadedLayersModel> {
   if (!isObject(json)) throw new Error(`${source}: not a model.json (the JSON is not an object)`);
+  const { maxBytes, ...importOptions } = options;
+  const cap = maxBytes ?? DEFAULT_MODEL_MAX_BYTES;
+  if (typeof cap !== 'number' || !(cap >= 0)) throw new Error(`${source}: maxBytes must be a number ≥ 0, got ${String(cap)}`);
+  const capText = `${cap} bytes (${maxBytes === undefined ? `${describeBytes(cap)}; ` : ''}maxBytes)`;
   const modelJson = structuredClone(json);
   const groups = manifestOf(modelJson, source);
   // entries, their byte ranges, and the bindings: all checked before any shard is read
   const entries: { spec: tf.io.WeightsManifestEntry; group: number; byteOffset: number; byteLength: number; core?: string }[] = [];
   const seen = new Set<string>();
+  const declared: number[] = [];
   groups.forEach((g, gi) => {
     let off = 0;
     for (const spec of g.weights) {
@@ -129,12 +187,24 @@ export async function loadLayersModelFromJson(json: unknown, readShard: ShardRea
       entries.push({ spec, group: gi, byteOffset: off, byteLength: bytes });
       off += bytes;
     }
+    declared.push(off);
   });
-  const { model, bindings, outputSoftmax } = importKerasTopology(modelJson.modelTopology, source, options);
+  // 1. the cap, on the manifest alone
+  const total = declared.reduce((a, b) => a + b, 0);
+  if (total > cap) {
+    const largest = entries.reduce((a, b) => (b.byteLength > a.byteLength ? b : a));
+    throw new Error(
+      `${source}: the weights manifest declares ${total} bytes, more than the cap of ${capText}; the largest weight is '${largest.spec.name}' [${largest.spec.shape}] ${largest.spec.quantization?.dtype ?? largest.spec.dtype}, ${largest.byteLength} bytes. Pass { maxBytes } to load a larger model`,
+    );
+  }
+  // 2. the manifest against the weights the topology makes, from a build that allocates nothing
+  const shapes = withShapeOnlyVariables(() => importKerasTopology(modelJson.modelTopology, source, importOptions));
   try {
-    const all = { ...model.params, ...model.state };
+    const all = { ...shapes.model.params, ...shapes.model.state };
+    const made = Object.values(all).reduce((n, v) => n + v.size * 4, 0);
+    if (made > cap) throw new Error(`${source}: the topology makes ${made} bytes of weights, more than the cap of ${capText}. Pass { maxBytes } to load a larger model`);
     const problems: string[] = [];
-    for (const b of bindings) {
+    for (const b of shapes.bindings) {
       if (!b.core) continue;
       for (const [local, kerasLocal] of Object.entries(b.weights)) {
         const i = findEntry(entries, b.keras, kerasLocal);
@@ -154,18 +224,35 @@ export async function loadLayersModelFromJson(json: unknown, readShard: ShardRea
       }
     }
     if (problems.length) throw new Error(`${source}: ${problems.length} problem${problems.length > 1 ? 's' : ''} with the weights:\n  - ${problems.join('\n  - ')}`);
-    // shards, group by group
-    const data: Uint8Array[] = [];
+  } finally {
+    shapes.model.dispose();
+  }
+  // 3. shard sizes, when the reader knows them without reading (files)
+  if (readShard.size) {
     for (const [gi, g] of groups.entries()) {
-      const parts: Uint8Array[] = [];
-      for (const p of g.paths) parts.push(await readShard(p));
-      const bytes = concat(parts);
-      const want = entries.filter((e) => e.group === gi).reduce((n, e) => n + e.byteLength, 0);
-      if (bytes.byteLength !== want) {
-        throw new Error(`${source}: weight shards ${g.paths.map((p) => `'${p}'`).join(', ')} hold ${bytes.byteLength} bytes but the manifest describes ${want} (truncated or mismatched shard)`);
-      }
-      data.push(bytes);
+      let have = 0;
+      for (const p of g.paths) have += await readShard.size(p);
+      if (have !== declared[gi]) throw mismatch(source, g.paths, have, declared[gi] as number);
     }
+  }
+  // 4. the shards, group by group, each refused as soon as it runs past what the manifest leaves for it
+  const data: Uint8Array[] = [];
+  for (const [gi, g] of groups.entries()) {
+    const want = declared[gi] as number;
+    const parts: Uint8Array[] = [];
+    let have = 0;
+    for (const p of g.paths) {
+      const part = await readShard(p, { maxBytes: want - have });
+      parts.push(part);
+      have += part.byteLength;
+      if (have > want) break;
+    }
+    if (have !== want) throw mismatch(source, g.paths, have, want);
+    data.push(concat(parts));
+  }
+  // 5. the model, built for real, and its weights
+  const { model, bindings, outputSoftmax } = importKerasTopology(modelJson.modelTopology, source, importOptions);
+  try {
     const weights: Record<string, tf.Tensor> = {};
     try {
       for (const e of entries) {
@@ -203,16 +290,21 @@ export interface UrlLoadOptions {
   requestInit?: RequestInit;
 }
 
-/** Loads model.json and its shards from a URL (shards must lie under the model's folder). */
-export async function loadLayersModelFromUrl(url: string | URL, options: UrlLoadOptions & ImportOptions = {}): Promise<LoadedLayersModel> {
-  const f = options.fetch ?? globalThis.fetch;
+/**
+ * Loads model.json and its shards from a URL (shards must lie under the model's folder). A shard whose
+ * Content-Length is more than the manifest leaves for it is refused before its body is read, and a
+ * body is read only until it runs past that.
+ */
+export async function loadLayersModelFromUrl(url: string | URL, options: UrlLoadOptions & LoadLayersModelOptions = {}): Promise<LoadedLayersModel> {
+  const { fetch: given, requestInit, ...loadOptions } = options;
+  const f = given ?? globalThis.fetch;
   if (typeof f !== 'function') throw new Error('loadLayersModelFromUrl: no fetch available (pass options.fetch)');
   const modelUrl = new URL(String(url), typeof location !== 'undefined' ? location.href : undefined);
   const source = modelUrl.href;
   const get = async (u: URL, what: string): Promise<Response> => {
     let r: Response;
     try {
-      r = await f(u.href, options.requestInit);
+      r = await f(u.href, requestInit);
     } catch (e) {
       throw new Error(`${source}: cannot fetch ${what} ${u.href} (${(e as Error).message})`);
     }
@@ -220,16 +312,59 @@ export async function loadLayersModelFromUrl(url: string | URL, options: UrlLoad
     return r;
   };
   const json = parseModelJson(await (await get(modelUrl, 'the model.json')).text(), source);
-  return loadLayersModelFromJson(json, async (p) => new Uint8Array(await (await get(shardUrl(modelUrl, p, source), `weight shard '${p}' at`)).arrayBuffer()), source, options);
+  const readShard: ShardReader = async (p, limit = {}) => {
+    const r = await get(shardUrl(modelUrl, p, source), `weight shard '${p}' at`);
+    return readBody(r, limit.maxBytes, {
+      declared: (n) => new Error(`${source}: weight shard '${p}' has Content-Length ${n} bytes, more than the ${limit.maxBytes} bytes the manifest leaves for it`),
+      runsPast: () => new Error(`${source}: weight shard '${p}' runs past the ${limit.maxBytes} bytes the manifest leaves for it; stopped reading`),
+      failed: (e) => new Error(`${source}: cannot read weight shard '${p}' (${(e as Error).message})`),
+    });
+  };
+  return loadLayersModelFromJson(json, readShard, source, loadOptions);
+}
+
+/** A response's body, refused by its Content-Length or as soon as it runs past `max` bytes. */
+async function readBody(r: Response, max: number | undefined, errors: { declared: (n: number) => Error; runsPast: () => Error; failed: (e: unknown) => Error }): Promise<Uint8Array> {
+  if (max === undefined) return new Uint8Array(await r.arrayBuffer());
+  const length = r.headers.get('content-length');
+  if (length !== null && Number(length) > max) {
+    await r.body?.cancel().catch(() => undefined);
+    throw errors.declared(Number(length));
+  }
+  if (!r.body) {
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    if (bytes.byteLength > max) throw errors.runsPast();
+    return bytes;
+  }
+  const reader = r.body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (e) {
+      throw errors.failed(e);
+    }
+    if (next.done) break;
+    total += next.value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => undefined);
+      throw errors.runsPast();
+    }
+    parts.push(next.value);
+  }
+  return concat(parts);
 }
 
 /**
  * Loads from in-memory artifacts, as a tfjs save handler receives them (`model.save(tf.io.withSaveHandler(...))`):
  * the topology, the weight specs and the weight data.
  */
-export async function loadLayersModelFromArtifacts(artifacts: tf.io.ModelArtifacts, source = 'artifacts', options: ImportOptions = {}): Promise<LoadedLayersModel> {
+export async function loadLayersModelFromArtifacts(artifacts: tf.io.ModelArtifacts, source = 'artifacts', options: LoadLayersModelOptions = {}): Promise<LoadedLayersModel> {
   const data = artifacts.weightData;
   const bytes = data === undefined ? new Uint8Array(0) : Array.isArray(data) ? concat(data.map((b) => new Uint8Array(b))) : new Uint8Array(data as ArrayBuffer);
   const json = { modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }] };
-  return loadLayersModelFromJson(json, async () => bytes, source, options);
+  const readShard: ShardReader = Object.assign(async () => bytes, { size: async () => bytes.byteLength });
+  return loadLayersModelFromJson(json, readShard, source, options);
 }

@@ -7,7 +7,7 @@
  * the looked-up vectors (the layer's pre-activation).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { toVariable } from '../init.js';
+import { tensorFrom, toVariable } from '../init.js';
 import type { Rng } from '../rng.js';
 import type { ApplyContext, Layer, LayerConfig, Shape } from './layer.js';
 
@@ -40,10 +40,10 @@ export class Embedding implements Layer {
   }
 
   build(inputShape: Shape, rng: Rng): (number | null)[] {
-    const n = this.inputDim * this.outputDim;
-    const v = new Float32Array(n);
-    for (let i = 0; i < n; i++) v[i] = (rng.next() * 2 - 1) * this.initScale;
-    this.params.embeddings = toVariable(tf.tensor2d(v, [this.inputDim, this.outputDim]), true);
+    const init = tensorFrom([this.inputDim, this.outputDim], (v) => {
+      for (let i = 0; i < v.length; i++) v[i] = (rng.next() * 2 - 1) * this.initScale;
+    });
+    this.params.embeddings = toVariable(init, true);
     return [...inputShape, this.outputDim];
   }
 

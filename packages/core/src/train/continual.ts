@@ -3,12 +3,13 @@
  * so far (or all tasks), with plugins for consolidation, attenuation, importance tracking and masks.
  * The result's accuracy matrix R[i][j] is the test accuracy on task j after training task i.
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Task } from '../data.js';
 import { averageAccuracy } from '../metrics.js';
 import { type Model, exampleShapeProblem } from '../contract.js';
 import { Rng } from '../rng.js';
 import { evaluate } from './evaluate.js';
+import { findNonFiniteAsync, maxAbsPerParameter } from './health.js';
 import type { Plugin, TrainContext } from './plugin.js';
 import { trainStep } from './step.js';
 import { yieldToEventLoop } from './yield.js';
@@ -43,10 +44,54 @@ export interface ContinualOptions {
   previous?: Pick<ContinualResult, 'accuracy' | 'timings' | 'baseline'>;
   /** Called after each task's evaluation (checkpoint here). */
   onTaskEnd?: (event: TaskEndEvent) => void | Promise<void>;
+  /**
+   * Finite blow-ups that get a 'warning' event (once per task and kind): a parameter whose max |θ|
+   * exceeds `maxAbsParameter` (default 1e8; checked at each progress event), a step whose loss exceeds
+   * `lossGrowth` (default 1e6) × max(1, the task's first loss). `false`: no warnings. A NaN or
+   * infinite loss or parameter always ends the run (`ContinualResult.diverged`).
+   */
+  warnings?: false | { maxAbsParameter?: number; lossGrowth?: number };
+}
+
+/**
+ * Where training diverged: the first step whose loss was NaN or infinite, or whose update made a
+ * parameter NaN or infinite. Every step's loss and a sum of every parameter are checked.
+ */
+export interface Divergence {
+  taskIndex: number;
+  task: string;
+  /** The step over the run (as `ProgressEvent.step`) and within the task (1-based). */
+  step: number;
+  taskStep: number;
+  /** 'loss': the step's loss was not finite; 'parameter': its loss was, its update made a parameter not finite. */
+  reason: 'loss' | 'parameter';
+  /** The first parameter (in model order) that was not finite after that step, if any. */
+  parameter?: string;
+  /** The value that was not finite: the loss (reason 'loss') or the parameter's (NaN, ±Infinity). */
+  value: number;
+  /** Reason 'loss' with a parameter: the parameter's value. */
+  parameterValue?: number;
+  /** `diverged at task 1 step 2 (loss = NaN; parameter 'dense_0/kernel' = NaN)`. */
+  message: string;
+}
+
+/** A finite blow-up: weights or loss growing by orders of magnitude (see `ContinualOptions.warnings`). */
+export interface TrainingWarning {
+  taskIndex: number;
+  task: string;
+  step: number;
+  taskStep: number;
+  reason: 'loss' | 'parameter';
+  /** The parameter with the largest |θ| (reason 'parameter'). */
+  parameter?: string;
+  /** The loss, or the parameter's max |θ|. */
+  value: number;
+  message: string;
 }
 
 export interface ProgressEvent {
-  kind: 'step' | 'epoch' | 'task' | 'eval';
+  /** 'warning': a finite blow-up (`warning`); 'diverged': the run stops (`diverged`), no 'task' event follows. */
+  kind: 'step' | 'epoch' | 'task' | 'eval' | 'warning' | 'diverged';
   taskIndex: number;
   taskName: string;
   epoch: number;
@@ -60,6 +105,8 @@ export interface ProgressEvent {
   /** For 'eval' and 'task': accuracies on tasks 0..n. */
   accuracies?: number[];
   elapsedMs: number;
+  warning?: TrainingWarning;
+  diverged?: Divergence;
 }
 
 export interface TaskTiming {
@@ -89,6 +136,24 @@ export interface ContinualResult {
   /** Mean loss per progress interval. */
   losses: { step: number; loss: number }[];
   cancelled: boolean;
+  /**
+   * Set when a loss or parameter became NaN or infinite: training stopped at that step, and the
+   * task it happened in has no accuracy row (nor timing); rows of earlier tasks are kept.
+   */
+  diverged?: Divergence;
+  /** Finite blow-ups seen (also sent as 'warning' progress events). */
+  warnings: TrainingWarning[];
+}
+
+/** NaN, Infinity, 1.23e+9, 4.489. */
+function fmt(x: number): string {
+  return Number.isFinite(x) ? (Math.abs(x) >= 1e6 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(2) : String(Number(x.toPrecision(4)))) : String(x);
+}
+
+function divergenceMessage(d: Omit<Divergence, 'message'>): string {
+  const where = `diverged at task ${d.taskIndex + 1} step ${d.taskStep}`;
+  if (d.reason === 'parameter') return `${where} (parameter '${d.parameter}' = ${fmt(d.value)})`;
+  return `${where} (loss = ${fmt(d.value)}${d.parameter !== undefined ? `; parameter '${d.parameter}' = ${fmt(d.parameterValue ?? Number.NaN)}` : ''})`;
 }
 
 function now(): number {
@@ -111,10 +176,22 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
       `trainContinual: the model outputs [${model.outputShape.map((d) => d ?? 'any')}] per example; training and evaluation use a classification loss and need one score per class ([classes])`,
     );
   }
+  const width = model.numClasses;
   for (const t of tasks) {
     const problem = exampleShapeProblem(model.inputShape, t.train.exampleShape);
     if (problem) throw new Error(`trainContinual: task '${t.name}' has ${problem}`);
+    for (const source of [t.train, t.test, t.validation]) {
+      if (source && source.numClasses > width) {
+        throw new Error(
+          `trainContinual: task '${t.name}' has labels up to ${source.numClasses - 1} (numClasses ${source.numClasses}), but the model outputs ${width} classes (labels 0..${width - 1})`,
+        );
+      }
+    }
+    for (const c of t.classes ?? []) {
+      if (!Number.isInteger(c) || c < 0 || c >= width) throw new Error(`trainContinual: task '${t.name}' masks class ${c}, but the model outputs ${width} classes (labels 0..${width - 1})`);
+    }
   }
+  const warnAt = options.warnings === false ? undefined : { maxAbsParameter: options.warnings?.maxAbsParameter ?? 1e8, lossGrowth: options.warnings?.lossGrowth ?? 1e6 };
   const plugins = options.plugins ?? [];
   const seed = options.seed ?? 0;
   const rng = new Rng(seed);
@@ -129,6 +206,7 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
     curves: [],
     losses: [],
     cancelled: false,
+    warnings: [],
     ...(options.previous?.baseline ? { baseline: options.previous.baseline } : {}),
   };
   const t0 = now();
@@ -147,6 +225,8 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
   };
   if (evalAll && startTask === 0) result.baseline = await evalTasks(T - 1);
 
+  const paramNames = Object.keys(model.params);
+  const paramVars = Object.values(model.params) as tf.Tensor[];
   let optimizer = typeof options.optimizer === 'function' ? undefined : options.optimizer;
   let step = 0;
   for (let i = startTask; i < T; i++) {
@@ -173,51 +253,144 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
     const tTrain = now();
     let lossSum = 0;
     let lossCount = 0;
-    let pending: tf.Scalar[] = [];
+    // per step, one kept vector [loss, Σθ of each parameter]: NaN or ±∞ in it marks the step that
+    // diverged; read back in one go at each progress event (the losses are reported there anyway)
+    let pending: { row: tf.Tensor1D; step: number; taskStep: number }[] = [];
     let lastT = now();
     let lastStep = 0;
-    const flush = async (kind: ProgressEvent['kind']) => {
-      for (const l of pending) {
-        lossSum += (await l.data())[0] as number;
-        lossCount++;
-        l.dispose();
-      }
-      pending = [];
-      const t = now();
-      const ev: ProgressEvent = {
-        kind,
+    let taskStartLoss: number | undefined;
+    const warned = new Set<TrainingWarning['reason']>();
+    const event = (kind: ProgressEvent['kind'], extra: Partial<ProgressEvent> = {}): ProgressEvent => ({
+      kind,
+      taskIndex: i,
+      taskName: task.name,
+      epoch: ctx.epoch,
+      step: ctx.step,
+      taskStep: ctx.taskStep,
+      stepsInTask,
+      elapsedMs: now() - t0,
+      ...extra,
+    });
+    const warn = (w: Omit<TrainingWarning, 'taskIndex' | 'task' | 'message'>) => {
+      if (warned.has(w.reason)) return;
+      warned.add(w.reason);
+      const message =
+        w.reason === 'loss'
+          ? `task ${i + 1} step ${w.taskStep}: the loss reached ${fmt(w.value)}, ${fmt(w.value / (taskStartLoss ?? 1))}× its value at the task's first step (blowing up)`
+          : `task ${i + 1} step ${w.taskStep}: parameter '${w.parameter}' reached |θ| = ${fmt(w.value)} (blowing up)`;
+      const full: TrainingWarning = { taskIndex: i, task: task.name, ...w, message };
+      result.warnings.push(full);
+      options.onProgress?.(event('warning', { step: w.step, taskStep: w.taskStep, warning: full }));
+    };
+    /** Ends the run at step `at`; `parameter`: the first whose Σθ after that step was not finite, and that sum (NaN or ±∞). */
+    const diverge = (at: { step: number; taskStep: number }, reason: Divergence['reason'], value: number, parameter?: { name: string; value: number }) => {
+      const d: Omit<Divergence, 'message'> = {
         taskIndex: i,
-        taskName: task.name,
-        epoch: ctx.epoch,
-        step: ctx.step,
-        taskStep: ctx.taskStep,
-        stepsInTask,
+        task: task.name,
+        step: at.step,
+        taskStep: at.taskStep,
+        reason,
+        ...(parameter ? { parameter: parameter.name } : {}),
+        value,
+        ...(reason === 'loss' && parameter ? { parameterValue: parameter.value } : {}),
+      };
+      result.diverged = { ...d, message: divergenceMessage(d) };
+      options.onProgress?.(event('diverged', { step: at.step, taskStep: at.taskStep, diverged: result.diverged }));
+    };
+    /** Reads the pending steps' losses and sums; returns true when the run diverged. */
+    const drain = async (): Promise<boolean> => {
+      if (pending.length === 0) return false;
+      const rows = pending;
+      pending = [];
+      const P = paramNames.length;
+      const all = tf.tidy(() => tf.concat([...rows.map((r) => r.row), ...(warnAt && P ? [maxAbsPerParameter(model.params)] : [])]));
+      let v: Float32Array;
+      try {
+        v = (await all.data()) as Float32Array;
+      } finally {
+        all.dispose();
+        for (const r of rows) r.row.dispose();
+      }
+      for (let k = 0; k < rows.length; k++) {
+        const at = rows[k] as (typeof rows)[number];
+        const off = k * (P + 1);
+        const loss = v[off] as number;
+        let bad = -1;
+        for (let p = 0; p < P; p++) {
+          if (!Number.isFinite(v[off + 1 + p] as number)) {
+            bad = p;
+            break;
+          }
+        }
+        const param = bad >= 0 ? { name: paramNames[bad] as string, value: v[off + 1 + bad] as number } : undefined;
+        if (!Number.isFinite(loss)) {
+          diverge(at, 'loss', loss, param);
+          return true;
+        }
+        if (param) {
+          // a NaN sum means a NaN (or +∞ beside −∞); an infinite one may be a sum past float32's range
+          // with every value finite (|θ| ~ 1e38 / size): a blow-up, warned below, unless a value is infinite
+          // (a non-finite value stays so under every later update)
+          if (Number.isNaN(param.value) || (await findNonFiniteAsync({ [param.name]: model.params[param.name] as tf.Tensor }))) {
+            diverge(at, 'parameter', param.value, param);
+            return true;
+          }
+        }
+        lossSum += loss;
+        lossCount++;
+        taskStartLoss ??= loss;
+        if (warnAt && loss > warnAt.lossGrowth * Math.max(1, Math.abs(taskStartLoss))) warn({ step: at.step, taskStep: at.taskStep, reason: 'loss', value: loss });
+      }
+      if (warnAt && P) {
+        let worst = -1;
+        for (let p = 0; p < P; p++) if (worst < 0 || (v[rows.length * (P + 1) + p] as number) > (v[rows.length * (P + 1) + worst] as number)) worst = p;
+        const max = v[rows.length * (P + 1) + worst] as number;
+        const last = rows[rows.length - 1] as (typeof rows)[number];
+        if (max > warnAt.maxAbsParameter) warn({ step: last.step, taskStep: last.taskStep, reason: 'parameter', parameter: paramNames[worst] as string, value: max });
+      }
+      return false;
+    };
+    /** Drains, then reports the mean loss since the last event; returns true when the run diverged. */
+    const flush = async (kind: ProgressEvent['kind']): Promise<boolean> => {
+      if (await drain()) return true;
+      const t = now();
+      const ev = event(kind, {
         elapsedMs: t - t0,
         ...(lossCount ? { loss: lossSum / lossCount } : {}),
         ...(t > lastT ? { examplesPerSecond: ((ctx.taskStep - lastStep) * batchSize * 1000) / (t - lastT) } : {}),
-      };
+      });
       if (lossCount) result.losses.push({ step: ctx.step, loss: lossSum / lossCount });
       lossSum = 0;
       lossCount = 0;
       lastT = t;
       lastStep = ctx.taskStep;
       options.onProgress?.(ev);
+      return false;
     };
     try {
       outer: for (let epoch = 0; ctx.taskStep < stepsInTask; epoch++) {
         ctx.epoch = epoch;
         const seedE = rng.fork(`shuffle/${i}/${epoch}`).seedInt();
         for (const batch of task.train.batches(batchSize, { shuffle: true, seed: seedE })) {
+          let loss: tf.Scalar;
           try {
-            pending.push(trainStep(batch, ctx, plugins));
+            loss = trainStep(batch, ctx, plugins);
           } finally {
             batch.x.dispose();
             batch.y.dispose();
           }
           ctx.step = ++step;
           ctx.taskStep++;
+          const l = loss;
+          // one reduction per parameter: its sum is NaN or infinite when a value is (or, past |θ| ~ 1e38 / size, overflows)
+          const row = tf.tidy(() => {
+            const lossRow = tf.reshape(tf.cast(l, 'float32'), [1]);
+            return paramVars.length ? tf.concat([lossRow, tf.stack(paramVars.map((p) => tf.sum(p.dtype === 'float32' ? p : tf.cast(p, 'float32'))))]) : lossRow;
+          }) as tf.Tensor1D;
+          loss.dispose();
+          pending.push({ row, step: ctx.step, taskStep: ctx.taskStep });
           if (ctx.taskStep % progressEvery === 0) {
-            await flush('step');
+            if (await flush('step')) break outer;
             await yieldToEventLoop();
           }
           if (options.signal?.aborted) {
@@ -225,18 +398,20 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
             break outer;
           }
           if (options.evaluateEvery && ctx.taskStep % options.evaluateEvery === 0) {
+            // never evaluate a model that diverged since the last check
+            if (await drain()) break outer;
             const accs = (await evalTasks(i)).slice(0, i + 1);
             result.curves.push({ step: ctx.step, taskIndex: i, accuracies: accs });
             options.onProgress?.({ kind: 'eval', taskIndex: i, taskName: task.name, epoch, step: ctx.step, taskStep: ctx.taskStep, stepsInTask, accuracies: accs, elapsedMs: now() - t0 });
           }
           if (ctx.taskStep >= stepsInTask) break;
         }
-        await flush('epoch');
+        if (await flush('epoch')) break outer;
       }
     } finally {
-      for (const l of pending) l.dispose();
+      for (const p of pending) p.row.dispose();
     }
-    if (result.cancelled) break;
+    if (result.cancelled || result.diverged) break;
     const trainMs = now() - tTrain;
     const tCons = now();
     for (const p of plugins) await p.afterTask?.(ctx);

@@ -1,0 +1,50 @@
+/**
+ * The options of the tools for pretrained models (`importances`, `prune`, `correlate`); their work is
+ * in tools.ts, loaded when one runs.
+ */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { BACKENDS } from '../experiment/config.js';
+import { IMPORTANCE_NAMES } from '../experiment/methods.js';
+
+const IMPORTANCE_CHOICES = [...Object.keys(IMPORTANCE_NAMES), 'fisher'];
+const DATA = 'embedded (the Fashion-MNIST subset shipped with @forgetless/datasets), fashion-mnist, mnist, or a folder of MNIST-format files';
+
+export function registerToolCommands(program: Command): void {
+  const backendOption = (fallback = 'wasm') => new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]).default(fallback);
+  program
+    .command('importances')
+    .description('write the importance map of a pretrained model.json (tfjs weights format)')
+    .option('--model <path>', 'model.json of a TensorFlow.js LayersModel, or its folder (required)')
+    .option('--data <name|dir>', `${DATA}: importances on its training images (required, but for magnitude)`)
+    .addOption(new Option('--method <name>', 'importance').choices(IMPORTANCE_CHOICES).default('sig'))
+    .option('--out <dir>', 'folder to write importances-<method>.json/.bin into (required)')
+    .option('--samples <n>', 'training examples the importances are computed on (SI: fine-tuned on)', '5000')
+    .option('--si-epochs <n>', 'SI: epochs of fine-tuning whose path SI integrates', '1')
+    .option('--lr <x>', 'SI: SGD learning rate of that fine-tuning', '0.01')
+    .addOption(backendOption())
+    .action(async (flags) => (await import('./tools.js')).importancesCommand(flags));
+  program
+    .command('prune')
+    .description('prune a pretrained model.json by importance; writes a model.json stock TensorFlow.js loads')
+    .option('--model <path>', 'model.json of a TensorFlow.js LayersModel, or its folder (required)')
+    .option('--data <name|dir>', `${DATA}: calibration on its training images, accuracy on its test images (required, but for magnitude or a .json importance)`)
+    .option('--importance <name|file>', 'sig, magnitude, fis, mas, or an importance map (.json) from `forgetless importances`', 'sig')
+    .option('--sparsity <x>', 'fraction of weights to zero (0.9 = 90 %)', '0.9')
+    .addOption(new Option('--scope <scope>', 'rank over all weights or within each layer').choices(['global', 'layer']).default('global'))
+    .option('--no-biases', 'leave biases out of the ranking')
+    .option('--samples <n>', 'calibration examples (paper 2: 10000)', '10000')
+    .option('--out <dir>', 'folder for the pruned model (required)')
+    .addOption(backendOption())
+    .action(async (flags) => (await import('./tools.js')).pruneCommand(flags));
+  program
+    .command('correlate')
+    .description('compare two importance maps per layer')
+    .argument('<a>', 'importance map (.json) from `forgetless importances`')
+    .argument('<b>', 'another one, for the same model')
+    .addOption(new Option('--method <name>', 'correlation').choices(['pearson', 'spearman']).default('pearson'))
+    .addOption(new Option('--scope <scope>', 'kernels, biases or both').choices(['kernel', 'bias', 'both']).default('both'))
+    .option('--out <file>', 'also write the table as JSON to this file (default: none, stdout only)')
+    .addOption(backendOption('cpu'))
+    .action(async (a: string, b: string, flags) => (await import('./tools.js')).correlateCommand(a, b, flags));
+}
