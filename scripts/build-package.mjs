@@ -30,11 +30,10 @@ if (existsSync(join(cwd, 'src', 'generated'))) {
 
 writeCjsDeclarations(join(cwd, 'dist'));
 
-const external = [
-  ...Object.keys(pkg.dependencies ?? {}),
-  ...Object.keys(pkg.peerDependencies ?? {}),
-  ...Object.keys(pkg.optionalDependencies ?? {}),
-].flatMap((name) => [name, `${name}/*`]);
+const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {})].flatMap((name) => [
+  name,
+  `${name}/*`,
+]);
 
 await build({
   entryPoints: entries.map((e) => join(cwd, 'dist', `${e}.js`)),

@@ -22,7 +22,7 @@ const cjs = (code: string) => JSON.parse(node(['-e', code]));
 describe('gradients registered by importing @forgetless/core in Node', () => {
   const reference: string[] = cjs(`require('@tensorflow/tfjs-layers'); console.log(JSON.stringify(${KEYS}))`);
 
-  it('the reference is tfjs\'s full set', () => {
+  it("the reference is tfjs's full set", () => {
     expect(reference.length).toBeGreaterThan(90);
     expect(reference).toContain('Conv2D');
   });
@@ -38,8 +38,20 @@ describe('gradients registered by importing @forgetless/core in Node', () => {
   const before = `const mine = { kernelName: 'Relu', inputsToSave: ['x'], gradFunc: (dy) => ({ x: () => dy }) };
 tf.registerGradient(mine);`;
   it.each([
-    ['ESM', () => esm(`import * as tf from '@tensorflow/tfjs-core';\n${before}\nconst core = await import('@forgetless/core');\nconsole.log(JSON.stringify({ kept: tf.getGradient('Relu') === mine, own: core.ownGradientKernels(), conv: !!tf.getGradient('Conv2D') }));`)],
-    ['CommonJS', () => cjs(`const tf = require('@tensorflow/tfjs-core');\n${before}\nconst core = require('@forgetless/core');\nconsole.log(JSON.stringify({ kept: tf.getGradient('Relu') === mine, own: core.ownGradientKernels(), conv: !!tf.getGradient('Conv2D') }));`)],
+    [
+      'ESM',
+      () =>
+        esm(
+          `import * as tf from '@tensorflow/tfjs-core';\n${before}\nconst core = await import('@forgetless/core');\nconsole.log(JSON.stringify({ kept: tf.getGradient('Relu') === mine, own: core.ownGradientKernels(), conv: !!tf.getGradient('Conv2D') }));`,
+        ),
+    ],
+    [
+      'CommonJS',
+      () =>
+        cjs(
+          `const tf = require('@tensorflow/tfjs-core');\n${before}\nconst core = require('@forgetless/core');\nconsole.log(JSON.stringify({ kept: tf.getGradient('Relu') === mine, own: core.ownGradientKernels(), conv: !!tf.getGradient('Conv2D') }));`,
+        ),
+    ],
   ])('only the missing ones: a gradient registered before stays (%s)', (_, run) => {
     const r = run() as { kept: boolean; own: string[]; conv: boolean };
     expect(r.own).not.toContain('Relu');

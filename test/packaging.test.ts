@@ -100,7 +100,11 @@ async function packAndInstall(): Promise<void> {
       mkdirSync(dir, { recursive: true });
       // no "type": CommonJS by default, as `npm init` makes it; ESM files are .mjs
       writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `scratch-${d}`, version: '1.0.0', private: true }));
-      const specs = [packed[d], ...forgetlessDeps(d).map((x) => packed[x]), ...['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm', ...extraPeers(d)].map((p) => `${p}@${tfVersion}`)];
+      const specs = [
+        packed[d],
+        ...forgetlessDeps(d).map((x) => packed[x]),
+        ...['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm', ...extraPeers(d)].map((p) => `${p}@${tfVersion}`),
+      ];
       await sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...specs], { cwd: dir });
     }),
   );
@@ -187,8 +191,14 @@ describe('each package packed, installed alone, used as its README shows', () =>
     expect(missing, 'source maps that point at files the tarball lacks').toEqual([]);
     const dts = files.filter((f) => f.endsWith('.d.ts'));
     expect(dts.length).toBeGreaterThan(0);
-    expect(dts.filter((f) => !files.includes(f.replace(/\.d\.ts$/, '.d.cts'))), '.d.ts without a .d.cts twin').toEqual([]);
-    expect(files.filter((f) => /\.test\.|test-helpers/.test(f)), 'tests shipped').toEqual([]);
+    expect(
+      dts.filter((f) => !files.includes(f.replace(/\.d\.ts$/, '.d.cts'))),
+      '.d.ts without a .d.cts twin',
+    ).toEqual([]);
+    expect(
+      files.filter((f) => /\.test\.|test-helpers/.test(f)),
+      'tests shipped',
+    ).toEqual([]);
     for (const [sub, entry] of Object.entries(pkg.exports as Record<string, unknown>)) {
       if (typeof entry !== 'object' || entry === null) continue;
       const e = entry as { import: { types: string; default: string }; require: { types: string; default: string } };
@@ -230,7 +240,13 @@ describe('each package packed, installed alone, used as its README shows', () =>
           : "const core = require('@forgetless/core');\nconst tfcore = require('@tensorflow/tfjs-core');\n";
       writeFileSync(join(scratch('core'), file), head + body);
       const out = (await runNode('core', file)).stdout;
-      const r = JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{')).at(-1) ?? '{}');
+      const r = JSON.parse(
+        out
+          .trim()
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .at(-1) ?? '{}',
+      );
       expect(r.backend).toBe('wasm');
       expect(r.accuracy).toHaveLength(2);
       expect(r.accuracy[1]?.[1]).toBeGreaterThan(0.6);
@@ -338,7 +354,10 @@ main().then(
       mkdirSync(join(web, 'conv'), { recursive: true });
       mkdirSync(join(web, 'wasm-assets'), { recursive: true });
       for (const f of wasmFiles()) cpSync(join(wasmDist(), f), join(web, 'wasm-assets', f));
-      for (const [name, layersFirst] of [['forgetless-first', false], ['layers-first', true]] as const) {
+      for (const [name, layersFirst] of [
+        ['forgetless-first', false],
+        ['layers-first', true],
+      ] as const) {
         await bundle('core', convEntry(layersFirst), `conv/${name}.js`);
         writeFileSync(join(web, 'conv', `${name}.html`), page(`${name}.js`));
       }
@@ -362,7 +381,10 @@ main().then(
 
     it.each(['forgetless-first', 'layers-first'])("@forgetless/core with tfjs-layers (%s): tfjs's gradient code is bundled once", (name) => {
       const inputs = Object.keys(metafiles[`conv/${name}.js`]?.inputs ?? {});
-      expect(inputs.filter((k) => k.includes('@forgetless/core') && k.includes('generated/tfjs-gradients') && !k.endsWith('tfjs-gradients.browser.js')), 'a second copy of tfjs gradients').toEqual([]);
+      expect(
+        inputs.filter((k) => k.includes('@forgetless/core') && k.includes('generated/tfjs-gradients') && !k.endsWith('tfjs-gradients.browser.js')),
+        'a second copy of tfjs gradients',
+      ).toEqual([]);
       expect(inputs.filter((k) => /tfjs-core\/dist\/gradients\/Conv2D_grad\.js$/.test(k))).toHaveLength(1);
       expect(inputs.filter((k) => /tfjs-core\/dist\/register_all_gradients\.js$/.test(k))).toHaveLength(1);
     });
@@ -390,14 +412,22 @@ main().then(
         browser = await chromium.launch({
           executablePath: CHROMIUM,
           headless: true,
-          args: ['--headless', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-swiftshader'],
+          args: [
+            '--headless',
+            '--no-sandbox',
+            '--disable-quic',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+            '--enable-unsafe-swiftshader',
+          ],
         });
         // the gradients tfjs itself registers (tfjs-layers' Node build registers them all)
-        const r = await sh(
-          process.execPath,
-          ['-e', "require('@tensorflow/tfjs-layers'); console.log(JSON.stringify([...globalThis._tfGlobals.get('gradRegistry').keys()]))"],
-          { cwd: scratch('core'), env: nodeEnv },
-        );
+        const r = await sh(process.execPath, ['-e', "require('@tensorflow/tfjs-layers'); console.log(JSON.stringify([...globalThis._tfGlobals.get('gradRegistry').keys()]))"], {
+          cwd: scratch('core'),
+          env: nodeEnv,
+        });
         reference = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '[]');
       }, 120_000);
 
@@ -447,7 +477,10 @@ main().then(
         expect(v.accuracy).toBeGreaterThan(0.9);
         expect(v.leaked).toBe(0);
         expect(reference.length).toBeGreaterThan(90);
-        expect(reference.filter((k) => !v.gradients.includes(k)), 'kernels whose gradient tfjs registers but the page lacks').toEqual([]);
+        expect(
+          reference.filter((k) => !v.gradients.includes(k)),
+          'kernels whose gradient tfjs registers but the page lacks',
+        ).toEqual([]);
       });
 
       it('useBackend in a bundle: webgl imported is used, wasm not imported and webgpu not installed say to import them', async () => {

@@ -96,9 +96,11 @@ describe('package READMEs', () => {
 
   it.each(examples.filter((e) => e.run).map((e) => [`${e.readme.name} README.md:${e.line}`, e] as const))('%s runs as written', async (_, e) => {
     const t0 = Date.now();
-    const r = await run(process.execPath, [`${e.file}.mjs`], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '' }, timeout: 240_000 }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
-      throw new Error(`${e.readme.name} README.md:${e.line} failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
-    });
+    const r = await run(process.execPath, [`${e.file}.mjs`], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '' }, timeout: 240_000 }).catch(
+      (err: { stdout?: string; stderr?: string; message: string }) => {
+        throw new Error(`${e.readme.name} README.md:${e.line} failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
+      },
+    );
     console.log(`${e.readme.name} README.md:${e.line}: ${((Date.now() - t0) / 1000).toFixed(1)} s\n${r.stdout.trim()}`);
     expect(r.stdout.trim().length, 'the example prints what it computed').toBeGreaterThan(0);
   });

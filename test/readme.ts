@@ -35,7 +35,12 @@ function blocks(markdown: string): Block[] {
     const start = i;
     const body: string[] = [];
     for (i++; i < lines.length && !/^```\s*$/.test(lines[i] as string); i++) body.push(lines[i] as string);
-    const before = (lines.slice(0, start).reverse().find((l) => l.trim() !== '') ?? '').trim();
+    const before = (
+      lines
+        .slice(0, start)
+        .reverse()
+        .find((l) => l.trim() !== '') ?? ''
+    ).trim();
     const marked = before === '<!-- readme-test -->' ? 'run' : before === '<!-- readme-test: typecheck -->' ? 'typecheck' : undefined;
     out.push({ lang: open[1] ?? '', code: `${body.join('\n')}\n`, line: start + 2, marked });
   }
@@ -50,9 +55,7 @@ export function readReadme(root: string, dir: PackageDir): Readme {
   const install = /npm install ([^\n]+)/.exec(first.code)?.[1]?.trim().split(/\s+/) ?? [];
   const isTs = (b: Block) => b.lang === 'ts' || b.lang === 'typescript';
   const firstTs = all.find(isTs);
-  const examples = all
-    .filter((b) => b === firstTs || (b.marked && isTs(b)))
-    .map(({ code, line, marked }) => ({ code, line, run: marked !== 'typecheck' }));
+  const examples = all.filter((b) => b === firstTs || (b.marked && isTs(b))).map(({ code, line, marked }) => ({ code, line, run: marked !== 'typecheck' }));
   return { dir, name, install, first: { lang: first.lang, code: first.code }, examples };
 }
 

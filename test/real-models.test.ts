@@ -302,7 +302,10 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
         expect(relErr(fast[n] as tf.Tensor, loop[n] as tf.Tensor), `${what} ${n}`).toBeLessThanOrEqual(IMPORTANCE_TOL);
       }
       // a non-trivial reference
-      expect(names.some((n) => (tf.max(loop[n] as tf.Tensor).dataSync()[0] as number) > 0), `${what}: all zero`).toBe(true);
+      expect(
+        names.some((n) => (tf.max(loop[n] as tf.Tensor).dataSync()[0] as number) > 0),
+        `${what}: all zero`,
+      ).toBe(true);
       disposeParams(fast);
       disposeParams(loop);
     };
@@ -321,7 +324,11 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
       // Fisher and MAS are defined on class scores; for the image-to-image net the same
       // per-example engine runs on a regression objective, Σ output² per example
       const { x, y } = allOf(source);
-      const objective: ExampleObjective = (z) => tf.sum(tf.square(z), z.shape.slice(1).map((_, i) => i + 1));
+      const objective: ExampleObjective = (z) =>
+        tf.sum(
+          tf.square(z),
+          z.shape.slice(1).map((_, i) => i + 1),
+        );
       const fast = perExampleSums(model, x, objective, { square: true, abs: true });
       const loop = loopSums(model, x, objective, { square: true, abs: true });
       compare(fast.square as ParamMap, loop.square as ParamMap, 'per-example Σ g² (Fisher-like)');
@@ -333,10 +340,7 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
       // SIG is a signal per connection of one call; a layer called at several nodes is refused by name
       await expect(sig(model, source, { batchSize: 2 })).rejects.toThrow(/layer 'shared' is shared \(called at several nodes\)/);
     }
-    for (const [what, importances] of [
-      ...(shared ? [] : ([['SIG', await sig(model, source, { batchSize: 2 })]] as const)),
-      ['magnitude', magnitude(model)],
-    ] as const) {
+    for (const [what, importances] of [...(shared ? [] : ([['SIG', await sig(model, source, { batchSize: 2 })]] as const)), ['magnitude', magnitude(model)]] as const) {
       expect(Object.keys(importances), what).toEqual(names);
       for (const n of names) {
         expect((importances[n] as tf.Tensor).shape, `${what} ${n}`).toEqual((model.params[n] as tf.Variable).shape);
@@ -368,7 +372,7 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
       for (const [i, spec] of inSpecs.entries()) {
         const out = saved.weightSpecs[i] as tf.io.WeightsManifestEntry;
         expect(out, `spec of ${spec.name}`).toEqual(spec);
-        const len = (spec.quantization ? { uint8: 1, uint16: 2, float16: 2 }[spec.quantization.dtype as string] ?? 4 : 4) * spec.shape.reduce((a, b) => a * b, 1);
+        const len = (spec.quantization ? ({ uint8: 1, uint16: 2, float16: 2 }[spec.quantization.dtype as string] ?? 4) : 4) * spec.shape.reduce((a, b) => a * b, 1);
         expect(sameBits(saved.weightData.subarray(off, off + len), inData.subarray(off, off + len)), `bytes of ${spec.name}`).toBe(true);
         off += len;
       }
@@ -460,8 +464,13 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
       // subtracts the batch mean, so ∂loss/∂β is zero in exact arithmetic (MobileNetV2's
       // block_1_project_BN and block_2_project_BN); its layer's γ still moves
       const bnLayers = new Set(mine.bindings.filter((b) => b.className === 'BatchNormalization').map((b) => b.keras));
-      const unchanged = Object.entries(model.params).filter(([n, v]) => sameBits(bitsOf(v), trainableBefore[n] as Uint8Array)).map(([n]) => n);
-      expect(unchanged.filter((n) => !(n.endsWith('/beta') && bnLayers.has(n.slice(0, -'/beta'.length)))), 'trainable parameters left unchanged by training').toEqual([]);
+      const unchanged = Object.entries(model.params)
+        .filter(([n, v]) => sameBits(bitsOf(v), trainableBefore[n] as Uint8Array))
+        .map(([n]) => n);
+      expect(
+        unchanged.filter((n) => !(n.endsWith('/beta') && bnLayers.has(n.slice(0, -'/beta'.length)))),
+        'trainable parameters left unchanged by training',
+      ).toEqual([]);
       const trainableLayers = new Set(Object.keys(model.params).map((n) => n.slice(0, n.lastIndexOf('/'))));
       const stillLayers = [...trainableLayers].filter((l) => weightsOfLayer(model.params, l).every((n) => unchanged.includes(n)));
       expect(stillLayers, 'trainable layers none of whose weights changed').toEqual([]);
@@ -670,7 +679,14 @@ const tf = require('@tensorflow/tfjs-core');
     m.dispose();
     await writeFile(
       join(dir, 'mobilenet.json'),
-      JSON.stringify({ modelTopology: a.modelTopology, weightSpecs: a.weightSpecs, weightData: Buffer.from(a.weightData as ArrayBuffer).toString('base64'), exampleShape, classes, input }),
+      JSON.stringify({
+        modelTopology: a.modelTopology,
+        weightSpecs: a.weightSpecs,
+        weightData: Buffer.from(a.weightData as ArrayBuffer).toString('base64'),
+        exampleShape,
+        classes,
+        input,
+      }),
     );
     await writeFile(join(dir, 'predict.cjs'), predictScript);
   });
@@ -690,7 +706,11 @@ const tf = require('@tensorflow/tfjs-core');
       const err = e as { stderr?: string; message: string };
       throw new Error(`the child process failed: ${err.stderr || err.message}`);
     }
-    const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+    const line = stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .at(-1);
     if (!line) throw new Error(`no result from the child:\n${stdout}`);
     const r = JSON.parse(line) as { prediction: number[] };
     expect(relErr(r.prediction, mobilenetPrediction)).toBeLessThanOrEqual(PREDICT_TOL);
@@ -705,7 +725,11 @@ const tf = require('@tensorflow/tfjs-core');
       const err = e as { stderr?: string; message: string };
       throw new Error(`the child process failed: ${err.stderr || err.message}`);
     }
-    const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+    const line = stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .at(-1);
     if (!line) throw new Error(`no result from the child:\n${stdout}`);
     const r = JSON.parse(line);
     expect(r.backend).toBe('wasm');

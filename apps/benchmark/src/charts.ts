@@ -26,7 +26,14 @@ const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : n
 
 /** Step time per backend, forgetless against tfjs stock gradients, one panel per model (min–max whiskers). */
 export function stepsSpec(rows: readonly Row[]): ChartSpec | undefined {
-  const values = rows.map((r) => ({ model: `${r.model} (batch ${r.batch})`, backend: r.backend, gradients: r.gradients, median: num(r.median_ms), min: num(r.min_ms), max: num(r.max_ms) }));
+  const values = rows.map((r) => ({
+    model: `${r.model} (batch ${r.batch})`,
+    backend: r.backend,
+    gradients: r.gradients,
+    median: num(r.median_ms),
+    min: num(r.min_ms),
+    max: num(r.max_ms),
+  }));
   if (values.length === 0) return undefined;
   const x = { field: 'backend', type: 'nominal', title: null, axis: { labelAngle: 0 } };
   return {
@@ -51,7 +58,17 @@ export function stepsSpec(rows: readonly Row[]): ChartSpec | undefined {
 export function scalingSpec(rows: readonly Row[], sweep: 'batch' | 'width'): ChartSpec | undefined {
   const values = rows
     .filter((r) => r.sweep === sweep)
-    .map((r) => ({ model: r.model, series: `${r.backend}: ${r.quantity}`, backend: r.backend, quantity: r.quantity, batch: r.batch, width: r.width, params: r.params, median: num(r.median_ms), perExample: num(r.ms_per_example) }));
+    .map((r) => ({
+      model: r.model,
+      series: `${r.backend}: ${r.quantity}`,
+      backend: r.backend,
+      quantity: r.quantity,
+      batch: r.batch,
+      width: r.width,
+      params: r.params,
+      median: num(r.median_ms),
+      perExample: num(r.ms_per_example),
+    }));
   if (values.length === 0) return undefined;
   const x =
     sweep === 'batch'
@@ -59,7 +76,10 @@ export function scalingSpec(rows: readonly Row[], sweep: 'batch' | 'width'): Cha
       : { field: 'params', type: 'quantitative', title: 'parameters (width ×¼ … ×4)', scale: { type: 'log' }, axis: { format: '~s' } };
   return {
     $schema: SCHEMA,
-    title: sweep === 'batch' ? 'Time per call against batch size (MLP width ×1; conv net width ×0.5, ×0.125 on cpu)' : 'Time per call against model width (MLP batch 100; conv net batch 16, 2 on cpu)',
+    title:
+      sweep === 'batch'
+        ? 'Time per call against batch size (MLP width ×1; conv net width ×0.5, ×0.125 on cpu)'
+        : 'Time per call against model width (MLP batch 100; conv net batch 16, 2 on cpu)',
     data: { values },
     facet: { column: { field: 'model', type: 'nominal', title: null } },
     resolve: { scale: { x: 'independent', y: 'independent' } },
@@ -123,7 +143,11 @@ export function evalSpec(rows: readonly Row[]): ChartSpec | undefined {
       width: 220,
       height: 200,
       mark: 'bar',
-      encoding: { x: { field: 'backend', type: 'nominal', title: null, axis: { labelAngle: 0 } }, y: { field: 'rate', type: 'quantitative', title: 'examples / s' }, color: { field: 'backend', type: 'nominal', legend: null } },
+      encoding: {
+        x: { field: 'backend', type: 'nominal', title: null, axis: { labelAngle: 0 } },
+        y: { field: 'rate', type: 'quantitative', title: 'examples / s' },
+        color: { field: 'backend', type: 'nominal', legend: null },
+      },
     },
   };
 }

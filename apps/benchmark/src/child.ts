@@ -1,8 +1,10 @@
 /**
  * Targets that need a process of their own (wasm without SIMD) run as a child of the CLI:
- * `cli.js --child <target> --only … [--quick] --child-out <file>`. The child runs the per-backend
- * workloads and writes their rows, notes, timings and artifacts (float32 arrays as base64) to the
- * file; the parent merges them as if it had run them itself.
+ * `cli.js --child <target> --only … [--quick] [--part <part>] --child-out <file>`. The child runs the
+ * per-backend workloads and writes their rows, notes, timings and artifacts (float32 arrays as
+ * base64) to the file; the parent merges them as if it had run them itself. A workload that
+ * measures memory runs each of its parts in a child of its own (`--part`), so that the process's
+ * peak RSS is that part's.
  */
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -22,7 +24,9 @@ interface Encoded {
 export async function writeTargetRun(file: string, run: TargetRun): Promise<void> {
   const enc: Encoded = { label: run.label, results: {} };
   for (const [w, r] of Object.entries(run.results)) {
-    const artifacts = r.artifacts ? Object.fromEntries(Object.entries(r.artifacts).map(([k, a]) => [k, Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64')])) : undefined;
+    const artifacts = r.artifacts
+      ? Object.fromEntries(Object.entries(r.artifacts).map(([k, a]) => [k, Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64')]))
+      : undefined;
     enc.results[w] = { rows: r.rows, notes: r.notes, seconds: r.seconds, ...(r.error ? { error: r.error } : {}), ...(artifacts ? { artifacts } : {}) };
   }
   await writeFile(file, JSON.stringify(enc));
@@ -51,10 +55,13 @@ export function cliScript(): string {
   return here.endsWith('.ts') ? fileURLToPath(new URL('../dist/cli.js', import.meta.url)) : fileURLToPath(new URL('./cli.js', import.meta.url));
 }
 
-/** Runs the per-backend workloads `only` on `target` in a child process; its progress goes to our stderr. */
-export async function runInChild(target: string, only: readonly string[], quick: boolean, scratch: string): Promise<TargetRun> {
-  const file = `${scratch}/child-${target}.json`;
-  const args = [cliScript(), '--child', target, '--only', only.join(','), '--child-out', file, ...(quick ? ['--quick'] : [])];
+/**
+ * Runs the per-backend workloads `only` on `target` in a child process; its progress goes to our
+ * stderr. With `part`, the workloads run only that part of themselves (`RunOptions.part`).
+ */
+export async function runInChild(target: string, only: readonly string[], quick: boolean, scratch: string, part?: string): Promise<TargetRun> {
+  const file = `${scratch}/child-${target}${part ? `-${part}` : ''}.json`;
+  const args = [cliScript(), '--child', target, '--only', only.join(','), '--child-out', file, ...(quick ? ['--quick'] : []), ...(part ? ['--part', part] : [])];
   const code = await new Promise<number>((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', reject);

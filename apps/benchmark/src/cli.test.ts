@@ -69,6 +69,29 @@ describe('forgetless-bench --quick', () => {
     }
   });
 
+  it('times the imported MobileNetV2 beside tfjs-layers on every backend, with memory', () => {
+    const rows = results.workloads.mobilenet?.rows ?? [];
+    const impl = (r: (typeof rows)[number]) => String(r.implementation);
+    for (const b of ['cpu', 'wasm', 'wasm-nosimd']) {
+      const mine = rows.filter((r) => r.backend === b);
+      const step = mine.find((r) => r.measure === 'training step' && impl(r).startsWith('forgetless'));
+      expect(typeof step?.median_ms, `${b}: ${JSON.stringify(step)}`).toBe('number');
+      expect(step?.peak_rss_mb as number).toBeGreaterThan(0);
+      expect(typeof step?.tf_mb_after).toBe('number');
+      // the tfjs-layers step either ran or says why not, with tfjs's message
+      const stock = mine.find((r) => r.measure === 'training step' && impl(r).includes("tfjs's own gradients"));
+      expect(String(stock?.status)).toMatch(/^(ok|fails: \S)/);
+      for (const path of ["'fast'", "'loop'"]) {
+        const fis = mine.find((r) => r.measure === 'FIS empirical' && impl(r).includes(path));
+        expect(typeof fis?.ms_per_example, `${b} ${path}`).toBe('number');
+        expect(typeof fis?.x_forward_backward).toBe('number');
+      }
+    }
+    const torch = rows.filter((r) => r.backend === 'torch 1 thread');
+    if (torch.length === 0) expect(results.workloads.mobilenet?.notes.join(' ')).toMatch(/torch peer skipped: /);
+    else expect(typeof rows.find((r) => r.backend === 'wasm' && r.measure === 'training step')?.vs_torch).toBe('number');
+  });
+
   it('runs the torch peer where /usr/bin/python3 has torch, and says why not elsewhere', () => {
     const peer = results.workloads.peer;
     expect(peer).toBeDefined();

@@ -10,6 +10,12 @@ export interface Timing {
   min: number;
   max: number;
   runs: number;
+  /**
+   * Median CPU time of this process (user + system, every thread) per call, ms, where measured
+   * (`timeIt`): close to the wall time for one-threaded work on a quiet machine, and much less
+   * affected than it by other processes' load.
+   */
+  cpuMedian?: number;
 }
 
 export interface TimeOptions {
@@ -44,14 +50,18 @@ export async function timeIt(fn: () => unknown, options: TimeOptions = {}): Prom
   const before = tf.memory().numTensors;
   for (let i = 0; i < warmup; i++) await settle(fn());
   const samples: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < runs; r++) {
+    const c = process.cpuUsage();
     const t = now();
     for (let i = 0; i < repeat; i++) await settle(fn());
     samples.push((now() - t) / repeat);
+    const dc = process.cpuUsage(c);
+    cpu.push((dc.user + dc.system) / 1000 / repeat);
   }
   const leaked = tf.memory().numTensors - before;
   if (leaked !== 0) throw new Error(`benchmark workload leaked ${leaked} tensors`);
-  return summarize(samples);
+  return { ...summarize(samples), cpuMedian: summarize(cpu).median };
 }
 
 /** Median, min and max of some samples (ms). */

@@ -86,7 +86,17 @@ export async function benchImportances(opts: BenchImportancesOptions): Promise<{
     const plain = await measure(forwardBackward(model, source), c.samples, warm, c.runs);
     const fisher = (path: 'fast' | 'loop') => importance((limit) => fisherDiagonal(model, source, { batchSize: BATCH, limit, path }));
     const masSoftmax = (path: 'fast' | 'loop') => importance((limit) => mas(model, source, { batchSize: BATCH, limit, path }));
-    rows.push({ model: c.name, backend: opts.backend, method: 'plain forward+backward', path: '-', samples: c.samples, time: formatTiming(plain), msPerSample: plain.median / c.samples, speedupVsLoop: '-', xForwardBackward: 1 });
+    rows.push({
+      model: c.name,
+      backend: opts.backend,
+      method: 'plain forward+backward',
+      path: '-',
+      samples: c.samples,
+      time: formatTiming(plain),
+      msPerSample: plain.median / c.samples,
+      speedupVsLoop: '-',
+      xForwardBackward: 1,
+    });
     for (const [method, make] of [
       ['FIS empirical', fisher],
       ['MAS softmax', masSoftmax],
@@ -96,7 +106,17 @@ export async function benchImportances(opts: BenchImportancesOptions): Promise<{
       const fastPer = fast.median / c.samples;
       const loopPer = loop.median / c.loopSamples;
       const extrapolated = c.loopSamples !== c.samples;
-      rows.push({ model: c.name, backend: opts.backend, method, path: 'fast', samples: c.samples, time: formatTiming(fast), msPerSample: fastPer, speedupVsLoop: loopPer / fastPer, xForwardBackward: fast.median / plain.median });
+      rows.push({
+        model: c.name,
+        backend: opts.backend,
+        method,
+        path: 'fast',
+        samples: c.samples,
+        time: formatTiming(fast),
+        msPerSample: fastPer,
+        speedupVsLoop: loopPer / fastPer,
+        xForwardBackward: fast.median / plain.median,
+      });
       rows.push({
         model: c.name,
         backend: opts.backend,
@@ -109,11 +129,14 @@ export async function benchImportances(opts: BenchImportancesOptions): Promise<{
         xForwardBackward: (loopPer * c.samples) / plain.median,
       });
     }
-    if (c.loopSamples !== c.samples) notes.push(`${c.name}: the per-example loop was timed on ${c.loopSamples} samples; its ${c.samples}-sample time is that per-sample time × ${c.samples}.`);
+    if (c.loopSamples !== c.samples)
+      notes.push(`${c.name}: the per-example loop was timed on ${c.loopSamples} samples; its ${c.samples}-sample time is that per-sample time × ${c.samples}.`);
     model.dispose();
   }
   notes.push('speedupVsLoop: per-sample time of the per-example autograd loop over that of the fast path (same method).');
   notes.push('xForwardBackward: time over that of one plain forward+backward pass (mean cross-entropy, all parameters, batch 100) over the same samples.');
-  notes.push('Inference mode, batch 100, random 28×28 images (the timing does not depend on the data). MLP: median of 3 runs after a one-batch warm-up; conv net and loops: one run after a warm-up.');
+  notes.push(
+    'Inference mode, batch 100, random 28×28 images (the timing does not depend on the data). MLP: median of 3 runs after a one-batch warm-up; conv net and loops: one run after a warm-up.',
+  );
   return { rows, notes };
 }

@@ -19,6 +19,7 @@ import type { FinishContext, Row, Workload } from './workload.js';
 import { finishAgreement, runAgreement } from './workloads/agreement.js';
 import { benchEvalThroughput } from './workloads/eval-throughput.js';
 import { benchEwc } from './workloads/ewc.js';
+import { benchMobilenet, finishMobilenet } from './workloads/mobilenet.js';
 import { benchPruning } from './workloads/pruning.js';
 import { benchScaling } from './workloads/scaling.js';
 import { benchSigSi } from './workloads/sig-si.js';
@@ -45,6 +46,11 @@ export const WORKLOADS: Record<string, Workload> = {
   scaling: { title: 'Scaling: step and importance time against batch size and width', run: benchScaling },
   agreement: { title: 'Agreement across backends: the same seeded computation', run: runAgreement, finish: finishAgreement },
   peer: { title: 'PyTorch peer on the same machine', finish: finishTorchPeer },
+  mobilenet: {
+    title: 'MobileNetV2 imported from tfjs-layers: training step, per-example Fisher, memory, against tfjs-layers and PyTorch',
+    run: benchMobilenet,
+    finish: finishMobilenet,
+  },
 };
 
 const USAGE = `forgetless-bench [--backends ${TARGETS.join(',')}] [--only ${Object.keys(WORKLOADS).join(',')}] [--quick] [--out dir]`;
@@ -68,7 +74,7 @@ export interface BenchResults {
 }
 
 /** Runs the per-backend workloads on the active backend; a failing workload is recorded, not fatal. */
-async function runHere(target: string, label: string, only: readonly string[], quick: boolean): Promise<TargetRun> {
+async function runHere(target: string, label: string, only: readonly string[], quick: boolean, part?: string): Promise<TargetRun> {
   const run: TargetRun = { label, results: {} };
   for (const w of only) {
     const spec = WORKLOADS[w] as Workload;
@@ -77,10 +83,10 @@ async function runHere(target: string, label: string, only: readonly string[], q
       run.results[w] = { rows: [], notes: [`${target}: skipped in quick mode: ${spec.quickSkip.reason}.`], seconds: 0 };
       continue;
     }
-    process.stderr.write(`[${target}] ${spec.title}...\n`);
+    process.stderr.write(`[${target}] ${spec.title}${part ? ` (${part})` : ''}...\n`);
     const t0 = performance.now();
     try {
-      const r = await spec.run({ backend: target, quick });
+      const r = await spec.run({ backend: target, quick, ...(part ? { part } : {}) });
       run.results[w] = { ...r, seconds: (performance.now() - t0) / 1000 };
     } catch (e) {
       const msg = (e as Error).message.split('\n')[0] ?? String(e);
@@ -92,10 +98,10 @@ async function runHere(target: string, label: string, only: readonly string[], q
 }
 
 /** The child-process side of `runInChild`. */
-async function child(target: string, only: string[], quick: boolean, out: string): Promise<void> {
+async function child(target: string, only: string[], quick: boolean, out: string, part?: string): Promise<void> {
   if (!isTarget(target)) throw new Error(`--child: unknown target '${target}'`);
   const label = await activateTarget(target);
-  await writeTargetRun(out, await runHere(target, label, only, quick));
+  await writeTargetRun(out, await runHere(target, label, only, quick, part));
 }
 
 export async function main(argv: string[]): Promise<{ dir: string; results: BenchResults } | undefined> {
@@ -108,6 +114,7 @@ export async function main(argv: string[]): Promise<{ dir: string; results: Benc
       out: { type: 'string', default: 'out' },
       child: { type: 'string' },
       'child-out': { type: 'string' },
+      part: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -119,7 +126,7 @@ export async function main(argv: string[]): Promise<{ dir: string; results: Benc
   for (const w of only) if (!WORKLOADS[w]) throw new Error(`--only: unknown workload '${w}' (known: ${Object.keys(WORKLOADS).join(', ')})`);
   if (values.child) {
     if (!values['child-out']) throw new Error('--child needs --child-out');
-    await child(values.child, only, values.quick, values['child-out']);
+    await child(values.child, only, values.quick, values['child-out'], values.part);
     return undefined;
   }
   const wanted = values.backends.split(',').filter(Boolean);
@@ -248,6 +255,10 @@ export function reportMarkdown(r: BenchResults): string {
     if (x.notes.length) md.push(...x.notes.map((n) => `- ${n}`), '');
     for (const c of CHART_AFTER[w] ?? []) if (r.charts.includes(c)) md.push(`![${c}](${c})`, '');
   }
-  md.push('## Time spent', '', markdownTable(r.timeline.map((t) => ({ backend: t.target, workload: t.workload, seconds: Number(t.seconds.toFixed(1)), 'load at start': Number(t.load.toFixed(2)) }))));
+  md.push(
+    '## Time spent',
+    '',
+    markdownTable(r.timeline.map((t) => ({ backend: t.target, workload: t.workload, seconds: Number(t.seconds.toFixed(1)), 'load at start': Number(t.load.toFixed(2)) }))),
+  );
   return md.join('\n');
 }

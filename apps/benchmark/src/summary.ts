@@ -1,7 +1,8 @@
 /**
  * The run's ratios side by side, one line per comparison and one column per backend, read from the
  * workloads' rows: fast gradients against tfjs's stock ones, the fast per-example importances
- * against the loop, the EWC, WVA and SI overheads over the plain step, and project / torch.
+ * against the loop, the EWC, WVA and SI overheads over the plain step, the imported MobileNetV2's
+ * step against tfjs-layers' and its fast Fisher against the loop, and project / torch.
  */
 import type { Row } from './workload.js';
 
@@ -53,9 +54,37 @@ export function glance(results: Results, targets: readonly string[]): Row[] {
     const rows = si.filter((r) => r.method === `${optimizer}: step + SI tracking`);
     line(`SI tracking over the plain step (MLP, ${optimizer === 'sgd' ? 'SGD' : 'Adam'})`, rows, (r) => num(r.overhead_pct), pct);
   }
+  const mn = results.mobilenet?.rows ?? [];
+  const mnStep = mn.filter((r) => r.measure === 'training step' && String(r.implementation).startsWith('forgetless'));
+  const mnBatch = mnStep[0]?.examples;
+  const stockOf = (r: Row) => mn.find((q) => q.backend === r.backend && q.measure === 'training step' && String(q.implementation).includes("tfjs's own gradients"));
+  line(
+    `MobileNetV2 step (imported): tfjs-layers stock time / forgetless time (batch ${mnBatch})`,
+    mnStep,
+    (r) => {
+      const s = stockOf(r);
+      if (!s) return undefined;
+      return typeof s.median_ms === 'number' && typeof r.median_ms === 'number' ? s.median_ms / r.median_ms : String(s.status).startsWith('fails') ? 'stock fails' : undefined;
+    },
+    x,
+  );
+  const mnFast = mn.filter((r) => r.measure === 'FIS empirical' && String(r.implementation).includes("'fast'"));
+  const loopOf = (r: Row) => mn.find((q) => q.backend === r.backend && q.measure === 'FIS empirical' && String(q.implementation).includes("'loop'"));
+  line(
+    'MobileNetV2 FIS empirical: per-example loop time / fast time',
+    mnFast,
+    (r) => {
+      const l = loopOf(r);
+      return typeof l?.median_ms === 'number' && typeof r.median_ms === 'number' ? l.median_ms / r.median_ms : undefined;
+    },
+    x,
+  );
   for (const r of results.peer?.rows ?? []) {
     const rows = targets.map((t) => ({ backend: t, v: r[`${t}_ratio`] ?? '' }) as Row);
     line(`forgetless / torch: ${String(r.comparison)} [${r.shape}]`, rows, (q) => num(q.v), x);
   }
+  line(`forgetless / torch: MobileNetV2 step [batch ${mnBatch}]`, mnStep, (r) => num(r.vs_torch), x);
+  line(`forgetless / torch: MobileNetV2 step, CPU time [batch ${mnBatch}]`, mnStep, (r) => num(r.vs_torch_cpu), x);
+  line('forgetless / torch: MobileNetV2 FIS per example: fast path / functorch vmap', mnFast, (r) => num(r.vs_torch), x);
   return out;
 }

@@ -7,6 +7,11 @@ export interface RunOptions {
   backend: string;
   /** Tiny sizes and few runs: the smoke test, not figures to quote. */
   quick: boolean;
+  /**
+   * Set in a child process started to run one part of a workload that runs its parts in processes
+   * of their own (`runInChild(…, part)`): run that part only.
+   */
+  part?: string;
 }
 
 export interface WorkloadResult {

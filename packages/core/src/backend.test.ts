@@ -34,7 +34,11 @@ describe('useBackend', () => {
     const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
     const out = execFileSync(
       process.execPath,
-      ['--input-type=module', '-e', `import * as tf from '@tensorflow/tfjs-core'; const c = await import(${JSON.stringify(dist)}); console.log(await c.useBackend('wasm', { simd: false }), tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));`],
+      [
+        '--input-type=module',
+        '-e',
+        `import * as tf from '@tensorflow/tfjs-core'; const c = await import(${JSON.stringify(dist)}); console.log(await c.useBackend('wasm', { simd: false }), tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));`,
+      ],
       { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)) },
     );
     expect(out.trim().split('\n').at(-1)).toBe('wasm false');
@@ -82,7 +86,11 @@ describe('useBackend', () => {
     const wasmDir = `${dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json'))}/dist/`;
     // a folder that has the binaries works; one that has not makes the backend fail to initialise
     expect(await fresh(`console.log(await c.useBackend('wasm', { wasmPaths: ${JSON.stringify(wasmDir)} }));`)).toBe('wasm');
-    expect(await fresh(`console.log(await c.useBackend('wasm', { wasmPaths: '/nonexistent/' }).then(() => 'ok', (e) => e.message.includes('failed to initialise') ? 'failed' : e.message));`)).toBe('failed');
+    expect(
+      await fresh(
+        `console.log(await c.useBackend('wasm', { wasmPaths: '/nonexistent/' }).then(() => 'ok', (e) => e.message.includes('failed to initialise') ? 'failed' : e.message));`,
+      ),
+    ).toBe('failed');
     // a module given by the application (as in a bundle) is the one whose setWasmPaths is called
     expect(
       await fresh(

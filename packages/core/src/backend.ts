@@ -93,8 +93,7 @@ export function backendImportError(name: BackendName, error: unknown, node = isN
         `\`import '${pkg}';\`, before calling useBackend('${name}'); if it is not installed, ${installHint(name)}`,
     );
   }
-  const missing =
-    err?.code === 'ERR_MODULE_NOT_FOUND' || err?.code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)/.test(message);
+  const missing = err?.code === 'ERR_MODULE_NOT_FOUND' || err?.code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)/.test(message);
   if (missing) return new Error(`backend '${name}' needs the package ${pkg}, which is not installed: ${installHint(name)}`);
   return new Error(`backend '${name}': loading ${pkg} failed: ${message}. ${installHint(name)}`);
 }

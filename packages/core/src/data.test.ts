@@ -24,11 +24,14 @@ describe('ArraySource', () => {
 
   it('shuffles reproducibly by seed, covers every example once, honours limit and subsets', () => {
     const s = source({ scale: 1 });
-    const order = (seed: number) => [...s.batches(3, { shuffle: true, seed })].flatMap((b) => {
-      const v = Array.from(b.x.dataSync()).filter((_, i) => i % 4 === 0).map((p) => p / 4);
-      tf.dispose([b.x, b.y]);
-      return v;
-    });
+    const order = (seed: number) =>
+      [...s.batches(3, { shuffle: true, seed })].flatMap((b) => {
+        const v = Array.from(b.x.dataSync())
+          .filter((_, i) => i % 4 === 0)
+          .map((p) => p / 4);
+        tf.dispose([b.x, b.y]);
+        return v;
+      });
     const a = order(1);
     expect(order(1)).toEqual(a);
     expect(order(2)).not.toEqual(a);

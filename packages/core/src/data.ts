@@ -96,7 +96,8 @@ export class ArraySource implements DataSource {
       const ex = indices ? (indices[r] as number) : r;
       const raw = y[ex] as number;
       if (labelMap) {
-        if (!(raw >= 0 && raw < labelMap.length) || !Number.isInteger(raw)) throw new Error(`arraySource: label ${raw} of example ${ex} has no entry in labelMap (${labelMap.length} entries)`);
+        if (!(raw >= 0 && raw < labelMap.length) || !Number.isInteger(raw))
+          throw new Error(`arraySource: label ${raw} of example ${ex} has no entry in labelMap (${labelMap.length} entries)`);
         continue;
       }
       if (!(raw >= 0 && raw < numClasses) || !Number.isInteger(raw)) {

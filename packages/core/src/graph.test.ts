@@ -93,7 +93,15 @@ describe('GraphModel', () => {
     f.name = 'flatten_0';
     const d = dense(4);
     d.name = 'dense_0';
-    const g = new GraphModel({ input: { name: 'in', shape: [5, 5, 2] }, nodes: [{ name: 'c', layer: c, inputs: ['in'] }, { name: 'f', layer: f, inputs: ['c'] }, { name: 'd', layer: d, inputs: ['f'] }], output: 'd' });
+    const g = new GraphModel({
+      input: { name: 'in', shape: [5, 5, 2] },
+      nodes: [
+        { name: 'c', layer: c, inputs: ['in'] },
+        { name: 'f', layer: f, inputs: ['c'] },
+        { name: 'd', layer: d, inputs: ['f'] },
+      ],
+      output: 'd',
+    });
     const w = seq.getWeights();
     g.setWeights(w);
     const x = tf.randomNormal([3, 50], 0, 1, 'float32', 5);
@@ -110,12 +118,30 @@ describe('GraphModel', () => {
     d1.name = 'd1';
     const d2 = dense(2);
     d2.name = 'd2';
-    expect(() => new GraphModel({ input: { name: 'x', shape: [3] }, nodes: [{ name: 'd1', layer: d1, inputs: ['nope'] }, { name: 'd2', layer: d2, inputs: ['gone'] }], output: 'out' })).toThrow(
-      /3 problems[\s\S]*'nope'[\s\S]*'gone'[\s\S]*'out'/,
-    );
+    expect(
+      () =>
+        new GraphModel({
+          input: { name: 'x', shape: [3] },
+          nodes: [
+            { name: 'd1', layer: d1, inputs: ['nope'] },
+            { name: 'd2', layer: d2, inputs: ['gone'] },
+          ],
+          output: 'out',
+        }),
+    ).toThrow(/3 problems[\s\S]*'nope'[\s\S]*'gone'[\s\S]*'out'/);
     const d3 = dense(2);
     d3.name = 'd3';
-    expect(() => new GraphModel({ input: { name: 'x', shape: [3] }, nodes: [{ name: 'd3', layer: d3, inputs: ['d3b'] }, { name: 'd3b', layer: dense(2), inputs: ['d3'] }], output: 'd3' })).toThrow(/cycle/);
+    expect(
+      () =>
+        new GraphModel({
+          input: { name: 'x', shape: [3] },
+          nodes: [
+            { name: 'd3', layer: d3, inputs: ['d3b'] },
+            { name: 'd3b', layer: dense(2), inputs: ['d3'] },
+          ],
+          output: 'd3',
+        }),
+    ).toThrow(/cycle/);
   });
 
   it('shares a layer called twice, and autodiff sums its gradient over both calls', () => {
@@ -146,7 +172,14 @@ describe('GraphModel', () => {
     c.name = 'conv';
     const c2 = conv2d(1, 3, { stride: 2 });
     c2.name = 'conv2';
-    const m = new GraphModel({ input: { name: 'img', shape: [null, null, 3] }, nodes: [{ name: 'conv', layer: c, inputs: ['img'] }, { name: 'conv2', layer: c2, inputs: ['conv'] }], output: 'conv2' });
+    const m = new GraphModel({
+      input: { name: 'img', shape: [null, null, 3] },
+      nodes: [
+        { name: 'conv', layer: c, inputs: ['img'] },
+        { name: 'conv2', layer: c2, inputs: ['conv'] },
+      ],
+      output: 'conv2',
+    });
     expect(m.outputShape).toEqual([null, null, 1]);
     expect(m.layerShapes([9, 7, 3]).conv2).toEqual({ input: [9, 7, 2], output: [4, 3, 1] });
     const y = tf.tidy(() => m.logits(tf.zeros([2, 11, 6, 3])));

@@ -94,12 +94,32 @@ export {
   SpatialDropout,
   type SpatialDropoutOptions,
 } from './layers/elementwise.js';
-export { Cropping2d, type Cropping2dOptions, type Margins2d, Permute, type PermuteOptions, Reshape, type ReshapeOptions, UpSampling2d, type UpSampling2dOptions, ZeroPadding2d, type ZeroPadding2dOptions } from './layers/shape.js';
+export {
+  Cropping2d,
+  type Cropping2dOptions,
+  type Margins2d,
+  Permute,
+  type PermuteOptions,
+  Reshape,
+  type ReshapeOptions,
+  UpSampling2d,
+  type UpSampling2dOptions,
+  ZeroPadding2d,
+  type ZeroPadding2dOptions,
+} from './layers/shape.js';
 export { GlobalPool, type GlobalPoolOptions, Pool1d, type Pool1dOptions } from './layers/pooling.js';
 export { Add, Average, Concatenate, type ConcatenateOptions, Maximum, Minimum, Multiply, Subtract } from './layers/merge.js';
 export { kerasActivation } from './keras/activations.js';
 export { type ImportOptions, type ImportedGraph, type LayerBinding, importKerasTopology } from './keras/import.js';
-export { type ConvertContext, type ConvertedLayer, type KerasLayerConfig, type KerasLayerConverter, kerasLayerConverter, registerKerasLayers, supportedKerasLayers } from './keras/registry.js';
+export {
+  type ConvertContext,
+  type ConvertedLayer,
+  type KerasLayerConfig,
+  type KerasLayerConverter,
+  kerasLayerConverter,
+  registerKerasLayers,
+  supportedKerasLayers,
+} from './keras/registry.js';
 export { type KerasGraph, type KerasNode, parseKerasTopology } from './keras/topology.js';
 export {
   DEFAULT_MODEL_MAX_BYTES,

@@ -13,16 +13,28 @@ import { Rng } from './rng.js';
 
 function smallConvNet(seed = 1) {
   return new Sequential(
-    [conv2d(4, 3, { padding: 'same' }), batchNorm(), activation({ name: 'leakyRelu', alpha: 0.1 }), maxPool2d(), conv2d(3, 3, { stride: 2 }), activation('tanh'), avgPool2d({ poolSize: 1 }), flatten(), dense(5)],
+    [
+      conv2d(4, 3, { padding: 'same' }),
+      batchNorm(),
+      activation({ name: 'leakyRelu', alpha: 0.1 }),
+      maxPool2d(),
+      conv2d(3, 3, { stride: 2 }),
+      activation('tanh'),
+      avgPool2d({ poolSize: 1 }),
+      flatten(),
+      dense(5),
+    ],
     { inputShape: [8, 8, 1], seed },
   );
 }
 
 function lossGrads(model: Sequential, x: tf.Tensor, y: tf.Tensor1D, training: boolean, mode: GradientMode = 'auto') {
-  return withGradientMode(mode, () => tf.tidy(() => {
-    const { grads } = tf.variableGrads(() => softmaxCrossEntropy(model.apply(x, { training }), y), Object.values(model.params));
-    return Object.keys(model.params).map((n, i) => tf.keep(grads[(Object.values(model.params)[i] as tf.Variable).name] as tf.Tensor));
-  }));
+  return withGradientMode(mode, () =>
+    tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => softmaxCrossEntropy(model.apply(x, { training }), y), Object.values(model.params));
+      return Object.values(model.params).map((v) => tf.keep(grads[v.name] as tf.Tensor));
+    }),
+  );
 }
 
 describe('Sequential', () => {
@@ -36,8 +48,15 @@ describe('Sequential', () => {
     expect(relErr(again.params['dense_1/kernel'] as tf.Tensor, m.params['dense_1/kernel'] as tf.Tensor)).toBe(0);
     const c = paper2ConvNet();
     expect(Object.keys(c.params)).toContain('batch_norm_2/gamma');
-    expect(c.shapes['conv2d_2']?.output).toEqual([8, 8, 256]);
-    expect(Object.keys(c.state)).toEqual(['batch_norm_0/moving_mean', 'batch_norm_0/moving_variance', 'batch_norm_1/moving_mean', 'batch_norm_1/moving_variance', 'batch_norm_2/moving_mean', 'batch_norm_2/moving_variance']);
+    expect(c.shapes.conv2d_2?.output).toEqual([8, 8, 256]);
+    expect(Object.keys(c.state)).toEqual([
+      'batch_norm_0/moving_mean',
+      'batch_norm_0/moving_variance',
+      'batch_norm_1/moving_mean',
+      'batch_norm_1/moving_variance',
+      'batch_norm_2/moving_mean',
+      'batch_norm_2/moving_variance',
+    ]);
     [m, again, c].forEach((x) => x.dispose());
   });
 
@@ -86,7 +105,11 @@ describe('Sequential', () => {
 
   it('batchNorm: batch statistics and moving averages in training, moving statistics in inference', () => {
     const m = new Sequential([batchNorm({ momentum: 0.5 })], { inputShape: [2] });
-    const x = tf.tensor2d([[1, 10], [3, 14], [5, 12]]);
+    const x = tf.tensor2d([
+      [1, 10],
+      [3, 14],
+      [5, 12],
+    ]);
     tf.tidy(() => {
       const y = m.apply(x, { training: true });
       const { mean, variance } = tf.moments(y, 0);
@@ -110,14 +133,13 @@ describe('Sequential', () => {
       tf.tidy(() => {
         const cap: Record<string, LayerCapture> = {};
         const logits = m.apply(x, { capture: cap });
-        const c0 = cap['dense_0'] as LayerCapture;
+        const c0 = cap.dense_0 as LayerCapture;
         expect(c0.input).toBe(x);
         expect(relErr(c0.output, tf.tanh(c0.preActivation))).toBe(0);
-        expect(relErr((cap['dense_1'] as LayerCapture).output, tf.softmax(logits))).toBe(0);
+        expect(relErr((cap.dense_1 as LayerCapture).output, tf.softmax(logits))).toBe(0);
         // δ for example n from the taps equals ∂loss_n/∂z computed on that example alone.
         const taps = { dense_0: tf.zeros([3, 4]), dense_1: tf.zeros([3, 3]) };
-        const perEx = (xx: tf.Tensor, yy: tf.Tensor1D, t: Record<string, tf.Tensor>) =>
-          tf.mul(softmaxCrossEntropy(m.apply(xx, { taps: t }), yy), yy.shape[0]) as tf.Scalar;
+        const perEx = (xx: tf.Tensor, yy: tf.Tensor1D, t: Record<string, tf.Tensor>) => tf.mul(softmaxCrossEntropy(m.apply(xx, { taps: t }), yy), yy.shape[0]) as tf.Scalar;
         const [d0] = tf.grads((a: tf.Tensor, b: tf.Tensor) => perEx(x, y, { dense_0: a, dense_1: b }))([taps.dense_0, taps.dense_1]);
         for (let n = 0; n < 3; n++) {
           const xn = tf.slice(x, [n, 0], [1, 5]);

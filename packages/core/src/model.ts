@@ -235,7 +235,7 @@ export function sequential(layers: Layer[], options: SequentialOptions): Sequent
 
 /** Rebuilds a model from `model.config()` (weights are freshly initialised from the config's seed). */
 export function modelFromConfig(config: ModelConfig): Sequential {
-  if (!config || config.format !== 'forgetless-sequential' || !Array.isArray(config.layers)) {
+  if (config?.format !== 'forgetless-sequential' || !Array.isArray(config.layers)) {
     throw new Error("modelFromConfig: not a forgetless model config (format 'forgetless-sequential')");
   }
   return new Sequential(config.layers.map(layerFromConfig), { inputShape: config.inputShape, seed: config.seed });

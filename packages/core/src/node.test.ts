@@ -29,7 +29,12 @@ afterEach(() => {
 /** Writes a tfjs-layers model as model.json + one shard, every float weight uint8-quantized when asked. */
 async function writeModel(model: tfl.LayersModel, dir: string, quantize = false): Promise<void> {
   let a: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (x) => ((a = x), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+  await model.save(
+    tf.io.withSaveHandler(async (x) => {
+      a = x;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
   const art = a as tf.io.ModelArtifacts;
   let specs = art.weightSpecs ?? [];
   let data = new Uint8Array(art.weightData as ArrayBuffer);
@@ -42,13 +47,27 @@ async function writeModel(model: tfl.LayersModel, dir: string, quantize = false)
   }
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'weights.bin'), data);
-  await writeFile(join(dir, 'model.json'), JSON.stringify({ modelTopology: art.modelTopology, format: art.format, generatedBy: art.generatedBy, convertedBy: art.convertedBy, weightsManifest: [{ paths: ['weights.bin'], weights: specs }] }));
+  await writeFile(
+    join(dir, 'model.json'),
+    JSON.stringify({
+      modelTopology: art.modelTopology,
+      format: art.format,
+      generatedBy: art.generatedBy,
+      convertedBy: art.convertedBy,
+      weightsManifest: [{ paths: ['weights.bin'], weights: specs }],
+    }),
+  );
 }
 
 function mlp(seed: number): tfl.LayersModel {
   const m = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [4], units: 6, activation: 'relu' }), tfl.layers.dense({ units: 3, activation: 'softmax' })] });
   const rng = new Rng(seed);
-  const ws = m.weights.map((w) => tf.tensor(Float32Array.from({ length: tf.util.sizeFromShape(w.shape as number[]) }, () => rng.normal() * 0.5), w.shape as number[]));
+  const ws = m.weights.map((w) =>
+    tf.tensor(
+      Float32Array.from({ length: tf.util.sizeFromShape(w.shape as number[]) }, () => rng.normal() * 0.5),
+      w.shape as number[],
+    ),
+  );
   m.setWeights(ws);
   tf.dispose(ws);
   return m;

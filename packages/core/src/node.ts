@@ -2,6 +2,7 @@
  * Node-only helpers (`@forgetless/core/node`): parameter maps on disk, written atomically, and
  * Keras / tfjs-layers models from and to model.json + shards (no tfjs-node needed).
  */
+import type { Stats } from 'node:fs';
 import { access, mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
@@ -68,7 +69,7 @@ const errCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error
 /** `path` itself if it is a file, else `path/model.json`. */
 async function manifestPath(path: string): Promise<string> {
   const abs = resolve(path);
-  let s;
+  let s: Stats;
   try {
     s = await stat(abs);
   } catch (e) {
@@ -202,7 +203,8 @@ export async function saveLayersModel(dir: string, loaded: LoadedLayersModel, op
         // absent: fine
       }
     }
-    if (existing.length) throw new Error(`saveLayersModel: ${out} already holds ${existing.join(', ')}; pass { overwrite: true } to replace ${existing.length > 1 ? 'them' : 'it'}`);
+    if (existing.length)
+      throw new Error(`saveLayersModel: ${out} already holds ${existing.join(', ')}; pass { overwrite: true } to replace ${existing.length > 1 ? 'them' : 'it'}`);
   }
   const files: string[] = [];
   for (const s of saved.shards) {

@@ -10,8 +10,20 @@ import { addParams, disposeParams, scaleParams, zipParams } from './params.js';
 describe('parameter maps', () => {
   it('adds and scales per parameter, and names the parameter whose shape disagrees', async () => {
     await expectNoLeak(() => {
-      const a = { 'dense_0/kernel': tf.tensor([[1, 2], [3, 4]]), 'dense_0/bias': tf.tensor([1, -1]) };
-      const b = { 'dense_0/kernel': tf.tensor([[1, 1], [1, 1]]), 'dense_0/bias': tf.tensor([2, 2]) };
+      const a = {
+        'dense_0/kernel': tf.tensor([
+          [1, 2],
+          [3, 4],
+        ]),
+        'dense_0/bias': tf.tensor([1, -1]),
+      };
+      const b = {
+        'dense_0/kernel': tf.tensor([
+          [1, 1],
+          [1, 1],
+        ]),
+        'dense_0/bias': tf.tensor([2, 2]),
+      };
       const s = addParams(a, b);
       const t = scaleParams(s, 0.5);
       expect(Array.from(t['dense_0/kernel']?.dataSync() ?? [])).toEqual([1, 1.5, 2, 2.5]);

@@ -8,10 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 export type ParamMap<T extends tf.Tensor = tf.Tensor> = Record<string, T>;
 
 /** Applies `fn` to every entry; returns a new map (same names, same order). */
-export function mapParams<T extends tf.Tensor, U extends tf.Tensor>(
-  map: ParamMap<T>,
-  fn: (value: T, name: string) => U,
-): ParamMap<U> {
+export function mapParams<T extends tf.Tensor, U extends tf.Tensor>(map: ParamMap<T>, fn: (value: T, name: string) => U): ParamMap<U> {
   const out: ParamMap<U> = {};
   for (const name of Object.keys(map)) out[name] = fn(map[name] as T, name);
   return out;
@@ -21,12 +18,7 @@ export function mapParams<T extends tf.Tensor, U extends tf.Tensor>(
  * Combines two maps entry by entry. Throws, naming the parameter, if a name is missing from `b` or
  * the shapes disagree.
  */
-export function zipParams<U extends tf.Tensor>(
-  a: ParamMap,
-  b: ParamMap,
-  fn: (x: tf.Tensor, y: tf.Tensor, name: string) => U,
-  what = 'zipParams',
-): ParamMap<U> {
+export function zipParams<U extends tf.Tensor>(a: ParamMap, b: ParamMap, fn: (x: tf.Tensor, y: tf.Tensor, name: string) => U, what = 'zipParams'): ParamMap<U> {
   for (const name of Object.keys(a)) {
     const y = b[name];
     if (y === undefined) throw new Error(`${what}: parameter '${name}' is missing from the second map`);

@@ -18,9 +18,7 @@ export interface MlpOptions {
 export function mlp(sizes: number[], options: MlpOptions = {}): Sequential {
   if (sizes.length < 2) throw new Error(`mlp: needs at least input and output sizes, got [${sizes}]`);
   const act = options.activation ?? 'relu';
-  const layers = sizes.slice(1).map((units, i) =>
-    dense(units, { activation: i === sizes.length - 2 ? 'linear' : act, kernelInitializer: options.init ?? 'he' }),
-  );
+  const layers = sizes.slice(1).map((units, i) => dense(units, { activation: i === sizes.length - 2 ? 'linear' : act, kernelInitializer: options.init ?? 'he' }));
   return new Sequential(layers, {
     inputShape: [sizes[0] as number],
     ...(options.seed !== undefined ? { seed: options.seed } : {}),

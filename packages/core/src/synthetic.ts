@@ -42,8 +42,7 @@ export function syntheticPermutedTasks(options: SyntheticOptions = {}): Task[] {
   const tasks: Task[] = [];
   for (let t = 0; t < numTasks; t++) {
     const permutation = t === 0 ? undefined : rng.fork(`perm${t}`).permutation(d);
-    const src = (s: { x: Float32Array; y: Int32Array }) =>
-      new ArraySource({ x: s.x, y: s.y, exampleShape: [d], numClasses: k, ...(permutation ? { permutation } : {}) });
+    const src = (s: { x: Float32Array; y: Int32Array }) => new ArraySource({ x: s.x, y: s.y, exampleShape: [d], numClasses: k, ...(permutation ? { permutation } : {}) });
     const tr = src(train);
     tasks.push({ name: `synthetic-${t}`, train: tr, test: src(test), validation: tr.subset(Array.from({ length: Math.min(500, tr.size) }, (_, i) => i)) });
   }

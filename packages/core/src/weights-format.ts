@@ -15,11 +15,7 @@ export interface ParamMapManifest {
 }
 
 /** Encodes a map as a manifest plus one float32 buffer. `binName` is the shard's file name. */
-export async function encodeParamMap(
-  map: ParamMap,
-  binName: string,
-  metadata?: Record<string, unknown>,
-): Promise<{ manifest: ParamMapManifest; data: ArrayBuffer }> {
+export async function encodeParamMap(map: ParamMap, binName: string, metadata?: Record<string, unknown>): Promise<{ manifest: ParamMapManifest; data: ArrayBuffer }> {
   const { data, specs } = await tf.io.encodeWeights(map);
   const manifest: ParamMapManifest = {
     format: 'forgetless-params',
@@ -34,12 +30,7 @@ export async function encodeParamMap(
  * Decodes a manifest and its buffer. Every error names `source` (a file name or URL) and what is
  * wrong; with `expected`, names and shapes are checked against it and the offending parameter named.
  */
-export function decodeParamMap(
-  manifest: unknown,
-  data: ArrayBuffer,
-  source: string,
-  expected?: ParamMap,
-): ParamMap {
+export function decodeParamMap(manifest: unknown, data: ArrayBuffer, source: string, expected?: ParamMap): ParamMap {
   const m = manifest as Partial<ParamMapManifest>;
   if (!m || typeof m !== 'object' || !Array.isArray(m.weightsManifest)) {
     throw new Error(`${source}: not a weights manifest (no 'weightsManifest' array)`);
@@ -62,9 +53,7 @@ export function decodeParamMap(
     bytes += 4 * s.shape.reduce((a, b) => a * b, 1);
   }
   if (bytes !== data.byteLength) {
-    throw new Error(
-      `${source}: the weights data has ${data.byteLength} bytes but the manifest describes ${bytes} (truncated or mismatched file)`,
-    );
+    throw new Error(`${source}: the weights data has ${data.byteLength} bytes but the manifest describes ${bytes} (truncated or mismatched file)`);
   }
   if (expected) {
     for (const s of specs) {

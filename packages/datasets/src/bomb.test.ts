@@ -117,13 +117,17 @@ describe('gzip bombs', () => {
     await writeFile(join(dir, MNIST_FORMAT_FILES.testImages), files.testImages);
     await writeFile(join(dir, MNIST_FORMAT_FILES.testLabels), files.testLabels);
     const path = join(dir, MNIST_FORMAT_FILES.trainImages);
-    const byName: Record<string, Uint8Array> = { ...Object.fromEntries(Object.entries(MNIST_FORMAT_FILES).map(([role, name]) => [name, files[role as keyof typeof files]])), [F]: bomb };
+    const byName: Record<string, Uint8Array> = {
+      ...Object.fromEntries(Object.entries(MNIST_FORMAT_FILES).map(([role, name]) => [name, files[role as keyof typeof files]])),
+      [F]: bomb,
+    };
     const fetchMock = async (url: string) => new Response(byName[url.slice(url.lastIndexOf('/') + 1)] as Uint8Array<ArrayBuffer>);
     // the message of the refusal, or 'loaded' (a loaded bomb is too large to print)
-    const refusal = (p: Promise<unknown>) => p.then(
-      () => 'loaded',
-      (e: Error) => e.message,
-    );
+    const refusal = (p: Promise<unknown>) =>
+      p.then(
+        () => 'loaded',
+        (e: Error) => e.message,
+      );
     const messages: string[] = [];
     const { growth } = await measured(async () => {
       messages.push(await refusal(readIdxFile(path)));
@@ -151,7 +155,9 @@ describe('gzip bombs', () => {
     for (const [role, name] of Object.entries(MNIST_FORMAT_FILES)) await writeFile(join(dir, name), files[role as keyof typeof files]);
     await expect(loadMnistFormat({ dir, maxBytes: 5000 })).rejects.toThrow(/the header declares 10×28×28 = 7840 bytes of pixels, more than the cap of 5000 bytes/);
     // a file longer than any IDX file under the cap is not even read
-    await expect(loadMnistFormat({ dir, maxBytes: 100 })).rejects.toThrow(/: \d+ bytes, more than any IDX file under the cap of 100 bytes can take; not read \(pass maxBytes to allow more\)$/);
+    await expect(loadMnistFormat({ dir, maxBytes: 100 })).rejects.toThrow(
+      /: \d+ bytes, more than any IDX file under the cap of 100 bytes can take; not read \(pass maxBytes to allow more\)$/,
+    );
     expect((await loadMnistFormat({ dir, maxBytes: 7840 })).train.count).toBe(10);
   });
 

@@ -65,9 +65,7 @@ describe('IDX reader', () => {
 
   it('rejects a bad or unexpected magic number', () => {
     const html = new TextEncoder().encode('<!DOCTYPE html><p>Not found</p>');
-    expect(() => parseIdx(html, { file: F, ndims: 3, type: 'uint8' })).toThrow(
-      `${F}: not an IDX file: bad magic number 0x3c21444f; expected 0x00000803 (uint8, 3 dimensions)`,
-    );
+    expect(() => parseIdx(html, { file: F, ndims: 3, type: 'uint8' })).toThrow(`${F}: not an IDX file: bad magic number 0x3c21444f; expected 0x00000803 (uint8, 3 dimensions)`);
     const labels = encodeIdx({ type: 'uint8', dims: [4], data: new Uint8Array(4) });
     expect(() => parseIdx(labels, { file: F, ndims: 3, type: 'uint8' })).toThrow(
       `${F}: wrong IDX magic number 0x00000801 (uint8, 1 dimension); expected 0x00000803 (uint8, 3 dimensions)`,

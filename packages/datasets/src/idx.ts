@@ -44,6 +44,7 @@ export interface ParseIdxOptions {
   maxBytes?: number;
 }
 
+// biome-ignore-start lint/complexity/useSimpleNumberKeys: the keys are the IDX format's type codes, written in hex as in its specification
 const CODES: Record<number, { type: IdxType; size: number }> = {
   0x08: { type: 'uint8', size: 1 },
   0x09: { type: 'int8', size: 1 },
@@ -52,6 +53,7 @@ const CODES: Record<number, { type: IdxType; size: number }> = {
   0x0d: { type: 'float32', size: 4 },
   0x0e: { type: 'float64', size: 8 },
 };
+// biome-ignore-end lint/complexity/useSimpleNumberKeys: hex type codes
 const TYPE_CODE: Record<IdxType, number> = { uint8: 0x08, int8: 0x09, int16: 0x0b, int32: 0x0c, float32: 0x0d, float64: 0x0e };
 
 /** A checked header: the element type, the dimensions and the byte counts they imply. */
@@ -117,7 +119,9 @@ function readHeader(bytes: Uint8Array, file: string, options: ParseIdxOptions, c
   const max = idxMaxBytes(options);
   if (header.dataBytes > max) {
     const cap = options.maxBytes === undefined ? ` (${describeBytes(max)})` : ' (maxBytes)';
-    throw new Error(`${file}: the header declares ${claimOf(header)}, more than the cap of ${max} bytes${cap}; refused before ${gzip ? 'inflating' : 'decoding'} it (pass maxBytes to allow more)`);
+    throw new Error(
+      `${file}: the header declares ${claimOf(header)}, more than the cap of ${max} bytes${cap}; refused before ${gzip ? 'inflating' : 'decoding'} it (pass maxBytes to allow more)`,
+    );
   }
   return header;
 }
@@ -160,7 +164,10 @@ export class IdxAssembler {
   }
 
   push(chunk: Uint8Array): void {
-    if (this.out) return this.put(chunk);
+    if (this.out) {
+      this.put(chunk);
+      return;
+    }
     const take = Math.min(chunk.length, IDX_MAX_HEADER_BYTES - this.head.length);
     const grown = new Uint8Array(this.head.length + take);
     grown.set(this.head);

@@ -72,10 +72,7 @@ export interface MnistFormatOptions {
  * truncated or overlong body, images and labels that disagree in count, training and test
  * images of different sizes, or labels beyond `numClasses`.
  */
-export function mnistFormatFromBytes(
-  files: Record<MnistFileRole, Uint8Array | ArrayBuffer>,
-  options: MnistFormatOptions = {},
-): MnistFormatDataset {
+export function mnistFormatFromBytes(files: Record<MnistFileRole, Uint8Array | ArrayBuffer>, options: MnistFormatOptions = {}): MnistFormatDataset {
   const names = { ...MNIST_FORMAT_FILES, ...options.fileNames };
   const cap = options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {};
   const images = (role: 'trainImages' | 'testImages') => parseIdx(files[role], { file: names[role], ndims: 3, type: 'uint8', ...cap });
@@ -97,7 +94,10 @@ export function mnistFormatFromBytes(
     throw new Error(`${names.testImages} holds ${teX.dims[1]}×${teX.dims[2]} images but ${names.trainImages} holds ${rows}×${cols}`);
   }
   let maxLabel = 0;
-  for (const [set, role] of [[train, 'trainLabels'], [test, 'testLabels']] as const) {
+  for (const [set, role] of [
+    [train, 'trainLabels'],
+    [test, 'testLabels'],
+  ] as const) {
     for (const l of set.labels) if (l > maxLabel) maxLabel = l;
     if (options.numClasses !== undefined && maxLabel >= options.numClasses) {
       throw new Error(`${names[role]}: label ${maxLabel} is beyond numClasses ${options.numClasses}`);

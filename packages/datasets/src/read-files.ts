@@ -32,7 +32,8 @@ async function readIdxBytes(path: string, maxBytes: number): Promise<Uint8Array>
   } catch (e) {
     throw cannotRead(e);
   }
-  if (size > idxFileMaxBytes(maxBytes)) throw new Error(`${path}: ${size} bytes, more than any IDX file under the cap of ${maxBytes} bytes can take; not read (pass maxBytes to allow more)`);
+  if (size > idxFileMaxBytes(maxBytes))
+    throw new Error(`${path}: ${size} bytes, more than any IDX file under the cap of ${maxBytes} bytes can take; not read (pass maxBytes to allow more)`);
   try {
     return new Uint8Array(await readFile(path));
   } catch (e) {

@@ -15,7 +15,7 @@ describe('task sequences in trainContinual', () => {
       const optimizer = tf.train.sgd(0.1);
       const run = await trainContinual(model, permuted, { optimizer, iterations: 100, batchSize: 32, evalLimit: 500 });
       const R = run.accuracy;
-      
+
       // 100 small SGD steps reach ~65% on a Fashion-MNIST task (chance: 10%)
       expect(R[0]![0]).toBeGreaterThan(0.5);
       expect(R[1]![1]).toBeGreaterThan(0.5);
@@ -24,7 +24,14 @@ describe('task sequences in trainContinual', () => {
       optimizer.dispose();
       model.dispose();
 
-      const split = taskSequence('split', { dataset, groups: [[0, 1], [7, 9]], mode: 'task' });
+      const split = taskSequence('split', {
+        dataset,
+        groups: [
+          [0, 1],
+          [7, 9],
+        ],
+        mode: 'task',
+      });
       const model2 = mlp([784, 16, 10], { seed: 0 });
       const optimizer2 = tf.train.sgd(0.1);
       const run2 = await trainContinual(model2, split, { optimizer: optimizer2, iterations: 30, batchSize: 32 });

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { type ParamMap, disposeParams } from '@forgetless/core';
 import { describe, expect, it } from 'vitest';
 import { relErr } from '../../../test/helpers.js';

@@ -27,12 +27,7 @@ export function checkMethod(method: unknown, what = 'computeImportance'): Import
  * The importance of `model`'s parameters by `method`, on `source` (unused by `magnitude` and `si`).
  * `si` needs `options.tracker`, an `siTracker` that was a plugin of the training run.
  */
-export async function computeImportance(
-  method: ImportanceMethod,
-  model: Model,
-  source: DataSource | undefined,
-  options: ImportanceOptions = {},
-): Promise<ParamMap> {
+export async function computeImportance(method: ImportanceMethod, model: Model, source: DataSource | undefined, options: ImportanceOptions = {}): Promise<ParamMap> {
   const m = checkMethod(method);
   if (m === 'magnitude') return magnitude(model);
   if (m === 'si') {

@@ -26,8 +26,24 @@ describe('pearson and spearman', () => {
 
 describe('correlate and correlationTable', () => {
   const maps = () => {
-    const a: ParamMap = { 'dense_0/kernel': tf.tensor2d([[1, 2], [3, 4]]), 'dense_0/bias': tf.tensor1d([1, 0]), 'dense_1/kernel': tf.tensor2d([[1], [2]]), 'dense_1/bias': tf.tensor1d([5]) };
-    const b: ParamMap = { 'dense_0/kernel': tf.tensor2d([[2, 4], [6, 9]]), 'dense_0/bias': tf.tensor1d([0, 1]), 'dense_1/kernel': tf.tensor2d([[2], [1]]), 'dense_1/bias': tf.tensor1d([1]) };
+    const a: ParamMap = {
+      'dense_0/kernel': tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]),
+      'dense_0/bias': tf.tensor1d([1, 0]),
+      'dense_1/kernel': tf.tensor2d([[1], [2]]),
+      'dense_1/bias': tf.tensor1d([5]),
+    };
+    const b: ParamMap = {
+      'dense_0/kernel': tf.tensor2d([
+        [2, 4],
+        [6, 9],
+      ]),
+      'dense_0/bias': tf.tensor1d([0, 1]),
+      'dense_1/kernel': tf.tensor2d([[2], [1]]),
+      'dense_1/bias': tf.tensor1d([1]),
+    };
     return { a, b };
   };
 
@@ -49,9 +65,25 @@ describe('correlate and correlationTable', () => {
 
   it('tables every pair plus FIS vs MAS²', async () => {
     const { a, b } = maps();
-    const c: ParamMap = { 'dense_0/kernel': tf.tensor2d([[1, 1], [2, 3]]), 'dense_0/bias': tf.tensor1d([1, 2]), 'dense_1/kernel': tf.tensor2d([[3], [1]]), 'dense_1/bias': tf.tensor1d([2]) };
+    const c: ParamMap = {
+      'dense_0/kernel': tf.tensor2d([
+        [1, 1],
+        [2, 3],
+      ]),
+      'dense_0/bias': tf.tensor1d([1, 2]),
+      'dense_1/kernel': tf.tensor2d([[3], [1]]),
+      'dense_1/bias': tf.tensor1d([2]),
+    };
     // FIS = MAS² exactly on the kernels: r = 1 for FIS vs MAS², below 1 for FIS vs MAS
-    const fis: ParamMap = { 'dense_0/kernel': tf.tensor2d([[1, 4], [9, 16]]), 'dense_0/bias': tf.tensor1d([1, 0]), 'dense_1/kernel': tf.tensor2d([[1], [4]]), 'dense_1/bias': tf.tensor1d([5]) };
+    const fis: ParamMap = {
+      'dense_0/kernel': tf.tensor2d([
+        [1, 4],
+        [9, 16],
+      ]),
+      'dense_0/bias': tf.tensor1d([1, 0]),
+      'dense_1/kernel': tf.tensor2d([[1], [4]]),
+      'dense_1/bias': tf.tensor1d([5]),
+    };
     const table = await correlationTable({ FIS: fis, MAS: a, SI: b, SIG: c }, { scope: 'kernel' });
     expect(table.layers).toEqual(['dense_0', 'dense_1']);
     expect(table.rows.map((r) => r.pair)).toEqual(['FIS vs MAS', 'FIS vs SI', 'FIS vs SIG', 'MAS vs SI', 'MAS vs SIG', 'SI vs SIG', 'FIS vs MAS²']);

@@ -27,16 +27,19 @@ function outputs(model: ReturnType<typeof mlpNet>, source: ReturnType<typeof ran
 }
 
 describe('fisherDiagonal', () => {
-  it.each(['empirical', 'true', 'exact'] as const)('%s: fast path equals the per-example loop on an MLP, a dense+batchNorm net and a conv net (rel err <= 1e-5)', async (variant) => {
-    for (const model of [mlpNet('leakyRelu', 1), denseBnNet(3), convNet('strided-same', 2)]) {
-      const source = randomSource(10, model.inputShape, model.numClasses, 5); // batches 4, 4, 2
-      const { fast, loop } = await both(model, source, variant);
-      expectClose(fast, loop);
-      disposeParams(fast);
-      disposeParams(loop);
-      model.dispose();
-    }
-  });
+  it.each(['empirical', 'true', 'exact'] as const)(
+    '%s: fast path equals the per-example loop on an MLP, a dense+batchNorm net and a conv net (rel err <= 1e-5)',
+    async (variant) => {
+      for (const model of [mlpNet('leakyRelu', 1), denseBnNet(3), convNet('strided-same', 2)]) {
+        const source = randomSource(10, model.inputShape, model.numClasses, 5); // batches 4, 4, 2
+        const { fast, loop } = await both(model, source, variant);
+        expectClose(fast, loop);
+        disposeParams(fast);
+        disposeParams(loop);
+        model.dispose();
+      }
+    },
+  );
 
   it('matches the closed forms on the last bias: empirical mean (onehot − p)², exact mean p(1 − p), batched (mean (onehot − p))²', async () => {
     const model = mlpNet('tanh', 4);
@@ -59,7 +62,12 @@ describe('fisherDiagonal', () => {
     const b = await fisherDiagonal(model, source, { variant: 'batched', batchSize: 12 });
     expect(relErr(e['dense_2/bias'] as tf.Tensor, emp)).toBeLessThan(1e-5);
     expect(relErr(x['dense_2/bias'] as tf.Tensor, exact)).toBeLessThan(1e-5);
-    expect(relErr(b['dense_2/bias'] as tf.Tensor, batched.map((v) => v * v))).toBeLessThan(1e-5);
+    expect(
+      relErr(
+        b['dense_2/bias'] as tf.Tensor,
+        batched.map((v) => v * v),
+      ),
+    ).toBeLessThan(1e-5);
     [e, x, b].forEach(disposeParams);
     model.dispose();
   });

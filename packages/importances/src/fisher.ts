@@ -109,7 +109,7 @@ export async function fisherDiagonal(model: Model, source: DataSource, options: 
   const k = model.numClasses;
   const kept = classes ? [...classes] : Array.from({ length: k }, (_, j) => j);
   const engine = (x: tf.Tensor, objective: ExampleObjective, request: SumsRequest): ParamMap =>
-    ((path === 'fast' ? perExampleSums(model, x, objective, request, options) : loopSums(model, x, objective, request)).square as ParamMap);
+    (path === 'fast' ? perExampleSums(model, x, objective, request, options) : loopSums(model, x, objective, request)).square as ParamMap;
   const sum = new RunningSum();
   let batches = 0;
   try {

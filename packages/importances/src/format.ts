@@ -40,7 +40,7 @@ export async function encodeImportances(
 /** The importance metadata of a manifest; throws naming `source` if it is not an importance file. */
 export function importanceMetadata(manifest: unknown, source: string): ImportanceMetadata {
   const meta = (manifest as Partial<ParamMapManifest> | null)?.metadata as Partial<ImportanceMetadata> | undefined;
-  if (!meta || meta.kind !== 'forgetless-importances') {
+  if (meta?.kind !== 'forgetless-importances') {
     throw new Error(`${source}: not a forgetless importance file (metadata.kind is not 'forgetless-importances')`);
   }
   checkDescription(meta as ImportanceDescription, source);
@@ -51,12 +51,7 @@ export function importanceMetadata(manifest: unknown, source: string): Importanc
  * Decodes what `encodeImportances` wrote. With `expected` (e.g. `model.params`), names and shapes
  * are checked and the offending parameter named.
  */
-export function decodeImportances(
-  manifest: unknown,
-  data: ArrayBuffer,
-  source: string,
-  expected?: ParamMap,
-): { importances: ParamMap; metadata: ImportanceMetadata } {
+export function decodeImportances(manifest: unknown, data: ArrayBuffer, source: string, expected?: ParamMap): { importances: ParamMap; metadata: ImportanceMetadata } {
   const metadata = importanceMetadata(manifest, source);
   return { importances: decodeParamMap(manifest, data, source, expected), metadata };
 }

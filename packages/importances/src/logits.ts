@@ -10,11 +10,7 @@ import type { LayerCapture, Model } from '@forgetless/core';
  * Forward pass in inference mode returning logits [n, K]. `capture` and `taps` are passed to
  * `model.logits`.
  */
-export function forwardLogits(
-  model: Model,
-  x: tf.Tensor,
-  options: { capture?: Record<string, LayerCapture>; taps?: Record<string, tf.Tensor> } = {},
-): tf.Tensor {
+export function forwardLogits(model: Model, x: tf.Tensor, options: { capture?: Record<string, LayerCapture>; taps?: Record<string, tf.Tensor> } = {}): tf.Tensor {
   return model.logits(x, options);
 }
 

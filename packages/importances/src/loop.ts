@@ -9,13 +9,7 @@ import { forwardLogits } from './logits.js';
 import type { ExampleObjective, ParamSums, SumsRequest } from './per-example.js';
 
 /** Same contract as `perExampleSums`; `params` restricts the sums to some parameters (default all). */
-export function loopSums(
-  model: Model,
-  x: tf.Tensor,
-  objective: ExampleObjective,
-  request: SumsRequest,
-  options: { params?: readonly string[] } = {},
-): ParamSums {
+export function loopSums(model: Model, x: tf.Tensor, objective: ExampleObjective, request: SumsRequest, options: { params?: readonly string[] } = {}): ParamSums {
   if (!request.square && !request.abs) throw new Error('loopSums: ask for square and/or abs sums');
   ensureOwnGradients();
   const names = options.params ?? Object.keys(model.params);

@@ -39,7 +39,12 @@ function reduce(stat: Stat, perExample: tf.Tensor): tf.Tensor {
 
 /** Per-example sums over every axis but the batch and the last: [N, ..., F] → [N, F]. */
 function overPositions(t: tf.Tensor): tf.Tensor {
-  return t.rank > 2 ? tf.sum(t, t.shape.slice(1, -1).map((_, i) => i + 1)) : t;
+  return t.rank > 2
+    ? tf.sum(
+        t,
+        t.shape.slice(1, -1).map((_, i) => i + 1),
+      )
+    : t;
 }
 
 function biasSums(layer: Layer, deltas: Deltas, out: LayerSums): void {
@@ -90,7 +95,11 @@ const separableConv2d: FastPath = (layer, c, deltas, maxChunk) => {
   if (!dw) throw new Error(`per-example: layer '${layer.name}' captured no depthwise output`);
   const pw = layer.params.pointwise_kernel as tf.Variable; // [1, 1, C·M, O]
   const [, , cm, o] = pw.shape as [number, number, number, number];
-  put(out, 'pointwise_kernel', mapSums(positionKernelSums(dw, deltas, maxChunk), (t) => tf.reshape(t, [1, 1, cm, o])));
+  put(
+    out,
+    'pointwise_kernel',
+    mapSums(positionKernelSums(dw, deltas, maxChunk), (t) => tf.reshape(t, [1, 1, cm, o])),
+  );
   const pwT = tf.transpose(tf.reshape(pw, [cm, o]));
   const dwDeltas: Deltas = {};
   const seen = new Map<tf.Tensor, tf.Tensor>();
@@ -116,7 +125,11 @@ const conv1d: FastPath = (layer, c, deltas, maxChunk) => {
   }
   const g: ConvGeometry = { kernelSize: [1, l.kernelSize], strides: [1, l.strides], dilation: [1, l.dilation], padding: l.padding };
   const k = layer.params.kernel as tf.Variable;
-  put(out, 'kernel', mapSums(convKernelSums(as4d(c.input), d4, g, maxChunk), (t) => tf.reshape(t, k.shape)));
+  put(
+    out,
+    'kernel',
+    mapSums(convKernelSums(as4d(c.input), d4, g, maxChunk), (t) => tf.reshape(t, k.shape)),
+  );
   biasSums(layer, deltas, out);
   return out;
 };
@@ -146,7 +159,13 @@ const batchNorm: FastPath = (layer, c, deltas) => {
 const layerNorm: FastPath = (layer, c, deltas) => {
   const ln = layer as unknown as { normalize: (x: tf.Tensor) => tf.Tensor; resolvedAxes: readonly number[] };
   const axes = [...ln.resolvedAxes].sort((a, b) => a - b);
-  return normSums(layer, ln.normalize(c.input), deltas, axes, axes.map((a) => c.input.shape[a] as number));
+  return normSums(
+    layer,
+    ln.normalize(c.input),
+    deltas,
+    axes,
+    axes.map((a) => c.input.shape[a] as number),
+  );
 };
 
 const prelu: FastPath = (layer, c, deltas) => {

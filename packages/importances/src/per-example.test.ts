@@ -11,7 +11,13 @@ import { type ExampleObjective, type SumsRequest, hasFastPath, perExampleSums } 
 const TOL = 1e-5;
 
 /** Fast sums against the per-example autograd loop, for every parameter and both statistics. */
-function compare(model: Sequential, n: number, objective: (y: tf.Tensor1D) => ExampleObjective, request: Omit<SumsRequest, 'weights'> & { weighted?: boolean }, maxChunkElements?: number): number {
+function compare(
+  model: Sequential,
+  n: number,
+  objective: (y: tf.Tensor1D) => ExampleObjective,
+  request: Omit<SumsRequest, 'weights'> & { weighted?: boolean },
+  maxChunkElements?: number,
+): number {
   const src = randomSource(n, model.inputShape, model.numClasses, 7);
   const { x, y } = allOf(src);
   const weights = request.weighted ? (tf.randomUniform([n], 0, 1, 'float32', 3) as tf.Tensor1D) : undefined;

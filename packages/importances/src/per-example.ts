@@ -64,13 +64,7 @@ function checkRequest(request: SumsRequest, n: number, what: string): void {
  * Σ_n w_n·g_n² and/or Σ_n |g_n| over the batch `x` for every parameter of `model`, where g_n is the
  * gradient of `objective` for example n. Exact (not an approximation); returned tensors are new.
  */
-export function perExampleSums(
-  model: Model,
-  x: tf.Tensor,
-  objective: ExampleObjective,
-  request: SumsRequest,
-  options: PerExampleOptions = {},
-): ParamSums {
+export function perExampleSums(model: Model, x: tf.Tensor, objective: ExampleObjective, request: SumsRequest, options: PerExampleOptions = {}): ParamSums {
   const n = x.shape[0] as number;
   checkRequest(request, n, 'perExampleSums');
   ensureOwnGradients();

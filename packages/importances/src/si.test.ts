@@ -1,5 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type ParamMap, type Plugin, type StepInfo, type TrainContext, dense, disposeParams, mapParams, sequential, syntheticPermutedTasks, trainContinual } from '@forgetless/core';
+import {
+  type ParamMap,
+  type Plugin,
+  type StepInfo,
+  type TrainContext,
+  dense,
+  disposeParams,
+  mapParams,
+  sequential,
+  syntheticPermutedTasks,
+  trainContinual,
+} from '@forgetless/core';
 import { mlp } from '@forgetless/core';
 import { describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../test/helpers.js';
@@ -110,7 +121,12 @@ describe('siTracker', () => {
     }
     const imp = tracker.taskImportance();
     for (const name of Object.keys(model.params)) {
-      const want = tf.tidy(() => tf.div(tf.tensor(Float32Array.from(byRaw[name] as Float64Array), model.params[name]?.shape), tf.add(tf.square(tf.sub(model.params[name] as tf.Tensor, start[name] as tf.Tensor)), 0.1)));
+      const want = tf.tidy(() =>
+        tf.div(
+          tf.tensor(Float32Array.from(byRaw[name] as Float64Array), model.params[name]?.shape),
+          tf.add(tf.square(tf.sub(model.params[name] as tf.Tensor, start[name] as tf.Tensor)), 0.1),
+        ),
+      );
       expect(relErr(imp[name] as tf.Tensor, want), name).toBeLessThan(1e-4);
       want.dispose();
     }

@@ -116,7 +116,9 @@ export function siTracker(options: SiOptions = {}): SiTracker {
     },
     setState(state) {
       release();
-      const names = Object.keys(state.tensors).filter((k) => k.startsWith('omega/')).map((k) => k.slice(6));
+      const names = Object.keys(state.tensors)
+        .filter((k) => k.startsWith('omega/'))
+        .map((k) => k.slice(6));
       if (names.length === 0) return;
       omega = {};
       start = {};

@@ -66,7 +66,8 @@ describe('sig', () => {
         for (let j = 0; j < out; j++) {
           for (let o = 0; o < O; o++) {
             let z = bias[o] as number;
-            for (let a = 0; a < K; a++) for (let b = 0; b < K; b++) for (let c = 0; c < C; c++) z += at(n, i * stride + a - pad, j * stride + b - pad, c) * (W[((a * K + b) * C + c) * O + o] as number);
+            for (let a = 0; a < K; a++)
+              for (let b = 0; b < K; b++) for (let c = 0; c < C; c++) z += at(n, i * stride + a - pad, j * stride + b - pad, c) * (W[((a * K + b) * C + c) * O + o] as number);
             expectB[o] += Math.abs(Math.tanh(z)) / (N * out * out);
           }
           for (let a = 0; a < K; a++) {
@@ -92,7 +93,10 @@ describe('sig', () => {
     setParam(model, 'dense_0/kernel', [1, 0, 0, 1]); // identity: the batchNorm sees x itself
     setParam(model, 'batch_norm_0/gamma', [2, -0.5]);
     setParam(model, 'batch_norm_0/beta', [0.5, 1]);
-    for (const [name, v] of [['batch_norm_0/moving_mean', [1, -1]], ['batch_norm_0/moving_variance', [4, 0.25]]] as const) {
+    for (const [name, v] of [
+      ['batch_norm_0/moving_mean', [1, -1]],
+      ['batch_norm_0/moving_variance', [4, 0.25]],
+    ] as const) {
       const t = tf.tensor(v as unknown as number[]);
       (model.state[name] as tf.Variable).assign(t);
       t.dispose();
@@ -124,7 +128,10 @@ describe('sig', () => {
       expect(Object.keys(s)).toEqual(Object.keys(model.params));
       for (const [name, t] of Object.entries(s)) {
         expect(t.shape, name).toEqual(model.params[name]?.shape);
-        expect(flat(t).every((v) => v >= 0), name).toBe(true);
+        expect(
+          flat(t).every((v) => v >= 0),
+          name,
+        ).toBe(true);
       }
       disposeParams(s);
     });

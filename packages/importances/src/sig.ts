@@ -83,7 +83,12 @@ const SIGNALS: Record<string, (layer: Layer, c: LayerCapture, y: tf.Tensor) => S
   layerNorm: (l, c) => {
     const ln = l as unknown as { normalize: (x: tf.Tensor) => tf.Tensor; resolvedAxes: readonly number[] };
     const axes = [...ln.resolvedAxes].sort((a, b) => a - b);
-    return { gamma: tf.reshape(perExampleMeanSum(tf.abs(ln.normalize(c.input)), axes), axes.map((a) => c.input.shape[a] as number)) };
+    return {
+      gamma: tf.reshape(
+        perExampleMeanSum(tf.abs(ln.normalize(c.input)), axes),
+        axes.map((a) => c.input.shape[a] as number),
+      ),
+    };
   },
   prelu: (l, c) => {
     const alpha = l.params.alpha as tf.Variable;

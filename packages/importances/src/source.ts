@@ -35,12 +35,7 @@ export function checkBatching(what: string, options: BatchingOptions): { batchSi
  * Calls `fn` on every batch (then disposes the batch) and returns the number of examples seen.
  * Yields to the event loop between batches so a page stays responsive.
  */
-export async function forEachBatch(
-  what: string,
-  source: DataSource,
-  options: BatchingOptions,
-  fn: (batch: Batch) => void | Promise<void>,
-): Promise<number> {
+export async function forEachBatch(what: string, source: DataSource, options: BatchingOptions, fn: (batch: Batch) => void | Promise<void>): Promise<number> {
   const { batchSize, limit } = checkBatching(what, options);
   ensureOwnGradients();
   let count = 0;

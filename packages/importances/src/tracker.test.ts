@@ -127,7 +127,9 @@ describe('importanceTracker', () => {
     nan.dispose();
     const tracker = importanceTracker({ method: 'magnitude' });
     const ts = tasks(1);
-    await expect(tracker.afterTask({ model, task: ts[0], taskIndex: 0 } as unknown as TrainContext)).rejects.toThrow(/magnitude, task 'synthetic-0'\): magnitude: parameter 'dense_0\/bias' of the model contains NaN/);
+    await expect(tracker.afterTask({ model, task: ts[0], taskIndex: 0 } as unknown as TrainContext)).rejects.toThrow(
+      /magnitude, task 'synthetic-0'\): magnitude: parameter 'dense_0\/bias' of the model contains NaN/,
+    );
     expect(tracker.taskCount).toBe(0);
     tracker.dispose();
     model.dispose();

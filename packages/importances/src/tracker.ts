@@ -124,7 +124,8 @@ export function importanceTracker(options: ImportanceTrackerOptions): Importance
     setState(state) {
       if (state.meta.method !== method) throw new Error(`${what}.setState: the state is of method '${String(state.meta.method)}', this tracker's is '${method}'`);
       const count = state.meta.taskCount;
-      if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new Error(`${what}.setState: meta.taskCount must be a non-negative integer, got ${String(count)}`);
+      if (typeof count !== 'number' || !Number.isInteger(count) || count < 0)
+        throw new Error(`${what}.setState: meta.taskCount must be a non-negative integer, got ${String(count)}`);
       const clone = (m: ParamMap | undefined) => (m ? (Object.fromEntries(Object.entries(m).map(([k, v]) => [k, tf.clone(v)])) as ParamMap) : undefined);
       disposeParams(importances);
       disposeParams(last);

@@ -1,19 +1,6 @@
 // Small random nets and data for the importance tests.
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  type ActivationLike,
-  ArraySource,
-  Rng,
-  type Sequential,
-  activation,
-  avgPool2d,
-  batchNorm,
-  conv2d,
-  dense,
-  flatten,
-  maxPool2d,
-  sequential,
-} from '@forgetless/core';
+import { type ActivationLike, ArraySource, Rng, type Sequential, activation, avgPool2d, batchNorm, conv2d, dense, flatten, maxPool2d, sequential } from '@forgetless/core';
 
 /** Gives batchNorm layers random moving statistics so inference mode is not the identity. */
 export function randomizeState(model: Sequential, seed = 1): void {

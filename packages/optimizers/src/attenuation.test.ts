@@ -50,7 +50,9 @@ describe('attenuationFactors', () => {
       expect(() => attenuationFactors(imp, { lambda: -0.1 })).toThrow(/lambda must be a finite number ≥ 0, got -0.1/);
       expect(() => attenuationFactors(imp, { lambda: Number.POSITIVE_INFINITY })).toThrow(/lambda must be a finite number ≥ 0, got Infinity/);
       expect(() => attenuationFactors(imp, { lambda: '1' as never })).toThrow(/lambda must be a finite number/);
-      expect(() => attenuationFactors(imp, { lambda: 1, attenuation: 'cosine' as never })).toThrow(/unknown attenuation 'cosine' \(expected 'hyperbolic', 'exponential' or a function/);
+      expect(() => attenuationFactors(imp, { lambda: 1, attenuation: 'cosine' as never })).toThrow(
+        /unknown attenuation 'cosine' \(expected 'hyperbolic', 'exponential' or a function/,
+      );
       expect(() => attenuationFactors(imp, { lambda: 1, attenuation: () => tf.ones([3]) })).toThrow(/returned shape \[3\] for parameter 'w' of shape \[2,2\]/);
       expect(() => attenuationFactors(imp, { lambda: 1, attenuation: (s) => tf.neg(s) })).toThrow(/negative factors for parameter 'w'/);
       expect(() => attenuationFactors(imp, { lambda: 1, attenuation: (s) => tf.div(1, s) })).toThrow(/NaN or Infinity for parameter 'w'/);
@@ -60,7 +62,9 @@ describe('attenuationFactors', () => {
       expect(() => attenuationFactors(nan, { lambda: 1 })).toThrow(/importance of parameter 'b' contains NaN or Infinity/);
       const params = { w: tf.zeros([2, 2]), b: tf.zeros([3]), c: tf.zeros([3]) };
       expect(() => attenuationFactors(imp, { lambda: 1, params })).toThrow(/parameter 'c' has shape \[2\] but \[3\] was expected/);
-      expect(() => attenuationFactors(imp, { lambda: 1, params: { w: params.w, b: params.b } })).toThrow(/importance given for 'c', which is not a parameter of the model \(known: w, b\)/);
+      expect(() => attenuationFactors(imp, { lambda: 1, params: { w: params.w, b: params.b } })).toThrow(
+        /importance given for 'c', which is not a parameter of the model \(known: w, b\)/,
+      );
       tf.dispose([neg.c, nan.b]);
       disposeParams(params);
       disposeParams(imp as ParamMap);

@@ -109,7 +109,9 @@ describe('masked', () => {
     const wrong = masked({ 'dense_0/bias': tf.ones([7]) });
     await expect(trainContinual(m, tasks, { optimizer: opt, iterations: 1, plugins: [wrong] })).rejects.toThrow(/parameter 'dense_0\/bias' has shape \[7\] but \[8\] was expected/);
     const unknown = masked({ 'dense_5/kernel': tf.ones([2]) });
-    await expect(trainContinual(m, tasks, { optimizer: opt, iterations: 1, plugins: [unknown] })).rejects.toThrow(/mask given for 'dense_5\/kernel', which is not a parameter of the model/);
+    await expect(trainContinual(m, tasks, { optimizer: opt, iterations: 1, plugins: [unknown] })).rejects.toThrow(
+      /mask given for 'dense_5\/kernel', which is not a parameter of the model/,
+    );
     // per step, in a wrapper, a wrong shape is named too
     const w = withTransforms(tf.train.sgd(0.1), [masked({ 'dense_0/kernel': tf.ones([8, 10]) })], { params: m.params });
     const bs = batches(1);

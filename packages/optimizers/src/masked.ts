@@ -44,7 +44,9 @@ export function masked(masks: ParamMap): MaskedTransform {
     use[name] = m.dtype === 'float32' ? m : (owned[name] = tf.cast(m, 'float32'));
   }
   const flags = tf.tidy(() =>
-    names.length === 0 ? tf.zeros([0]) : tf.stack(names.map((n) => tf.cast(tf.any(tf.logicalAnd(tf.notEqual(use[n] as tf.Tensor, 0), tf.notEqual(use[n] as tf.Tensor, 1))), 'float32'))),
+    names.length === 0
+      ? tf.zeros([0])
+      : tf.stack(names.map((n) => tf.cast(tf.any(tf.logicalAnd(tf.notEqual(use[n] as tf.Tensor, 0), tf.notEqual(use[n] as tf.Tensor, 1))), 'float32'))),
   );
   const bad = flags.dataSync();
   flags.dispose();

@@ -34,7 +34,14 @@ describe('wvaPlugin', () => {
     await trainContinual(m, tasks, {
       ...RUN,
       optimizer: (i) => optimizers[i] as tf.Optimizer,
-      plugins: [p, { name: 'probe', beforeTask: (ctx) => void seen.push({ task: ctx.taskIndex, grads: typeof p.transformGradients === 'function', steps: typeof p.transformStep === 'function', mode: p.applyTo }) }],
+      plugins: [
+        p,
+        {
+          name: 'probe',
+          beforeTask: (ctx) =>
+            void seen.push({ task: ctx.taskIndex, grads: typeof p.transformGradients === 'function', steps: typeof p.transformStep === 'function', mode: p.applyTo }),
+        },
+      ],
       onTaskEnd: ({ taskIndex }) => check(taskIndex),
     });
     // task 0 (Adam): nothing installed yet; task 1 (SGD): gradients mode; task 2 (momentum): steps mode
@@ -89,7 +96,11 @@ describe('wvaPlugin', () => {
       onTaskEnd: ({ taskIndex, result }) => {
         if (taskIndex !== 0) return;
         const st = pa.getState();
-        checkpoint = { state: { tensors: cloneParams(st.tensors), meta: JSON.parse(JSON.stringify(st.meta)) }, weights: cloneParams(ma.params), accuracy: result.accuracy.map((r) => [...r]) };
+        checkpoint = {
+          state: { tensors: cloneParams(st.tensors), meta: JSON.parse(JSON.stringify(st.meta)) },
+          weights: cloneParams(ma.params),
+          accuracy: result.accuracy.map((r) => [...r]),
+        };
       },
     });
     const cp = checkpoint as NonNullable<typeof checkpoint>;

@@ -29,7 +29,11 @@ describe('withTransforms', () => {
     const a: ParamMap = { 'dense_0/kernel': tf.fill([10, 8], 0.3), 'dense_1/bias': tf.tensor1d([0, 0.5, 1, 2]) };
     const elementwise = attenuateSteps(a);
     const whole: Transform = { name: 'whole-map', transformStep: (d) => (elementwise.transformStep as NonNullable<Transform['transformStep']>)(d) };
-    const opts = [withTransforms(tf.train.adam(0.01), [elementwise], { params: ms[0]?.params }), withTransforms(tf.train.adam(0.01), [whole], { params: ms[1]?.params }), tf.train.adam(0.01)];
+    const opts = [
+      withTransforms(tf.train.adam(0.01), [elementwise], { params: ms[0]?.params }),
+      withTransforms(tf.train.adam(0.01), [whole], { params: ms[1]?.params }),
+      tf.train.adam(0.01),
+    ];
     const r0 = trajectory(ms[0] as never, opts[0] as tf.Optimizer, bs, 8);
     const r1 = trajectory(ms[1] as never, opts[1] as tf.Optimizer, bs, 8);
     const r2 = trajectory(ms[2] as never, opts[2] as tf.Optimizer, bs, 8, [elementwise]);
@@ -65,7 +69,9 @@ describe('withTransforms', () => {
     expect(bitwiseEqual(w2.dataSync() as Float32Array, w.dataSync() as Float32Array)).toBe(true);
     expect(Array.from(u2.dataSync())).not.toEqual(Array.from(u.dataSync()));
     const byName = withTransforms(tf.train.sgd(0.1), [attenuateSteps({})]);
-    expect(() => byName.applyGradients({ 'no-such-variable': tf.ones([1]) } as unknown as tf.NamedTensorMap)).toThrow(/gradient given for 'no-such-variable', which is not a registered tf.Variable/);
+    expect(() => byName.applyGradients({ 'no-such-variable': tf.ones([1]) } as unknown as tf.NamedTensorMap)).toThrow(
+      /gradient given for 'no-such-variable', which is not a registered tf.Variable/,
+    );
     tf.dispose([u, v, w, u2, v2, w2, a.u]);
     plain.dispose();
     wrapped.dispose();

@@ -121,7 +121,12 @@ describe('wva with SGD: gradients and steps modes coincide', () => {
     const [gw, gp, sw, sp] = trajectories as [Float32Array[], Float32Array[], Float32Array[], Float32Array[]];
     let worst = 0;
     for (let s = 0; s < 30; s++) {
-      worst = Math.max(worst, relErr(sw[s] as Float32Array, gw[s] as Float32Array), relErr(gp[s] as Float32Array, gw[s] as Float32Array), relErr(sp[s] as Float32Array, gw[s] as Float32Array));
+      worst = Math.max(
+        worst,
+        relErr(sw[s] as Float32Array, gw[s] as Float32Array),
+        relErr(gp[s] as Float32Array, gw[s] as Float32Array),
+        relErr(sp[s] as Float32Array, gw[s] as Float32Array),
+      );
     }
     console.log(`SGD gradients vs steps mode: max relative error over 30 steps ${worst.toExponential(2)}`);
     expect(worst).toBeLessThanOrEqual(1e-6);
@@ -177,7 +182,16 @@ describe('wva with Adam (paper 4): gradients mode barely attenuates, steps mode 
     const rows = c.map((ci, i) => {
       const a = steps.a[i] as number;
       const hand = { plain: (T * lr * Math.abs(ci)) / (Math.abs(ci) + eps), gradients: (Math.abs(ci) + eps) / (Math.abs(ci) + eps / a), steps: a };
-      return { c: ci, a, plain: plain.dist[i] as number, handPlain: hand.plain, gradientsRatio: (grads.dist[i] as number) / (plain.dist[i] as number), handGradients: hand.gradients, stepsRatio: (steps.dist[i] as number) / (plain.dist[i] as number), handSteps: hand.steps };
+      return {
+        c: ci,
+        a,
+        plain: plain.dist[i] as number,
+        handPlain: hand.plain,
+        gradientsRatio: (grads.dist[i] as number) / (plain.dist[i] as number),
+        handGradients: hand.gradients,
+        stepsRatio: (steps.dist[i] as number) / (plain.dist[i] as number),
+        handSteps: hand.steps,
+      };
     });
     console.table(rows);
     for (const r of rows) {
@@ -303,7 +317,9 @@ describe('wva wrapper', () => {
       tf.dispose(Object.values(grads));
       opt.dispose();
     }
-    console.log(`peak bytes above the resting state during one Adam applyGradients: plain ${extra.plain}, gradients ${extra.gradients}, steps ${extra.steps}; θ = ${thetaBytes} bytes`);
+    console.log(
+      `peak bytes above the resting state during one Adam applyGradients: plain ${extra.plain}, gradients ${extra.gradients}, steps ${extra.steps}; θ = ${thetaBytes} bytes`,
+    );
     // steps mode adds the copy of θ plus at most a few tensors the size of the largest parameter
     expect(extra.steps as number).toBeGreaterThanOrEqual((extra.plain as number) + thetaBytes - largest);
     expect(extra.steps as number).toBeLessThanOrEqual((extra.plain as number) + thetaBytes + 3 * largest);
@@ -325,11 +341,15 @@ describe('wva validation', () => {
     expect(() => wva(opt(), { lambda: 1, applyTo: 'weights' as never })).toThrow(/unknown applyTo 'weights'/);
     expect(() => wva(tf.train.sgd(0.1) as unknown as tf.Optimizer, { lambda: 1, params: { x: tf.zeros([1]) as tf.Variable } })).toThrow(/params\['x'\] is not a tf.Variable/);
     const good = () => mapParams(m.params, (v) => tf.ones(v.shape));
+    const replace = (I: ParamMap, name: string, t: tf.Tensor) => {
+      (I[name] as tf.Tensor).dispose();
+      I[name] = t;
+    };
     const cases: [string, (I: ParamMap) => void, RegExp][] = [
-      ['NaN', (I) => ((I['dense_1/bias'] as tf.Tensor).dispose(), (I['dense_1/bias'] = tf.tensor1d([1, Number.NaN, 1, 1]))), /'dense_1\/bias' contains NaN or Infinity/],
-      ['Infinity', (I) => ((I['dense_0/bias'] as tf.Tensor).dispose(), (I['dense_0/bias'] = tf.fill([8], Number.POSITIVE_INFINITY))), /'dense_0\/bias' contains NaN or Infinity/],
-      ['negative', (I) => ((I['dense_0/kernel'] as tf.Tensor).dispose(), (I['dense_0/kernel'] = tf.fill([10, 8], -0.5))), /'dense_0\/kernel' has negative values/],
-      ['shape', (I) => ((I['dense_1/kernel'] as tf.Tensor).dispose(), (I['dense_1/kernel'] = tf.ones([4, 8]))), /parameter 'dense_1\/kernel' has shape \[4,8\] but \[8,4\] was expected/],
+      ['NaN', (I) => replace(I, 'dense_1/bias', tf.tensor1d([1, Number.NaN, 1, 1])), /'dense_1\/bias' contains NaN or Infinity/],
+      ['Infinity', (I) => replace(I, 'dense_0/bias', tf.fill([8], Number.POSITIVE_INFINITY)), /'dense_0\/bias' contains NaN or Infinity/],
+      ['negative', (I) => replace(I, 'dense_0/kernel', tf.fill([10, 8], -0.5)), /'dense_0\/kernel' has negative values/],
+      ['shape', (I) => replace(I, 'dense_1/kernel', tf.ones([4, 8])), /parameter 'dense_1\/kernel' has shape \[4,8\] but \[8,4\] was expected/],
       ['unknown name', (I) => (I['dense_9/kernel'] = tf.ones([2])), /importance given for 'dense_9\/kernel', which is not a parameter/],
     ];
     for (const [label, spoil, msg] of cases) {

@@ -3,7 +3,7 @@
  * tf.Optimizer, usable outside trainContinual. Mode defaults follow paper 4 (arXiv 2208.05791):
  * `gradients` for plain SGD, `steps` for every optimizer that keeps moments or adapts its scale.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { type ParamMap, disposeParams, keepParams } from '@forgetless/core';
 import { attenuateGradients, attenuateSteps } from './attenuate.js';
 import { type Attenuation, attenuationFactors, attenuationLabel, checkAttenuation, checkLambda } from './attenuation.js';
@@ -86,9 +86,7 @@ export class WvaOptimizer extends TransformedOptimizer {
    */
   setImportances(importances: ParamMap | undefined): void {
     const next = importances
-      ? keepParams(
-          attenuationFactors(importances, { lambda: this.lambda, attenuation: this.attenuation, params: this.knownParams(Object.keys(importances)) }),
-        )
+      ? keepParams(attenuationFactors(importances, { lambda: this.lambda, attenuation: this.attenuation, params: this.knownParams(Object.keys(importances)) }))
       : {};
     disposeParams(this.current);
     this.current = next;

@@ -33,7 +33,15 @@ async function run(makeOptimizer: () => tf.Optimizer, wva?: { lambda: number; ap
   return r;
 }
 
-const fmt = (r: ContinualResult) => r.accuracy.map((row) => row.filter((x) => !Number.isNaN(x)).map((x) => x.toFixed(3)).join(' ')).join(' | ');
+const fmt = (r: ContinualResult) =>
+  r.accuracy
+    .map((row) =>
+      row
+        .filter((x) => !Number.isNaN(x))
+        .map((x) => x.toFixed(3))
+        .join(' '),
+    )
+    .join(' | ');
 
 describe('WVA on 3 permuted Fashion-MNIST tasks (embedded subset, 784-100-10 leaky ReLU, 200 steps of 100 per task)', () => {
   it('SGD: WVA keeps markedly more of task 0 than plain training', async () => {
@@ -42,7 +50,9 @@ describe('WVA on 3 permuted Fashion-MNIST tasks (embedded subset, 784-100-10 lea
     const r = (x: ContinualResult, i: number, j: number) => x.accuracy[i]?.[j] as number;
     const forgetting = r(plain, 0, 0) - r(plain, 2, 0);
     const kept = r(withWva, 2, 0) - r(plain, 2, 0);
-    console.log(`SGD lr 0.2, R[i][j]:\n  plain ${fmt(plain)}\n  WVA-SIG λ=300 (gradients) ${fmt(withWva)}\n  plain forgets ${forgetting.toFixed(3)} of task 0; WVA ends ${kept.toFixed(3)} above plain on it; average accuracy ${plain.averageAccuracy[2]?.toFixed(3)} → ${withWva.averageAccuracy[2]?.toFixed(3)}`);
+    console.log(
+      `SGD lr 0.2, R[i][j]:\n  plain ${fmt(plain)}\n  WVA-SIG λ=300 (gradients) ${fmt(withWva)}\n  plain forgets ${forgetting.toFixed(3)} of task 0; WVA ends ${kept.toFixed(3)} above plain on it; average accuracy ${plain.averageAccuracy[2]?.toFixed(3)} → ${withWva.averageAccuracy[2]?.toFixed(3)}`,
+    );
     expect(r(plain, 0, 0)).toBe(r(withWva, 0, 0)); // task 0 is trained identically (no factors yet)
     expect(forgetting).toBeGreaterThan(0.05); // there is forgetting to prevent
     expect(kept).toBeGreaterThan(forgetting / 2);
@@ -57,7 +67,9 @@ describe('WVA on 3 permuted Fashion-MNIST tasks (embedded subset, 784-100-10 lea
     const steps = await run(adam, { lambda: 1000 }); // the default for Adam
     const last = (x: ContinualResult) => x.accuracy[2]?.[0] as number;
     const forgetting = (plain.accuracy[0]?.[0] as number) - last(plain);
-    console.log(`Adam lr 1e-3, λ=1000, R[i][j]:\n  plain ${fmt(plain)}\n  gradients ${fmt(grads)}\n  steps ${fmt(steps)}\n  task 0 at the end: plain ${last(plain).toFixed(3)}, gradients ${last(grads).toFixed(3)}, steps ${last(steps).toFixed(3)}`);
+    console.log(
+      `Adam lr 1e-3, λ=1000, R[i][j]:\n  plain ${fmt(plain)}\n  gradients ${fmt(grads)}\n  steps ${fmt(steps)}\n  task 0 at the end: plain ${last(plain).toFixed(3)}, gradients ${last(grads).toFixed(3)}, steps ${last(steps).toFixed(3)}`,
+    );
     expect(last(steps)).toBeGreaterThan(last(grads));
     expect(last(steps) - last(plain)).toBeGreaterThan(forgetting / 3);
   });

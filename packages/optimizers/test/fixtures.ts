@@ -23,8 +23,14 @@ export function model(seed = 3): Sequential {
 export function batches(n = 4, seed = 11): Batch[] {
   const rng = new Rng(seed);
   return Array.from({ length: n }, () => {
-    const x = tf.tensor2d(Array.from({ length: 16 * (SIZES[0] as number) }, () => rng.normal()), [16, SIZES[0] as number]);
-    const y = tf.tensor1d(Array.from({ length: 16 }, () => rng.int(SIZES[2] as number)), 'int32');
+    const x = tf.tensor2d(
+      Array.from({ length: 16 * (SIZES[0] as number) }, () => rng.normal()),
+      [16, SIZES[0] as number],
+    );
+    const y = tf.tensor1d(
+      Array.from({ length: 16 }, () => rng.int(SIZES[2] as number)),
+      'int32',
+    );
     return { x, y };
   });
 }

@@ -53,10 +53,16 @@ export async function pruneIteratively(model: Model, options: IterativePruneOpti
   if (!schedule || !Array.isArray(schedule.stages)) throw new Error(`${what}: schedule must be an iterative schedule (iterative([...], { every }))`);
   let masks: ParamMap | undefined;
   const rounds: IterativeRound[] = [];
-  const acc = async () => (evaluateOn ? (await evaluate(model, evaluateOn.test, { ...(evaluateOn.classes ? { classes: evaluateOn.classes } : {}), ...evaluateOptions })).accuracy : undefined);
+  const acc = async () =>
+    evaluateOn ? (await evaluate(model, evaluateOn.test, { ...(evaluateOn.classes ? { classes: evaluateOn.classes } : {}), ...evaluateOptions })).accuracy : undefined;
   try {
     for (const sparsity of schedule.stages) {
-      const { importances, owned } = await resolveImportance(model, importance, { ...(calibration ? { calibration } : {}), ...(importanceOptions ? { importanceOptions } : {}) }, what);
+      const { importances, owned } = await resolveImportance(
+        model,
+        importance,
+        { ...(calibration ? { calibration } : {}), ...(importanceOptions ? { importanceOptions } : {}) },
+        what,
+      );
       let next: ParamMap;
       try {
         next = await pruningMasks(importances, { ...rank, sparsity, ...(masks ? { previous: masks } : {}) });

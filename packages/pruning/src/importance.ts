@@ -16,12 +16,7 @@ export interface ImportanceSource {
 }
 
 /** The importance map and whether the caller of this function owns it (true when it was computed here). */
-export async function resolveImportance(
-  model: Model,
-  spec: ImportanceSpec,
-  source: ImportanceSource,
-  what: string,
-): Promise<{ importances: ParamMap; owned: boolean }> {
+export async function resolveImportance(model: Model, spec: ImportanceSpec, source: ImportanceSource, what: string): Promise<{ importances: ParamMap; owned: boolean }> {
   if (typeof spec === 'string') {
     if (!IMPORTANCE_METHODS.includes(spec)) throw new Error(`${what}: unknown importance '${spec}' (expected one of ${IMPORTANCE_METHODS.join(', ')}, or a parameter map)`);
     if (spec !== 'magnitude' && spec !== 'si' && !source.calibration) {

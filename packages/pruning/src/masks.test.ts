@@ -10,7 +10,11 @@ function randomImportances(seed: number): ParamMap {
   const rng = new Rng(seed);
   const m = mlp(SIZES, { seed });
   const out: ParamMap = {};
-  for (const [n, v] of Object.entries(m.params)) out[n] = tf.tensor(Float32Array.from({ length: v.size }, () => rng.next()), v.shape);
+  for (const [n, v] of Object.entries(m.params))
+    out[n] = tf.tensor(
+      Float32Array.from({ length: v.size }, () => rng.next()),
+      v.shape,
+    );
   m.dispose();
   return out;
 }

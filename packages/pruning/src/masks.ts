@@ -143,7 +143,11 @@ function masksFromPlan(p: Plan, scores: Readonly<Record<string, HostArray>>, pre
   for (const group of groups) {
     const arrays = group.map((l) => l.scores);
     const total = arrays.reduce((a, v) => a + v.length, 0);
-    const flags = selectSmallest(arrays, removedCount(p.sparsity, total), group.map((l) => `${l.kernel} (units)`));
+    const flags = selectSmallest(
+      arrays,
+      removedCount(p.sparsity, total),
+      group.map((l) => `${l.kernel} (units)`),
+    );
     group.forEach((l, i) => {
       const m = unitMasks(flags[i] as Uint8Array, l.shape, l.bias !== undefined);
       out[l.kernel] = { values: m.kernel, shape: [...l.shape] };

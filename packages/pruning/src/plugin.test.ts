@@ -99,8 +99,14 @@ describe('pruningPlugin', () => {
     const model = mlp([16, 24, 12, 4], { seed: 4, activation: lrelu });
     const optimizer = tf.train.sgd(0.1);
     await trainContinual(model, [TASK], { optimizer, epochs: 1, batchSize: 20 });
-    const plugin = pruningPlugin({ schedule: oneShot(0.6, { step: 3 }), biases: true, importance: (m) => sig(m, TASK.validation as NonNullable<typeof TASK.validation>, { limit: 100 }) });
-    await expect(trainContinual(model, [TASK], { optimizer, iterations: 10, batchSize: 20, plugins: [plugin] })).rejects.toThrow(/prunes at step 3, inside a task, where the importance must be synchronous/);
+    const plugin = pruningPlugin({
+      schedule: oneShot(0.6, { step: 3 }),
+      biases: true,
+      importance: (m) => sig(m, TASK.validation as NonNullable<typeof TASK.validation>, { limit: 100 }),
+    });
+    await expect(trainContinual(model, [TASK], { optimizer, iterations: 10, batchSize: 20, plugins: [plugin] })).rejects.toThrow(
+      /prunes at step 3, inside a task, where the importance must be synchronous/,
+    );
     plugin.dispose();
     const startPlugin = pruningPlugin({ schedule: oneShot(0.6), biases: true, importance: (m) => sig(m, TASK.validation as NonNullable<typeof TASK.validation>, { limit: 100 }) });
     await trainContinual(model, [TASK], { optimizer, iterations: 10, batchSize: 20, plugins: [startPlugin] });

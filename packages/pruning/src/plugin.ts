@@ -80,7 +80,9 @@ export function pruningPlugin(options: PruningPluginOptions): PruningPlugin {
       if (typeof importance === 'function') {
         const r = importance(ctx.model, ctx);
         if (r instanceof Promise) {
-          throw new Error(`${what}: the schedule prunes at step ${ctx.step}, inside a task, where the importance must be synchronous; it returned a Promise (use pruneIteratively, or prune at task starts)`);
+          throw new Error(
+            `${what}: the schedule prunes at step ${ctx.step}, inside a task, where the importance must be synchronous; it returned a Promise (use pruneIteratively, or prune at task starts)`,
+          );
         }
         got = r;
       }
@@ -103,7 +105,8 @@ export function pruningPlugin(options: PruningPluginOptions): PruningPlugin {
   /** New masks at `sparsity` (previous ones kept), applied to the weights and installed. */
   function update(ctx: TrainContext, sparsity: number, computed: ParamMap | undefined): void {
     const model = ctx.model;
-    const map = computed ?? (importance === 'magnitude' ? tf.tidy(() => Object.fromEntries(Object.entries(model.params).map(([n, v]) => [n, tf.abs(v)]))) : (importance as ParamMap));
+    const map =
+      computed ?? (importance === 'magnitude' ? tf.tidy(() => Object.fromEntries(Object.entries(model.params).map(([n, v]) => [n, tf.abs(v)]))) : (importance as ParamMap));
     let next: ParamMap;
     try {
       next = pruningMasksSync(map, { ...rankOptions, sparsity, ...(Object.keys(masks).length ? { previous: masks } : {}) });

@@ -92,7 +92,10 @@ export async function sparsityReport(weights: ParamMap, options: { masks?: Param
 const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
 
 /** The report as a markdown table (one row per parameter, then per-layer and total rows). */
-export function formatSparsityReport(report: SparsityReport, options: { names?: (name: string) => string | undefined; dtypes?: (name: string) => string | undefined } = {}): string {
+export function formatSparsityReport(
+  report: SparsityReport,
+  options: { names?: (name: string) => string | undefined; dtypes?: (name: string) => string | undefined } = {},
+): string {
   const before = report.total.zerosBefore !== undefined;
   const dtype = (name: string) => (options.dtypes ? ` ${options.dtypes(name) ?? ''} |` : '');
   const extra = (t: Tally) => (before ? ` ${t.zerosBefore} | ${t.newlyZeroed} |` : '');

@@ -57,7 +57,14 @@ describe('sparse export', () => {
   });
 
   it('counts exact zeros per parameter, per layer and over the masked parameters', async () => {
-    const w = { 'a/kernel': tf.tensor2d([[0, 1], [-0, 2]]), 'a/bias': tf.tensor1d([0, 3]), 'b/kernel': tf.tensor1d([5, 0, 0, 0]) };
+    const w = {
+      'a/kernel': tf.tensor2d([
+        [0, 1],
+        [-0, 2],
+      ]),
+      'a/bias': tf.tensor1d([0, 3]),
+      'b/kernel': tf.tensor1d([5, 0, 0, 0]),
+    };
     const masks = { 'a/kernel': tf.ones([2, 2]), 'b/kernel': tf.ones([4]) };
     const r = await sparsityReport(w, { masks });
     expect(r.params.map((p) => [p.name, p.zeros, p.masked])).toEqual([

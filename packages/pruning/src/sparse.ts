@@ -97,7 +97,7 @@ export function encodeSparse(tensors: readonly DenseTensorData[]): { manifest: S
 /** Decodes what `encodeSparse` wrote; errors name `source` and the entry at fault. */
 export function decodeSparse(manifest: unknown, data: Uint8Array, source: string): DenseTensorData[] {
   const m = manifest as Partial<SparseManifest>;
-  if (!m || m.format !== 'forgetless-sparse-weights' || !Array.isArray(m.entries)) throw new Error(`${source}: not a sparse weights manifest (format 'forgetless-sparse-weights')`);
+  if (m?.format !== 'forgetless-sparse-weights' || !Array.isArray(m.entries)) throw new Error(`${source}: not a sparse weights manifest (format 'forgetless-sparse-weights')`);
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   return m.entries.map((e) => {
     const n = Array.isArray(e.shape) ? e.shape.reduce((a, b) => a * b, 1) : Number.NaN;
@@ -113,7 +113,8 @@ export function decodeSparse(manifest: unknown, data: Uint8Array, source: string
     const base = e.byteOffset;
     if (e.encoding === 'bitmask') {
       const head = Math.ceil(n / 8);
-      if (e.byteLength !== head + 4 * e.nnz) throw new Error(`${source}: entry '${e.name}' has ${e.byteLength} bytes, bitmask of ${n} entries and ${e.nnz} values need ${head + 4 * e.nnz}`);
+      if (e.byteLength !== head + 4 * e.nnz)
+        throw new Error(`${source}: entry '${e.name}' has ${e.byteLength} bytes, bitmask of ${n} entries and ${e.nnz} values need ${head + 4 * e.nnz}`);
       let k = 0;
       for (let i = 0; i < n; i++) {
         if ((data[base + (i >> 3)] as number) & (1 << (i & 7))) {
@@ -162,13 +163,16 @@ export function sparseLayersModel(saved: SavedLayersModel): SparseLayersModel {
   }
   const { manifest, data } = encodeSparse(tensors);
   const { weightsManifest: _w, ...model } = saved.modelJson;
-  return { json: { format: 'forgetless-sparse-layers-model', formatVersion: 1, model: structuredClone(model), weightSpecs: structuredClone(saved.weightSpecs), sparse: manifest }, data };
+  return {
+    json: { format: 'forgetless-sparse-layers-model', formatVersion: 1, model: structuredClone(model), weightSpecs: structuredClone(saved.weightSpecs), sparse: manifest },
+    data,
+  };
 }
 
 /** Dense `tf.io.ModelArtifacts` from a sparse export (`tf.loadLayersModel(tf.io.fromMemory(artifacts))`). */
 export function layersModelFromSparse(json: unknown, data: Uint8Array, source = 'sparse model'): tf.io.ModelArtifacts {
   const j = json as Partial<SparseLayersModel['json']>;
-  if (!j || j.format !== 'forgetless-sparse-layers-model' || !j.model || !Array.isArray(j.weightSpecs)) {
+  if (j?.format !== 'forgetless-sparse-layers-model' || !j.model || !Array.isArray(j.weightSpecs)) {
     throw new Error(`${source}: not a sparse layers model (format 'forgetless-sparse-layers-model')`);
   }
   const tensors = decodeSparse(j.sparse, data, source);

@@ -5,7 +5,10 @@ import { applyMasks, pruningMasks } from './masks.js';
 import { unitScores } from './structured.js';
 
 function random(shape: number[], rng: Rng): tf.Tensor {
-  return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape);
+  return tf.tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()),
+    shape,
+  );
 }
 
 /** Reference unit scores: loop over the nested arrays, unit = last index. */
@@ -18,7 +21,9 @@ function refScores(kernel: tf.Tensor, bias: tf.Tensor | undefined, score: 'l1' |
   };
   walk(kernel.arraySync());
   if (bias) (bias.arraySync() as number[]).forEach((v, o) => vals[o]?.push(v));
-  return vals.map((v) => (score === 'l1' ? v.reduce((a, b) => a + Math.abs(b), 0) : score === 'l2' ? Math.sqrt(v.reduce((a, b) => a + b * b, 0)) : v.reduce((a, b) => a + b, 0) / v.length));
+  return vals.map((v) =>
+    score === 'l1' ? v.reduce((a, b) => a + Math.abs(b), 0) : score === 'l2' ? Math.sqrt(v.reduce((a, b) => a + b * b, 0)) : v.reduce((a, b) => a + b, 0) / v.length,
+  );
 }
 
 /** Units whose kernel slice and bias entry are all 0 in the mask; checks the other units are all 1. */
@@ -32,7 +37,11 @@ function removedUnits(mask: tf.Tensor, bias: tf.Tensor | undefined): number[] {
     for (let i = o; i < m.length; i += units) col.push(m[i] as number);
     if (b) col.push(b[o] as number);
     const z = col.every((v) => v === 0);
-    if (!z) expect(col.every((v) => v === 1), `unit ${o} is partly pruned`).toBe(true);
+    if (!z)
+      expect(
+        col.every((v) => v === 1),
+        `unit ${o} is partly pruned`,
+      ).toBe(true);
     if (z) out.push(o);
   }
   return out;
@@ -59,7 +68,10 @@ describe('structured pruning (whole units)', () => {
 
   it('per layer: removes exactly round(s·units) lowest-scoring units of each layer, whole', async () => {
     const masks = await pruningMasks(imp, { sparsity: 0.5, scope: 'layer', structure: 'units', unitScore: 'l2' });
-    for (const [layer, units] of [['conv2d_0', 6], ['dense_0', 7]] as const) {
+    for (const [layer, units] of [
+      ['conv2d_0', 6],
+      ['dense_0', 7],
+    ] as const) {
       const want = refScores(imp[`${layer}/kernel`] as tf.Tensor, imp[`${layer}/bias`], 'l2')
         .map((v, o) => [v, o] as const)
         .sort((a, b) => a[0] - b[0] || a[1] - b[1])
@@ -76,8 +88,18 @@ describe('structured pruning (whole units)', () => {
     const conv = refScores(imp['conv2d_0/kernel'] as tf.Tensor, imp['conv2d_0/bias'], 'mean').map((v, o) => [v, 0, o] as const);
     const dense = refScores(imp['dense_0/kernel'] as tf.Tensor, imp['dense_0/bias'], 'mean').map((v, o) => [v, 1, o] as const);
     const chosen = [...conv, ...dense].sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]).slice(0, Math.round(0.4 * 13));
-    expect(removedUnits(masks['conv2d_0/kernel'] as tf.Tensor, masks['conv2d_0/bias'])).toEqual(chosen.filter((c) => c[1] === 0).map((c) => c[2]).sort((a, b) => a - b));
-    expect(removedUnits(masks['dense_0/kernel'] as tf.Tensor, masks['dense_0/bias'])).toEqual(chosen.filter((c) => c[1] === 1).map((c) => c[2]).sort((a, b) => a - b));
+    expect(removedUnits(masks['conv2d_0/kernel'] as tf.Tensor, masks['conv2d_0/bias'])).toEqual(
+      chosen
+        .filter((c) => c[1] === 0)
+        .map((c) => c[2])
+        .sort((a, b) => a - b),
+    );
+    expect(removedUnits(masks['dense_0/kernel'] as tf.Tensor, masks['dense_0/bias'])).toEqual(
+      chosen
+        .filter((c) => c[1] === 1)
+        .map((c) => c[2])
+        .sort((a, b) => a - b),
+    );
     disposeParams(masks);
     const kept = await pruningMasks(imp, { sparsity: 0.5, structure: 'units', exclude: ['dense_0'] });
     expect(Object.keys(kept)).toEqual(['conv2d_0/kernel', 'conv2d_0/bias']);
@@ -96,7 +118,7 @@ describe('structured pruning (whole units)', () => {
     const x = tf.randomNormal([3, 4, 4, 2], 0, 1, 'float32', 7);
     const capture = {};
     const y = model.apply(x, { capture });
-    const out = (capture as Record<string, { output: tf.Tensor }>)['conv2d_0']?.output.arraySync() as number[][][][];
+    const out = (capture as Record<string, { output: tf.Tensor }>).conv2d_0?.output.arraySync() as number[][][][];
     for (const n of out) for (const row of n) for (const px of row) for (const o of gone) expect(px[o]).toBe(0);
     tf.dispose([x, y]);
     disposeParams(masks);

@@ -12,10 +12,13 @@ import { saveWithTfjsLayers } from './tfjs-files.js';
 
 let root: string;
 let keras: tfl.LayersModel;
+// biome-ignore lint/suspicious/noExplicitAny: the tests rewrite arbitrary parts of model.json into malformed and foreign variants
 let json: any;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'forgetless-formats-'));
-  keras = tfl.sequential({ layers: [tfl.layers.dense({ units: 6, activation: 'tanh', inputShape: [5], name: 'hidden' }), tfl.layers.dense({ units: 3, activation: 'softmax', name: 'out' })] });
+  keras = tfl.sequential({
+    layers: [tfl.layers.dense({ units: 6, activation: 'tanh', inputShape: [5], name: 'hidden' }), tfl.layers.dense({ units: 3, activation: 'softmax', name: 'out' })],
+  });
   await saveWithTfjsLayers(keras, join(root, 'base'));
   json = JSON.parse(await readFile(join(root, 'base', 'model.json'), 'utf8'));
 });

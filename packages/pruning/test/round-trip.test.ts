@@ -34,7 +34,12 @@ function randomizeWeights(model: tfl.LayersModel, seed: number): void {
     const ws = layer.getWeights();
     if (!ws.length) continue;
     const names = layer.weights.map((w) => w.originalName);
-    const next = ws.map((w, i) => tf.tensor(Float32Array.from({ length: w.size }, () => (names[i]?.endsWith('moving_variance') ? 0.5 + rng.next() : rng.normal() * 0.5)), w.shape));
+    const next = ws.map((w, i) =>
+      tf.tensor(
+        Float32Array.from({ length: w.size }, () => (names[i]?.endsWith('moving_variance') ? 0.5 + rng.next() : rng.normal() * 0.5)),
+        w.shape,
+      ),
+    );
     layer.setWeights(next);
     tf.dispose(next);
   }
@@ -153,7 +158,11 @@ describe('round trip with stock tfjs-layers', () => {
   it('structured: whole dense neurons removed by SIG, half of each layer, the output layer excluded', async () => {
     const build = () =>
       tfl.sequential({
-        layers: [tfl.layers.dense({ units: 20, activation: 'relu', inputShape: [12] }), tfl.layers.dense({ units: 10, activation: 'relu' }), tfl.layers.dense({ units: 5, activation: 'softmax', name: 'classes' })],
+        layers: [
+          tfl.layers.dense({ units: 20, activation: 'relu', inputShape: [12] }),
+          tfl.layers.dense({ units: 10, activation: 'relu' }),
+          tfl.layers.dense({ units: 5, activation: 'softmax', name: 'classes' }),
+        ],
       });
     await roundTrip('structured', build, 12, { importance: 'sig', sparsity: 0.5, scope: 'layer', structure: 'units', unitScore: 'l2', exclude: ['classes'] });
   });

@@ -30,6 +30,7 @@ afterAll(async () => {
 });
 
 /** A copy of the good model with model.json changed by `edit` (and optionally other shard bytes). */
+// biome-ignore lint/suspicious/noExplicitAny: `edit` rewrites arbitrary parts of model.json into malformed variants
 async function variant(name: string, edit: (j: any) => void, shard?: Uint8Array | null): Promise<string> {
   const dir = join(root, name);
   await mkdir(dir, { recursive: true });
@@ -145,7 +146,10 @@ describe('clear errors', () => {
             { ...j.modelTopology.config.layers[1], inbound_nodes: [[['hidden', 0, 0, {}]]] },
           ],
           input_layers: [['in', 0, 0]],
-          output_layers: [['out', 0, 0], ['hidden', 0, 0]],
+          output_layers: [
+            ['out', 0, 0],
+            ['hidden', 0, 0],
+          ],
         },
       };
     });
@@ -219,6 +223,8 @@ describe('loading from a URL', () => {
       expect(served.urls).toEqual(['http://models.test/m/model.json']);
     }
     const missing = await variant('url-missing', () => {}, null);
-    await expect(loadLayersModelFromUrl('http://models.test/m/model.json', { fetch: fetchFrom(join(missing, '..')).fetch })).rejects.toThrow(/cannot fetch weight shard 'weights.bin' at http:\/\/models.test\/m\/weights.bin \(HTTP 404\)/);
+    await expect(loadLayersModelFromUrl('http://models.test/m/model.json', { fetch: fetchFrom(join(missing, '..')).fetch })).rejects.toThrow(
+      /cannot fetch weight shard 'weights.bin' at http:\/\/models.test\/m\/weights.bin \(HTTP 404\)/,
+    );
   });
 });

@@ -51,6 +51,9 @@ export function stockFiles(dir: string): tf.io.IOHandler {
 /** SHA-256 of every file of a folder, by name. */
 export async function hashFolder(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const f of (await readdir(dir)).sort()) out[f] = createHash('sha256').update(await readFile(join(dir, f))).digest('hex');
+  for (const f of (await readdir(dir)).sort())
+    out[f] = createHash('sha256')
+      .update(await readFile(join(dir, f)))
+      .digest('hex');
   return out;
 }

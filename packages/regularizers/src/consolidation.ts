@@ -219,7 +219,14 @@ export function consolidation(config: ConsolidationConfig): Consolidation {
       return { tensors, meta };
     },
     setState(state) {
-      const expected = { kind, mode, lambda, ...(kind !== 'stabilized-ewc' ? { convention } : {}), ...(gamma !== undefined ? { gamma } : {}), method: tracker?.method ?? 'uniform' };
+      const expected = {
+        kind,
+        mode,
+        lambda,
+        ...(kind !== 'stabilized-ewc' ? { convention } : {}),
+        ...(gamma !== undefined ? { gamma } : {}),
+        method: tracker?.method ?? 'uniform',
+      };
       const meta = checkStateMeta(state, expected, `${what}.setState`);
       if (kind === 'stabilized-ewc') {
         const saved = meta.learningRate;

@@ -55,7 +55,7 @@ export async function loadConsolidation(dir: string, plugin: Consolidation, opti
   } catch (e) {
     throw new Error(`${file}: cannot read the consolidation state (${(e as Error).message})`);
   }
-  if (!body || body.format !== 'forgetless-consolidation') throw new Error(`${file}: not a forgetless consolidation state (format is not 'forgetless-consolidation')`);
+  if (body?.format !== 'forgetless-consolidation') throw new Error(`${file}: not a forgetless consolidation state (format is not 'forgetless-consolidation')`);
   if (body.formatVersion !== 1) throw new Error(`${file}: unsupported formatVersion ${String(body.formatVersion)} (expected 1)`);
   const { format: _f, formatVersion: _v, files, ...meta } = body;
   const want: Record<string, unknown> = { kind: plugin.kind, mode: plugin.mode, lambda: plugin.lambda, method: plugin.tracker?.method ?? 'uniform' };

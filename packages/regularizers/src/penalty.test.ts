@@ -89,7 +89,9 @@ describe('quadraticPenalty', () => {
     expect(() => quadraticPenalty(model.params, [{ coefficient: c, anchor: { ...anchor, 'dense_0/kernel': bad } }])).toThrow(
       "quadraticPenalty: parameter 'dense_0/kernel' has shape [16,12] but its anchor has [12]",
     );
-    expect(() => quadraticPenalty(model.params, [{ coefficient: c, anchor: { ...anchor, 'dense_9/bias': bad } }])).toThrow("the anchor has parameter 'dense_9/bias', which the model does not");
+    expect(() => quadraticPenalty(model.params, [{ coefficient: c, anchor: { ...anchor, 'dense_9/bias': bad } }])).toThrow(
+      "the anchor has parameter 'dense_9/bias', which the model does not",
+    );
     const bad3 = tf.zeros([3]);
     expect(() => quadraticPenalty(model.params, [{ coefficient: { ...c, 'dense_0/bias': bad3 }, anchor }])).toThrow(
       "parameter 'dense_0/bias' has a coefficient of shape [3], expected [12] or a scalar",

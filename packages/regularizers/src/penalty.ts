@@ -58,7 +58,8 @@ export function quadraticPenalty(params: ParamMap, terms: readonly QuadraticTerm
       if (!sameShape(p.shape, anchor.shape)) throw new Error(`${what}: parameter '${name}' has shape [${p.shape}] but its anchor has [${anchor.shape}]`);
       const c = term.coefficient[name];
       if (!c) throw new Error(`${what}: parameter '${name}' has an anchor but no coefficient`);
-      if (c.rank !== 0 && !sameShape(c.shape, anchor.shape)) throw new Error(`${what}: parameter '${name}' has a coefficient of shape [${c.shape}], expected [${anchor.shape}] or a scalar`);
+      if (c.rank !== 0 && !sameShape(c.shape, anchor.shape))
+        throw new Error(`${what}: parameter '${name}' has a coefficient of shape [${c.shape}], expected [${anchor.shape}] or a scalar`);
     }
   }
   return tf.tidy(() => {

@@ -2,7 +2,7 @@
 // the old data without a training step, so EWC anchors at the loaded weights with importances
 // computed there, and fine-tuning on new data then keeps the old task better than plain training.
 import * as tf from '@tensorflow/tfjs-core';
-import { type ParamMap, cloneParams, consolidate, disposeParams, evaluate, trainContinual } from '@forgetless/core';
+import { cloneParams, consolidate, disposeParams, evaluate, trainContinual } from '@forgetless/core';
 import { fisherDiagonal } from '@forgetless/importances';
 import { describe, expect, it } from 'vitest';
 import { relErr } from '../../../test/helpers.js';

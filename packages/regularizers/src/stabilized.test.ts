@@ -72,7 +72,8 @@ describe('the quadratic instability of paper 2', () => {
       }
       const p0 = Math.abs(plain[0]?.[i] as number);
       const p8 = Math.abs(plain[8]?.[i] as number);
-      if (x > 1) expect(p8 / p0).toBeGreaterThan(Math.abs(plainFactor) ** 8 * 0.99); // ≥ 2⁸ = 256 times further from θ*
+      if (x > 1)
+        expect(p8 / p0).toBeGreaterThan(Math.abs(plainFactor) ** 8 * 0.99); // ≥ 2⁸ = 256 times further from θ*
       else expect(p8 / p0).toBeLessThan(1); // ηλI = 0.75: still oscillates (|1 − 2x| < 1), but shrinks
       // stabilised: |d| shrinks monotonically, never changes sign, and reaches θ* (to float32 precision)
       const q = stable.map((d) => d[i] as number);

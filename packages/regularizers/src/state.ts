@@ -54,11 +54,7 @@ export function termCount(tensors: ParamMap): number {
  * Checks a state's metadata against the plugin's configuration (`expected`); fields the state
  * leaves out are not checked, except `taskCount`, which is required.
  */
-export function checkStateMeta(
-  state: { tensors: ParamMap; meta: Record<string, unknown> } | undefined,
-  expected: Partial<ConsolidationMeta>,
-  what: string,
-): ConsolidationMeta {
+export function checkStateMeta(state: { tensors: ParamMap; meta: Record<string, unknown> } | undefined, expected: Partial<ConsolidationMeta>, what: string): ConsolidationMeta {
   if (!state || typeof state !== 'object' || !state.tensors || typeof state.tensors !== 'object' || !state.meta || typeof state.meta !== 'object') {
     throw new Error(`${what}: a state is { tensors, meta }, got ${String(state)}`);
   }

@@ -42,7 +42,11 @@ describe('continual learning on permuted Fashion-MNIST', () => {
     const first = (r: ContinualResult) => r.accuracy[2]?.[0] as number;
     const forgetting = (plain.accuracy[0]?.[0] as number) - first(plain);
     if (process.env.FORGETLESS_VERBOSE) {
-      for (const [name, r] of [['plain', plain], ['ewc', withEwc], ['stabilised', withStable]] as const) {
+      for (const [name, r] of [
+        ['plain', plain],
+        ['ewc', withEwc],
+        ['stabilised', withStable],
+      ] as const) {
         process.stderr.write(`${name}: R = ${JSON.stringify(r.accuracy.map((row) => row.map((v) => +v.toFixed(3))))}, average ${r.averageAccuracy.at(-1)?.toFixed(3)}\n`);
       }
     }

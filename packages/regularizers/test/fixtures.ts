@@ -3,8 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type ParamMap, type Penalty, Rng, type Sequential, type Task, type TrainContext, mlp, syntheticPermutedTasks } from '@forgetless/core';
 
 /** Three small synthetic permuted tasks (16 features, 4 classes). */
-export const smallTasks = (numTasks = 3): Task[] =>
-  syntheticPermutedTasks({ numTasks, features: 16, numClasses: 4, trainPerClass: 20, testPerClass: 10, seed: 4 });
+export const smallTasks = (numTasks = 3): Task[] => syntheticPermutedTasks({ numTasks, features: 16, numClasses: 4, trainPerClass: 20, testPerClass: 10, seed: 4 });
 
 export const smallModel = (seed = 1): Sequential => mlp([16, 12, 4], { seed, activation: { name: 'leakyRelu', alpha: 0.01 } });
 

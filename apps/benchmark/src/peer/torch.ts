@@ -17,14 +17,20 @@ import { convStepBatch, stepShapes } from '../workloads/train-step.js';
 export const PEER_SCRIPT = fileURLToPath(new URL('../../src/peer/torch_peer.py', import.meta.url));
 
 export interface TorchRow {
-  workload: 'step' | 'fisher loop' | 'fisher vmap' | 'fisher closed form';
-  model: 'mlp' | 'conv';
+  workload: 'step' | 'fisher loop' | 'fisher vmap' | 'fisher closed form' | 'forward backward';
+  model: 'mlp' | 'conv' | 'mobilenet';
   batch: number;
   samples: number;
   median_ms: number;
   min_ms: number;
   max_ms: number;
   runs: number;
+  /** Median CPU time of the torch process per run (every thread), ms. */
+  cpu_median_ms?: number;
+  /** mobilenet rows: the process's peak RSS after the row (ru_maxrss), its parameter count and blocks kept. */
+  peak_rss_mb?: number;
+  params?: number;
+  blocks?: number;
 }
 
 export interface TorchReport {
@@ -58,7 +64,7 @@ function run(python: string, args: string[], threads: number): Promise<{ code: n
   });
 }
 
-const INSTALL = "install Debian's python3-torch: apps/benchmark/scripts/install-peer.sh";
+const INSTALL = "install Debian's python3-torch and python3-torchvision: apps/benchmark/scripts/install-peer.sh";
 
 /** The peer is missing here (no interpreter, or no torch for it): the reason, for the report. */
 export class PeerUnavailable extends Error {}
@@ -69,7 +75,8 @@ export async function runTorch(args: string[], threads: number): Promise<TorchRe
   if (!existsSync(python)) throw new PeerUnavailable(`${python} does not exist (${INSTALL})`);
   const r = await run(python, [PEER_SCRIPT, '--json', '--threads', String(threads), ...args], threads);
   const last = r.stderr.trim().split('\n').at(-1) ?? '';
-  if (r.code !== 0 && /No module named '(torch|torch\.nn)'/.test(r.stderr)) throw new PeerUnavailable(`torch is not importable by ${python}: ${last} (${INSTALL})`);
+  if (r.code !== 0 && /No module named '(torch|torch\.nn|torchvision)'/.test(r.stderr))
+    throw new PeerUnavailable(`torch or torchvision is not importable by ${python}: ${last} (${INSTALL})`);
   if (r.code !== 0) throw new Error(`torch peer failed (exit ${r.code}): ${last}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as TorchReport;
 }
@@ -95,18 +102,29 @@ export async function finishTorchPeer(ctx: FinishContext): Promise<WorkloadResul
   const shapes = stepShapes(q);
   const convBatches = [...new Set(ctx.targets.map((t) => convStepBatch(t, q)))].sort((a, b) => a - b);
   const args = [
-    '--mlp', shapes.mlp.join('-'),
-    '--mlp-batch', String(shapes.mlpBatch),
-    '--conv-width', String(shapes.convWidth),
-    '--conv-batches', convBatches.join(','),
+    '--mlp',
+    shapes.mlp.join('-'),
+    '--mlp-batch',
+    String(shapes.mlpBatch),
+    '--conv-width',
+    String(shapes.convWidth),
+    '--conv-batches',
+    convBatches.join(','),
     // the importances workload's shapes: the full MLP and conv net
-    '--fisher-mlp', '784-300-150-10',
-    '--fisher-conv-width', '1',
-    '--fisher-mlp-samples', q ? '100' : '1000',
-    '--fisher-conv-samples', q ? '10' : '500',
-    '--fisher-conv-loop-samples', q ? '2' : '50',
-    '--runs', q ? '2' : '5',
-    '--warmup', q ? '1' : '2',
+    '--fisher-mlp',
+    '784-300-150-10',
+    '--fisher-conv-width',
+    '1',
+    '--fisher-mlp-samples',
+    q ? '100' : '1000',
+    '--fisher-conv-samples',
+    q ? '10' : '500',
+    '--fisher-conv-loop-samples',
+    q ? '2' : '50',
+    '--runs',
+    q ? '2' : '5',
+    '--warmup',
+    q ? '1' : '2',
   ];
   let one: TorchReport;
   try {
@@ -126,7 +144,9 @@ export async function finishTorchPeer(ctx: FinishContext): Promise<WorkloadResul
       comparison,
       shape,
       torch_ms: t,
-      torch_range_ms: perExample ? `${(torch.min_ms / torch.samples).toPrecision(3)}–${(torch.max_ms / torch.samples).toPrecision(3)}` : `${torch.min_ms.toPrecision(3)}–${torch.max_ms.toPrecision(3)}`,
+      torch_range_ms: perExample
+        ? `${(torch.min_ms / torch.samples).toPrecision(3)}–${(torch.max_ms / torch.samples).toPrecision(3)}`
+        : `${torch.min_ms.toPrecision(3)}–${torch.max_ms.toPrecision(3)}`,
     };
     for (const p of project) {
       row[`${p.backend}_ms`] = p.ms;

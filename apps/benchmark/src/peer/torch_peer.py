@@ -9,12 +9,19 @@ median/min/max in milliseconds of `runs` runs after `warmup` warm-up runs:
     inference mode: by a loop (one backward pass per example) and by torch's own means, functorch's
     vmap(grad(...)) over chunks of examples (torch.func does not exist in torch 1.13; functorch,
     shipped with it, does; its "per_example" field says whether it was there), and for the MLP by
-    the closed form forgetless itself uses (one matmul per layer), written in torch.
+    the closed form forgetless itself uses (one matmul per layer), written in torch;
+  - with --mobilenet ALPHA,SIZE,BATCH,BLOCKS: torchvision's mobilenet_v2(width_mult=ALPHA,
+    num_classes=10) (python3-torchvision), its first BLOCKS inverted-residual blocks after the first
+    (16: the whole network), at SIZE x SIZE: one SGD step (training mode) at BATCH; one
+    forward+backward pass (inference mode, mean cross-entropy) and the per-example Fisher (loop and
+    vmap) on --mobilenet-samples examples, each row with the process's peak RSS after it
+    (ru_maxrss); --mobilenet-parts picks the parts, --only-mobilenet skips everything else.
 Run with Debian's /usr/bin/python3 (python3-torch). The shapes come from the command line.
 """
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -43,8 +50,37 @@ def conv_net(width):
     )
 
 
-def inputs(kind, n, gen):
-    shape = (n, 784) if kind == "mlp" else (n, 1, 28, 28)
+def mobilenet(alpha, blocks, classes=10):
+    """torchvision's MobileNetV2 at width ALPHA; with blocks < 16, truncated after that many
+    inverted-residual blocks (after the first), keeping the 1x1 conv to 1280, pooling and classifier."""
+    from torchvision.models import mobilenet_v2
+    from torchvision.ops.misc import Conv2dNormActivation
+
+    m = mobilenet_v2(width_mult=alpha, num_classes=classes)
+    if blocks < 16:
+        feats = list(m.features.children())[: 2 + blocks]
+        feats.append(Conv2dNormActivation(feats[-1].out_channels, m.last_channel, kernel_size=1, norm_layer=nn.BatchNorm2d, activation_layer=nn.ReLU6))
+        m.features = nn.Sequential(*feats)
+    return m
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def forward_backward(model, x, y):
+    """One plain forward + backward pass (inference mode, mean cross-entropy, all parameters)."""
+    model.eval()
+    params = [p for p in model.parameters()]
+
+    def run():
+        return torch.autograd.grad(F.cross_entropy(model(x), y), params)
+
+    return run
+
+
+def inputs(kind, n, gen, size=96):
+    shape = (n, 784) if kind == "mlp" else (n, 3, size, size) if kind == "mobilenet" else (n, 1, 28, 28)
     return torch.rand(shape, generator=gen), torch.randint(0, 10, (n,), generator=gen)
 
 
@@ -52,11 +88,15 @@ def time_it(fn, warmup, runs):
     for _ in range(warmup):
         fn()
     samples = []
+    cpu = []
     for _ in range(runs):
+        c = time.process_time()
         t = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - t) * 1000)
-    return {"median_ms": statistics.median(samples), "min_ms": min(samples), "max_ms": max(samples), "runs": runs}
+        cpu.append((time.process_time() - c) * 1000)
+    # cpu_median_ms: this process's CPU time (every thread) per run, which other processes' load affects far less
+    return {"median_ms": statistics.median(samples), "min_ms": min(samples), "max_ms": max(samples), "runs": runs, "cpu_median_ms": statistics.median(cpu)}
 
 
 def step_fn(model, x, y):
@@ -167,6 +207,10 @@ def main():
     ap.add_argument("--fisher-conv-samples", type=int, default=1000)
     ap.add_argument("--fisher-conv-loop-samples", type=int, default=100)
     ap.add_argument("--steps-only", action="store_true")
+    ap.add_argument("--mobilenet", default="", help="ALPHA,SIZE,BATCH,BLOCKS")
+    ap.add_argument("--mobilenet-samples", type=int, default=16)
+    ap.add_argument("--mobilenet-parts", default="step,forward backward,fisher loop,fisher vmap")
+    ap.add_argument("--only-mobilenet", action="store_true")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--runs", type=int, default=5)
     a = ap.parse_args()
@@ -196,26 +240,52 @@ def main():
         rows.append(row)
         print("  torch %s %s: %.2f ms" % (model_name, workload, t["median_ms"]), file=sys.stderr)
 
-    sizes = [int(s) for s in a.mlp.split("-")]
-    m = mlp(sizes)
-    x, y = inputs("mlp", a.mlp_batch, gen)
-    add("step", "mlp", a.mlp_batch, a.mlp_batch, time_it(step_fn(m, x, y), a.warmup, a.runs))
-    for b in [int(s) for s in a.conv_batches.split(",") if s]:
-        m = conv_net(a.conv_width)
-        x, y = inputs("conv", b, gen)
-        add("step", "conv", b, b, time_it(step_fn(m, x, y), 1, a.runs))
+    if a.mobilenet:
+        alpha, size, batch, blocks = a.mobilenet.split(",")
+        alpha, size, batch, blocks = float(alpha), int(size), int(batch), int(blocks)
+        n = a.mobilenet_samples
+        parts = [p.strip() for p in a.mobilenet_parts.split(",") if p.strip()]
+        extra = lambda m: {"params": sum(p.numel() for p in m.parameters()), "blocks": blocks}
+        for part in parts:
+            m = mobilenet(alpha, blocks)
+            if part == "step":
+                x, y = inputs("mobilenet", batch, gen, size)
+                add("step", "mobilenet", batch, batch, time_it(step_fn(m, x, y), a.warmup, a.runs), peak_rss_mb=peak_rss_mb(), **extra(m))
+            elif part == "forward backward":
+                x, y = inputs("mobilenet", n, gen, size)
+                add("forward backward", "mobilenet", n, n, time_it(forward_backward(m, x, y), a.warmup, a.runs), peak_rss_mb=peak_rss_mb(), **extra(m))
+            elif part == "fisher loop":
+                x, y = inputs("mobilenet", n, gen, size)
+                add("fisher loop", "mobilenet", 1, n, time_it(fisher_loop(m, x, y), a.warmup, a.runs), peak_rss_mb=peak_rss_mb(), **extra(m))
+            elif part == "fisher vmap":
+                if not have_functorch:
+                    continue
+                x, y = inputs("mobilenet", n, gen, size)
+                add("fisher vmap", "mobilenet", n, n, time_it(fisher_vmap(m, x, y, n), a.warmup, a.runs), peak_rss_mb=peak_rss_mb(), **extra(m))
+            else:
+                raise SystemExit("--mobilenet-parts: unknown part %r" % part)
 
-    fsizes = [int(s) for s in a.fisher_mlp.split("-")]
-    for kind, model, n, loop_n in () if a.steps_only else (
-        ("mlp", mlp(fsizes), a.fisher_mlp_samples, a.fisher_mlp_samples),
-        ("conv", conv_net(a.fisher_conv_width), a.fisher_conv_samples, a.fisher_conv_loop_samples),
-    ):
-        x, y = inputs(kind, n, gen)
-        add("fisher loop", kind, 1, loop_n, time_it(fisher_loop(model, x[:loop_n], y[:loop_n]), 1, a.runs))
-        if have_functorch:
-            add("fisher vmap", kind, 100, n, time_it(fisher_vmap(model, x, y, 100), 1, a.runs))
-        if kind == "mlp":
-            add("fisher closed form", kind, 100, n, time_it(fisher_dense_closed_form(model, x, y, 100), 1, a.runs))
+    if not a.only_mobilenet:
+        sizes = [int(s) for s in a.mlp.split("-")]
+        m = mlp(sizes)
+        x, y = inputs("mlp", a.mlp_batch, gen)
+        add("step", "mlp", a.mlp_batch, a.mlp_batch, time_it(step_fn(m, x, y), a.warmup, a.runs))
+        for b in [int(s) for s in a.conv_batches.split(",") if s]:
+            m = conv_net(a.conv_width)
+            x, y = inputs("conv", b, gen)
+            add("step", "conv", b, b, time_it(step_fn(m, x, y), 1, a.runs))
+
+        fsizes = [int(s) for s in a.fisher_mlp.split("-")]
+        for kind, model, n, loop_n in () if a.steps_only else (
+            ("mlp", mlp(fsizes), a.fisher_mlp_samples, a.fisher_mlp_samples),
+            ("conv", conv_net(a.fisher_conv_width), a.fisher_conv_samples, a.fisher_conv_loop_samples),
+        ):
+            x, y = inputs(kind, n, gen)
+            add("fisher loop", kind, 1, loop_n, time_it(fisher_loop(model, x[:loop_n], y[:loop_n]), 1, a.runs))
+            if have_functorch:
+                add("fisher vmap", kind, 100, n, time_it(fisher_vmap(model, x, y, 100), 1, a.runs))
+            if kind == "mlp":
+                add("fisher closed form", kind, 100, n, time_it(fisher_dense_closed_form(model, x, y, 100), 1, a.runs))
 
     out = {
         "torch": torch.__version__,

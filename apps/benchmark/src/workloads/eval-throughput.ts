@@ -16,8 +16,20 @@ export async function benchEvalThroughput(opts: RunOptions): Promise<WorkloadRes
   const runs = q ? 2 : 5;
   const lrelu = { name: 'leakyRelu' as const, alpha: 0.01 };
   const configs: { name: string; make: () => Sequential; shape: number[]; samples: number; batch: number }[] = [
-    { name: q ? 'MLP 784-30-15-10 (quick)' : 'MLP 784-300-150-10', make: () => mlp(q ? [784, 30, 15, 10] : [784, 300, 150, 10], { activation: lrelu, seed: 1 }), shape: [784], samples: q ? 500 : cpu ? 5000 : 10000, batch: 1000 },
-    { name: q ? 'paper 2 conv net (width ×0.0625, quick)' : 'paper 2 conv net', make: () => paper2ConvNet({ seed: 1, width: q ? 0.0625 : 1 }), shape: [28, 28, 1], samples: q ? 10 : cpu ? 4 : 500, batch: q ? 10 : cpu ? 4 : 100 },
+    {
+      name: q ? 'MLP 784-30-15-10 (quick)' : 'MLP 784-300-150-10',
+      make: () => mlp(q ? [784, 30, 15, 10] : [784, 300, 150, 10], { activation: lrelu, seed: 1 }),
+      shape: [784],
+      samples: q ? 500 : cpu ? 5000 : 10000,
+      batch: 1000,
+    },
+    {
+      name: q ? 'paper 2 conv net (width ×0.0625, quick)' : 'paper 2 conv net',
+      make: () => paper2ConvNet({ seed: 1, width: q ? 0.0625 : 1 }),
+      shape: [28, 28, 1],
+      samples: q ? 10 : cpu ? 4 : 500,
+      batch: q ? 10 : cpu ? 4 : 100,
+    },
   ];
   const rows: Row[] = [];
   for (const c of configs) {
@@ -43,6 +55,8 @@ export async function benchEvalThroughput(opts: RunOptions): Promise<WorkloadRes
   }
   return {
     rows,
-    notes: [`evaluate(): inference forward, accuracy and loss per batch (read back), uint8 → float batches included; median of ${runs} runs after a warm-up; examples_per_s from the median (range from max and min).`],
+    notes: [
+      `evaluate(): inference forward, accuracy and loss per batch (read back), uint8 → float batches included; median of ${runs} runs after a warm-up; examples_per_s from the median (range from max and min).`,
+    ],
   };
 }

@@ -41,7 +41,10 @@ export async function benchEwc(opts: { backend: string; quick: boolean }): Promi
   const runs = opts.quick ? 3 : opts.backend === 'cpu' ? 3 : 7;
   const model = mlp([784, 300, 150, 10], { activation: { name: 'leakyRelu', alpha: 0.01 }, seed: 0 });
   const x = tf.randomUniform([batch, 784], 0, 1, 'float32', 1);
-  const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: batch }, (_, i) => i % 10),
+    'int32',
+  );
   const optimizer = tf.train.sgd(0.01);
   const task = { name: 'bench', train: undefined, test: undefined } as unknown as Task;
   const ctx: TrainContext = { model, optimizer, tasks: [task], taskIndex: 1, task, step: 0, taskStep: 0, epoch: 0, rng: new Rng(0) };

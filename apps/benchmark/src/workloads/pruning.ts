@@ -110,7 +110,14 @@ export interface PruningResultRow {
 
 /** The model's parameters as float32 bytes (the dense shard) and their sparse export. */
 async function weightBytes(params: ParamMap): Promise<{ dense: Uint8Array; sparse: Uint8Array }> {
-  const parts = await Promise.all(Object.entries(params).map(async ([name, t]) => ({ name, shape: [...t.shape], dtype: 'float32' as const, bytes: new Uint8Array(((await t.data()) as Float32Array).slice().buffer) })));
+  const parts = await Promise.all(
+    Object.entries(params).map(async ([name, t]) => ({
+      name,
+      shape: [...t.shape],
+      dtype: 'float32' as const,
+      bytes: new Uint8Array(((await t.data()) as Float32Array).slice().buffer),
+    })),
+  );
   const dense = new Uint8Array(parts.reduce((n, p) => n + p.bytes.byteLength, 0));
   let off = 0;
   for (const p of parts) {
@@ -247,10 +254,14 @@ function experimentSvg(t: PruningExperiment['table']): string {
     for (const { label } of METHODS) {
       const rows = t.rows.filter((r) => r.method === label && r.scope === p.scope).sort((a, b) => a.sparsity - b.sparsity);
       const c = COLORS[label] ?? '#000';
-      const line = (key: 'accuracy' | 'paper', dash: string) => `<polyline fill="none" stroke="${c}" stroke-width="2"${dash} points="${rows.map((r) => `${x(r.sparsity).toFixed(1)},${y(r[key]).toFixed(1)}`).join(' ')}"/>`;
+      const line = (key: 'accuracy' | 'paper', dash: string) =>
+        `<polyline fill="none" stroke="${c}" stroke-width="2"${dash} points="${rows.map((r) => `${x(r.sparsity).toFixed(1)},${y(r[key]).toFixed(1)}`).join(' ')}"/>`;
       out.push(line('accuracy', ''), line('paper', ' stroke-dasharray="5,4" stroke-opacity="0.6"'));
       for (const r of rows) {
-        out.push(`<circle cx="${x(r.sparsity).toFixed(1)}" cy="${y(r.accuracy).toFixed(1)}" r="3.5" fill="${c}"/>`, `<circle cx="${x(r.sparsity).toFixed(1)}" cy="${y(r.paper).toFixed(1)}" r="3" fill="white" stroke="${c}"/>`);
+        out.push(
+          `<circle cx="${x(r.sparsity).toFixed(1)}" cy="${y(r.accuracy).toFixed(1)}" r="3.5" fill="${c}"/>`,
+          `<circle cx="${x(r.sparsity).toFixed(1)}" cy="${y(r.paper).toFixed(1)}" r="3" fill="white" stroke="${c}"/>`,
+        );
       }
     }
   }

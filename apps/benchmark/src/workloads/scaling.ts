@@ -72,7 +72,19 @@ export async function benchScaling(opts: RunOptions): Promise<WorkloadResult> {
         ],
       ];
       for (const [quantity, t] of timings) {
-        rows.push({ model: p.model, sweep: p.sweep, backend: opts.backend, quantity, batch: p.batch, width: p.width, params, median_ms: t.median, min_ms: t.min, max_ms: t.max, ms_per_example: t.median / p.batch });
+        rows.push({
+          model: p.model,
+          sweep: p.sweep,
+          backend: opts.backend,
+          quantity,
+          batch: p.batch,
+          width: p.width,
+          params,
+          median_ms: t.median,
+          min_ms: t.min,
+          max_ms: t.max,
+          ms_per_example: t.median / p.batch,
+        });
       }
       process.stderr.write(`  ${p.model} batch ${p.batch} width ×${p.width}: step ${timings[0]?.[1].median.toFixed(1)} ms, FIS ${timings[1]?.[1].median.toFixed(1)} ms\n`);
     } finally {

@@ -39,7 +39,12 @@ export async function benchSigSi(opts: RunOptions): Promise<WorkloadResult> {
   const runs = q ? 2 : 5;
   const lrelu = { name: 'leakyRelu' as const, alpha: 0.01 };
   const sigConfigs = [
-    { name: q ? 'MLP 784-30-15-10 (quick)' : 'MLP 784-300-150-10', make: () => mlp(q ? [784, 30, 15, 10] : [784, 300, 150, 10], { activation: lrelu, seed: 1 }), shape: [784], samples: q ? 200 : 1000 },
+    {
+      name: q ? 'MLP 784-30-15-10 (quick)' : 'MLP 784-300-150-10',
+      make: () => mlp(q ? [784, 30, 15, 10] : [784, 300, 150, 10], { activation: lrelu, seed: 1 }),
+      shape: [784],
+      samples: q ? 200 : 1000,
+    },
     // tfjs's cpu backend runs convolutions in plain JavaScript (over a second per example at full
     // width): a quarter-width conv net there, named as such.
     {

@@ -32,7 +32,10 @@ export function randomBatch(model: Sequential, batch: number, seed = 1): Batch {
   const per = model.inputShape.reduce((a, b) => a * b, 1);
   return {
     x: tf.randomUniform([batch, per], 0, 1, 'float32', seed),
-    y: tf.tensor1d(Array.from({ length: batch }, (_, i) => i % model.numClasses), 'int32'),
+    y: tf.tensor1d(
+      Array.from({ length: batch }, (_, i) => i % model.numClasses),
+      'int32',
+    ),
   };
 }
 
@@ -115,7 +118,7 @@ export async function benchTrainSteps(opts: RunOptions): Promise<WorkloadResult>
   add('conv net', width !== 1 ? `${CONV_STEP} (width ×${width}, quick)` : CONV_STEP, convBatch, convT);
   notes.push(
     `SGD lr 0.01, mean cross-entropy, training mode (batch-norm on batch statistics), random inputs; median of ${opts.quick ? runs : 9} (MLP) and ${runs} (conv net) runs after a warm-up. ` +
-      'speedup_vs_stock: the stock step\'s median over the forgetless step\'s. The conv net runs at batch 1 on cpu (plain-JavaScript convolutions: about 4 s per example per step) and 32 elsewhere.',
+      "speedup_vs_stock: the stock step's median over the forgetless step's. The conv net runs at batch 1 on cpu (plain-JavaScript convolutions: about 4 s per example per step) and 32 elsewhere.",
   );
   return { rows, notes };
 }

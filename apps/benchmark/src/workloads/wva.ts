@@ -55,7 +55,10 @@ export async function benchWva(opts: { backend: string; quick: boolean }): Promi
   const batchSize = 100;
   const model = mlp([784, 300, 150, 10], { seed: 0, activation: { name: 'leakyRelu', alpha: 0.01 } });
   const x = tf.randomUniform([batchSize, 784], 0, 1, 'float32', 1);
-  const y = tf.tensor1d(Array.from({ length: batchSize }, (_, i) => i % 10), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: batchSize }, (_, i) => i % 10),
+    'int32',
+  );
   const batch: Batch = { x, y };
   const importances: ParamMap = {};
   let seed = 7;
@@ -93,7 +96,15 @@ export async function benchWva(opts: { backend: string; quick: boolean }): Promi
   for (const name of ['sgd', 'adam'] as const) {
     const make = () => (name === 'sgd' ? tf.train.sgd(0.01) : tf.train.adam(1e-3));
     const add = (variant: string, optimizer: tf.Optimizer, plugins: Plugin[], stateBytes: number, extra: () => void = () => {}, component?: () => tf.Tensor) =>
-      configs.push({ optimizer: name, variant, ctx: context(model, optimizer), plugins, stateBytes, dispose: () => (optimizer.dispose(), extra()), ...(component ? { component } : {}) });
+      configs.push({
+        optimizer: name,
+        variant,
+        ctx: context(model, optimizer),
+        plugins,
+        stateBytes,
+        dispose: () => (optimizer.dispose(), extra()),
+        ...(component ? { component } : {}),
+      });
     add('plain', make(), [], 0);
     add('plain again (A/A control: the noise floor)', make(), [], 0);
     for (const mode of ['gradients', 'steps'] as const) {
@@ -106,7 +117,14 @@ export async function benchWva(opts: { backend: string; quick: boolean }): Promi
     const I = cloneParams(importances);
     const anchor = cloneParams(model.params);
     const ewc = ewcPenalty(I, anchor, lambda);
-    add('ewc online (penalty)', make(), [ewc], bytesOf(I) + bytesOf(anchor), () => (disposeParams(I), disposeParams(anchor)), () => penaltyWork(ewc));
+    add(
+      'ewc online (penalty)',
+      make(),
+      [ewc],
+      bytesOf(I) + bytesOf(anchor),
+      () => (disposeParams(I), disposeParams(anchor)),
+      () => penaltyWork(ewc),
+    );
   }
 
   try {
@@ -172,9 +190,9 @@ export async function benchWva(opts: { backend: string; quick: boolean }): Promi
     }
     notes.push(
       `θ = ${thetaBytes} bytes (${thetaBytes / 4} parameters). state_bytes: what the method keeps beside the model and optimizer (WVA: the factor a, one tensor per parameter; EWC online: I and θ*). ` +
-        'In trainContinual the importanceTracker also keeps the running I and the last task\'s I for either method.',
-      'step_peak_bytes: tf.profile\'s largest tf.memory().numBytes after any kernel during one step, minus the bytes at rest before it: it includes activations, gradients and, in steps mode, the copy of θ the loop (or the wrapper, inside applyGradients) makes for that step only.',
-      'added_work: the variant\'s own work timed alone (the gradient scaling; the loop\'s copy of θ, Δθ, a ⊙ Δθ and re-assignment; the EWC penalty and its gradient added to g), as a share of the plain step: the overhead without the machine\'s noise. The wrapper does the same work inside applyGradients.',
+        "In trainContinual the importanceTracker also keeps the running I and the last task's I for either method.",
+      "step_peak_bytes: tf.profile's largest tf.memory().numBytes after any kernel during one step, minus the bytes at rest before it: it includes activations, gradients and, in steps mode, the copy of θ the loop (or the wrapper, inside applyGradients) makes for that step only.",
+      "added_work: the variant's own work timed alone (the gradient scaling; the loop's copy of θ, Δθ, a ⊙ Δθ and re-assignment; the EWC penalty and its gradient added to g), as a share of the plain step: the overhead without the machine's noise. The wrapper does the same work inside applyGradients.",
       `Timings: ${rounds} paired rounds, one step of each configuration of an optimizer per round (order rotated); median/min/max over the rounds. overhead_pct: median over rounds of (step − plain step of the same round) / plain median; overhead_of_min_pct: (min − plain min) / plain min. The A/A control (a second plain optimizer) shows the noise floor of the run.`,
     );
   } finally {

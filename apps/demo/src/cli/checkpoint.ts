@@ -96,7 +96,10 @@ export function fileCheckpoint(outDir: string, config: ExperimentConfig, context
 
 async function existingGenerations(dir: string): Promise<number[]> {
   try {
-    return (await readdir(dir)).map((e) => /^gen-(\d+)$/.exec(e)?.[1]).filter((n): n is string => n !== undefined).map(Number);
+    return (await readdir(dir))
+      .map((e) => /^gen-(\d+)$/.exec(e)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number);
   } catch {
     return [];
   }
@@ -119,7 +122,9 @@ export async function loadCheckpoint(outDir: string): Promise<LoadedCheckpoint> 
     state = fromJson(await readFile(file, 'utf8')) as StateFile;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'ENOENT' ? `--resume: ${outDir} holds no checkpoint (${file} is missing)` : `--resume: ${file} is not a readable checkpoint (${(e as Error).message})`);
+    throw new UserError(
+      code === 'ENOENT' ? `--resume: ${outDir} holds no checkpoint (${file} is missing)` : `--resume: ${file} is not a readable checkpoint (${(e as Error).message})`,
+    );
   }
   if (state?.format !== FORMAT || state.formatVersion !== 1) throw new UserError(`--resume: ${file} is not a forgetless checkpoint (format '${String(state?.format)}')`);
   await useBackend(state.config.backend); // the run's own backend, before any tensor is read

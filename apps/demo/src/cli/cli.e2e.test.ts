@@ -37,7 +37,11 @@ describe('errors: one line, no stack trace', () => {
     [['run', '--preset', 'paper9'], 2, /^forgetless: --preset: unknown preset 'paper9'/],
     [['run', '--dataset', '/nonexistent/folder', '--backend', 'cpu'], 1, /^forgetless: data: dataset '\/nonexistent\/folder' not found; looked in: \/nonexistent\/folder/],
     [['run', '--resume', '/nonexistent/run'], 1, /^forgetless: --resume: \/nonexistent\/run holds no checkpoint/],
-    [['importances', '--model', '/nonexistent/model.json', '--data', '.', '--out', 'x', '--backend', 'cpu'], 1, /^forgetless: --model: \/nonexistent\/model\.json: cannot read the model/],
+    [
+      ['importances', '--model', '/nonexistent/model.json', '--data', '.', '--out', 'x', '--backend', 'cpu'],
+      1,
+      /^forgetless: --model: \/nonexistent\/model\.json: cannot read the model/,
+    ],
     [['correlate', 'a.json'], 2, /^forgetless: missing required argument 'b'/],
   ] as [string[], number, RegExp][])('%j → exit %i', async (args, code, message) => {
     const r = await run(args);
@@ -64,9 +68,34 @@ describe('errors: one line, no stack trace', () => {
 
 describe('checkpoints', () => {
   const args = (out: string) => [
-    'run', '--backend', 'cpu', '--dataset', 'embedded', '--tasks', '4', '--model', '784-32-10', '--methods', 'plain,ewc-mas,wva-sig:steps@adam',
-    '--lambda', 'ewc-mas=2', '--lambda', 'wva-sig=20', '--iterations', '30', '--train-limit', '3000', '--importance-samples', '200', '--eval-limit', '400',
-    '--seeds', '3', '--out', out, '--quiet',
+    'run',
+    '--backend',
+    'cpu',
+    '--dataset',
+    'embedded',
+    '--tasks',
+    '4',
+    '--model',
+    '784-32-10',
+    '--methods',
+    'plain,ewc-mas,wva-sig:steps@adam',
+    '--lambda',
+    'ewc-mas=2',
+    '--lambda',
+    'wva-sig=20',
+    '--iterations',
+    '30',
+    '--train-limit',
+    '3000',
+    '--importance-samples',
+    '200',
+    '--eval-limit',
+    '400',
+    '--seeds',
+    '3',
+    '--out',
+    out,
+    '--quiet',
   ];
 
   it('a run killed after its first checkpoint resumes to the same accuracy matrices as an uninterrupted run', async () => {
@@ -96,7 +125,7 @@ describe('checkpoints', () => {
     await new Promise((resolve) => child.on('close', resolve));
     expect(existsSync(join(killed, 'results.json')), 'killed before the end').toBe(false);
     const atKill = JSON.parse(await readFile(state, 'utf8'));
-    expect(atKill.completed.length, "killed in the first run or so").toBeLessThan(expected.runs.length);
+    expect(atKill.completed.length, 'killed in the first run or so').toBeLessThan(expected.runs.length);
 
     const resumed = await run(['run', '--resume', killed, '--quiet']);
     expect(resumed.code, resumed.stderr).toBe(0);
@@ -124,7 +153,11 @@ describe('the command as installed', () => {
   });
 
   it('a mistyped command is named as such, with a suggestion', async () => {
-    for (const [typed, meant] of [['improtances', 'importances'], ['rnu', 'run'], ['prnue', 'prune']]) {
+    for (const [typed, meant] of [
+      ['improtances', 'importances'],
+      ['rnu', 'run'],
+      ['prnue', 'prune'],
+    ]) {
       const r = await run([typed as string, '--out', 'x']);
       expect(r.code).toBe(2);
       expect(r.stderr).toBe(`forgetless: unknown command '${typed}' (did you mean ${meant}?)\n`);
@@ -135,7 +168,8 @@ describe('the command as installed', () => {
   it('--help shows every option’s default', async () => {
     const r = await run(['run', '--help']);
     expect(r.code).toBe(0);
-    for (const text of ['--model <spec>', '(default: 784-100-10)', '(default: embedded;', '(default: runs/<timestamp>)', '(default: the closing set, at most 5000']) expect(r.stdout).toContain(text);
+    for (const text of ['--model <spec>', '(default: 784-100-10)', '(default: embedded;', '(default: runs/<timestamp>)', '(default: the closing set, at most 5000'])
+      expect(r.stdout).toContain(text);
     const prune = await run(['prune', '--help']);
     expect(prune.stdout).toMatch(/--data <name\|dir>\s+embedded/);
   });
@@ -163,7 +197,9 @@ describe('data', () => {
     await mkdir(empty);
     const r2 = await run(['run', '--dataset', 'fashion-mnist', ...quick, '--out', join(dir, 'fm-env')], { FORGETLESS_DATA: empty });
     expect(r2.code, r2.stderr).toBe(0);
-    expect(r2.stderr).toMatch(new RegExp(`^forgetless: warning: FORGETLESS_DATA=${empty} holds no fashion-mnist \\(neither it nor ${join(empty, 'fashion-mnist')} is an MNIST-format folder\\): using `));
+    expect(r2.stderr).toMatch(
+      new RegExp(`^forgetless: warning: FORGETLESS_DATA=${empty} holds no fashion-mnist \\(neither it nor ${join(empty, 'fashion-mnist')} is an MNIST-format folder\\): using `),
+    );
   });
 
   it('importances use the closing set (833 on the embedded subset) unless told otherwise, and reports say so', async () => {

@@ -104,7 +104,11 @@ export function importanceSamples(limit: number, tasks: readonly Task[]): number
  */
 export async function loadDataArgument(arg: string, flag = '--data'): Promise<MnistFormatDataset> {
   let folder = isFolderName(arg);
-  if (!folder && arg !== 'embedded') folder = await stat(arg).then((s) => s.isDirectory(), () => false);
+  if (!folder && arg !== 'embedded')
+    folder = await stat(arg).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
   await checkDataEnv(folder ? undefined : arg);
   try {
     if (arg === 'embedded') return await loadEmbedded();

@@ -42,7 +42,25 @@ async function editLabels(folder: string, edit: (y: Uint8Array) => void): Promis
   await writeFile(file, gzipSync(raw));
 }
 
-const small = ['--backend', 'cpu', '--tasks', '2', '--model', '784-16-10', '--iterations', '4', '--train-limit', '400', '--eval-limit', '100', '--importance-samples', '50', '--seeds', '1', '--quiet'];
+const small = [
+  '--backend',
+  'cpu',
+  '--tasks',
+  '2',
+  '--model',
+  '784-16-10',
+  '--iterations',
+  '4',
+  '--train-limit',
+  '400',
+  '--eval-limit',
+  '100',
+  '--importance-samples',
+  '50',
+  '--seeds',
+  '1',
+  '--quiet',
+];
 
 beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build -w @forgetless/demo)`);
@@ -58,7 +76,9 @@ describe('a run that diverges', () => {
     const r = await run(['run', ...small, '--dataset', 'embedded', '--methods', 'plain', '--lr', '1e30', '--out', out]);
     expect(r.code, r.stderr).toBe(3);
     const lines = r.stderr.trim().split('\n');
-    expect(lines[lines.length - 1]).toBe("forgetless: 1 of 1 runs diverged (plain, seed 1: diverged at task 1 step 2 (loss = NaN; parameter 'dense_0/kernel' = NaN)); their accuracies are not reported");
+    expect(lines[lines.length - 1]).toBe(
+      "forgetless: 1 of 1 runs diverged (plain, seed 1: diverged at task 1 step 2 (loss = NaN; parameter 'dense_0/kernel' = NaN)); their accuracies are not reported",
+    );
     const row = r.stdout.split('\n').find((l) => l.startsWith('plain')) ?? '';
     expect(row).toContain('diverged at task 1 step 2');
     expect(row).not.toMatch(/\d\.\d{3}/);

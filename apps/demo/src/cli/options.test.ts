@@ -64,6 +64,10 @@ describe('run flags', () => {
     expect(() => configFromFlags({ methods: 'ewc-xyz' })).toThrow(/unknown method 'ewc-xyz'/);
     expect(parseLambdaSpec('wva-sig:exp=1,2')).toEqual({ target: 'wva-sig:exp', lambdas: [1, 2] });
     expect(usageOf(() => configFromFlags({ dataset: 'mnist,fashion-mnist' }))).toMatch(/make a queue: add --sequence queue/);
-    expect(configFromFlags({ dataset: 'mnist,fashion-mnist', sequence: 'queue' }).data).toMatchObject({ dataset: 'mnist', datasets: ['mnist', 'fashion-mnist'], sequence: 'queue' });
+    expect(configFromFlags({ dataset: 'mnist,fashion-mnist', sequence: 'queue' }).data).toMatchObject({
+      dataset: 'mnist',
+      datasets: ['mnist', 'fashion-mnist'],
+      sequence: 'queue',
+    });
   });
 });

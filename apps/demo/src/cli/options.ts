@@ -43,7 +43,10 @@ export function number(flag: string, text: string, kind: 'int' | 'positive' | 'n
 
 /** `0,1,2` → [0, 1, 2]. */
 export function parseSeeds(text: string): number[] {
-  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (parts.length === 0) throw usage(`--seeds: expected whole numbers like 0,1,2, got '${text}'`);
   return parts.map((p) => {
     const v = Number(p);
@@ -85,10 +88,14 @@ export function configFromFlags(flags: RunFlags): ExperimentConfig {
   const base: ExperimentConfig = preset?.config ? preset.config({ quick: !!flags.quick }) : quickDefault(flags);
   const c: ExperimentConfig = { ...base, data: { ...base.data } };
   if (flags.dataset !== undefined) {
-    const names = flags.dataset.split(',').map((d) => d.trim()).filter(Boolean);
+    const names = flags.dataset
+      .split(',')
+      .map((d) => d.trim())
+      .filter(Boolean);
     if (names.length === 0) throw usage(`--dataset: expected a dataset name or folder, got '${flags.dataset}'`);
     c.data.dataset = names[0] as string;
-    if (names.length > 1) c.data.datasets = names; // the queue's datasets, in order
+    if (names.length > 1)
+      c.data.datasets = names; // the queue's datasets, in order
     else delete c.data.datasets;
   }
   if (flags.sequence !== undefined) c.data.sequence = oneOf<SequenceName>('sequence', flags.sequence, SEQUENCES);
@@ -120,7 +127,10 @@ export function configFromFlags(flags: RunFlags): ExperimentConfig {
   if (flags.evalLimit !== undefined) c.evalLimit = number('eval-limit', flags.evalLimit, 'int');
   if (flags.evaluateEvery !== undefined) c.evaluateEvery = number('evaluate-every', flags.evaluateEvery, 'int');
   if (flags.methods !== undefined) {
-    const specs = flags.methods.split(',').map((s) => s.trim()).filter(Boolean);
+    const specs = flags.methods
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (specs.length === 0) throw usage(`--methods: expected method names like plain,ewc-fis,wva-sig, got '${flags.methods}'`);
     c.variants = specs.map((s) => {
       const v: VariantSpec = parseVariant(s);

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkBuilt, finished, runCli, startCli, tinyRun, waitFor } from './cli-process.test-util.js';
+import { type CliResult, checkBuilt, finished, runCli, startCli, tinyRun, waitFor } from './cli-process.test-util.js';
 import { LOCK_NAME } from './output-folder.js';
 
 let dir: string;
@@ -34,7 +34,7 @@ describe('one writer per output folder', () => {
     // stop the first run while it holds the folder, so the second certainly meets it
     await waitFor(() => existsSync(join(out, LOCK_NAME, 'owner.json')), first, 'the first run locking its folder');
     first.kill('SIGSTOP');
-    let second;
+    let second: CliResult;
     try {
       second = await run(tinyRun(out));
     } finally {

@@ -199,10 +199,11 @@ async function runFolders(dir: string): Promise<string[]> {
   return folders;
 }
 
-const exists = (p: string) => stat(p).then(
-  () => true,
-  () => false,
-);
+const exists = (p: string) =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
 
 /** What an earlier run left in `dir`: an interrupted run's checkpoint, results, or nothing. */
 export async function earlierRun(dir: string): Promise<'interrupted' | 'results' | undefined> {
@@ -228,7 +229,7 @@ async function clearRun(dir: string): Promise<void> {
 
 /** Creates (when missing) and write-probes `dir`; returns the topmost folder it created. */
 async function prepare(dir: string, flag: string, mayCreate: boolean): Promise<string | undefined> {
-  let info;
+  let info: fs.Stats | undefined;
   try {
     info = await stat(dir);
   } catch (e) {

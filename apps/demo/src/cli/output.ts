@@ -61,7 +61,15 @@ export async function writeOutputs(dir: string, result: ExperimentResult, ctx: O
   );
   await write(
     'report.md',
-    reportMarkdown({ result, summaries, data: ctx.data, seconds: ctx.seconds, ...(ctx.preset ? { preset: ctx.preset } : {}), ...(ctx.command ? { command: ctx.command } : {}), ...(surfaces.length ? { correlations: surfaces } : {}) }),
+    reportMarkdown({
+      result,
+      summaries,
+      data: ctx.data,
+      seconds: ctx.seconds,
+      ...(ctx.preset ? { preset: ctx.preset } : {}),
+      ...(ctx.command ? { command: ctx.command } : {}),
+      ...(surfaces.length ? { correlations: surfaces } : {}),
+    }),
   );
   for (const [name, spec] of Object.entries(chartSpecs(summaries, surfaces))) await write(name, await renderSvg(spec));
   return { files, summaries };

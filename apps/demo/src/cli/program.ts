@@ -90,7 +90,10 @@ export function buildProgram(argv: readonly string[]): Command {
       '--lambda <spec>',
       dflt(
         'λ for every method (41), a grid (1,10,100), or per method (ewc-fis=10,41,85); repeatable',
-        `the default run: ${d.variants.filter((v) => v.method !== 'plain').map((v) => `${v.method} ${v.lambdas.join(',')}`).join(', ')}; else each method's (\`forgetless methods\`)`,
+        `the default run: ${d.variants
+          .filter((v) => v.method !== 'plain')
+          .map((v) => `${v.method} ${v.lambdas.join(',')}`)
+          .join(', ')}; else each method's (\`forgetless methods\`)`,
       ),
       collect,
     )

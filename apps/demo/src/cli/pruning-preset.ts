@@ -26,7 +26,13 @@ const flagName = (k: string) => `--${k.replace(/[A-Z]/g, (m) => `-${m.toLowerCas
 
 export async function runPruningPreset(flags: RunCommandFlags, command: string): Promise<void> {
   const extra = Object.entries(flags).filter(([k, v]) => v !== undefined && !ALLOWED.has(k));
-  if (extra.length) throw usage(`--preset pruning takes ${[...ALLOWED].filter((k) => k !== 'preset').map(flagName).join(', ')}; not ${extra.map(([k]) => flagName(k)).join(', ')}`);
+  if (extra.length)
+    throw usage(
+      `--preset pruning takes ${[...ALLOWED]
+        .filter((k) => k !== 'preset')
+        .map(flagName)
+        .join(', ')}; not ${extra.map(([k]) => flagName(k)).join(', ')}`,
+    );
   const config = pruningConfig(!!flags.quick);
   if (flags.seeds !== undefined) {
     const seeds = parseSeeds(flags.seeds);
@@ -41,7 +47,10 @@ export async function runPruningPreset(flags: RunCommandFlags, command: string):
   const preset = PRESETS.pruning;
   const t0 = performance.now();
   const backend = await useBackend((flags.backend ?? 'wasm') as BackendName);
-  const data = await loadExperimentData({ dataset: flags.dataset ?? 'auto', sequence: 'permuted', numTasks: 1, validation: 0, ...(trainLimit ? { trainLimit } : {}) }, { download: !!flags.download });
+  const data = await loadExperimentData(
+    { dataset: flags.dataset ?? 'auto', sequence: 'permuted', numTasks: 1, validation: 0, ...(trainLimit ? { trainLimit } : {}) },
+    { download: !!flags.download },
+  );
   const [task] = data.tasks;
   if (!task) throw new UserError('data: no task');
   const log = (line: string) => !flags.quiet && process.stderr.write(`${line}\n`);
@@ -65,13 +74,31 @@ export async function runPruningPreset(flags: RunCommandFlags, command: string):
     await writeFileAtomic(resolve(outDir, name), text);
     files.push(name);
   };
-  await write('results.json', toJson({ format: 'forgetless-pruning-results', formatVersion: 1, preset: 'pruning', paper: preset.paper, command, data: data.description, backend: tf.getBackend(), ...result, totalSeconds: seconds }));
+  await write(
+    'results.json',
+    toJson({
+      format: 'forgetless-pruning-results',
+      formatVersion: 1,
+      preset: 'pruning',
+      paper: preset.paper,
+      command,
+      data: data.description,
+      backend: tf.getBackend(),
+      ...result,
+      totalSeconds: seconds,
+    }),
+  );
   await write('report.md', pruningMarkdown(result, { title: preset.title, paper: preset.paper, protocol: preset.protocol, data: data.description, command, backend, seconds }));
   await write('pruning.svg', await renderSvg(pruningSpec(result.rows)));
   const methods = [...new Set(result.rows.map((r) => r.method))];
   const cols = [...new Set(result.rows.filter((r) => r.scope === 'global').map((r) => r.sparsity))];
-  const table = [['importance', ...cols.map((s) => `${Math.round(s * 100)}%`)], ...methods.map((m) => [m, ...cols.map((s) => result.rows.find((r) => r.method === m && r.scope === 'global' && r.sparsity === s)?.accuracy.toFixed(3) ?? '')])];
+  const table = [
+    ['importance', ...cols.map((s) => `${Math.round(s * 100)}%`)],
+    ...methods.map((m) => [m, ...cols.map((s) => result.rows.find((r) => r.method === m && r.scope === 'global' && r.sparsity === s)?.accuracy.toFixed(3) ?? '')]),
+  ];
   const widths = (table[0] as string[]).map((_, i) => Math.max(...table.map((l) => (l[i] ?? '').length)));
-  process.stdout.write(`\nunpruned ${result.unpruned.toFixed(3)}; test accuracy after global pruning:\n${table.map((l) => l.map((c, i) => (i ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ')).join('\n')}\n\n`);
+  process.stdout.write(
+    `\nunpruned ${result.unpruned.toFixed(3)}; test accuracy after global pruning:\n${table.map((l) => l.map((c, i) => (i ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ')).join('\n')}\n\n`,
+  );
   process.stdout.write(`results in ${outDir}: ${files.join(', ')}\n`);
 }

@@ -52,10 +52,17 @@ export function summaryTable(summaries: readonly VariantSummary[], tasks: number
     const b = s.best;
     notes.push(divergenceText(b));
     const t1 = b.matrix[b.matrix.length - 1]?.[0] ?? Number.NaN;
-    return [s.variant, s.method === 'plain' ? '-' : String(b.lambda), ...Array.from({ length: tasks }, (_, i) => f3(b.curve[i]?.mean ?? Number.NaN)), f3(t1), f3(b.forgetting.mean)];
+    return [
+      s.variant,
+      s.method === 'plain' ? '-' : String(b.lambda),
+      ...Array.from({ length: tasks }, (_, i) => f3(b.curve[i]?.mean ?? Number.NaN)),
+      f3(t1),
+      f3(b.forgetting.mean),
+    ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[], note = '') => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ') + (note ? `  ${note}` : '');
+  const line = (cells: string[], note = '') =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ') + (note ? `  ${note}` : '');
   return [line(head), ...rows.map((r, k) => line(r, notes[k]))].join('\n');
 }
 
@@ -92,7 +99,9 @@ export async function runCommand(flags: RunCommandFlags, command: string): Promi
   const backend = tf.getBackend();
   const data = await loadExperimentData(config.data, { download: !!flags.download });
   config = { ...config, data: data.data, importanceLimit: importanceSamples(config.importanceLimit, data.tasks) };
-  log(`forgetless ${preset ? `${preset.name}${flags.quick ? ' --quick' : ''}` : config.name}: ${data.tasks.length} ${config.data.sequence} tasks from ${data.description}; ${backend} backend`);
+  log(
+    `forgetless ${preset ? `${preset.name}${flags.quick ? ' --quick' : ''}` : config.name}: ${data.tasks.length} ${config.data.sequence} tasks from ${data.description}; ${backend} backend`,
+  );
   log(`  ${describeConfig(config)}`);
   log(`  output: ${outDir}`);
   // a resumed run must see the data (and settings) it began with
@@ -133,7 +142,12 @@ export async function runCommand(flags: RunCommandFlags, command: string): Promi
     resumed?.dispose();
   }
   const wall = (performance.now() - t0) / 1000;
-  const seconds = resumed ? Math.max(wall, result.runs.reduce((a, r) => a + r.seconds, 0)) : wall;
+  const seconds = resumed
+    ? Math.max(
+        wall,
+        result.runs.reduce((a, r) => a + r.seconds, 0),
+      )
+    : wall;
   const { files, summaries } = await writeOutputs(outDir, result, {
     data: data.description,
     seconds,

@@ -39,7 +39,12 @@ async function writeKerasModel(folder: string): Promise<string> {
   const rng = new Rng(5);
   const values = shapes.flatMap(([, s]) => Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => (s.length > 1 ? rng.normal() * Math.sqrt(2 / (s[0] as number)) : 0)));
   await writeFile(join(folder, 'weights.bin'), new Uint8Array(Float32Array.from(values).buffer));
-  const json = { modelTopology: topology, format: 'layers-model', generatedBy: 'test', weightsManifest: [{ paths: ['weights.bin'], weights: shapes.map(([name, shape]) => ({ name, shape, dtype: 'float32' })) }] };
+  const json = {
+    modelTopology: topology,
+    format: 'layers-model',
+    generatedBy: 'test',
+    weightsManifest: [{ paths: ['weights.bin'], weights: shapes.map(([name, shape]) => ({ name, shape, dtype: 'float32' })) }],
+  };
   await writeFile(join(folder, 'model.json'), JSON.stringify(json));
   return join(folder, 'model.json');
 }
@@ -81,7 +86,21 @@ afterAll(async () => {
 describe('forgetless importances', () => {
   it('writes SIG and FIS maps shaped like the model, in the tfjs weights format', async () => {
     expect(trainedAccuracy).toBeGreaterThan(0.7);
-    const { out } = await cli(['importances', '--model', modelPath, '--data', embeddedDataDir(), '--method', 'sig', '--samples', '500', '--out', join(dir, 'imp'), '--backend', 'cpu']);
+    const { out } = await cli([
+      'importances',
+      '--model',
+      modelPath,
+      '--data',
+      embeddedDataDir(),
+      '--method',
+      'sig',
+      '--samples',
+      '500',
+      '--out',
+      join(dir, 'imp'),
+      '--backend',
+      'cpu',
+    ]);
     expect(out).toMatch(/sig importances of model\.json \(4 parameters/);
     const sig = await loadImportances(join(dir, 'imp', 'importances-sig.json'));
     expect(sig.metadata).toMatchObject({ method: 'sig', samples: 500 });
@@ -100,7 +119,21 @@ describe('forgetless importances', () => {
   });
 
   it('SI follows a short fine-tuning path', async () => {
-    const { out } = await cli(['importances', '--model', modelPath, '--data', embeddedDataDir(), '--method', 'si', '--samples', '1000', '--out', join(dir, 'imp'), '--backend', 'cpu']);
+    const { out } = await cli([
+      'importances',
+      '--model',
+      modelPath,
+      '--data',
+      embeddedDataDir(),
+      '--method',
+      'si',
+      '--samples',
+      '1000',
+      '--out',
+      join(dir, 'imp'),
+      '--backend',
+      'cpu',
+    ]);
     expect(out).toContain('si importances');
     const si = await loadImportances(join(dir, 'imp', 'importances-si.json'));
     const k = si.importances['dense_Dense1/kernel'] as tf.Tensor;
@@ -117,7 +150,21 @@ describe('--data embedded', () => {
     const mas = await loadImportances(join(imp, 'importances-mas.json'));
     expect(mas.metadata).toMatchObject({ method: 'mas', data: 'fashion-mnist', samples: 300 });
     for (const t of Object.values(mas.importances)) t.dispose();
-    const { out: text } = await cli(['prune', '--model', modelPath, '--data', 'embedded', '--importance', 'magnitude', '--sparsity', '0.5', '--out', join(dir, 'pruned-embedded'), '--backend', 'cpu']);
+    const { out: text } = await cli([
+      'prune',
+      '--model',
+      modelPath,
+      '--data',
+      'embedded',
+      '--importance',
+      'magnitude',
+      '--sparsity',
+      '0.5',
+      '--out',
+      join(dir, 'pruned-embedded'),
+      '--backend',
+      'cpu',
+    ]);
     const m = /test accuracy ([\d.]+) → ([\d.]+)/.exec(text);
     expect(Number(m?.[1]), text).toBeCloseTo(trainedAccuracy, 3);
   });
@@ -140,7 +187,23 @@ describe('forgetless correlate', () => {
 describe('forgetless prune', () => {
   it('zeros 80 % of the weights by SIG, keeps most of the accuracy, and writes a loadable model.json', async () => {
     const out = join(dir, 'pruned');
-    const { out: text } = await cli(['prune', '--model', modelPath, '--data', embeddedDataDir(), '--importance', 'sig', '--sparsity', '0.8', '--samples', '1000', '--out', out, '--backend', 'cpu']);
+    const { out: text } = await cli([
+      'prune',
+      '--model',
+      modelPath,
+      '--data',
+      embeddedDataDir(),
+      '--importance',
+      'sig',
+      '--sparsity',
+      '0.8',
+      '--samples',
+      '1000',
+      '--out',
+      out,
+      '--backend',
+      'cpu',
+    ]);
     const m = /test accuracy ([\d.]+) → ([\d.]+)/.exec(text);
     expect(m, text).not.toBeNull();
     const [before, after] = [Number(m?.[1]), Number(m?.[2])];

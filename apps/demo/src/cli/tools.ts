@@ -7,7 +7,17 @@
  */
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type ArraySource, type BackendName, type LoadedLayersModel, type Model, type ParamMap, disposeParams, exampleShapeProblem, trainContinual, useBackend } from '@forgetless/core';
+import {
+  type ArraySource,
+  type BackendName,
+  type LoadedLayersModel,
+  type Model,
+  type ParamMap,
+  disposeParams,
+  exampleShapeProblem,
+  trainContinual,
+  useBackend,
+} from '@forgetless/core';
 import { writeFileAtomic } from '@forgetless/core/node';
 import { taskSequence } from '@forgetless/datasets';
 import { type ImportanceMethod, IMPORTANCE_METHODS, computeImportance, correlate, siTracker } from '@forgetless/importances';
@@ -46,7 +56,9 @@ async function loadData(dir: string | undefined, model: Model): Promise<{ train:
     throw new UserError(`--data: ${dir} holds ${dataset.rows}×${dataset.cols} grayscale images, but the model takes inputs of shape [${model.inputShape.map((d) => d ?? 'any')}]`);
   }
   if (model.outputShape.length !== 1) {
-    throw new UserError(`--data: the model's output has shape [${model.outputShape.map((d) => d ?? 'any')}], not one score per class; data-driven importances need a classifier (magnitude needs no data)`);
+    throw new UserError(
+      `--data: the model's output has shape [${model.outputShape.map((d) => d ?? 'any')}], not one score per class; data-driven importances need a classifier (magnitude needs no data)`,
+    );
   }
   if (dataset.numClasses > model.numClasses) {
     throw new UserError(`--data: ${dir} has ${dataset.numClasses} classes, but the model has ${model.numClasses} outputs`);
@@ -127,7 +139,8 @@ async function importances(method: ImportanceMethod, samples: number, out: strin
           sum += x;
           if (x > max) max = x;
         }
-        process.stdout.write(`  ${name.padEnd(24)} [${t.shape}]`.padEnd(44) + `mean ${(sum / v.length).toExponential(3)}  max ${max.toExponential(3)}\n`);
+        const label = `  ${name.padEnd(24)} [${t.shape}]`.padEnd(44);
+        process.stdout.write(`${label}mean ${(sum / v.length).toExponential(3)}  max ${max.toExponential(3)}\n`);
       }
       process.stdout.write(`written: ${path} (+ .bin, tfjs weights format)\n`);
     } finally {
@@ -231,7 +244,7 @@ export async function correlateCommand(a: string, b: string, flags: CorrelateFla
   const ma = await read(a);
   const mb = await read(b);
   try {
-    let rows;
+    let rows: Awaited<ReturnType<typeof correlate>>;
     try {
       rows = await correlate(ma.importances, mb.importances, { method: flags.method, scope: flags.scope });
     } catch (e) {
@@ -240,7 +253,10 @@ export async function correlateCommand(a: string, b: string, flags: CorrelateFla
     process.stdout.write(`${flags.method} correlation of ${ma.metadata.method} (${basename(a)}) and ${mb.metadata.method} (${basename(b)}), ${flags.scope}:\n`);
     for (const r of rows) process.stdout.write(`  ${r.layer.padEnd(16)} r ${Number.isFinite(r.r) ? r.r.toFixed(4).padStart(7) : '    n/a'}   (${r.n} values)\n`);
     if (out) {
-      await writeFileAtomic(out, `${JSON.stringify({ a: { file: a, method: ma.metadata.method }, b: { file: b, method: mb.metadata.method }, method: flags.method, scope: flags.scope, layers: rows }, null, 1)}\n`);
+      await writeFileAtomic(
+        out,
+        `${JSON.stringify({ a: { file: a, method: ma.metadata.method }, b: { file: b, method: mb.metadata.method }, method: flags.method, scope: flags.scope, layers: rows }, null, 1)}\n`,
+      );
       process.stdout.write(`written: ${out}\n`);
     }
   } finally {

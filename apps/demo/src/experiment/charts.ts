@@ -155,7 +155,9 @@ export interface PruningPoint {
 export function pruningSpec(points: readonly PruningPoint[]): ChartSpec {
   const values = points.flatMap((p) => [
     { method: p.method, scope: p.scope === 'global' ? 'global (biases included)' : 'per layer', sparsity: p.sparsity, accuracy: round(p.accuracy, 3), source: 'measured' },
-    ...(p.paper !== undefined ? [{ method: p.method, scope: p.scope === 'global' ? 'global (biases included)' : 'per layer', sparsity: p.sparsity, accuracy: p.paper, source: 'paper 2 (MNIST)' }] : []),
+    ...(p.paper !== undefined
+      ? [{ method: p.method, scope: p.scope === 'global' ? 'global (biases included)' : 'per layer', sparsity: p.sparsity, accuracy: p.paper, source: 'paper 2 (MNIST)' }]
+      : []),
   ]);
   return {
     $schema: SCHEMA,
@@ -170,7 +172,12 @@ export function pruningSpec(points: readonly PruningPoint[]): ChartSpec {
         x: { field: 'sparsity', type: 'quantitative', title: 'fraction of weights zeroed', scale: { zero: false }, axis: { format: '.0%' } },
         y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy', scale: { domain: [0, 1] } },
         color: { field: 'method', type: 'nominal', title: 'importance' },
-        strokeDash: { field: 'source', type: 'nominal', title: null, legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 300, encode: { symbols: { update: { stroke: { value: '#444' } } } } } },
+        strokeDash: {
+          field: 'source',
+          type: 'nominal',
+          title: null,
+          legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 300, encode: { symbols: { update: { stroke: { value: '#444' } } } } },
+        },
       },
     },
   };

@@ -37,13 +37,45 @@ describe('limits on what a config may ask for', () => {
     const cases: [(c: ExperimentConfig) => void, string, RegExp][] = [
       [(c) => (c.data.angles = seeds(5000)), 'angles', /5000 angles \(tasks\) is more than the limit of 1000/],
       [(c) => (c.seeds = seeds(2000)), 'seeds', /6000 runs \(3 method × λ combinations × 2000 seeds\) is more than the limit of 1000 .*FORGETLESS_LIMITS=runs=6000/],
-      [(c) => (c.variants = [{ method: 'ewc-mas', lambdas: seeds(3000).map((i) => i + 1) }]), 'lambda', /9000 runs \(3000 method × λ combinations × 3 seeds\) is more than the limit of 1000/],
-      [(c) => ((c.data.numTasks = 1000), (c.seeds = seeds(20))), 'tasks', /1000 tasks × 60 runs keep 60000000 accuracies \(runs × tasks²\), more than the limit of 10000000 .*FORGETLESS_LIMITS=results=60000000/],
+      [
+        (c) => (c.variants = [{ method: 'ewc-mas', lambdas: seeds(3000).map((i) => i + 1) }]),
+        'lambda',
+        /9000 runs \(3000 method × λ combinations × 3 seeds\) is more than the limit of 1000/,
+      ],
+      [
+        (c) => {
+          c.data.numTasks = 1000;
+          c.seeds = seeds(20);
+        },
+        'tasks',
+        /1000 tasks × 60 runs keep 60000000 accuracies \(runs × tasks²\), more than the limit of 10000000 .*FORGETLESS_LIMITS=results=60000000/,
+      ],
       [(c) => (c.epochs = 1e6), 'epochs', /1000000 epochs per task is more than the limit of 1000/],
-      [(c) => ((c.iterations = 1e9), delete c.epochs), 'iterations', /1000000000 iterations per task is more than the limit of 10000000/],
-      [(c) => ((c.epochs = 1000), (c.batchSize = 1)), 'epochs', /about 60000000 steps per task \(1000 epochs × 60000 examples \/ batch size 1\) is more than the limit of 10000000/],
+      [
+        (c) => {
+          c.iterations = 1e9;
+          delete c.epochs;
+        },
+        'iterations',
+        /1000000000 iterations per task is more than the limit of 10000000/,
+      ],
+      [
+        (c) => {
+          c.epochs = 1000;
+          c.batchSize = 1;
+        },
+        'epochs',
+        /about 60000000 steps per task \(1000 epochs × 60000 examples \/ batch size 1\) is more than the limit of 10000000/,
+      ],
       [(c) => (c.batchSize = 1e9), 'batch-size', /1000000000 examples per batch is more than the limit of 65536/],
-      [(c) => ((c.evaluateEvery = 1), (c.epochs = 1000)), 'evaluate-every', /evaluating every 1 steps records about \d+ accuracies .* more than the limit of 10000000/],
+      [
+        (c) => {
+          c.evaluateEvery = 1;
+          c.epochs = 1000;
+        },
+        'evaluate-every',
+        /evaluating every 1 steps records about \d+ accuracies .* more than the limit of 10000000/,
+      ],
     ];
     for (const [change, option, message] of cases) {
       const c = base();

@@ -52,7 +52,14 @@ describe('validateConfig', () => {
   });
 
   it('normalises: plain gets λ 0, grids and seeds lose duplicates; runs are variants × λ × seeds', () => {
-    const c = validateConfig({ ...base(), seeds: [1, 1, 2], variants: [{ method: 'plain', lambdas: [] }, { method: 'ewc-mas', lambdas: [1, 3, 1] }] });
+    const c = validateConfig({
+      ...base(),
+      seeds: [1, 1, 2],
+      variants: [
+        { method: 'plain', lambdas: [] },
+        { method: 'ewc-mas', lambdas: [1, 3, 1] },
+      ],
+    });
     expect(c.variants.map((v) => v.lambdas)).toEqual([[0], [1, 3]]);
     expect(c.seeds).toEqual([1, 2]);
     expect(runKeys(c)).toEqual([

@@ -5,7 +5,17 @@
  * Browser-safe: no node:* imports.
  */
 import { modelFromSpec } from '@forgetless/core';
-import { type ApplyTo, type AttenuationName, type Convention, MethodError, type OptimizerName, type VariantSpec, hasLambda, methodDefinition } from './methods.js';
+import {
+  type ApplyTo,
+  type AttenuationName,
+  type Convention,
+  MethodError,
+  type MethodFamily,
+  type OptimizerName,
+  type VariantSpec,
+  hasLambda,
+  methodDefinition,
+} from './methods.js';
 
 export type SequenceName = 'permuted' | 'split' | 'rotated' | 'queue';
 export type BackendChoice = 'cpu' | 'wasm' | 'tensorflow' | 'tensorflow-gpu';
@@ -136,7 +146,7 @@ export function checkLambdas(option: string, lambdas: unknown): number[] {
 
 function checkVariant(v: VariantConfig, i: number): VariantConfig {
   const where = `methods[${i}]`;
-  let family;
+  let family: MethodFamily;
   try {
     family = methodDefinition(v.method).family;
   } catch (e) {
@@ -164,7 +174,8 @@ function limitsOf(c: ExperimentConfig, env: Readonly<Record<string, string | und
   const known = Object.keys(DEFAULT_LIMITS) as (keyof ConfigLimits)[];
   const set = (where: string, key: string, value: unknown) => {
     if (!(known as string[]).includes(key)) throw new ConfigError('limits', `${where}: unknown limit '${key}' (known: ${known.join(', ')})`);
-    if (!isPositiveInt(value)) throw new ConfigError('limits', `${where === LIMITS_ENV ? `${LIMITS_ENV}: ${key}` : `limits.${key}`} must be a positive integer, got ${show(value)}`);
+    if (!isPositiveInt(value))
+      throw new ConfigError('limits', `${where === LIMITS_ENV ? `${LIMITS_ENV}: ${key}` : `limits.${key}`} must be a positive integer, got ${show(value)}`);
     limits[key as keyof ConfigLimits] = value;
   };
   const text = env[LIMITS_ENV];
@@ -195,12 +206,21 @@ function checkLimit(option: string, limits: ConfigLimits, key: keyof ConfigLimit
 /** What the config asks for, against the limits: tasks, runs, kept accuracies, epochs, steps, batch size. */
 function checkLimits(c: ExperimentConfig, variants: readonly VariantConfig[], seeds: readonly number[], limits: ConfigLimits): void {
   const d = c.data;
-  if (d.numTasks !== undefined) checkLimit('tasks', limits, 'tasks', d.numTasks, `${d.numTasks} tasks is`, 'each task keeps its data in memory and is evaluated after every later one');
-  if (d.angles !== undefined) checkLimit('angles', limits, 'tasks', d.angles.length, `${d.angles.length} angles (tasks) is`, 'each task keeps its data in memory and is evaluated after every later one');
+  if (d.numTasks !== undefined)
+    checkLimit('tasks', limits, 'tasks', d.numTasks, `${d.numTasks} tasks is`, 'each task keeps its data in memory and is evaluated after every later one');
+  if (d.angles !== undefined)
+    checkLimit('angles', limits, 'tasks', d.angles.length, `${d.angles.length} angles (tasks) is`, 'each task keeps its data in memory and is evaluated after every later one');
   const cells = variants.reduce((n, v) => n + v.lambdas.length, 0);
   const runs = cells * seeds.length;
   const widestGrid = Math.max(...variants.map((v) => v.lambdas.length));
-  checkLimit(seeds.length >= widestGrid ? 'seeds' : 'lambda', limits, 'runs', runs, `${runs} runs (${cells} method × λ combinations × ${seeds.length} seeds) is`, 'each run trains every task and keeps its results');
+  checkLimit(
+    seeds.length >= widestGrid ? 'seeds' : 'lambda',
+    limits,
+    'runs',
+    runs,
+    `${runs} runs (${cells} method × λ combinations × ${seeds.length} seeds) is`,
+    'each run trains every task and keeps its results',
+  );
   const tasks = Math.min(d.numTasks ?? d.angles?.length ?? 10, d.sequence === 'split' ? 5 : Number.POSITIVE_INFINITY);
   const kept = runs * tasks * tasks;
   checkLimit('tasks', limits, 'results', kept, `${tasks} tasks × ${runs} runs keep ${kept} accuracies (runs × tasks²),`, 'the results hold every accuracy matrix');
@@ -214,7 +234,14 @@ function checkLimits(c: ExperimentConfig, variants: readonly VariantConfig[], se
     checkLimit('epochs', limits, 'epochs', epochs, `${epochs} epochs per task is`, 'training time grows with them');
     const examples = d.trainLimit ?? ASSUMED_TRAIN_EXAMPLES;
     steps = epochs * Math.ceil(examples / c.batchSize);
-    checkLimit('epochs', limits, 'steps', steps, `about ${steps} steps per task (${epochs} epochs × ${examples} examples / batch size ${c.batchSize}) is`, 'training time grows with them');
+    checkLimit(
+      'epochs',
+      limits,
+      'steps',
+      steps,
+      `about ${steps} steps per task (${epochs} epochs × ${examples} examples / batch size ${c.batchSize}) is`,
+      'training time grows with them',
+    );
   }
   if (c.evaluateEvery !== undefined) {
     const points = Math.ceil(steps / c.evaluateEvery);

@@ -40,7 +40,15 @@ describe('a run that diverges', () => {
     const before = tf.memory().numTensors;
     // plain at lr 1e30 diverges in task 1; l2 at λ 1e30 trains task 1 normally (no anchor yet), then diverges in task 2
     result = await runExperiment(config({ learningRate: 1e30, variants: [{ method: 'plain', lambdas: [0] }] }), { tasks, onEvent: (e) => events.push(e) });
-    const l2 = await runExperiment(config({ variants: [{ method: 'plain', lambdas: [0] }, { method: 'l2', lambdas: [1e30, 0.01] }] }), { tasks, onEvent: (e) => events.push(e) });
+    const l2 = await runExperiment(
+      config({
+        variants: [
+          { method: 'plain', lambdas: [0] },
+          { method: 'l2', lambdas: [1e30, 0.01] },
+        ],
+      }),
+      { tasks, onEvent: (e) => events.push(e) },
+    );
     result = { ...l2, runs: [{ ...(result.runs[0] as ExperimentResult['runs'][number]), index: 99, variant: 'plain@1e30' }, ...l2.runs] };
     leaked = tf.memory().numTensors - before;
   });

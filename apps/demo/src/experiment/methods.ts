@@ -98,8 +98,7 @@ export function parseVariant(text: string): VariantSpec {
     else if (def.family === 'wva' && m in APPLY_ALIASES) spec.applyTo = APPLY_ALIASES[m] as ApplyTo;
     else if ((def.family === 'ewc' || def.family === 'l2') && m in CONVENTION_ALIASES) spec.convention = CONVENTION_ALIASES[m] as Convention;
     else {
-      const allowed =
-        def.family === 'wva' ? 'hyperbolic, exp, grads, steps' : def.family === 'ewc' || def.family === 'l2' ? 'half' : 'none';
+      const allowed = def.family === 'wva' ? 'hyperbolic, exp, grads, steps' : def.family === 'ewc' || def.family === 'l2' ? 'half' : 'none';
       throw new MethodError(`method '${trimmed}': unknown modifier '${raw}' for ${def.name} (allowed: ${allowed})`);
     }
   }
@@ -182,9 +181,7 @@ export interface PluginContext {
  */
 export function createPlugins(variant: VariantSpec, lambda: number, ctx: PluginContext): Plugin[] {
   const def = methodDefinition(variant.method);
-  const importance = def.importance
-    ? { method: def.importance, limit: ctx.importanceLimit, methodOptions: { batchSize: ctx.importanceBatchSize ?? 100 } }
-    : undefined;
+  const importance = def.importance ? { method: def.importance, limit: ctx.importanceLimit, methodOptions: { batchSize: ctx.importanceBatchSize ?? 100 } } : undefined;
   switch (def.family) {
     case 'plain':
       return [];

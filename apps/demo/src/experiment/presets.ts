@@ -1,6 +1,6 @@
 /**
  * The default run and the presets that reproduce the papers' experiments (protocols and published
- * numbers from SCIENCE.md). Each preset has its full protocol and a `quick` scale-down (fewer tasks,
+ * numbers in docs/methods.md). Each preset has its full protocol and a `quick` scale-down (fewer tasks,
  * steps, seeds and closing-set samples) that shows the same shape in minutes.
  *
  * The papers measured MNIST; a preset's dataset `auto` means MNIST where the user has it, else
@@ -36,7 +36,7 @@ export interface Preset {
   /** arXiv id of the paper. */
   paper: string;
   kind: 'continual' | 'correlations' | 'pruning';
-  /** The protocol in a sentence, as SCIENCE.md states it. */
+  /** The protocol in a sentence, as docs/methods.md states it. */
   protocol: string;
   /** What the published numbers measure ("accuracy after task 10, MNIST"). */
   publishedMetric: string;
@@ -96,8 +96,7 @@ const paper1: Preset = {
   title: 'Paper 1: SIG importances and WVA against EWC (SGD, ReLU MLP)',
   paper: '2005.07107',
   kind: 'continual',
-  protocol:
-    '10 permuted tasks, MLP 784-300-150-10 ReLU, init normal(0, 2/√fan_in), SGD lr 0.1, batch 100, 2000 iterations per task, 10 repeats; EWC with c = λ/2·I.',
+  protocol: '10 permuted tasks, MLP 784-300-150-10 ReLU, init normal(0, 2/√fan_in), SGD lr 0.1, batch 100, 2000 iterations per task, 10 repeats; EWC with c = λ/2·I.',
   publishedMetric: 'mean accuracy after task 10 (permuted MNIST)',
   published: [
     { variant: 'plain', value: 0.743 },
@@ -147,8 +146,7 @@ const paper2fc: Preset = {
   title: 'Paper 2: EWC and stabilised EWC with FIS, MAS, SI, SIG (Adam, leaky-ReLU MLP)',
   paper: '2109.10021',
   kind: 'continual',
-  protocol:
-    '10 permuted tasks, MLP 784-300-150-10 leaky ReLU 0.01, Adam lr 1e-3, batch 100, 6 epochs per task, closing set = the last 5000 training samples, 20 runs per λ.',
+  protocol: '10 permuted tasks, MLP 784-300-150-10 leaky ReLU 0.01, Adam lr 1e-3, batch 100, 6 epochs per task, closing set = the last 5000 training samples, 20 runs per λ.',
   publishedMetric: 'mean accuracy after task 10 at the best λ (permuted MNIST)',
   published: [
     { variant: 'plain', value: 0.469 },
@@ -326,10 +324,11 @@ const paper4: Preset = {
 
 const pruning: Preset = {
   name: 'pruning',
-  title: "Paper 2: pruning by importance (one task, the smallest-importance weights zeroed)",
+  title: 'Paper 2: pruning by importance (one task, the smallest-importance weights zeroed)',
   paper: '2109.10021',
   kind: 'pruning',
-  protocol: 'One task, MLP 784-300-150-10 leaky ReLU, Adam lr 1e-3, importances on 10 000 samples; weights zeroed globally (biases included) at 70/80/90/95/97 % and per layer at 80/90 %.',
+  protocol:
+    'One task, MLP 784-300-150-10 leaky ReLU, Adam lr 1e-3, importances on 10 000 samples; weights zeroed globally (biases included) at 70/80/90/95/97 % and per layer at 80/90 %.',
   publishedMetric: 'test accuracy after pruning (MNIST)',
   // the table (global 70–97 %, per layer 80/90 %, per importance) is PAPER2_PRUNING in pruning.ts
   published: [],

@@ -102,9 +102,15 @@ describe('evaluateEvery', () => {
     const result = await runExperiment(c, { tasks, onEvent: (e) => e.kind === 'progress' && e.event.kind === 'eval' && evals.push(e.event) });
     expect(tf.memory().numTensors, 'no tensor left behind').toBe(before);
     expect(evals.map((e) => [e.taskIndex, e.taskStep, e.step])).toEqual([
-      [0, 4, 4], [0, 8, 8], [0, 12, 12],
-      [1, 4, 19], [1, 8, 23], [1, 12, 27],
-      [2, 4, 34], [2, 8, 38], [2, 12, 42],
+      [0, 4, 4],
+      [0, 8, 8],
+      [0, 12, 12],
+      [1, 4, 19],
+      [1, 8, 23],
+      [1, 12, 27],
+      [2, 4, 34],
+      [2, 8, 38],
+      [2, 12, 42],
     ]);
     for (const e of evals) {
       expect(e.accuracies).toHaveLength(e.taskIndex + 1);
@@ -139,7 +145,13 @@ describe('resume', () => {
   }
 
   it('SGD + EWC (Fisher) and L2: the same accuracy matrices as the uninterrupted run, exactly', async () => {
-    const c = config({ seeds: [4], variants: [{ method: 'ewc-fis', lambdas: [5] }, { method: 'l2', lambdas: [0.01] }] });
+    const c = config({
+      seeds: [4],
+      variants: [
+        { method: 'ewc-fis', lambdas: [5] },
+        { method: 'l2', lambdas: [0.01] },
+      ],
+    });
     const { full, resumed, starts } = await interruptAndResume(c, 0, 0);
     expect(starts).toEqual([expect.objectContaining({ run: 0, resumedAt: 1 }), expect.objectContaining({ run: 1 })]);
     expect(resumed.runs.map((r) => r.accuracy)).toEqual(full.runs.map((r) => r.accuracy));
@@ -165,7 +177,10 @@ describe('resume', () => {
   it('a resume that skipped the optimizer state would not match (the test can fail)', async () => {
     const c = config({ optimizer: 'adam', learningRate: 0.01, seeds: [2], variants: [{ method: 'plain', lambdas: [0] }] });
     let copy: Snapshot | undefined;
-    const full = await runExperiment(c, { tasks, checkpoint: { save: async (s) => void (s.current?.taskIndex === 0 && (copy = { completed: [], current: cloneState(s.current) })) } });
+    const full = await runExperiment(c, {
+      tasks,
+      checkpoint: { save: async (s) => void (s.current?.taskIndex === 0 && (copy = { completed: [], current: cloneState(s.current) })) },
+    });
     const cur = (copy as Snapshot).current as RunState;
     for (const t of Object.values(cur.optimizer.tensors)) t.dispose();
     cur.optimizer = { iterations: 0, tensors: {} };

@@ -2,7 +2,7 @@
  * runExperiment: the comparison loop of the demo. For every variant × λ × seed it builds the model
  * from its spec and seed, the optimizer and the variant's plugins, and trains the tasks with core's
  * `trainContinual`, recording the accuracy matrix R[i][j] (test accuracy on task j after task i),
- * per-task timings, and the metrics of SCIENCE.md. After each task it can hand a snapshot of the
+ * per-task timings, and the metrics of docs/methods.md. After each task it can hand a snapshot of the
  * whole state (weights, plugin state, optimizer state, accuracies so far, finished runs) to a
  * checkpoint sink, and it resumes from such a snapshot to the same result as an uninterrupted run.
  *

@@ -39,14 +39,35 @@ describe('stat', () => {
 
 describe('summarize', () => {
   const runs = [
-    record(0, 'plain', 0, 0, [[0.9, N], [0.5, 0.9]]),
-    record(1, 'plain', 0, 1, [[0.8, N], [0.6, 0.8]]),
-    record(2, 'ewc-fis', 1, 0, [[0.9, N], [0.7, 0.9]]),
-    record(3, 'ewc-fis', 1, 1, [[0.8, N], [0.7, 0.8]]),
-    record(4, 'ewc-fis', 10, 0, [[0.9, N], [0.85, 0.85]]),
-    record(5, 'ewc-fis', 10, 1, [[0.8, N], [0.8, 0.7]]),
+    record(0, 'plain', 0, 0, [
+      [0.9, N],
+      [0.5, 0.9],
+    ]),
+    record(1, 'plain', 0, 1, [
+      [0.8, N],
+      [0.6, 0.8],
+    ]),
+    record(2, 'ewc-fis', 1, 0, [
+      [0.9, N],
+      [0.7, 0.9],
+    ]),
+    record(3, 'ewc-fis', 1, 1, [
+      [0.8, N],
+      [0.7, 0.8],
+    ]),
+    record(4, 'ewc-fis', 10, 0, [
+      [0.9, N],
+      [0.85, 0.85],
+    ]),
+    record(5, 'ewc-fis', 10, 1, [
+      [0.8, N],
+      [0.8, 0.7],
+    ]),
     record(6, 'ewc-fis', 100, 0, [[0.9, N]], { diverged: 'fisherDiagonal: NaN', finalAverage: N }),
-    record(7, 'ewc-fis', 100, 1, [[0.8, N], [0.9, 0.9]]),
+    record(7, 'ewc-fis', 100, 1, [
+      [0.8, N],
+      [0.9, 0.9],
+    ]),
   ];
   const [plain, ewc] = summarize({ runs });
 
@@ -78,8 +99,19 @@ describe('correlationSurfaces', () => {
       { taskIndex: 0, task: 'a', pair: 'FIS vs SIG', layer: 'dense_0', pearson: -0.1, spearman: 0 },
     ];
     const [fm, fs] = correlationSurfaces(recs);
-    expect(fm).toEqual({ pair: 'FIS vs MAS', layers: ['dense_0', 'dense_1'], tasks: ['a', 'b'], values: [[0.9, 0.7], [0.5, 0.3]] });
+    expect(fm).toEqual({
+      pair: 'FIS vs MAS',
+      layers: ['dense_0', 'dense_1'],
+      tasks: ['a', 'b'],
+      values: [
+        [0.9, 0.7],
+        [0.5, 0.3],
+      ],
+    });
     expect(fs?.values).toEqual([[-0.1]]);
-    expect(correlationSurfaces(recs, 'spearman')[0]?.values).toEqual([[0.8, 0.6], [0.4, 0.2]]);
+    expect(correlationSurfaces(recs, 'spearman')[0]?.values).toEqual([
+      [0.8, 0.6],
+      [0.4, 0.2],
+    ]);
   });
 });

@@ -77,7 +77,9 @@ function summarizeLambda(runs: readonly RunRecord[]): LambdaSummary {
   const trainMs = runs.flatMap((r) => r.timings.map((t) => t.trainMs));
   const diverged = runs.filter((r) => r.diverged);
   const failed = diverged.length > 0;
-  const divergence = diverged[0]?.divergence ?? (diverged[0] ? { taskIndex: diverged[0].accuracy.length, task: '', reason: 'importance' as const, message: diverged[0].diverged as string } : undefined);
+  const divergence =
+    diverged[0]?.divergence ??
+    (diverged[0] ? { taskIndex: diverged[0].accuracy.length, task: '', reason: 'importance' as const, message: diverged[0].diverged as string } : undefined);
   const matrix = meanMatrix(runs);
   return {
     variant: first.variant,

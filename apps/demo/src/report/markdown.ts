@@ -87,7 +87,7 @@ function publishedTable(ctx: ReportContext): string[] {
     const s = byVariant.get(pub.variant);
     const plain = plainFor(pub.variant);
     const measured = s?.best.final.mean ?? Number.NaN;
-    const dPaper = plainPaper !== undefined && !pub.variant.startsWith('plain') ? `${(pub.value - plainPaper >= 0 ? '+' : '')}${(pub.value - plainPaper).toFixed(3)}` : '—';
+    const dPaper = plainPaper !== undefined && !pub.variant.startsWith('plain') ? `${pub.value - plainPaper >= 0 ? '+' : ''}${(pub.value - plainPaper).toFixed(3)}` : '—';
     const gap = measured - (plain?.best.final.mean ?? Number.NaN);
     const dMeasured = plain && s && s !== plain && Number.isFinite(gap) ? `${gap >= 0 ? '+' : ''}${gap.toFixed(3)}` : '—';
     out.push(
@@ -163,7 +163,9 @@ function timings(result: ExperimentResult): string[] {
   for (const r of result.runs) {
     const sum = (k: 'trainMs' | 'consolidateMs' | 'evalMs') => r.timings.reduce((a, t) => a + t[k], 0) / 1000;
     const steps = r.timings.reduce((a, t) => a + t.steps, 0);
-    out.push(`| ${esc(r.variant)}${r.method === 'plain' ? '' : `, λ ${r.lambda}`} | ${r.seed} | ${sum('trainMs').toFixed(1)} | ${sum('consolidateMs').toFixed(1)} | ${sum('evalMs').toFixed(1)} | ${steps} | ${r.seconds.toFixed(1)} |`);
+    out.push(
+      `| ${esc(r.variant)}${r.method === 'plain' ? '' : `, λ ${r.lambda}`} | ${r.seed} | ${sum('trainMs').toFixed(1)} | ${sum('consolidateMs').toFixed(1)} | ${sum('evalMs').toFixed(1)} | ${steps} | ${r.seconds.toFixed(1)} |`,
+    );
   }
   out.push('', 'Per-task timings are in `results.json` (`runs[].timings`).', '');
   return out;

@@ -3,7 +3,10 @@ import { PRUNING_GLOBAL, PRUNING_LAYER, type PruningResult } from '../experiment
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
 
-export function pruningMarkdown(r: PruningResult, ctx: { title: string; paper: string; protocol: string; data: string; command?: string; backend: string; seconds: number }): string {
+export function pruningMarkdown(
+  r: PruningResult,
+  ctx: { title: string; paper: string; protocol: string; data: string; command?: string; backend: string; seconds: number },
+): string {
   const c = r.config;
   const head = ['importance', ...PRUNING_GLOBAL.map((s) => `global ${Math.round(s * 100)} %`), ...PRUNING_LAYER.map((s) => `per layer ${Math.round(s * 100)} %`)];
   const lines = [
@@ -28,6 +31,12 @@ export function pruningMarkdown(r: PruningResult, ctx: { title: string; paper: s
     };
     lines.push(`| ${method.replace(/\|/g, '\\|')} | ${[...PRUNING_GLOBAL.map((s) => cell('global', s)), ...PRUNING_LAYER.map((s) => cell('layer', s))].join(' | ')} |`);
   }
-  lines.push('', 'Compare the ordering of the importances and the shape of the curves, not the digits: the paper measured MNIST.', '', '![accuracy against sparsity](pruning.svg)', '');
+  lines.push(
+    '',
+    'Compare the ordering of the importances and the shape of the curves, not the digits: the paper measured MNIST.',
+    '',
+    '![accuracy against sparsity](pruning.svg)',
+    '',
+  );
   return lines.join('\n');
 }

@@ -10,24 +10,62 @@ const N = Number.NaN;
 function record(index: number, variant: string, lambda: number, seed: number, R: number[][]): RunRecord {
   const avg = R.map((row, i) => row.slice(0, i + 1).reduce((a, b) => a + b, 0) / (i + 1));
   return {
-    index, variant, method: variant.split(':')[0]?.split('@')[0] as string, lambda, seed, optimizer: 'adam', learningRate: 1e-3,
-    accuracy: R, averageAccuracy: avg, timings: R.map((_, i) => ({ task: `t${i}`, trainMs: 2000, consolidateMs: 100, evalMs: 50, steps: 20 })),
-    finalAverage: avg[avg.length - 1] as number, forgetting: 0.1, bwt: -0.1, cancelled: false, seconds: 7,
+    index,
+    variant,
+    method: variant.split(':')[0]?.split('@')[0] as string,
+    lambda,
+    seed,
+    optimizer: 'adam',
+    learningRate: 1e-3,
+    accuracy: R,
+    averageAccuracy: avg,
+    timings: R.map((_, i) => ({ task: `t${i}`, trainMs: 2000, consolidateMs: 100, evalMs: 50, steps: 20 })),
+    finalAverage: avg[avg.length - 1] as number,
+    forgetting: 0.1,
+    bwt: -0.1,
+    cancelled: false,
+    seconds: 7,
   };
 }
 
 const result: ExperimentResult = {
-  config: { ...defaultConfig(), name: 'paper2-fc', seeds: [0, 1], variants: [{ method: 'plain', lambdas: [0] }, { method: 'ewc-fis', lambdas: [20.5, 41] }] },
+  config: {
+    ...defaultConfig(),
+    name: 'paper2-fc',
+    seeds: [0, 1],
+    variants: [
+      { method: 'plain', lambdas: [0] },
+      { method: 'ewc-fis', lambdas: [20.5, 41] },
+    ],
+  },
   tasks: ['p0', 'p1'],
   backend: 'cpu',
   cancelled: false,
   runs: [
-    record(0, 'plain', 0, 0, [[0.97, N], [0.61, 0.97]]),
-    record(1, 'plain', 0, 1, [[0.96, N], [0.63, 0.97]]),
-    record(2, 'ewc-fis', 20.5, 0, [[0.97, N], [0.9, 0.95]]),
-    record(3, 'ewc-fis', 20.5, 1, [[0.96, N], [0.88, 0.95]]),
-    record(4, 'ewc-fis', 41, 0, [[0.97, N], [0.93, 0.94]]),
-    record(5, 'ewc-fis', 41, 1, [[0.96, N], [0.94, 0.95]]),
+    record(0, 'plain', 0, 0, [
+      [0.97, N],
+      [0.61, 0.97],
+    ]),
+    record(1, 'plain', 0, 1, [
+      [0.96, N],
+      [0.63, 0.97],
+    ]),
+    record(2, 'ewc-fis', 20.5, 0, [
+      [0.97, N],
+      [0.9, 0.95],
+    ]),
+    record(3, 'ewc-fis', 20.5, 1, [
+      [0.96, N],
+      [0.88, 0.95],
+    ]),
+    record(4, 'ewc-fis', 41, 0, [
+      [0.97, N],
+      [0.93, 0.94],
+    ]),
+    record(5, 'ewc-fis', 41, 1, [
+      [0.96, N],
+      [0.94, 0.95],
+    ]),
   ],
 };
 
@@ -61,7 +99,19 @@ describe('charts', () => {
     const m = await renderSvg(matrixSpec(summaries[1]?.best as never));
     expect(m).toContain('accuracy: 0.935'); // the mean R[1][0] of ewc-fis at λ 41
     expect(await renderSvg(lambdaSpec(summaries[1] as never))).toContain('best 41');
-    const corr = await renderSvg(correlationSpec([{ pair: 'FIS vs MAS', layers: ['dense_0', 'dense_1'], tasks: ['a', 'b'], values: [[0.91, 0.8], [0.5, -0.2]] }]));
+    const corr = await renderSvg(
+      correlationSpec([
+        {
+          pair: 'FIS vs MAS',
+          layers: ['dense_0', 'dense_1'],
+          tasks: ['a', 'b'],
+          values: [
+            [0.91, 0.8],
+            [0.5, -0.2],
+          ],
+        },
+      ]),
+    );
     expect(corr).toContain('FIS vs MAS');
     expect(corr).toContain('−0.20'); // vega writes a typographic minus
     const pr = await renderSvg(pruningSpec([{ method: 'SIG', scope: 'global', sparsity: 0.9, accuracy: 0.81, paper: 0.896 }]));

@@ -16,7 +16,12 @@ afterEach(() => {
 
 function randomize(m: tfl.LayersModel, seed: number): void {
   const rng = new Rng(seed);
-  const ws = m.weights.map((w) => tf.tensor(Float32Array.from({ length: tf.util.sizeFromShape(w.shape as number[]) }, () => (w.originalName.endsWith('variance') ? 0.5 + rng.next() : rng.normal() * 0.5)), w.shape as number[]));
+  const ws = m.weights.map((w) =>
+    tf.tensor(
+      Float32Array.from({ length: tf.util.sizeFromShape(w.shape as number[]) }, () => (w.originalName.endsWith('variance') ? 0.5 + rng.next() : rng.normal() * 0.5)),
+      w.shape as number[],
+    ),
+  );
   m.setWeights(ws);
   tf.dispose(ws);
 }
@@ -64,7 +69,7 @@ describe('fromLayersModel / writeBack', () => {
     it(`${label}: predictions agree before and after the forgetless weights are written back`, async () => {
       const keras = build();
       randomize(keras, 2);
-      const shape = [7, ...(keras.inputs[0]?.shape.slice(1) as number[])];
+      const shape = [7, ...(keras.inputs[0]!.shape.slice(1) as number[])];
       const x = tf.randomNormal(shape, 0, 1, 'float32', 4);
       const loaded = await fromLayersModel(keras);
       const agree = () => tf.tidy(() => maxDiff(keras.predict(x) as tf.Tensor, loaded.predict(x)));

@@ -102,7 +102,9 @@ describe('a model.json asking for more than its files hold', () => {
   it('a 400 000-unit Dense with a 100 KB shard is refused from the size on disk, fast, naming the shard', async () => {
     const source = await writeModel(join(root, 'big'), denseModelJson(BIG), new Uint8Array(100_000));
     const { growth, ms } = await measured(() =>
-      expect(loadLayersModel(source)).rejects.toThrow(`${source}: weight shards 'weights.bin' hold 100000 bytes but the manifest describes ${BIG_BYTES} (truncated or mismatched shard)`),
+      expect(loadLayersModel(source)).rejects.toThrow(
+        `${source}: weight shards 'weights.bin' hold 100000 bytes but the manifest describes ${BIG_BYTES} (truncated or mismatched shard)`,
+      ),
     );
     expect(ms).toBeLessThan(1500);
     expect(growth).toBeLessThan(100 * MiB);
@@ -125,14 +127,16 @@ describe('a model.json asking for more than its files hold', () => {
     const json = denseModelJson(10);
     const declared = (784 * 10 + 10) * 4;
     const huge = counted(64, MiB, { 'content-length': String(2 ** 33) });
-    await expect(loadLayersModelFromUrl('https://example.org/m/model.json', { fetch: fetchOf({ 'model.json': () => new Response(JSON.stringify(json)), 'weights.bin': huge.response }) })).rejects.toThrow(
+    await expect(
+      loadLayersModelFromUrl('https://example.org/m/model.json', { fetch: fetchOf({ 'model.json': () => new Response(JSON.stringify(json)), 'weights.bin': huge.response }) }),
+    ).rejects.toThrow(
       `https://example.org/m/model.json: weight shard 'weights.bin' has Content-Length 8589934592 bytes, more than the ${declared} bytes the manifest leaves for it`,
     );
     expect(huge.pulled()).toBeLessThanOrEqual(1); // a stream may pull once when it is made
     const endless = counted(256, 4096); // 1 MiB, with no Content-Length
-    await expect(loadLayersModelFromUrl('https://example.org/m/model.json', { fetch: fetchOf({ 'model.json': () => new Response(JSON.stringify(json)), 'weights.bin': endless.response }) })).rejects.toThrow(
-      `https://example.org/m/model.json: weight shard 'weights.bin' runs past the ${declared} bytes the manifest leaves for it; stopped reading`,
-    );
+    await expect(
+      loadLayersModelFromUrl('https://example.org/m/model.json', { fetch: fetchOf({ 'model.json': () => new Response(JSON.stringify(json)), 'weights.bin': endless.response }) }),
+    ).rejects.toThrow(`https://example.org/m/model.json: weight shard 'weights.bin' runs past the ${declared} bytes the manifest leaves for it; stopped reading`);
     expect(endless.pulled()).toBeLessThan(12);
   });
 

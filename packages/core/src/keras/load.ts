@@ -118,7 +118,8 @@ function manifestOf(json: Record<string, unknown>, source: string): Group[] {
 
 function entryBytes(spec: tf.io.WeightsManifestEntry, source: string): number {
   if (!isObject(spec) || typeof spec.name !== 'string') throw new Error(`${source}: a weightsManifest entry has no name`);
-  if (!Array.isArray(spec.shape) || spec.shape.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`${source}: weight '${spec.name}' has an invalid shape ${JSON.stringify(spec.shape)}`);
+  if (!Array.isArray(spec.shape) || spec.shape.some((d) => !Number.isInteger(d) || d < 0))
+    throw new Error(`${source}: weight '${spec.name}' has an invalid shape ${JSON.stringify(spec.shape)}`);
   const dtype = spec.quantization?.dtype ?? spec.dtype;
   const per = BYTES[dtype as string];
   if (!per) throw new Error(`${source}: weight '${spec.name}' has dtype '${String(dtype)}', which cannot be read (float32, int32, bool, or quantized uint8/uint16/float16)`);
@@ -324,7 +325,11 @@ export async function loadLayersModelFromUrl(url: string | URL, options: UrlLoad
 }
 
 /** A response's body, refused by its Content-Length or as soon as it runs past `max` bytes. */
-async function readBody(r: Response, max: number | undefined, errors: { declared: (n: number) => Error; runsPast: () => Error; failed: (e: unknown) => Error }): Promise<Uint8Array> {
+async function readBody(
+  r: Response,
+  max: number | undefined,
+  errors: { declared: (n: number) => Error; runsPast: () => Error; failed: (e: unknown) => Error },
+): Promise<Uint8Array> {
   if (max === undefined) return new Uint8Array(await r.arrayBuffer());
   const length = r.headers.get('content-length');
   if (length !== null && Number(length) > max) {

@@ -44,7 +44,8 @@ export type KerasLayerConverter = (l: KerasLayerConfig, ctx: ConvertContext) => 
 // One registry per process, kept on the global object: the CommonJS build bundles each entry point
 // (`.` and `./node`) separately, and both copies must see the same converters.
 const KEY = Symbol.for('@forgetless/core/keras-layers');
-const registry: Map<string, KerasLayerConverter> = ((globalThis as Record<symbol, unknown>)[KEY] as Map<string, KerasLayerConverter> | undefined) ??
+const registry: Map<string, KerasLayerConverter> =
+  ((globalThis as Record<symbol, unknown>)[KEY] as Map<string, KerasLayerConverter> | undefined) ??
   ((globalThis as Record<symbol, unknown>)[KEY] = new Map<string, KerasLayerConverter>());
 
 /** Registers converters by Keras class name (later registrations replace earlier ones). */

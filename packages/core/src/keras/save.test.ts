@@ -55,7 +55,14 @@ function fakeLoaded(): { loaded: LoadedLayersModel; vars: Record<string, tf.Vari
   const loaded = {
     source: 'fake/model.json',
     model: { params: vars, state: {} },
-    modelJson: { format: 'layers-model', generatedBy: 'keras v2.15', convertedBy: 'TensorFlow.js Converter v4.22.0', modelTopology: { keras_version: '2.15' }, userDefinedMetadata: { a: 1 }, weightsManifest: [{ paths: ['a.bin', 'b.bin'], weights: specs }] },
+    modelJson: {
+      format: 'layers-model',
+      generatedBy: 'keras v2.15',
+      convertedBy: 'TensorFlow.js Converter v4.22.0',
+      modelTopology: { keras_version: '2.15' },
+      userDefinedMetadata: { a: 1 },
+      weightsManifest: [{ paths: ['a.bin', 'b.bin'], weights: specs }],
+    },
     entries,
     groups: [original],
     bindings: [],
@@ -168,7 +175,12 @@ describe('layersModelArtifacts on stored weights of every dtype', () => {
 /** Saves a tfjs-layers model to memory artifacts, optionally quantizing every float weight as tensorflowjs_converter would. */
 export async function artifactsOf(model: tfl.LayersModel, quantize?: 'uint8' | 'uint16'): Promise<tf.io.ModelArtifacts> {
   let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
   const a = artifacts as tf.io.ModelArtifacts;
   if (!quantize) return a;
   const values = read(new Uint8Array(a.weightData as ArrayBuffer), a.weightSpecs ?? []);
@@ -195,7 +207,12 @@ export function convnet(): tfl.Sequential {
     ],
   });
   const rng = new Rng(1);
-  const ws = m.weights.map((w) => tf.tensor(Float32Array.from({ length: tf.util.sizeFromShape(w.shape as number[]) }, () => (w.originalName.endsWith('variance') ? 0.5 + rng.next() : rng.normal() * 0.5)), w.shape as number[]));
+  const ws = m.weights.map((w) =>
+    tf.tensor(
+      Float32Array.from({ length: tf.util.sizeFromShape(w.shape as number[]) }, () => (w.originalName.endsWith('variance') ? 0.5 + rng.next() : rng.normal() * 0.5)),
+      w.shape as number[],
+    ),
+  );
   m.setWeights(ws);
   tf.dispose(ws);
   return m;
@@ -223,7 +240,10 @@ describe('layersModelArtifacts on imported tfjs-layers models', () => {
       const name = loaded.kerasName(core);
       expect(pruned.report.filter((r) => r.action !== 'unchanged').map((r) => [r.name, r.core, r.action])).toEqual([[name, core, quantize ? 'requantized' : 'written']]);
       const stock = await tfl.loadLayersModel(tf.io.fromMemory(toModelArtifacts(pruned)));
-      const got = stock.weights.find((v) => v.originalName === name)?.read().dataSync() as Float32Array;
+      const got = stock.weights
+        .find((v) => v.originalName === name)
+        ?.read()
+        .dataSync() as Float32Array;
       const want = kernel.dataSync();
       const step = pruned.weightSpecs.find((s) => s.name === name)?.quantization?.scale ?? 0;
       let zeros = 0;

@@ -10,7 +10,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { LoadedLayersModel } from './load.js';
-import { type StoredDtype, type WeightReport, encodeWeight, storedDtype } from './quantize.js';
+import { type EncodedWeight, type StoredDtype, type WeightReport, encodeWeight, storedDtype } from './quantize.js';
 
 export interface SavedWeightReport extends Omit<WeightReport, 'dtype'> {
   /** The dtype stored (int32 and bool only for weights the forgetless model does not hold). */
@@ -55,7 +55,7 @@ export async function layersModelArtifacts(loaded: LoadedLayersModel, options: S
       const t = all[e.core];
       if (!t) throw new Error(`layersModelArtifacts: ${loaded.source}: the model has no '${e.core}' (for weight '${e.spec.name}')`);
       const values = (await t.data()) as Float32Array;
-      let enc;
+      let enc: EncodedWeight;
       try {
         enc = encodeWeight(values, e.spec as tf.io.WeightsManifestEntry, original, { keepQuantization });
       } catch (err) {
@@ -98,6 +98,8 @@ export function toModelArtifacts(saved: SavedLayersModel): tf.io.ModelArtifacts 
     ...(typeof j.generatedBy === 'string' ? { generatedBy: j.generatedBy } : {}),
     ...(typeof j.convertedBy === 'string' || j.convertedBy === null ? { convertedBy: j.convertedBy as string | null } : {}),
     ...(j.trainingConfig !== undefined && j.trainingConfig !== null ? { trainingConfig: j.trainingConfig as tf.io.TrainingConfig } : {}),
-    ...(j.userDefinedMetadata !== undefined && j.userDefinedMetadata !== null ? { userDefinedMetadata: j.userDefinedMetadata as NonNullable<tf.io.ModelArtifacts['userDefinedMetadata']> } : {}),
+    ...(j.userDefinedMetadata !== undefined && j.userDefinedMetadata !== null
+      ? { userDefinedMetadata: j.userDefinedMetadata as NonNullable<tf.io.ModelArtifacts['userDefinedMetadata']> }
+      : {}),
   };
 }

@@ -216,7 +216,8 @@ function parseModel(mc: Record<string, unknown>, where: string, problems: string
     if (!MODEL_CLASSES.has(l.className)) out.layers.push({ className: l.className, name: l.name, config: l.config });
   }
   const o = outputs[0];
-  if (o) out.output = byName.has(o[0]) ? tensorName(o[0], callOf(o[0], o[1])) : (problems.push(`${where}the output names unknown layer '${o[0]}'`), undefined);
+  if (o && byName.has(o[0])) out.output = tensorName(o[0], callOf(o[0], o[1]));
+  else if (o) problems.push(`${where}the output names unknown layer '${o[0]}'`);
   if (feed === undefined && out.inputName === undefined && inputs.length === 1) problems.push(`${where}the input names layer '${inputs[0]?.[0]}', which is not an InputLayer`);
   return out;
 }

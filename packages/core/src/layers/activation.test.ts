@@ -16,7 +16,9 @@ function valueAndGrad(f: (x: tf.Tensor) => tf.Tensor): [Float32Array, Float32Arr
     const x = X();
     const dy = DY();
     const y = f(x).dataSync() as Float32Array;
-    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), dy)))(x).dataSync() as Float32Array;
+    const g = tf
+      .grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), dy)))(x)
+      .dataSync() as Float32Array;
     return [y.slice(), g.slice()];
   });
 }
@@ -109,7 +111,12 @@ describe('activations equal tfjs-layers (values and gradients, <= 1e-5)', () => 
     expect(relErr(y, ref)).toBeLessThanOrEqual(1e-6);
     const x = Array.from(X().dataSync());
     const dy = Array.from(DY().dataSync());
-    expect(relErr(g, x.map((v, i) => (v > 0.5 ? (dy[i] as number) : 0)))).toBeLessThanOrEqual(1e-6);
+    expect(
+      relErr(
+        g,
+        x.map((v, i) => (v > 0.5 ? (dy[i] as number) : 0)),
+      ),
+    ).toBeLessThanOrEqual(1e-6);
   });
 
   it.each([
@@ -123,21 +130,46 @@ describe('activations equal tfjs-layers (values and gradients, <= 1e-5)', () => 
     const [y, g] = valueAndGrad(ours(spec));
     const x = Array.from(X().dataSync());
     const dy = Array.from(DY().dataSync());
-    expect(relErr(y, x.map((v) => kerasRelu(v, slope, max, t)))).toBeLessThanOrEqual(1e-6);
+    expect(
+      relErr(
+        y,
+        x.map((v) => kerasRelu(v, slope, max, t)),
+      ),
+    ).toBeLessThanOrEqual(1e-6);
     // central differences (no test point sits on a kink)
     const h = 1e-3;
-    expect(relErr(g, x.map((v, i) => ((dy[i] as number) * (kerasRelu(v + h, slope, max, t) - kerasRelu(v - h, slope, max, t))) / (2 * h)))).toBeLessThanOrEqual(1e-3);
+    expect(
+      relErr(
+        g,
+        x.map((v, i) => ((dy[i] as number) * (kerasRelu(v + h, slope, max, t) - kerasRelu(v - h, slope, max, t))) / (2 * h)),
+      ),
+    ).toBeLessThanOrEqual(1e-3);
   });
 
   it('elu with α ≠ 1 (Keras; tfjs-layers only has α = 1) and exponential, against formulas and finite differences', () => {
     const [y, g] = valueAndGrad(ours({ name: 'elu', alpha: 0.4 }));
     const x = Array.from(X().dataSync());
     const dy = Array.from(DY().dataSync());
-    expect(relErr(y, x.map((v) => (v > 0 ? v : 0.4 * (Math.exp(v) - 1))))).toBeLessThanOrEqual(1e-6);
-    expect(relErr(g, x.map((v, i) => (dy[i] as number) * (v > 0 ? 1 : 0.4 * Math.exp(v))))).toBeLessThanOrEqual(1e-6);
+    expect(
+      relErr(
+        y,
+        x.map((v) => (v > 0 ? v : 0.4 * (Math.exp(v) - 1))),
+      ),
+    ).toBeLessThanOrEqual(1e-6);
+    expect(
+      relErr(
+        g,
+        x.map((v, i) => (dy[i] as number) * (v > 0 ? 1 : 0.4 * Math.exp(v))),
+      ),
+    ).toBeLessThanOrEqual(1e-6);
     const [ye, ge] = valueAndGrad(ours({ name: 'exponential' }));
     expect(relErr(ye, x.map(Math.exp))).toBeLessThanOrEqual(1e-6);
-    expect(relErr(ge, x.map((v, i) => (dy[i] as number) * Math.exp(v)))).toBeLessThanOrEqual(1e-6);
+    expect(
+      relErr(
+        ge,
+        x.map((v, i) => (dy[i] as number) * Math.exp(v)),
+      ),
+    ).toBeLessThanOrEqual(1e-6);
   });
 
   it('existing names keep their behaviour (leakyRelu default 0.01) and unknown names throw', () => {
@@ -149,7 +181,9 @@ describe('activations equal tfjs-layers (values and gradients, <= 1e-5)', () => 
   });
 
   it('every activation runs and differentiates on wasm like on cpu, without leaking', async () => {
-    const specs: ActivationSpec[] = ['relu6', 'elu', 'selu', 'gelu', 'geluNew', 'swish', 'mish', 'hardSigmoid', 'softplus', 'softsign', 'exponential', 'logSoftmax'].map((name) => ({ name }) as ActivationSpec);
+    const specs: ActivationSpec[] = ['relu6', 'elu', 'selu', 'gelu', 'geluNew', 'swish', 'mish', 'hardSigmoid', 'softplus', 'softsign', 'exponential', 'logSoftmax'].map(
+      (name) => ({ name }) as ActivationSpec,
+    );
     specs.push({ name: 'elu', alpha: 0.3 }, { name: 'cappedRelu', maxValue: 3, negativeSlope: 0.2, threshold: 0.5 });
     const cpu = specs.map((s) => valueAndGrad(ours(s)));
     await tf.setBackend('wasm');

@@ -65,7 +65,7 @@ describe('batchNorm: Keras semantics (axis, center, scale)', () => {
     // axis 2 and -1 normalise other sizes: give them matching weights
     const size = SHAPE[o.axis < 0 ? SHAPE.length + o.axis : o.axis] as number;
     const d = data();
-    const fit = (v: Float32Array) => Float32Array.from({ length: size }, (_, i) => v[i % v.length] as number + 0.1 * i);
+    const fit = (v: Float32Array) => Float32Array.from({ length: size }, (_, i) => (v[i % v.length] as number) + 0.1 * i);
     const dd = { ...d, gamma: fit(d.gamma), beta: fit(d.beta), mean: fit(d.mean), variance: fit(d.variance) };
     const { ours, ref } = pair(opts, dd);
     const x = tf.tensor(d.x, SHAPE);

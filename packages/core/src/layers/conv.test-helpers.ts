@@ -52,7 +52,7 @@ export async function checkConvLayer(c: ConvCase): Promise<void> {
   const rng = () => new Rng(c.seed ?? 1);
   for (const [sym, expected] of c.symbolic ?? []) {
     const l = c.make();
-    const want = expected ?? (c.ref?.().computeOutputShape([null, ...sym]) as (number | null)[]).slice(1);
+    const want = expected ?? (c.ref!().computeOutputShape([null, ...sym]) as (number | null)[]).slice(1);
     expect(l.build(sym, rng()), `output shape for [${sym}]`).toEqual(want);
     dispose(l);
   }

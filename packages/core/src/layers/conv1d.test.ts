@@ -22,10 +22,15 @@ const causal: Case[] = [
   { o: 3, k: 3, d: 2, padding: 'causal', shape: [10, 2] },
 ];
 
-const make = (c: Case) => () => new Conv1d({ filters: c.o, kernelSize: c.k, stride: c.s, dilation: c.d, padding: c.padding, useBias: c.useBias, activation: c.relu ? 'relu' : 'linear' });
+const make = (c: Case) => () =>
+  new Conv1d({ filters: c.o, kernelSize: c.k, stride: c.s, dilation: c.d, padding: c.padding, useBias: c.useBias, activation: c.relu ? 'relu' : 'linear' });
 const direct = (c: Case) => (x: tf.Tensor, w: Record<string, tf.Tensor>) => {
   const before = c.padding === 'causal' ? (c.k - 1) * (c.d ?? 1) : 0;
-  const xp = tf.pad(x, [[0, 0], [before, 0], [0, 0]]);
+  const xp = tf.pad(x, [
+    [0, 0],
+    [before, 0],
+    [0, 0],
+  ]);
   const z = tf.conv1d(xp as tf.Tensor3D, w.kernel as tf.Tensor3D, c.s ?? 1, c.padding === 'same' ? 'same' : 'valid', 'NWC', c.d ?? 1);
   const zb = w.bias ? tf.add(z, w.bias) : z;
   return c.relu ? tf.relu(zb) : zb;
@@ -37,7 +42,15 @@ describe('Conv1d', () => {
     await checkConvLayer({
       make: make(c),
       ref: () =>
-        tfl.layers.conv1d({ filters: c.o, kernelSize: c.k, strides: c.s ?? 1, dilationRate: c.d ?? 1, padding: c.padding, useBias: c.useBias ?? true, activation: c.relu ? 'relu' : 'linear' }),
+        tfl.layers.conv1d({
+          filters: c.o,
+          kernelSize: c.k,
+          strides: c.s ?? 1,
+          dilationRate: c.d ?? 1,
+          padding: c.padding,
+          useBias: c.useBias ?? true,
+          activation: c.relu ? 'relu' : 'linear',
+        }),
       direct: dilated ? undefined : direct(c),
       shape: c.shape,
       stock: !dilated,
@@ -57,15 +70,31 @@ describe('Conv1d', () => {
             const inner = tfl.layers.conv1d({ filters: c.o, kernelSize: c.k, dilationRate: c.d ?? 1, padding: 'valid', activation: c.relu ? 'relu' : 'linear' });
             const before = (c.k - 1) * (c.d ?? 1);
             const wrap = Object.create(inner) as tfl.layers.Layer;
-            wrap.apply = ((x: tf.Tensor) => tf.tidy(() => inner.apply(tf.pad(x, [[0, 0], [before, 0], [0, 0]])) as tf.Tensor)) as never;
+            wrap.apply = ((x: tf.Tensor) =>
+              tf.tidy(
+                () =>
+                  inner.apply(
+                    tf.pad(x, [
+                      [0, 0],
+                      [before, 0],
+                      [0, 0],
+                    ]),
+                  ) as tf.Tensor,
+              )) as never;
             return wrap;
           }
         : undefined,
       shape: c.shape,
       stock: !dilated,
       symbolic: [
-        [[null, c.shape[1] as number], [null, c.o]],
-        [[c.shape[0] as number, c.shape[1] as number], [len, c.o]],
+        [
+          [null, c.shape[1] as number],
+          [null, c.o],
+        ],
+        [
+          [c.shape[0] as number, c.shape[1] as number],
+          [len, c.o],
+        ],
       ],
     });
   });

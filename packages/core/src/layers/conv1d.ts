@@ -83,7 +83,13 @@ export class Conv1d implements Layer {
   apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
     const [n, l, c] = x.shape as [number, number, number];
     const before = this.causalPad;
-    const xp = before ? tf.pad(x, [[0, 0], [before, 0], [0, 0]]) : x;
+    const xp = before
+      ? tf.pad(x, [
+          [0, 0],
+          [before, 0],
+          [0, 0],
+        ])
+      : x;
     const x4 = tf.reshape(xp, [n, 1, l + before, c]) as tf.Tensor4D;
     const w4 = tf.reshape(this.params.kernel as tf.Variable, [1, this.kernelSize, c, this.filters]) as tf.Tensor4D;
     const padding = this.padding === 'causal' ? 'valid' : this.padding;

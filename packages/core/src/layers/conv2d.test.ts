@@ -6,7 +6,16 @@ import { checkConvLayer, dilateKernel } from './conv.test-helpers.js';
 import { Conv2d } from './conv2d.js';
 
 type P = 'same' | 'valid';
-type Case = { o: number; k: number | [number, number]; s?: number | [number, number]; d?: number | [number, number]; padding: P; shape: number[]; useBias?: boolean; relu?: boolean };
+type Case = {
+  o: number;
+  k: number | [number, number];
+  s?: number | [number, number];
+  d?: number | [number, number];
+  padding: P;
+  shape: number[];
+  useBias?: boolean;
+  relu?: boolean;
+};
 const cases: Case[] = [
   { o: 4, k: 3, padding: 'same', shape: [7, 6, 3] },
   { o: 3, k: 3, s: 2, padding: 'valid', shape: [9, 8, 2], relu: true },
@@ -18,7 +27,8 @@ const dilated: Case[] = [
   { o: 2, k: [3, 2], d: [2, 3], padding: 'valid', shape: [10, 11, 2], relu: true },
 ];
 
-const make = (c: Case) => () => new Conv2d({ filters: c.o, kernelSize: c.k, stride: c.s, dilation: c.d, padding: c.padding, useBias: c.useBias, activation: c.relu ? 'relu' : 'linear' });
+const make = (c: Case) => () =>
+  new Conv2d({ filters: c.o, kernelSize: c.k, stride: c.s, dilation: c.d, padding: c.padding, useBias: c.useBias, activation: c.relu ? 'relu' : 'linear' });
 
 describe('Conv2d with strides [sh, sw] and dilation', () => {
   it.each(cases)('equals tfjs-layers and tf.conv2d, gradients on cpu and wasm: %o', async (c) => {

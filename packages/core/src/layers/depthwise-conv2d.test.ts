@@ -42,7 +42,16 @@ describe('DepthwiseConv2d', () => {
       direct: (x, w) => tf.add(tf.depthwiseConv2d(x as tf.Tensor4D, dilateKernel(w.depthwise_kernel as tf.Tensor, d), 1, c.padding), w.bias as tf.Tensor),
       shape: c.shape,
       stock: false,
-      symbolic: [[[null, null, 2], [null, null, 4]], [[c.shape[0] as number, null, 2], [c.padding === 'same' ? 9 : 10 - 2 * d[0], null, 4]]],
+      symbolic: [
+        [
+          [null, null, 2],
+          [null, null, 4],
+        ],
+        [
+          [c.shape[0] as number, null, 2],
+          [c.padding === 'same' ? 9 : 10 - 2 * d[0], null, 4],
+        ],
+      ],
     });
   });
 

@@ -103,7 +103,12 @@ describe('noise layers: identity at inference, seeded noise in training', () => 
       const kept = mean(v.map((c) => (c[0] === 2 ? 1 : 0)));
       expect(kept).toBeGreaterThan(0.35);
       expect(kept).toBeLessThan(0.65);
-      expect(d1.apply(tf.ones([8, 6, 40]), { training: false }).dataSync().every((e) => e === 1)).toBe(true);
+      expect(
+        d1
+          .apply(tf.ones([8, 6, 40]), { training: false })
+          .dataSync()
+          .every((e) => e === 1),
+      ).toBe(true);
       const d2 = built(new SpatialDropout({ rate: 0.3, rank: 3 }), [4, 4, 30]);
       const y2 = d2.apply(tf.ones([5, 4, 4, 30]), { training: true, rng: new Rng(4) });
       const perChannel = tf.sub(tf.max(y2, [1, 2]), tf.min(y2, [1, 2]));

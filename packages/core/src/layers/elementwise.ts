@@ -51,7 +51,8 @@ export class Softmax extends Stateless implements Layer {
   override build(inputShape: Shape, _rng: Rng): (number | null)[] {
     const rank = inputShape.length + 1;
     const axes = (Array.isArray(this.axis) ? this.axis : [this.axis]).map((a) => (a < 0 ? a + rank : a));
-    if (axes.some((a) => a < 1 || a >= rank)) throw new Error(`${this.name}: axis ${JSON.stringify(this.axis)} is outside the input of per-example shape ${shapeText(inputShape)} (batch axis 0 excluded)`);
+    if (axes.some((a) => a < 1 || a >= rank))
+      throw new Error(`${this.name}: axis ${JSON.stringify(this.axis)} is outside the input of per-example shape ${shapeText(inputShape)} (batch axis 0 excluded)`);
     this.axes = [...new Set(axes)].sort((a, b) => a - b);
     this.rank = rank;
     return [...inputShape];
@@ -91,7 +92,10 @@ export class Rescaling extends Stateless implements Layer {
     super();
     this.scale = options.scale;
     this.offset = options.offset ?? 0;
-    for (const [key, v] of [['scale', this.scale], ['offset', this.offset]] as const) {
+    for (const [key, v] of [
+      ['scale', this.scale],
+      ['offset', this.offset],
+    ] as const) {
       const ok = typeof v === 'number' ? Number.isFinite(v) : Array.isArray(v) && v.length > 0 && v.every((e) => typeof e === 'number' && Number.isFinite(e));
       if (!ok) throw new Error(`rescaling: ${key} must be a finite number or a non-empty list of them, got ${JSON.stringify(v)}`);
     }
@@ -189,7 +193,9 @@ export class SpatialDropout extends Stateless implements Layer {
 
   override build(inputShape: Shape, _rng: Rng): (number | null)[] {
     if (this.rank !== undefined && inputShape.length !== this.rank) {
-      throw new Error(`${this.name}: expects per-example inputs of rank ${this.rank} (${this.rank === 2 ? '[steps, channels]' : '[height, width, channels]'}), got ${shapeText(inputShape)}`);
+      throw new Error(
+        `${this.name}: expects per-example inputs of rank ${this.rank} (${this.rank === 2 ? '[steps, channels]' : '[height, width, channels]'}), got ${shapeText(inputShape)}`,
+      );
     }
     checkNoiseShape(this.name, inputShape, this.noiseShape);
     return [...inputShape];
@@ -205,8 +211,9 @@ export class SpatialDropout extends Stateless implements Layer {
   }
 }
 
-const SELU_ALPHA = 1.6732632423543772848170429916717;
-const SELU_SCALE = 1.0507009873554804934193349852946;
+// SELU's constants (Klambauer et al. 2017; 1.6732632423543772848…, 1.0507009873554804934…) to double precision
+const SELU_ALPHA = 1.6732632423543772;
+const SELU_SCALE = 1.0507009873554805;
 
 /**
  * Alpha dropout (Klambauer et al. 2017), as Keras: dropped values are set to α' = −λα (SELU's

@@ -55,7 +55,8 @@ export class LayerNorm implements Layer {
   build(inputShape: Shape, _rng: Rng): (number | null)[] {
     const rank = inputShape.length + 1;
     const axes = (Array.isArray(this.axis) ? this.axis : [this.axis]).map((a) => (a < 0 ? a + rank : a));
-    if (axes.some((a) => a < 1 || a >= rank)) throw new Error(`${this.name}: axis ${JSON.stringify(this.axis)} is outside the input of per-example shape ${shapeText(inputShape)} (batch axis 0 excluded)`);
+    if (axes.some((a) => a < 1 || a >= rank))
+      throw new Error(`${this.name}: axis ${JSON.stringify(this.axis)} is outside the input of per-example shape ${shapeText(inputShape)} (batch axis 0 excluded)`);
     if (new Set(axes).size !== axes.length) throw new Error(`${this.name}: axis ${JSON.stringify(this.axis)} names an axis twice`);
     const paramShape = axes.map((a) => inputShape[a - 1] ?? null);
     if (paramShape.some((d) => d === null)) throw new Error(`${this.name}: the normalised axes ${JSON.stringify(this.axis)} must have known sizes, got ${shapeText(inputShape)}`);

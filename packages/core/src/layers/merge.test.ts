@@ -26,11 +26,48 @@ const elementwise = [
 
 describe('elementwise merges', () => {
   const cases: { shapes: number[][]; symbolic?: Shape[][] }[] = [
-    { shapes: [[4, 3], [4, 3]], symbolic: [[[null, 3], [null, 3]], [[4, 3], [null, 3]]] },
-    { shapes: [[3, 4, 2], [3, 4, 2], [3, 4, 2]] },
+    {
+      shapes: [
+        [4, 3],
+        [4, 3],
+      ],
+      symbolic: [
+        [
+          [null, 3],
+          [null, 3],
+        ],
+        [
+          [4, 3],
+          [null, 3],
+        ],
+      ],
+    },
+    {
+      shapes: [
+        [3, 4, 2],
+        [3, 4, 2],
+        [3, 4, 2],
+      ],
+    },
     // Keras broadcasting: size-1 dims, and lower-rank inputs aligned at the last axis
-    { shapes: [[3, 1, 2], [3, 4, 2]], symbolic: [[[null, 1, 2], [3, 4, 2]]] },
-    { shapes: [[4, 2], [3, 4, 2]] },
+    {
+      shapes: [
+        [3, 1, 2],
+        [3, 4, 2],
+      ],
+      symbolic: [
+        [
+          [null, 1, 2],
+          [3, 4, 2],
+        ],
+      ],
+    },
+    {
+      shapes: [
+        [4, 2],
+        [3, 4, 2],
+      ],
+    },
   ];
   for (const [kind, ours, theirs] of elementwise) {
     it.each(cases)(`${kind} equals tfjs-layers: %o`, async (c) => {
@@ -44,25 +81,101 @@ describe('elementwise merges', () => {
 
   it('subtract equals x₁ − x₂ and takes exactly two inputs', async () => {
     const ref = { run: (xs: tf.Tensor[]) => tf.sub(xs[0] as tf.Tensor, xs[1] as tf.Tensor), shape: (s: Shape[]) => [...(s[0] as Shape)] };
-    await compareLayer({ ours: new Subtract(), ref, shapes: [[4, 3], [4, 3]], symbolic: [[[null, 3], [null, 3]]] });
+    await compareLayer({
+      ours: new Subtract(),
+      ref,
+      shapes: [
+        [4, 3],
+        [4, 3],
+      ],
+      symbolic: [
+        [
+          [null, 3],
+          [null, 3],
+        ],
+      ],
+    });
     expect(() => new Subtract().build([[3], [3], [3]], rng)).toThrow(/subtract: subtract needs 2 inputs, got 3 \(shapes \[3\], \[3\], \[3\]\)/);
   });
 
   it('reject mismatched shapes naming the layer and the shapes', () => {
     const add = new Add();
     add.name = 'add_3';
-    expect(() => add.build([[4, 3], [4, 5]], rng)).toThrow(/^add_3: cannot add inputs of shapes \[4, 3\], \[4, 5\]/);
-    expect(() => new Multiply().build([[null, 3], [2, 4]], rng)).toThrow(/multiply: cannot multiply inputs of shapes \[any, 3\], \[2, 4\]/);
+    expect(() =>
+      add.build(
+        [
+          [4, 3],
+          [4, 5],
+        ],
+        rng,
+      ),
+    ).toThrow(/^add_3: cannot add inputs of shapes \[4, 3\], \[4, 5\]/);
+    expect(() =>
+      new Multiply().build(
+        [
+          [null, 3],
+          [2, 4],
+        ],
+        rng,
+      ),
+    ).toThrow(/multiply: cannot multiply inputs of shapes \[any, 3\], \[2, 4\]/);
     expect(() => new Maximum().build([[3]], rng)).toThrow(/needs at least 2 inputs, got 1/);
   });
 });
 
 describe('Concatenate', () => {
   const cases: { axis?: number; shapes: number[][]; symbolic?: Shape[][] }[] = [
-    { shapes: [[4, 3], [4, 5]], symbolic: [[[null, 3], [null, 5]], [[4, null], [4, 5]]] },
-    { axis: 1, shapes: [[2, 3, 2], [4, 3, 2], [1, 3, 2]], symbolic: [[[null, 3, 2], [4, 3, 2], [1, 3, 2]]] },
-    { axis: -2, shapes: [[3, 2, 5], [3, 4, 5]] },
-    { axis: 3, shapes: [[3, 2, 1], [3, 2, 4]], symbolic: [[[null, null, 1], [null, null, 4]]] },
+    {
+      shapes: [
+        [4, 3],
+        [4, 5],
+      ],
+      symbolic: [
+        [
+          [null, 3],
+          [null, 5],
+        ],
+        [
+          [4, null],
+          [4, 5],
+        ],
+      ],
+    },
+    {
+      axis: 1,
+      shapes: [
+        [2, 3, 2],
+        [4, 3, 2],
+        [1, 3, 2],
+      ],
+      symbolic: [
+        [
+          [null, 3, 2],
+          [4, 3, 2],
+          [1, 3, 2],
+        ],
+      ],
+    },
+    {
+      axis: -2,
+      shapes: [
+        [3, 2, 5],
+        [3, 4, 5],
+      ],
+    },
+    {
+      axis: 3,
+      shapes: [
+        [3, 2, 1],
+        [3, 2, 4],
+      ],
+      symbolic: [
+        [
+          [null, null, 1],
+          [null, null, 4],
+        ],
+      ],
+    },
   ];
   it.each(cases)('equals tfjs-layers: %o', async (c) => {
     const ours = new Concatenate(c.axis === undefined ? {} : { axis: c.axis });
@@ -73,12 +186,36 @@ describe('Concatenate', () => {
   });
 
   it('takes known dims where others are unknown, and rejects mismatches naming the shapes', () => {
-    expect(new Concatenate().build([[null, 3], [4, 5]], rng)).toEqual([4, 8]);
+    expect(
+      new Concatenate().build(
+        [
+          [null, 3],
+          [4, 5],
+        ],
+        rng,
+      ),
+    ).toEqual([4, 8]);
     const cat = new Concatenate({ axis: 1 });
     cat.name = 'cat';
-    expect(() => cat.build([[2, 3], [2, 4]], rng)).toThrow(/^cat: cannot concatenate inputs of shapes \[2, 3\], \[2, 4\] along axis 1: they differ at axis 2/);
+    expect(() =>
+      cat.build(
+        [
+          [2, 3],
+          [2, 4],
+        ],
+        rng,
+      ),
+    ).toThrow(/^cat: cannot concatenate inputs of shapes \[2, 3\], \[2, 4\] along axis 1: they differ at axis 2/);
     expect(() => cat.build([[2, 3], [2]], rng)).toThrow(/different ranks, shapes \[2, 3\], \[2\]/);
-    expect(() => new Concatenate({ axis: 3 }).build([[2, 3], [2, 3]], rng)).toThrow(/axis 3 is out of range for per-example rank 2/);
+    expect(() =>
+      new Concatenate({ axis: 3 }).build(
+        [
+          [2, 3],
+          [2, 3],
+        ],
+        rng,
+      ),
+    ).toThrow(/axis 3 is out of range for per-example rank 2/);
     expect(() => new Concatenate({ axis: 0 })).toThrow(/0 is the batch axis/);
   });
 });
@@ -97,7 +234,16 @@ describe('in a graph model with unknown spatial dims', () => {
         { name: 'avg', layer: new Pool2d('avgPool2d', { poolSize: [2, 1], stride: [2, 1] }), inputs: ['pad'] },
         { name: 'sum', layer: new Add(), inputs: ['max', 'avg'] },
         { name: 'up', layer: new UpSampling2d({ size: [2, 1] }), inputs: ['sum'] },
-        { name: 'crop', layer: new Cropping2d({ cropping: [[1, 1], [1, 1]] }), inputs: ['up'] },
+        {
+          name: 'crop',
+          layer: new Cropping2d({
+            cropping: [
+              [1, 1],
+              [1, 1],
+            ],
+          }),
+          inputs: ['up'],
+        },
         { name: 'cat', layer: new Concatenate(), inputs: ['crop', 'x'] },
         { name: 'gap', layer: new GlobalPool('globalAvgPool'), inputs: ['cat'] },
       ],
@@ -107,7 +253,10 @@ describe('in a graph model with unknown spatial dims', () => {
     expect(model.nodeShapes.get('cat')).toEqual([null, null, 6]);
     expect(model.outputShape).toEqual([6]);
     const before = tf.memory().numTensors;
-    for (const hw of [[4, 6], [6, 5]]) {
+    for (const hw of [
+      [4, 6],
+      [6, 5],
+    ]) {
       const y = tf.tidy(() => model.logits(tf.ones([2, ...(hw as number[]), 3])));
       expect(y.shape).toEqual([2, 6]);
       y.dispose();

@@ -127,7 +127,11 @@ describe('non-square max pooling on wasm', () => {
   // tfjs-backend-wasm 4.22's MaxPoolGrad is wrong; ops/gradients.ts must route non-square MaxPool
   // (1-D pooling is [k, 1]) to maxPoolGrad as it does square ones.
   it('trains correctly on wasm: the registered MaxPool gradient equals cpu stock for [k, 1] and [kh, kw] windows', async () => {
-    await compareLayer({ ours: new Pool1d('maxPool1d', { poolSize: 3, stride: 2, padding: 'same' }), ref: tfjsLayer(tfl.layers.maxPooling1d({ poolSize: 3, strides: 2, padding: 'same' })), shapes: [[9, 3]] });
+    await compareLayer({
+      ours: new Pool1d('maxPool1d', { poolSize: 3, stride: 2, padding: 'same' }),
+      ref: tfjsLayer(tfl.layers.maxPooling1d({ poolSize: 3, strides: 2, padding: 'same' })),
+      shapes: [[9, 3]],
+    });
     await compareLayer({
       ours: new Pool2d('maxPool2d', { poolSize: [3, 1], stride: [2, 1], padding: 'same' }),
       ref: tfjsLayer(tfl.layers.maxPooling2d({ poolSize: [3, 1], strides: [2, 1], padding: 'same' })),

@@ -45,7 +45,10 @@ export class Pool1d extends Stateless implements Layer {
     this.poolSize = options.poolSize ?? 2;
     this.stride = options.stride ?? this.poolSize;
     this.padding = options.padding ?? 'valid';
-    for (const [key, v] of [['poolSize', this.poolSize], ['stride', this.stride]] as const) {
+    for (const [key, v] of [
+      ['poolSize', this.poolSize],
+      ['stride', this.stride],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`${kind}: ${key} must be a positive integer, got ${JSON.stringify(v)}`);
     }
     if (this.padding !== 'valid' && this.padding !== 'same') throw new Error(`${kind}: padding must be 'valid' or 'same', got '${String(this.padding)}'`);

@@ -7,7 +7,17 @@ import type { LayerCapture } from './layer.js';
 import { SeparableConv2d } from './separable-conv2d.js';
 
 type P = 'same' | 'valid';
-type Case = { o: number; k: number | [number, number]; m: number; s?: number | [number, number]; d?: number | [number, number]; padding: P; shape: number[]; useBias?: boolean; relu?: boolean };
+type Case = {
+  o: number;
+  k: number | [number, number];
+  m: number;
+  s?: number | [number, number];
+  d?: number | [number, number];
+  padding: P;
+  shape: number[];
+  useBias?: boolean;
+  relu?: boolean;
+};
 const cases: Case[] = [
   { o: 4, k: 3, m: 1, padding: 'same', shape: [7, 6, 3] },
   { o: 3, k: 3, m: 2, padding: 'valid', shape: [8, 8, 2], relu: true },

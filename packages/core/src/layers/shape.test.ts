@@ -7,7 +7,15 @@ import { Cropping2d, type Margins2d, Permute, Reshape, UpSampling2d, ZeroPadding
 const rng = new Rng(0);
 
 describe('ZeroPadding2d', () => {
-  const forms: (Margins2d | undefined)[] = [undefined, 2, [1, 3], [[0, 2], [3, 1]]];
+  const forms: (Margins2d | undefined)[] = [
+    undefined,
+    2,
+    [1, 3],
+    [
+      [0, 2],
+      [3, 1],
+    ],
+  ];
   it.each(forms)('equals tfjs-layers for padding %o', async (padding) => {
     await compareLayer({
       ours: new ZeroPadding2d(padding === undefined ? {} : { padding }),
@@ -25,7 +33,14 @@ describe('ZeroPadding2d', () => {
 });
 
 describe('Cropping2d', () => {
-  const forms: Margins2d[] = [1, [2, 0], [[0, 2], [3, 1]]];
+  const forms: Margins2d[] = [
+    1,
+    [2, 0],
+    [
+      [0, 2],
+      [3, 1],
+    ],
+  ];
   it.each(forms)('equals tfjs-layers for cropping %o', async (cropping) => {
     await compareLayer({
       ours: new Cropping2d({ cropping }),
@@ -37,7 +52,14 @@ describe('Cropping2d', () => {
 
   it('keeps unknown dims unknown, and rejects crops that leave nothing', () => {
     expect(new Cropping2d({ cropping: 1 }).build([null, 5, 3], rng)).toEqual([null, 3, 3]);
-    expect(() => new Cropping2d({ cropping: [[2, 2], [0, 0]] }).build([4, 5, 3], rng)).toThrow(/leaves nothing of input \[4, 5, 3\]/);
+    expect(() =>
+      new Cropping2d({
+        cropping: [
+          [2, 2],
+          [0, 0],
+        ],
+      }).build([4, 5, 3], rng),
+    ).toThrow(/leaves nothing of input \[4, 5, 3\]/);
   });
 });
 
@@ -97,7 +119,11 @@ describe('Reshape', () => {
 });
 
 describe('Permute', () => {
-  const cases: number[][] = [[2, 1], [3, 1, 2], [1, 3, 2]];
+  const cases: number[][] = [
+    [2, 1],
+    [3, 1, 2],
+    [1, 3, 2],
+  ];
   it.each(cases)('equals tfjs-layers for dims %o', async (...dims) => {
     const input = [2, 3, 4].slice(0, dims.length);
     await compareLayer({

@@ -20,13 +20,24 @@ export type Margins2d = number | readonly [number, number] | readonly [readonly 
 /** Normalises `Margins2d` to [[top, bottom], [left, right]]; throws naming `what` for anything else. */
 export function margins2d(v: Margins2d, what: string): [[number, number], [number, number]] {
   let m: unknown;
-  if (typeof v === 'number') m = [[v, v], [v, v]];
-  else if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number') m = [[v[0], v[0]], [v[1], v[1]]];
+  if (typeof v === 'number')
+    m = [
+      [v, v],
+      [v, v],
+    ];
+  else if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number')
+    m = [
+      [v[0], v[0]],
+      [v[1], v[1]],
+    ];
   else m = v;
   const ok = Array.isArray(m) && m.length === 2 && m.every((p) => Array.isArray(p) && p.length === 2 && p.every((d) => Number.isInteger(d) && d >= 0));
   if (!ok) throw new Error(`${what} must be a non-negative integer, [height, width], or [[top, bottom], [left, right]], got ${JSON.stringify(v)}`);
   const [[t, b], [l, r]] = m as [[number, number], [number, number]];
-  return [[t, b], [l, r]];
+  return [
+    [t, b],
+    [l, r],
+  ];
 }
 
 function spatial(name: string, inputShape: Shape): [number | null, number | null, number | null] {
@@ -128,7 +139,10 @@ function upsampleAxis(x: tf.Tensor4D, axis: 1 | 2, s: number, bilinear: boolean)
     const len = x.shape[axis];
     const at = (i: number, size: number) => tf.slice(x, axis === 1 ? [0, i, 0, 0] : [0, 0, i, 0], axis === 1 ? [-1, size, -1, -1] : [-1, -1, size, -1]);
     const next = len === 1 ? x : tf.concat([at(1, len - 1), at(len - 1, 1)], axis);
-    const frac = tf.tensor(Array.from({ length: s }, (_, r) => r / s), phases);
+    const frac = tf.tensor(
+      Array.from({ length: s }, (_, r) => r / s),
+      phases,
+    );
     y5 = tf.add(x5, tf.mul(tf.sub(split(next), x5), frac));
   }
   return tf.reshape(y5, axis === 1 ? [n, h * s, w, c] : [n, h, w * s, c]);
@@ -149,7 +163,8 @@ export class UpSampling2d extends Stateless implements Layer {
       throw new Error(`upSampling2d: size must be a positive integer or two of them, got ${JSON.stringify(s)}`);
     }
     this.interpolation = options.interpolation ?? 'nearest';
-    if (this.interpolation !== 'nearest' && this.interpolation !== 'bilinear') throw new Error(`upSampling2d: interpolation must be 'nearest' or 'bilinear', got '${String(this.interpolation)}'`);
+    if (this.interpolation !== 'nearest' && this.interpolation !== 'bilinear')
+      throw new Error(`upSampling2d: interpolation must be 'nearest' or 'bilinear', got '${String(this.interpolation)}'`);
   }
 
   build(inputShape: Shape, _rng: Rng): (number | null)[] {

@@ -44,8 +44,12 @@ export class Pool2d extends Stateless implements Layer {
     this.padding = options.padding ?? 'valid';
     this.window = pair(this.poolSize);
     this.strides = pair(this.stride);
-    for (const [key, v] of [['poolSize', this.window], ['stride', this.strides]] as const) {
-      if (v.some((d) => !Number.isInteger(d) || d < 1)) throw new Error(`${kind}: ${key} must be a positive integer or two of them, got ${sizeText(key === 'poolSize' ? this.poolSize : this.stride)}`);
+    for (const [key, v] of [
+      ['poolSize', this.window],
+      ['stride', this.strides],
+    ] as const) {
+      if (v.some((d) => !Number.isInteger(d) || d < 1))
+        throw new Error(`${kind}: ${key} must be a positive integer or two of them, got ${sizeText(key === 'poolSize' ? this.poolSize : this.stride)}`);
     }
     if (this.padding !== 'valid' && this.padding !== 'same') throw new Error(`${kind}: padding must be 'valid' or 'same', got '${String(this.padding)}'`);
   }

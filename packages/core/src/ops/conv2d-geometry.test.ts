@@ -40,7 +40,9 @@ function inputs(c: Case, seed: number) {
 
 function gradsOf(mode: GradientMode, t: ReturnType<typeof inputs>, c: Case, reference = false) {
   const fwd = (x: tf.Tensor4D, f: tf.Tensor4D, b: tf.Tensor1D) =>
-    reference ? conv2d(x, dilateKernel(f, c.d as [number, number]), b, { stride: 1, padding: c.padding }) : conv2d(x, f, b, { stride: c.s, padding: c.padding, dilation: c.d ?? 1 });
+    reference
+      ? conv2d(x, dilateKernel(f, c.d as [number, number]), b, { stride: 1, padding: c.padding })
+      : conv2d(x, f, b, { stride: c.s, padding: c.padding, dilation: c.d ?? 1 });
   return withGradientMode(mode, () => tf.grads((x, f, b) => tf.sum(tf.mul(fwd(x as tf.Tensor4D, f as tf.Tensor4D, b as tf.Tensor1D), t.dy)))([t.x, t.f, t.b]));
 }
 

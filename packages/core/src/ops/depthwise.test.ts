@@ -109,7 +109,9 @@ describe('depthwise conv2d gradients from forward ops', () => {
       try {
         const [xw, fw, bw, dyw] = host.map((h) => tf.tensor(h.v, h.s)) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.Tensor];
         if (!c.d) {
-          expect(() => withGradientMode('stock', () => tf.grads((ff) => tf.sum(tf.depthwiseConv2d(xw, ff as tf.Tensor4D, c.s, c.padding)))([fw]))).toThrow(/DepthwiseConv2dNativeBackprop/);
+          expect(() => withGradientMode('stock', () => tf.grads((ff) => tf.sum(tf.depthwiseConv2d(xw, ff as tf.Tensor4D, c.s, c.padding)))([fw]))).toThrow(
+            /DepthwiseConv2dNativeBackprop/,
+          );
         }
         await expectNoLeak(() => {
           const ours = gradsOf('auto', xw, fw, bw, dyw, c);

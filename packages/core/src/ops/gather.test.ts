@@ -27,7 +27,9 @@ function grad(mode: GradientMode, c: Case): Float32Array {
       mode === 'stock' && c.batchDims === 1
         ? (t: tf.Tensor) => tf.stack(tf.unstack(t).map((ti, i) => tf.gather(ti, tf.unstack(ids)[i] as tf.Tensor, c.axis - 1)))
         : (t: tf.Tensor) => tf.gather(t, ids, c.axis, c.batchDims ?? 0);
-    return withGradientMode(mode, () => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), dy2)))(x2)).dataSync().slice() as Float32Array;
+    return withGradientMode(mode, () => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), dy2)))(x2))
+      .dataSync()
+      .slice() as Float32Array;
   });
 }
 
@@ -58,7 +60,14 @@ describe('GatherV2 gradient without UnsortedSegmentSum', () => {
 
   it('is lazy and leak-free: differentiating only the table leaves nothing behind', async () => {
     const table = tf.variable(tf.randomNormal([6, 3]));
-    const ids = tf.tensor2d([[1, 1], [5, 0]], [2, 2], 'int32');
+    const ids = tf.tensor2d(
+      [
+        [1, 1],
+        [5, 0],
+      ],
+      [2, 2],
+      'int32',
+    );
     await expectNoLeak(() =>
       withGradientMode('custom', () => {
         const { grads, value } = tf.variableGrads(() => tf.sum(tf.gather(table, ids)) as tf.Scalar, [table]);

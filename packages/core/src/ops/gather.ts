@@ -63,9 +63,7 @@ export function registerGatherGradient(): void {
           tf.tidy(() => {
             const b = x.shape[0] as number;
             const sliceShape = [1, ...x.shape.slice(1)];
-            const parts = Array.from({ length: b }, (_, i) =>
-              gatherGrad(sliceShape, tf.slice(indices, i, 1), tf.slice(dy, i, 1), axis),
-            );
+            const parts = Array.from({ length: b }, (_, i) => gatherGrad(sliceShape, tf.slice(indices, i, 1), tf.slice(dy, i, 1), axis));
             return tf.reshape(tf.stack(parts), x.shape);
           }),
         indices: indicesGrad,

@@ -20,7 +20,10 @@ function grad(mode: GradientMode, xs: tf.TypedArray, c: Case, dys: tf.TypedArray
       const x = tf.tensor(xs, c.shape);
       const f = (t: tf.Tensor) => tf.maxPool((c.relu ? tf.relu(t) : t) as tf.Tensor4D, c.k, c.s, c.padding);
       const y = f(x);
-      return tf.grad((t) => tf.sum(tf.mul(f(t), tf.tensor(dys, y.shape))))(x).dataSync().slice();
+      return tf
+        .grad((t) => tf.sum(tf.mul(f(t), tf.tensor(dys, y.shape))))(x)
+        .dataSync()
+        .slice();
     }),
   );
 }

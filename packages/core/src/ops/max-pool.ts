@@ -69,12 +69,16 @@ export function maxPoolGrad(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D, poo
     const pw = poolAxis(w, kw, sw, padding);
     const padded = ph.before || ph.after || pw.before || pw.after;
     const xp = padded
-      ? tf.pad(x, [
-          [0, 0],
-          [ph.before, ph.after],
-          [pw.before, pw.after],
-          [0, 0],
-        ], -3.4e38)
+      ? tf.pad(
+          x,
+          [
+            [0, 0],
+            [ph.before, ph.after],
+            [pw.before, pw.after],
+            [0, 0],
+          ],
+          -3.4e38,
+        )
       : x;
     const hp = h + ph.before + ph.after;
     const wp = w + pw.before + pw.after;

@@ -5,7 +5,7 @@
  * importances computed there, WVA attenuates by them, and fine-tuning on new data with the same
  * plugins keeps the pretrained skill. (SI cannot: its importance is a path integral over training.)
  *
- *   const reg = ewc({ lambda: 100, importance: 'fisher' });
+ *   const reg = ewc({ lambda: 100, importance: { method: 'fisher' } });
  *   await consolidate(model, { name: 'pretrained', train: oldData, test: oldTest }, [reg]);
  *   await trainContinual(model, [newTask], { optimizer, plugins: [reg] });
  */
@@ -24,7 +24,7 @@ export interface ConsolidateOptions {
 
 /** Runs every plugin's `afterTask` for `task` on `model` as it is (no step is taken); returns the time spent (ms). */
 export async function consolidate(model: Model, task: Task, plugins: readonly Plugin[], options: ConsolidateOptions = {}): Promise<number> {
-  if (!task || !task.train) throw new Error('consolidate: task needs at least a train source (the old data the model already knows)');
+  if (!task?.train) throw new Error('consolidate: task needs at least a train source (the old data the model already knows)');
   // plugins read the context, none steps the optimizer at a task's end; an inert one stands in
   const optimizer = tf.train.sgd(0);
   const ctx: TrainContext = {

@@ -38,14 +38,18 @@ describe('trainContinual', () => {
 
   it('calls plugin hooks in the documented order', async () => {
     const log: string[] = [];
+    const note = <T>(hook: string, value: T): T => {
+      log.push(hook);
+      return value;
+    };
     const p: Plugin = {
       name: 'log',
       beforeTask: () => void log.push('beforeTask'),
       beforeStep: () => void log.push('beforeStep'),
-      lossTerm: () => (log.push('lossTerm'), undefined),
-      penalty: () => (log.push('penalty'), undefined),
-      transformGradients: (g) => (log.push('transformGradients'), g),
-      transformStep: (d) => (log.push('transformStep'), d),
+      lossTerm: () => note('lossTerm', undefined),
+      penalty: () => note('penalty', undefined),
+      transformGradients: (g) => note('transformGradients', g),
+      transformStep: (d) => note('transformStep', d),
       afterStep: (info) => void log.push(`afterStep:${info.delta ? 'delta' : 'none'}`),
       afterTask: () => void log.push('afterTask'),
     };
@@ -79,8 +83,7 @@ describe('trainContinual', () => {
           }
         : {
             name: 'autodiff',
-            lossTerm: () =>
-              tf.addN(Object.entries(m.params).map(([n, v]) => tf.mul(c, tf.sum(tf.square(tf.sub(v, anchor[n] as tf.Tensor)))))) as tf.Scalar,
+            lossTerm: () => tf.addN(Object.entries(m.params).map(([n, v]) => tf.mul(c, tf.sum(tf.square(tf.sub(v, anchor[n] as tf.Tensor)))))) as tf.Scalar,
           };
       const opt = tf.train.sgd(0.05);
       const r = await trainContinual(m, tasks.slice(0, 1), { optimizer: opt, iterations: 10, batchSize: 20, plugins: [p], progressEvery: 1 });
@@ -105,7 +108,12 @@ describe('trainContinual', () => {
       const p: Plugin = { name: 'half', transformStep: (d) => Object.fromEntries(Object.entries(d).map(([n, t]) => [n, tf.mul(t, 0.5)])) };
       const opt = tf.train.sgd(0.1);
       await trainContinual(m, tasks.slice(0, 1), { optimizer: opt, iterations: 1, batchSize: 50, plugins: half ? [p] : [] });
-      const moved = tf.tidy(() => tf.sub(m.params['dense_0/kernel'] as tf.Tensor, w0['dense_0/kernel'] as tf.Tensor).dataSync().slice());
+      const moved = tf.tidy(() =>
+        tf
+          .sub(m.params['dense_0/kernel'] as tf.Tensor, w0['dense_0/kernel'] as tf.Tensor)
+          .dataSync()
+          .slice(),
+      );
       opt.dispose();
       m.dispose();
       disposeParams(w0);
@@ -113,7 +121,12 @@ describe('trainContinual', () => {
     };
     const full = await run(false);
     const half = await run(true);
-    expect(relErr(half.map((v) => v * 2), full)).toBeLessThan(1e-5);
+    expect(
+      relErr(
+        half.map((v) => v * 2),
+        full,
+      ),
+    ).toBeLessThan(1e-5);
   });
 
   it('resuming from task k with the saved weights reproduces the uninterrupted accuracy matrix', async () => {

@@ -188,7 +188,8 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
       }
     }
     for (const c of t.classes ?? []) {
-      if (!Number.isInteger(c) || c < 0 || c >= width) throw new Error(`trainContinual: task '${t.name}' masks class ${c}, but the model outputs ${width} classes (labels 0..${width - 1})`);
+      if (!Number.isInteger(c) || c < 0 || c >= width)
+        throw new Error(`trainContinual: task '${t.name}' masks class ${c}, but the model outputs ${width} classes (labels 0..${width - 1})`);
     }
   }
   const warnAt = options.warnings === false ? undefined : { maxAbsParameter: options.warnings?.maxAbsParameter ?? 1e8, lossGrowth: options.warnings?.lossGrowth ?? 1e6 };
@@ -402,11 +403,21 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
             if (await drain()) break outer;
             const accs = (await evalTasks(i)).slice(0, i + 1);
             result.curves.push({ step: ctx.step, taskIndex: i, accuracies: accs });
-            options.onProgress?.({ kind: 'eval', taskIndex: i, taskName: task.name, epoch, step: ctx.step, taskStep: ctx.taskStep, stepsInTask, accuracies: accs, elapsedMs: now() - t0 });
+            options.onProgress?.({
+              kind: 'eval',
+              taskIndex: i,
+              taskName: task.name,
+              epoch,
+              step: ctx.step,
+              taskStep: ctx.taskStep,
+              stepsInTask,
+              accuracies: accs,
+              elapsedMs: now() - t0,
+            });
           }
           if (ctx.taskStep >= stepsInTask) break;
         }
-        if (await flush('epoch')) break outer;
+        if (await flush('epoch')) break;
       }
     } finally {
       for (const p of pending) p.row.dispose();
@@ -421,7 +432,17 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
     result.accuracy.push(row);
     result.timings.push({ task: task.name, trainMs, consolidateMs, evalMs: now() - tEval, steps: ctx.taskStep });
     result.averageAccuracy = averageAccuracy(result.accuracy);
-    options.onProgress?.({ kind: 'task', taskIndex: i, taskName: task.name, epoch: ctx.epoch, step: ctx.step, taskStep: ctx.taskStep, stepsInTask, accuracies: row.slice(0, i + 1), elapsedMs: now() - t0 });
+    options.onProgress?.({
+      kind: 'task',
+      taskIndex: i,
+      taskName: task.name,
+      epoch: ctx.epoch,
+      step: ctx.step,
+      taskStep: ctx.taskStep,
+      stepsInTask,
+      accuracies: row.slice(0, i + 1),
+      elapsedMs: now() - t0,
+    });
     await options.onTaskEnd?.({ taskIndex: i, result });
   }
   if (typeof options.optimizer === 'function') optimizer?.dispose();

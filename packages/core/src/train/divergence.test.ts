@@ -71,7 +71,8 @@ describe('divergence', () => {
     // on task 2's third step, the step kept for dense_1/bias is infinite
     const p: Plugin = {
       name: 'poison',
-      transformStep: (d, ctx) => (ctx.taskIndex === 1 && ctx.taskStep === 2 ? { ...d, 'dense_1/bias': tf.fill(d['dense_1/bias']?.shape as number[], Number.POSITIVE_INFINITY) } : d),
+      transformStep: (d, ctx) =>
+        ctx.taskIndex === 1 && ctx.taskStep === 2 ? { ...d, 'dense_1/bias': tf.fill(d['dense_1/bias']?.shape as number[], Number.POSITIVE_INFINITY) } : d,
     };
     const before = tf.memory().numTensors;
     const r = await trainContinual(m, tasks, { optimizer: opt, iterations: 10, batchSize: 20, plugins: [p], progressEvery: 4 });
@@ -107,7 +108,13 @@ describe('divergence', () => {
     const m = model();
     const opt = tf.train.sgd(50);
     const warnings: ProgressEvent[] = [];
-    const r = await trainContinual(m, tasks.slice(0, 1), { optimizer: opt, iterations: 8, batchSize: 20, progressEvery: 1, onProgress: (e) => e.kind === 'warning' && warnings.push(e) });
+    const r = await trainContinual(m, tasks.slice(0, 1), {
+      optimizer: opt,
+      iterations: 8,
+      batchSize: 20,
+      progressEvery: 1,
+      onProgress: (e) => e.kind === 'warning' && warnings.push(e),
+    });
     expect(r.diverged).toBeUndefined();
     const byReason = Object.fromEntries(r.warnings.map((w) => [w.reason, w]));
     expect(r.warnings).toHaveLength(2);

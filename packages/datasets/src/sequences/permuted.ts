@@ -21,16 +21,10 @@ export interface PermutedOptions extends PartOptions {
  * depends only on (seed, t): `firstUnpermuted` and `numTasks` do not change the other tasks'.
  * Feature i of a permuted example is feature perm[i] of the original.
  */
-export function taskPermutations(
-  numTasks: number,
-  size: number,
-  options: { seed?: number; firstUnpermuted?: boolean } = {},
-): (Int32Array | undefined)[] {
+export function taskPermutations(numTasks: number, size: number, options: { seed?: number; firstUnpermuted?: boolean } = {}): (Int32Array | undefined)[] {
   if (!Number.isInteger(numTasks) || numTasks < 1) throw new Error(`numTasks must be a positive integer, got ${numTasks}`);
   const root = new Rng(options.seed ?? 0);
-  return Array.from({ length: numTasks }, (_, t) =>
-    t === 0 && (options.firstUnpermuted ?? true) ? undefined : root.fork(`permutation-${t}`).permutation(size),
-  );
+  return Array.from({ length: numTasks }, (_, t) => (t === 0 && (options.firstUnpermuted ?? true) ? undefined : root.fork(`permutation-${t}`).permutation(size)));
 }
 
 /** The inverse permutation: inverse[perm[i]] = i. */

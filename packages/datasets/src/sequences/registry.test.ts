@@ -22,8 +22,26 @@ describe('task sequences by name', () => {
   it('builds each named sequence from a dataset, as the direct functions do', () => {
     expect(SEQUENCE_NAMES).toEqual(['permuted', 'split', 'rotated', 'queue']);
     expect(summary(taskSequence('permuted', { dataset: data, numTasks: 3, seed: 2 }))).toEqual(summary(permutedTasks(data, { numTasks: 3, seed: 2 })));
-    expect(summary(taskSequence('split', { dataset: data, groups: [[0, 1], [2, 3]], mode: 'task' }))).toEqual(
-      summary(splitTasks(data, { groups: [[0, 1], [2, 3]] })),
+    expect(
+      summary(
+        taskSequence('split', {
+          dataset: data,
+          groups: [
+            [0, 1],
+            [2, 3],
+          ],
+          mode: 'task',
+        }),
+      ),
+    ).toEqual(
+      summary(
+        splitTasks(data, {
+          groups: [
+            [0, 1],
+            [2, 3],
+          ],
+        }),
+      ),
     );
     expect(taskSequence('rotated', { dataset: data, angles: [0, 90] }).map((t) => t.name)).toEqual(['fixture-rot0', 'fixture-rot90']);
     expect(taskSequence('queue', { datasets: [data], flat: false }).map((t) => [t.name, t.train.exampleShape])).toEqual([

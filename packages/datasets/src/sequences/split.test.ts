@@ -53,7 +53,13 @@ describe('split tasks', () => {
   });
 
   it('domain-incremental: labels become positions in the group, one head of group size', async () => {
-    const tasks = splitTasks(data, { mode: 'domain', groups: [[3, 7, 1], [0, 9, 2]] });
+    const tasks = splitTasks(data, {
+      mode: 'domain',
+      groups: [
+        [3, 7, 1],
+        [0, 9, 2],
+      ],
+    });
     await expectNoLeak(() => {
       tasks.forEach((task, g) => {
         const group = g === 0 ? [3, 7, 1] : [0, 9, 2];
@@ -69,14 +75,28 @@ describe('split tasks', () => {
   });
 
   it('class-incremental: labels unchanged and no mask', () => {
-    const tasks = splitTasks(data, { mode: 'class', groups: [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]], validation: 0 });
+    const tasks = splitTasks(data, {
+      mode: 'class',
+      groups: [
+        [0, 1, 2, 3, 4],
+        [5, 6, 7, 8, 9],
+      ],
+      validation: 0,
+    });
     expect(tasks[1]!.classes).toBeUndefined();
     expect(tasks[1]!.validation).toBeUndefined();
     expect(new Set(labelsOf(tasks[1]!.test as ArraySource).drawn)).toEqual(new Set([5, 6, 7, 8, 9]));
   });
 
   it('rejects overlapping, empty or out-of-range groups', () => {
-    expect(() => splitTasks(data, { groups: [[0, 1], [1, 2]] })).toThrow('class 1 is in group 0 and group 1; groups must be disjoint');
+    expect(() =>
+      splitTasks(data, {
+        groups: [
+          [0, 1],
+          [1, 2],
+        ],
+      }),
+    ).toThrow('class 1 is in group 0 and group 1; groups must be disjoint');
     expect(() => splitTasks(data, { groups: [[0], []] })).toThrow('group 1 is empty');
     expect(() => splitTasks(data, { groups: [[0, 10]] })).toThrow('group 0 has class 10, outside 0..9');
     expect(() => splitTasks(data, { mode: 'multi' as 'task' })).toThrow("mode must be 'task', 'domain' or 'class'");

@@ -39,8 +39,7 @@ export function splitTasks(data: MnistFormatDataset, options: SplitOptions = {})
   const labelMap = new Int32Array(data.numClasses);
   for (const group of groups) group.forEach((c, k) => (labelMap[c] = k));
   const numClasses = domain ? Math.max(...groups.map((g) => g.length)) : data.numClasses;
-  const source = (x: Uint8Array, y: Uint8Array) =>
-    new ArraySource({ x, y, exampleShape: exampleShape(data, options.flat), numClasses, ...(domain ? { labelMap } : {}) });
+  const source = (x: Uint8Array, y: Uint8Array) => new ArraySource({ x, y, exampleShape: exampleShape(data, options.flat), numClasses, ...(domain ? { labelMap } : {}) });
   const train = source(data.train.images, data.train.labels);
   const test = source(data.test.images, data.test.labels);
   return groups.map((group) => {

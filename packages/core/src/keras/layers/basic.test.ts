@@ -81,59 +81,110 @@ function compareOnce(model: tfl.Sequential, x: tf.Tensor, kinds: string[]): void
 
 describe('Keras converters of basic layers: tfjs-layers models run the same through them', () => {
   it('dense, batch norm, PReLU, layer norm, activations, dropout', async () => {
-    const model = () => tfl.sequential({
-      layers: [
-        tfl.layers.dense({ units: 8, activation: 'gelu', inputShape: [6] }),
-        tfl.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-2 }),
-        tfl.layers.prelu({}),
-        tfl.layers.layerNormalization({ center: false }),
-        tfl.layers.dense({ units: 7, useBias: false, activation: 'hardSigmoid' }),
-        tfl.layers.leakyReLU({ alpha: 0.2 }),
-        tfl.layers.dropout({ rate: 0.3 }),
-        tfl.layers.dense({ units: 6, activation: 'mish' }),
-        tfl.layers.reLU({ maxValue: 0.8 }),
-        tfl.layers.elu(),
-        tfl.layers.activation({ activation: 'softsign' }),
-        tfl.layers.dense({ units: 5, activation: 'softmax' }),
-      ],
-    });
-    await compare(model, () => tf.randomNormal([4, 6], 0, 1, 'float32', 1), ['dense', 'batchNorm', 'prelu', 'layerNorm', 'dense', 'activation', 'dropout', 'dense', 'activation', 'activation', 'activation', 'dense']);
+    const model = () =>
+      tfl.sequential({
+        layers: [
+          tfl.layers.dense({ units: 8, activation: 'gelu', inputShape: [6] }),
+          tfl.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-2 }),
+          tfl.layers.prelu({}),
+          tfl.layers.layerNormalization({ center: false }),
+          tfl.layers.dense({ units: 7, useBias: false, activation: 'hardSigmoid' }),
+          tfl.layers.leakyReLU({ alpha: 0.2 }),
+          tfl.layers.dropout({ rate: 0.3 }),
+          tfl.layers.dense({ units: 6, activation: 'mish' }),
+          tfl.layers.reLU({ maxValue: 0.8 }),
+          tfl.layers.elu(),
+          tfl.layers.activation({ activation: 'softsign' }),
+          tfl.layers.dense({ units: 5, activation: 'softmax' }),
+        ],
+      });
+    await compare(model, () => tf.randomNormal([4, 6], 0, 1, 'float32', 1), [
+      'dense',
+      'batchNorm',
+      'prelu',
+      'layerNorm',
+      'dense',
+      'activation',
+      'dropout',
+      'dense',
+      'activation',
+      'activation',
+      'activation',
+      'dense',
+    ]);
   });
 
   it('embedding → dense on the last axis of [steps, dim] (denseNd) → layer norm → swish → noise', async () => {
-    const model = () => tfl.sequential({
-      layers: [
-        tfl.layers.embedding({ inputDim: 12, outputDim: 4, inputLength: 5, inputShape: [5] }),
-        tfl.layers.dense({ units: 3, activation: 'selu' }),
-        tfl.layers.layerNormalization({ axis: [1, 2] }),
-        tfl.layers.activation({ activation: 'swish' }),
-        tfl.layers.gaussianNoise({ stddev: 0.1 }),
-        tfl.layers.softmax({ axis: -1 }),
-      ],
-    });
-    await compare(model, () => tf.tensor2d([[1, 2, 11, 0, 2], [5, 5, 5, 3, 7]]), ['embedding', 'denseNd', 'layerNorm', 'activation', 'gaussianNoise', 'activation']);
+    const model = () =>
+      tfl.sequential({
+        layers: [
+          tfl.layers.embedding({ inputDim: 12, outputDim: 4, inputLength: 5, inputShape: [5] }),
+          tfl.layers.dense({ units: 3, activation: 'selu' }),
+          tfl.layers.layerNormalization({ axis: [1, 2] }),
+          tfl.layers.activation({ activation: 'swish' }),
+          tfl.layers.gaussianNoise({ stddev: 0.1 }),
+          tfl.layers.softmax({ axis: -1 }),
+        ],
+      });
+    await compare(
+      model,
+      () =>
+        tf.tensor2d([
+          [1, 2, 11, 0, 2],
+          [5, 5, 5, 3, 7],
+        ]),
+      ['embedding', 'denseNd', 'layerNorm', 'activation', 'gaussianNoise', 'activation'],
+    );
   });
 
   it('images: rescaling, batch norm over the channels, capped ReLU, per-channel PReLU, noise layers', async () => {
-    const model = () => tfl.sequential({
-      layers: [
-        tfl.layers.rescaling({ scale: 1 / 255, offset: -0.5, inputShape: [4, 4, 3] }),
-        tfl.layers.batchNormalization({ axis: 3, center: false }),
-        tfl.layers.reLU({ maxValue: 3 }),
-        tfl.layers.prelu({ sharedAxes: [1, 2] }),
-        tfl.layers.gaussianDropout({ rate: 0.2 }),
-        tfl.layers.alphaDropout({ rate: 0.1 }),
-        tfl.layers.dense({ units: 2 }),
-      ],
-    });
-    await compare(model, () => tf.randomUniform([3, 4, 4, 3], 0, 255, 'float32', 2), ['rescaling', 'batchNorm', 'activation', 'prelu', 'gaussianDropout', 'alphaDropout', 'denseNd']);
+    const model = () =>
+      tfl.sequential({
+        layers: [
+          tfl.layers.rescaling({ scale: 1 / 255, offset: -0.5, inputShape: [4, 4, 3] }),
+          tfl.layers.batchNormalization({ axis: 3, center: false }),
+          tfl.layers.reLU({ maxValue: 3 }),
+          tfl.layers.prelu({ sharedAxes: [1, 2] }),
+          tfl.layers.gaussianDropout({ rate: 0.2 }),
+          tfl.layers.alphaDropout({ rate: 0.1 }),
+          tfl.layers.dense({ units: 2 }),
+        ],
+      });
+    await compare(model, () => tf.randomUniform([3, 4, 4, 3], 0, 255, 'float32', 2), [
+      'rescaling',
+      'batchNorm',
+      'activation',
+      'prelu',
+      'gaussianDropout',
+      'alphaDropout',
+      'denseNd',
+    ]);
   });
 });
 
 describe('Keras converters: configs', () => {
   it('registers the basic layers, and no recurrent layer or wrapper', () => {
     const all = supportedKerasLayers();
-    for (const c of ['InputLayer', 'Dense', 'Activation', 'ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'Softmax', 'BatchNormalization', 'LayerNormalization', 'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'Rescaling', 'Embedding']) {
+    for (const c of [
+      'InputLayer',
+      'Dense',
+      'Activation',
+      'ReLU',
+      'LeakyReLU',
+      'PReLU',
+      'ELU',
+      'Softmax',
+      'BatchNormalization',
+      'LayerNormalization',
+      'Dropout',
+      'SpatialDropout1D',
+      'SpatialDropout2D',
+      'GaussianNoise',
+      'GaussianDropout',
+      'AlphaDropout',
+      'Rescaling',
+      'Embedding',
+    ]) {
       expect(all).toContain(c);
     }
     for (const c of ['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional', 'TimeDistributed']) expect(all).not.toContain(c);
@@ -143,7 +194,10 @@ describe('Keras converters: configs', () => {
     expect(convert('InputLayer', { batch_shape: [null, 3] })).toEqual({ layer: undefined, weights: {} });
     expect(convert('LeakyReLU', { negative_slope: 0.25 }).layer?.config()).toEqual({ kind: 'activation', activation: { name: 'leakyRelu', alpha: 0.25 } });
     expect(convert('LeakyReLU', {}).layer?.config()).toEqual({ kind: 'activation', activation: { name: 'leakyRelu', alpha: 0.3 } });
-    expect(convert('ReLU', { max_value: 2, negative_slope: 0.1, threshold: 0.5 }).layer?.config()).toEqual({ kind: 'activation', activation: { name: 'cappedRelu', maxValue: 2, negativeSlope: 0.1, threshold: 0.5 } });
+    expect(convert('ReLU', { max_value: 2, negative_slope: 0.1, threshold: 0.5 }).layer?.config()).toEqual({
+      kind: 'activation',
+      activation: { name: 'cappedRelu', maxValue: 2, negativeSlope: 0.1, threshold: 0.5 },
+    });
     expect(convert('ELU', { alpha: 0.7 }).layer?.config()).toEqual({ kind: 'activation', activation: { name: 'elu', alpha: 0.7 } });
     expect(convert('Softmax', { axis: [1] }).layer?.kind).toBe('softmax');
     expect(convert('BatchNormalization', { axis: [3], center: false }).weights).toEqual({ gamma: 'gamma', moving_mean: 'moving_mean', moving_variance: 'moving_variance' });

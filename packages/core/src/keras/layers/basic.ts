@@ -55,7 +55,8 @@ function axes(c: Config, key: string, fallback: number): number | number[] {
 function noiseShape(c: Config): (number | null)[] | undefined {
   const v = c.noise_shape;
   if (!given(v)) return undefined;
-  if (!Array.isArray(v) || v.some((d) => d !== null && !(Number.isInteger(d) && (d as number) >= 1))) throw new Error(`has noise_shape ${text(v)}: expected a list of positive integers or nulls`);
+  if (!Array.isArray(v) || v.some((d) => d !== null && !(Number.isInteger(d) && (d as number) >= 1)))
+    throw new Error(`has noise_shape ${text(v)}: expected a list of positive integers or nulls`);
   return v as (number | null)[];
 }
 
@@ -152,7 +153,8 @@ registerKerasLayers({
   PReLU: (l) => {
     const s = l.config.shared_axes;
     const shared = !given(s) ? [] : Array.isArray(s) ? s : [s];
-    if (shared.some((a) => !Number.isInteger(a) || (a as number) < 1)) throw new Error(`has shared_axes ${text(s)}: expected positive integers (1 is the first axis after the batch)`);
+    if (shared.some((a) => !Number.isInteger(a) || (a as number) < 1))
+      throw new Error(`has shared_axes ${text(s)}: expected positive integers (1 is the first axis after the batch)`);
     return { layer: named(new PReLU({ sharedAxes: shared as number[] }), l), weights: { alpha: 'alpha' } };
   },
 

@@ -31,7 +31,14 @@ function stored(model: tfl.LayersModel): KerasLayerConfig[] {
 
 function randomize(m: tfl.LayersModel, seed: number): void {
   const rng = new Rng(seed);
-  m.setWeights(m.weights.map((w) => tf.tensor(Float32Array.from({ length: tf.util.sizeFromShape(w.shape as number[]) }, () => rng.normal() * 0.4), w.shape as number[])));
+  m.setWeights(
+    m.weights.map((w) =>
+      tf.tensor(
+        Float32Array.from({ length: tf.util.sizeFromShape(w.shape as number[]) }, () => rng.normal() * 0.4),
+        w.shape as number[],
+      ),
+    ),
+  );
 }
 
 describe('Keras convolution converters', () => {
@@ -47,9 +54,22 @@ describe('Keras convolution converters', () => {
     h = tfl.layers.separableConv2d({ filters: 5, kernelSize: 3, dilationRate: 2, padding: 'same', activation: 'tanh', name: 'sep' }).apply(h) as tfl.SymbolicTensor;
     h = tfl.layers.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, padding: 'valid', name: 'tr' }).apply(h) as tfl.SymbolicTensor;
     const model = tfl.model({ inputs: input, outputs: h });
-    const got = Object.fromEntries(stored(model).slice(1).map((l) => [l.name, convert(l.className, l.config, l.name)]));
+    const got = Object.fromEntries(
+      stored(model)
+        .slice(1)
+        .map((l) => [l.name, convert(l.className, l.config, l.name)]),
+    );
     const c = got.c?.layer as Conv2d;
-    expect([c.kind, c.name, c.options.filters, c.kernelSize, c.strides, c.dilation, c.padding, c.activation]).toEqual(['conv2d', 'c', 4, [3, 2], [2, 1], [1, 1], 'same', { name: 'relu' }]);
+    expect([c.kind, c.name, c.options.filters, c.kernelSize, c.strides, c.dilation, c.padding, c.activation]).toEqual([
+      'conv2d',
+      'c',
+      4,
+      [3, 2],
+      [2, 1],
+      [1, 1],
+      'same',
+      { name: 'relu' },
+    ]);
     expect(got.c?.weights).toEqual({ kernel: 'kernel', bias: 'bias' });
     const dw = got.dw?.layer as DepthwiseConv2d;
     expect([dw.kind, dw.kernelSize, dw.depthMultiplier, dw.strides, dw.padding]).toEqual(['depthwiseConv2d', [3, 3], 2, [1, 1], 'valid']);
@@ -59,16 +79,43 @@ describe('Keras convolution converters', () => {
     expect(got.sep?.weights).toEqual({ depthwise_kernel: 'depthwise_kernel', pointwise_kernel: 'pointwise_kernel', bias: 'bias' });
     const tr = got.tr?.layer as Conv2dTranspose;
     expect([tr.kind, tr.filters, tr.kernelSize, tr.strides, tr.padding]).toEqual(['conv2dTranspose', 2, [3, 3], [2, 2], 'valid']);
-    const c1 = convert('Conv1D', { filters: 3, kernel_size: [5], strides: [1], dilation_rate: [2], padding: 'causal', use_bias: true, activation: 'linear', data_format: 'channels_last' }).layer as Conv1d;
+    const c1 = convert('Conv1D', {
+      filters: 3,
+      kernel_size: [5],
+      strides: [1],
+      dilation_rate: [2],
+      padding: 'causal',
+      use_bias: true,
+      activation: 'linear',
+      data_format: 'channels_last',
+    }).layer as Conv1d;
     expect([c1.kind, c1.kernelSize, c1.strides, c1.dilation, c1.padding]).toEqual(['conv1d', 5, 1, 2, 'causal']);
     // as Keras 2 saves it
     const keras = {
-      name: 'sep2', trainable: true, dtype: 'float32', filters: 8, kernel_size: [3, 3], strides: [2, 2], padding: 'same', data_format: 'channels_last',
-      dilation_rate: [1, 1], groups: 1, activation: 'relu', use_bias: false, depth_multiplier: 2, depthwise_initializer: { class_name: 'GlorotUniform', config: {} },
+      name: 'sep2',
+      trainable: true,
+      dtype: 'float32',
+      filters: 8,
+      kernel_size: [3, 3],
+      strides: [2, 2],
+      padding: 'same',
+      data_format: 'channels_last',
+      dilation_rate: [1, 1],
+      groups: 1,
+      activation: 'relu',
+      use_bias: false,
+      depth_multiplier: 2,
+      depthwise_initializer: { class_name: 'GlorotUniform', config: {} },
     };
     const s2 = convert('SeparableConv2D', keras).layer as SeparableConv2d;
     expect([s2.filters, s2.kernelSize, s2.strides, s2.depthMultiplier, s2.padding, s2.activation, Object.keys(convert('SeparableConv2D', keras).weights)]).toEqual([
-      8, [3, 3], [2, 2], 2, 'same', { name: 'relu' }, ['depthwise_kernel', 'pointwise_kernel'],
+      8,
+      [3, 3],
+      [2, 2],
+      2,
+      'same',
+      { name: 'relu' },
+      ['depthwise_kernel', 'pointwise_kernel'],
     ]);
   });
 
@@ -101,7 +148,10 @@ describe('Keras convolution converters', () => {
     const loaded = await fromLayersModel(keras);
     expect(loaded.model.inputShape).toEqual([null, null, 3]);
     expect(loaded.model.layers.map((l) => l.kind)).toEqual(['conv2d', 'depthwiseConv2d', 'separableConv2d', 'conv2dTranspose', 'conv2d']);
-    for (const shape of [[2, 9, 12, 3], [1, 16, 10, 3]]) {
+    for (const shape of [
+      [2, 9, 12, 3],
+      [1, 16, 10, 3],
+    ]) {
       const x = tf.randomNormal(shape, 0, 1, 'float32', 5);
       await expectNoLeak(() => {
         tf.tidy(() => {
@@ -124,10 +174,10 @@ describe('Keras convolution converters', () => {
     const loaded = await fromLayersModel(keras);
     const x = tf.randomNormal([3, 17, 3], 0, 1, 'float32', 6);
     await expectNoLeak(() => {
-        tf.tidy(() => {
-          expect(relErr(loaded.predict(x), keras.predict(x) as tf.Tensor)).toBeLessThanOrEqual(1e-5);
-        });
+      tf.tidy(() => {
+        expect(relErr(loaded.predict(x), keras.predict(x) as tf.Tensor)).toBeLessThanOrEqual(1e-5);
       });
+    });
     x.dispose();
     loaded.dispose();
     keras.dispose();

@@ -13,7 +13,7 @@ import { DepthwiseConv2d } from '../../layers/depthwise-conv2d.js';
 import type { Layer } from '../../layers/layer.js';
 import { SeparableConv2d } from '../../layers/separable-conv2d.js';
 import type { Padding } from '../../ops/conv2d.js';
-import { type ConvertContext, type ConvertedLayer, type KerasLayerConfig, channelsLast, kerasTuple, registerKerasLayers } from '../registry.js';
+import { type ConvertedLayer, type KerasLayerConfig, channelsLast, kerasTuple, registerKerasLayers } from '../registry.js';
 
 type Config = Record<string, unknown>;
 const given = (v: unknown) => v !== undefined && v !== null;
@@ -58,7 +58,7 @@ function stridesAndDilation(c: Config, rank: number): { strides: number[]; dilat
 }
 
 /** Common to every converter: a channels_last layer, its name, its activation; errors name the key. */
-function convert(l: KerasLayerConfig, ctx: ConvertContext, make: (c: Config) => { layer: Layer; weights: string[] }): ConvertedLayer {
+function convert(l: KerasLayerConfig, make: (c: Config) => { layer: Layer; weights: string[] }): ConvertedLayer {
   channelsLast(l);
   const { layer, weights } = make(l.config);
   layer.name = l.name;
@@ -70,7 +70,7 @@ const withBias = (bias: boolean, ...kernels: string[]) => (bias ? [...kernels, '
 
 registerKerasLayers({
   Conv1D: (l, ctx) =>
-    convert(l, ctx, (c) => {
+    convert(l, (c) => {
       groups(c);
       const [kernelSize] = kerasTuple(c.kernel_size, 1, 1, 'kernel_size') as [number];
       const { strides, dilation } = stridesAndDilation(c, 1);
@@ -89,7 +89,7 @@ registerKerasLayers({
     }),
 
   Conv2D: (l, ctx) =>
-    convert(l, ctx, (c) => {
+    convert(l, (c) => {
       groups(c);
       const { strides, dilation } = stridesAndDilation(c, 2);
       const bias = useBias(c);
@@ -107,7 +107,7 @@ registerKerasLayers({
     }),
 
   DepthwiseConv2D: (l, ctx) =>
-    convert(l, ctx, (c) => {
+    convert(l, (c) => {
       const { strides, dilation } = stridesAndDilation(c, 2);
       const bias = useBias(c);
       const layer = new DepthwiseConv2d({
@@ -123,7 +123,7 @@ registerKerasLayers({
     }),
 
   SeparableConv2D: (l, ctx) =>
-    convert(l, ctx, (c) => {
+    convert(l, (c) => {
       const { strides, dilation } = stridesAndDilation(c, 2);
       const bias = useBias(c);
       const layer = new SeparableConv2d({
@@ -140,7 +140,7 @@ registerKerasLayers({
     }),
 
   Conv2DTranspose: (l, ctx) =>
-    convert(l, ctx, (c) => {
+    convert(l, (c) => {
       groups(c);
       if (given(c.output_padding)) throw new Error(`has output_padding ${text(c.output_padding)} (only null is supported)`);
       const dilation = kerasTuple(c.dilation_rate, 2, 1, 'dilation_rate');

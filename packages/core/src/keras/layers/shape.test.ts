@@ -26,9 +26,29 @@ function stored(model: tfl.LayersModel): KerasLayerConfig[] {
 
 describe('Keras converters of single-input layers, from tfjs-layers model.json configs', () => {
   const cases: [string, () => tfl.layers.Layer, number[]][] = [
-    ['ZeroPadding2D', () => tfl.layers.zeroPadding2d({ padding: [[1, 0], [2, 3]] }), [3, 4, 2]],
+    [
+      'ZeroPadding2D',
+      () =>
+        tfl.layers.zeroPadding2d({
+          padding: [
+            [1, 0],
+            [2, 3],
+          ],
+        }),
+      [3, 4, 2],
+    ],
     ['ZeroPadding2D', () => tfl.layers.zeroPadding2d({ padding: [1, 2] }), [3, 4, 2]],
-    ['Cropping2D', () => tfl.layers.cropping2D({ cropping: [[1, 0], [0, 2]] }), [4, 5, 2]],
+    [
+      'Cropping2D',
+      () =>
+        tfl.layers.cropping2D({
+          cropping: [
+            [1, 0],
+            [0, 2],
+          ],
+        }),
+      [4, 5, 2],
+    ],
     ['UpSampling2D', () => tfl.layers.upSampling2d({ size: [2, 3], interpolation: 'bilinear' }), [3, 3, 2]],
     ['UpSampling2D', () => tfl.layers.upSampling2d({}), [3, 4, 2]],
     ['Reshape', () => tfl.layers.reshape({ targetShape: [-1, 4] }), [2, 3, 4]],
@@ -59,12 +79,55 @@ describe('Keras converters of single-input layers, from tfjs-layers model.json c
 
 describe('Keras converters of merge layers', () => {
   const cases: [string, (inputs: tfl.SymbolicTensor[]) => tfl.SymbolicTensor, number[][]][] = [
-    ['Add', (xs) => tfl.layers.add({}).apply(xs) as tfl.SymbolicTensor, [[4, 3], [4, 3], [4, 3]]],
-    ['Multiply', (xs) => tfl.layers.multiply({}).apply(xs) as tfl.SymbolicTensor, [[4, 3], [1, 3]]],
-    ['Average', (xs) => tfl.layers.average({}).apply(xs) as tfl.SymbolicTensor, [[4, 3], [4, 3]]],
-    ['Maximum', (xs) => tfl.layers.maximum({}).apply(xs) as tfl.SymbolicTensor, [[4, 3], [4, 3]]],
-    ['Minimum', (xs) => tfl.layers.minimum({}).apply(xs) as tfl.SymbolicTensor, [[4, 3], [4, 3]]],
-    ['Concatenate', (xs) => tfl.layers.concatenate({ axis: 1 }).apply(xs) as tfl.SymbolicTensor, [[2, 3], [4, 3]]],
+    [
+      'Add',
+      (xs) => tfl.layers.add({}).apply(xs) as tfl.SymbolicTensor,
+      [
+        [4, 3],
+        [4, 3],
+        [4, 3],
+      ],
+    ],
+    [
+      'Multiply',
+      (xs) => tfl.layers.multiply({}).apply(xs) as tfl.SymbolicTensor,
+      [
+        [4, 3],
+        [1, 3],
+      ],
+    ],
+    [
+      'Average',
+      (xs) => tfl.layers.average({}).apply(xs) as tfl.SymbolicTensor,
+      [
+        [4, 3],
+        [4, 3],
+      ],
+    ],
+    [
+      'Maximum',
+      (xs) => tfl.layers.maximum({}).apply(xs) as tfl.SymbolicTensor,
+      [
+        [4, 3],
+        [4, 3],
+      ],
+    ],
+    [
+      'Minimum',
+      (xs) => tfl.layers.minimum({}).apply(xs) as tfl.SymbolicTensor,
+      [
+        [4, 3],
+        [4, 3],
+      ],
+    ],
+    [
+      'Concatenate',
+      (xs) => tfl.layers.concatenate({ axis: 1 }).apply(xs) as tfl.SymbolicTensor,
+      [
+        [2, 3],
+        [4, 3],
+      ],
+    ],
   ];
   it.each(cases)('%s', async (className, call, shapes) => {
     const inputs = shapes.map((s) => tfl.input({ shape: s }));
@@ -90,7 +153,20 @@ describe('Keras configs as Keras itself writes them', () => {
     expect(convert('Reshape', { target_shape: [-1, 2] }).layer?.config()).toEqual({ kind: 'reshape', targetShape: [-1, 2] });
     expect(convert('Concatenate', {}).layer?.config()).toEqual({ kind: 'concatenate', axis: -1 });
     expect(convert('UpSampling2D', { size: 2 }).layer?.config()).toEqual({ kind: 'upSampling2d', size: [2, 2], interpolation: 'nearest' });
-    expect(convert('ZeroPadding2D', { padding: [[1, 2], [3, 4]] }).layer?.config()).toEqual({ kind: 'zeroPadding2d', padding: [[1, 2], [3, 4]] });
+    expect(
+      convert('ZeroPadding2D', {
+        padding: [
+          [1, 2],
+          [3, 4],
+        ],
+      }).layer?.config(),
+    ).toEqual({
+      kind: 'zeroPadding2d',
+      padding: [
+        [1, 2],
+        [3, 4],
+      ],
+    });
   });
 
   it('refuses what it does not support, saying what', () => {
@@ -111,7 +187,37 @@ describe('Keras configs as Keras itself writes them', () => {
 
   it('registers every class name and alias', () => {
     const names = supportedKerasLayers();
-    for (const n of ['ZeroPadding2D', 'Cropping2D', 'UpSampling2D', 'Reshape', 'Permute', 'Flatten', 'MaxPooling1D', 'MaxPool1D', 'AveragePooling1D', 'AvgPool1D', 'MaxPooling2D', 'MaxPool2D', 'AveragePooling2D', 'AvgPool2D', 'GlobalMaxPooling1D', 'GlobalMaxPool1D', 'GlobalMaxPooling2D', 'GlobalMaxPool2D', 'GlobalAveragePooling1D', 'GlobalAvgPool1D', 'GlobalAveragePooling2D', 'GlobalAvgPool2D', 'Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate']) {
+    for (const n of [
+      'ZeroPadding2D',
+      'Cropping2D',
+      'UpSampling2D',
+      'Reshape',
+      'Permute',
+      'Flatten',
+      'MaxPooling1D',
+      'MaxPool1D',
+      'AveragePooling1D',
+      'AvgPool1D',
+      'MaxPooling2D',
+      'MaxPool2D',
+      'AveragePooling2D',
+      'AvgPool2D',
+      'GlobalMaxPooling1D',
+      'GlobalMaxPool1D',
+      'GlobalMaxPooling2D',
+      'GlobalMaxPool2D',
+      'GlobalAveragePooling1D',
+      'GlobalAvgPool1D',
+      'GlobalAveragePooling2D',
+      'GlobalAvgPool2D',
+      'Add',
+      'Subtract',
+      'Multiply',
+      'Average',
+      'Maximum',
+      'Minimum',
+      'Concatenate',
+    ]) {
       expect(names, n).toContain(n);
     }
   });
