@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type ForwardOptions, type LayerShapes, type Model, exampleShapeProblem } from './contract.js';
 import { type ApplyContext, type Layer, type LayerCapture, type MergeLayer, type Shape, isMergeLayer } from './layers/layer.js';
-import { type ParamMap, assertSameShape } from './params.js';
+import { type ParamMap, assignWeights, copyWeights } from './params.js';
 import { Rng } from './rng.js';
 
 /** One call of a layer: its output is named `name`; `inputs` name the model input or earlier nodes. */
@@ -276,26 +276,11 @@ export class GraphModel implements Model {
   }
 
   getWeights(options: { state?: boolean } = {}): ParamMap {
-    const out: ParamMap = {};
-    for (const [n, v] of Object.entries(this.params)) out[n] = tf.clone(v);
-    if (options.state !== false) for (const [n, v] of Object.entries(this.state)) out[n] = tf.clone(v);
-    return out;
+    return copyWeights(this.params, this.state, options);
   }
 
   setWeights(weights: ParamMap, options: { allowMissing?: boolean } = {}): void {
-    const all: ParamMap<tf.Variable> = { ...this.params, ...this.state };
-    for (const name of Object.keys(weights)) {
-      if (!all[name]) throw new Error(`setWeights: '${name}' is not a parameter of this model`);
-    }
-    for (const [name, v] of Object.entries(all)) {
-      const w = weights[name];
-      if (!w) {
-        if (options.allowMissing || this.state[name]) continue;
-        throw new Error(`setWeights: parameter '${name}' is missing`);
-      }
-      assertSameShape(v, w, name, 'setWeights');
-      v.assign(w);
-    }
+    assignWeights(this.params, this.state, weights, options);
   }
 
   countParams(): number {

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardOptions, LayerShapes, Model } from './contract.js';
 import { layerFromConfig } from './layers/index.js';
 import type { LayerCapture, Layer, LayerConfig } from './layers/layer.js';
-import { type ParamMap, assertSameShape } from './params.js';
+import { type ParamMap, assignWeights, copyWeights } from './params.js';
 import { Rng } from './rng.js';
 
 export interface SequentialOptions {
@@ -173,27 +173,11 @@ export class Sequential implements Model {
 
   /** Copies of all parameters and state (a checkpoint of the weights). */
   getWeights(options: { state?: boolean } = {}): ParamMap {
-    const out: ParamMap = {};
-    for (const [n, v] of Object.entries(this.params)) out[n] = tf.clone(v);
-    if (options.state !== false) for (const [n, v] of Object.entries(this.state)) out[n] = tf.clone(v);
-    return out;
+    return copyWeights(this.params, this.state, options);
   }
 
-  /** Assigns parameters (and state) from a map; names and shapes are checked. */
   setWeights(weights: ParamMap, options: { allowMissing?: boolean } = {}): void {
-    const all: ParamMap<tf.Variable> = { ...this.params, ...this.state };
-    for (const name of Object.keys(weights)) {
-      if (!all[name]) throw new Error(`setWeights: '${name}' is not a parameter of this model`);
-    }
-    for (const [name, v] of Object.entries(all)) {
-      const w = weights[name];
-      if (!w) {
-        if (options.allowMissing || this.state[name]) continue;
-        throw new Error(`setWeights: parameter '${name}' is missing`);
-      }
-      assertSameShape(v, w, name, 'setWeights');
-      v.assign(w);
-    }
+    assignWeights(this.params, this.state, weights, options);
   }
 
   countParams(): number {

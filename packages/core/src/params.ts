@@ -89,3 +89,28 @@ export async function assertFinite(map: ParamMap, what: string): Promise<void> {
     if (flag) throw new Error(`${what}: parameter '${name}' contains NaN or Infinity`);
   }
 }
+
+/** Copies of a model's parameters and (unless `state: false`) its state: `Model.getWeights`. */
+export function copyWeights(params: ParamMap<tf.Variable>, state: ParamMap<tf.Variable>, options: { state?: boolean } = {}): ParamMap {
+  const out: ParamMap = {};
+  for (const [n, v] of Object.entries(params)) out[n] = tf.clone(v);
+  if (options.state !== false) for (const [n, v] of Object.entries(state)) out[n] = tf.clone(v);
+  return out;
+}
+
+/** Assigns `weights` to a model's parameters and state, names and shapes checked: `Model.setWeights`. */
+export function assignWeights(params: ParamMap<tf.Variable>, state: ParamMap<tf.Variable>, weights: ParamMap, options: { allowMissing?: boolean } = {}): void {
+  const all: ParamMap<tf.Variable> = { ...params, ...state };
+  for (const name of Object.keys(weights)) {
+    if (!all[name]) throw new Error(`setWeights: '${name}' is not a parameter of this model`);
+  }
+  for (const [name, v] of Object.entries(all)) {
+    const w = weights[name];
+    if (!w) {
+      if (options.allowMissing || state[name]) continue;
+      throw new Error(`setWeights: parameter '${name}' is missing`);
+    }
+    assertSameShape(v, w, name, 'setWeights');
+    v.assign(w);
+  }
+}
