@@ -54,4 +54,39 @@ describe('ArraySource', () => {
     expect(() => source({ labelMap: [0, 5, 1] })).toThrow(/sends class 1 to 5/);
     expect(() => [...source().batches(0)]).toThrow(/batchSize must be a positive integer/);
   });
+
+  it('applies per-channel scale and offset (channels last), following the source index under a permutation', async () => {
+    await expectNoLeak(() => {
+      // two examples of shape [2, 3] (2 pixels × 3 channels): values 0..11
+      const x = Uint8Array.from({ length: 12 }, (_, i) => i);
+      const y = Int32Array.from([0, 1]);
+      const scale = [1, 10, 100];
+      const offset = [0.5, -1, 2];
+      const s = new ArraySource({ x, y, exampleShape: [2, 3], numClasses: 2, scale, offset });
+      const [b] = [...s.batches(2)];
+      // value i of an example has channel i mod 3: x·scale[c] + offset[c]
+      const expected = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((v) => Math.fround(v * (scale[v % 3] as number) + (offset[v % 3] as number)));
+      expect(Array.from(b!.x.dataSync())).toEqual(expected);
+      expect(b!.x.shape).toEqual([2, 2, 3]);
+      tf.dispose([b!.x, b!.y]);
+      // reversing the channels of each pixel: feature i takes source j = perm[i] and source j's channel
+      const perm = Int32Array.from([2, 1, 0, 5, 4, 3]);
+      const [p, p2] = [...s.with({ permutation: perm }).batches(1)];
+      tf.dispose([p2!.x, p2!.y]);
+      expect(Array.from(p!.x.dataSync())).toEqual([2 * 100 + 2, 1 * 10 - 1, 0 * 1 + 0.5, 5 * 100 + 2, 4 * 10 - 1, 3 * 1 + 0.5]);
+      tf.dispose([p!.x, p!.y]);
+      // a scalar offset with the default scale (1/255 for Uint8)
+      const [q] = [...new ArraySource({ x, y, exampleShape: [2, 3], numClasses: 2, offset: -1 }).batches(1, { limit: 1 })];
+      expect(Array.from(q!.x.dataSync())).toEqual([0, 1, 2, 3, 4, 5].map((v) => Math.fround(v / 255 - 1)));
+      tf.dispose([q!.x, q!.y]);
+    });
+  });
+
+  it('refuses per-channel arrays whose length is not the number of channels, naming the option', () => {
+    const x = new Uint8Array(12);
+    const y = Int32Array.from([0, 1]);
+    expect(() => new ArraySource({ x, y, exampleShape: [2, 3], numClasses: 2, scale: [1, 2] })).toThrow(/scale has 2 entries but examples \[2,3\] have 3 channels/);
+    expect(() => new ArraySource({ x, y, exampleShape: [2, 3], numClasses: 2, offset: [1, 2, 3, 4] })).toThrow(/offset has 4 entries/);
+    expect(() => new ArraySource({ x, y, exampleShape: [2, 3], numClasses: 2, offset: [1, Number.NaN, 3] })).toThrow(/offset .* non-finite/);
+  });
 });

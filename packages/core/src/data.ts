@@ -48,9 +48,18 @@ export interface ArraySourceOptions {
   y: Uint8Array | Int32Array | readonly number[];
   exampleShape: readonly number[];
   numClasses: number;
-  /** Multiplier applied to x when a batch is made; default 1/255 for Uint8Array, 1 for Float32Array. */
-  scale?: number;
-  /** Feature permutation applied per batch: feature i of an example is x[perm[i]]. */
+  /**
+   * Multiplier applied to x when a batch is made; default 1/255 for Uint8Array, 1 for Float32Array.
+   * An array gives one per channel (channels last: the channel of a value is its index in the example
+   * modulo the last dimension of `exampleShape`), and must have that many entries.
+   */
+  scale?: number | readonly number[];
+  /** Added after scaling: a batch value is x·scale[c] + offset[c]. Default 0; per channel like `scale`. */
+  offset?: number | readonly number[];
+  /**
+   * Feature permutation applied per batch: feature i of an example is x[perm[i]]. Per-channel `scale`
+   * and `offset` follow the value: they use the channel of the source index perm[i].
+   */
   permutation?: Int32Array;
   /** The examples of `x` this source exposes (a view, no copy); default all. */
   indices?: Int32Array;
@@ -64,14 +73,16 @@ export class ArraySource implements DataSource {
   readonly exampleShape: readonly number[];
   readonly numClasses: number;
   readonly exampleSize: number;
-  private readonly scale: number;
+  private readonly scale: number | Float32Array;
+  private readonly offset: number | Float32Array;
 
   constructor(readonly options: ArraySourceOptions) {
     const { x, y, exampleShape, numClasses, permutation, indices, labelMap } = options;
     this.exampleShape = [...exampleShape];
     this.exampleSize = exampleShape.reduce((a, b) => a * b, 1);
     this.numClasses = numClasses;
-    this.scale = options.scale ?? (x instanceof Uint8Array ? 1 / 255 : 1);
+    this.scale = perChannel('scale', options.scale ?? (x instanceof Uint8Array ? 1 / 255 : 1), exampleShape);
+    this.offset = perChannel('offset', options.offset ?? 0, exampleShape);
     const total = x.length / this.exampleSize;
     if (!Number.isInteger(total)) {
       throw new Error(`arraySource: x has ${x.length} values, not a multiple of the example size ${this.exampleSize} ([${exampleShape}])`);
@@ -135,7 +146,11 @@ export class ArraySource implements DataSource {
     const n = Math.min(this.size, options.limit ?? this.size);
     const { x, y, permutation, indices, labelMap } = this.options;
     const d = this.exampleSize;
-    const scale = this.scale;
+    const { scale, offset } = this;
+    const scalar = typeof scale === 'number' && typeof offset === 'number';
+    // per channel: expand to one multiplier and one addend per source feature (the channel of feature i is i mod C)
+    const scales = scalar ? undefined : expandChannels(scale, d);
+    const offsets = scalar ? undefined : expandChannels(offset, d);
     for (let start = 0; start < n; start += batchSize) {
       const b = Math.min(batchSize, n - start);
       const xb = new Float32Array(b * d);
@@ -145,14 +160,52 @@ export class ArraySource implements DataSource {
         const ex = indices ? (indices[pos] as number) : pos;
         const off = ex * d;
         const row = r * d;
-        if (permutation) for (let i = 0; i < d; i++) xb[row + i] = (x[off + (permutation[i] as number)] as number) * scale;
-        else for (let i = 0; i < d; i++) xb[row + i] = (x[off + i] as number) * scale;
+        if (scalar) {
+          const s = scale as number;
+          const o = offset as number;
+          if (permutation) for (let i = 0; i < d; i++) xb[row + i] = (x[off + (permutation[i] as number)] as number) * s + o;
+          else for (let i = 0; i < d; i++) xb[row + i] = (x[off + i] as number) * s + o;
+        } else {
+          const sc = scales as Float32Array;
+          const of = offsets as Float32Array;
+          if (permutation) {
+            for (let i = 0; i < d; i++) {
+              const j = permutation[i] as number;
+              xb[row + i] = (x[off + j] as number) * (sc[j] as number) + (of[j] as number);
+            }
+          } else for (let i = 0; i < d; i++) xb[row + i] = (x[off + i] as number) * (sc[i] as number) + (of[i] as number);
+        }
         const raw = y[ex] as number;
         yb[r] = labelMap ? (labelMap[raw] as number) : raw;
       }
       yield { x: tf.tensor(xb, [b, ...this.exampleShape], 'float32'), y: tf.tensor1d(yb, 'int32') };
     }
   }
+}
+
+/** A scalar stays a scalar (the fast path); an array must give one value per channel (the last dimension). */
+function perChannel(name: 'scale' | 'offset', value: number | readonly number[], exampleShape: readonly number[]): number | Float32Array {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`arraySource: ${name} must be finite, got ${value}`);
+    return value;
+  }
+  const channels = exampleShape.length ? (exampleShape[exampleShape.length - 1] as number) : 1;
+  if (value.length !== channels) {
+    throw new Error(
+      `arraySource: ${name} has ${value.length} entries but examples [${exampleShape}] have ${channels} channel${channels === 1 ? '' : 's'} (the last dimension); give one ${name} per channel or a number`,
+    );
+  }
+  for (const v of value) if (!Number.isFinite(v)) throw new Error(`arraySource: ${name} [${value}] has a non-finite entry`);
+  return Float32Array.from(value);
+}
+
+/** One entry per feature of an example: v[i mod C] (a scalar fills every entry). */
+function expandChannels(v: number | Float32Array, d: number): Float32Array {
+  const out = new Float32Array(d);
+  if (typeof v === 'number') return out.fill(v);
+  const c = v.length;
+  for (let i = 0; i < d; i++) out[i] = v[i % c] as number;
+  return out;
 }
 
 export function arraySource(options: ArraySourceOptions): ArraySource {
