@@ -31,7 +31,7 @@ export function mnistFormatFileNames(options: { prefix?: string; gzip?: boolean 
 }
 
 /** Images and their labels: `images` holds count × rows × cols pixels (0..255), row-major. */
-export interface ImageSet {
+export interface MnistImages {
   images: Uint8Array;
   labels: Uint8Array;
   count: number;
@@ -44,8 +44,8 @@ export interface MnistFormatDataset {
   rows: number;
   cols: number;
   numClasses: number;
-  train: ImageSet;
-  test: ImageSet;
+  train: MnistImages;
+  test: MnistImages;
   /** Where the data came from: a folder, a URL, or 'embedded'. */
   source?: string;
 }
@@ -81,7 +81,7 @@ export function mnistFormatFromBytes(files: Record<MnistFileRole, Uint8Array | A
   const trY = labels('trainLabels');
   const teX = images('testImages');
   const teY = labels('testLabels');
-  const pair = (x: typeof trX, y: typeof trY, xr: MnistFileRole, yr: MnistFileRole): ImageSet => {
+  const pair = (x: typeof trX, y: typeof trY, xr: MnistFileRole, yr: MnistFileRole): MnistImages => {
     const n = x.dims[0] as number;
     const m = y.dims[0] as number;
     if (n !== m) throw new Error(`${names[xr]} has ${n} images but ${names[yr]} has ${m} labels`);
