@@ -15,7 +15,7 @@
 // the moving averages still held a fifth of their initial values after two epochs (157 steps) and the
 // model scored 0.19 on the test images (one class predicted for almost all).
 //
-//   npx turbo run build && node packages/core/examples/pretrain.mjs [outDir] [--epochs N] [--float32]
+//   npx turbo run build && node packages/core/examples/pretrain.mjs [outDir] [--epochs N] [--float32] [--units 10|5]
 //
 // Default outDir: packages/core/examples/pretrained-fashion04/.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -35,7 +35,10 @@ const flag = (name, fallback) => {
 const EPOCHS = Number(flag('--epochs', 3));
 const BACKEND = flag('--backend', 'wasm');
 const QUANTIZE = !args.includes('--float32');
-const positional = args.filter((a, i) => !a.startsWith('--') && !(i > 0 && ['--epochs', '--backend'].includes(args[i - 1])));
+// output units: 10 (one head for all of Fashion-MNIST, trained on 0-4) or 5 (a head for the classes it knows,
+// as a published model has; `forgetless finetune --head extend` grows it; the CLI's shipped example)
+const UNITS = Number(flag('--units', 10));
+const positional = args.filter((a, i) => !a.startsWith('--') && !(i > 0 && ['--epochs', '--backend', '--units'].includes(args[i - 1])));
 const OUT = positional[0] ?? join(dirname(fileURLToPath(import.meta.url)), 'pretrained-fashion04');
 const BATCH = 64;
 const LEARNING_RATE = 2e-3;
@@ -93,7 +96,7 @@ function mobileNetV2Small() {
   x = bn('Conv_1_bn').apply(x);
   x = relu6('out_relu').apply(x);
   x = tfl.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }).apply(x);
-  const output = tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed++ }), name: 'predictions' }).apply(x);
+  const output = tfl.layers.dense({ units: UNITS, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed++ }), name: 'predictions' }).apply(x);
   return tfl.model({ inputs: input, outputs: output, name: 'mobilenetv2_fashion' });
 }
 
@@ -162,7 +165,7 @@ console.log(`data: embedded Fashion-MNIST, classes ${OLD_CLASSES.join(',')}: ${t
 
 const model = mobileNetV2Small();
 console.log(
-  `model: ${model.layers.length} layers, ${model.countParams()} weights (MobileNetV2-style: ZeroPadding2D, Conv2D s2, BN, ReLU6, 3 inverted residual blocks with DepthwiseConv2D and Add, GAP, Dense softmax 10)`,
+  `model: ${model.layers.length} layers, ${model.countParams()} weights (MobileNetV2-style: ZeroPadding2D, Conv2D s2, BN, ReLU6, 3 inverted residual blocks with DepthwiseConv2D and Add, GAP, Dense softmax ${UNITS})`,
 );
 model.compile({ optimizer: tf.train.adam(LEARNING_RATE), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
 
@@ -175,7 +178,7 @@ for (let epoch = 0; epoch < EPOCHS; epoch++) {
   rng.shuffle(order);
   const idx = tf.tensor1d(order, 'int32');
   const xs = tf.gather(train.x, idx);
-  const ys = tf.tidy(() => tf.oneHot(tf.gather(train.y, idx), 10));
+  const ys = tf.tidy(() => tf.oneHot(tf.gather(train.y, idx), UNITS));
   const h = await model.fit(xs, ys, { epochs: 1, batchSize: BATCH, shuffle: false, verbose: 0 });
   tf.dispose([idx, xs, ys]);
   const acc = accuracy(model, test.x, test.y);

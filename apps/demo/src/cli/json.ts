@@ -3,7 +3,7 @@
  * undefined metrics are written as null and read back as NaN for the numeric fields listed here.
  */
 const NUMERIC_ARRAYS = new Set(['accuracy', 'averageAccuracy', 'baseline', 'values', 'matrix']);
-const NUMERIC_FIELDS = new Set(['finalAverage', 'forgetting', 'bwt', 'pearson', 'spearman', 'mean', 'std']);
+const NUMERIC_FIELDS = new Set(['finalAverage', 'forgetting', 'bwt', 'pearson', 'spearman', 'mean', 'std', 'old', 'new', 'oldOwn', 'newOwn', 'oldLoss', 'newLoss']);
 
 const nanDeep = (v: unknown): unknown => (Array.isArray(v) ? v.map(nanDeep) : v === null ? Number.NaN : v);
 

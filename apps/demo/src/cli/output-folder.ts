@@ -32,7 +32,7 @@ const UPDATE_MS = 5_000;
 /** The temporary files of an atomic write: `<file>.<pid>.<ms>.tmp`. */
 const TMP_FILE = /\.(\d+)\.\d+\.tmp$/;
 /** Files a run writes (results.json, report.md, the charts): removed by --force with the checkpoint. */
-const RUN_OUTPUTS = /^(results\.json|report\.md|avg-accuracy\.svg|correlations\.svg|pruning\.svg|(matrix|lambda)-.+\.svg)$/;
+const RUN_OUTPUTS = /^(results\.json|report\.md|avg-accuracy\.svg|correlations\.svg|pruning\.svg|finetune\.svg|models|(matrix|lambda)-.+\.svg)$/;
 
 export interface ClaimOptions {
   /** The option that named the folder, for messages. */
@@ -44,6 +44,8 @@ export interface ClaimOptions {
   mode: 'run' | 'resume' | 'tool';
   /** With `run`: replace what an earlier run left. */
   force?: boolean;
+  /** The command that writes the folder, for messages (`forgetless <command> --resume`; default run). */
+  command?: string;
   /** Warnings (a lock that was lost). Default: a line on stderr. */
   warn?: (line: string) => void;
 }
@@ -224,7 +226,7 @@ export async function earlierRun(dir: string): Promise<'interrupted' | 'results'
 /** Removes what a run writes (results, report, charts, checkpoint), for --force. */
 async function clearRun(dir: string): Promise<void> {
   await rm(join(dir, CHECKPOINT_DIR), { recursive: true, force: true });
-  for (const name of await readdir(dir)) if (RUN_OUTPUTS.test(name)) await rm(join(dir, name), { force: true });
+  for (const name of await readdir(dir)) if (RUN_OUTPUTS.test(name)) await rm(join(dir, name), { recursive: true, force: true });
 }
 
 /** Creates (when missing) and write-probes `dir`; returns the topmost folder it created. */
@@ -303,7 +305,7 @@ export async function claimOutputFolder(path: string, options: ClaimOptions): Pr
       if (earlier && !options.force) {
         throw new UserError(
           earlier === 'interrupted'
-            ? `${flag}: ${dir} holds an interrupted run's checkpoint: continue it with \`forgetless run --resume ${dir}\`, or pass --force to start over (its checkpoint and results are removed)`
+            ? `${flag}: ${dir} holds an interrupted run's checkpoint: continue it with \`forgetless ${options.command ?? 'run'} --resume ${dir}\`, or pass --force to start over (its checkpoint and results are removed)`
             : `${flag}: ${dir} holds the results of an earlier run: pass --force to replace them, or choose another --out`,
         );
       }

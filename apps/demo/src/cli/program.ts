@@ -13,6 +13,7 @@ import { BACKENDS, SEQUENCES } from '../experiment/config.js';
 import { DEFAULT_LAMBDAS, METHODS, SGD_LAMBDAS } from '../experiment/methods.js';
 import { PRESETS, PRESET_NAMES, defaultConfig } from '../experiment/presets.js';
 import { usage } from './errors.js';
+import type { FinetuneFlags } from './finetune-command.js';
 import type { RunFlags } from './options.js';
 import { claimOutputFolder, defaultOutDir } from './output-folder.js';
 import { registerToolCommands } from './tool-commands.js';
@@ -26,6 +27,10 @@ export function cliVersion(): string {
 
 /** `text (default: value)`, for options whose default depends on the preset (so commander must not set it). */
 const dflt = (text: string, value: string) => `${text} (default: ${value})`;
+
+interface FinetuneActionFlags extends FinetuneFlags {
+  force?: boolean;
+}
 
 export interface RunActionFlags extends RunFlags {
   out?: string;
@@ -114,6 +119,70 @@ export function buildProgram(argv: readonly string[]): Command {
     .option('--quiet', 'no progress output (warnings and errors still print)')
     .action(async (flags: RunActionFlags) => {
       await runAction(flags, command);
+    });
+
+  program
+    .command('finetune')
+    .description('fine-tune a pretrained model.json on new data without forgetting its old data: methods × λ side by side, plain fine-tuning beside them')
+    .option('--model <path>', 'model.json of a TensorFlow.js LayersModel (Keras-converted, quantized or not), or its folder')
+    .option('--old <dir>', 'data the model already knows: class folders of images, train/ + test/ folders, or x.npy + y.npy')
+    .option('--new <dir>', 'data to learn: the same layouts')
+    .option('--example', 'the shipped example, offline: a MobileNetV2-style net pretrained on Fashion-MNIST 0-4, fine-tuned on 5-9 (head extended)')
+    .option('--classes <file>', dflt("names of the model's outputs (one per line, or a JSON array), matched to the class folders", "the old data's folders, in order"))
+    .option(
+      '--methods <list>',
+      'comma-separated: plain, ewc-fis, ewc-mas, sewc-fis (= stabilized-ewc-fis), wva-sig, l2, ... (SI needs a training path: not here)',
+      'plain,ewc-fis,sewc-fis,wva-fis',
+    )
+    .option(
+      '--lambda <spec>',
+      dflt('λ for every method (1000), a grid (100,1000,10000), or per method (ewc-fis=100,1000); repeatable', "each method's paper λ ×1, ×10, ×100"),
+      collect,
+    )
+    .addOption(new Option('--head <mode>', 'keep the head, extend it with outputs for new classes, or replace it').choices(['keep', 'extend', 'replace']).default('keep'))
+    .option('--freeze <list>', dflt('layers not to train: names, prefixes (block_1_*) or globs (*_BN), comma-separated', 'none'))
+    .addOption(
+      new Option(
+        '--batch-norm <mode>',
+        'batch norm while fine-tuning: frozen (inference mode, as Keras advises), train, or recalibrate (train, then re-estimate statistics on old + new)',
+      )
+        .choices(['frozen', 'train', 'recalibrate'])
+        .default('frozen'),
+    )
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam']).default('adam'))
+    .option('--lr <x>', dflt('learning rate', 'adam 0.001, sgd 0.01'))
+    .option('--epochs <n>', 'epochs on the new data', '1')
+    .option('--batch-size <n>', 'minibatch size', '32')
+    .option('--seed <n>', 'seed of the split, shuffling and new head units', '0')
+    .option('--importance-samples <n>', 'old training examples the importances are computed on', '1000')
+    .option('--eval-limit <n>', dflt('evaluate on at most n test examples per part', 'all'))
+    .option('--test-fraction <x>', 'test share of a folder that is not split into train/ and test/ (seeded, per class)', '0.2')
+    .option('--preprocess <spec>', "the model's input preprocessing: unit (x/255), symmetric (x/127.5-1), imagenet, caffe, scale=..,offset=.., or mean=r,g,b;std=r,g,b", 'unit')
+    .addOption(new Option('--fit <mode>', 'resize images to the model input: stretch, or center-crop').choices(['stretch', 'center-crop']).default('stretch'))
+    .addOption(new Option('--bad-images <mode>', 'corrupt, truncated or unreadable images: skip them (named), or refuse the data').choices(['skip', 'refuse']).default('skip'))
+    .option('--per-class <n>', dflt('read at most n images per class folder', 'all'))
+    .option('--max-old-drop <x>', 'λ selection: the best new accuracy whose old accuracy fell by at most x', '0.05')
+    .addOption(new Option('--save <which>', 'fine-tuned models to write: the selected λ of each method, all, or none').choices(['best', 'all', 'none']).default('best'))
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]).default('wasm'))
+    .option('--out <dir>', dflt('output folder', 'runs/<timestamp>'))
+    .option('--force', 'replace what an earlier comparison left in --out')
+    .option('--resume <dir>', 'continue an interrupted comparison from its output folder')
+    .option('--no-progress', 'no progress bars (lines only)')
+    .option('--quiet', 'no progress output')
+    .action(async (flags: FinetuneActionFlags, cmd: Command) => {
+      const given = Object.fromEntries(Object.entries(flags).filter(([k]) => cmd.getOptionValueSource(k) !== 'default' || ['progress'].includes(k))) as FinetuneActionFlags;
+      const { force, ...rest } = given;
+      const resume = rest.resume !== undefined;
+      if (resume && force) throw usage('--resume continues a comparison with its own settings: drop --force');
+      const folder = resume
+        ? await claimOutputFolder(rest.resume as string, { flag: '--resume', mode: 'resume' })
+        : await claimOutputFolder(rest.out ?? defaultOutDir(), { flag: '--out', mode: 'run', force: !!force, command: 'finetune' });
+      try {
+        const { finetuneCommand } = await import('./finetune-command.js');
+        await finetuneCommand(resume ? rest : { ...rest, out: folder.dir }, command);
+      } finally {
+        await folder.release();
+      }
     });
 
   program

@@ -30,6 +30,11 @@ export interface WeightEntry {
   readonly byteLength: number;
   /** The forgetless parameter or state it holds (`Conv1/kernel`, `bn_Conv1/moving_mean`), if any. */
   readonly core?: string;
+  /**
+   * Held as float32 here but to be saved in this quantization (a head `resizeHead` made from a
+   * quantized file); the saved spec takes its dtype, with a fresh scale and minimum.
+   */
+  readonly quantizeAs?: Readonly<NonNullable<tf.io.WeightsManifestEntry['quantization']>>;
 }
 
 export interface LoadedLayersModel {

@@ -57,7 +57,9 @@ export async function layersModelArtifacts(loaded: LoadedLayersModel, options: S
       const values = (await t.data()) as Float32Array;
       let enc: EncodedWeight;
       try {
-        enc = encodeWeight(values, e.spec as tf.io.WeightsManifestEntry, original, { keepQuantization });
+        enc = e.quantizeAs
+          ? encodeWeight(values, { ...(e.spec as tf.io.WeightsManifestEntry), quantization: { ...e.quantizeAs } }, undefined, { keepQuantization })
+          : encodeWeight(values, e.spec as tf.io.WeightsManifestEntry, original, { keepQuantization });
       } catch (err) {
         throw new Error(`layersModelArtifacts: ${loaded.source}: ${(err as Error).message} (forgetless '${e.core}')`);
       }

@@ -51,6 +51,11 @@ export interface ContinualOptions {
    * infinite loss or parameter always ends the run (`ContinualResult.diverged`).
    */
   warnings?: false | { maxAbsParameter?: number; lossGrowth?: number };
+  /**
+   * Run the plugins' `afterTask` (importances, anchors) after the last task too (default true).
+   * false skips it when nothing will follow, e.g. fine-tuning a consolidated pretrained model once.
+   */
+  consolidateLast?: boolean;
 }
 
 /**
@@ -425,7 +430,7 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
     if (result.cancelled || result.diverged) break;
     const trainMs = now() - tTrain;
     const tCons = now();
-    for (const p of plugins) await p.afterTask?.(ctx);
+    if (i < T - 1 || options.consolidateLast !== false) for (const p of plugins) await p.afterTask?.(ctx);
     const consolidateMs = now() - tCons;
     const tEval = now();
     const row = await evalTasks(evalAll ? T - 1 : i);
