@@ -29,8 +29,8 @@ import { finetuneChartSpec, finetuneMarkdown, finetuneTable } from '../report/fi
 import { renderSvg, slug } from '../report/svg.js';
 import { CHECKPOINT_DIR } from './checkpoint.js';
 import { UserError, usage } from './errors.js';
-import { EXAMPLE_CLASS_NAMES, exampleModelPath, renderExampleData } from './finetune-example.js';
-import { type LoadedPart, loadPart, parsePreprocessing, partSources, readClassNames } from './finetune-data.js';
+import { exampleModelPath, renderExampleData } from './finetune-example.js';
+import { type LoadedPart, loadPart, modelLabels, parsePreprocessing, partSources, readClassNames } from './finetune-data.js';
 import { fromJson, toJson } from './json.js';
 import { number, parseLambdaSpec } from './options.js';
 
@@ -358,7 +358,8 @@ export async function finetuneCommand(flags: FinetuneFlags, command: string): Pr
       );
     }
     context = { ...context, data: fingerprint };
-    const modelClasses = context.example ? EXAMPLE_CLASS_NAMES.slice(0, 5) : context.classes ? await readClassNames(context.classes) : undefined;
+    const modelClasses = context.classes ? await readClassNames(context.classes) : await modelLabels(context.model);
+    if (modelClasses && !context.classes) log(`  the model's output names: ${modelClasses.length} labels from its folder (${modelClasses.slice(0, 6).join(', ')}${modelClasses.length > 6 ? ', ...' : ''})`);
     let plan: ReturnType<typeof planClasses>;
     try {
       plan = planClasses({
@@ -373,20 +374,26 @@ export async function finetuneCommand(flags: FinetuneFlags, command: string): Pr
     } catch (e) {
       throw new UserError((e as Error).message);
     }
-    if (config.head === 'replace') throw new UserError('--head replace: not available yet in finetune (the old head would be needed to measure the old data); use --head extend');
-    if (plan.units !== loaded.model.numClasses) working = await resizeHead(loaded, { units: plan.units, mode: 'extend', seed: config.seed });
+    let headLayer: string | undefined;
+    if (config.head === 'replace' || plan.units !== loaded.model.numClasses) {
+      const resized = await resizeHead(loaded, { units: plan.units, mode: config.head === 'replace' ? 'replace' : 'extend', seed: config.seed });
+      working = resized;
+      headLayer = resized.head.layer;
+    }
     const preprocessing = parsePreprocessing(context.preprocess);
     const width = working.model.numClasses;
-    const oldSrc = partSources(old, preprocessing, width, plan.oldMap);
+    // a replaced head: old data keeps the pretrained model's classes, measured through its own head
+    const oldSrc = partSources(old, preprocessing, config.head === 'replace' ? loaded.model.numClasses : width, plan.oldMap);
     const newSrc = partSources(neu, preprocessing, width, plan.newMap);
     const data: FinetuneData = {
       old: { ...oldSrc, classes: [...new Set(plan.oldMap)].sort((a, b) => a - b), description: old.description },
       new: { ...newSrc, classes: [...new Set(plan.newMap)].sort((a, b) => a - b), description: neu.description },
       classNames: plan.classNames,
+      ...(config.head === 'replace' && headLayer ? { oldHead: { model: loaded.model, layer: headLayer } } : {}),
     };
     const runs = config.variants.reduce((n, v) => n + v.lambdas.length, 0);
     log(
-      `forgetless finetune: ${context.model} (${working.model.layers.length} layers, ${Object.values(working.model.params).reduce((n, v) => n + v.size, 0)} trainable weights, input [${inputShape.join(', ')}], ${width} outputs${plan.units !== loaded.model.numClasses ? `: head extended from ${loaded.model.numClasses}` : ''}); ${tf.getBackend()} backend`,
+      `forgetless finetune: ${context.model} (${working.model.layers.length} layers, ${Object.values(working.model.params).reduce((n, v) => n + v.size, 0)} trainable weights, input [${inputShape.join(', ')}], ${width} outputs${headLayer ? `: head '${headLayer}' ${config.head === 'replace' ? 'replaced' : 'extended'} (it had ${loaded.model.numClasses})` : ''}); ${tf.getBackend()} backend`,
     );
     log(`  old: ${old.description}`);
     log(`  new: ${neu.description}`);
@@ -399,10 +406,20 @@ export async function finetuneCommand(flags: FinetuneFlags, command: string): Pr
     const completed = [...done];
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigint);
+    const chance = (m: number) => 1.5 / Math.max(1, m);
+    let warned = false;
     result = await runFinetune(working.model, data, config, {
       done,
       signal: controller.signal,
-      onEvent: progress.onEvent,
+      onEvent: (e) => {
+        progress.onEvent(e);
+        if (e.kind === 'run-end' && !warned && e.before.old < chance(data.old.classes.length)) {
+          warned = true;
+          log(
+            `  warning: the pretrained model scores ${e.before.old.toFixed(3)} on the old data, near chance for ${data.old.classes.length} classes: are the old class folders the model's outputs, in its order? Name the outputs with --classes <labels file> (or a metadata.json with "labels" beside model.json)`,
+          );
+        }
+      },
       onRunEnd: async (record) => {
         if (context.save !== 'none') {
           const dir = join(outDir, 'models', modelFolder(record));

@@ -65,6 +65,25 @@ export async function readClassNames(path: string, flag = '--classes'): Promise<
     .filter(Boolean);
 }
 
+/**
+ * The model's output names when its folder says them: `metadata.json` with a `labels` array (as
+ * Teachable Machine exports), else `labels.txt` or `classes.txt` (one per line).
+ */
+export async function modelLabels(modelJson: string): Promise<string[] | undefined> {
+  const dir = modelJson.endsWith('.json') ? join(modelJson, '..') : modelJson;
+  const meta = join(dir, 'metadata.json');
+  if (await isFile(meta)) {
+    try {
+      const labels = (JSON.parse(await readFile(meta, 'utf8')) as { labels?: unknown }).labels;
+      if (Array.isArray(labels) && labels.every((l) => typeof l === 'string')) return labels as string[];
+    } catch (e) {
+      throw new UserError(`--model: ${meta} is not readable JSON (${(e as Error).message})`);
+    }
+  }
+  for (const name of ['labels.txt', 'classes.txt']) if (await isFile(join(dir, name))) return readClassNames(join(dir, name), '--model');
+  return undefined;
+}
+
 /** Loads one part (old or new data) from `dir`. */
 export async function loadPart(flag: string, path: string, options: PartOptions): Promise<LoadedPart> {
   const dir = resolve(path);

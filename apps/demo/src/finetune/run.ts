@@ -56,6 +56,12 @@ export interface FinetuneData {
   new: FinetunePart;
   /** Names of the model's outputs (after any head change). */
   classNames: readonly string[];
+  /**
+   * With a replaced head: the pretrained model with its own head. The old data is consolidated and
+   * measured through it, on the body being fine-tuned (its weights are copied over first); the old
+   * part's classes are its outputs. The head layer's importances are left out of the plugins' state.
+   */
+  oldHead?: { model: GraphModel; layer: string };
 }
 
 export interface FinetuneMetrics {
@@ -135,21 +141,66 @@ export interface FinetuneRunOptions {
 
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
-/** Old- and new-data accuracy and loss of the model as it is. */
+/** Copies every weight of `from` but the head layer's into the old-head model (the body being fine-tuned). */
+export function syncBody(from: GraphModel, oldHead: NonNullable<FinetuneData['oldHead']>): void {
+  const skip = `${oldHead.layer}/`;
+  const target = { ...oldHead.model.params, ...oldHead.model.state };
+  const source = { ...from.params, ...from.state };
+  for (const [name, v] of Object.entries(target)) {
+    if (name.startsWith(skip)) continue;
+    const w = source[name];
+    if (!w) throw new Error(`finetune: the model has no weight '${name}' to copy into the old-head model`);
+    v.assign(w);
+  }
+}
+
+/** Old- and new-data accuracy and loss of the model as it is (old data through the old head, when replaced). */
 export async function measureFinetune(model: GraphModel, data: FinetuneData, config: Pick<FinetuneConfig, 'evalLimit' | 'evalBatchSize'>): Promise<FinetuneMetrics> {
   const opts = { batchSize: config.evalBatchSize ?? 100, ...(config.evalLimit !== undefined ? { limit: config.evalLimit } : {}) };
-  const all = data.classNames.length;
-  const oldAll = await evaluate(model, data.old.test, opts);
+  const oldModel = data.oldHead ? data.oldHead.model : model;
+  if (data.oldHead) syncBody(model, data.oldHead);
+  const oldAll = await evaluate(oldModel, data.old.test, opts);
   const newAll = await evaluate(model, data.new.test, opts);
-  const own = async (src: DataSource, classes: readonly number[], whole: number) => (classes.length === all ? whole : (await evaluate(model, src, { ...opts, classes })).accuracy);
+  const own = async (m: GraphModel, src: DataSource, classes: readonly number[], whole: number) =>
+    classes.length === m.numClasses ? whole : (await evaluate(m, src, { ...opts, classes })).accuracy;
   return {
     old: oldAll.accuracy,
     new: newAll.accuracy,
-    oldOwn: await own(data.old.test, data.old.classes, oldAll.accuracy),
-    newOwn: await own(data.new.test, data.new.classes, newAll.accuracy),
+    oldOwn: await own(oldModel, data.old.test, data.old.classes, oldAll.accuracy),
+    newOwn: await own(model, data.new.test, data.new.classes, newAll.accuracy),
     oldLoss: oldAll.loss,
     newLoss: newAll.loss,
   };
+}
+
+/**
+ * Consolidates through the old head (a replaced head): the plugins compute importances and anchors
+ * on the old-head model, then the head layer's entries are dropped from their state, so that the
+ * new head trains freely and the body is held.
+ */
+async function consolidateThroughOldHead(
+  model: GraphModel,
+  oldHead: NonNullable<FinetuneData['oldHead']>,
+  task: Task,
+  plugins: readonly Plugin[],
+  options: { learningRate: number; seed: number },
+): Promise<number> {
+  syncBody(model, oldHead);
+  const ms = await consolidate(oldHead.model, task, plugins, options);
+  const escaped = oldHead.layer.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const headKey = new RegExp(`(^|/)${escaped}/`);
+  for (const p of plugins) {
+    if (!p.getState || !p.setState) throw new Error(`finetune: plugin '${p.name}' cannot leave the replaced head out of its state`);
+    const state = p.getState();
+    const kept: ParamMap = {};
+    for (const [k, v] of Object.entries(state.tensors)) if (!headKey.test(k)) kept[k] = tf.clone(v);
+    try {
+      p.setState({ tensors: kept, meta: state.meta });
+    } finally {
+      tf.dispose(Object.values(kept));
+    }
+  }
+  return ms;
 }
 
 /** The layers `config` freezes in `model` (patterns expanded), batch norm included when `frozen`; throws naming a pattern that matches nothing. */
@@ -231,17 +282,19 @@ export async function runFinetune(model: GraphModel, data: FinetuneData, rawConf
   if (data.classNames.length !== model.numClasses) {
     throw new Error(`runFinetune: ${data.classNames.length} class names for a model with ${model.numClasses} outputs`);
   }
-  for (const [part, p] of [
-    ['old', data.old],
-    ['new', data.new],
+  for (const [part, p, m] of [
+    ['old', data.old, data.oldHead?.model ?? model],
+    ['new', data.new, model],
   ] as const) {
-    const bad = p.classes.find((c) => !(Number.isInteger(c) && c >= 0 && c < model.numClasses));
-    if (bad !== undefined) throw new Error(`runFinetune: ${part} data uses class ${bad}, beyond the model's ${model.numClasses} outputs`);
+    const bad = p.classes.find((c) => !(Number.isInteger(c) && c >= 0 && c < m.numClasses));
+    if (bad !== undefined) throw new Error(`runFinetune: ${part} data uses class ${bad}, beyond the model's ${m.numClasses} outputs`);
     if (p.train.size === 0 || p.test.size === 0) throw new Error(`runFinetune: the ${part} data (${p.description}) has no ${p.train.size === 0 ? 'training' : 'test'} examples`);
   }
   const keys = finetuneKeys(config);
   const frozen = layersToFreeze(model, config);
   const changed = model.setTrainable(frozen, false);
+  // the old-head model holds the same body: the same layers frozen, so its importances cover what trains
+  const oldHeadChanged = data.oldHead ? data.oldHead.model.setTrainable(frozen.filter((n) => n !== data.oldHead?.layer), false) : [];
   const start: ParamMap = model.getWeights();
   const runs: FinetuneRecord[] = [...(options.done ?? [])];
   const done = new Set(runs.map((r) => r.index));
@@ -282,7 +335,10 @@ export async function runFinetune(model: GraphModel, data: FinetuneData, rawConf
       try {
         if (plugins.length) {
           options.onEvent?.({ kind: 'consolidate', ...base });
-          record.consolidateSeconds = (await consolidate(model, oldTask, plugins, { learningRate, seed: config.seed })) / 1000;
+          const ms = data.oldHead
+            ? await consolidateThroughOldHead(model, data.oldHead, oldTask, plugins, { learningRate, seed: config.seed })
+            : await consolidate(model, oldTask, plugins, { learningRate, seed: config.seed });
+          record.consolidateSeconds = ms / 1000;
           options.onEvent?.({ kind: 'consolidate', ...base, seconds: record.consolidateSeconds });
         }
         const result = await trainContinual(model, [newTask], {
@@ -358,6 +414,10 @@ export async function runFinetune(model: GraphModel, data: FinetuneData, rawConf
     model.setWeights(start);
     tf.dispose(Object.values(start));
     model.setTrainable(changed, true);
+    if (data.oldHead) {
+      syncBody(model, data.oldHead);
+      data.oldHead.model.setTrainable(oldHeadChanged, true);
+    }
   }
 }
 
