@@ -89,7 +89,7 @@ async function drawOne(blob: Blob, ctx: OffscreenCanvasRenderingContext2D, w: nu
   if (blob.size === 0) return 'empty file (0 bytes)';
   let bitmap: ImageBitmap;
   try {
-    bitmap = await createImageBitmap(blob, { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+    bitmap = await createImageBitmap(blob, { imageOrientation: 'from-image', premultiplyAlpha: 'none' });
   } catch (e) {
     return `cannot decode (${(e as Error).message || 'corrupt, truncated or not an image'})`;
   }

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -116,6 +116,7 @@ describe('loadImageFolder', () => {
         'truncated.jpg': jpeg.subarray(0, jpeg.length - 40),
         'empty.png': new Uint8Array(0),
         'text.png': 'this is a text file, not a PNG\n',
+        'zero-size.png': makePng(0, 2, 3, []),
       },
     });
     const progress: number[] = [];
@@ -128,13 +129,13 @@ describe('loadImageFolder', () => {
     expect(Array.from(set.x.subarray(12))).toEqual(RGB_2X2);
     expect(set.files).toEqual([join(dir, 'bad', 'ok2.png'), join(dir, 'good', 'ok.png')]);
     const reasons = Object.fromEntries(set.skipped.map((s) => [s.file.slice(dir.length + 5), s.reason]));
-    expect(Object.keys(reasons).sort()).toEqual(['corrupt.png', 'empty.png', 'text.png', 'truncated.jpg', 'truncated.png']);
+    expect(Object.keys(reasons).sort()).toEqual(['corrupt.png', 'empty.png', 'text.png', 'truncated.jpg', 'truncated.png', 'zero-size.png']);
     expect(reasons['empty.png']).toMatch(/empty file/);
     for (const r of Object.values(reasons)) expect(r).toMatch(/empty|cannot decode/);
     expect(progress.at(-1)).toBe(1);
-    expect(progress.length).toBe(7);
+    expect(progress.length).toBe(8);
     const refused = loadImageFolder(dir, { size: [2, 2], onBadImage: 'refuse' });
-    await expect(refused).rejects.toThrow(/5 bad images/);
+    await expect(refused).rejects.toThrow(/6 bad images/);
     await expect(refused).rejects.toThrow(/corrupt\.png.*\n.*\n.*\n.*\n.*truncated\.png/s);
   });
 
@@ -160,6 +161,12 @@ describe('loadImageFolder', () => {
     const dir = folder('limits', { a: { '1.png': png, '2.png': png, '10.png': png }, b: { '1.png': png } });
     const limited = await loadImageFolder(dir, { size: [2, 2], perClassLimit: 2 });
     expect(limited.files.map((f) => f.slice(dir.length + 1))).toEqual([join('a', '1.png'), join('a', '2.png'), join('b', '1.png')]);
+    // a symbolic link to a class folder, or to an image, counts as what it points to
+    const links = folder('links', { real: { '1.png': png } });
+    symlinkSync(join(links, 'real'), join(links, 'linked'));
+    symlinkSync(join(links, 'real', '1.png'), join(links, 'real', '2.png'));
+    const linked = await loadImageFolder(links, { size: [2, 2] });
+    expect([linked.classNames, linked.y.length]).toEqual([['linked', 'real'], 4]);
     const capped = await loadImageFolder(dir, { size: [2, 2], maxImages: 3, concurrency: 1 });
     expect(Array.from(capped.y)).toEqual([0, 0, 1]);
     // the model outputs 2 classes: the folders fit with head 'keep', not a 3-output model

@@ -132,18 +132,25 @@ async function planFolder(dir: string, options: LoadImageFolderOptions): Promise
   if (!info.isDirectory()) throw new Error(`${dir}: not a folder (expected one sub-folder of images per class)`);
   const byClass = new Map<string, string[]>();
   const ignored: string[] = [];
+  // a symbolic link counts as what it points to
+  const kind = async (path: string, e: { isDirectory(): boolean; isFile(): boolean; isSymbolicLink(): boolean }) => {
+    if (!e.isSymbolicLink()) return e.isDirectory() ? 'dir' : e.isFile() ? 'file' : 'other';
+    const s = await stat(path).catch(() => undefined);
+    return s?.isDirectory() ? 'dir' : s?.isFile() ? 'file' : 'other';
+  };
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (isHidden(entry.name)) continue;
-    if (!entry.isDirectory()) {
+    if ((await kind(path, entry)) !== 'dir') {
       ignored.push(path);
       continue;
     }
     const images: string[] = [];
     for (const f of await readdir(path, { withFileTypes: true })) {
       if (isHidden(f.name)) continue;
-      if (f.isFile() && isImageFile(f.name)) images.push(join(path, f.name));
-      else ignored.push(join(path, f.name));
+      const file = join(path, f.name);
+      if (isImageFile(f.name) && (await kind(file, f)) === 'file') images.push(file);
+      else ignored.push(file);
     }
     byClass.set(entry.name, images);
   }
