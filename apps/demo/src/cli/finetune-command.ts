@@ -294,7 +294,7 @@ export async function finetuneCommand(flags: FinetuneFlags, command: string): Pr
       oldDir = dirs.old;
       newDir = dirs.new;
       classes = undefined;
-      if (!flags.head) config = { ...config, head: 'extend' };
+      if (!flags.head) config = { ...config, head: 'replace' };
     }
     context = {
       command,
@@ -359,7 +359,8 @@ export async function finetuneCommand(flags: FinetuneFlags, command: string): Pr
     }
     context = { ...context, data: fingerprint };
     const modelClasses = context.classes ? await readClassNames(context.classes) : await modelLabels(context.model);
-    if (modelClasses && !context.classes) log(`  the model's output names: ${modelClasses.length} labels from its folder (${modelClasses.slice(0, 6).join(', ')}${modelClasses.length > 6 ? ', ...' : ''})`);
+    if (modelClasses && !context.classes)
+      log(`  the model's output names: ${modelClasses.length} labels from its folder (${modelClasses.slice(0, 6).join(', ')}${modelClasses.length > 6 ? ', ...' : ''})`);
     let plan: ReturnType<typeof planClasses>;
     try {
       plan = planClasses({
@@ -425,6 +426,8 @@ export async function finetuneCommand(flags: FinetuneFlags, command: string): Pr
           const dir = join(outDir, 'models', modelFolder(record));
           await rm(dir, { recursive: true, force: true });
           await saveLayersModel(dir, working, { overwrite: true });
+          // a replaced head: the pretrained head on the fine-tuned body too (the measure left it synced)
+          if (data.oldHead) await saveLayersModel(join(dir, 'old-head'), loaded, { overwrite: true });
         }
         completed.push(record);
         await writeFileAtomic(join(outDir, CHECKPOINT_DIR, 'state.json'), toJson(state(completed)));
@@ -469,7 +472,12 @@ async function writeFinetuneOutputs(dir: string, result: FinetuneResult, ctx: { 
   };
   const models = result.selection.map((s) => {
     const r = result.runs.find((x) => x.index === s.index);
-    return { ...s, model: r && ctx.context.save !== 'none' ? `models/${modelFolder(r)}/model.json` : undefined };
+    const saved = r && ctx.context.save !== 'none';
+    return {
+      ...s,
+      model: saved ? `models/${modelFolder(r)}/model.json` : undefined,
+      ...(saved && result.config.head === 'replace' ? { oldHeadModel: `models/${modelFolder(r)}/old-head/model.json` } : {}),
+    };
   });
   await write(
     'results.json',

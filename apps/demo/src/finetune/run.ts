@@ -178,7 +178,7 @@ export async function measureFinetune(model: GraphModel, data: FinetuneData, con
  * on the old-head model, then the head layer's entries are dropped from their state, so that the
  * new head trains freely and the body is held.
  */
-async function consolidateThroughOldHead(
+export async function consolidateThroughOldHead(
   model: GraphModel,
   oldHead: NonNullable<FinetuneData['oldHead']>,
   task: Task,
@@ -294,7 +294,12 @@ export async function runFinetune(model: GraphModel, data: FinetuneData, rawConf
   const frozen = layersToFreeze(model, config);
   const changed = model.setTrainable(frozen, false);
   // the old-head model holds the same body: the same layers frozen, so its importances cover what trains
-  const oldHeadChanged = data.oldHead ? data.oldHead.model.setTrainable(frozen.filter((n) => n !== data.oldHead?.layer), false) : [];
+  const oldHeadChanged = data.oldHead
+    ? data.oldHead.model.setTrainable(
+        frozen.filter((n) => n !== data.oldHead?.layer),
+        false,
+      )
+    : [];
   const start: ParamMap = model.getWeights();
   const runs: FinetuneRecord[] = [...(options.done ?? [])];
   const done = new Set(runs.map((r) => r.index));

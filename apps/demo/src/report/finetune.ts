@@ -31,7 +31,9 @@ export function finetuneTable(result: FinetuneResult): string {
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (c: string[]) => c.map((x, i) => (i < 2 ? x.padEnd(widths[i] as number) : x.padStart(widths[i] as number))).join('  ');
-  const notes = result.selection.filter((s) => s.index !== undefined && !s.withinRule).map((s) => `${s.variant}: no λ kept the old accuracy within ${result.config.maxOldDrop}`);
+  const notes = result.selection
+    .filter((s) => s.index !== undefined && !s.withinRule)
+    .map((s) => `${s.variant}: ${s.variant === 'plain' ? 'the old accuracy fell by more than' : 'no λ kept the old accuracy within'} ${result.config.maxOldDrop}`);
   return [line(head), ...rows.map(line), '', `* selected: ${result.rule}`, ...notes].join('\n');
 }
 
@@ -41,7 +43,7 @@ export interface FinetuneReportContext {
   model: string;
   old: string;
   new: string;
-  models: { variant: string; index?: number; withinRule: boolean; model?: string | undefined }[];
+  models: { variant: string; index?: number; withinRule: boolean; model?: string | undefined; oldHeadModel?: string }[];
 }
 
 /** report.md. */
@@ -80,7 +82,7 @@ export function finetuneMarkdown(result: FinetuneResult, ctx: FinetuneReportCont
       continue;
     }
     lines.push(
-      `- ${s.variant}${r.method === 'plain' ? '' : ` λ ${r.lambda}`}: old ${f3(result.before.old)} → ${f3(r.after.old)}, new ${f3(result.before.new)} → ${f3(r.after.new)}${s.withinRule ? '' : ` (no λ within ${c.maxOldDrop})`}${s.model ? `; model: \`${s.model}\`` : ''}`,
+      `- ${s.variant}${r.method === 'plain' ? '' : ` λ ${r.lambda}`}: old ${f3(result.before.old)} → ${f3(r.after.old)}, new ${f3(result.before.new)} → ${f3(r.after.new)}${s.withinRule ? '' : ` (no λ within ${c.maxOldDrop})`}${s.model ? `; model: \`${s.model}\`` : ''}${s.oldHeadModel ? ` (the pretrained head on the same body: \`${s.oldHeadModel}\`)` : ''}`,
     );
   }
   lines.push('', '![old vs new accuracy](finetune.svg)', '');
