@@ -54,14 +54,19 @@ export function finetuneMarkdown(result: FinetuneResult, ctx: FinetuneReportCont
   const lines: string[] = [];
   lines.push('# Fine-tuning without forgetting', '');
   lines.push(`\`${ctx.command}\``, '');
-  lines.push(`- model: \`${ctx.model}\`; ${result.classNames.length} outputs (${result.classNames.join(', ')})`);
+  lines.push(
+    `- model: \`${ctx.model}\`; ${result.classNames.length} outputs${c.head === 'keep' ? '' : c.head === 'extend' ? ' after extending its head' : ' of the new head'} (${result.classNames.join(', ')})`,
+  );
+  if (c.head === 'replace') {
+    lines.push('- head replaced: the new data is measured through the new head, the old data through the pretrained head on the same fine-tuned body (two heads, one body; both are saved)');
+  }
   lines.push(`- old data: \`${ctx.old}\`; new data: \`${ctx.new}\``);
   lines.push(
     `- ${c.optimizer} lr ${c.learningRate}, ${c.epochs} epoch(s), batch ${c.batchSize}, seed ${c.seed}; importances of the pretrained weights on ${c.importanceLimit} old training examples; head ${c.head}; batch norm ${c.batchNorm}${result.frozen.length ? `; frozen: ${result.frozen.length} layers` : ''}`,
   );
   lines.push(`- backend ${result.backend}; ${ctx.seconds.toFixed(1)} s${result.cancelled ? '; **cancelled**: partial results' : ''}`, '');
   lines.push(
-    'Accuracy on the old and new test data after fine-tuning. "acc" counts a prediction over all of the model\'s outputs;' +
+    `Accuracy on the old and new test data after fine-tuning. "acc" counts a prediction over all of the model's outputs${own ? ';' : '.'}` +
       (own ? ' "(own)" counts it over the part\'s own classes only (given that an image is old, which old class: what the features still know).' : '') +
       ' Old loss: cross-entropy on the old test data.',
     '',
@@ -82,7 +87,7 @@ export function finetuneMarkdown(result: FinetuneResult, ctx: FinetuneReportCont
       continue;
     }
     lines.push(
-      `- ${s.variant}${r.method === 'plain' ? '' : ` λ ${r.lambda}`}: old ${f3(result.before.old)} → ${f3(r.after.old)}, new ${f3(result.before.new)} → ${f3(r.after.new)}${s.withinRule ? '' : ` (no λ within ${c.maxOldDrop})`}${s.model ? `; model: \`${s.model}\`` : ''}${s.oldHeadModel ? ` (the pretrained head on the same body: \`${s.oldHeadModel}\`)` : ''}`,
+      `- ${s.variant}${r.method === 'plain' ? '' : ` λ ${r.lambda}`}: old ${f3(result.before.old)} → ${f3(r.after.old)}, new ${f3(result.before.new)} → ${f3(r.after.new)}${s.withinRule ? '' : r.method === 'plain' ? ` (old accuracy fell by more than ${c.maxOldDrop})` : ` (no λ within ${c.maxOldDrop})`}${s.model ? `; model: \`${s.model}\`` : ''}${s.oldHeadModel ? ` (the pretrained head on the same body: \`${s.oldHeadModel}\`)` : ''}`,
     );
   }
   lines.push('', '![old vs new accuracy](finetune.svg)', '');
