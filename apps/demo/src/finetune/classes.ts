@@ -8,6 +8,7 @@
  * - `extend`: as keep for the old classes; new classes not among them get new outputs after the old ones.
  * - `replace`: the outputs become the new data's classes (the old head is set aside).
  */
+import { checkClasses } from '@forgetless/datasets';
 import type { HeadChoice } from './config.js';
 
 export interface ClassPlan {
@@ -39,32 +40,15 @@ export function planClasses(options: {
   if (options.modelClasses && options.modelClasses.length !== outputWidth) {
     throw new Error(`--classes: ${options.modelClasses.length} class names, but the model outputs ${outputWidth} classes`);
   }
-  const model = options.modelClasses ? [...options.modelClasses] : [...oldNames];
   if (!options.modelClasses && oldNames.length !== outputWidth) {
     throw new Error(
       `${oldWhere}: ${oldNames.length} class folders (${list(oldNames)}) but the model outputs ${outputWidth} classes; the old data needs one folder per output, in the model's order, or name the outputs with --classes <labels file>`,
     );
   }
-  const index = new Map(model.map((n, i) => [n, i]));
-  const oldMap = Int32Array.from(oldNames, (n) => {
-    const i = index.get(n);
-    if (i === undefined) throw new Error(`${oldWhere}: class folder '${n}' is not one of the model's classes (${list(model)})`);
-    return i;
-  });
-  if (head === 'replace') {
-    return { classNames: [...newNames], oldMap, newMap: Int32Array.from(newNames, (_, i) => i), units: newNames.length };
-  }
-  const classNames = [...model];
-  const unknown = newNames.filter((n) => !index.has(n));
-  if (head === 'keep' && unknown.length) {
-    throw new Error(
-      `${newWhere}: ${unknown.length} class folder${unknown.length > 1 ? 's' : ''} (${list(unknown)}) ${unknown.length > 1 ? 'are' : 'is'} not among the model's ${outputWidth} classes (${list(model)}); use --head extend to add outputs for them, or --head replace`,
-    );
-  }
-  for (const n of unknown) {
-    index.set(n, classNames.length);
-    classNames.push(n);
-  }
-  const newMap = Int32Array.from(newNames, (n) => index.get(n) as number);
-  return { classNames, oldMap, newMap, units: classNames.length };
+  const model = options.modelClasses ? [...options.modelClasses] : [...oldNames];
+  const unknown = oldNames.find((n) => !model.includes(n));
+  if (unknown !== undefined) throw new Error(`${oldWhere}: class folder '${unknown}' is not one of the model's classes (${list(model)})`);
+  const old = checkClasses(oldNames, outputWidth, 'keep', model, { source: oldWhere });
+  const neu = checkClasses(newNames, outputWidth, head, model, { source: newWhere });
+  return { classNames: neu.classNames, oldMap: old.labelMap, newMap: neu.labelMap, units: neu.outputWidth };
 }

@@ -145,7 +145,7 @@ describe('planClasses', () => {
       units: 3,
     });
     expect(() => planClasses({ ...base, head: 'keep', newNames: ['a', 'd'] })).toThrow(
-      /--new n: 1 class folder \(d\) is not among the model's 3 classes \(a, b, c\); use --head extend/,
+      /--new n: class d is not among the model's 3 classes \(a, b, c\); use --head extend or replace/,
     );
     expect(planClasses({ ...base, head: 'extend', newNames: ['e', 'b', 'd'] })).toEqual({
       classNames: ['a', 'b', 'c', 'e', 'd'],

@@ -58,7 +58,9 @@ export function finetuneMarkdown(result: FinetuneResult, ctx: FinetuneReportCont
     `- model: \`${ctx.model}\`; ${result.classNames.length} outputs${c.head === 'keep' ? '' : c.head === 'extend' ? ' after extending its head' : ' of the new head'} (${result.classNames.join(', ')})`,
   );
   if (c.head === 'replace') {
-    lines.push('- head replaced: the new data is measured through the new head, the old data through the pretrained head on the same fine-tuned body (two heads, one body; both are saved)');
+    lines.push(
+      '- head replaced: the new data is measured through the new head, the old data through the pretrained head on the same fine-tuned body (two heads, one body; both are saved)',
+    );
   }
   lines.push(`- old data: \`${ctx.old}\`; new data: \`${ctx.new}\``);
   lines.push(
