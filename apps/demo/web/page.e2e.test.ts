@@ -263,7 +263,7 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     }
   }
 
-  it('fine-tunes a dropped model on image folders, then the downloaded zip loads in stock tfjs-layers with the accuracy the page reported', async () => {
+  it('fine-tunes a picked model on image folders (EWC-FIS, head extended, pruned 20 %), then the downloaded zip loads in stock tfjs-layers with the accuracy the page reported', async () => {
     const page = await newPage();
     const errors = collectErrors(page);
     await page.goto(url);
@@ -372,11 +372,47 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     await page.close();
   });
 
-  it('says beside the field when the old data has more classes than the model outputs, or the new classes need head "extend"', async () => {
+  it('shows a run that diverges (EWC at λ 1e40) as diverged, with no accuracy and no model to download', async () => {
     const page = await newPage();
     const errors = collectErrors(page);
     await page.goto(url);
-    await pickFinetuneFiles(page, fixture.model, fixture.oldSeven, fixture.new);
+    await pickFinetuneFiles(page, fixture.modelWithLabels, fixture.old, fixture.new);
+    await page.selectOption('#ft-method', 'ewc-fis');
+    await page.fill('#ft-lambda', '1e40');
+    await page.click('#ft-run');
+    await page.waitForFunction(() => ['done', 'stopped', 'error'].includes(document.querySelector<HTMLElement>('#finetune')?.dataset.state ?? ''), undefined, {
+      timeout: 300_000,
+      polling: 250,
+    });
+    expect(await page.getAttribute('#finetune', 'data-state'), (await page.textContent('#ft-status')) ?? '').toBe('done');
+    const ewc = page.locator('#ft-results tbody tr[data-run="ewc-fis"]');
+    expect(await ewc.getAttribute('data-diverged')).toBe('true');
+    expect(await ewc.getAttribute('title')).toMatch(/diverged/);
+    expect(await ewc.locator('td').allTextContents()).toEqual(['ewc-fis', '1e+40', 'diverged', '—', '—', '—', expect.stringMatching(/ s$/)]);
+    expect(await ewc.locator('td[data-value]').count()).toBe(0);
+    expect(await page.locator('#ft-results tbody tr[data-run="plain"] td[data-value]').count()).toBe(4);
+    expect(await page.isDisabled('#ft-download')).toBe(true);
+    expect(await page.textContent('#ft-download-note')).toContain('diverged: no model to download');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('takes a dropped model and says beside the field when the old data has more classes than the model outputs, or the new classes need head "extend"', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(url);
+    // the model dropped on its drop zone (a DataTransfer of model.json and its shard), the folders picked
+    const files = fixture.model.map((f) => ({ name: f.slice(f.lastIndexOf('/') + 1), base64: readFileSync(f).toString('base64') }));
+    const dataTransfer = await page.evaluateHandle((list) => {
+      const dt = new DataTransfer();
+      for (const f of list) dt.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name));
+      return dt;
+    }, files);
+    await page.dispatchEvent('#ft-model-drop', 'drop', { dataTransfer });
+    await page.waitForFunction(() => /5 outputs/.test(document.querySelector('#ft-model-info')?.textContent ?? ''), undefined, { timeout: 60_000, polling: 100 });
+    await page.setInputFiles('#ft-old', fixture.oldSeven);
+    await page.setInputFiles('#ft-new', fixture.new);
+    await page.locator('#ft-old-error:not(:empty)').waitFor({ timeout: 30_000 });
     expect(await page.textContent('#ft-old-error')).toBe(
       `old data: 7 class folders (${[...CLASS_NAMES.slice(0, 7)].sort().join(', ')}) but the model outputs 5 classes; the old data needs one folder per output, in the model's order, or pick a labels.txt (one class name per line, in the output order) with the model`,
     );
