@@ -1,19 +1,15 @@
 /**
  * The page's "Fine-tune your model" section: the model and the two image folders (picked or
  * dropped), the options with a message beside each field, the request to the worker
- * (finetune-job.ts), and what comes back: the status of each phase, old vs new accuracy per run as a
- * table and as the CLI's chart (`finetuneChartSpec`), and the downloads (the method's model.json +
- * shards as a zip, results.json).
+ * (finetune-job.ts), and the status of each phase it reports; the results (table, chart,
+ * downloads) are finetune-results.ts.
  */
-import { strToU8, zipSync } from 'fflate';
-import embed, { type Result, type VisualizationSpec } from 'vega-embed';
 import { planClasses } from '../src/finetune/classes.js';
 import { type FinetuneConfig, defaultFinetuneConfig } from '../src/finetune/config.js';
-import type { FinetuneMetrics, FinetuneRecord, FinetuneResult } from '../src/finetune/run.js';
-import { finetuneChartSpec } from '../src/report/finetune.js';
 import { type ImageFolder, type ModelFiles, droppedFiles, imageFolder, inputFiles, listNames, modelFiles } from './finetune-files.js';
+import { finetuneResults } from './finetune-results.js';
+import type { BackendChoice, FinetuneRequest, FromWorker, ImageInput, ImagePart, ModelInfo, PathBlob, ToWorker } from './protocol.js';
 import { pageWording } from './wording.js';
-import type { BackendChoice, FinetuneModelFiles, FinetunePruned, FinetuneRequest, FromWorker, ImageInput, ImagePart, ModelInfo, PathBlob, ToWorker } from './protocol.js';
 
 /** The methods offered, with a starting λ for a pretrained model fine-tuned with Adam (the core README's measurements: EWC 1000–3000 with batch norm frozen). */
 const METHODS: { id: string; text: string; lambda: number }[] = [
@@ -35,9 +31,6 @@ function $<T extends HTMLElement>(selector: string): T {
   return el;
 }
 
-const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
-const json = (value: unknown) => JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1);
-
 /** Sets up the section; `worker()` gives the page's worker. Returns the handler of the worker's fine-tune messages. */
 export function setupFinetunePanel(worker: () => Worker, backend: () => BackendChoice): { onMessage: (msg: FromWorker) => Promise<boolean> } {
   const section = $<HTMLElement>('#finetune');
@@ -46,8 +39,6 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
   const stopButton = $<HTMLButtonElement>('#ft-stop');
   const progress = $<HTMLProgressElement>('#ft-progress');
   const statusText = $<HTMLSpanElement>('#ft-status');
-  const table = $<HTMLTableElement>('#ft-results');
-  const downloads = $<HTMLDivElement>('#ft-downloads');
   const method = $<HTMLSelectElement>('#ft-method');
   for (const m of METHODS) method.append(new Option(`${m.text} (${m.id})`, m.id, m.id === 'ewc-fis', m.id === 'ewc-fis'));
   method.addEventListener('change', () => {
@@ -63,9 +54,7 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
   let inspectId = 0;
   let old: ImageFolder | undefined;
   let neu: ImageFolder | undefined;
-  let chart: Result | undefined;
-  let live: { config?: FinetuneConfig; classNames: string[]; before?: FinetuneMetrics; runs: FinetuneRecord[] } = { classNames: [], runs: [] };
-  let output: { zip: Uint8Array; zipName: string; results: string } | undefined;
+  const results = finetuneResults();
 
   const setError = (field: Field, message: string) => {
     $(`#ft-${field}-error`).textContent = message;
@@ -228,18 +217,6 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
     return { name: folder.name, train: await input(folder.train), ...(folder.test ? { test: await input(folder.test, folder.classNames) } : {}) };
   };
 
-  const resetView = () => {
-    live = { classNames: [], runs: [] };
-    output = undefined;
-    table.hidden = true;
-    table.tBodies[0]?.replaceChildren();
-    downloads.hidden = true;
-    chart?.finalize();
-    chart = undefined;
-    $('#ft-chart').replaceChildren();
-    progress.value = 0;
-  };
-
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const read = readForm();
@@ -247,7 +224,8 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
       statusText.textContent = 'Fix the fields marked in red.';
       return;
     }
-    resetView();
+    results.reset();
+    progress.value = 0;
     setState('running');
     statusText.textContent = 'reading the files…';
     (async () => {
@@ -278,113 +256,6 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
     statusText.textContent = 'stopping…';
   });
 
-  // ---- the results ----
-
-  const row = (key: string, cells: string[], values?: (number | undefined)[]) => {
-    const tr = (table.tBodies[0] as HTMLTableSectionElement).insertRow();
-    tr.dataset.run = key;
-    cells.forEach((c, i) => {
-      const td = tr.insertCell();
-      td.textContent = c;
-      const v = values?.[i];
-      if (v !== undefined && Number.isFinite(v)) td.dataset.value = String(v);
-    });
-    table.hidden = false;
-    return tr;
-  };
-  const metricCells = (m: FinetuneMetrics) => [f3(m.old), f3(m.new), f3(m.oldOwn), f3(m.newOwn)];
-  const metricValues = (m: FinetuneMetrics) => [undefined, undefined, m.old, m.new, m.oldOwn, m.newOwn];
-
-  const drawChart = async () => {
-    if (!live.config || !live.before) return;
-    const partial = {
-      config: live.config,
-      classNames: live.classNames,
-      before: live.before,
-      runs: live.runs,
-      selection: [],
-      rule: '',
-      backend: '',
-      cancelled: false,
-      frozen: [],
-    } as FinetuneResult;
-    chart?.finalize();
-    chart = await embed('#ft-chart', finetuneChartSpec(partial) as VisualizationSpec, { actions: false, renderer: 'svg' });
-  };
-
-  const onRun = async (record: FinetuneRecord, before: FinetuneMetrics, config: FinetuneConfig, classNames: string[]) => {
-    if (!live.before) row('pretrained', ['pretrained', '', ...metricCells(before), ''], metricValues(before));
-    live = { config, classNames, before, runs: [...live.runs, record] };
-    const lambda = record.method === 'plain' ? '' : String(record.lambda);
-    if (record.diverged) {
-      const tr = row(record.variant, [record.variant, lambda, 'diverged', '—', '—', '—', `${record.seconds.toFixed(1)} s`]);
-      tr.dataset.diverged = 'true';
-      tr.title = record.diverged;
-    } else row(record.variant, [record.variant, lambda, ...metricCells(record.after), `${record.seconds.toFixed(1)} s`], metricValues(record.after));
-    await drawChart();
-  };
-
-  const onPruned = (p: FinetunePruned) => {
-    const name = `pruned ${(p.sparsity * 100).toFixed(0)} % by ${p.importance === 'magnitude' ? '|w|' : p.importance}`;
-    const tr = row('pruned', [name, '', ...metricCells(p.after), ''], metricValues(p.after));
-    tr.title = `${p.zeros} of ${p.size} weights and biases are zero; before pruning: old ${f3(p.before.old)}, new ${f3(p.before.new)}`;
-  };
-
-  const onDone = (msg: Extract<FromWorker, { type: 'finetune-done' }>) => {
-    if (msg.cancelled || !msg.result) {
-      statusText.textContent = 'Stopped.';
-      setState('stopped');
-      return;
-    }
-    progress.value = 1;
-    const files = msg.model;
-    const report = {
-      format: 'forgetless-finetune-results',
-      formatVersion: 1,
-      source: 'forgetless page',
-      model: model?.name,
-      old: old?.name,
-      new: neu?.name,
-      seconds: msg.ms / 1000,
-      ...msg.result,
-      ...(msg.pruned ? { pruned: msg.pruned } : {}),
-      ...(files ? { download: { label: files.label, dtypes: files.dtypes, saved: files.saved, files: ['model.json', ...files.shards.map((s) => s.path)] } } : {}),
-      skipped: msg.skipped,
-    };
-    if (msg.pruned) onPruned(msg.pruned);
-    if (files) {
-      row('download', [`${files.label}${msg.pruned ? ', pruned' : ''}, as downloaded`, '', ...metricCells(files.saved), ''], metricValues(files.saved)).title =
-        'the model read back from the files offered for download (weights as stored: ' +
-        Object.entries(files.dtypes)
-          .map(([d, n]) => `${n} ${d}`)
-          .join(', ') +
-        ')';
-      output = { zip: zipModel(files), zipName: `${zipBase(files, msg.pruned)}.zip`, results: json(report) };
-      $('#ft-download-note').textContent = `${output.zipName}: model.json + ${files.shards.length} shard${files.shards.length === 1 ? '' : 's'} (${Object.entries(files.dtypes)
-        .map(([d, n]) => `${n} ${d}`)
-        .join(', ')} weights), ${(output.zip.byteLength / 1024).toFixed(0)} KiB`;
-    } else {
-      output = { zip: new Uint8Array(), zipName: '', results: json(report) };
-      $('#ft-download-note').textContent = `the ${msg.result.config.variants.at(-1)?.method ?? ''} run diverged: no model to download`;
-    }
-    $<HTMLButtonElement>('#ft-download').disabled = !files;
-    downloads.hidden = false;
-    const skipped = msg.skipped.length ? `; ${msg.skipped.length} unreadable image${msg.skipped.length === 1 ? '' : 's'} skipped` : '';
-    statusText.textContent = `Done in ${(msg.ms / 1000).toFixed(1)} s on ${msg.result.backend}${skipped}.`;
-    setState('done');
-  };
-
-  const save = (data: BlobPart, name: string, type: string) => {
-    const url = URL.createObjectURL(new Blob([data], { type }));
-    const a = Object.assign(document.createElement('a'), { href: url, download: name });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
-  };
-  $<HTMLButtonElement>('#ft-download').addEventListener('click', () => output?.zipName && save(output.zip as BlobPart, output.zipName, 'application/zip'));
-  $<HTMLButtonElement>('#ft-download-results').addEventListener('click', () => output && save(output.results, 'results.json', 'application/json'));
-
   setState('idle');
   return {
     onMessage: async (msg) => {
@@ -408,10 +279,20 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
           progress.value = msg.status.fraction;
           return true;
         case 'finetune-run':
-          await onRun(msg.record, msg.before, msg.config, msg.classNames);
+          await results.run(msg.record, msg.before, msg.config, msg.classNames);
           return true;
         case 'finetune-done':
-          onDone(msg);
+          if (msg.cancelled || !msg.result) {
+            statusText.textContent = 'Stopped.';
+            setState('stopped');
+            return true;
+          }
+          progress.value = 1;
+          results.done(msg, { model: model?.name, old: old?.name, new: neu?.name });
+          statusText.textContent = `Done in ${(msg.ms / 1000).toFixed(1)} s on ${msg.result.backend}${
+            msg.skipped.length ? `; ${msg.skipped.length} unreadable image${msg.skipped.length === 1 ? '' : 's'} skipped` : ''
+          }.`;
+          setState('done');
           return true;
         case 'finetune-error':
           if (msg.field && msg.field !== 'options') setError(msg.field, msg.message);
@@ -423,17 +304,4 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
       }
     },
   };
-}
-
-function zipModel(files: FinetuneModelFiles): Uint8Array {
-  const entries: Record<string, Uint8Array> = { 'model.json': strToU8(JSON.stringify(files.modelJson)) };
-  for (const s of files.shards) entries[s.path] = new Uint8Array(s.data);
-  return zipSync(entries, { level: 6 });
-}
-
-/** 'fashion-ewc-fis-lambda-1000', from the model's folder-less name and the run. */
-function zipBase(files: FinetuneModelFiles, pruned?: FinetunePruned): string {
-  const lambda = /λ (\S+)$/.exec(files.label)?.[1];
-  const name = `${files.method}${lambda ? `-lambda-${lambda}` : ''}${pruned ? `-pruned-${Math.round(pruned.sparsity * 100)}` : ''}`;
-  return `finetuned-${name.replace(/[^A-Za-z0-9._-]+/g, '-')}`;
 }
