@@ -2,7 +2,8 @@
  * The page: reads the form into the runner's ExperimentConfig, starts the experiment worker, and
  * draws what it reports as it arrives: a progress bar, an accuracy matrix per run (a table shaded by
  * value, filled after each task), per-task accuracy curves filled in live (every N steps), and the runner's charts: average
- * accuracy, paper 3's importance correlations and paper 2's pruning experiment (`runPruning`).
+ * accuracy, paper 3's importance correlations and paper 2's pruning experiment (`runPruning`). The
+ * fine-tuning section is finetune-panel.ts; it shares the worker.
  */
 import embed, { type Result, type VisualizationSpec } from 'vega-embed';
 import { averageAccuracySpec, correlationSpec, pruningSpec } from '../src/experiment/charts.js';
@@ -11,6 +12,7 @@ import type { PruningConfig, PruningEvent, PruningResult } from '../src/experime
 import type { ExperimentEvent, RunRecord } from '../src/experiment/run.js';
 import { correlationSurfaces, recordCells, summarize } from '../src/experiment/summary.js';
 import { curvesSpec } from './charts.js';
+import { setupFinetunePanel } from './finetune-panel.js';
 import type { BackendChoice, FromWorker, RunRequest, ToWorker } from './protocol.js';
 
 /**
@@ -288,6 +290,8 @@ async function onMessage(msg: FromWorker): Promise<void> {
       statusText.textContent = `Error: ${msg.message}`;
       setState('error');
       break;
+    default:
+      await finetune.onMessage(msg);
   }
 }
 
@@ -349,3 +353,4 @@ stopButton.addEventListener('click', () => {
 
 buildMethodControls();
 setState('idle');
+const finetune = setupFinetunePanel(ensureWorker, () => $<HTMLSelectElement>('#backend').value as BackendChoice);

@@ -3,18 +3,26 @@
  * Debian's Chromium headless through playwright-core: a short real experiment (2 permuted tasks,
  * plain SGD and EWC-FIS on the wasm backend), then the accuracy matrices, the live charts, the
  * importance correlation heatmaps and the pruning curves are checked, and Stop is checked to abort a run.
- * A screenshot is written to `web/e2e-output/page.png`. Skipped when /usr/bin/chromium is absent
+ * Fine-tuning: the shipped example model and PNG folders written at test time are set on the
+ * section's inputs, EWC-FIS with the head extended fine-tunes it (pruned 50 % by |w|), the zip is
+ * downloaded and its model.json + shards are loaded with stock tfjs-layers, whose accuracy on the new
+ * test images must equal what the page reported for the downloaded model. A screenshot is written to `web/e2e-output/page.png`. Skipped when /usr/bin/chromium is absent
  * (CI installs it with scripts/install-system-deps.sh).
  */
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
-import { extname, join, normalize, sep } from 'node:path';
+import { extname, join, normalize, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { planImages, splitIndices } from '@forgetless/datasets';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { unzipSync } from 'fflate';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLASS_NAMES, type Fixture, pngInput, writeFixture } from './finetune-fixture.test-util.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -105,10 +113,12 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
   let server: Server | undefined;
   let url = '';
   let browser: Browser | undefined;
+  let fixture: Fixture;
 
   beforeAll(async () => {
     const t0 = Date.now();
     buildPage();
+    fixture = await writeFixture(join(OUTPUT, 'finetune-fixture'));
     console.log(`demo page e2e: vite build ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     ({ server, url } = await serve(DIST));
     // playwright gives every launch a fresh, empty user-data-dir (removed on close)
@@ -237,6 +247,188 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     expect(await waitForEnd(page, 30_000)).toBe('stopped');
     expect(await page.textContent('#status')).toContain('Stopped');
     expect(await page.isEnabled('#run')).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  /** Sets the model and the two image folders on the fine-tune section's inputs and waits for the page's reading of them. */
+  async function pickFinetuneFiles(page: Page, model: string[], old: string, neu?: string): Promise<void> {
+    await page.setInputFiles('#ft-model', model);
+    await page.waitForFunction(() => /outputs/.test(document.querySelector('#ft-model-info')?.textContent ?? ''), undefined, { timeout: 60_000, polling: 100 });
+    await page.setInputFiles('#ft-old', old);
+    await page.locator('#ft-old-info:not(:empty), #ft-old-error:not(:empty)').first().waitFor({ timeout: 30_000 });
+    if (neu) {
+      await page.setInputFiles('#ft-new', neu);
+      await page.locator('#ft-new-info:not(:empty), #ft-new-error:not(:empty)').first().waitFor({ timeout: 30_000 });
+    }
+  }
+
+  it('fine-tunes a picked model on image folders (EWC-FIS, head extended, pruned 20 %), then the downloaded zip loads in stock tfjs-layers with the accuracy the page reported', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(url);
+    expect(await page.textContent('#ft-privacy')).toContain('Everything runs in this browser; your model and images never leave your machine.');
+    await pickFinetuneFiles(page, fixture.modelWithLabels, fixture.old, fixture.new);
+    expect(await page.textContent('#ft-model-info')).toContain('input 28×28×3, 5 outputs');
+    expect(await page.textContent('#ft-model-info')).toContain('outputs named by labels.txt (t-shirt, trouser, pullover, dress, coat)');
+    expect(await page.textContent('#ft-old-info')).toBe('old: 5 classes (coat, dress, pullover, t-shirt, trouser), 100 images');
+    expect(await page.textContent('#ft-new-info')).toBe('new: 5 classes (ankle-boot, bag, sandal, shirt, sneaker), train/ 100 + test/ 50 images');
+    await page.selectOption('#ft-method', 'ewc-fis');
+    await page.selectOption('#ft-head', 'extend');
+    await page.fill('#ft-epochs', '1');
+    await page.fill('#ft-test-fraction', '0.25');
+    await page.setChecked('#ft-prune', true);
+    await page.fill('#ft-sparsity', '20');
+    await page.selectOption('#ft-prune-importance', 'magnitude');
+    const t0 = Date.now();
+    await page.click('#ft-run');
+    // the phases are named as they run
+    await page.waitForFunction(() => /fine-tuning step \d+\/\d+/.test(document.querySelector('#ft-status')?.textContent ?? ''), undefined, { timeout: 120_000, polling: 50 });
+    await page.waitForFunction(() => ['done', 'stopped', 'error'].includes(document.querySelector<HTMLElement>('#finetune')?.dataset.state ?? ''), undefined, {
+      timeout: 300_000,
+      polling: 250,
+    });
+    if ((await page.getAttribute('#finetune', 'data-state')) !== 'done') throw new Error(`the page reported: ${await page.textContent('#ft-status')}`);
+    console.log(`demo page e2e: fine-tuning ${((Date.now() - t0) / 1000).toFixed(1)} s; ${await page.textContent('#ft-status')}`);
+    await page.screenshot({ path: join(OUTPUT, 'finetune.png'), fullPage: true });
+
+    // old vs new accuracy: the pretrained model, plain fine-tuning and EWC-FIS, finite, in [0, 1]
+    const rows = await page.locator('#ft-results tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => ({
+        run: (tr as HTMLElement).dataset.run,
+        cells: Array.from(tr.querySelectorAll('td'), (td) => (td.dataset.value === undefined ? Number.NaN : Number(td.dataset.value))),
+      })),
+    );
+    expect(rows.map((r) => r.run)).toEqual(['pretrained', 'plain', 'ewc-fis', 'pruned', 'download']);
+    for (const r of rows) {
+      for (const v of r.cells.slice(2, 6)) {
+        expect(Number.isFinite(v), `${r.run}: ${r.cells}`).toBe(true);
+        expect(v).toBeGreaterThanOrEqual(0);
+        expect(v).toBeLessThanOrEqual(1);
+      }
+    }
+    const [pretrained, plain, ewc] = rows as [(typeof rows)[number], (typeof rows)[number], (typeof rows)[number]];
+    expect(pretrained.cells[2], 'the example model knows its old classes').toBeGreaterThan(0.5);
+    expect(ewc.cells[2], 'EWC keeps more of the old classes than plain fine-tuning').toBeGreaterThan(plain.cells[2] as number);
+    // the chart: one point per model (pretrained, plain, ewc-fis), in each of the two views
+    expect((await page.locator('#ft-chart svg [aria-roledescription="point"]').count()) >= 3).toBe(true);
+
+    // the downloads: the zip of model.json + shards, and results.json
+    const [zipDownload] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('#ft-download')]);
+    expect(zipDownload.suggestedFilename()).toBe('finetuned-ewc-fis-lambda-1000-pruned-20.zip');
+    const zip = unzipSync(new Uint8Array(readFileSync(await zipDownload.path())));
+    const [resultsDownload] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('#ft-download-results')]);
+    const results = JSON.parse(readFileSync(await resultsDownload.path(), 'utf8'));
+    expect(results.classNames).toEqual(['t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'ankle-boot', 'bag', 'sandal', 'shirt', 'sneaker']);
+    expect(results.runs.map((r: { variant: string }) => r.variant)).toEqual(['plain', 'ewc-fis']);
+    expect(Object.keys(zip).sort()).toEqual(['group1-shard1of1.bin', 'model.json']);
+
+    // stock tfjs-layers loads it; 10 outputs; the weights stored uint8 as the input model's were
+    const modelJson = JSON.parse(new TextDecoder().decode(zip['model.json']));
+    const weightSpecs = modelJson.weightsManifest.flatMap((g: { weights: tf.io.WeightsManifestEntry[] }) => g.weights) as tf.io.WeightsManifestEntry[];
+    const shard = zip['group1-shard1of1.bin'] as Uint8Array;
+    expect(weightSpecs.filter((w) => w.quantization?.dtype === 'uint8').length).toBeGreaterThan(weightSpecs.length / 2);
+    const model = await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs, weightData: shard.slice().buffer }));
+    try {
+      // accuracy of the downloaded model on the test images: the new ones (test/) and the old ones the
+      // page held out (the same seeded split of the same files, in planImages' order)
+      const accuracy = async (images: { file: string; className: string }[]) => {
+        const x = tf.tensor4d(Float32Array.from((await Promise.all(images.map((t) => pngInput(t.file)))).flatMap((a) => [...a])), [images.length, 28, 28, 3]);
+        const y = model.predict(x) as tf.Tensor;
+        expect(y.shape).toEqual([images.length, 10]);
+        const probs = (await y.array()) as number[][];
+        tf.dispose([x, y]);
+        for (const p of probs) for (const v of p) expect(Number.isFinite(v)).toBe(true);
+        return probs.filter((p, i) => results.classNames[p.indexOf(Math.max(...p))] === images[i]?.className).length / images.length;
+      };
+      const plan = planImages(fixture.oldFiles.map((f) => relative(join(fixture.old, '..'), f)));
+      const heldOut = splitIndices(plan.labels, { test: 0.25, seed: 0 }).test;
+      const oldTest = Array.from(heldOut, (i) => ({ file: join(fixture.old, '..', plan.files[i] as string), className: plan.classNames[plan.labels[i] as number] as string }));
+      const downloaded = rows.find((r) => r.run === 'download')?.cells as number[];
+      const measured = { old: await accuracy(oldTest), new: await accuracy(fixture.newTest) };
+      console.log(
+        `demo page e2e: the downloaded model in tfjs-layers: old ${measured.old.toFixed(4)}, new ${measured.new.toFixed(4)}; the page: old ${downloaded[2]}, new ${downloaded[3]}`,
+      );
+      expect(oldTest.length).toBe(25);
+      expect(measured.old, 'the pruned EWC model keeps its old classes').toBeGreaterThan(0.5);
+      expect(Math.abs(measured.old - (downloaded[2] as number))).toBeLessThan(1e-6);
+      expect(Math.abs(measured.new - (downloaded[3] as number))).toBeLessThan(1e-6);
+      expect(results.download.saved.old).toBeCloseTo(downloaded[2] as number, 6);
+      // pruned 20 % by |w| (kernels and biases ranked together): the zeros survive the uint8 storage
+      const kernels = await Promise.all(
+        model
+          .getWeights()
+          .filter((w) => w.shape.length > 1)
+          .map((w) => w.data()),
+      );
+      const zeros = kernels.reduce((n, v) => n + v.filter((e) => e === 0).length, 0);
+      const size = kernels.reduce((n, v) => n + v.length, 0);
+      expect(zeros / size, 'kernel entries zero in the downloaded model').toBeGreaterThan(0.15);
+      expect(results.pruned.zeros / results.pruned.size).toBeCloseTo(0.2, 2);
+    } finally {
+      model.dispose();
+    }
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('shows a run that diverges (EWC at λ 1e40) as diverged, with no accuracy and no model to download', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(url);
+    await pickFinetuneFiles(page, fixture.modelWithLabels, fixture.old, fixture.new);
+    await page.selectOption('#ft-method', 'ewc-fis');
+    await page.fill('#ft-lambda', '1e40');
+    await page.click('#ft-run');
+    await page.waitForFunction(() => ['done', 'stopped', 'error'].includes(document.querySelector<HTMLElement>('#finetune')?.dataset.state ?? ''), undefined, {
+      timeout: 300_000,
+      polling: 250,
+    });
+    expect(await page.getAttribute('#finetune', 'data-state'), (await page.textContent('#ft-status')) ?? '').toBe('done');
+    const ewc = page.locator('#ft-results tbody tr[data-run="ewc-fis"]');
+    expect(await ewc.getAttribute('data-diverged')).toBe('true');
+    expect(await ewc.getAttribute('title')).toMatch(/diverged/);
+    expect(await ewc.locator('td').allTextContents()).toEqual(['ewc-fis', '1e+40', 'diverged', '—', '—', '—', expect.stringMatching(/ s$/)]);
+    expect(await ewc.locator('td[data-value]').count()).toBe(0);
+    expect(await page.locator('#ft-results tbody tr[data-run="plain"] td[data-value]').count()).toBe(4);
+    expect(await page.isDisabled('#ft-download')).toBe(true);
+    expect(await page.textContent('#ft-download-note')).toContain('diverged: no model to download');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('takes a dropped model and says beside the field when the old data has more classes than the model outputs, or the new classes need head "extend"', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(url);
+    // the model dropped on its drop zone (a DataTransfer of model.json and its shard), the folders picked
+    const files = fixture.model.map((f) => ({ name: f.slice(f.lastIndexOf('/') + 1), base64: readFileSync(f).toString('base64') }));
+    const dataTransfer = await page.evaluateHandle((list) => {
+      const dt = new DataTransfer();
+      for (const f of list) dt.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name));
+      return dt;
+    }, files);
+    await page.dispatchEvent('#ft-model-drop', 'drop', { dataTransfer });
+    await page.waitForFunction(() => /5 outputs/.test(document.querySelector('#ft-model-info')?.textContent ?? ''), undefined, { timeout: 60_000, polling: 100 });
+    await page.setInputFiles('#ft-old', fixture.oldSeven);
+    await page.setInputFiles('#ft-new', fixture.new);
+    await page.locator('#ft-old-error:not(:empty)').waitFor({ timeout: 30_000 });
+    expect(await page.textContent('#ft-old-error')).toBe(
+      `old data: 7 class folders (${[...CLASS_NAMES.slice(0, 7)].sort().join(', ')}) but the model outputs 5 classes; the old data needs one folder per output, in the model's order, or pick a labels.txt (one class name per line, in the output order) with the model`,
+    );
+    expect(await page.getAttribute('#ft-old', 'aria-invalid')).toBe('true');
+    await page.click('#ft-run');
+    expect(await page.textContent('#ft-status')).toBe('Fix the fields marked in red.');
+    expect(await page.getAttribute('#finetune', 'data-state')).toBe('idle');
+    // the right old data, head keep: the new classes are not among the model's
+    await page.setInputFiles('#ft-old', fixture.old);
+    await page.waitForFunction(() => (document.querySelector('#ft-old-error')?.textContent ?? 'x') === '', undefined, { timeout: 30_000, polling: 100 });
+    await page.selectOption('#ft-head', 'keep');
+    expect(await page.textContent('#ft-new-error')).toMatch(
+      /^new data: 5 class folders \(ankle-boot, bag, sandal, shirt, sneaker\) are not among the model's 5 classes .*choose head "extend"/,
+    );
+    await page.selectOption('#ft-head', 'extend');
+    expect(await page.textContent('#ft-new-error')).toBe('');
     expect(errors).toEqual([]);
     await page.close();
   });

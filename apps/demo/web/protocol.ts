@@ -1,8 +1,10 @@
 /**
- * The messages between the page (main.ts) and the experiment worker (worker.ts). Everything here is
+ * The messages between the page (main.ts, finetune-panel.ts) and the worker (worker.ts, finetune-job.ts). Everything here is
  * structured-cloneable plain data (NaN included); the worker owns every tensor.
  */
 import type { ExperimentConfig } from '../src/experiment/config.js';
+import type { FinetuneConfig } from '../src/finetune/config.js';
+import type { FinetuneMetrics, FinetuneRecord, FinetuneResult } from '../src/finetune/run.js';
 import type { PruningConfig, PruningEvent, PruningResult } from '../src/experiment/pruning.js';
 import type { ExperimentEvent } from '../src/experiment/run.js';
 
@@ -20,7 +22,103 @@ export interface RunRequest {
   pruning?: PruningConfig;
 }
 
-export type ToWorker = { type: 'run'; request: RunRequest } | { type: 'stop' };
+/** A file of a picked or dropped folder: its path below the picked folder ('old/t-shirt/1.png'). */
+export interface PathBlob {
+  path: string;
+  blob: Blob;
+}
+
+/** Images already decoded (by the page, when the worker has no OffscreenCanvas): an ImageSet. */
+export interface DecodedImages {
+  x: Uint8Array;
+  y: Int32Array;
+  exampleShape: [number, number, number];
+  classNames: string[];
+  files: string[];
+  skipped: { file: string; reason: string }[];
+}
+
+/** Image files to decode in the worker, or decoded ones. */
+export type ImageInput = { files: PathBlob[] } | { decoded: DecodedImages };
+
+/** Old or new data: one folder of class folders (split by the test fraction), or train/ and test/ folders. */
+export interface ImagePart {
+  /** The picked folder's name, for messages. */
+  name: string;
+  train: ImageInput;
+  test?: ImageInput;
+}
+
+/** Pruning after fine-tuning: the least important weights zeroed (biases ranked with them), globally. */
+export interface FinetunePruning {
+  /** Fraction of the weights zeroed, in [0, 1). */
+  sparsity: number;
+  importance: 'magnitude' | 'sig' | 'fisher' | 'mas';
+}
+
+/** The page's fine-tuning: a model.json + shards, old and new images, one method beside plain fine-tuning. */
+export interface FinetuneRequest {
+  /** model.json as text, and its shards by the manifest's paths (the buffers are transferred). */
+  modelJson: string;
+  modelName: string;
+  shards: { path: string; data: ArrayBuffer }[];
+  /** The names of the model's outputs (a labels file picked with it); without them, the old data's folders in order. */
+  classNames?: string[];
+  old: ImagePart;
+  new: ImagePart;
+  /** The comparison (one method and λ; plain fine-tuning is added by runFinetune). */
+  config: FinetuneConfig;
+  /** A preprocessing preset (`unit`, `symmetric`, `imagenet`) or `scale=...,offset=...`. */
+  preprocessing: string;
+  testFraction: number;
+  pruning?: FinetunePruning;
+  backend: BackendChoice;
+}
+
+/** The fine-tuned model of the chosen method: model.json and shards, as `layersModelArtifacts` writes them. */
+export interface FinetuneModelFiles {
+  /** The run it is (e.g. 'ewc-fis λ 1000'). */
+  label: string;
+  method: string;
+  modelJson: Record<string, unknown>;
+  shards: { path: string; data: ArrayBuffer }[];
+  /** How the weights were stored: dtype → count ('uint8': 52, ...). */
+  dtypes: Record<string, number>;
+  /** The model as downloaded (its weights read back from the files), measured on the old and new test images. */
+  saved: FinetuneMetrics;
+}
+
+export interface FinetunePruned {
+  importance: FinetunePruning['importance'];
+  sparsity: number;
+  /** Zeros among the ranked entries after pruning, of `size`. */
+  zeros: number;
+  size: number;
+  /** The fine-tuned model before and after pruning. */
+  before: FinetuneMetrics;
+  after: FinetuneMetrics;
+}
+
+/** What the fine-tuning phases report: the phase, a line for the status and the fraction done. */
+export interface FinetuneStatus {
+  phase: 'starting' | 'decoding images' | 'loading the model' | 'measuring' | 'consolidating' | 'fine-tuning' | 'pruning' | 'saving';
+  text: string;
+  fraction: number;
+}
+
+/** The model as the worker reads it from model.json alone (no weights): for the page's checks. */
+export interface ModelInfo {
+  inputShape: (number | null)[];
+  outputWidth: number;
+  layers: number;
+  weights: number;
+}
+
+export type ToWorker =
+  | { type: 'run'; request: RunRequest }
+  | { type: 'finetune'; request: FinetuneRequest }
+  | { type: 'inspect-model'; id: number; modelJson: string; name: string }
+  | { type: 'stop' };
 
 export type FromWorker =
   | { type: 'status'; text: string }
@@ -30,4 +128,9 @@ export type FromWorker =
   | { type: 'pruning-event'; event: PruningEvent }
   | { type: 'pruning'; result: PruningResult }
   | { type: 'done'; cancelled: boolean; ms: number }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  | { type: 'model-info'; id: number; info?: ModelInfo; error?: string; canDecode: boolean }
+  | { type: 'finetune-status'; status: FinetuneStatus }
+  | { type: 'finetune-run'; record: FinetuneRecord; before: FinetuneMetrics; config: FinetuneConfig; classNames: string[] }
+  | { type: 'finetune-done'; cancelled: boolean; result?: FinetuneResult; pruned?: FinetunePruned; model?: FinetuneModelFiles; skipped: string[]; ms: number }
+  | { type: 'finetune-error'; message: string; field?: 'model' | 'old' | 'new' | 'options' };

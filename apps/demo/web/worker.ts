@@ -1,17 +1,19 @@
 /**
- * The experiment worker: loads the embedded Fashion-MNIST subset from the page's static files
+ * The page's worker. The experiment: loads the embedded Fashion-MNIST subset from the page's static files
  * (SHA-256 checked), runs the page's experiment with the demo's runner (`runExperiment`, the same
  * one the CLI drives) on the chosen backend, forwards its events, then paper 2's pruning experiment
- * on the first task (`runPruning`, the CLI's pruning preset). Stop aborts through an AbortSignal.
+ * on the first task (`runPruning`, the CLI's pruning preset). The fine-tuning of a picked model
+ * (finetune-job.ts). Stop aborts either through an AbortSignal.
  */
 import type { Task } from '@forgetless/core';
 import { EMBEDDED_SOURCE, type MnistFormatDataset, fetchMnistFormat } from '@forgetless/datasets';
 import { buildTasks, runExperiment, runPruning, validateConfig } from '../src/experiment/index.js';
 import { activateBackend } from './backend.js';
+import { FieldError, canDecodeImages, inspectModel, runFinetuneJob } from './finetune-job.js';
 import type { FromWorker, RunRequest, ToWorker } from './protocol.js';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
-const post = (m: FromWorker): void => scope.postMessage(m);
+const post = (m: FromWorker, transfer: Transferable[] = []): void => scope.postMessage(m, transfer);
 
 let controller: AbortController | undefined;
 let dataset: { url: string; data: MnistFormatDataset } | undefined;
@@ -53,15 +55,26 @@ scope.onmessage = (e: MessageEvent<ToWorker>) => {
     controller?.abort();
     return;
   }
+  if (msg.type === 'inspect-model') {
+    inspectModel(msg.modelJson, msg.name)
+      .then((info) => post({ type: 'model-info', id: msg.id, info, canDecode: canDecodeImages() }))
+      .catch((err: unknown) => post({ type: 'model-info', id: msg.id, error: err instanceof Error ? err.message : String(err), canDecode: canDecodeImages() }));
+    return;
+  }
   if (controller) {
-    post({ type: 'error', message: 'a run is already in progress' });
+    const message = 'a run is already in progress: stop it first';
+    post(msg.type === 'finetune' ? { type: 'finetune-error', message } : { type: 'error', message });
     return;
   }
   const c = new AbortController();
   controller = c;
-  run(msg.request, c.signal)
-    .catch((err: unknown) => post({ type: 'error', message: err instanceof Error ? err.message : String(err) }))
-    .finally(() => {
-      if (controller === c) controller = undefined;
-    });
+  const job =
+    msg.type === 'run'
+      ? run(msg.request, c.signal).catch((err: unknown) => post({ type: 'error', message: err instanceof Error ? err.message : String(err) }))
+      : runFinetuneJob(msg.request, c.signal, post).catch((err: unknown) =>
+          post({ type: 'finetune-error', message: err instanceof Error ? err.message : String(err), ...(err instanceof FieldError ? { field: err.field } : {}) }),
+        );
+  job.finally(() => {
+    if (controller === c) controller = undefined;
+  });
 };

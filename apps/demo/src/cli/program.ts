@@ -124,9 +124,9 @@ export function buildProgram(argv: readonly string[]): Command {
   program
     .command('finetune')
     .description('fine-tune a pretrained model.json on new data without forgetting its old data: methods × λ side by side, plain fine-tuning beside them')
-    .option('--model <path>', 'model.json of a TensorFlow.js LayersModel (Keras-converted, quantized or not), or its folder')
-    .option('--old <dir>', 'data the model already knows: class folders of images, train/ + test/ folders, or x.npy + y.npy')
-    .option('--new <dir>', 'data to learn: the same layouts')
+    .option('--model <path>', 'model.json of a TensorFlow.js LayersModel (Keras-converted, quantized or not), or its folder (required, unless --example or --resume)')
+    .option('--old <dir>', 'data the model already knows: class folders of images, train/ + test/ folders, or x.npy + y.npy (required, unless --example or --resume)')
+    .option('--new <dir>', 'data to learn: the same layouts (required, unless --example or --resume)')
     .option('--example', 'the shipped example, offline: a MobileNetV2-style net pretrained on Fashion-MNIST 0-4, fine-tuned on 5-9 (head extended)')
     .option('--classes <file>', dflt("names of the model's outputs (one per line, or a JSON array), matched to the class folders", "the old data's folders, in order"))
     .option(
@@ -166,7 +166,7 @@ export function buildProgram(argv: readonly string[]): Command {
     .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]).default('wasm'))
     .option('--out <dir>', dflt('output folder', 'runs/<timestamp>'))
     .option('--force', 'replace what an earlier comparison left in --out')
-    .option('--resume <dir>', 'continue an interrupted comparison from its output folder')
+    .option('--resume <dir>', dflt('continue an interrupted comparison from its output folder', 'none: a new comparison'))
     .option('--no-progress', 'no progress bars (lines only)')
     .option('--quiet', 'no progress output')
     .action(async (flags: FinetuneActionFlags, cmd: Command) => {
