@@ -140,17 +140,25 @@ export async function runFinetuneJob(request: FinetuneRequest, signal: AbortSign
       const message = pageWording((e as Error).message);
       throw new FieldError(message.startsWith('new data') ? 'new' : message.startsWith('old data') ? 'old' : 'model', message);
     }
-    if (plan.units !== loaded.model.numClasses) working = await resizeHead(loaded, { units: plan.units, mode: 'extend', seed: config.seed });
+    let headLayer: string | undefined;
+    if (config.head === 'replace' || plan.units !== loaded.model.numClasses) {
+      const resized = await resizeHead(loaded, { units: plan.units, mode: config.head === 'replace' ? 'replace' : 'extend', seed: config.seed });
+      working = resized;
+      headLayer = resized.head.layer;
+    }
     const width = working.model.numClasses;
-    const source = (p: DecodedPart, map: Int32Array) => ({
-      train: imageSetSource(p.train, { preprocessing, numClasses: width, ...(p.trainIndices ? { indices: p.trainIndices } : {}) }).with({ labelMap: map }),
-      test: imageSetSource(p.test, { preprocessing, numClasses: width, ...(p.testIndices ? { indices: p.testIndices } : {}) }).with({ labelMap: map }),
+    const source = (p: DecodedPart, map: Int32Array, outputs: number) => ({
+      train: imageSetSource(p.train, { preprocessing, numClasses: outputs, ...(p.trainIndices ? { indices: p.trainIndices } : {}) }).with({ labelMap: map }),
+      test: imageSetSource(p.test, { preprocessing, numClasses: outputs, ...(p.testIndices ? { indices: p.testIndices } : {}) }).with({ labelMap: map }),
     });
     const classesOf = (map: Int32Array) => [...new Set(map)].sort((a, b) => a - b);
+    // a replaced head: the old data keeps the pretrained model's classes, measured through its own head
+    const replaced = config.head === 'replace' && headLayer !== undefined;
     const data: FinetuneData = {
-      old: { ...source(old, plan.oldMap), classes: classesOf(plan.oldMap), description: old.description },
-      new: { ...source(neu, plan.newMap), classes: classesOf(plan.newMap), description: neu.description },
+      old: { ...source(old, plan.oldMap, replaced ? loaded.model.numClasses : width), classes: classesOf(plan.oldMap), description: old.description },
+      new: { ...source(neu, plan.newMap, width), classes: classesOf(plan.newMap), description: neu.description },
       classNames: plan.classNames,
+      ...(replaced ? { oldHead: { model: loaded.model, layer: headLayer as string } } : {}),
     };
 
     // the run whose model the page offers: the chosen method (plain when that is all there is)
@@ -201,7 +209,15 @@ export async function runFinetuneJob(request: FinetuneRequest, signal: AbortSign
         const shards = saved.shards.map((s) => ({ path: s.path, data: s.data.buffer.slice(s.data.byteOffset, s.data.byteOffset + s.data.byteLength) as ArrayBuffer }));
         transfer = shards.map((s) => s.data);
         const label = record.method === 'plain' ? record.variant : `${record.variant} λ ${record.lambda}`;
-        files = { label, method: record.variant, modelJson: saved.modelJson, shards, dtypes, saved: metrics };
+        let oldHead: FinetuneModelFiles['oldHead'];
+        if (data.oldHead) {
+          // the pretrained head on the fine-tuned body (measureFinetune above left the body synced)
+          const kept = await layersModelArtifacts(loaded);
+          const keptShards = kept.shards.map((s) => ({ path: s.path, data: s.data.buffer.slice(s.data.byteOffset, s.data.byteOffset + s.data.byteLength) as ArrayBuffer }));
+          transfer.push(...keptShards.map((s) => s.data));
+          oldHead = { modelJson: kept.modelJson, shards: keptShards };
+        }
+        files = { label, method: record.variant, modelJson: saved.modelJson, shards, dtypes, saved: metrics, ...(oldHead ? { oldHead } : {}) };
       },
     });
     const skipped = [...old.skipped, ...neu.skipped];

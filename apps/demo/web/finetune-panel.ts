@@ -75,7 +75,7 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
     if (!info || !old || !neu) return true;
     try {
       planClasses({
-        head: $<HTMLSelectElement>('#ft-head').value as 'keep' | 'extend',
+        head: $<HTMLSelectElement>('#ft-head').value as 'keep' | 'extend' | 'replace',
         outputWidth: info.outputWidth,
         oldNames: old.classNames,
         newNames: neu.classNames,
@@ -183,7 +183,7 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
       learningRate: lr as number,
       epochs: epochs as number,
       batchSize: batch as number,
-      head: $<HTMLSelectElement>('#ft-head').value as 'keep' | 'extend',
+      head: $<HTMLSelectElement>('#ft-head').value as 'keep' | 'extend' | 'replace',
       batchNorm: $<HTMLSelectElement>('#ft-batch-norm').value as 'frozen' | 'train',
     };
     return {

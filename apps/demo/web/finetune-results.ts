@@ -142,6 +142,10 @@ export function finetuneResults() {
 function zipModel(files: FinetuneModelFiles): Uint8Array {
   const entries: Record<string, Uint8Array> = { 'model.json': strToU8(JSON.stringify(files.modelJson)) };
   for (const s of files.shards) entries[s.path] = new Uint8Array(s.data);
+  if (files.oldHead) {
+    entries['old-head/model.json'] = strToU8(JSON.stringify(files.oldHead.modelJson));
+    for (const s of files.oldHead.shards) entries[`old-head/${s.path}`] = new Uint8Array(s.data);
+  }
   return zipSync(entries, { level: 6 });
 }
 

@@ -372,6 +372,54 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     await page.close();
   });
 
+  it('replaces the head: the zip holds the new head and the pretrained head on the same fine-tuned body, both stock-loadable', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(url);
+    await pickFinetuneFiles(page, fixture.modelWithLabels, fixture.old, fixture.new);
+    await page.selectOption('#ft-method', 'wva-fis');
+    await page.selectOption('#ft-head', 'replace');
+    await page.fill('#ft-epochs', '1');
+    await page.setChecked('#ft-prune', false);
+    await page.click('#ft-run');
+    await page.waitForFunction(() => ['done', 'stopped', 'error'].includes(document.querySelector<HTMLElement>('#finetune')?.dataset.state ?? ''), undefined, {
+      timeout: 300_000,
+      polling: 250,
+    });
+    if ((await page.getAttribute('#finetune', 'data-state')) !== 'done') throw new Error(`the page reported: ${await page.textContent('#ft-status')}`);
+    const [zipDownload] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('#ft-download')]);
+    const zip = unzipSync(new Uint8Array(readFileSync(await zipDownload.path())));
+    expect(Object.keys(zip).sort()).toEqual(['group1-shard1of1.bin', 'model.json', 'old-head/group1-shard1of1.bin', 'old-head/model.json']);
+    const load = async (prefix: string) => {
+      const json = JSON.parse(new TextDecoder().decode(zip[`${prefix}model.json`]));
+      const weightSpecs = json.weightsManifest.flatMap((g: { weights: tf.io.WeightsManifestEntry[] }) => g.weights) as tf.io.WeightsManifestEntry[];
+      const data = (zip[`${prefix}group1-shard1of1.bin`] as Uint8Array).slice().buffer;
+      return tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData: data }));
+    };
+    const fresh = await load('');
+    const kept = await load('old-head/');
+    try {
+      expect(fresh.outputs[0]?.shape).toEqual([null, 5]);
+      expect(kept.outputs[0]?.shape).toEqual([null, 5]);
+      // one body: every weight but the head's is the same in both files
+      const body = (m: tfl.LayersModel) => m.weights.filter((w) => !w.name.startsWith('predictions/')).map((w) => Array.from(w.read().dataSync()));
+      expect(body(fresh)).toEqual(body(kept));
+      const head = (m: tfl.LayersModel) =>
+        Array.from(
+          m.weights
+            .find((w) => w.name.startsWith('predictions/kernel'))
+            ?.read()
+            .dataSync() ?? [],
+        );
+      expect(head(fresh)).not.toEqual(head(kept));
+    } finally {
+      fresh.dispose();
+      kept.dispose();
+    }
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('shows a run that diverges (EWC at λ 1e40) as diverged, with no accuracy and no model to download', async () => {
     const page = await newPage();
     const errors = collectErrors(page);
@@ -425,7 +473,7 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     await page.waitForFunction(() => (document.querySelector('#ft-old-error')?.textContent ?? 'x') === '', undefined, { timeout: 30_000, polling: 100 });
     await page.selectOption('#ft-head', 'keep');
     expect(await page.textContent('#ft-new-error')).toMatch(
-      /^new data: 5 class folders \(ankle-boot, bag, sandal, shirt, sneaker\) are not among the model's 5 classes .*choose head "extend"/,
+      /^new data: classes ankle-boot, bag, sandal, shirt, sneaker are not among the model's 5 classes .*choose head "extend" or "replace"/,
     );
     await page.selectOption('#ft-head', 'extend');
     expect(await page.textContent('#ft-new-error')).toBe('');

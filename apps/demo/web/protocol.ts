@@ -86,6 +86,8 @@ export interface FinetuneModelFiles {
   dtypes: Record<string, number>;
   /** The model as downloaded (its weights read back from the files), measured on the old and new test images. */
   saved: FinetuneMetrics;
+  /** A replaced head: the pretrained head on the same fine-tuned body (old-head/ in the zip). */
+  oldHead?: { modelJson: Record<string, unknown>; shards: { path: string; data: ArrayBuffer }[] };
 }
 
 export interface FinetunePruned {

@@ -6,5 +6,5 @@ export function pageWording(message: string): string {
   return message
     .replace(/, or name the outputs with --classes <labels file>/, ', or pick a labels.txt (one class name per line, in the output order) with the model')
     .replace(/^--classes: /, 'labels file: ')
-    .replace(/use --head extend to add outputs for them, or --head replace/, 'choose head "extend" to add outputs for them');
+    .replace(/use --head extend or replace/, 'choose head "extend" or "replace"');
 }

@@ -138,12 +138,17 @@ async function lock(dir: string, flag: string, warn: (line: string) => void): Pr
     release = await lockfile.lock(dir, options);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw new UserError(`${flag}: cannot lock ${dir} (${reason(e)})`);
-    const owner = await readOwner(lockDir);
+    // the holder writes owner.json just after taking the lock: give it a moment (a loaded machine)
+    let owner = await readOwner(lockDir);
+    for (let i = 0; owner === undefined && i < 40; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      owner = await readOwner(lockDir);
+    }
     const dead = owner !== undefined && owner.host === hostname() && owner.pid !== process.pid && !processAlive(owner.pid);
     if (!dead) throw new UserError(`${flag}: ${dir} is in use by ${describeOwner(owner)}; wait for it to finish, or choose another folder`);
     // its owner was killed: take the lock over (unless another process just did)
     const again = await readOwner(lockDir);
-    if (again?.pid === owner.pid) await rm(lockDir, { recursive: true, force: true });
+    if (owner && again?.pid === owner.pid) await rm(lockDir, { recursive: true, force: true });
     try {
       release = await lockfile.lock(dir, options);
     } catch (e2) {
