@@ -29,6 +29,7 @@ import { finetuneChartSpec, finetuneMarkdown, finetuneTable } from '../report/fi
 import { renderSvg, slug } from '../report/svg.js';
 import { CHECKPOINT_DIR } from './checkpoint.js';
 import { UserError, usage } from './errors.js';
+import { interrupts } from './interrupt.js';
 import { exampleModelPath, renderExampleData } from './finetune-example.js';
 import { type LoadedPart, loadPart, modelLabels, parsePreprocessing, partSources, readClassNames } from './finetune-data.js';
 import { fromJson, toJson } from './json.js';
@@ -334,14 +335,7 @@ export async function finetuneCommand(flags: FinetuneFlags, command: string): Pr
     ...(context.perClass !== undefined ? { perClassLimit: context.perClass } : {}),
   };
   let result: FinetuneResult;
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    log('\ninterrupted: finishing the current step and writing what is done (Ctrl-C again to quit now)');
-    controller.abort();
-  };
+  const interrupt = interrupts(log);
   let working: LoadedLayersModel = loaded;
   try {
     const old = await loadPart('--old', context.old, { ...partOptions, onProgress: progress.images('old data') });
@@ -405,13 +399,12 @@ export async function finetuneCommand(flags: FinetuneFlags, command: string): Pr
     const state = (completed: FinetuneRecord[]): FinetuneState => ({ format: 'forgetless-finetune-checkpoint', formatVersion: 1, config, context, completed });
     await writeFileAtomic(join(outDir, CHECKPOINT_DIR, 'state.json'), toJson(state(done)));
     const completed = [...done];
-    process.on('SIGINT', onSigint);
-    process.on('SIGTERM', onSigint);
+    interrupt.listen();
     const chance = (m: number) => 1.5 / Math.max(1, m);
     let warned = false;
     result = await runFinetune(working.model, data, config, {
       done,
-      signal: controller.signal,
+      signal: interrupt.signal,
       onEvent: (e) => {
         progress.onEvent(e);
         if (e.kind === 'run-end' && !warned && e.before.old < chance(data.old.classes.length)) {
@@ -435,8 +428,7 @@ export async function finetuneCommand(flags: FinetuneFlags, command: string): Pr
     });
   } finally {
     progress.stop();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    interrupt.dispose();
     if (working !== loaded) working.dispose();
     loaded.dispose();
   }

@@ -15,6 +15,7 @@ import { type VariantSummary, divergenceText } from '../experiment/summary.js';
 import { type LoadedCheckpoint, fileCheckpoint, loadCheckpoint } from './checkpoint.js';
 import { importanceSamples, loadExperimentData } from './data.js';
 import { UserError, usage } from './errors.js';
+import { interrupts } from './interrupt.js';
 import { fingerprintChanges, runFingerprint } from './fingerprint.js';
 import { type RunFlags, configFromFlags, presetOf } from './options.js';
 import { writeOutputs } from './output.js';
@@ -115,30 +116,21 @@ export async function runCommand(flags: RunCommandFlags, command: string): Promi
     );
   }
   const checkpoint = fileCheckpoint(outDir, config, { ...context, data: data.description, fingerprint });
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    log('\ninterrupted: finishing the current step and writing what is done (Ctrl-C again to quit now)');
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint); // a service manager's stop: the same as Ctrl-C
+  const interrupt = interrupts(log);
+  interrupt.listen();
   const progress = progressReporter({ ...(flags.progress === false ? { bars: false } : {}), ...(flags.quiet ? { quiet: true } : {}) });
   let result: ExperimentResult;
   try {
     result = await runExperiment(config, {
       tasks: data.tasks,
       onEvent: progress.onEvent,
-      signal: controller.signal,
+      signal: interrupt.signal,
       checkpoint,
       ...(resumed ? { resume: resumed.snapshot as Snapshot } : {}),
     });
   } finally {
     progress.stop();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    interrupt.dispose();
     resumed?.dispose();
   }
   const wall = (performance.now() - t0) / 1000;
