@@ -31,8 +31,8 @@ export const STALE_MS = 30_000;
 const UPDATE_MS = 5_000;
 /** The temporary files of an atomic write: `<file>.<pid>.<ms>.tmp`. */
 const TMP_FILE = /\.(\d+)\.\d+\.tmp$/;
-/** Files a run writes (results.json, report.md, the charts): removed by --force with the checkpoint. */
-const RUN_OUTPUTS = /^(results\.json|report\.md|avg-accuracy\.svg|correlations\.svg|pruning\.svg|finetune\.svg|models|(matrix|lambda)-.+\.svg)$/;
+/** Files a run writes (results.json, report.md, the charts, --log's logs): removed by --force with the checkpoint. */
+const RUN_OUTPUTS = /^(logs|results\.json|report\.md|avg-accuracy\.svg|correlations\.svg|pruning\.svg|finetune\.svg|models|(matrix|lambda)-.+\.svg)$/;
 
 export interface ClaimOptions {
   /** The option that named the folder, for messages. */

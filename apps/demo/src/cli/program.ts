@@ -13,6 +13,7 @@ import { BACKENDS, SEQUENCES } from '../experiment/config.js';
 import { DEFAULT_LAMBDAS, METHODS, SGD_LAMBDAS } from '../experiment/methods.js';
 import { PRESETS, PRESET_NAMES, defaultConfig } from '../experiment/presets.js';
 import { usage } from './errors.js';
+import { parseLogFormats } from './logging.js';
 import type { FinetuneFlags } from './finetune-command.js';
 import type { RunFlags } from './options.js';
 import { claimOutputFolder, defaultOutDir } from './output-folder.js';
@@ -39,12 +40,14 @@ export interface RunActionFlags extends RunFlags {
   progress?: boolean;
   quiet?: boolean;
   download?: boolean;
+  log?: string;
 }
 
 async function runAction(flags: RunActionFlags, command: string): Promise<void> {
   const { force, ...rest } = flags;
   const resume = rest.resume !== undefined;
   if (resume && force) throw usage('--resume continues a run with its own settings: drop --force');
+  if (rest.log !== undefined) parseLogFormats(rest.log); // a bad --log is refused before the folder is claimed
   const folder = resume
     ? await claimOutputFolder(rest.resume as string, { flag: '--resume', mode: 'resume' })
     : await claimOutputFolder(rest.out ?? defaultOutDir(), { flag: '--out', mode: 'run', force: !!force });
@@ -117,6 +120,7 @@ export function buildProgram(argv: readonly string[]): Command {
     .option('--resume <dir>', dflt('continue an interrupted run from its output folder', 'none: a new run'))
     .option('--no-progress', 'no progress bars (task lines only)')
     .option('--quiet', 'no progress output (warnings and errors still print)')
+    .option('--log <formats>', dflt('stream every progress event into <out>/logs/<run>/: tensorboard, csv, jsonl (comma-separated)', 'none'))
     .action(async (flags: RunActionFlags) => {
       await runAction(flags, command);
     });

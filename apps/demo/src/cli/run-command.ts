@@ -3,7 +3,7 @@
  * a preset or flags; progress on stderr; the output folder; a summary table on stdout.
  * `--resume <dir>` continues a run from its last checkpoint.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@forgetless/core';
 import { type ExperimentConfig, validateConfig } from '../experiment/config.js';
@@ -16,6 +16,7 @@ import { type LoadedCheckpoint, fileCheckpoint, loadCheckpoint } from './checkpo
 import { importanceSamples, loadExperimentData } from './data.js';
 import { UserError, usage } from './errors.js';
 import { interrupts } from './interrupt.js';
+import { experimentLogs, parseLogFormats } from './logging.js';
 import { fingerprintChanges, runFingerprint } from './fingerprint.js';
 import { type RunFlags, configFromFlags, presetOf } from './options.js';
 import { writeOutputs } from './output.js';
@@ -28,6 +29,8 @@ export interface RunCommandFlags extends RunFlags {
   progress?: boolean;
   quiet?: boolean;
   download?: boolean;
+  /** --log: tensorboard, csv, jsonl (comma-separated). */
+  log?: string;
 }
 
 /** `runs/2025-01-31T12-00-00` under the working directory. */
@@ -67,8 +70,11 @@ export function summaryTable(summaries: readonly VariantSummary[], tasks: number
   return [line(head), ...rows.map((r, k) => line(r, notes[k]))].join('\n');
 }
 
-export async function runCommand(flags: RunCommandFlags, command: string): Promise<void> {
+export async function runCommand(allFlags: RunCommandFlags, command: string): Promise<void> {
   const t0 = performance.now();
+  const { log: logFlag, ...flags } = allFlags;
+  const logFormats = logFlag !== undefined ? parseLogFormats(logFlag) : undefined;
+  if (logFormats && flags.preset === 'pruning') throw usage('--log: the pruning preset trains no continual run to log; drop --log');
   if (flags.preset === 'pruning' && flags.resume === undefined) return runPruningPreset(flags, command);
   if (flags.resume !== undefined) {
     const given = Object.entries(flags).filter(([k, v]) => v !== undefined && !['resume', 'progress', 'quiet', 'download'].includes(k));
@@ -119,11 +125,19 @@ export async function runCommand(flags: RunCommandFlags, command: string): Promi
   const interrupt = interrupts(log);
   interrupt.listen();
   const progress = progressReporter({ ...(flags.progress === false ? { bars: false } : {}), ...(flags.quiet ? { quiet: true } : {}) });
+  const logs = logFormats ? experimentLogs(join(outDir, 'logs'), logFormats) : undefined;
+  if (logs) log(`  logs: ${logs.dir} (${logFormats?.join(', ')}; tensorboard --logdir ${logs.dir})`);
   let result: ExperimentResult;
   try {
     result = await runExperiment(config, {
       tasks: data.tasks,
-      onEvent: progress.onEvent,
+      onEvent: logs
+        ? (e) => {
+            progress.onEvent(e);
+            logs.onEvent(e);
+          }
+        : progress.onEvent,
+      ...(logs ? { observers: logs.observers } : {}),
       signal: interrupt.signal,
       checkpoint,
       ...(resumed ? { resume: resumed.snapshot as Snapshot } : {}),
@@ -132,6 +146,7 @@ export async function runCommand(flags: RunCommandFlags, command: string): Promi
     progress.stop();
     interrupt.dispose();
     resumed?.dispose();
+    await logs?.close();
   }
   const wall = (performance.now() - t0) / 1000;
   const seconds = resumed

@@ -136,6 +136,11 @@ export interface RunOptions {
   resume?: Snapshot;
   /** Steps between progress events (default 10). */
   progressEvery?: number;
+  /**
+   * Plugins to add to a run after its method's own (a logger, which reads their importances after
+   * each task): not checkpointed, disposed with the run. `run` names the run as its 'run-start' event.
+   */
+  observers?: (run: { run: number; label: string; lambda: number; seed: number }, plugins: readonly Plugin[]) => Plugin[];
 }
 
 const finite = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : Number.NaN);
@@ -229,6 +234,7 @@ async function runOne(
     recorder = correlationRecorder({ limit: config.importanceLimit });
     plugins.push(recorder);
   }
+  const observers = options.observers?.({ run: index, label, lambda: key.lambda, seed: key.seed }, plugins) ?? [];
   const startTask = state ? state.taskIndex + 1 : 0;
   let partial: Pick<ContinualResult, 'accuracy' | 'timings'> = state ? { accuracy: state.previous.accuracy, timings: state.previous.timings } : { accuracy: [], timings: [] };
   options.onEvent?.({ kind: 'run-start', run: index, runs, label, lambda: key.lambda, seed: key.seed, tasks: options.tasks.length, ...(state ? { resumedAt: startTask } : {}) });
@@ -239,7 +245,7 @@ async function runOne(
       ...(config.iterations !== undefined ? { iterations: config.iterations } : { epochs: config.epochs ?? 1 }),
       batchSize: config.batchSize,
       seed: key.seed,
-      plugins,
+      plugins: [...plugins, ...observers],
       learningRate,
       ...(config.evalLimit !== undefined ? { evalLimit: config.evalLimit } : {}),
       ...(config.evaluateEvery !== undefined ? { evaluateEvery: config.evaluateEvery } : {}),
@@ -280,7 +286,7 @@ async function runOne(
     if (recorder) record.correlations = [...recorder.records];
     return record;
   } finally {
-    for (const p of plugins) p.dispose?.();
+    for (const p of [...plugins, ...observers]) p.dispose?.();
     optimizer.dispose();
     model.dispose();
   }
