@@ -9,6 +9,7 @@
  * backend themselves.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ensureWasmKernels } from './ops/wasm-slice.js';
 
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu' | 'tensorflow' | 'tensorflow-gpu';
 
@@ -184,6 +185,7 @@ async function activate(name: string, tfjsName: string): Promise<string> {
     throw new Error(`backend '${name}' failed to initialise (tf.setBackend('${tfjsName}') returned false${cause})${problem ? `: ${problem}` : ''}${hint}`);
   }
   await tf.ready();
+  if (tf.getBackend() === 'wasm') ensureWasmKernels();
   return tf.getBackend();
 }
 

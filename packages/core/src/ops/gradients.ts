@@ -21,6 +21,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dFilterGrad, conv2dInputGradStride1, pair } from './conv2d.js';
+import { getConvFormulation } from './formulation.js';
+import { conv2dFilterGradIm2col, conv2dInputGradIm2col } from './im2col.js';
 import { depthwiseFilterGrad, depthwiseInputGrad } from './depthwise.js';
 import { maxPoolGrad } from './max-pool.js';
 import { registerOwnGradient } from './own-gradients.js';
@@ -52,6 +54,19 @@ export function withGradientMode<T>(m: GradientMode, fn: () => T): T {
 const EXPLICIT_TRANSPOSE = new Set(['wasm']);
 const BAD_MAXPOOL_GRAD = new Set(['wasm']);
 const SLOW_CONV_INPUT_GRAD = new Set(['wasm']);
+
+/**
+ * Below this many input channels, patches are runs of a few floats (slow to copy): the filter
+ * gradient of a strided conv and the input gradient keep the forward-conv formulation there.
+ */
+const IM2COL_MIN_CHANNELS = 8;
+
+/** ∂W of a conv2d under the current formulation (`formulation.ts`). */
+function filterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, shape: readonly number[], s: [number, number], pad: 'same' | 'valid', d: [number, number]): tf.Tensor4D {
+  const strided = s[0] !== 1 || s[1] !== 1;
+  const im2col = getConvFormulation() === 'im2col' && !(strided && (x.shape[3] as number) < IM2COL_MIN_CHANNELS);
+  return im2col ? conv2dFilterGradIm2col(x, dy, shape, s, pad, d) : conv2dFilterGrad(x, dy, shape, s, pad, d);
+}
 
 function use(customWhen: () => boolean): boolean {
   return mode === 'custom' || (mode === 'auto' && customWhen());
@@ -115,10 +130,16 @@ export function registerForgetlessGradients(): void {
       const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
       const out: Thunks = g.dilated ? {} : sc(dy, saved, attrs);
       if (g.dilated || use(missing('Conv2DBackpropFilter'))) {
-        out.filter = () => conv2dFilterGrad(x, dy as tf.Tensor4D, filter.shape, g.s, g.pad, g.d);
+        out.filter = () => filterGrad(x, dy as tf.Tensor4D, filter.shape, g.s, g.pad, g.d);
       }
       const stride1 = g.s[0] === 1 && g.s[1] === 1;
-      if (stride1 && (g.dilated || use(() => SLOW_CONV_INPUT_GRAD.has(tf.getBackend())))) {
+      const [kh, kw, c] = filter.shape;
+      if (getConvFormulation() === 'im2col' && (kh * kw === 1 || c >= IM2COL_MIN_CHANNELS)) {
+        // col2im: as fast as the forward conv on wasm (its Conv2DBackpropInput is ~5× slower)
+        if (g.dilated || use(() => SLOW_CONV_INPUT_GRAD.has(tf.getBackend()))) {
+          out.x = () => conv2dInputGradIm2col(dy as tf.Tensor4D, filter, x.shape, g.s, g.pad, g.d);
+        }
+      } else if (stride1 && (g.dilated || use(() => SLOW_CONV_INPUT_GRAD.has(tf.getBackend())))) {
         out.x = () => conv2dInputGradStride1(dy as tf.Tensor4D, filter, x.shape, g.pad, g.d);
       }
       return out;
@@ -151,7 +172,7 @@ export function registerForgetlessGradients(): void {
       const g = convAttrs(attrs);
       if (!g || g.dilated || !use(missing('Conv2DBackpropFilter'))) return out;
       const [dy, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
-      return { ...out, filter: () => conv2dFilterGrad(ddx as tf.Tensor4D, dy, filter.shape, g.s, g.pad) };
+      return { ...out, filter: () => filterGrad(ddx as tf.Tensor4D, dy, filter.shape, g.s, g.pad, g.d) };
     }) as never,
   } as tf.GradConfig);
 
