@@ -9,7 +9,7 @@
  * backend themselves.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ensureWasmKernels } from './ops/wasm-slice.js';
+import { ensureWasmKernels } from './ops/wasm-kernels.js';
 import { wasmThreadsCount, withNodeWasmThreads } from './wasm-threads.js';
 
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu' | 'tensorflow' | 'tensorflow-gpu';

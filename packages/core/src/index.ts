@@ -41,7 +41,7 @@ export { dense as denseOp } from './ops/dense.js';
 export { type ConvFormulation, getConvFormulation, setConvFormulation, withConvFormulation } from './ops/formulation.js';
 export { conv2dFilterGradIm2col, conv2dInputGradIm2col } from './ops/im2col.js';
 export { strideScatter, strideView } from './ops/windows.js';
-export { ensureWasmKernels, restoreStockWasmKernels } from './ops/wasm-slice.js';
+export { ensureWasmKernels, restoreStockWasmKernels } from './ops/wasm-kernels.js';
 export {
   conv2dBackpropFilter,
   conv2dBackpropInput,

@@ -2,7 +2,7 @@
  * How forgetless's registered conv gradients are formulated (see `gradients.ts`):
  * - `'im2col'` (default): matrix products over patches (`im2col.ts`): ∂W = Xᵀ·δ, ∂x = col2im(δ·Wᵀ),
  *   1×1 kernels as plain matMuls; taps and pooling windows as rank-4 slices (`windows.ts`); on wasm,
- *   a Slice kernel that copies in place (`wasm-slice.ts`).
+ *   a Slice kernel that copies in place (`wasm-kernels.ts`).
  * - `'forward-conv'`: forgetless 0.1's formulation, gradients as forward convolutions
  *   (`conv2d.ts`), pooling windows by StridedSlice, tfjs-backend-wasm's own Slice kernel. Kept for
  *   comparison (the benchmark's "before" rows).

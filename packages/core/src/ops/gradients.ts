@@ -25,12 +25,13 @@
  * every backend (for testing them on cpu against the stock ones).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dFilterGrad, conv2dInputGradStride1, pair } from './conv2d.js';
+import { conv2dInputGradStride1, pair } from './conv2d.js';
 import { getConvFormulation } from './formulation.js';
-import { conv2dFilterGradIm2col, conv2dInputGradIm2col } from './im2col.js';
+import { IM2COL_MIN_CHANNELS, conv2dInputGradIm2col, formulatedFilterGrad } from './im2col.js';
 import { depthwiseFilterGrad, depthwiseInputGrad } from './depthwise.js';
 import { maxPoolGrad } from './max-pool.js';
 import { registerOwnGradient } from './own-gradients.js';
+import { ensureWasmKernels, isForgetlessKernel } from './wasm-kernels.js';
 
 export type GradientMode = 'auto' | 'custom' | 'stock';
 
@@ -60,20 +61,11 @@ const EXPLICIT_TRANSPOSE = new Set(['wasm']);
 const BAD_MAXPOOL_GRAD = new Set(['wasm']);
 const SLOW_CONV_INPUT_GRAD = new Set(['wasm']);
 
-/**
- * Below this many input channels, patches are runs of a few floats (slow to copy): the filter
- * gradient of a strided conv and the input gradient keep the forward-conv formulation there.
- */
-const IM2COL_MIN_CHANNELS = 8;
-
-/** ∂W of a conv2d under the current formulation (`formulation.ts`). */
-function filterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, shape: readonly number[], s: [number, number], pad: 'same' | 'valid', d: [number, number]): tf.Tensor4D {
-  const strided = s[0] !== 1 || s[1] !== 1;
-  const im2col = getConvFormulation() === 'im2col' && !(strided && (x.shape[3] as number) < IM2COL_MIN_CHANNELS);
-  return im2col ? conv2dFilterGradIm2col(x, dy, shape, s, pad, d) : conv2dFilterGrad(x, dy, shape, s, pad, d);
-}
-
-const missing = (kernel: string) => () => tf.getKernel(kernel, tf.getBackend()) === undefined;
+/** The backend has no kernel of its own for this (none, or only the one forgetless registers on wasm). */
+const missing = (kernel: string) => () => {
+  const k = tf.getKernel(kernel, tf.getBackend());
+  return k === undefined || isForgetlessKernel(k);
+};
 const isDilated = (d: readonly number[]) => d[0] !== 1 || d[1] !== 1;
 
 /**
@@ -103,7 +95,7 @@ export function conv2dBackpropInput(
 
 /**
  * ∂filter of `tf.conv2d(x, filter, strides, pad, 'NHWC', dilation)` as forgetless's registered
- * gradient computes it: ours (`filterGrad`: im2col, or forward convolutions) where the backend has
+ * gradient computes it: ours (`formulatedFilterGrad`: im2col, or forward convolutions) where the backend has
  * no Conv2DBackpropFilter kernel (wasm) or the conv is dilated, tfjs's kernel otherwise.
  */
 export function conv2dBackpropFilter(
@@ -116,7 +108,7 @@ export function conv2dBackpropFilter(
 ): tf.Tensor4D {
   const s = pair(strides);
   const d = pair(dilation);
-  if (isDilated(d) || use(missing('Conv2DBackpropFilter'))) return filterGrad(x, dy, filterShape, s, pad, d);
+  if (isDilated(d) || use(missing('Conv2DBackpropFilter'))) return formulatedFilterGrad(x, dy, filterShape, s, pad, d);
   return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: s, pad, dataFormat: 'NHWC', filterShape } as never) as tf.Tensor4D;
 }
 
@@ -186,6 +178,8 @@ export function registerForgetlessGradients(): void {
   const absent = kernels.filter((_, i) => !stocks[i]);
   if (absent.length) throw new Error(`@forgetless/core: tfjs gradients are not registered (${absent.join('/')} missing)`);
   registered = true;
+  // wasm's missing backprop kernels (and, when tfjs-backend-wasm is already loaded, its Slice and MaxPoolGrad)
+  ensureWasmKernels();
   const [stockMatMul, stockConv, stockMaxPool, stockDw, stockBpi] = stocks as tf.GradConfig[];
   const [sm, sc, sp, sd, sb] = (stocks as tf.GradConfig[]).map((g) => g.gradFunc as unknown as GradFunc) as [GradFunc, GradFunc, GradFunc, GradFunc, GradFunc];
 
@@ -237,7 +231,7 @@ export function registerForgetlessGradients(): void {
       const g = convAttrs(attrs);
       if (!g || g.dilated || !use(missing('Conv2DBackpropFilter'))) return out;
       const [dy, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
-      return { ...out, filter: () => filterGrad(ddx as tf.Tensor4D, dy, filter.shape, g.s, g.pad, g.d) };
+      return { ...out, filter: () => formulatedFilterGrad(ddx as tf.Tensor4D, dy, filter.shape, g.s, g.pad, g.d) };
     }) as never,
   } as tf.GradConfig);
 

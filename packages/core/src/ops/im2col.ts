@@ -14,7 +14,8 @@
  * matMul with transposeA/B is ~12× slower).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Padding, convPadding, pair, padForConv, padSpatial } from './conv2d.js';
+import { type Padding, conv2dFilterGrad, convPadding, pair, padForConv, padSpatial } from './conv2d.js';
+import { getConvFormulation } from './formulation.js';
 import { strideScatter, strideView } from './windows.js';
 
 /** ∂W by Xᵀ·δ (see the module comment). x: [N,H,W,C], dy: [N,Ho,Wo,O] → [kh,kw,C,O]. */
@@ -89,4 +90,25 @@ export function conv2dInputGradIm2col(
     const dxp = parts.length === 1 ? (parts[0] as tf.Tensor4D) : (tf.addN(parts) as tf.Tensor4D);
     return padSpatial(dxp, -pad.top, -pad.bottom, -pad.left, -pad.right);
   });
+}
+
+/**
+ * Below this many input channels, patches are runs of a few floats (slow to copy): the filter
+ * gradient of a strided conv and the input gradient keep the forward-conv formulation there.
+ */
+export const IM2COL_MIN_CHANNELS = 8;
+
+/** ∂W of a conv2d under the current formulation (`formulation.ts`): im2col, or forward convolutions. */
+export function formulatedFilterGrad(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: readonly number[],
+  stride: number | readonly number[],
+  padding: Padding,
+  dilation: number | readonly number[] = 1,
+): tf.Tensor4D {
+  const [sh, sw] = pair(stride);
+  const strided = sh !== 1 || sw !== 1;
+  const im2col = getConvFormulation() === 'im2col' && !(strided && (x.shape[3] as number) < IM2COL_MIN_CHANNELS);
+  return im2col ? conv2dFilterGradIm2col(x, dy, filterShape, stride, padding, dilation) : conv2dFilterGrad(x, dy, filterShape, stride, padding, dilation);
 }

@@ -7,7 +7,7 @@
  * the importances), puts back any that was replaced: import order does not matter.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ensureWasmKernels } from './wasm-slice.js';
+import { ensureWasmKernels } from './wasm-kernels.js';
 
 const own = new Map<string, tf.GradConfig>();
 

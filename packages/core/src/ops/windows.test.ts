@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectNoLeak } from '../../../../test/helpers.js';
 import { setConvFormulation } from './formulation.js';
-import { ensureWasmKernels } from './wasm-slice.js';
+import { ensureWasmKernels } from './wasm-kernels.js';
 import { strideScatter, strideView } from './windows.js';
 
 const views: Array<[number, number, number, number]> = [
