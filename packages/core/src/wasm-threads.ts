@@ -17,6 +17,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+/** A Node built-in, imported by a name bundlers do not follow (this module's code runs in Node only). */
+const nodeImport = (name: string): Promise<unknown> => import(/* webpackIgnore: true */ /* @vite-ignore */ name);
+
 interface WasmPackage {
   setThreadsCount(n: number): void;
   getThreadsCount(): number;
@@ -26,10 +29,10 @@ interface WasmPackage {
 export async function withNodeWasmThreads<T>(threads: number, pkg: unknown, init: () => Promise<T>): Promise<T> {
   const wasm = pkg as WasmPackage;
   if (typeof wasm?.setThreadsCount !== 'function') throw new Error("useBackend('wasm', { threads }): the wasm package's setThreadsCount is out of reach");
-  const { createRequire } = await import(/* webpackIgnore: true */ 'node:module');
-  const { mkdtempSync, writeFileSync, rmSync } = await import(/* webpackIgnore: true */ 'node:fs');
-  const { join, dirname } = await import(/* webpackIgnore: true */ 'node:path');
-  const os = (await import(/* webpackIgnore: true */ 'node:os')).default;
+  const { createRequire } = (await nodeImport('node:module')) as typeof import('node:module');
+  const { mkdtempSync, writeFileSync, rmSync } = (await nodeImport('node:fs')) as typeof import('node:fs');
+  const { join, dirname } = (await nodeImport('node:path')) as typeof import('node:path');
+  const os = ((await nodeImport('node:os')) as { default: typeof import('node:os') }).default;
   // the CommonJS build has `require` (and no import.meta); the ESM build makes one
   const req = typeof require === 'function' ? require : createRequire(import.meta.url);
   const glue = req.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
