@@ -18,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import {
+  type ArraySource,
   type ConvFormulation,
   type Model,
   type Task,
@@ -250,10 +251,21 @@ async function stepPair(model: Model, x: tf.Tensor, y: tf.Tensor1D, size: number
   }
 }
 
-/** MobileNetV2's fast per-example FIS against the loop and one forward+backward pass, before and after. */
-async function mobilenetFisher(model: Model, size: number, pe: { samples: number; loopSamples: number }, backend: string, shape: string): Promise<Row[]> {
-  const rows: Row[] = [];
-  const source = randomImages(pe.samples, [size, size, 3], 7);
+/**
+ * Per-example importances of `model` on `samples` examples (one batch): one plain forward+backward
+ * pass, and for each method the fast path and the per-example loop (timed on `loopSamples` and
+ * scaled per example), before and after, all interleaved round by round (`pairedRounds`: each round
+ * runs every entry once, in a rotated order), so that load from other processes falls on all alike.
+ */
+async function perExampleRows(
+  label: string,
+  model: Model,
+  source: ArraySource,
+  pe: { samples: number; loopSamples: number; rounds: number },
+  methods: readonly ('FIS empirical' | 'MAS softmax')[],
+  backend: string,
+  shape: string,
+): Promise<Row[]> {
   const vars = Object.values(model.params);
   const settle = async (map: Promise<Record<string, tf.Tensor>>) => {
     const r = await map;
@@ -261,50 +273,73 @@ async function mobilenetFisher(model: Model, size: number, pe: { samples: number
     tf.dispose(Object.values(r));
   };
   const fb = async () => {
-    for (const { x, y } of source.batches(pe.samples)) {
+    for (const { x, y } of source.batches(pe.samples, { limit: pe.samples })) {
       const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(model.apply(x), y), vars);
       await value.data();
       tf.dispose([value, x, y, ...Object.values(grads)]);
     }
   };
+  const importance = (method: (typeof methods)[number], path: 'fast' | 'loop') => {
+    const limit = path === 'fast' ? pe.samples : pe.loopSamples;
+    const opts = { batchSize: pe.samples, limit, path };
+    return () => settle(method === 'FIS empirical' ? fisherDiagonal(model, source, opts) : mas(model, source, opts));
+  };
+  type Entry = { f: ConvFormulation; what: 'fb' | 'fast' | 'loop'; method?: (typeof methods)[number]; run: () => Promise<void> };
+  const entries: Entry[] = [];
   for (const f of FORMULATIONS) {
+    entries.push({ f, what: 'fb', run: () => under(f, fb) });
+    for (const m of methods) {
+      entries.push({ f, what: 'fast', method: m, run: () => under(f, importance(m, 'fast')) });
+      entries.push({ f, what: 'loop', method: m, run: () => under(f, importance(m, 'loop')) });
+    }
+  }
+  const timed = await pairedRounds(
+    entries.map((e) => e.run),
+    { rounds: pe.rounds, warmup: 1 },
+  );
+  const t = (f: ConvFormulation, what: Entry['what'], method?: string) =>
+    (timed[entries.findIndex((e) => e.f === f && e.what === what && e.method === method)] as { timing: Timing }).timing;
+  const rows: Row[] = [];
+  for (const f of FORMULATIONS) {
+    const plain = t(f, 'fb');
     const base = { shape, backend, formulation: LABEL[f], batch: pe.samples, samples: pe.samples };
-    const plain = await under(f, () => timeIt(fb, { warmup: 1, runs: 3 }));
-    const fast = await under(f, () => timeIt(() => settle(fisherDiagonal(model, source, { batchSize: pe.samples, path: 'fast' })), { warmup: 1, runs: 3 }));
-    const loop = await under(f, () => timeIt(() => settle(fisherDiagonal(model, source, { batchSize: pe.samples, limit: pe.loopSamples, path: 'loop' })), { warmup: 1, runs: 1 }));
-    const loopPer = loop.median / pe.loopSamples;
-    const fastPer = fast.median / pe.samples;
-    rows.push(
-      {
+    rows.push({
+      ...base,
+      measure: `${label} forward+backward (all parameters)`,
+      median_ms: plain.median,
+      min_ms: plain.min,
+      max_ms: plain.max,
+      ms_per_example: plain.median / pe.samples,
+    });
+    for (const m of methods) {
+      const fast = t(f, 'fast', m);
+      const loop = t(f, 'loop', m);
+      const fastPer = fast.median / pe.samples;
+      const loopPer = loop.median / pe.loopSamples;
+      rows.push({
         ...base,
-        measure: 'MobileNetV2 forward+backward (all parameters)',
-        median_ms: plain.median,
-        min_ms: plain.min,
-        max_ms: plain.max,
-        ms_per_example: plain.median / pe.samples,
-      },
-      {
-        ...base,
-        measure: 'MobileNetV2 FIS empirical, fast path',
+        measure: `${label} ${m}, fast path`,
         median_ms: fast.median,
         min_ms: fast.min,
         max_ms: fast.max,
         ms_per_example: fastPer,
         x_loop: loopPer / fastPer,
         x_forward_backward: fast.median / plain.median,
-      },
-      {
+      });
+      rows.push({
         ...base,
-        measure: `MobileNetV2 FIS empirical, per-example loop (timed on ${pe.loopSamples})`,
+        measure: `${label} ${m}, per-example loop (timed on ${pe.loopSamples}, per example × ${pe.samples})`,
         median_ms: loopPer * pe.samples,
-        min_ms: '',
-        max_ms: '',
+        min_ms: (loop.min / pe.loopSamples) * pe.samples,
+        max_ms: (loop.max / pe.loopSamples) * pe.samples,
         ms_per_example: loopPer,
         x_loop: 1,
         x_forward_backward: (loopPer * pe.samples) / plain.median,
-      },
-    );
-    process.stderr.write(`  conv-speed MobileNetV2 FIS (${f}): fast ${fastPer.toFixed(1)} ms/example, loop ${loopPer.toFixed(1)}\n`);
+      });
+      process.stderr.write(
+        `  conv-speed ${label} ${m} (${f}): fast ${fastPer.toFixed(2)} ms/example, loop ${loopPer.toFixed(2)}, forward+backward ${(plain.median / pe.samples).toFixed(2)}\n`,
+      );
+    }
   }
   return rows;
 }
@@ -316,7 +351,7 @@ export interface ConvSpeedShapes {
   paper2Batch: number;
   mobilenet: { alpha: number; size: number; blocks: number; batch: number };
   stepRounds: number;
-  perExample: { samples: number; loopSamples: number; runs: number; mobilenet: { samples: number; loopSamples: number } };
+  perExample: { samples: number; loopSamples: number; rounds: number; mobilenet: { samples: number; loopSamples: number; rounds: number } };
 }
 
 export function convSpeedShapes(quick: boolean): ConvSpeedShapes {
@@ -328,7 +363,7 @@ export function convSpeedShapes(quick: boolean): ConvSpeedShapes {
         paper2Batch: 2,
         mobilenet: { alpha: 0.35, size: 32, blocks: 2, batch: 2 },
         stepRounds: 2,
-        perExample: { samples: 8, loopSamples: 2, runs: 1, mobilenet: { samples: 2, loopSamples: 1 } },
+        perExample: { samples: 8, loopSamples: 2, rounds: 1, mobilenet: { samples: 2, loopSamples: 1, rounds: 1 } },
       }
     : {
         matmul: 1024,
@@ -337,7 +372,7 @@ export function convSpeedShapes(quick: boolean): ConvSpeedShapes {
         paper2Batch: 32,
         mobilenet: { alpha: 0.35, size: 96, blocks: 16, batch: 8 },
         stepRounds: 7,
-        perExample: { samples: 200, loopSamples: 20, runs: 3, mobilenet: { samples: 16, loopSamples: 4 } },
+        perExample: { samples: 100, loopSamples: 20, rounds: 3, mobilenet: { samples: 16, loopSamples: 4, rounds: 3 } },
       };
 }
 
@@ -408,7 +443,8 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
       const shape = `α${m.alpha} ${m.size}×${m.size}×3${m.blocks === 16 ? '' : `, first ${m.blocks} blocks`}`;
       for (const f of FORMULATIONS) rows.push(row('MobileNetV2 training step', shape, b, LABEL[f], m.batch, t[f], gflop, ceiling));
       say(`MobileNetV2 step: ${t['forward-conv'].median.toFixed(0)} → ${t.im2col.median.toFixed(0)} ms`);
-      rows.push(...(await mobilenetFisher(loaded.model, m.size, s.perExample.mobilenet, b, shape)));
+      const pe = s.perExample.mobilenet;
+      rows.push(...(await perExampleRows('MobileNetV2', loaded.model, randomImages(pe.samples, [m.size, m.size, 3], 7), pe, ['FIS empirical'], b, shape)));
     } finally {
       tf.dispose([x, y]);
       loaded.dispose();
@@ -417,76 +453,11 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
 
   // per-example FIS and MAS of paper 2's conv net against the loop and one forward+backward pass
   {
-    const pe = s.perExample;
     const model = paper2ConvNet({ width: s.paper2Width, seed: 1 });
-    const source = randomImages(pe.samples, [28, 28, 1], 7);
-    const vars = Object.values(model.params);
-    const batch = Math.min(100, pe.samples);
-    const settle = async (map: Promise<Record<string, tf.Tensor>>) => {
-      const r = await map;
-      await Object.values(r)[0]?.data();
-      tf.dispose(Object.values(r));
-    };
-    const fb = async (limit: number) => {
-      for (const { x, y } of source.batches(batch, { limit })) {
-        const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(model.apply(x), y), vars);
-        await value.data();
-        tf.dispose([value, x, y, ...Object.values(grads)]);
-      }
-    };
     try {
-      for (const f of FORMULATIONS) {
-        const plain = await under(f, async () => {
-          await fb(batch);
-          return timeIt(() => fb(pe.samples), { warmup: 0, runs: pe.runs });
-        });
-        const label = LABEL[f];
-        const base = { measure: '', shape: s.paper2Width === 1 ? 'full width' : `width ×${s.paper2Width}`, backend: b, formulation: label, batch, samples: pe.samples };
-        rows.push({
-          ...base,
-          measure: 'paper 2 conv net forward+backward (all parameters)',
-          median_ms: plain.median,
-          min_ms: plain.min,
-          max_ms: plain.max,
-          ms_per_example: plain.median / pe.samples,
-        });
-        for (const [method, run] of [
-          ['FIS empirical', (path: 'fast' | 'loop', limit: number) => fisherDiagonal(model, source, { batchSize: batch, limit, path })],
-          ['MAS softmax', (path: 'fast' | 'loop', limit: number) => mas(model, source, { batchSize: batch, limit, path })],
-        ] as const) {
-          const fast = await under(f, async () => {
-            await settle(run('fast', batch));
-            return timeIt(() => settle(run('fast', pe.samples)), { warmup: 0, runs: pe.runs });
-          });
-          const loop = await under(f, async () => {
-            await settle(run('loop', 2));
-            return timeIt(() => settle(run('loop', pe.loopSamples)), { warmup: 0, runs: 1 });
-          });
-          const fastPer = fast.median / pe.samples;
-          const loopPer = loop.median / pe.loopSamples;
-          rows.push({
-            ...base,
-            measure: `paper 2 conv net ${method}, fast path`,
-            median_ms: fast.median,
-            min_ms: fast.min,
-            max_ms: fast.max,
-            ms_per_example: fastPer,
-            x_loop: loopPer / fastPer,
-            x_forward_backward: fast.median / plain.median,
-          });
-          rows.push({
-            ...base,
-            measure: `paper 2 conv net ${method}, per-example loop (timed on ${pe.loopSamples})`,
-            median_ms: loopPer * pe.samples,
-            min_ms: '',
-            max_ms: '',
-            ms_per_example: loopPer,
-            x_loop: 1,
-            x_forward_backward: (loopPer * pe.samples) / plain.median,
-          });
-          say(`${method} (${f}): fast ${fastPer.toFixed(2)} ms/example, loop ${loopPer.toFixed(2)}`);
-        }
-      }
+      const pe = s.perExample;
+      const shape = s.paper2Width === 1 ? 'full width' : `width ×${s.paper2Width}`;
+      rows.push(...(await perExampleRows('paper 2 conv net', model, randomImages(pe.samples, [28, 28, 1], 7), pe, ['FIS empirical', 'MAS softmax'], b, shape)));
     } finally {
       model.dispose();
     }
@@ -498,7 +469,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
     `pct_of_matmul: a row's GFLOP/s over matmul_gflop_s, the GFLOP/s of a ${mmName} matMul timed in the same rounds as the row (each round runs before, after and the matMul in a rotated order, so load from other processes falls on all three alike); the matMul alone at the start and end of each backend's rows shows how much that load moved.`,
     "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), before ('forward-conv', forgetless 0.1's formulation, with tfjs-backend-wasm's own Slice kernel) and after ('im2col', the default), interleaved round by round (median of the rounds). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W).",
     "Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), before and after interleaved; gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done.",
-    `Per-example importances: paper 2's conv net, ${s.perExample.samples} random 28×28 images in batches of ${Math.min(100, s.perExample.samples)}, median of ${s.perExample.runs} after a one-batch warm-up; the loop (one backward pass per example) timed once on ${s.perExample.loopSamples} examples and extrapolated; x_loop: the loop's time per example over the fast path's; x_forward_backward: time over one plain forward+backward pass (mean cross-entropy, all parameters) over the same examples. Memory stays bounded: the per-example gradients are built in chunks of at most 2^23 floats (maxChunkElements).`,
+    `Per-example importances (inference mode): paper 2's conv net on ${s.perExample.samples} random 28×28 images, MobileNetV2 on ${s.perExample.mobilenet.samples} random images, each in one batch; the loop (one backward pass per example) on the first ${s.perExample.loopSamples} (MobileNetV2: ${s.perExample.mobilenet.loopSamples}), scaled per example. Every entry (forward+backward, fast path, loop; before and after) is interleaved round by round with the others: median, min and max of ${s.perExample.rounds} rounds after one warm-up round. x_loop: the loop's time per example over the fast path's; x_forward_backward: time over one plain forward+backward pass (mean cross-entropy, all parameters) over the same examples. Memory stays bounded: the per-example gradients are built in chunks of at most 2^23 floats (maxChunkElements).`,
   );
   return { rows, notes };
 }
