@@ -9,7 +9,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchImportances } from './importances.js';
-import { type Target, TARGETS, activateTarget, isTarget, needsChild, probeTargets } from './backends.js';
+import { DEFAULT_TARGETS, type Target, TARGETS, activateTarget, isTarget, needsChild, probeTargets } from './backends.js';
 import { chartSpecs, renderSvg } from './charts.js';
 import { type TargetRun, runInChild, writeTargetRun } from './child.js';
 import { finishTorchPeer } from './peer/torch.js';
@@ -17,6 +17,7 @@ import { machineLabel, markdownTable, outputFolder, writeJson } from './report.j
 import { glance } from './summary.js';
 import type { FinishContext, Row, Workload } from './workload.js';
 import { finishAgreement, runAgreement } from './workloads/agreement.js';
+import { benchConvSpeed, finishConvSpeed } from './workloads/conv-speed.js';
 import { benchEvalThroughput } from './workloads/eval-throughput.js';
 import { benchEwc } from './workloads/ewc.js';
 import { benchMobilenet, finishMobilenet } from './workloads/mobilenet.js';
@@ -50,6 +51,11 @@ export const WORKLOADS: Record<string, Workload> = {
     title: 'MobileNetV2 imported from tfjs-layers: training step, per-example Fisher, memory, against tfjs-layers and PyTorch',
     run: benchMobilenet,
     finish: finishMobilenet,
+  },
+  'conv-speed': {
+    title: "Convolutions against the wasm backend's speed limit: ops, steps and per-example importances, before and after, beside its matMul and PyTorch",
+    run: benchConvSpeed,
+    finish: finishConvSpeed,
   },
 };
 
@@ -108,7 +114,7 @@ export async function main(argv: string[]): Promise<{ dir: string; results: Benc
   const { values } = parseArgs({
     args: argv,
     options: {
-      backends: { type: 'string', default: TARGETS.join(',') },
+      backends: { type: 'string', default: DEFAULT_TARGETS.join(',') },
       only: { type: 'string' },
       quick: { type: 'boolean', default: false },
       out: { type: 'string', default: 'out' },

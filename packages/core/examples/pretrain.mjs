@@ -8,8 +8,9 @@
 // calls the Conv2DBackpropFilter kernel directly; wasm has none, and forgetless's gradients, registered
 // by kernel name, cannot replace a fused op's built-in one. The cpu backend has it but is far too slow
 // here (3.1 s for the filter gradient of one 1×1 conv over a 64-image batch; single-layer steps put a
-// full epoch at about half an hour). So this script registers a wasm Conv2DBackpropFilter kernel made
-// of forgetless's `conv2dFilterGrad` (forward convolutions only). `--backend cpu` runs stock cpu.
+// full epoch at about half an hour). Importing @forgetless/core registers a wasm Conv2DBackpropFilter
+// kernel (and the depthwise backprop kernels, and a correct MaxPoolGrad) made of forgetless's ops, so
+// stock tfjs-layers trains here as it is. `--backend cpu` runs stock cpu.
 //
 // Batch-norm momentum is 0.9 (Keras MobileNetV2 uses 0.999, tfjs-layers' default is 0.99): with 0.99
 // the moving averages still held a fifth of their initial values after two epochs (157 steps) and the
@@ -23,7 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { Rng, conv2dFilterGrad, useBackend } from '@forgetless/core';
+import { Rng, useBackend } from '@forgetless/core';
 import { layersModelFiles } from '@forgetless/core/node';
 import { IMAGE_SHAPE, OLD_CLASSES, fashionRgb, materialize } from './fashion-rgb.mjs';
 
@@ -43,14 +44,7 @@ const OUT = positional[0] ?? join(dirname(fileURLToPath(import.meta.url)), 'pret
 const BATCH = 64;
 const LEARNING_RATE = 2e-3;
 
-await useBackend(BACKEND);
-if (BACKEND === 'wasm') {
-  tf.registerKernel({
-    kernelName: 'Conv2DBackpropFilter',
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, attrs }) => conv2dFilterGrad(inputs.x, inputs.dy, attrs.filterShape, attrs.strides, attrs.pad),
-  });
-}
+await useBackend(BACKEND); // on wasm: forgetless's Conv2DBackpropFilter (and others) in place
 
 // ---------------------------------------------------------------------------------------------
 // The model: Keras MobileNetV2's stem, three inverted-residual blocks and head, with its layer names

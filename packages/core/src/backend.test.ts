@@ -44,6 +44,19 @@ describe('useBackend', () => {
     expect(out.trim().split('\n').at(-1)).toBe('wasm false');
   });
 
+  it('runs the threaded wasm build in Node on the threads asked for, computes right and lets the process exit', async () => {
+    const line = await fresh(
+      "import * as tf from '@tensorflow/tfjs-core'; const w = await import('@tensorflow/tfjs-backend-wasm'); " +
+        "const b = await c.useBackend('wasm', { threads: 2 }); " +
+        'const a = tf.randomNormal([64, 48], 0, 1, "float32", 1), m = tf.randomNormal([48, 40], 0, 1, "float32", 2); ' +
+        'const y = tf.matMul(a, m).dataSync(); const ref = a.arraySync(), r = m.arraySync(); let e = 0; ' +
+        'for (let i = 0; i < 64; i++) for (let j = 0; j < 40; j++) { let s = 0; for (let k = 0; k < 48; k++) s += ref[i][k] * r[k][j]; e = Math.max(e, Math.abs(s - y[i * 40 + j])); } ' +
+        'console.log(b, w.getThreadsCount(), e < 1e-4);',
+    );
+    expect(line).toBe('wasm 2 true');
+    await expect(fresh("await c.useBackend('wasm', { threads: 2, simd: false });")).rejects.toThrow(/needs SIMD/);
+  });
+
   it('explains how to install tfjs-node when it is missing, and why that may fail', async () => {
     await expect(useBackend('tensorflow')).rejects.toThrow(/npm install @tensorflow\/tfjs-node@\^4\.22\.0.*downloads the libtensorflow binary/);
     await expect(useBackend('tensorflow-gpu')).rejects.toThrow(/@tensorflow\/tfjs-node-gpu.*CUDA/);

@@ -9,6 +9,8 @@
  * backend themselves.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ensureWasmKernels } from './ops/wasm-kernels.js';
+import { wasmThreadsCount, withNodeWasmThreads } from './wasm-threads.js';
 
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu' | 'tensorflow' | 'tensorflow-gpu';
 
@@ -37,8 +39,13 @@ export type WasmBinaryName = 'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.
 export interface UseBackendOptions {
   /** wasm: use SIMD where the platform has it (default true). */
   simd?: boolean;
-  /** wasm: threads (default: tfjs's choice; Node runs one thread). */
-  threads?: boolean;
+  /**
+   * wasm: threads for XNNPACK. `false` or 1: one thread (the default in Node). A number N > 1 uses
+   * tfjs's threaded SIMD build with N threads, in Node too (see `wasm-threads.ts` for what that takes
+   * there); `true`: tfjs's choice (threads in browsers that allow them, one in Node). Takes effect in
+   * a process whose wasm backend has not initialised yet.
+   */
+  threads?: boolean | number;
   /**
    * wasm: where the `.wasm` binaries are served, as tfjs-backend-wasm's `setWasmPaths` takes it: a
    * URL prefix ending in `/` (e.g. `'/assets/'`, or a CDN folder
@@ -161,7 +168,28 @@ export async function useBackend(name: BackendName, options: UseBackendOptions =
     setWasmPaths(options, mod);
     // Flags are read when the backend initialises: they take effect in a process that has not used wasm yet.
     if (options.simd === false) tf.env().set('WASM_HAS_SIMD_SUPPORT', false);
-    if (options.threads === false) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    if (options.threads === false || options.threads === 1) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    const n = options.threads;
+    if (typeof n === 'number' && n !== 1) {
+      if (!Number.isInteger(n) || n < 1) throw new Error(`useBackend('wasm', { threads }): expected a positive integer, got ${n}`);
+      if (options.simd === false) throw new Error(`useBackend('wasm', { threads: ${n} }): tfjs's only threaded build needs SIMD (simd: false given)`);
+      mod ??= await import(/* webpackIgnore: true */ /* @vite-ignore */ PACKAGES.wasm).catch(() => undefined);
+      if ((tf.engine().registry as Record<string, unknown>).wasm !== undefined) {
+        const now = wasmThreadsCount(mod);
+        if (now !== n)
+          throw new Error(
+            `useBackend('wasm', { threads: ${n} }): the wasm backend already runs on ${now} thread(s) in this process; threads are chosen before it first initialises`,
+          );
+        return activate(name, tfjsName);
+      }
+      if (isNode) {
+        const got = await withNodeWasmThreads(n, mod, () => activate(name, tfjsName));
+        const now = wasmThreadsCount(mod);
+        if (now !== n) throw new Error(`useBackend('wasm', { threads: ${n} }): the wasm backend started on ${now} thread(s)`);
+        return got;
+      }
+      (mod as { setThreadsCount?: (k: number) => void } | undefined)?.setThreadsCount?.(n);
+    }
   }
   return activate(name, tfjsName);
 }
@@ -184,6 +212,7 @@ async function activate(name: string, tfjsName: string): Promise<string> {
     throw new Error(`backend '${name}' failed to initialise (tf.setBackend('${tfjsName}') returned false${cause})${problem ? `: ${problem}` : ''}${hint}`);
   }
   await tf.ready();
+  if (tf.getBackend() === 'wasm') ensureWasmKernels();
   return tf.getBackend();
 }
 

@@ -38,7 +38,23 @@ export { type GraphModelOptions, type GraphNode, GraphModel, graphModel } from '
 export { LAYER_NAME_PREFIX, type ModelConfig, Sequential, type SequentialOptions, modelFromConfig, sequential } from './model.js';
 export { type Conv2dGeometry, type Padding, conv2d as conv2dOp, conv2dFilterGrad, convPadding } from './ops/conv2d.js';
 export { dense as denseOp } from './ops/dense.js';
-export { type GradientMode, getGradientMode, matMulAT, matMulBT, registerForgetlessGradients, setGradientMode, withGradientMode } from './ops/gradients.js';
+export { type ConvFormulation, getConvFormulation, setConvFormulation, withConvFormulation } from './ops/formulation.js';
+export { conv2dFilterGradIm2col, conv2dInputGradIm2col } from './ops/im2col.js';
+export { strideScatter, strideView } from './ops/windows.js';
+export { ensureWasmKernels, restoreStockWasmKernels } from './ops/wasm-kernels.js';
+export {
+  conv2dBackpropFilter,
+  conv2dBackpropInput,
+  depthwiseBackpropFilter,
+  depthwiseBackpropInput,
+  type GradientMode,
+  getGradientMode,
+  matMulAT,
+  matMulBT,
+  registerForgetlessGradients,
+  setGradientMode,
+  withGradientMode,
+} from './ops/gradients.js';
 export { maxPoolGrad } from './ops/max-pool.js';
 export { ensureOwnGradients, ownGradientKernels, registerOwnGradient } from './ops/own-gradients.js';
 export {

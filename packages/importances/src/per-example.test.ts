@@ -1,5 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type ApplyContext, type Layer, type LayerConfig, type Rng, type Sequential, dense, disposeParams, sequential, toVariable } from '@forgetless/core';
+import {
+  type ApplyContext,
+  type Layer,
+  type LayerConfig,
+  type Rng,
+  type Sequential,
+  conv2d,
+  dense,
+  disposeParams,
+  flatten,
+  sequential,
+  toVariable,
+  withConvFormulation,
+} from '@forgetless/core';
 import { describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../test/helpers.js';
 import { allOf, convNet, denseBnNet, mlpNet, randomSource } from '../test/nets.js';
@@ -74,6 +87,25 @@ describe('perExampleSums (fast) against the per-example autograd loop', () => {
     const model = convNet(kind, 4);
     compare(model, 9, nll(), { square: true, abs: true });
     compare(model, 9, masLogits, { square: true, abs: true, weighted: true });
+    model.dispose();
+  });
+
+  it.each(['im2col', 'forward-conv'] as const)('conv kernels under the %s formulation: strides, dilation, same/valid, odd sizes, in chunks', (formulation) => {
+    const model = sequential(
+      [
+        conv2d(5, 3, { stride: 2, padding: 'same', activation: 'tanh' }),
+        conv2d(9, [3, 2], { dilation: [2, 1], padding: 'valid', activation: 'relu' }),
+        conv2d(4, 1, { padding: 'same' }),
+        conv2d(3, [2, 3], { stride: [1, 2], padding: 'same', activation: 'tanh' }),
+        flatten(),
+        dense(3),
+      ],
+      { inputShape: [11, 9, 2], seed: 3 },
+    );
+    withConvFormulation(formulation, () => {
+      compare(model, 5, nll(), { square: true, abs: true });
+      compare(model, 3, masSoftmax, { square: true, abs: true }, 900);
+    });
     model.dispose();
   });
 

@@ -45,10 +45,16 @@ function geometry(layer: Layer): ConvGeometry {
 
 /** Mean |input| under each kernel tap, per channel: [kh, kw, C] (summed over the batch). */
 function tapSignal(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor {
-  const views = tapViews(x, g);
+  const views = tapViews(tf.abs(x), g); // |x| once: the padding's zeros stay zeros
   const [kh, kw] = g.kernelSize;
-  const perTap = tf.stack(views.map((v) => perExampleMeanSum(tf.abs(v), [3])));
-  return tf.reshape(perTap, [kh, kw, x.shape[3]]);
+  const c = x.shape[3];
+  // Σ_n mean over positions = (Σ over examples and positions) / positions, as one [1, P]·[P, C] product
+  const perTap = views.map((v) => {
+    const rows = v.size / c;
+    const positions = rows / v.shape[0];
+    return tf.div(tf.matMul(tf.ones([1, rows]), tf.reshape(v, [rows, c])), positions);
+  });
+  return tf.reshape(tf.concat(perTap, 0), [kh, kw, c]);
 }
 
 type Signals = Record<string, tf.Tensor>;

@@ -4,8 +4,8 @@
  *
  * | kernel                | ours                                                   | used in 'auto' when            |
  * | BatchMatMul           | ∂a = δ·bᵀ, ∂b = aᵀ·δ with explicit transposes          | backend is wasm (its matMul with transposeA/B is ~12× slower) |
- * | Conv2D                | ∂filter from forward convolutions (`conv2dFilterGrad`) | backend has no Conv2DBackpropFilter kernel (wasm) |
- * | Conv2D                | ∂x of stride-1 convs as a forward convolution          | backend is wasm (its Conv2DBackpropInput is ~5× slower) |
+ * | Conv2D                | ∂filter = Xᵀ·δ over patches (`im2col.ts`), or from forward convolutions | backend has no Conv2DBackpropFilter kernel (wasm) |
+ * | Conv2D                | ∂x = col2im(δ·Wᵀ), or a forward convolution at stride 1 | backend is wasm (its Conv2DBackpropInput is ~5× slower) |
  * | DepthwiseConv2dNative | ∂filter, ∂x from forward depthwise convolutions        | backend lacks DepthwiseConv2dNativeBackpropFilter/Input (wasm) |
  * | Conv2DBackpropInput   | ∂filter (of conv2dTranspose) by `conv2dFilterGrad`     | backend has no Conv2DBackpropFilter kernel (wasm) |
  * | MaxPool               | δ to each window's first maximum (any [kh, kw] window) | backend is wasm (its MaxPoolGrad loses gradient) |
@@ -16,14 +16,22 @@
  * computes those on a path to what is differentiated (no ∂x for the first layer, no ∂W when only
  * pre-activation taps are differentiated).
  *
+ * Which of the two formulations of the conv gradients runs is `setConvFormulation`'s choice
+ * (`formulation.ts`: 'im2col' by default, 'forward-conv' as in forgetless 0.1). The functions
+ * `conv2dBackpropInput`/`conv2dBackpropFilter`/`depthwiseBackpropInput`/`depthwiseBackpropFilter`
+ * are exactly what the registered gradients run, for code (and benchmarks) that calls them directly.
+ *
  * `setGradientMode('stock')` restores tfjs's own wherever tfjs has one (for comparison); `'custom'` uses ours on
  * every backend (for testing them on cpu against the stock ones).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dFilterGrad, conv2dInputGradStride1, pair } from './conv2d.js';
+import { conv2dInputGradStride1, pair } from './conv2d.js';
+import { getConvFormulation } from './formulation.js';
+import { IM2COL_MIN_CHANNELS, conv2dInputGradIm2col, formulatedFilterGrad } from './im2col.js';
 import { depthwiseFilterGrad, depthwiseInputGrad } from './depthwise.js';
 import { maxPoolGrad } from './max-pool.js';
 import { registerOwnGradient } from './own-gradients.js';
+import { ensureWasmKernels, isForgetlessKernel } from './wasm-kernels.js';
 
 export type GradientMode = 'auto' | 'custom' | 'stock';
 
@@ -53,6 +61,87 @@ const EXPLICIT_TRANSPOSE = new Set(['wasm']);
 const BAD_MAXPOOL_GRAD = new Set(['wasm']);
 const SLOW_CONV_INPUT_GRAD = new Set(['wasm']);
 
+/** The backend has no kernel of its own for this (none, or only the one forgetless registers on wasm). */
+const missing = (kernel: string) => () => {
+  const k = tf.getKernel(kernel, tf.getBackend());
+  return k === undefined || isForgetlessKernel(k);
+};
+const isDilated = (d: readonly number[]) => d[0] !== 1 || d[1] !== 1;
+
+/**
+ * ∂x of `tf.conv2d(x, filter, strides, pad, 'NHWC', dilation)` for upstream gradient dy, as
+ * forgetless's registered Conv2D gradient computes it on the active backend, under the current
+ * gradient mode and formulation: col2im (`im2col.ts`) on wasm under 'im2col' (1×1 kernels, or at
+ * least 8 input channels), a forward convolution at stride 1 under 'forward-conv' or with fewer
+ * channels, tfjs's Conv2DBackpropInput otherwise (dilated convolutions, which tfjs cannot
+ * differentiate, always take ours).
+ */
+export function conv2dBackpropInput(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: readonly number[],
+  strides: number | readonly number[],
+  pad: 'same' | 'valid',
+  dilation: number | readonly number[] = 1,
+): tf.Tensor4D {
+  const s = pair(strides);
+  const d = pair(dilation);
+  const ours = isDilated(d) || use(() => SLOW_CONV_INPUT_GRAD.has(tf.getBackend()));
+  const [kh, kw, c] = filter.shape;
+  if (ours && getConvFormulation() === 'im2col' && (kh * kw === 1 || c >= IM2COL_MIN_CHANNELS)) return conv2dInputGradIm2col(dy, filter, inputShape, s, pad, d);
+  if (ours && s[0] === 1 && s[1] === 1) return conv2dInputGradStride1(dy, filter, inputShape, pad, d);
+  return tf.conv2dTranspose(dy, filter, inputShape as [number, number, number, number], s, pad);
+}
+
+/**
+ * ∂filter of `tf.conv2d(x, filter, strides, pad, 'NHWC', dilation)` as forgetless's registered
+ * gradient computes it: ours (`formulatedFilterGrad`: im2col, or forward convolutions) where the backend has
+ * no Conv2DBackpropFilter kernel (wasm) or the conv is dilated, tfjs's kernel otherwise.
+ */
+export function conv2dBackpropFilter(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: readonly number[],
+  strides: number | readonly number[],
+  pad: 'same' | 'valid',
+  dilation: number | readonly number[] = 1,
+): tf.Tensor4D {
+  const s = pair(strides);
+  const d = pair(dilation);
+  if (isDilated(d) || use(missing('Conv2DBackpropFilter'))) return formulatedFilterGrad(x, dy, filterShape, s, pad, d);
+  return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: s, pad, dataFormat: 'NHWC', filterShape } as never) as tf.Tensor4D;
+}
+
+/** ∂x of `tf.depthwiseConv2d` as the registered gradient computes it: forward depthwise ops where the backend lacks the kernel (wasm) or the conv is dilated. */
+export function depthwiseBackpropInput(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: readonly number[],
+  strides: number | readonly number[],
+  pad: 'same' | 'valid',
+  dilation: number | readonly number[] = 1,
+): tf.Tensor4D {
+  const s = pair(strides);
+  const d = pair(dilation);
+  if (isDilated(d) || use(missing('DepthwiseConv2dNativeBackpropInput'))) return depthwiseInputGrad(dy, filter, inputShape, s, pad, d);
+  return tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter }, { strides: s, pad, dilations: d, inputShape } as never) as tf.Tensor4D;
+}
+
+/** ∂filter of `tf.depthwiseConv2d` as the registered gradient computes it (see `depthwiseBackpropInput`). */
+export function depthwiseBackpropFilter(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: readonly number[],
+  strides: number | readonly number[],
+  pad: 'same' | 'valid',
+  dilation: number | readonly number[] = 1,
+): tf.Tensor4D {
+  const s = pair(strides);
+  const d = pair(dilation);
+  if (isDilated(d) || use(missing('DepthwiseConv2dNativeBackpropFilter'))) return depthwiseFilterGrad(x, dy, filterShape, s, pad, d);
+  return tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { strides: s, pad, dilations: d, filterShape } as never) as tf.Tensor4D;
+}
+
 function use(customWhen: () => boolean): boolean {
   return mode === 'custom' || (mode === 'auto' && customWhen());
 }
@@ -72,8 +161,6 @@ type GradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.Name
 
 let registered = false;
 
-const missing = (kernel: string) => () => tf.getKernel(kernel, tf.getBackend()) === undefined;
-
 /** Stride and dilation pairs, and whether our forward-op gradients handle these attributes. */
 function convAttrs(attrs: tf.NamedAttrMap): { s: [number, number]; d: [number, number]; pad: 'same' | 'valid'; dilated: boolean } | undefined {
   const s = pair(attrs.strides as number | number[]);
@@ -91,6 +178,8 @@ export function registerForgetlessGradients(): void {
   const absent = kernels.filter((_, i) => !stocks[i]);
   if (absent.length) throw new Error(`@forgetless/core: tfjs gradients are not registered (${absent.join('/')} missing)`);
   registered = true;
+  // wasm's missing backprop kernels (and, when tfjs-backend-wasm is already loaded, its Slice and MaxPoolGrad)
+  ensureWasmKernels();
   const [stockMatMul, stockConv, stockMaxPool, stockDw, stockBpi] = stocks as tf.GradConfig[];
   const [sm, sc, sp, sd, sb] = (stocks as tf.GradConfig[]).map((g) => g.gradFunc as unknown as GradFunc) as [GradFunc, GradFunc, GradFunc, GradFunc, GradFunc];
 
@@ -113,15 +202,10 @@ export function registerForgetlessGradients(): void {
       const g = convAttrs(attrs);
       if (!g) return sc(dy, saved, attrs);
       const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
-      const out: Thunks = g.dilated ? {} : sc(dy, saved, attrs);
-      if (g.dilated || use(missing('Conv2DBackpropFilter'))) {
-        out.filter = () => conv2dFilterGrad(x, dy as tf.Tensor4D, filter.shape, g.s, g.pad, g.d);
-      }
-      const stride1 = g.s[0] === 1 && g.s[1] === 1;
-      if (stride1 && (g.dilated || use(() => SLOW_CONV_INPUT_GRAD.has(tf.getBackend())))) {
-        out.x = () => conv2dInputGradStride1(dy as tf.Tensor4D, filter, x.shape, g.pad, g.d);
-      }
-      return out;
+      return {
+        x: () => conv2dBackpropInput(dy as tf.Tensor4D, filter, x.shape, g.s, g.pad, g.d),
+        filter: () => conv2dBackpropFilter(x, dy as tf.Tensor4D, filter.shape, g.s, g.pad, g.d),
+      };
     }) as never,
   } as tf.GradConfig);
 
@@ -131,14 +215,10 @@ export function registerForgetlessGradients(): void {
       const g = convAttrs(attrs);
       if (!g) return sd(dy, saved, attrs);
       const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
-      const out: Thunks = g.dilated ? {} : sd(dy, saved, attrs);
-      if (g.dilated || use(missing('DepthwiseConv2dNativeBackpropFilter'))) {
-        out.filter = () => depthwiseFilterGrad(x, dy as tf.Tensor4D, filter.shape, g.s, g.pad, g.d);
-      }
-      if (g.dilated || use(missing('DepthwiseConv2dNativeBackpropInput'))) {
-        out.x = () => depthwiseInputGrad(dy as tf.Tensor4D, filter, x.shape, g.s, g.pad, g.d);
-      }
-      return out;
+      return {
+        x: () => depthwiseBackpropInput(dy as tf.Tensor4D, filter, x.shape, g.s, g.pad, g.d),
+        filter: () => depthwiseBackpropFilter(x, dy as tf.Tensor4D, filter.shape, g.s, g.pad, g.d),
+      };
     }) as never,
   } as tf.GradConfig);
 
@@ -151,7 +231,7 @@ export function registerForgetlessGradients(): void {
       const g = convAttrs(attrs);
       if (!g || g.dilated || !use(missing('Conv2DBackpropFilter'))) return out;
       const [dy, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
-      return { ...out, filter: () => conv2dFilterGrad(ddx as tf.Tensor4D, dy, filter.shape, g.s, g.pad) };
+      return { ...out, filter: () => formulatedFilterGrad(ddx as tf.Tensor4D, dy, filter.shape, g.s, g.pad, g.d) };
     }) as never,
   } as tf.GradConfig);
 

@@ -7,6 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Padding } from './conv2d.js';
+import { getConvFormulation } from './formulation.js';
+import { strideScatter, strideView } from './windows.js';
 
 /** A window or stride given as one size for both axes, or as [height, width]. */
 export type Size2 = number | readonly [number, number];
@@ -82,17 +84,21 @@ export function maxPoolGrad(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D, poo
       : x;
     const hp = h + ph.before + ph.after;
     const wp = w + pw.before + pw.after;
+    // 'forward-conv' keeps forgetless 0.1's StridedSlice windows (slow on wasm) for comparison
+    const views = getConvFormulation() === 'im2col';
     let taken: tf.Tensor4D = tf.zeros(y.shape);
-    let dxp: tf.Tensor4D = tf.zeros([n, hp, wp, c]);
+    const parts: tf.Tensor4D[] = [];
     for (let a = 0; a < kh; a++) {
       for (let b = 0; b < kw; b++) {
         const end = [n, a + (ph.out - 1) * sh + 1, b + (pw.out - 1) * sw + 1, c];
-        const win = tf.stridedSlice(xp, [0, a, b, 0], end, [1, sh, sw, 1]) as tf.Tensor4D;
+        const win = views ? strideView(xp, a, b, sh, sw, ph.out, pw.out) : (tf.stridedSlice(xp, [0, a, b, 0], end, [1, sh, sw, 1]) as tf.Tensor4D);
         const isMax = tf.mul(tf.cast(tf.equal(win, y), 'float32'), tf.sub(1, taken)) as tf.Tensor4D;
         taken = tf.add(taken, isMax);
-        dxp = tf.add(dxp, scatterStrided(tf.mul(isMax, dy), a, b, sh, sw, hp, wp));
+        const v = tf.mul(isMax, dy) as tf.Tensor4D;
+        parts.push(views ? strideScatter(v, a, b, sh, sw, hp, wp) : scatterStrided(v, a, b, sh, sw, hp, wp));
       }
     }
+    const dxp = parts.length === 1 ? (parts[0] as tf.Tensor4D) : (tf.addN(parts) as tf.Tensor4D);
     if (!padded) return dxp;
     return tf.slice(dxp, [0, ph.before, pw.before, 0], [n, h, w, c]);
   });

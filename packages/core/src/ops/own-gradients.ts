@@ -7,6 +7,7 @@
  * the importances), puts back any that was replaced: import order does not matter.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ensureWasmKernels } from './wasm-kernels.js';
 
 const own = new Map<string, tf.GradConfig>();
 
@@ -18,6 +19,7 @@ export function registerOwnGradient(config: tf.GradConfig): void {
 
 /** Re-registers every forgetless gradient that something else has replaced since. Cheap when none was. */
 export function ensureOwnGradients(): void {
+  ensureWasmKernels();
   for (const [kernel, config] of own) {
     if (tf.getGradient(kernel) !== config) tf.registerGradient(config);
   }

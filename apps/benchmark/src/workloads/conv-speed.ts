@@ -1,0 +1,527 @@
+/**
+ * conv-speed: convolutions on wasm against the speed limit of the backend (issue 15). In one run,
+ * per wasm target (SIMD, no SIMD, two threads):
+ * - the one-thread ceiling: a 1024×1024×1024 matMul's GFLOP/s, measured at the start and at the end
+ *   of the target's rows; every other row's GFLOP/s is given as a percentage of their mean;
+ * - Conv2D, DepthwiseConv2D and SeparableConv2D at the shapes of paper 2's conv net and of MobileNetV2:
+ *   forward, input gradient and filter gradient, exactly as forgetless's registered gradients run
+ *   them (`conv2dBackpropInput` …), under the 0.1 formulation ('forward-conv', before) and the
+ *   default ('im2col', after), interleaved round by round;
+ * - a training step (SGD) of paper 2's conv net (batch 32) and of Keras's MobileNetV2 (α 0.35,
+ *   96×96, batch 8, imported from tfjs-layers), before and after, with the conv/dense FLOPs of a step
+ *   (forward + filter gradients + input gradients but the first layer's; batch norm and activations
+ *   not counted);
+ * - the fast per-example FIS and MAS of paper 2's conv net against the per-example autograd loop and
+ *   one forward+backward pass, before and after.
+ * The PyTorch peer (`finish`) runs the same two steps on one thread.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import {
+  type ArraySource,
+  type ConvFormulation,
+  type Model,
+  type Task,
+  type TrainContext,
+  Rng,
+  conv2dBackpropFilter,
+  conv2dBackpropInput,
+  depthwiseBackpropFilter,
+  depthwiseBackpropInput,
+  loadLayersModelFromArtifacts,
+  paper2ConvNet,
+  setConvFormulation,
+  softmaxCrossEntropy,
+  trainStep,
+} from '@forgetless/core';
+import { fisherDiagonal, mas } from '@forgetless/importances';
+import { randomImages } from '../data.js';
+import { type Timing, pairedRounds, timeIt } from '../harness.js';
+import { mobileNetV2, saveToMemory } from '../models/mobilenet-v2.js';
+import { PeerUnavailable, runTorch } from '../peer/torch.js';
+import type { FinishContext, Row, RunOptions, WorkloadResult } from '../workload.js';
+
+const FORMULATIONS: readonly ConvFormulation[] = ['forward-conv', 'im2col'];
+const LABEL: Record<ConvFormulation, string> = { 'forward-conv': 'before (0.1: forward-conv)', im2col: 'after (im2col)' };
+
+/** Runs fn (sync or async) under a formulation, restoring the default afterwards. */
+async function under<T>(f: ConvFormulation, fn: () => T | Promise<T>): Promise<T> {
+  setConvFormulation(f);
+  try {
+    return await fn();
+  } finally {
+    setConvFormulation('im2col');
+  }
+}
+
+interface ConvCase {
+  name: string;
+  kind: 'conv2d' | 'depthwise' | 'separable';
+  n: number;
+  h: number;
+  c: number;
+  /** Output channels (conv2d, separable's pointwise), or the depth multiplier (depthwise). */
+  o: number;
+  k: number;
+  s: number;
+  pad: 'same' | 'valid';
+}
+
+export function convCases(quick: boolean): ConvCase[] {
+  if (quick) {
+    return [
+      { name: 'conv 3×3', kind: 'conv2d', n: 2, h: 8, c: 8, o: 8, k: 3, s: 1, pad: 'valid' },
+      { name: 'conv 1×1', kind: 'conv2d', n: 2, h: 8, c: 8, o: 8, k: 1, s: 1, pad: 'same' },
+      { name: 'depthwise 3×3', kind: 'depthwise', n: 2, h: 8, c: 8, o: 1, k: 3, s: 1, pad: 'same' },
+      { name: 'separable 3×3', kind: 'separable', n: 2, h: 8, c: 8, o: 8, k: 3, s: 1, pad: 'same' },
+    ];
+  }
+  return [
+    { name: 'paper 2 conv1 5×5, 1→64', kind: 'conv2d', n: 32, h: 28, c: 1, o: 64, k: 5, s: 1, pad: 'valid' },
+    { name: 'paper 2 conv2 3×3, 64→128', kind: 'conv2d', n: 32, h: 12, c: 64, o: 128, k: 3, s: 1, pad: 'valid' },
+    { name: 'paper 2 conv3 3×3, 128→256', kind: 'conv2d', n: 32, h: 10, c: 128, o: 256, k: 3, s: 1, pad: 'valid' },
+    { name: 'conv 3×3 stride 2, 32→64', kind: 'conv2d', n: 8, h: 24, c: 32, o: 64, k: 3, s: 2, pad: 'same' },
+    { name: 'MobileNetV2 1×1 expand 16→96 (48×48)', kind: 'conv2d', n: 8, h: 48, c: 16, o: 96, k: 1, s: 1, pad: 'same' },
+    { name: 'MobileNetV2 1×1 project 144→24 (24×24)', kind: 'conv2d', n: 8, h: 24, c: 144, o: 24, k: 1, s: 1, pad: 'same' },
+    { name: 'MobileNetV2 depthwise 3×3, 144 (24×24)', kind: 'depthwise', n: 8, h: 24, c: 144, o: 1, k: 3, s: 1, pad: 'same' },
+    { name: 'MobileNetV2 depthwise 3×3 stride 2, 96 (48×48)', kind: 'depthwise', n: 8, h: 48, c: 96, o: 1, k: 3, s: 2, pad: 'same' },
+    { name: 'separable 3×3, 144→48 (24×24)', kind: 'separable', n: 8, h: 24, c: 144, o: 48, k: 3, s: 1, pad: 'same' },
+  ];
+}
+
+/** Multiply-adds of one pass (forward, ∂x or ∂W: the same count) of a case. */
+function caseMacs(c: ConvCase): number {
+  const out = c.pad === 'same' ? Math.ceil(c.h / c.s) : Math.floor((c.h - c.k) / c.s) + 1;
+  const positions = c.n * out * out;
+  const dw = positions * c.k * c.k * c.c * (c.kind === 'separable' ? 1 : c.o);
+  if (c.kind === 'conv2d') return positions * c.k * c.k * c.c * c.o;
+  return c.kind === 'depthwise' ? dw : dw + positions * c.c * c.o;
+}
+
+type Pass = 'forward' | 'input gradient' | 'filter gradient';
+
+/** Closures for the three passes of a case (inputs made once; the caller disposes them). */
+function casePasses(c: ConvCase): { passes: Record<Pass, () => tf.Tensor>; inputs: tf.Tensor[] } {
+  const x = tf.randomNormal([c.n, c.h, c.h, c.c], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const kShape: [number, number, number, number] = [c.k, c.k, c.c, c.kind === 'conv2d' || c.kind === 'depthwise' ? c.o : 1];
+  const f = tf.randomNormal(kShape, 0, 0.1, 'float32', 2) as tf.Tensor4D;
+  const pw = tf.randomNormal([1, 1, c.c, c.o], 0, 0.1, 'float32', 3) as tf.Tensor4D;
+  const y = tf.tidy(() => (c.kind === 'conv2d' ? tf.conv2d(x, f, c.s, c.pad) : tf.depthwiseConv2d(x, f, c.s, c.pad))) as tf.Tensor4D;
+  const [yn, yh, yw] = y.shape;
+  const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 4) as tf.Tensor4D;
+  const dyPw = tf.randomNormal([yn, yh, yw, c.o], 0, 1, 'float32', 5) as tf.Tensor4D;
+  const inputs = [x, f, pw, y, dy, dyPw];
+  if (c.kind === 'conv2d') {
+    return {
+      inputs,
+      passes: {
+        forward: () => tf.conv2d(x, f, c.s, c.pad),
+        'input gradient': () => conv2dBackpropInput(dy, f, x.shape, c.s, c.pad),
+        'filter gradient': () => conv2dBackpropFilter(x, dy, f.shape, c.s, c.pad),
+      },
+    };
+  }
+  if (c.kind === 'depthwise') {
+    return {
+      inputs,
+      passes: {
+        forward: () => tf.depthwiseConv2d(x, f, c.s, c.pad),
+        'input gradient': () => depthwiseBackpropInput(dy, f, x.shape, c.s, c.pad),
+        'filter gradient': () => depthwiseBackpropFilter(x, dy, f.shape, c.s, c.pad),
+      },
+    };
+  }
+  // separable: depthwise then a 1×1 conv; the gradients of both kernels, ∂x through both
+  return {
+    inputs,
+    passes: {
+      forward: () => tf.tidy(() => tf.conv2d(tf.depthwiseConv2d(x, f, c.s, c.pad), pw, 1, 'same')),
+      'input gradient': () => tf.tidy(() => depthwiseBackpropInput(conv2dBackpropInput(dyPw, pw, y.shape, 1, 'same'), f, x.shape, c.s, c.pad)),
+      // both kernels' gradients, returned as one tensor (the harness reads and frees one)
+      'filter gradient': () =>
+        tf.tidy(() =>
+          tf.concat([
+            tf.reshape(conv2dBackpropFilter(y, dyPw, pw.shape, 1, 'same'), [-1]),
+            tf.reshape(depthwiseBackpropFilter(x, conv2dBackpropInput(dyPw, pw, y.shape, 1, 'same'), f.shape, c.s, c.pad), [-1]),
+          ]),
+        ),
+    },
+  };
+}
+
+const gflopsOf = (t: Timing, gflop: number) => gflop / (t.median / 1000);
+
+async function matmulTiming(size: number, runs: number): Promise<Timing> {
+  const mm = matmulEntry(size);
+  try {
+    return await timeIt(mm.run, { warmup: 2, runs });
+  } finally {
+    mm.done();
+  }
+}
+
+function row(measure: string, shape: string, backend: string, formulation: string, batch: number, t: Timing, gflop: number | '', ceiling: number): Row {
+  const gs = gflop === '' ? '' : gflopsOf(t, gflop);
+  return {
+    measure,
+    shape,
+    backend,
+    formulation,
+    batch,
+    median_ms: t.median,
+    min_ms: t.min,
+    max_ms: t.max,
+    gflop,
+    gflop_s: gs,
+    matmul_gflop_s: ceiling,
+    pct_of_matmul: gs === '' ? '' : Math.round((1000 * gs) / ceiling) / 10,
+  };
+}
+
+/** The matMul the ceiling is measured with, as a closure for `pairedRounds` (its inputs disposed by `done`). */
+function matmulEntry(size: number): { run: () => tf.Tensor; gflop: number; done: () => void } {
+  const a = tf.randomNormal([size, size], 0, 1, 'float32', 7);
+  const b = tf.randomNormal([size, size], 0, 1, 'float32', 8);
+  return { run: () => tf.matMul(a, b), gflop: (2 * size ** 3) / 1e9, done: () => tf.dispose([a, b]) };
+}
+
+/**
+ * Before and after of one computation, interleaved round by round with the matMul ceiling (so load
+ * from other processes falls on all three alike): the two timings and the ceiling's GFLOP/s.
+ */
+async function withCeiling(
+  run: Record<ConvFormulation, () => unknown>,
+  size: number,
+  rounds: number,
+  warmup: number,
+): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number }> {
+  const mm = matmulEntry(size);
+  try {
+    const [a, b, m] = await pairedRounds([run['forward-conv'], run.im2col, mm.run], { rounds, warmup });
+    return { t: { 'forward-conv': (a as { timing: Timing }).timing, im2col: (b as { timing: Timing }).timing }, ceiling: gflopsOf((m as { timing: Timing }).timing, mm.gflop) };
+  } finally {
+    mm.done();
+  }
+}
+
+/** Multiply-adds of a Keras model's Conv2D, DepthwiseConv2D and Dense layers for one example; the first conv flagged. */
+function kerasMacs(model: tfl.LayersModel): { total: number; first: number } {
+  let total = 0;
+  let first = -1;
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    if (cls !== 'Conv2D' && cls !== 'DepthwiseConv2D' && cls !== 'Dense') continue;
+    const kernel = layer.getWeights()[0] as tf.Tensor;
+    const out = layer.outputShape as number[];
+    const positions = cls === 'Dense' ? 1 : (out[1] as number) * (out[2] as number);
+    const macs = positions * kernel.size;
+    if (first < 0 && cls !== 'Dense') first = macs;
+    total += macs;
+  }
+  return { total, first: Math.max(0, first) };
+}
+
+/** Step FLOPs from multiply-adds: 2 per MAC for the forward, the filter gradients and every input gradient but the first layer's. */
+const stepGflop = (m: { total: number; first: number }, batch: number) => (2 * batch * (3 * m.total - m.first)) / 1e9;
+
+/** Paper 2's conv net at width w (28×28×1 input): its conv/dense multiply-adds per example. */
+function paper2Macs(w: number): { total: number; first: number } {
+  const c = (n: number) => Math.max(1, Math.round(n * w));
+  const conv1 = 24 * 24 * 25 * 1 * c(64);
+  const conv2 = 10 * 10 * 9 * c(64) * c(128);
+  const conv3 = 8 * 8 * 9 * c(128) * c(256);
+  const dense = 8 * 8 * c(256) * 10;
+  return { total: conv1 + conv2 + conv3 + dense, first: conv1 };
+}
+
+function context(model: Model, optimizer: tf.Optimizer): TrainContext {
+  const task = { name: 'bench', classes: undefined } as unknown as Task;
+  return { model, optimizer, tasks: [task], taskIndex: 0, task, step: 0, taskStep: 0, epoch: 0, rng: new Rng(0) };
+}
+
+/** Before/after step timings of `model`, interleaved round by round with the matMul ceiling. */
+async function stepPair(model: Model, x: tf.Tensor, y: tf.Tensor1D, size: number, rounds: number): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number }> {
+  const optimizer = tf.train.sgd(0.01);
+  try {
+    const ctx = context(model, optimizer);
+    const step = (f: ConvFormulation) => () => under(f, () => trainStep({ x, y }, ctx, []));
+    return await withCeiling({ 'forward-conv': step('forward-conv'), im2col: step('im2col') }, size, rounds, 2);
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+/**
+ * Per-example importances of `model` on `samples` examples (one batch): one plain forward+backward
+ * pass, and for each method the fast path and the per-example loop (timed on `loopSamples` and
+ * scaled per example), before and after, all interleaved round by round (`pairedRounds`: each round
+ * runs every entry once, in a rotated order), so that load from other processes falls on all alike.
+ */
+async function perExampleRows(
+  label: string,
+  model: Model,
+  source: ArraySource,
+  pe: { samples: number; loopSamples: number; rounds: number },
+  methods: readonly ('FIS empirical' | 'MAS softmax')[],
+  backend: string,
+  shape: string,
+): Promise<Row[]> {
+  const vars = Object.values(model.params);
+  const settle = async (map: Promise<Record<string, tf.Tensor>>) => {
+    const r = await map;
+    await Object.values(r)[0]?.data();
+    tf.dispose(Object.values(r));
+  };
+  const fb = async () => {
+    for (const { x, y } of source.batches(pe.samples, { limit: pe.samples })) {
+      const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(model.apply(x), y), vars);
+      await value.data();
+      tf.dispose([value, x, y, ...Object.values(grads)]);
+    }
+  };
+  const importance = (method: (typeof methods)[number], path: 'fast' | 'loop') => {
+    const limit = path === 'fast' ? pe.samples : pe.loopSamples;
+    const opts = { batchSize: pe.samples, limit, path };
+    return () => settle(method === 'FIS empirical' ? fisherDiagonal(model, source, opts) : mas(model, source, opts));
+  };
+  type Entry = { f: ConvFormulation; what: 'fb' | 'fast' | 'loop'; method?: (typeof methods)[number]; run: () => Promise<void> };
+  const entries: Entry[] = [];
+  for (const f of FORMULATIONS) {
+    entries.push({ f, what: 'fb', run: () => under(f, fb) });
+    for (const m of methods) {
+      entries.push({ f, what: 'fast', method: m, run: () => under(f, importance(m, 'fast')) });
+      entries.push({ f, what: 'loop', method: m, run: () => under(f, importance(m, 'loop')) });
+    }
+  }
+  const timed = await pairedRounds(
+    entries.map((e) => e.run),
+    { rounds: pe.rounds, warmup: 1 },
+  );
+  const t = (f: ConvFormulation, what: Entry['what'], method?: string) =>
+    (timed[entries.findIndex((e) => e.f === f && e.what === what && e.method === method)] as { timing: Timing }).timing;
+  const rows: Row[] = [];
+  for (const f of FORMULATIONS) {
+    const plain = t(f, 'fb');
+    const base = { shape, backend, formulation: LABEL[f], batch: pe.samples, samples: pe.samples };
+    rows.push({
+      ...base,
+      measure: `${label} forward+backward (all parameters)`,
+      median_ms: plain.median,
+      min_ms: plain.min,
+      max_ms: plain.max,
+      ms_per_example: plain.median / pe.samples,
+    });
+    for (const m of methods) {
+      const fast = t(f, 'fast', m);
+      const loop = t(f, 'loop', m);
+      const fastPer = fast.median / pe.samples;
+      const loopPer = loop.median / pe.loopSamples;
+      rows.push({
+        ...base,
+        measure: `${label} ${m}, fast path`,
+        median_ms: fast.median,
+        min_ms: fast.min,
+        max_ms: fast.max,
+        ms_per_example: fastPer,
+        x_loop: loopPer / fastPer,
+        x_forward_backward: fast.median / plain.median,
+      });
+      rows.push({
+        ...base,
+        measure: `${label} ${m}, per-example loop (timed on ${pe.loopSamples}, per example × ${pe.samples})`,
+        median_ms: loopPer * pe.samples,
+        min_ms: (loop.min / pe.loopSamples) * pe.samples,
+        max_ms: (loop.max / pe.loopSamples) * pe.samples,
+        ms_per_example: loopPer,
+        x_loop: 1,
+        x_forward_backward: (loopPer * pe.samples) / plain.median,
+      });
+      process.stderr.write(
+        `  conv-speed ${label} ${m} (${f}): fast ${fastPer.toFixed(2)} ms/example, loop ${loopPer.toFixed(2)}, forward+backward ${(plain.median / pe.samples).toFixed(2)}\n`,
+      );
+    }
+  }
+  return rows;
+}
+
+export interface ConvSpeedShapes {
+  matmul: number;
+  opRounds: number;
+  paper2Width: number;
+  paper2Batch: number;
+  mobilenet: { alpha: number; size: number; blocks: number; batch: number };
+  stepRounds: number;
+  perExample: { samples: number; loopSamples: number; rounds: number; mobilenet: { samples: number; loopSamples: number; rounds: number } };
+}
+
+export function convSpeedShapes(quick: boolean): ConvSpeedShapes {
+  return quick
+    ? {
+        matmul: 128,
+        opRounds: 2,
+        paper2Width: 0.0625,
+        paper2Batch: 2,
+        mobilenet: { alpha: 0.35, size: 32, blocks: 2, batch: 2 },
+        stepRounds: 2,
+        perExample: { samples: 8, loopSamples: 2, rounds: 1, mobilenet: { samples: 2, loopSamples: 1, rounds: 1 } },
+      }
+    : {
+        matmul: 1024,
+        opRounds: 7,
+        paper2Width: 1,
+        paper2Batch: 32,
+        mobilenet: { alpha: 0.35, size: 96, blocks: 16, batch: 8 },
+        stepRounds: 7,
+        perExample: { samples: 100, loopSamples: 20, rounds: 3, mobilenet: { samples: 16, loopSamples: 4, rounds: 3 } },
+      };
+}
+
+export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> {
+  if (tf.getBackend() !== 'wasm') return { rows: [], notes: [`${opts.backend}: not run: this workload measures the wasm backend's convolutions.`] };
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const s = convSpeedShapes(opts.quick);
+  const b = opts.backend;
+  const say = (m: string) => process.stderr.write(`  conv-speed ${m}\n`);
+  const mmFlop = (2 * s.matmul ** 3) / 1e9;
+  const mmName = `matMul ${s.matmul}×${s.matmul}×${s.matmul}`;
+  const start = await matmulTiming(s.matmul, opts.quick ? 2 : 9);
+  rows.push(row(`${mmName}, alone, at the start`, '-', b, '-', 1, start, mmFlop, gflopsOf(start, mmFlop)));
+  say(`${mmName}: ${start.median.toFixed(1)} ms`);
+
+  // ops: forward, input gradient, filter gradient, before and after, interleaved
+  for (const c of convCases(opts.quick)) {
+    const { passes, inputs } = casePasses(c);
+    const gflop = (2 * caseMacs(c)) / 1e9;
+    const shape = `x [${c.n},${c.h},${c.h},${c.c}], ${c.k}×${c.k}${c.s > 1 ? ` stride ${c.s}` : ''}, ${c.pad}`;
+    try {
+      for (const pass of ['forward', 'input gradient', 'filter gradient'] as const) {
+        const fn = passes[pass];
+        const op = (f: ConvFormulation) => () => under(f, () => tf.tidy(() => fn()));
+        const { t, ceiling } = await withCeiling({ 'forward-conv': op('forward-conv'), im2col: op('im2col') }, s.matmul, s.opRounds, 1);
+        for (const f of FORMULATIONS) rows.push(row(`${c.kind} ${pass}: ${c.name}`, shape, b, LABEL[f], c.n, t[f], gflop, ceiling));
+        say(`${c.name} ${pass}: ${t['forward-conv'].median.toFixed(1)} → ${t.im2col.median.toFixed(1)} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`);
+      }
+    } finally {
+      tf.dispose(inputs);
+    }
+  }
+
+  // training steps
+  {
+    const model = paper2ConvNet({ width: s.paper2Width, seed: 1 });
+    const x = tf.randomUniform([s.paper2Batch, 784], 0, 1, 'float32', 1);
+    const y = tf.tensor1d(
+      Array.from({ length: s.paper2Batch }, (_, i) => i % 10),
+      'int32',
+    );
+    try {
+      const { t, ceiling } = await stepPair(model, x, y, s.matmul, s.stepRounds);
+      const gflop = stepGflop(paper2Macs(s.paper2Width), s.paper2Batch);
+      for (const f of FORMULATIONS)
+        rows.push(row('paper 2 conv net training step', s.paper2Width === 1 ? 'full width' : `width ×${s.paper2Width}`, b, LABEL[f], s.paper2Batch, t[f], gflop, ceiling));
+      say(`paper 2 step: ${t['forward-conv'].median.toFixed(0)} → ${t.im2col.median.toFixed(0)} ms`);
+    } finally {
+      tf.dispose([x, y]);
+      model.dispose();
+    }
+  }
+  {
+    const m = s.mobilenet;
+    const keras = mobileNetV2({ alpha: m.alpha, size: m.size, blocks: m.blocks, classes: 10, seed: 1 });
+    const macs = kerasMacs(keras);
+    const loaded = await loadLayersModelFromArtifacts(await saveToMemory(keras), 'mobilenet_v2 (memory)');
+    keras.dispose();
+    const x = tf.randomUniform([m.batch, m.size, m.size, 3], 0, 1, 'float32', 1);
+    const y = tf.tensor1d(
+      Array.from({ length: m.batch }, (_, i) => i % 10),
+      'int32',
+    );
+    try {
+      const { t, ceiling } = await stepPair(loaded.model, x, y, s.matmul, s.stepRounds);
+      const gflop = stepGflop(macs, m.batch);
+      const shape = `α${m.alpha} ${m.size}×${m.size}×3${m.blocks === 16 ? '' : `, first ${m.blocks} blocks`}`;
+      for (const f of FORMULATIONS) rows.push(row('MobileNetV2 training step', shape, b, LABEL[f], m.batch, t[f], gflop, ceiling));
+      say(`MobileNetV2 step: ${t['forward-conv'].median.toFixed(0)} → ${t.im2col.median.toFixed(0)} ms`);
+      const pe = s.perExample.mobilenet;
+      rows.push(...(await perExampleRows('MobileNetV2', loaded.model, randomImages(pe.samples, [m.size, m.size, 3], 7), pe, ['FIS empirical'], b, shape)));
+    } finally {
+      tf.dispose([x, y]);
+      loaded.dispose();
+    }
+  }
+
+  // per-example FIS and MAS of paper 2's conv net against the loop and one forward+backward pass
+  {
+    const model = paper2ConvNet({ width: s.paper2Width, seed: 1 });
+    try {
+      const pe = s.perExample;
+      const shape = s.paper2Width === 1 ? 'full width' : `width ×${s.paper2Width}`;
+      rows.push(...(await perExampleRows('paper 2 conv net', model, randomImages(pe.samples, [28, 28, 1], 7), pe, ['FIS empirical', 'MAS softmax'], b, shape)));
+    } finally {
+      model.dispose();
+    }
+  }
+
+  const end = await matmulTiming(s.matmul, opts.quick ? 2 : 9);
+  rows.push(row(`${mmName}, alone, at the end`, '-', b, '-', 1, end, mmFlop, gflopsOf(end, mmFlop)));
+  notes.push(
+    `pct_of_matmul: a row's GFLOP/s over matmul_gflop_s, the GFLOP/s of a ${mmName} matMul timed in the same rounds as the row (each round runs before, after and the matMul in a rotated order, so load from other processes falls on all three alike); the matMul alone at the start and end of each backend's rows shows how much that load moved.`,
+    "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), before ('forward-conv', forgetless 0.1's formulation, with tfjs-backend-wasm's own Slice kernel) and after ('im2col', the default), interleaved round by round (median of the rounds). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W).",
+    "Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), before and after interleaved; gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done.",
+    `Per-example importances (inference mode): paper 2's conv net on ${s.perExample.samples} random 28×28 images, MobileNetV2 on ${s.perExample.mobilenet.samples} random images, each in one batch; the loop (one backward pass per example) on the first ${s.perExample.loopSamples} (MobileNetV2: ${s.perExample.mobilenet.loopSamples}), scaled per example. Every entry (forward+backward, fast path, loop; before and after) is interleaved round by round with the others: median, min and max of ${s.perExample.rounds} rounds after one warm-up round. x_loop: the loop's time per example over the fast path's; x_forward_backward: time over one plain forward+backward pass (mean cross-entropy, all parameters) over the same examples. Memory stays bounded: the per-example gradients are built in chunks of at most 2^23 floats (maxChunkElements).`,
+  );
+  return { rows, notes };
+}
+
+/** The PyTorch peer's steps (one thread), beside the wasm rows, with the same FLOP counts. */
+export async function finishConvSpeed(ctx: FinishContext): Promise<WorkloadResult> {
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const s = convSpeedShapes(ctx.quick);
+  const mine = ctx.results['conv-speed']?.rows ?? [];
+  const gflopOf = (measure: string) => mine.find((r) => r.measure === measure && typeof r.gflop === 'number')?.gflop as number | undefined;
+  try {
+    const m = s.mobilenet;
+    const steps = await runTorch(
+      [
+        '--steps-only',
+        '--mlp',
+        ctx.quick ? '784-30-15-10' : '784-300-150-10',
+        '--conv-width',
+        String(s.paper2Width),
+        '--conv-batches',
+        String(s.paper2Batch),
+        '--runs',
+        ctx.quick ? '2' : '5',
+      ],
+      1,
+    );
+    const mob = await runTorch(['--mobilenet', `${m.alpha},${m.size},${m.batch},${m.blocks}`, '--mobilenet-parts', 'step', '--only-mobilenet', '--runs', ctx.quick ? '2' : '5'], 1);
+    for (const r of [...steps.rows, ...mob.rows]) {
+      if (r.workload !== 'step' || r.model === 'mlp') continue;
+      const measure = r.model === 'conv' ? 'paper 2 conv net training step' : 'MobileNetV2 training step';
+      const gflop = gflopOf(measure);
+      const t = { median: r.median_ms, min: r.min_ms, max: r.max_ms, runs: r.runs };
+      rows.push({
+        measure,
+        shape: r.model === 'conv' ? (s.paper2Width === 1 ? 'full width' : `width ×${s.paper2Width}`) : `torchvision mobilenet_v2(width_mult=${m.alpha}), ${m.size}×${m.size}×3`,
+        backend: 'torch 1 thread',
+        formulation: `PyTorch ${steps.torch}`,
+        batch: r.batch,
+        median_ms: t.median,
+        min_ms: t.min,
+        max_ms: t.max,
+        gflop: gflop ?? '',
+        gflop_s: gflop ? gflop / (t.median / 1000) : '',
+        pct_of_matmul: '',
+      });
+    }
+    notes.push(
+      `torch: PyTorch ${steps.torch} on one thread (BLAS ${steps.blas}), NCHW, the same shapes and batch, median of ${ctx.quick ? 2 : 5} runs after a warm-up; gflop as the forgetless rows count it.`,
+    );
+  } catch (e) {
+    notes.push(`torch peer: ${e instanceof PeerUnavailable ? 'unavailable' : 'failed'}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return { rows, notes };
+}
