@@ -10,6 +10,12 @@ import { Rng } from './rng.js';
 export interface Batch {
   x: tf.Tensor;
   y: tf.Tensor1D;
+  /**
+   * Per-example output mask, [batch, classes] float32, added to the logits (0: the class counts,
+   * −1e9: it does not). Replaces the task's `classes` mask for this batch: a replayed example of an
+   * earlier task keeps that task's classes (task-incremental replay).
+   */
+  logitMask?: tf.Tensor2D;
 }
 
 export interface BatchOptions {

@@ -72,7 +72,7 @@ export {
 export { type NonFiniteValue, assertFiniteModel, findNonFinite, findNonFiniteAsync, maxAbsPerParameter } from './train/health.js';
 export { type EvaluateOptions, evaluate } from './train/evaluate.js';
 export type { Penalty, Plugin, StepInfo, TrainContext } from './train/plugin.js';
-export { trainStep } from './train/step.js';
+export { prepareBatch, trainStep } from './train/step.js';
 export { type ConsolidateOptions, consolidate } from './train/consolidate.js';
 export { yieldToEventLoop } from './train/yield.js';
 export { type ParamMapManifest, decodeParamMap, encodeParamMap } from './weights-format.js';
