@@ -119,7 +119,10 @@ export class ReplayMemory {
 
   /** Algorithm R over the whole stream. */
   private offerReservoir(c: number, row: () => Float32Array, task: number): void {
-    if (this.size < this.budget) return this.push(row(), c, task);
+    if (this.size < this.budget) {
+      this.push(row(), c, task);
+      return;
+    }
     const j = this.rng.int(this.seen);
     if (j < this.budget) this.put(j, row(), c, task);
   }
@@ -127,14 +130,20 @@ export class ReplayMemory {
   /** Algorithm R within the class: its n_c-th example is kept with probability budget / n_c. */
   private offerPerClass(c: number, nc: number, row: () => Float32Array, task: number): void {
     const mine = this.indicesOf(c);
-    if (mine.length < this.budget) return this.push(row(), c, task);
+    if (mine.length < this.budget) {
+      this.push(row(), c, task);
+      return;
+    }
     const j = this.rng.int(nc);
     if (j < this.budget) this.put(mine[j] as number, row(), c, task);
   }
 
   /** Class-balanced reservoir sampling (Chrysakis & Moens 2020). */
   private offerBalanced(c: number, nc: number, row: () => Float32Array, task: number): void {
-    if (this.size < this.budget) return this.push(row(), c, task);
+    if (this.size < this.budget) {
+      this.push(row(), c, task);
+      return;
+    }
     const counts = this.counts();
     const largest = Math.max(...counts.values());
     if ((counts.get(c) ?? 0) < largest) {
