@@ -47,8 +47,8 @@ describe('packNet', () => {
     expect(r.accuracy[2]?.[0]).toBe(r.accuracy[0]?.[0]);
     expect(r.accuracy[2]?.[1]).toBe(r.accuracy[1]?.[1]);
     p.dispose();
+    opt.dispose(); // Adam's moments
     expect(tf.memory().numTensors).toBe(before);
-    opt.dispose();
     model.dispose();
   });
 
