@@ -10,9 +10,9 @@ const tasks: Task[] = base.map((t, i) => ({ ...t, classes: [2 * i, 2 * i + 1, 2 
 describe('packNet', () => {
   it("keeps earlier tasks' weights bitwise unchanged under Adam, splits ownership, and evaluates task j on its own weights", async () => {
     const model = mlp([16, 24, 10], { seed: 3 });
+    const before = tf.memory().numTensors;
     const opt = tf.train.adam(0.01);
     const p = packNet({ prune: 0.5, fineTuneSteps: 3, batchSize: 10 });
-    const before = tf.memory().numTensors;
     let afterFirst: Record<string, Float32Array> | undefined;
     let owners0: Record<string, Float32Array> | undefined;
     const r = await trainContinual(model, tasks, {
