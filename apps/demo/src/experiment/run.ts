@@ -23,9 +23,10 @@ import {
   modelFromSpec,
   trainContinual,
 } from '@forgetless/core';
+import { cumulativeTasks } from '@forgetless/datasets';
 import { type CorrelationRecord, type CorrelationRecorder, correlationRecorder } from '@forgetless/importances';
 import { type ExperimentConfig, type RunKey, runKeys, validateConfig } from './config.js';
-import { type OptimizerName, createPlugins, variantLabel } from './methods.js';
+import { type OptimizerName, createPlugins, methodDefinition, variantLabel } from './methods.js';
 import { type OptimizerState, createOptimizer, optimizerState, restoreOptimizer } from './optimizer.js';
 
 /** One finished (or cancelled) run: one variant at one λ and one seed. */
@@ -223,7 +224,9 @@ async function runOne(
   const t0 = now() - (state?.seconds ?? 0) * 1000;
   const model = modelFromSpec(config.model, { seed: key.seed });
   const optimizer = createOptimizer(optName, learningRate);
-  const plugins: Plugin[] = createPlugins(variant, key.lambda, { learningRate, importanceLimit: config.importanceLimit });
+  const plugins: Plugin[] = createPlugins(variant, key.lambda, { learningRate, importanceLimit: config.importanceLimit, seed: key.seed });
+  // joint training: task i trains on tasks 0..i together
+  const tasks = methodDefinition(variant.method).family === 'joint' ? cumulativeTasks(options.tasks) : options.tasks;
   let recorder: CorrelationRecorder | undefined;
   if (config.correlations) {
     recorder = correlationRecorder({ limit: config.importanceLimit });
@@ -234,7 +237,7 @@ async function runOne(
   options.onEvent?.({ kind: 'run-start', run: index, runs, label, lambda: key.lambda, seed: key.seed, tasks: options.tasks.length, ...(state ? { resumedAt: startTask } : {}) });
   try {
     if (state) await restore(model, optimizer, plugins, recorder, state);
-    const result = await trainContinual(model, options.tasks, {
+    const result = await trainContinual(model, tasks, {
       optimizer,
       ...(config.iterations !== undefined ? { iterations: config.iterations } : { epochs: config.epochs ?? 1 }),
       batchSize: config.batchSize,
