@@ -57,6 +57,7 @@ export {
   zipParams,
 } from './params.js';
 export { type MlpOptions, mlp, modelFromSpec, paper2ConvNet } from './presets.js';
+export { growHead } from './head.js';
 export { Rng, type RngState } from './rng.js';
 export { type SyntheticOptions, syntheticPermutedTasks } from './synthetic.js';
 export {
