@@ -28,6 +28,7 @@ export interface RunFlags {
   importanceSamples?: string;
   evalLimit?: string;
   evaluateEvery?: string;
+  evaluateOn?: string;
   trainLimit?: string;
 }
 
@@ -128,6 +129,7 @@ export function configFromFlags(flags: RunFlags): ExperimentConfig {
   if (flags.importanceSamples !== undefined) c.importanceLimit = number('importance-samples', flags.importanceSamples, 'int');
   if (flags.evalLimit !== undefined) c.evalLimit = number('eval-limit', flags.evalLimit, 'int');
   if (flags.evaluateEvery !== undefined) c.evaluateEvery = number('evaluate-every', flags.evaluateEvery, 'int');
+  if (flags.evaluateOn !== undefined) c.evaluateOn = oneOf<'seen' | 'all'>('evaluate-on', flags.evaluateOn, ['seen', 'all']);
   if (flags.methods !== undefined) {
     const specs = flags.methods
       .split(',')

@@ -116,6 +116,12 @@ export function buildProgram(argv: readonly string[]): Command {
     )
     .option('--eval-limit <n>', dflt('evaluate on at most n test examples per task', 'all'))
     .option('--evaluate-every <n>', dflt('also evaluate every n steps on the tasks seen so far (accuracy curves in results.json)', 'never'))
+    .addOption(
+      new Option('--evaluate-on <which>', dflt('after each task, evaluate the tasks seen so far, or all (also the untrained model: forward transfer, FWT)', 'seen')).choices([
+        'seen',
+        'all',
+      ]),
+    )
     .option('--train-limit <n>', dflt('train on at most n examples per task', 'all'))
     .option('--out <dir>', dflt('output folder', 'runs/<timestamp>'))
     .option('--force', 'start a new run in an --out folder that holds an earlier run (its results and checkpoint are removed)')

@@ -78,6 +78,11 @@ export interface ExperimentConfig {
   importanceLimit: number;
   /** Evaluate on at most this many test examples per task (default all). */
   evalLimit?: number;
+  /**
+   * Evaluate after each task on the tasks seen so far (default) or on every task, the untrained model
+   * included: then each run also has forward transfer (FWT, Lopez-Paz & Ranzato 2017).
+   */
+  evaluateOn?: 'seen' | 'all';
   /** Also evaluate every N steps on the tasks seen so far: 'eval' progress events and `RunRecord.curves`. */
   evaluateEvery?: number;
   backend: BackendChoice;
@@ -320,6 +325,7 @@ export function validateConfig(config: ExperimentConfig, options: ValidateOption
   positiveInt('importance-limit', c.importanceLimit);
   if (c.evalLimit !== undefined) positiveInt('eval-limit', c.evalLimit);
   if (c.evaluateEvery !== undefined) positiveInt('evaluate-every', c.evaluateEvery);
+  if (c.evaluateOn !== undefined && c.evaluateOn !== 'seen' && c.evaluateOn !== 'all') throw new ConfigError('evaluate-on', `expected seen or all, got ${show(c.evaluateOn)}`);
   if (!BACKENDS.includes(c.backend)) throw new ConfigError('backend', `unknown backend ${show(c.backend)} (known: ${BACKENDS.join(', ')})`);
   if (!Array.isArray(c.variants) || c.variants.length === 0) throw new ConfigError('methods', 'needs at least one method');
   const variants = c.variants.map(checkVariant);

@@ -20,6 +20,7 @@ import {
   type TrainingWarning,
   averageForgetting,
   backwardTransfer,
+  forwardTransfer,
   modelFromSpec,
   trainContinual,
 } from '@forgetless/core';
@@ -50,6 +51,10 @@ export interface RunRecord {
   forgetting: number;
   /** Lopez-Paz & Ranzato 2017 (0 with one task). */
   bwt: number;
+  /** Forward transfer (Lopez-Paz & Ranzato 2017), with `evaluateOn: 'all'`: mean over j ≥ 1 of R[j−1][j] − R₀[j]. */
+  fwt?: number;
+  /** With `evaluateOn: 'all'`: the untrained model's accuracy on each task. */
+  baseline?: number[];
   /**
    * With `evaluateEvery`: accuracies on the tasks seen so far every N steps of each task (after a
    * resume, of the tasks trained since).
@@ -141,7 +146,13 @@ export interface RunOptions {
 
 const finite = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : Number.NaN);
 
-function recordOf(index: number, config: ExperimentConfig, key: RunKey, result: Pick<ContinualResult, 'accuracy' | 'timings' | 'cancelled'>, seconds: number): RunRecord {
+function recordOf(
+  index: number,
+  config: ExperimentConfig,
+  key: RunKey,
+  result: Pick<ContinualResult, 'accuracy' | 'timings' | 'cancelled'> & { baseline?: number[] },
+  seconds: number,
+): RunRecord {
   const v = config.variants[key.variant] as ExperimentConfig['variants'][number];
   const R = result.accuracy;
   const avg = R.map((row, i) => row.slice(0, i + 1).reduce((a, b) => a + b, 0) / (i + 1));
@@ -158,6 +169,9 @@ function recordOf(index: number, config: ExperimentConfig, key: RunKey, result: 
     finalAverage: finite(avg[avg.length - 1]),
     forgetting: R.length > 1 ? averageForgetting(R) : 0,
     bwt: R.length > 1 ? backwardTransfer(R) : 0,
+    ...(result.baseline && R.length > 1 && R.every((row) => row.length === result.baseline?.length)
+      ? { fwt: forwardTransfer(R, result.baseline), baseline: [...result.baseline] }
+      : {}),
     cancelled: result.cancelled,
     seconds,
   };
@@ -246,6 +260,7 @@ async function runOne(
       learningRate,
       ...(config.evalLimit !== undefined ? { evalLimit: config.evalLimit } : {}),
       ...(config.evaluateEvery !== undefined ? { evaluateEvery: config.evaluateEvery } : {}),
+      ...(config.evaluateOn !== undefined ? { evaluateOn: config.evaluateOn } : {}),
       progressEvery: options.progressEvery ?? 10,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(state ? { startTask, previous: state.previous } : {}),

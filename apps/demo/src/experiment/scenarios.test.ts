@@ -1,9 +1,11 @@
+import { forwardTransfer, syntheticPermutedTasks } from '@forgetless/core';
 import { describe, expect, it } from 'vitest';
 import { scenariosTable } from '../report/scenarios.js';
 import { ConfigError, validateConfig } from './config.js';
 import { MethodError, createPlugins, hasLambda, parseVariant, variantLabel } from './methods.js';
 import { PRESETS } from './presets.js';
-import { stat } from './summary.js';
+import { runExperiment } from './run.js';
+import { stat, summarize } from './summary.js';
 
 describe('scenario methods', () => {
   it('parses lwf, replay-<n>, +replay-<n>, packnet, joint and EWC modes; labels round-trip', () => {
@@ -67,5 +69,32 @@ describe('scenario methods', () => {
     expect(table.split('\n')[0]).toBe('| method | task-incremental | class-incremental | forgetting (task) | forgetting (class) | BWT (task) | BWT (class) |');
     expect(table).toContain('| plain | 0.900 ± 0.000 | 0.200 ± 0.000 |');
     expect(table).toContain('| joint | 0.990 ± 0.000 | — |');
+  });
+});
+
+describe('evaluateOn all', () => {
+  it('records the baseline and forward transfer per run, and FWT in the summary', async () => {
+    const tasks = syntheticPermutedTasks({ numTasks: 2, features: 16, numClasses: 4, trainPerClass: 20, testPerClass: 10, seed: 1 });
+    const result = await runExperiment(
+      {
+        name: 't',
+        data: { dataset: 'synthetic', sequence: 'permuted', numTasks: 2 },
+        model: '16-8-4',
+        optimizer: 'sgd',
+        learningRate: 0.1,
+        iterations: 3,
+        batchSize: 20,
+        seeds: [0],
+        variants: [{ method: 'plain', lambdas: [0] }],
+        importanceLimit: 10,
+        backend: 'cpu',
+        evaluateOn: 'all',
+      },
+      { tasks },
+    );
+    const r = result.runs[0];
+    expect(r?.baseline).toHaveLength(2);
+    expect(r?.fwt).toBe(forwardTransfer(r?.accuracy ?? [], r?.baseline ?? []));
+    expect(summarize(result)[0]?.best.fwt?.mean).toBe(r?.fwt);
   });
 });

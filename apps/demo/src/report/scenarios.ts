@@ -17,14 +17,17 @@ export function scenariosTable(runs: readonly ScenarioRun[]): string {
     const s = r.summaries.find((x) => x.variant === v);
     return s ? pick(s) : '—';
   };
-  const head = `| method | ${runs.map((r) => `${r.scenario}-incremental`).join(' | ')} | ${runs.map((r) => `forgetting (${r.scenario})`).join(' | ')} | ${runs.map((r) => `BWT (${r.scenario})`).join(' | ')} |`;
-  const rule = `| --- |${' ---: |'.repeat(runs.length * 3)}`;
-  const rows = variants.map(
-    (v) =>
-      `| ${v} | ${runs.map((r) => cell(r, v, (s) => formatStat(s.best.final))).join(' | ')} | ${runs.map((r) => cell(r, v, (s) => formatStat(s.best.forgetting))).join(' | ')} | ${runs
-        .map((r) => cell(r, v, (s) => formatStat(s.best.bwt)))
-        .join(' | ')} |`,
-  );
+  const fwt = runs.some((r) => r.summaries.some((s) => s.best.fwt));
+  const groups: [string, (s: VariantSummary) => string][] = [
+    ['', (s) => formatStat(s.best.final)],
+    ['forgetting', (s) => formatStat(s.best.forgetting)],
+    ['BWT', (s) => formatStat(s.best.bwt)],
+    ...(fwt ? [['FWT', (s: VariantSummary) => (s.best.fwt ? formatStat(s.best.fwt) : '—')] as [string, (s: VariantSummary) => string]] : []),
+  ];
+  const title = (g: string, r: ScenarioRun) => (g ? `${g} (${r.scenario})` : `${r.scenario}-incremental`);
+  const head = `| method | ${groups.map(([g]) => runs.map((r) => title(g, r)).join(' | ')).join(' | ')} |`;
+  const rule = `| --- |${' ---: |'.repeat(runs.length * groups.length)}`;
+  const rows = variants.map((v) => `| ${v} | ${groups.map(([, pick]) => runs.map((r) => cell(r, v, pick)).join(' | ')).join(' | ')} |`);
   return [head, rule, ...rows].join('\n');
 }
 
