@@ -47,9 +47,6 @@ function buildRegistry(): Record<string, MethodDefinition> {
   const out: Record<string, MethodDefinition> = {
     plain: { name: 'plain', family: 'plain', description: 'plain training, no consolidation' },
     l2: { name: 'l2', family: 'l2', description: 'L2 to the previous task’s weights, c = λ' },
-    lwf: { name: 'lwf', family: 'lwf', description: 'Learning without Forgetting: the model before the task as soft targets (T = 2), weight λ' },
-    packnet: { name: 'packnet', family: 'packnet', description: 'PackNet: per task, prune half the free weights by |θ|, fine-tune, freeze the rest' },
-    joint: { name: 'joint', family: 'joint', description: 'joint training on every task seen so far (the upper bound)' },
   };
   for (const [short, importance] of Object.entries(IMPORTANCE_NAMES)) {
     const label = IMPORTANCE_LABELS[importance];
@@ -57,6 +54,9 @@ function buildRegistry(): Record<string, MethodDefinition> {
     out[`sewc-${short}`] = { name: `sewc-${short}`, family: 'sewc', importance, description: `stabilised EWC (paper 2) with ${label} importances` };
     out[`wva-${short}`] = { name: `wva-${short}`, family: 'wva', importance, description: `WVA with ${label} importances` };
   }
+  out.lwf = { name: 'lwf', family: 'lwf', description: 'Learning without Forgetting: the model before the task as soft targets (T = 2), weight λ' };
+  out.packnet = { name: 'packnet', family: 'packnet', description: 'PackNet: per task, prune half the free weights by |θ|, fine-tune, freeze the rest' };
+  out.joint = { name: 'joint', family: 'joint', description: 'joint training on every task seen so far (the upper bound)' };
   return out;
 }
 
