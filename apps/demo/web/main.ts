@@ -7,7 +7,7 @@
  */
 import embed, { type Result, type VisualizationSpec } from 'vega-embed';
 import { averageAccuracySpec, correlationSpec, pruningSpec } from '../src/experiment/charts.js';
-import type { ExperimentConfig, SequenceName } from '../src/experiment/config.js';
+import type { ExperimentConfig, Scenario, SequenceName } from '../src/experiment/config.js';
 import type { PruningConfig, PruningEvent, PruningResult } from '../src/experiment/pruning.js';
 import type { ExperimentEvent, RunRecord } from '../src/experiment/run.js';
 import { correlationSurfaces, recordCells, summarize } from '../src/experiment/summary.js';
@@ -27,6 +27,10 @@ const METHOD_CHOICES: { id: string; text: string; lambda?: number; checked: bool
   { id: 'sewc-fis', text: 'stabilised EWC, Fisher', lambda: 100, checked: false },
   { id: 'wva-sig', text: 'WVA, SIG', lambda: 250, checked: false },
   { id: 'l2', text: 'L2 to the last task', lambda: 0.01, checked: false },
+  { id: 'lwf', text: 'LwF (distillation)', lambda: 1, checked: false },
+  { id: 'replay-200', text: 'replay, 200 examples', checked: false },
+  { id: 'packnet', text: 'PackNet', checked: false },
+  { id: 'joint', text: 'joint training (upper bound)', checked: false },
 ];
 
 function $<T extends HTMLElement>(selector: string): T {
@@ -76,10 +80,16 @@ function readRequest(): RunRequest {
   }));
   if (variants.length === 0) throw new Error('pick at least one method');
   const backend = $<HTMLSelectElement>('#backend').value as BackendChoice;
+  const sequence = $<HTMLSelectElement>('#sequence').value as SequenceName;
+  const numTasks = numberInput('num-tasks');
+  const chosen = $<HTMLSelectElement>('#scenario').value as Scenario | '';
+  // rotated tasks share their labels: domain-incremental only
+  const scenario = sequence === 'rotated' ? undefined : chosen || undefined;
   const config: ExperimentConfig = {
     name: 'browser',
-    data: { dataset: 'embedded', sequence: $<HTMLSelectElement>('#sequence').value as SequenceName, numTasks: numberInput('num-tasks'), seed: 0 },
-    model: '784-100-10',
+    data: { dataset: 'embedded', sequence, numTasks, seed: 0, ...(scenario ? { scenario } : {}) },
+    // permuted task- and class-incremental: task t's labels are 10t..10t+9, one output per label
+    model: sequence === 'permuted' && scenario && scenario !== 'domain' ? `784-100-${10 * numTasks}` : '784-100-10',
     optimizer: 'sgd',
     learningRate: numberInput('lr'),
     iterations: numberInput('steps'),

@@ -90,3 +90,38 @@ describe('ArraySource', () => {
     expect(() => new ArraySource({ x, y, exampleShape: [2, 3], numClasses: 2, offset: [1, Number.NaN, 3] })).toThrow(/offset .* non-finite/);
   });
 });
+
+describe('concatSources', () => {
+  it('joins sources: every example once per epoch, each with its own permutation, label map and class mask', async () => {
+    const { ArraySource: Source, concatSources: join } = await import('./data.js');
+    const tfm = await import('@tensorflow/tfjs-core');
+    const a = new Source({ x: Float32Array.of(1, 2, 3, 4), y: [0, 1], exampleShape: [2], numClasses: 4 });
+    const b = new Source({ x: Float32Array.of(5, 6, 7, 8, 9, 10), y: [0, 1, 1], exampleShape: [2], numClasses: 4, labelMap: [2, 3], permutation: Int32Array.of(1, 0) });
+    const src = join([
+      { source: a, classes: [0, 1] },
+      { source: b, classes: [2, 3] },
+    ]);
+    expect(src.size).toBe(5);
+    const before = tfm.memory().numTensors;
+    const rows: { x: number[]; y: number; mask: number[] }[] = [];
+    for (const batch of src.batches(2, { shuffle: true, seed: 3 })) {
+      const x = batch.x.arraySync() as number[][];
+      const y = Array.from(batch.y.dataSync());
+      const m = (batch.logitMask as import('@tensorflow/tfjs-core').Tensor).arraySync() as number[][];
+      x.forEach((row, i) => rows.push({ x: row, y: y[i] as number, mask: m[i] as number[] }));
+      tfm.dispose([batch.x, batch.y, batch.logitMask as import('@tensorflow/tfjs-core').Tensor]);
+    }
+    expect(tfm.memory().numTensors).toBe(before);
+    rows.sort((p, q) => (p.x[0] as number) - (q.x[0] as number));
+    expect(rows.map((r) => r.x)).toEqual([
+      [1, 2],
+      [3, 4],
+      [6, 5],
+      [8, 7],
+      [10, 9],
+    ]);
+    expect(rows.map((r) => r.y)).toEqual([0, 1, 2, 3, 3]);
+    expect(rows[0]?.mask).toEqual([0, 0, -1e9, -1e9]);
+    expect(rows[4]?.mask).toEqual([-1e9, -1e9, 0, 0]);
+  });
+});

@@ -10,6 +10,12 @@ import { Rng } from './rng.js';
 export interface Batch {
   x: tf.Tensor;
   y: tf.Tensor1D;
+  /**
+   * Per-example output mask, [batch, classes] float32, added to the logits (0: the class counts,
+   * −1e9: it does not). Replaces the task's `classes` mask for this batch: a replayed example of an
+   * earlier task keeps that task's classes (task-incremental replay).
+   */
+  logitMask?: tf.Tensor2D;
 }
 
 export interface BatchOptions {
@@ -144,6 +150,11 @@ export class ArraySource implements DataSource {
     const order = Int32Array.from({ length: this.size }, (_, i) => i);
     if (options.shuffle) new Rng(options.seed ?? 0).shuffle(order);
     const n = Math.min(this.size, options.limit ?? this.size);
+    for (let start = 0; start < n; start += batchSize) yield this.batchAt(order.subarray(start, Math.min(n, start + batchSize)));
+  }
+
+  /** The examples at `positions` (relative to this source) as one batch, in that order. */
+  batchAt(positions: ArrayLike<number>): Batch {
     const { x, y, permutation, indices, labelMap } = this.options;
     const d = this.exampleSize;
     const { scale, offset } = this;
@@ -151,36 +162,106 @@ export class ArraySource implements DataSource {
     // per channel: expand to one multiplier and one addend per source feature (the channel of feature i is i mod C)
     const scales = scalar ? undefined : expandChannels(scale, d);
     const offsets = scalar ? undefined : expandChannels(offset, d);
-    for (let start = 0; start < n; start += batchSize) {
-      const b = Math.min(batchSize, n - start);
-      const xb = new Float32Array(b * d);
-      const yb = new Int32Array(b);
-      for (let r = 0; r < b; r++) {
-        const pos = order[start + r] as number;
-        const ex = indices ? (indices[pos] as number) : pos;
-        const off = ex * d;
-        const row = r * d;
-        if (scalar) {
-          const s = scale as number;
-          const o = offset as number;
-          if (permutation) for (let i = 0; i < d; i++) xb[row + i] = (x[off + (permutation[i] as number)] as number) * s + o;
-          else for (let i = 0; i < d; i++) xb[row + i] = (x[off + i] as number) * s + o;
-        } else {
-          const sc = scales as Float32Array;
-          const of = offsets as Float32Array;
-          if (permutation) {
-            for (let i = 0; i < d; i++) {
-              const j = permutation[i] as number;
-              xb[row + i] = (x[off + j] as number) * (sc[j] as number) + (of[j] as number);
-            }
-          } else for (let i = 0; i < d; i++) xb[row + i] = (x[off + i] as number) * (sc[i] as number) + (of[i] as number);
-        }
-        const raw = y[ex] as number;
-        yb[r] = labelMap ? (labelMap[raw] as number) : raw;
+    const b = positions.length;
+    const xb = new Float32Array(b * d);
+    const yb = new Int32Array(b);
+    for (let r = 0; r < b; r++) {
+      const pos = positions[r] as number;
+      if (!(pos >= 0 && pos < this.size)) throw new Error(`batchAt: position ${pos} is out of range [0, ${this.size})`);
+      const ex = indices ? (indices[pos] as number) : pos;
+      const off = ex * d;
+      const row = r * d;
+      if (scalar) {
+        const s = scale as number;
+        const o = offset as number;
+        if (permutation) for (let i = 0; i < d; i++) xb[row + i] = (x[off + (permutation[i] as number)] as number) * s + o;
+        else for (let i = 0; i < d; i++) xb[row + i] = (x[off + i] as number) * s + o;
+      } else {
+        const sc = scales as Float32Array;
+        const of = offsets as Float32Array;
+        if (permutation) {
+          for (let i = 0; i < d; i++) {
+            const j = permutation[i] as number;
+            xb[row + i] = (x[off + j] as number) * (sc[j] as number) + (of[j] as number);
+          }
+        } else for (let i = 0; i < d; i++) xb[row + i] = (x[off + i] as number) * (sc[i] as number) + (of[i] as number);
       }
-      yield { x: tf.tensor(xb, [b, ...this.exampleShape], 'float32'), y: tf.tensor1d(yb, 'int32') };
+      const raw = y[ex] as number;
+      yb[r] = labelMap ? (labelMap[raw] as number) : raw;
+    }
+    return { x: tf.tensor(xb, [b, ...this.exampleShape], 'float32'), y: tf.tensor1d(yb, 'int32') };
+  }
+}
+
+/** One part of a `concatSources`: its examples, and the output classes its examples may use (a task's mask). */
+export interface ConcatPart {
+  source: ArraySource;
+  classes?: readonly number[];
+}
+
+/**
+ * The examples of several sources as one (joint training on tasks seen so far). Shuffling draws
+ * from all parts at once; each example keeps its part's permutation, label map and, when any part
+ * has `classes`, its part's output mask as the batch's per-example `logitMask` (0 on its classes,
+ * −1e9 elsewhere; every class for a part without a mask).
+ */
+export function concatSources(parts: readonly ConcatPart[]): DataSource {
+  if (parts.length === 0) throw new Error('concatSources: no sources');
+  const first = (parts[0] as ConcatPart).source;
+  for (const p of parts) {
+    if (p.source.exampleShape.join(',') !== first.exampleShape.join(',')) {
+      throw new Error(`concatSources: examples of shape [${p.source.exampleShape}] and [${first.exampleShape}] cannot be joined`);
     }
   }
+  const numClasses = Math.max(...parts.map((p) => p.source.numClasses));
+  const offsets: number[] = [];
+  let size = 0;
+  for (const p of parts) {
+    offsets.push(size);
+    size += p.source.size;
+  }
+  const masked = parts.some((p) => p.classes);
+  return {
+    size,
+    exampleShape: first.exampleShape,
+    numClasses,
+    *batches(batchSize: number, options: BatchOptions = {}): Iterable<Batch> {
+      if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batches: batchSize must be a positive integer, got ${batchSize}`);
+      const order = Int32Array.from({ length: size }, (_, i) => i);
+      if (options.shuffle) new Rng(options.seed ?? 0).shuffle(order);
+      const n = Math.min(size, options.limit ?? size);
+      for (let start = 0; start < n; start += batchSize) {
+        const chunk = order.subarray(start, Math.min(n, start + batchSize));
+        const byPart = parts.map(() => [] as number[]);
+        for (const g of chunk) {
+          let k = parts.length - 1;
+          while ((offsets[k] as number) > g) k--;
+          (byPart[k] as number[]).push(g - (offsets[k] as number));
+        }
+        const pieces = byPart.map((pos, k) => (pos.length ? (parts[k] as ConcatPart).source.batchAt(pos) : undefined));
+        const used = pieces.map((b, k) => [b, k] as const).filter((e): e is readonly [Batch, number] => e[0] !== undefined);
+        const batch = tf.tidy(() => {
+          const x = tf.concat(used.map(([b]) => b.x));
+          const y = tf.concat(used.map(([b]) => b.y)) as tf.Tensor1D;
+          if (!masked) return { x, y };
+          const m = new Float32Array(chunk.length * numClasses);
+          let r = 0;
+          for (const [b, k] of used) {
+            const classes = (parts[k] as ConcatPart).classes;
+            const rows = b.y.shape[0];
+            if (classes) {
+              m.fill(-1e9, r * numClasses, (r + rows) * numClasses);
+              for (let i = r; i < r + rows; i++) for (const c of classes) m[i * numClasses + c] = 0;
+            }
+            r += rows;
+          }
+          return { x, y, logitMask: tf.tensor2d(m, [chunk.length, numClasses]) };
+        });
+        for (const [b] of used) tf.dispose([b.x, b.y]);
+        yield batch;
+      }
+    },
+  };
 }
 
 /** A scalar stays a scalar (the fast path); an array must give one value per channel (the last dimension). */

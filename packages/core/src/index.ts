@@ -5,7 +5,7 @@
 import './gradients.js';
 
 export { type BackendName, type UseBackendOptions, probeBackends, useBackend } from './backend.js';
-export { type ArraySourceOptions, type Batch, type BatchOptions, type DataSource, type Task, ArraySource, arraySource } from './data.js';
+export { type ArraySourceOptions, type Batch, type BatchOptions, type ConcatPart, type DataSource, type Task, ArraySource, arraySource, concatSources } from './data.js';
 export { type InitializerName, initialize, toVariable, withShapeOnlyVariables } from './init.js';
 export { ACTIVATION_NAMES, type ActivationLike, type ActivationName, type ActivationSpec, applyActivation, toActivationSpec } from './layers/activation.js';
 export {
@@ -73,7 +73,8 @@ export {
   zipParams,
 } from './params.js';
 export { type MlpOptions, mlp, modelFromSpec, paper2ConvNet } from './presets.js';
-export { Rng } from './rng.js';
+export { growHead } from './head.js';
+export { Rng, type RngState } from './rng.js';
 export { type SyntheticOptions, syntheticPermutedTasks } from './synthetic.js';
 export {
   type ContinualOptions,
@@ -88,7 +89,7 @@ export {
 export { type NonFiniteValue, assertFiniteModel, findNonFinite, findNonFiniteAsync, maxAbsPerParameter } from './train/health.js';
 export { type EvaluateOptions, evaluate } from './train/evaluate.js';
 export type { Penalty, Plugin, StepInfo, TrainContext } from './train/plugin.js';
-export { trainStep } from './train/step.js';
+export { prepareBatch, trainStep } from './train/step.js';
 export { type ConsolidateOptions, consolidate } from './train/consolidate.js';
 export { yieldToEventLoop } from './train/yield.js';
 export { type ParamMapManifest, decodeParamMap, encodeParamMap } from './weights-format.js';

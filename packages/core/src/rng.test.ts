@@ -52,3 +52,14 @@ describe('Rng', () => {
     expect(new Rng(3).fork('b').next()).not.toBe(f1);
   });
 });
+
+describe('Rng state', () => {
+  it('fromState(getState()) continues the same stream, normal spares included', () => {
+    const a = new Rng(7);
+    a.next();
+    a.normal();
+    const b = Rng.fromState(JSON.parse(JSON.stringify(a.getState())));
+    expect([a.normal(), a.next(), a.int(100)]).toEqual([b.normal(), b.next(), b.int(100)]);
+    expect(a.fork('x').next()).toBe(b.fork('x').next());
+  });
+});

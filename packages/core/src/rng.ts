@@ -3,6 +3,13 @@
  * randomness: initializers, shuffling, permutations, label sampling. The same seed gives the same
  * stream on every backend and platform, because it runs in JavaScript, not on the backend.
  */
+/** A generator's position (`Rng.getState`), plain JSON. */
+export interface RngState {
+  state: number;
+  root: number;
+  spare?: number;
+}
+
 export class Rng {
   private state: number;
   private root: number;
@@ -63,6 +70,21 @@ export class Rng {
     const p = new Int32Array(n);
     for (let i = 0; i < n; i++) p[i] = i;
     return this.shuffle(p);
+  }
+
+  /** The generator's position, to checkpoint (`Rng.fromState` continues the same stream). */
+  getState(): RngState {
+    return { state: this.state, root: this.root, ...(this.spare !== undefined ? { spare: this.spare } : {}) };
+  }
+
+  /** A generator at a position saved by `getState`. */
+  static fromState(s: RngState): Rng {
+    if (!s || !Number.isInteger(s.state) || !Number.isInteger(s.root)) throw new Error('Rng.fromState: expected { state, root } integers from getState()');
+    const r = new Rng(0);
+    r.state = s.state;
+    r.root = s.root;
+    r.spare = s.spare;
+    return r;
   }
 
   /**

@@ -42,7 +42,8 @@ export {
   validationCount,
 } from './sequences/parts.js';
 export { type PermutedOptions, invertPermutation, permutedTasks, taskPermutations } from './sequences/permuted.js';
-export { DEFAULT_SPLIT_GROUPS, type SplitMode, type SplitOptions, splitTasks } from './sequences/split.js';
+export { DEFAULT_SPLIT_GROUPS, SCENARIOS, type Scenario, type SplitMode, type SplitOptions, splitTasks } from './sequences/split.js';
+export { cumulativeTasks } from './sequences/joint.js';
 export { type RotatedOptions, isRightAngle, rotateImages, rotatedTasks, rotationPermutation } from './sequences/rotated.js';
 export { type QueueOptions, datasetQueue } from './sequences/queue.js';
 export {

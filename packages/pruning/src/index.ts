@@ -23,6 +23,7 @@ export {
 export { type ImportanceSource, type ImportanceSpec, resolveImportance } from './importance.js';
 export { type HostArray, type PruneOptions, applyMasks, masksFromScores, pruningMasks, pruningMasksSync } from './masks.js';
 export { type PluginImportance, type PruneEvent, type PruningPlugin, type PruningPluginOptions, pruningPlugin } from './plugin.js';
+export { type PackNetOptions, type PackNetPlugin, packNet } from './packnet.js';
 export { type PruneModelOptions, type PruneModelResult, prune } from './prune.js';
 export { selectSmallest } from './rank.js';
 export {

@@ -9,4 +9,5 @@ export { CONSOLIDATION_MODES, type ConsolidationMode, type ImportanceSource } fr
 export { type L2Options, l2 } from './l2.js';
 export { EWC_CONVENTIONS, type EwcConvention, type QuadraticTerm, ewcCoefficient, quadraticPenalty, stabilizedCoefficient } from './penalty.js';
 export { type StabilizedEwcOptions, stabilizedEwc } from './stabilized.js';
+export { type LwfOptions, type LwfPlugin, distillationLoss, lwf } from './lwf.js';
 export type { ConsolidationMeta, ConsolidationState } from './state.js';

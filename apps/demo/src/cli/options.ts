@@ -2,7 +2,7 @@
  * From `forgetless run` flags to an ExperimentConfig: a preset or the default run, with every flag
  * given on top. Each bad value is a one-line usage error naming the flag.
  */
-import { type BackendChoice, type ExperimentConfig, type SequenceName, BACKENDS, SEQUENCES, checkLambdas } from '../experiment/config.js';
+import { type BackendChoice, type ExperimentConfig, type Scenario, type SequenceName, BACKENDS, SCENARIOS, SEQUENCES, checkLambdas } from '../experiment/config.js';
 import { type OptimizerName, type VariantSpec, defaultLambda, hasLambda, parseVariant, variantLabel } from '../experiment/methods.js';
 import { PRESETS, PRESET_NAMES, type Preset, defaultConfig, isPresetName } from '../experiment/presets.js';
 import { usage } from './errors.js';
@@ -12,6 +12,7 @@ export interface RunFlags {
   quick?: boolean;
   dataset?: string;
   sequence?: string;
+  scenario?: string;
   tasks?: string;
   model?: string;
   methods?: string;
@@ -27,6 +28,7 @@ export interface RunFlags {
   importanceSamples?: string;
   evalLimit?: string;
   evaluateEvery?: string;
+  evaluateOn?: string;
   trainLimit?: string;
 }
 
@@ -99,6 +101,7 @@ export function configFromFlags(flags: RunFlags): ExperimentConfig {
     else delete c.data.datasets;
   }
   if (flags.sequence !== undefined) c.data.sequence = oneOf<SequenceName>('sequence', flags.sequence, SEQUENCES);
+  if (flags.scenario !== undefined) c.data.scenario = oneOf<Scenario>('scenario', flags.scenario, SCENARIOS);
   if (flags.tasks !== undefined) c.data.numTasks = number('tasks', flags.tasks, 'int');
   if (c.data.datasets && c.data.sequence !== 'queue') throw usage(`--dataset: several datasets (${c.data.datasets.join(', ')}) make a queue: add --sequence queue`);
   if (flags.trainLimit !== undefined) c.data.trainLimit = number('train-limit', flags.trainLimit, 'int');
@@ -126,6 +129,7 @@ export function configFromFlags(flags: RunFlags): ExperimentConfig {
   if (flags.importanceSamples !== undefined) c.importanceLimit = number('importance-samples', flags.importanceSamples, 'int');
   if (flags.evalLimit !== undefined) c.evalLimit = number('eval-limit', flags.evalLimit, 'int');
   if (flags.evaluateEvery !== undefined) c.evaluateEvery = number('evaluate-every', flags.evaluateEvery, 'int');
+  if (flags.evaluateOn !== undefined) c.evaluateOn = oneOf<'seen' | 'all'>('evaluate-on', flags.evaluateOn, ['seen', 'all']);
   if (flags.methods !== undefined) {
     const specs = flags.methods
       .split(',')

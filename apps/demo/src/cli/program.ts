@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { BACKENDS, SEQUENCES } from '../experiment/config.js';
+import { BACKENDS, SCENARIOS, SEQUENCES } from '../experiment/config.js';
 import { DEFAULT_LAMBDAS, METHODS, SGD_LAMBDAS } from '../experiment/methods.js';
 import { PRESETS, PRESET_NAMES, defaultConfig } from '../experiment/presets.js';
 import { usage } from './errors.js';
@@ -83,6 +83,11 @@ export function buildProgram(argv: readonly string[]): Command {
     )
     .option('--download', 'fetch MNIST / Fashion-MNIST from their published sources when missing (SHA-256 checked, cached)')
     .addOption(new Option('--sequence <name>', dflt('task sequence', d.data.sequence)).choices([...SEQUENCES]))
+    .addOption(
+      new Option('--scenario <name>', dflt('task (task label at test), domain (one shared head) or class (one head over all classes)', 'split: task, permuted: domain')).choices([
+        ...SCENARIOS,
+      ]),
+    )
     .option('--tasks <n>', dflt('number of tasks', `${d.data.numTasks}; presets: their own`))
     .option('--model <spec>', dflt('model spec: 784-300-150-10:leakyrelu, 784-100-10, paper2-conv, paper2-conv:0.25', d.model))
     .option(
@@ -114,6 +119,12 @@ export function buildProgram(argv: readonly string[]): Command {
     )
     .option('--eval-limit <n>', dflt('evaluate on at most n test examples per task', 'all'))
     .option('--evaluate-every <n>', dflt('also evaluate every n steps on the tasks seen so far (accuracy curves in results.json)', 'never'))
+    .addOption(
+      new Option('--evaluate-on <which>', dflt('after each task, evaluate the tasks seen so far, or all (also the untrained model: forward transfer, FWT)', 'seen')).choices([
+        'seen',
+        'all',
+      ]),
+    )
     .option('--train-limit <n>', dflt('train on at most n examples per task', 'all'))
     .option('--out <dir>', dflt('output folder', 'runs/<timestamp>'))
     .option('--force', 'start a new run in an --out folder that holds an earlier run (its results and checkpoint are removed)')
@@ -199,7 +210,10 @@ export function buildProgram(argv: readonly string[]): Command {
         const text = lam === undefined ? '' : sgd !== undefined ? `λ ${lam} (sgd ${sgd})` : `λ ${lam}`;
         process.stdout.write(`${m.name.padEnd(16)}${text.padEnd(20)}${m.description}\n`);
       }
-      process.stdout.write('\nModifiers: wva-*:hyperbolic|exp, :grads|steps; ewc-*:half (c = λ/2·I); any method @sgd|@adam.\n');
+      process.stdout.write('replay-<n>       experience replay, a memory of n examples (e.g. replay-100, replay-1000)\n');
+      process.stdout.write(
+        '\nModifiers: wva-*:hyperbolic|exp, :grads|steps; ewc-*:half (c = λ/2·I); replay-<n>:balanced|herding; any method +replay-<n> (e.g. ewc-fis+replay-1000); any method @sgd|@adam.\n',
+      );
     });
 
   program

@@ -4,10 +4,14 @@
  * `--resume <dir>` continues a run from its last checkpoint.
  */
 import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '@forgetless/core/node';
+import { scenariosSpec } from '../experiment/charts.js';
+import { type ScenarioRun, scenariosMarkdown, scenariosTable } from '../report/scenarios.js';
+import { renderSvg } from '../report/svg.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@forgetless/core';
 import { type ExperimentConfig, validateConfig } from '../experiment/config.js';
-import { variantLabel } from '../experiment/methods.js';
+import { hasLambda, variantLabel } from '../experiment/methods.js';
 import type { Preset } from '../experiment/presets.js';
 import { PRESETS, isPresetName } from '../experiment/presets.js';
 import { type ExperimentResult, type Snapshot, runExperiment } from '../experiment/run.js';
@@ -41,7 +45,7 @@ export function defaultOutDir(now = new Date()): string {
 function describeConfig(c: ExperimentConfig): string {
   const per = c.iterations !== undefined ? `${c.iterations} iterations` : `${c.epochs ?? 1} epoch(s)`;
   const runs = c.variants.reduce((n, v) => n + v.lambdas.length, 0) * c.seeds.length;
-  return `model ${c.model}, ${c.optimizer} lr ${c.learningRate}, ${per}/task, batch ${c.batchSize}, importances on ${c.importanceLimit} samples; methods ${c.variants.map((v) => variantLabel(v) + (v.method !== 'plain' ? ` (λ ${v.lambdas.join(', ')})` : '')).join(', ')}; ${c.seeds.length} seed(s): ${runs} run(s)`;
+  return `model ${c.model}, ${c.optimizer} lr ${c.learningRate}, ${per}/task, batch ${c.batchSize}, importances on ${c.importanceLimit} samples; methods ${c.variants.map((v) => variantLabel(v) + (hasLambda(v.method) ? ` (λ ${v.lambdas.join(', ')})` : '')).join(', ')}; ${c.seeds.length} seed(s): ${runs} run(s)`;
 }
 
 /**
@@ -56,13 +60,7 @@ export function summaryTable(summaries: readonly VariantSummary[], tasks: number
     const b = s.best;
     notes.push(divergenceText(b));
     const t1 = b.matrix[b.matrix.length - 1]?.[0] ?? Number.NaN;
-    return [
-      s.variant,
-      s.method === 'plain' ? '-' : String(b.lambda),
-      ...Array.from({ length: tasks }, (_, i) => f3(b.curve[i]?.mean ?? Number.NaN)),
-      f3(t1),
-      f3(b.forgetting.mean),
-    ];
+    return [s.variant, hasLambda(s.method) ? String(b.lambda) : '-', ...Array.from({ length: tasks }, (_, i) => f3(b.curve[i]?.mean ?? Number.NaN)), f3(t1), f3(b.forgetting.mean)];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[], note = '') =>
@@ -70,12 +68,23 @@ export function summaryTable(summaries: readonly VariantSummary[], tasks: number
   return [line(head), ...rows.map((r, k) => line(r, notes[k]))].join('\n');
 }
 
-export async function runCommand(allFlags: RunCommandFlags, command: string): Promise<void> {
+export interface RunOutcome {
+  outDir: string;
+  summaries: VariantSummary[];
+  data: string;
+}
+
+export async function runCommand(allFlags: RunCommandFlags, command: string): Promise<RunOutcome | undefined> {
   const t0 = performance.now();
   const { log: logFlag, ...flags } = allFlags;
   const logFormats = logFlag !== undefined ? parseLogFormats(logFlag) : undefined;
   if (logFormats && flags.preset === 'pruning') throw usage('--log: the pruning preset trains no continual run to log; drop --log');
-  if (flags.preset === 'pruning' && flags.resume === undefined) return runPruningPreset(flags, command);
+  if (flags.preset === 'pruning' && flags.resume === undefined) {
+    await runPruningPreset(flags, command);
+    return undefined;
+  }
+  const scenarios = flags.resume === undefined && flags.scenario === undefined && flags.preset !== undefined ? presetOf(flags)?.scenarios : undefined;
+  if (scenarios) return runScenarios(allFlags, command, scenarios);
   if (flags.resume !== undefined) {
     const given = Object.entries(flags).filter(([k, v]) => v !== undefined && !['resume', 'progress', 'quiet', 'download'].includes(k));
     if (given.length) throw usage(`--resume continues a run with its own settings: drop --${given.map(([k]) => k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)).join(', --')}`);
@@ -169,4 +178,37 @@ export async function runCommand(allFlags: RunCommandFlags, command: string): Pr
     const which = diverged.map((r) => `${r.variant}${r.method === 'plain' ? '' : ` λ ${r.lambda}`}, seed ${r.seed}: ${r.diverged}`).join('; ');
     throw new UserError(`${diverged.length} of ${result.runs.length} runs diverged (${which}); their accuracies are not reported`, 3);
   }
+  return { outDir, summaries, data: data.description };
+}
+
+/**
+ * A scenarios preset: one experiment per scenario in `<out>/<scenario>` (each resumable with
+ * `--resume <out>/<scenario>`), then `<out>/scenarios.md` and `scenarios.svg` side by side.
+ */
+async function runScenarios(flags: RunCommandFlags, command: string, scenarios: readonly string[]): Promise<RunOutcome> {
+  const t0 = performance.now();
+  const root = resolve(flags.out ?? defaultOutDir());
+  const preset = presetOf(flags) as Preset;
+  const runs: ScenarioRun[] = [];
+  let data = '';
+  const failed: string[] = [];
+  for (const scenario of scenarios) {
+    try {
+      const out = await runCommand({ ...flags, scenario, out: join(root, scenario) }, command);
+      if (out) {
+        runs.push({ scenario, summaries: out.summaries });
+        data = out.data;
+      }
+    } catch (e) {
+      if (!(e instanceof UserError) || e.exitCode !== 3) throw e;
+      failed.push(`${scenario}: ${e.message}`);
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await writeFileAtomic(join(root, 'scenarios.md'), scenariosMarkdown(preset, runs, { data, seconds, command }));
+  const points = runs.flatMap((r) => r.summaries.map((s) => ({ variant: s.variant, scenario: r.scenario, mean: s.best.final.mean, std: s.best.final.std })));
+  await writeFileAtomic(join(root, 'scenarios.svg'), await renderSvg(scenariosSpec(points)));
+  process.stdout.write(`\n${scenariosTable(runs)}\n\nscenarios: ${join(root, 'scenarios.md')}, scenarios.svg (${(seconds / 60).toFixed(1)} min)\n`);
+  if (failed.length) throw new UserError(failed.join('; '), 3);
+  return { outDir: root, summaries: [], data };
 }

@@ -182,3 +182,43 @@ export function pruningSpec(points: readonly PruningPoint[]): ChartSpec {
     },
   };
 }
+
+/** One bar of the scenarios chart: a variant's final average accuracy in one scenario (mean ± std over seeds). */
+export interface ScenarioPoint {
+  variant: string;
+  scenario: string;
+  mean: number;
+  std: number;
+}
+
+/** Grouped bars: the final average accuracy of every method, one group per method, one bar per scenario. */
+export function scenariosSpec(points: readonly ScenarioPoint[], title = 'Average accuracy after the last task, per scenario'): ChartSpec {
+  const values = points.map((p) => ({
+    method: p.variant,
+    scenario: p.scenario,
+    mean: round(p.mean),
+    lo: round(Number.isFinite(p.std) ? p.mean - p.std : p.mean),
+    hi: round(Number.isFinite(p.std) ? p.mean + p.std : p.mean),
+  }));
+  const methods = [...new Set(points.map((p) => p.variant))];
+  const x = { field: 'method', type: 'nominal', sort: methods, title: null, axis: { labelAngle: -40 } };
+  const offset = { field: 'scenario', type: 'nominal', sort: ['task', 'domain', 'class'] };
+  return {
+    $schema: SCHEMA,
+    title,
+    width: 560,
+    height: 280,
+    data: { values },
+    encoding: { x, xOffset: offset },
+    layer: [
+      {
+        mark: 'bar',
+        encoding: {
+          y: { field: 'mean', type: 'quantitative', title: 'average accuracy', scale: { domain: [0, 1] } },
+          color: { field: 'scenario', type: 'nominal', sort: ['task', 'domain', 'class'], title: 'scenario' },
+        },
+      },
+      { mark: { type: 'rule' }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
+    ],
+  };
+}

@@ -18,6 +18,8 @@ import {
 } from './methods.js';
 
 export type SequenceName = 'permuted' | 'split' | 'rotated' | 'queue';
+export type Scenario = 'task' | 'domain' | 'class';
+export const SCENARIOS: readonly Scenario[] = ['task', 'domain', 'class'];
 export type BackendChoice = 'cpu' | 'wasm' | 'tensorflow' | 'tensorflow-gpu';
 
 export const SEQUENCES: readonly SequenceName[] = ['permuted', 'split', 'rotated', 'queue'];
@@ -29,6 +31,13 @@ export interface DataConfig {
   /** `embedded` (the subset shipped with @forgetless/datasets), `fashion-mnist`, `mnist`, or a folder. */
   dataset: string;
   sequence: SequenceName;
+  /**
+   * The scenario (van de Ven & Tolias 2019): `task` (the task label is given at test: outputs masked
+   * to the task's classes), `domain` (one shared head over the same labels), `class` (one head over
+   * every class, no task label). Split: default task; permuted: default domain (task and class shift
+   * task t's labels to 10t..10t+9: the model needs 10·tasks outputs). Rotated and queue: domain only.
+   */
+  scenario?: Scenario;
   /** Permuted: number of tasks. */
   numTasks?: number;
   /** Rotated and queue: angles in degrees. */
@@ -69,6 +78,11 @@ export interface ExperimentConfig {
   importanceLimit: number;
   /** Evaluate on at most this many test examples per task (default all). */
   evalLimit?: number;
+  /**
+   * Evaluate after each task on the tasks seen so far (default) or on every task, the untrained model
+   * included: then each run also has forward transfer (FWT, Lopez-Paz & Ranzato 2017).
+   */
+  evaluateOn?: 'seen' | 'all';
   /** Also evaluate every N steps on the tasks seen so far: 'eval' progress events and `RunRecord.curves`. */
   evaluateEvery?: number;
   backend: BackendChoice;
@@ -162,6 +176,8 @@ function checkVariant(v: VariantConfig, i: number): VariantConfig {
   if (v.convention !== undefined && !(['lambda', 'half-lambda'] as Convention[]).includes(v.convention)) {
     throw new ConfigError(`${where}.convention`, `expected lambda or half-lambda, got ${show(v.convention)}`);
   }
+  if (v.mode !== undefined && !['online', 'separate', 'decay'].includes(v.mode)) throw new ConfigError(`${where}.mode`, `expected online, separate or decay, got ${show(v.mode)}`);
+  if (v.mode !== undefined && family !== 'ewc') throw new ConfigError(`${where}`, `mode is an EWC option, not ${v.method}'s`);
   if ((v.attenuation || v.applyTo) && family !== 'wva') throw new ConfigError(`${where}`, `attenuation and applyTo are WVA options, not ${v.method}'s`);
   if (v.optimizer !== undefined && !OPTIMIZERS.includes(v.optimizer)) throw new ConfigError(`${where}.optimizer`, `expected sgd or adam, got ${show(v.optimizer)}`);
   if (v.learningRate !== undefined && !isFinitePositive(v.learningRate)) throw new ConfigError('lr', `must be a positive number, got ${show(v.learningRate)}`);
@@ -275,6 +291,15 @@ export function validateConfig(config: ExperimentConfig, options: ValidateOption
   const limits = limitsOf(c, env);
   if (typeof c.data?.dataset !== 'string' || c.data.dataset.length === 0) throw new ConfigError('dataset', `must name a dataset or folder, got ${show(c.data?.dataset)}`);
   if (!SEQUENCES.includes(c.data.sequence)) throw new ConfigError('sequence', `unknown sequence ${show(c.data.sequence)} (known: ${SEQUENCES.join(', ')})`);
+  if (c.data.scenario !== undefined) {
+    if (!SCENARIOS.includes(c.data.scenario)) throw new ConfigError('scenario', `unknown scenario ${show(c.data.scenario)} (known: ${SCENARIOS.join(', ')})`);
+    if (c.data.sequence !== 'split' && c.data.sequence !== 'permuted' && c.data.scenario !== 'domain') {
+      throw new ConfigError(
+        'scenario',
+        `the ${c.data.sequence} sequence is domain-incremental only (its tasks share labels); --scenario task and class are for split and permuted`,
+      );
+    }
+  }
   if (c.data.numTasks !== undefined) positiveInt('tasks', c.data.numTasks);
   if (c.data.trainLimit !== undefined) positiveInt('train-limit', c.data.trainLimit);
   if (c.data.validation !== undefined && !(Number.isInteger(c.data.validation) && c.data.validation >= 0)) {
@@ -300,6 +325,7 @@ export function validateConfig(config: ExperimentConfig, options: ValidateOption
   positiveInt('importance-limit', c.importanceLimit);
   if (c.evalLimit !== undefined) positiveInt('eval-limit', c.evalLimit);
   if (c.evaluateEvery !== undefined) positiveInt('evaluate-every', c.evaluateEvery);
+  if (c.evaluateOn !== undefined && c.evaluateOn !== 'seen' && c.evaluateOn !== 'all') throw new ConfigError('evaluate-on', `expected seen or all, got ${show(c.evaluateOn)}`);
   if (!BACKENDS.includes(c.backend)) throw new ConfigError('backend', `unknown backend ${show(c.backend)} (known: ${BACKENDS.join(', ')})`);
   if (!Array.isArray(c.variants) || c.variants.length === 0) throw new ConfigError('methods', 'needs at least one method');
   const variants = c.variants.map(checkVariant);

@@ -174,6 +174,21 @@ describe('resume', () => {
     expect(full.runs[1]?.correlations?.length).toBeGreaterThan(0);
   });
 
+  it('LwF with a class-balanced replay memory (snapshot, memory and generator) and PackNet (ownership): exactly the same', async () => {
+    const c = config({
+      epochs: 1,
+      seeds: [3],
+      variants: [
+        { method: 'lwf', lambdas: [1], replay: { budget: 30, selection: 'class-balanced' } },
+        { method: 'packnet', lambdas: [0] },
+      ],
+    });
+    for (const run of [0, 1]) {
+      const { full, resumed } = await interruptAndResume(c, run, 1);
+      expect(resumed.runs.map((r) => r.accuracy)).toEqual(full.runs.map((r) => r.accuracy));
+    }
+  });
+
   it('a resume that skipped the optimizer state would not match (the test can fail)', async () => {
     const c = config({ optimizer: 'adam', learningRate: 0.01, seeds: [2], variants: [{ method: 'plain', lambdas: [0] }] });
     let copy: Snapshot | undefined;

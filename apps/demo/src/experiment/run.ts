@@ -20,12 +20,14 @@ import {
   type TrainingWarning,
   averageForgetting,
   backwardTransfer,
+  forwardTransfer,
   modelFromSpec,
   trainContinual,
 } from '@forgetless/core';
+import { cumulativeTasks } from '@forgetless/datasets';
 import { type CorrelationRecord, type CorrelationRecorder, correlationRecorder } from '@forgetless/importances';
 import { type ExperimentConfig, type RunKey, runKeys, validateConfig } from './config.js';
-import { type OptimizerName, createPlugins, variantLabel } from './methods.js';
+import { type OptimizerName, createPlugins, methodDefinition, variantLabel } from './methods.js';
 import { type OptimizerState, createOptimizer, optimizerState, restoreOptimizer } from './optimizer.js';
 
 /** One finished (or cancelled) run: one variant at one λ and one seed. */
@@ -49,6 +51,10 @@ export interface RunRecord {
   forgetting: number;
   /** Lopez-Paz & Ranzato 2017 (0 with one task). */
   bwt: number;
+  /** Forward transfer (Lopez-Paz & Ranzato 2017), with `evaluateOn: 'all'`: mean over j ≥ 1 of R[j−1][j] − R₀[j]. */
+  fwt?: number;
+  /** With `evaluateOn: 'all'`: the untrained model's accuracy on each task. */
+  baseline?: number[];
   /**
    * With `evaluateEvery`: accuracies on the tasks seen so far every N steps of each task (after a
    * resume, of the tasks trained since).
@@ -145,7 +151,13 @@ export interface RunOptions {
 
 const finite = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : Number.NaN);
 
-function recordOf(index: number, config: ExperimentConfig, key: RunKey, result: Pick<ContinualResult, 'accuracy' | 'timings' | 'cancelled'>, seconds: number): RunRecord {
+function recordOf(
+  index: number,
+  config: ExperimentConfig,
+  key: RunKey,
+  result: Pick<ContinualResult, 'accuracy' | 'timings' | 'cancelled'> & { baseline?: number[] },
+  seconds: number,
+): RunRecord {
   const v = config.variants[key.variant] as ExperimentConfig['variants'][number];
   const R = result.accuracy;
   const avg = R.map((row, i) => row.slice(0, i + 1).reduce((a, b) => a + b, 0) / (i + 1));
@@ -162,6 +174,9 @@ function recordOf(index: number, config: ExperimentConfig, key: RunKey, result: 
     finalAverage: finite(avg[avg.length - 1]),
     forgetting: R.length > 1 ? averageForgetting(R) : 0,
     bwt: R.length > 1 ? backwardTransfer(R) : 0,
+    ...(result.baseline && R.length > 1 && R.every((row) => row.length === result.baseline?.length)
+      ? { fwt: forwardTransfer(R, result.baseline), baseline: [...result.baseline] }
+      : {}),
     cancelled: result.cancelled,
     seconds,
   };
@@ -228,7 +243,9 @@ async function runOne(
   const t0 = now() - (state?.seconds ?? 0) * 1000;
   const model = modelFromSpec(config.model, { seed: key.seed });
   const optimizer = createOptimizer(optName, learningRate);
-  const plugins: Plugin[] = createPlugins(variant, key.lambda, { learningRate, importanceLimit: config.importanceLimit });
+  const plugins: Plugin[] = createPlugins(variant, key.lambda, { learningRate, importanceLimit: config.importanceLimit, seed: key.seed });
+  // joint training: task i trains on tasks 0..i together
+  const tasks = methodDefinition(variant.method).family === 'joint' ? cumulativeTasks(options.tasks) : options.tasks;
   let recorder: CorrelationRecorder | undefined;
   if (config.correlations) {
     recorder = correlationRecorder({ limit: config.importanceLimit });
@@ -240,7 +257,7 @@ async function runOne(
   options.onEvent?.({ kind: 'run-start', run: index, runs, label, lambda: key.lambda, seed: key.seed, tasks: options.tasks.length, ...(state ? { resumedAt: startTask } : {}) });
   try {
     if (state) await restore(model, optimizer, plugins, recorder, state);
-    const result = await trainContinual(model, options.tasks, {
+    const result = await trainContinual(model, tasks, {
       optimizer,
       ...(config.iterations !== undefined ? { iterations: config.iterations } : { epochs: config.epochs ?? 1 }),
       batchSize: config.batchSize,
@@ -249,6 +266,7 @@ async function runOne(
       learningRate,
       ...(config.evalLimit !== undefined ? { evalLimit: config.evalLimit } : {}),
       ...(config.evaluateEvery !== undefined ? { evaluateEvery: config.evaluateEvery } : {}),
+      ...(config.evaluateOn !== undefined ? { evaluateOn: config.evaluateOn } : {}),
       progressEvery: options.progressEvery ?? 10,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(state ? { startTask, previous: state.previous } : {}),

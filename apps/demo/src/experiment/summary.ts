@@ -34,6 +34,8 @@ export interface LambdaSummary {
   final: Stat;
   forgetting: Stat;
   bwt: Stat;
+  /** Forward transfer, when the runs evaluated every task (`evaluateOn: 'all'`). */
+  fwt?: Stat;
   /** Mean R[i][j] over seeds (NaN where not evaluated). */
   matrix: number[][];
   /**
@@ -92,6 +94,7 @@ function summarizeLambda(runs: readonly RunRecord[]): LambdaSummary {
     ...(divergence ? { divergence } : {}),
     forgetting: failed ? NONE : stat(runs.map((r) => r.forgetting)),
     bwt: failed ? NONE : stat(runs.map((r) => r.bwt)),
+    ...(runs.some((r) => r.fwt !== undefined) ? { fwt: failed ? NONE : stat(runs.map((r) => r.fwt ?? Number.NaN)) } : {}),
     matrix: failed ? matrix.map((row) => row.map(() => Number.NaN)) : matrix,
     seconds: stat(runs.map((r) => r.seconds)).mean,
     trainSecondsPerTask: trainMs.length ? trainMs.reduce((a, b) => a + b, 0) / trainMs.length / 1000 : Number.NaN,

@@ -22,10 +22,10 @@ export function buildTasks(data: DataConfig, datasets: readonly MnistFormatDatas
   let tasks: Task[];
   switch (data.sequence) {
     case 'permuted':
-      tasks = taskSequence('permuted', { dataset: first, ...common, numTasks: data.numTasks ?? 10, seed: data.seed ?? 0 });
+      tasks = taskSequence('permuted', { dataset: first, ...common, numTasks: data.numTasks ?? 10, seed: data.seed ?? 0, ...(data.scenario ? { scenario: data.scenario } : {}) });
       break;
     case 'split':
-      tasks = taskSequence('split', { dataset: first, ...common });
+      tasks = taskSequence('split', { dataset: first, ...common, ...(data.scenario ? { scenario: data.scenario } : {}) });
       break;
     case 'rotated':
       tasks = taskSequence('rotated', { dataset: first, ...common, ...(data.angles ? { angles: data.angles } : {}) });

@@ -39,12 +39,16 @@ export function rowLabel(s: LambdaSummary): string {
 }
 
 function resultsTable(summaries: readonly VariantSummary[], tasks: number): string[] {
-  const head = ['method', 'λ', ...Array.from({ length: tasks }, (_, i) => `after ${i + 1}`), 'final avg (mean ± std)', 'forgetting', 'BWT'];
+  const fwt = summaries.some((s) => s.best.fwt);
+  const head = ['method', 'λ', ...Array.from({ length: tasks }, (_, i) => `after ${i + 1}`), 'final avg (mean ± std)', 'forgetting', 'BWT', ...(fwt ? ['FWT'] : [])];
   const lines = [`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i < 2 ? '---' : '---:')).join(' | ')} |`];
   for (const s of summaries) {
     const b = s.best;
     const curve = Array.from({ length: tasks }, (_, i) => f3(b.curve[i]?.mean ?? Number.NaN));
-    lines.push(`| ${esc(s.variant)} | ${s.method === 'plain' ? '—' : b.lambda} | ${curve.join(' | ')} | ${finalCell(b)} | ${formatStat(b.forgetting)} | ${formatStat(b.bwt)} |`);
+    const last = fwt ? ` ${b.fwt ? formatStat(b.fwt) : '—'} |` : '';
+    lines.push(
+      `| ${esc(s.variant)} | ${s.method === 'plain' ? '—' : b.lambda} | ${curve.join(' | ')} | ${finalCell(b)} | ${formatStat(b.forgetting)} | ${formatStat(b.bwt)} |${last}`,
+    );
   }
   return lines;
 }

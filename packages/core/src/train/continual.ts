@@ -11,7 +11,7 @@ import { Rng } from '../rng.js';
 import { evaluate } from './evaluate.js';
 import { findNonFiniteAsync, maxAbsPerParameter } from './health.js';
 import type { Plugin, TrainContext } from './plugin.js';
-import { trainStep } from './step.js';
+import { prepareBatch, trainStep } from './step.js';
 import { yieldToEventLoop } from './yield.js';
 
 export interface ContinualOptions {
@@ -225,7 +225,16 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
     const row: number[] = [];
     for (let j = 0; j < T; j++) {
       const task = tasks[j] as Task;
-      row.push(j <= upTo ? (await evaluate(model, task.test, evalOpts(task))).accuracy : Number.NaN);
+      if (j > upTo) {
+        row.push(Number.NaN);
+        continue;
+      }
+      for (const p of plugins) p.beforeEvaluate?.(j, task);
+      try {
+        row.push((await evaluate(model, task.test, evalOpts(task))).accuracy);
+      } finally {
+        for (const p of plugins) p.afterEvaluate?.(j, task);
+      }
     }
     return row;
   };
@@ -379,11 +388,13 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
         const seedE = rng.fork(`shuffle/${i}/${epoch}`).seedInt();
         for (const batch of task.train.batches(batchSize, { shuffle: true, seed: seedE })) {
           let loss: tf.Scalar;
+          let created: tf.Tensor[] = [];
           try {
-            loss = trainStep(batch, ctx, plugins);
+            const prepared = prepareBatch(batch, ctx, plugins);
+            created = prepared.created;
+            loss = trainStep(prepared.batch, ctx, plugins);
           } finally {
-            batch.x.dispose();
-            batch.y.dispose();
+            tf.dispose([batch.x, batch.y, ...(batch.logitMask ? [batch.logitMask] : []), ...created]);
           }
           ctx.step = ++step;
           ctx.taskStep++;

@@ -8,8 +8,39 @@ import type { Plugin, StepInfo, TrainContext } from './plugin.js';
 
 /**
  * Takes one optimizer step on `batch` and returns the total loss (a kept scalar the caller disposes).
- * Leaves no other tensor behind.
+ * Leaves no other tensor behind. `batch` is the one to train on: plugins' `transformBatch` has
+ * already run (`prepareBatch`).
  */
+/**
+ * Runs the plugins' `transformBatch` in order on a drawn batch. Returns the batch to train on and
+ * every tensor the chain created beside the drawn batch's (the caller disposes both after the step).
+ */
+export function prepareBatch(batch: Batch, ctx: TrainContext, plugins: readonly Plugin[]): { batch: Batch; created: tf.Tensor[] } {
+  const seen = new Set<tf.Tensor>(batchTensors(batch));
+  const created: tf.Tensor[] = [];
+  let current = batch;
+  try {
+    for (const p of plugins) {
+      if (!p.transformBatch) continue;
+      current = p.transformBatch(current, ctx);
+      for (const t of batchTensors(current)) {
+        if (!seen.has(t)) {
+          seen.add(t);
+          created.push(t);
+        }
+      }
+    }
+  } catch (e) {
+    tf.dispose(created);
+    throw e;
+  }
+  return { batch: current, created };
+}
+
+function batchTensors(b: Batch): tf.Tensor[] {
+  return b.logitMask ? [b.x, b.y, b.logitMask] : [b.x, b.y];
+}
+
 export function trainStep(batch: Batch, ctx: TrainContext, plugins: readonly Plugin[]): tf.Scalar {
   const { model, optimizer } = ctx;
   ensureOwnGradients();
@@ -21,11 +52,12 @@ export function trainStep(batch: Batch, ctx: TrainContext, plugins: readonly Plu
     let taskLoss: tf.Scalar | undefined;
     const { value, grads: byId } = tf.variableGrads(() => {
       const logits = model.logits(batch.x, { training: true, rng: ctx.rng });
-      const ce = softmaxCrossEntropy(logits, batch.y, ctx.task.classes);
+      // a batch's own per-example mask (replayed examples of other tasks) replaces the task's
+      const ce = batch.logitMask ? softmaxCrossEntropy(tf.add(logits, batch.logitMask), batch.y) : softmaxCrossEntropy(logits, batch.y, ctx.task.classes);
       taskLoss = tf.keep(tf.clone(ce)); // reported; `ce` itself may become the returned value
       let total: tf.Scalar = ce;
       for (const p of plugins) {
-        const term = p.lossTerm?.(ctx);
+        const term = p.lossTerm?.(ctx, { batch, logits });
         if (term) total = tf.add(total, term);
       }
       return total;

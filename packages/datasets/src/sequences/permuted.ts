@@ -4,6 +4,7 @@
  * by the sources, so all tasks share one copy of the images.
  */
 import { Rng, type Task } from '@forgetless/core';
+import type { Scenario } from './split.js';
 import type { MnistFormatDataset } from '../mnist-format.js';
 import { type PartOptions, datasetParts } from './parts.js';
 
@@ -14,6 +15,13 @@ export interface PermutedOptions extends PartOptions {
   seed?: number;
   /** Task 0 sees the original images (default true). */
   firstUnpermuted?: boolean;
+  /**
+   * The scenario (van de Ven & Tolias 2019): `domain` (default: the same 10 labels and one shared
+   * head for every task), `task` (task t's labels shifted to 10t..10t+9 and masked to them: one head
+   * per task, the model needs 10·numTasks outputs), `class` (shifted labels, no mask: one head of
+   * 10·numTasks classes).
+   */
+  scenario?: Scenario;
 }
 
 /**
@@ -40,15 +48,20 @@ export function invertPermutation(perm: Int32Array): Int32Array {
 
 /** `numTasks` permuted tasks of one dataset, named `<dataset>-permuted-<t>`. */
 export function permutedTasks(data: MnistFormatDataset, options: PermutedOptions = {}): Task[] {
-  const base = datasetParts(data, options);
   const perms = taskPermutations(options.numTasks ?? 10, data.rows * data.cols, options);
+  const scenario = options.scenario ?? 'domain';
+  if (scenario !== 'task' && scenario !== 'domain' && scenario !== 'class') throw new Error(`permuted: scenario must be 'task', 'domain' or 'class', got '${scenario}'`);
+  const k = data.numClasses;
+  const shifted = scenario !== 'domain';
+  const { train, test, validation } = datasetParts(data, { ...options, ...(shifted ? { numClasses: k * perms.length } : {}) });
   return perms.map((permutation, t) => {
-    const change = { permutation };
+    const change = { permutation, ...(shifted ? { labelMap: Int32Array.from({ length: k }, (_, c) => c + k * t) } : {}) };
     return {
       name: `${data.name}-permuted-${t}`,
-      train: base.train.with(change),
-      test: base.test.with(change),
-      ...(base.validation ? { validation: base.validation.with(change) } : {}),
+      train: train.with(change),
+      test: test.with(change),
+      ...(validation ? { validation: validation.with(change) } : {}),
+      ...(scenario === 'task' ? { classes: Array.from({ length: k }, (_, c) => c + k * t) } : {}),
     };
   });
 }

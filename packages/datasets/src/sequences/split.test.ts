@@ -99,6 +99,6 @@ describe('split tasks', () => {
     ).toThrow('class 1 is in group 0 and group 1; groups must be disjoint');
     expect(() => splitTasks(data, { groups: [[0], []] })).toThrow('group 1 is empty');
     expect(() => splitTasks(data, { groups: [[0, 10]] })).toThrow('group 0 has class 10, outside 0..9');
-    expect(() => splitTasks(data, { mode: 'multi' as 'task' })).toThrow("mode must be 'task', 'domain' or 'class'");
+    expect(() => splitTasks(data, { mode: 'multi' as 'task' })).toThrow("scenario must be 'task', 'domain' or 'class'");
   });
 });

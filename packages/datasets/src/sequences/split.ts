@@ -11,12 +11,17 @@ import { ArraySource, type Task } from '@forgetless/core';
 import type { MnistFormatDataset } from '../mnist-format.js';
 import { type PartOptions, exampleShape, holdOut, positionsOfClasses } from './parts.js';
 
-export type SplitMode = 'task' | 'domain' | 'class';
+/** The three scenarios of van de Ven & Tolias (2019): task-, domain- and class-incremental. */
+export type Scenario = 'task' | 'domain' | 'class';
+export const SCENARIOS: readonly Scenario[] = ['task', 'domain', 'class'];
+export type SplitMode = Scenario;
 
 export interface SplitOptions extends PartOptions {
   /** Disjoint class groups, one per task (default [[0,1],[2,3],[4,5],[6,7],[8,9]]). */
   groups?: readonly (readonly number[])[];
-  /** Default 'task'. */
+  /** The scenario (default 'task'). */
+  scenario?: Scenario;
+  /** The scenario's former name (`scenario` wins when both are given). */
   mode?: SplitMode;
 }
 
@@ -31,8 +36,8 @@ export const DEFAULT_SPLIT_GROUPS: readonly (readonly number[])[] = [
 /** One task per class group, named `<dataset>-split-<classes joined by ->`; validation per task. */
 export function splitTasks(data: MnistFormatDataset, options: SplitOptions = {}): Task[] {
   const groups = options.groups ?? DEFAULT_SPLIT_GROUPS;
-  const mode = options.mode ?? 'task';
-  if (mode !== 'task' && mode !== 'domain' && mode !== 'class') throw new Error(`split: mode must be 'task', 'domain' or 'class', got '${mode}'`);
+  const mode = options.scenario ?? options.mode ?? 'task';
+  if (mode !== 'task' && mode !== 'domain' && mode !== 'class') throw new Error(`split: scenario must be 'task', 'domain' or 'class', got '${mode}'`);
   checkGroups(groups, data.numClasses);
   const domain = mode === 'domain';
   // Each class goes to its position in its own group; classes in no group are never drawn.

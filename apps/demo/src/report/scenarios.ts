@@ -1,0 +1,65 @@
+/**
+ * The report of a scenarios preset: per method, the final average accuracy (mean ± std over seeds),
+ * forgetting and BWT in each scenario, beside the published table.
+ */
+import type { Preset } from '../experiment/presets.js';
+import { type VariantSummary, formatStat } from '../experiment/summary.js';
+
+export interface ScenarioRun {
+  scenario: string;
+  summaries: readonly VariantSummary[];
+}
+
+/** `| method | task | domain | class |` with final average accuracy ± std; then forgetting and BWT. */
+export function scenariosTable(runs: readonly ScenarioRun[]): string {
+  const variants = [...new Set(runs.flatMap((r) => r.summaries.map((s) => s.variant)))];
+  const cell = (r: ScenarioRun, v: string, pick: (s: VariantSummary) => string) => {
+    const s = r.summaries.find((x) => x.variant === v);
+    return s ? pick(s) : '—';
+  };
+  const fwt = runs.some((r) => r.summaries.some((s) => s.best.fwt));
+  const groups: [string, (s: VariantSummary) => string][] = [
+    ['', (s) => formatStat(s.best.final)],
+    ['forgetting', (s) => formatStat(s.best.forgetting)],
+    ['BWT', (s) => formatStat(s.best.bwt)],
+    ...(fwt ? [['FWT', (s: VariantSummary) => (s.best.fwt ? formatStat(s.best.fwt) : '—')] as [string, (s: VariantSummary) => string]] : []),
+  ];
+  const title = (g: string, r: ScenarioRun) => (g ? `${g} (${r.scenario})` : `${r.scenario}-incremental`);
+  const head = `| method | ${groups.map(([g]) => runs.map((r) => title(g, r)).join(' | ')).join(' | ')} |`;
+  const rule = `| --- |${' ---: |'.repeat(runs.length * groups.length)}`;
+  const rows = variants.map((v) => `| ${v} | ${groups.map(([, pick]) => runs.map((r) => cell(r, v, pick)).join(' | ')).join(' | ')} |`);
+  return [head, rule, ...rows].join('\n');
+}
+
+/** The published table of the preset (percent). */
+export function publishedScenariosTable(preset: Preset): string {
+  const rows = preset.publishedScenarios ?? [];
+  return [
+    '| method (paper) | variant here | task-incremental | domain-incremental | class-incremental |',
+    '| --- | --- | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.method} | ${r.variant ?? '—'} | ${r.task ?? '—'} | ${r.domain ?? '—'} | ${r.class ?? '—'} |`),
+  ].join('\n');
+}
+
+export function scenariosMarkdown(preset: Preset, runs: readonly ScenarioRun[], ctx: { data: string; seconds: number; command: string }): string {
+  return [
+    `# ${preset.title}`,
+    '',
+    `Protocol: ${preset.protocol}`,
+    '',
+    `Data: ${ctx.data}. Command: \`${ctx.command}\`. Wall time: ${(ctx.seconds / 60).toFixed(1)} min.`,
+    '',
+    '## Measured: average accuracy over the 5 tasks after the last (mean ± std over seeds), forgetting and BWT',
+    '',
+    scenariosTable(runs),
+    '',
+    '![average accuracy per scenario](scenarios.svg)',
+    '',
+    `## Published: ${preset.publishedMetric} (%, mean ± SEM)`,
+    '',
+    publishedScenariosTable(preset),
+    '',
+    'Each scenario has its own folder (report.md: accuracy matrices, curves; results.json).',
+    '',
+  ].join('\n');
+}
