@@ -59,6 +59,32 @@ export {
   layersModelFromSparse,
   sparseLayersModel,
 } from './sparse.js';
+export {
+  type ChannelGroup,
+  type ChannelSlice,
+  type DependencyGroups,
+  type HostImportances,
+  type SelectOptions,
+  type Selection,
+  type StructureCounts,
+  type StructureNode,
+  type StructurePruneOptions,
+  type StructurePruneResult,
+  type StructureTarget,
+  copyLayer,
+  dependencyGroups,
+  formatGroups,
+  groupScores,
+  hostImportances,
+  pruneLayersModelStructure,
+  pruneStructure,
+  removableGroups,
+  removeGroups,
+  removeGroupsFromLayersModel,
+  selectGroups,
+  sliceTensor,
+  structureCounts,
+} from './structure/index.js';
 export { UNIT_SCORES, type UnitScore, unitCount, unitMasks, unitScores } from './structured.js';
 // the LayersModel importer moved to @forgetless/core (it serves every method, not only pruning)
 export {

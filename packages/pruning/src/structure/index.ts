@@ -1,0 +1,16 @@
+/** Structural pruning: dependency groups, group scores, removal into a smaller model. */
+export { type ChannelGroup, type ChannelSlice, type DependencyGroups, type StructureNode, dependencyGroups, formatGroups, removableGroups } from './groups.js';
+export { removeGroupsFromLayersModel } from './layers-model.js';
+export { type StructurePruneOptions, type StructurePruneResult, pruneLayersModelStructure, pruneStructure } from './prune-structure.js';
+export { copyLayer, removeGroups, sliceTensor } from './remove.js';
+export {
+  type HostImportances,
+  type SelectOptions,
+  type Selection,
+  type StructureCounts,
+  type StructureTarget,
+  groupScores,
+  hostImportances,
+  selectGroups,
+  structureCounts,
+} from './score.js';
