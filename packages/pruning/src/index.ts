@@ -61,6 +61,11 @@ export {
 } from './sparse.js';
 export {
   type ChannelGroup,
+  type ContinualStructureOptions,
+  type ContinualStructureTask,
+  type IterativeStructureOptions,
+  type StructureRound,
+  type StructureTrainOptions,
   type ChannelSlice,
   type DependencyGroups,
   type HostImportances,
@@ -78,12 +83,14 @@ export {
   hostImportances,
   pruneLayersModelStructure,
   pruneStructure,
+  pruneStructureIteratively,
   removableGroups,
   removeGroups,
   removeGroupsFromLayersModel,
   selectGroups,
   sliceTensor,
   structureCounts,
+  trainShrinking,
 } from './structure/index.js';
 export { UNIT_SCORES, type UnitScore, unitCount, unitMasks, unitScores } from './structured.js';
 // the LayersModel importer moved to @forgetless/core (it serves every method, not only pruning)

@@ -14,3 +14,12 @@ export {
   selectGroups,
   structureCounts,
 } from './score.js';
+export {
+  type ContinualStructureOptions,
+  type ContinualStructureTask,
+  type IterativeStructureOptions,
+  type StructureRound,
+  type TrainOptions as StructureTrainOptions,
+  pruneStructureIteratively,
+  trainShrinking,
+} from './training.js';

@@ -76,7 +76,7 @@ export interface SelectOptions {
 export interface StructureCounts {
   params: number;
   flops: number;
-  /** Output channels of the producer layers. */
+  /** Channels that may be removed (producers' units outside protected groups). */
   channels: number;
 }
 
@@ -102,7 +102,7 @@ class Counter {
       if (trainable.has(n)) this.params += size;
       this.flops += (deps.flopsPerEntry[n] ?? 0) * size;
     }
-    this.channels = Object.values(deps.widths).reduce((a, b) => a + b, 0);
+    this.channels = removableGroups(deps).reduce((n, g) => n + g.channels.length, 0);
   }
   counts(): StructureCounts {
     return { params: this.params, flops: this.flops, channels: this.channels };
@@ -172,12 +172,10 @@ export function selectGroups(deps: DependencyGroups, scores: Float64Array, optio
 
   const counter = new Counter(deps);
   const before = counter.counts();
-  const totalChannels = candidates.reduce((n, g) => n + g.channels.length, 0);
-  const goal = key === 'channels' ? fraction * totalChannels : fraction * before[key];
+  const goal = fraction * before[key];
   const width = { ...deps.widths };
   const removed: number[] = [];
-  let removedChannels = 0;
-  const done = () => (key === 'channels' ? removedChannels : before[key] - counter.counts()[key]) >= goal - 1e-9;
+  const done = () => before[key] - counter.counts()[key] >= goal - 1e-9;
   for (const g of order) {
     if (done()) break;
     const take = new Map<string, number>();
@@ -186,7 +184,6 @@ export function selectGroups(deps: DependencyGroups, scores: Float64Array, optio
     for (const [l, n] of take) width[l] = (width[l] as number) - n;
     counter.remove(g);
     removed.push(g.id);
-    removedChannels += g.channels.length;
   }
   return { removed, before, after: counter.counts() };
 }
