@@ -90,7 +90,12 @@ export {
   selectGroups,
   sliceTensor,
   structureCounts,
+  summarizeTimes,
+  timeInference,
+  timeTrainStep,
   trainShrinking,
+  type TimeOptions,
+  type Timing,
 } from './structure/index.js';
 export { UNIT_SCORES, type UnitScore, unitCount, unitMasks, unitScores } from './structured.js';
 // the LayersModel importer moved to @forgetless/core (it serves every method, not only pruning)

@@ -23,3 +23,4 @@ export {
   pruneStructureIteratively,
   trainShrinking,
 } from './training.js';
+export { type TimeOptions, type Timing, summarizeTimes, timeInference, timeTrainStep } from './measure.js';
