@@ -10,7 +10,7 @@ import { inceptionBlock, mobileNetV2Block, quantizeArtifacts, randomInput, saveA
 import { type DependencyGroups, dependencyGroups, removableGroups } from './groups.js';
 import { removeGroupsFromLayersModel } from './layers-model.js';
 import { structureCounts } from './score.js';
-import { maskGroups } from './test-helpers.js';
+import { maskGroups } from './structure.test-helpers.js';
 
 const fixtures: Record<string, { artifacts: tf.io.ModelArtifacts; x: tf.Tensor }> = {};
 beforeAll(async () => {

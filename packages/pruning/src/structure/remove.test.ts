@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { type DependencyGroups, dependencyGroups, formatGroups, removableGroups } from './groups.js';
 import { removeGroups } from './remove.js';
 import { structureCounts } from './score.js';
-import { maskGroups, randomBatch, randomizeState } from './test-helpers.js';
+import { maskGroups, randomBatch, randomizeState } from './structure.test-helpers.js';
 
 async function exactAfterRemoval(model: Sequential | GraphModel, deps: DependencyGroups, ids: number[], batch: tf.Tensor): Promise<void> {
   maskGroups(model, deps, ids);
