@@ -4,7 +4,7 @@
  * the backend has finished), on whatever backend is active.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Model, softmaxCrossEntropy } from '@forgetless/core';
+import { type Model, ensureOwnGradients, softmaxCrossEntropy } from '@forgetless/core';
 
 export interface Timing {
   median: number;
@@ -53,6 +53,7 @@ export function timeInference(model: Model, x: tf.Tensor, options: TimeOptions =
  * The model's weights move: time a copy, or a model about to be discarded.
  */
 export function timeTrainStep(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: TimeOptions & { learningRate?: number } = {}): Promise<Timing> {
+  ensureOwnGradients(); // the gradients the wasm backend lacks (Conv2DBackpropFilter, ...), as trainStep registers them
   const optimizer = tf.train.sgd(options.learningRate ?? 1e-3);
   const vars = Object.values(model.params);
   return time(async () => {
