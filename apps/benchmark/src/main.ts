@@ -22,6 +22,7 @@ import { benchEvalThroughput } from './workloads/eval-throughput.js';
 import { benchEwc } from './workloads/ewc.js';
 import { benchMobilenet, finishMobilenet } from './workloads/mobilenet.js';
 import { benchPruning } from './workloads/pruning.js';
+import { benchStructure } from './workloads/structure.js';
 import { benchScaling } from './workloads/scaling.js';
 import { benchSigSi } from './workloads/sig-si.js';
 import { benchTrainSteps } from './workloads/train-step.js';
@@ -43,6 +44,11 @@ export const WORKLOADS: Record<string, Workload> = {
     quickSkip: { backends: ['cpu', 'wasm-nosimd'], reason: "the WVA workload's quick mode times the full MLP in 14 configurations (about 30 s on cpu, 5 s on wasm without SIMD)" },
   },
   pruning: { title: 'Pruning: ranking and masking ~1M and ~10M parameters', run: benchPruning },
+  structure: {
+    title: 'Structural pruning: channels removed through dependency groups (params, FLOPs, bytes, time, accuracy)',
+    run: benchStructure,
+    quickSkip: { backends: ['cpu', 'wasm-nosimd'], reason: "the structure workload's quick mode trains and times conv nets (minutes on cpu)" },
+  },
   eval: { title: 'Evaluation throughput', run: benchEvalThroughput },
   scaling: { title: 'Scaling: step and importance time against batch size and width', run: benchScaling },
   agreement: { title: 'Agreement across backends: the same seeded computation', run: runAgreement, finish: finishAgreement },

@@ -34,7 +34,16 @@ export function registerToolCommands(program: Command): void {
     .addOption(new Option('--scope <scope>', 'rank over all weights or within each layer').choices(['global', 'layer']).default('global'))
     .option('--no-biases', 'leave biases out of the ranking')
     .option('--samples <n>', 'calibration examples (paper 2: 10000)', '10000')
-    .option('--out <dir>', 'folder for the pruned model (required)')
+    .addOption(
+      new Option('--structure <kind>', 'zero single weights, or remove whole units and channels (a smaller, faster model)').choices(['weights', 'channels']).default('weights'),
+    )
+    .option('--target-params <x>', 'channels: fraction of the parameters to remove (default: none; one target is required with --structure channels)')
+    .option('--target-flops <x>', 'channels: fraction of the FLOPs to remove (default: none)')
+    .option('--target-channels <x>', 'channels: fraction of the removable channels to remove (default: none)')
+    .addOption(new Option('--reduce <how>', "channels: how a group's importances reduce to its score").choices(['l1', 'l2', 'mean']).default('l1'))
+    .option('--min-width <n>', 'channels: fewest channels a layer keeps', '1')
+    .option('--groups', 'channels: print the dependency groups (alone: print them and stop)')
+    .option('--out <dir>', 'folder for the pruned model (required, but for --groups alone)')
     .addOption(backendOption())
     .action(async (flags) => (await import('./tools.js')).pruneCommand(flags));
   program

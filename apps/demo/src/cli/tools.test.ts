@@ -222,3 +222,35 @@ describe('forgetless prune', () => {
     expect(zeros / total).toBeCloseTo(0.8, 3);
   });
 });
+
+describe('forgetless prune --structure channels', () => {
+  it('lists the groups, removes half the parameters as whole units, and writes a smaller model.json', async () => {
+    const { out: groups } = await cli(['prune', '--structure', 'channels', '--groups', '--model', modelPath, '--backend', 'cpu']);
+    expect(groups).toContain('32 groups of 1 channel: dense_Dense1');
+    expect(groups).toContain('[protected: the model output]');
+    const out = join(dir, 'pruned-channels');
+    const { out: text } = await cli([
+      'prune',
+      '--structure',
+      'channels',
+      '--model',
+      modelPath,
+      '--data',
+      embeddedDataDir(),
+      '--importance',
+      'magnitude',
+      '--target-params',
+      '0.5',
+      '--out',
+      out,
+      '--backend',
+      'cpu',
+    ]);
+    for (const row of ['parameters', 'FLOPs', 'stored bytes', 'inference ms', 'train step ms', 'test accuracy']) expect(text).toContain(row);
+    const pruned = await loadLayersModel(join(out, 'model.json'));
+    // 784·u + u + u·10 + 10 ≤ half of 784·32 + 32 + 330: u ≤ 15
+    expect(pruned.model.params['dense_Dense1/kernel']?.shape).toEqual([784, 15]);
+    expect(JSON.parse(await readFile(join(out, 'model.json'), 'utf8')).modelTopology.config.layers[0].config.units).toBe(15);
+    pruned.dispose();
+  });
+});

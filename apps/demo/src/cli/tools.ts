@@ -39,7 +39,7 @@ export function importanceMethod(name: string): ImportanceMethod {
   return m;
 }
 
-async function loadModel(path: string | undefined): Promise<LoadedLayersModel> {
+export async function loadModel(path: string | undefined): Promise<LoadedLayersModel> {
   if (!path) throw usage('--model: required (a TensorFlow.js model.json or its folder)');
   try {
     return await loadLayersModel(path);
@@ -49,7 +49,7 @@ async function loadModel(path: string | undefined): Promise<LoadedLayersModel> {
 }
 
 /** The training and test images of `--data` (embedded, a dataset name or a folder), unpermuted, as sources for `model`. */
-async function loadData(dir: string | undefined, model: Model): Promise<{ train: ArraySource; test: ArraySource; name: string }> {
+export async function loadData(dir: string | undefined, model: Model): Promise<{ train: ArraySource; test: ArraySource; name: string }> {
   if (!dir) throw usage('--data: required (embedded, fashion-mnist, mnist, or a folder of MNIST-format files)');
   const dataset = await loadDataArgument(dir);
   if (exampleShapeProblem(model.inputShape, [dataset.rows, dataset.cols]) && exampleShapeProblem(model.inputShape, [dataset.rows, dataset.cols, 1])) {
@@ -68,7 +68,7 @@ async function loadData(dir: string | undefined, model: Model): Promise<{ train:
   return { train: task.train as ArraySource, test: task.test as ArraySource, name: dataset.name };
 }
 
-async function backend(name: string | undefined): Promise<void> {
+export async function backend(name: string | undefined): Promise<void> {
   await useBackend((name ?? 'wasm') as BackendName);
 }
 
@@ -161,9 +161,17 @@ export interface PruneFlags {
   samples: string;
   out?: string;
   backend?: string;
+  structure?: 'weights' | 'channels';
+  targetParams?: string;
+  targetFlops?: string;
+  targetChannels?: string;
+  reduce?: 'l1' | 'l2' | 'mean';
+  minWidth?: string;
+  groups?: boolean;
 }
 
 export async function pruneCommand(flags: PruneFlags): Promise<void> {
+  if (flags.structure === 'channels') return (await import('./structure-command.js')).pruneChannelsCommand(flags);
   if (!flags.out) throw usage('--out: required (the folder to write the pruned model into)');
   const sparsity = number('sparsity', flags.sparsity);
   if (!(sparsity >= 0 && sparsity < 1)) throw usage(`--sparsity: the fraction of weights to zero must be in [0, 1) (0 writes the model back unchanged), got ${flags.sparsity}`);
@@ -176,23 +184,29 @@ export async function pruneCommand(flags: PruneFlags): Promise<void> {
   }
 }
 
+/** `--importance`: a method name, or a map from `forgetless importances` (`imported`, owned by the caller). */
+export async function pruneImportance(name: string, loaded: LoadedLayersModel): Promise<{ importance: ImportanceMethod | ParamMap; imported?: ParamMap }> {
+  if (name.endsWith('.json')) {
+    try {
+      const imported = (await loadImportances(resolve(name), loaded.model.params)).importances;
+      return { importance: imported, imported };
+    } catch (e) {
+      throw new UserError(`--importance: ${(e as Error).message}`);
+    }
+  }
+  const importance = importanceMethod(name);
+  if (importance === 'si') throw usage('--importance si: SI follows training; compute it with `forgetless importances --method si` and pass the .json file');
+  return { importance };
+}
+
 async function pruneModel(sparsity: number, samples: number, out: string, flags: PruneFlags): Promise<void> {
   await backend(flags.backend);
   const loaded = await loadModel(flags.model);
   let imported: ParamMap | undefined;
   try {
-    let importance: ImportanceMethod | ParamMap;
-    if (flags.importance.endsWith('.json')) {
-      try {
-        imported = (await loadImportances(resolve(flags.importance), loaded.model.params)).importances;
-      } catch (e) {
-        throw new UserError(`--importance: ${(e as Error).message}`);
-      }
-      importance = imported;
-    } else {
-      importance = importanceMethod(flags.importance);
-      if (importance === 'si') throw usage('--importance si: SI follows training; compute it with `forgetless importances --method si` and pass the .json file');
-    }
+    const chosen = await pruneImportance(flags.importance, loaded);
+    imported = chosen.imported;
+    const importance = chosen.importance;
     const needsData = typeof importance === 'string' && importance !== 'magnitude';
     const data = flags.data !== undefined || needsData ? await loadData(flags.data, loaded.model) : undefined;
     const result = await prune(loaded.model, {

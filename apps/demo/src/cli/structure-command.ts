@@ -1,0 +1,137 @@
+/**
+ * `forgetless prune --structure channels`: structural pruning of a model.json through its dependency
+ * groups (@forgetless/pruning), written back smaller and stock-loadable, with a before/after report:
+ * parameters, FLOPs, stored bytes, inference and training-step time, and test accuracy.
+ */
+import { basename } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { type LoadedLayersModel, type ParamMap, Rng, disposeParams, evaluate } from '@forgetless/core';
+import { type StructureTarget, type Timing, dependencyGroups, formatGroups, pruneLayersModelStructure, timeInference, timeTrainStep } from '@forgetless/pruning';
+import { saveLayersModel } from '@forgetless/pruning/node';
+import { usage } from './errors.js';
+import { number } from './options.js';
+import { claimOutputFolder } from './output-folder.js';
+import { type PruneFlags, backend, loadData, loadModel, pruneImportance } from './tools.js';
+
+function target(flags: PruneFlags): StructureTarget | undefined {
+  const given = (
+    [
+      ['params', '--target-params', flags.targetParams],
+      ['flops', '--target-flops', flags.targetFlops],
+      ['channels', '--target-channels', flags.targetChannels],
+    ] as const
+  ).filter(([, , v]) => v !== undefined);
+  if (given.length > 1) throw usage(`--structure channels: give one target, got ${given.map(([, f]) => f).join(' and ')}`);
+  const [key, flag, text] = given[0] ?? [];
+  if (!key) return undefined;
+  const v = number(flag as string, text as string);
+  if (!(v >= 0 && v < 1)) throw usage(`${flag}: the fraction to remove must be in [0, 1), got ${text}`);
+  return { [key]: v };
+}
+
+const ms = (t: Timing) => `${t.median.toFixed(2)} (${t.min.toFixed(2)}–${t.max.toFixed(2)})`;
+
+interface Measured {
+  params: number;
+  flops: number;
+  bytes: number;
+  inference: Timing;
+  trainStep: Timing;
+  accuracy?: number;
+}
+
+async function timings(loaded: LoadedLayersModel): Promise<{ inference: Timing; trainStep: Timing }> {
+  const shape = loaded.model.inputShape.map((d) => d ?? 8) as number[];
+  const rng = new Rng(1);
+  const batch = 32;
+  const x = tf.tensor(
+    Float32Array.from({ length: batch * shape.reduce((a, b) => a * b, 1) }, () => rng.normal()),
+    [batch, ...shape],
+  );
+  const y = tf.tensor1d(
+    Int32Array.from({ length: batch }, () => rng.int(loaded.model.numClasses)),
+    'int32',
+  );
+  try {
+    const inference = await timeInference(loaded.model, x, { repeats: 10 });
+    // train a copy's weights, not the model written
+    const saved = loaded.model.getWeights({ state: true });
+    try {
+      const trainStep = await timeTrainStep(loaded.model, x, y, { repeats: 5 });
+      loaded.model.setWeights(saved);
+      return { inference, trainStep };
+    } finally {
+      disposeParams(saved);
+    }
+  } finally {
+    tf.dispose([x, y]);
+  }
+}
+
+export async function pruneChannelsCommand(flags: PruneFlags): Promise<void> {
+  const goal = target(flags);
+  if (!goal && !flags.groups) throw usage('--structure channels: give --target-params, --target-flops or --target-channels (or --groups to list the groups)');
+  if (goal && !flags.out) throw usage('--out: required (the folder to write the pruned model into)');
+  const minWidth = number('min-width', flags.minWidth ?? '1', 'int');
+  const samples = number('samples', flags.samples, 'int');
+  const folder = goal ? await claimOutputFolder(flags.out as string, { flag: '--out', mode: 'tool' }) : undefined;
+  try {
+    await backend(flags.backend);
+    const loaded = await loadModel(flags.model);
+    let imported: ParamMap | undefined;
+    try {
+      if (flags.groups) process.stdout.write(`${formatGroups(dependencyGroups(loaded.model))}\n`);
+      if (!goal || !folder) return;
+      const chosen = await pruneImportance(flags.importance, loaded);
+      imported = chosen.imported;
+      const importance = chosen.importance;
+      const needsData = typeof importance === 'string' && importance !== 'magnitude';
+      const data = flags.data !== undefined || needsData ? await loadData(flags.data, loaded.model) : undefined;
+      const accuracy = async (l: LoadedLayersModel) => (data ? (await evaluate(l.model, data.test)).accuracy : undefined);
+      const result = await pruneLayersModelStructure(loaded, {
+        importance,
+        target: goal,
+        scope: flags.scope,
+        reduce: flags.reduce ?? 'l1',
+        minWidth,
+        ...(data ? { calibration: data.train, importanceOptions: { limit: samples, batchSize: 100 } } : {}),
+      });
+      const small = result.model;
+      try {
+        const saved = await saveLayersModel(folder.dir, small, { sparse: false });
+        const measure = async (l: LoadedLayersModel, counts: { params: number; flops: number }, bytes: number): Promise<Measured> => {
+          const acc = await accuracy(l);
+          return { ...counts, bytes, ...(await timings(l)), ...(acc !== undefined ? { accuracy: acc } : {}) };
+        };
+        const before = await measure(
+          loaded,
+          result.selection.before,
+          loaded.groups.reduce((n, g) => n + g.byteLength, 0),
+        );
+        const after = await measure(small, result.selection.after, saved.sizes.dense.bytes);
+        const name = typeof importance === 'string' ? importance : flags.importance;
+        const removed = result.selection.removed.length;
+        process.stdout.write(
+          `removed ${removed} channel groups of ${basename(loaded.source)} by ${name} (${flags.reduce ?? 'l1'}, ${flags.scope}, min width ${minWidth}), backend ${tf.getBackend()}\n`,
+        );
+        const row = (label: string, a: string, b: string, ratio?: number) =>
+          `  ${label.padEnd(22)} ${a.padStart(22)} ${b.padStart(22)}${ratio !== undefined ? `   ×${ratio.toFixed(3)}` : ''}\n`;
+        process.stdout.write(row('', 'before', 'after'));
+        process.stdout.write(row('parameters', String(before.params), String(after.params), after.params / before.params));
+        process.stdout.write(row('FLOPs', String(before.flops), String(after.flops), after.flops / before.flops));
+        process.stdout.write(row('stored bytes', String(before.bytes), String(after.bytes), after.bytes / before.bytes));
+        process.stdout.write(row('inference ms (32)', ms(before.inference), ms(after.inference), after.inference.median / before.inference.median));
+        process.stdout.write(row('train step ms (32)', ms(before.trainStep), ms(after.trainStep), after.trainStep.median / before.trainStep.median));
+        if (before.accuracy !== undefined && after.accuracy !== undefined) process.stdout.write(row('test accuracy', before.accuracy.toFixed(4), after.accuracy.toFixed(4)));
+        process.stdout.write(`written: ${saved.files.map((f) => basename(f)).join(', ')} in ${folder.dir}\n`);
+      } finally {
+        small.dispose();
+      }
+    } finally {
+      disposeParams(imported);
+      loaded.dispose();
+    }
+  } finally {
+    await folder?.release();
+  }
+}
