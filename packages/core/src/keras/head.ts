@@ -58,11 +58,15 @@ export function classifierHead(loaded: LoadedLayersModel): { layer: string; unit
   }
 }
 
-/** Finds the layer config named `name` in a Keras topology (any nesting); returns its `config` object. */
-function findLayerConfig(node: unknown, name: string): Record<string, unknown> | undefined {
+/**
+ * The `config` object of the layer named `name` in a Keras topology (a model.json's
+ * `modelTopology`, any nesting of Sequential / functional models), optionally of one class; the
+ * object itself, so that changing it changes the topology.
+ */
+export function kerasLayerConfig(node: unknown, name: string, className?: string): Record<string, unknown> | undefined {
   if (Array.isArray(node)) {
     for (const x of node) {
-      const hit = findLayerConfig(x, name);
+      const hit = kerasLayerConfig(x, name, className);
       if (hit) return hit;
     }
     return undefined;
@@ -70,9 +74,9 @@ function findLayerConfig(node: unknown, name: string): Record<string, unknown> |
   if (typeof node !== 'object' || node === null) return undefined;
   const o = node as Record<string, unknown>;
   const config = o.config as Record<string, unknown> | undefined;
-  if (typeof o.class_name === 'string' && config && typeof config === 'object' && config.name === name && o.class_name === 'Dense') return config;
+  if (typeof o.class_name === 'string' && config && typeof config === 'object' && config.name === name && (className === undefined || o.class_name === className)) return config;
   for (const v of Object.values(o)) {
-    const hit = findLayerConfig(v, name);
+    const hit = kerasLayerConfig(v, name, className);
     if (hit) return hit;
   }
   return undefined;
@@ -90,10 +94,10 @@ export async function resizeHead(loaded: LoadedLayersModel, options: ResizeHeadO
   if (mode === 'extend' && units < head.units) {
     throw new Error(`resizeHead: extend adds units: the head '${head.layer}' has ${head.units} units, asked for ${units}`);
   }
-  const config = findLayerConfig((loaded.modelJson as Record<string, unknown>).modelTopology, head.layer);
+  const config = kerasLayerConfig((loaded.modelJson as Record<string, unknown>).modelTopology, head.layer, 'Dense');
   if (!config) throw new Error(`${loaded.source}: no Dense layer named '${head.layer}' in the model.json topology`);
   const modelJson = structuredClone(loaded.modelJson) as Record<string, unknown>;
-  (findLayerConfig(modelJson.modelTopology, head.layer) as Record<string, unknown>).units = units;
+  (kerasLayerConfig(modelJson.modelTopology, head.layer, 'Dense') as Record<string, unknown>).units = units;
   const all: Record<string, tf.Tensor> = { ...loaded.model.params, ...loaded.model.state };
   const kernelName = `${head.layer}/kernel`;
   const biasName = `${head.layer}/bias`;

@@ -6,29 +6,9 @@
  * `layersModelArtifacts` / `saveLayersModel` write stock-loadable, as `resizeHead` does for a head.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type LoadedLayersModel, type ShardReader, type WeightEntry, loadLayersModelFromJson } from '@forgetless/core';
+import { type LoadedLayersModel, type ShardReader, type WeightEntry, kerasLayerConfig, loadLayersModelFromJson } from '@forgetless/core';
 import type { DependencyGroups } from './groups.js';
 import { removedIndices, resizedLayers, sliceTensor } from './remove.js';
-
-/** The `config` of the layer named `name` in a Keras topology (any nesting). */
-function layerConfig(node: unknown, name: string): Record<string, unknown> | undefined {
-  if (Array.isArray(node)) {
-    for (const x of node) {
-      const hit = layerConfig(x, name);
-      if (hit) return hit;
-    }
-    return undefined;
-  }
-  if (typeof node !== 'object' || node === null) return undefined;
-  const o = node as Record<string, unknown>;
-  const config = o.config as Record<string, unknown> | undefined;
-  if (typeof o.class_name === 'string' && config && typeof config === 'object' && config.name === name) return config;
-  for (const v of Object.values(o)) {
-    const hit = layerConfig(v, name);
-    if (hit) return hit;
-  }
-  return undefined;
-}
 
 /** `loaded` without the `removed` groups of `dependencyGroups(loaded.model)`; `loaded` is left unchanged. */
 export async function removeGroupsFromLayersModel(loaded: LoadedLayersModel, deps: DependencyGroups, removed: Iterable<number>): Promise<LoadedLayersModel> {
@@ -36,7 +16,7 @@ export async function removeGroupsFromLayersModel(loaded: LoadedLayersModel, dep
   const gone = removedIndices(deps, ids);
   const modelJson = structuredClone(loaded.modelJson) as Record<string, unknown>;
   for (const [layer, change] of resizedLayers(deps, ids)) {
-    const config = layerConfig(modelJson.modelTopology, layer);
+    const config = kerasLayerConfig(modelJson.modelTopology, layer);
     if (!config) throw new Error(`${loaded.source}: no layer named '${layer}' in the model.json topology`);
     if (change.width !== undefined) {
       const key = typeof config.units === 'number' ? 'units' : typeof config.filters === 'number' ? 'filters' : undefined;
