@@ -6,6 +6,7 @@ import './gradients.js';
 
 export { type BackendName, type UseBackendOptions, probeBackends, useBackend } from './backend.js';
 export { type ArraySourceOptions, type Batch, type BatchOptions, type ConcatPart, type DataSource, type Task, ArraySource, arraySource, concatSources } from './data.js';
+export { type BodyErrors, readResponseBody } from './fetch-body.js';
 export { type InitializerName, initialize, toVariable, withShapeOnlyVariables } from './init.js';
 export { ACTIVATION_NAMES, type ActivationLike, type ActivationName, type ActivationSpec, applyActivation, toActivationSpec } from './layers/activation.js';
 export {

@@ -4,6 +4,7 @@
  * verified again before it is used (a stale or damaged copy is downloaded afresh).
  * Works in browsers and in Node; `@forgetless/datasets/node` adds a folder cache.
  */
+import { readResponseBody } from '@forgetless/core';
 import { idxFileMaxBytes, idxMaxBytes } from './idx.js';
 import { MNIST_FILE_ROLES, type MnistFileRole, type MnistFormatDataset, type MnistFormatOptions, mnistFormatFromBytes, mnistFormatFileNames } from './mnist-format.js';
 import { sha256Hex } from './sha256.js';
@@ -89,44 +90,17 @@ async function fetchChecked(baseUrl: string | URL, file: string, options: FetchO
 }
 
 /** The body of `response`, refused by its Content-Length or as soon as it runs past `limit`. */
-async function readBody(response: Response, file: string, url: string, limit: DownloadLimit | undefined): Promise<Uint8Array> {
-  if (!limit) return new Uint8Array(await response.arrayBuffer());
-  const declared = response.headers.get('content-length');
-  if (declared !== null && Number(declared) > limit.bytes) {
-    await response.body?.cancel().catch(() => undefined);
-    throw new Error(`${file}: the download from ${url} has Content-Length ${declared} bytes, more than ${limit.reason}`);
-  }
-  if (!response.body) {
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    if (bytes.length > limit.bytes) throw new Error(`${file}: the download from ${url} has ${bytes.length} bytes, more than ${limit.reason}`);
-    return bytes;
-  }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    let next: ReadableStreamReadResult<Uint8Array>;
-    try {
-      next = await reader.read();
-    } catch (e) {
-      throw new Error(`${file}: download from ${url} failed (${(e as Error).message})`);
-    }
-    if (next.done) break;
-    total += next.value.length;
-    if (total > limit.bytes) {
-      await reader.cancel().catch(() => undefined);
-      throw new Error(`${file}: the download from ${url} runs past ${limit.bytes} bytes, more than ${limit.reason}; stopped reading`);
-    }
-    chunks.push(next.value);
-  }
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+function readBody(response: Response, file: string, url: string, limit: DownloadLimit | undefined): Promise<Uint8Array> {
+  return readResponseBody(response, limit?.bytes, {
+    declared: (n) => new Error(`${file}: the download from ${url} has Content-Length ${n} bytes, more than ${limit?.reason}`),
+    runsPast: (n) =>
+      new Error(
+        n !== undefined
+          ? `${file}: the download from ${url} has ${n} bytes, more than ${limit?.reason}`
+          : `${file}: the download from ${url} runs past ${limit?.bytes} bytes, more than ${limit?.reason}; stopped reading`,
+      ),
+    failed: (e) => new Error(`${file}: download from ${url} failed (${(e as Error).message})`),
+  });
 }
 
 export interface FetchMnistFormatOptions extends FetchOptions, Omit<MnistFormatOptions, 'fileNames' | 'source'> {

@@ -17,6 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '../graph.js';
+import { readResponseBody } from '../fetch-body.js';
 import { withShapeOnlyVariables } from '../init.js';
 import { type ImportOptions, type LayerBinding, importKerasTopology } from './import.js';
 import { checkShardPath, shardUrl } from './paths.js';
@@ -320,51 +321,13 @@ export async function loadLayersModelFromUrl(url: string | URL, options: UrlLoad
   const json = parseModelJson(await (await get(modelUrl, 'the model.json')).text(), source);
   const readShard: ShardReader = async (p, limit = {}) => {
     const r = await get(shardUrl(modelUrl, p, source), `weight shard '${p}' at`);
-    return readBody(r, limit.maxBytes, {
+    return readResponseBody(r, limit.maxBytes, {
       declared: (n) => new Error(`${source}: weight shard '${p}' has Content-Length ${n} bytes, more than the ${limit.maxBytes} bytes the manifest leaves for it`),
       runsPast: () => new Error(`${source}: weight shard '${p}' runs past the ${limit.maxBytes} bytes the manifest leaves for it; stopped reading`),
       failed: (e) => new Error(`${source}: cannot read weight shard '${p}' (${(e as Error).message})`),
     });
   };
   return loadLayersModelFromJson(json, readShard, source, loadOptions);
-}
-
-/** A response's body, refused by its Content-Length or as soon as it runs past `max` bytes. */
-async function readBody(
-  r: Response,
-  max: number | undefined,
-  errors: { declared: (n: number) => Error; runsPast: () => Error; failed: (e: unknown) => Error },
-): Promise<Uint8Array> {
-  if (max === undefined) return new Uint8Array(await r.arrayBuffer());
-  const length = r.headers.get('content-length');
-  if (length !== null && Number(length) > max) {
-    await r.body?.cancel().catch(() => undefined);
-    throw errors.declared(Number(length));
-  }
-  if (!r.body) {
-    const bytes = new Uint8Array(await r.arrayBuffer());
-    if (bytes.byteLength > max) throw errors.runsPast();
-    return bytes;
-  }
-  const reader = r.body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    let next: ReadableStreamReadResult<Uint8Array>;
-    try {
-      next = await reader.read();
-    } catch (e) {
-      throw errors.failed(e);
-    }
-    if (next.done) break;
-    total += next.value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => undefined);
-      throw errors.runsPast();
-    }
-    parts.push(next.value);
-  }
-  return concat(parts);
 }
 
 /**
