@@ -1,37 +1,28 @@
 /**
- * The page: reads the form into the runner's ExperimentConfig, starts the experiment worker, and
- * draws what it reports as it arrives: a progress bar, an accuracy matrix per run (a table shaded by
- * value, filled after each task), per-task accuracy curves filled in live (every N steps), and the runner's charts: average
- * accuracy, paper 3's importance correlations and paper 2's pruning experiment (`runPruning`). The
- * fine-tuning section is finetune-panel.ts; it shares the worker.
+ * The page: reads the form (form.ts, its address: url-state.ts) into the runner's ExperimentConfig,
+ * starts the experiment worker, and draws what it reports as it arrives: the phase and a progress
+ * bar that only moves forward (progress.ts), the live accuracy curves and loss beside the form
+ * (charts.ts; one colour per method and the page's own legend, legend.ts), an accuracy matrix per
+ * run (a table shaded by value, filled after each task, "diverged" at the task where a run's loss or
+ * weights went non-finite), the average accuracy, and the runner's charts: paper 3's importance
+ * correlations and paper 2's pruning experiment (`runPruning`). Finished experiments are kept
+ * (history.ts) and can be downloaded (downloads.ts). The fine-tuning section is finetune-panel.ts;
+ * it shares the worker.
  */
-import embed, { type Result, type VisualizationSpec } from 'vega-embed';
-import { averageAccuracySpec, correlationSpec, pruningSpec } from '../src/experiment/charts.js';
-import type { ExperimentConfig, Scenario, SequenceName } from '../src/experiment/config.js';
-import type { PruningConfig, PruningEvent, PruningResult } from '../src/experiment/pruning.js';
+import embed, { type Result, type VisualizationSpec, vega } from 'vega-embed';
+import { correlationSpec, pruningSpec } from '../src/experiment/charts.js';
+import type { PruningEvent, PruningResult } from '../src/experiment/pruning.js';
 import type { ExperimentEvent, RunRecord } from '../src/experiment/run.js';
-import { correlationSurfaces, recordCells, summarize } from '../src/experiment/summary.js';
-import { curvesSpec } from './charts.js';
+import { correlationSurfaces, recordCells } from '../src/experiment/summary.js';
+import { type AveragePoint, CHART_CONFIG, type CurvePoint, type LiveLayout, type LossPoint, averageSpec, curvesSpec, lossSpec, smoother } from './charts.js';
+import { type ExperimentResults, chartDownloads, resultsCsv, resultsJson, saveBlob } from './downloads.js';
 import { setupFinetunePanel } from './finetune-panel.js';
+import { buildMethodControls, checkForm, readRequest } from './form.js';
+import { keepExperiment, setupHistory } from './history.js';
+import { renderLegend, runLabel } from './legend.js';
+import { ExperimentProgress } from './progress.js';
 import type { BackendChoice, FromWorker, RunRequest, ToWorker } from './protocol.js';
-
-/**
- * The methods offered (ids of the runner's registry, as the CLI spells them) with a default λ for
- * this page's short runs: 784-100-10 MLP, SGD lr 0.1. Plain EWC diverges here once η·λ·I > 1
- * (λ ≈ 14 for FIS); stabilised EWC does not.
- */
-const METHOD_CHOICES: { id: string; text: string; lambda?: number; checked: boolean }[] = [
-  { id: 'plain', text: 'plain SGD', checked: true },
-  { id: 'ewc-fis', text: 'EWC, Fisher', lambda: 5, checked: true },
-  { id: 'ewc-mas', text: 'EWC, MAS', lambda: 3, checked: false },
-  { id: 'sewc-fis', text: 'stabilised EWC, Fisher', lambda: 100, checked: false },
-  { id: 'wva-sig', text: 'WVA, SIG', lambda: 250, checked: false },
-  { id: 'l2', text: 'L2 to the last task', lambda: 0.01, checked: false },
-  { id: 'lwf', text: 'LwF (distillation)', lambda: 1, checked: false },
-  { id: 'replay-200', text: 'replay, 200 examples', checked: false },
-  { id: 'packnet', text: 'PackNet', checked: false },
-  { id: 'joint', text: 'joint training (upper bound)', checked: false },
-];
+import { paramsToForm, syncUrl } from './url-state.js';
 
 function $<T extends HTMLElement>(selector: string): T {
   const el = document.querySelector<T>(selector);
@@ -42,100 +33,39 @@ function $<T extends HTMLElement>(selector: string): T {
 const form = $<HTMLFormElement>('#controls');
 const runButton = $<HTMLButtonElement>('#run');
 const stopButton = $<HTMLButtonElement>('#stop');
-const progressBar = $<HTMLProgressElement>('#progress');
 const statusText = $<HTMLSpanElement>('#status');
+const formError = $<HTMLElement>('#form-error');
 const backendText = $<HTMLSpanElement>('#backend-name');
 const matrices = $<HTMLDivElement>('#matrices');
 const summaryTable = $<HTMLTableElement>('#summary');
-
-function numberInput(id: string): number {
-  const input = $<HTMLInputElement>(`#${id}`);
-  const v = Number(input.value);
-  if (input.value.trim() === '' || !Number.isFinite(v)) throw new Error(`${input.labels?.[0]?.textContent?.trim() ?? id}: not a number`);
-  return v;
-}
-
-function buildMethodControls(): void {
-  const box = $<HTMLFieldSetElement>('#methods');
-  for (const m of METHOD_CHOICES) {
-    const row = document.createElement('div');
-    row.className = 'method';
-    const check = Object.assign(document.createElement('input'), { type: 'checkbox', id: `method-${m.id}`, checked: m.checked });
-    const label = Object.assign(document.createElement('label'), { htmlFor: check.id, textContent: m.text, title: m.id });
-    row.append(check, label);
-    if (m.lambda !== undefined) {
-      const lambda = Object.assign(document.createElement('input'), { type: 'number', id: `lambda-${m.id}`, min: '0', step: 'any', value: String(m.lambda) });
-      lambda.setAttribute('aria-label', `λ of ${m.text}`);
-      row.append(lambda);
-    }
-    box.append(row);
-  }
-}
-
-/** The form as the runner's config (the same shape `forgetless run` builds from its flags). */
-function readRequest(): RunRequest {
-  const variants = METHOD_CHOICES.filter((m) => $<HTMLInputElement>(`#method-${m.id}`).checked).map((m) => ({
-    method: m.id,
-    lambdas: [m.lambda === undefined ? 0 : numberInput(`lambda-${m.id}`)],
-  }));
-  if (variants.length === 0) throw new Error('pick at least one method');
-  const backend = $<HTMLSelectElement>('#backend').value as BackendChoice;
-  const sequence = $<HTMLSelectElement>('#sequence').value as SequenceName;
-  const numTasks = numberInput('num-tasks');
-  const chosen = $<HTMLSelectElement>('#scenario').value as Scenario | '';
-  // rotated tasks share their labels: domain-incremental only
-  const scenario = sequence === 'rotated' ? undefined : chosen || undefined;
-  const config: ExperimentConfig = {
-    name: 'browser',
-    data: { dataset: 'embedded', sequence, numTasks, seed: 0, ...(scenario ? { scenario } : {}) },
-    // permuted task- and class-incremental: task t's labels are 10t..10t+9, one output per label
-    model: sequence === 'permuted' && scenario && scenario !== 'domain' ? `784-100-${10 * numTasks}` : '784-100-10',
-    optimizer: 'sgd',
-    learningRate: numberInput('lr'),
-    iterations: numberInput('steps'),
-    batchSize: numberInput('batch'),
-    seeds: [0],
-    variants,
-    importanceLimit: 1000,
-    evalLimit: 1000,
-    evaluateEvery: numberInput('evaluate-every'),
-    // the page activates its backend itself; the config names the CLI's backends only
-    backend: backend === 'cpu' ? 'cpu' : 'wasm',
-    correlations: $<HTMLInputElement>('#correlations').checked,
-  };
-  // paper 2's pruning experiment, scaled to the page: one task, one epoch, the same model and optimizer
-  const pruning: PruningConfig = {
-    model: config.model,
-    optimizer: config.optimizer,
-    learningRate: config.learningRate,
-    epochs: 1,
-    batchSize: config.batchSize,
-    seed: 0,
-    calibration: config.importanceLimit,
-    methods: ['magnitude', 'sig', 'fisher', 'mas', 'si'],
-    ...(config.evalLimit !== undefined ? { evalLimit: config.evalLimit } : {}),
-  };
-  return {
-    config,
-    backend,
-    dataUrl: new URL(`${import.meta.env.BASE_URL}fashion-mnist-subset/`, location.href).href,
-    ...($<HTMLInputElement>('#pruning').checked ? { pruning } : {}),
-  };
-}
+const legend = $<HTMLDivElement>('#legend');
+const smoothing = $<HTMLInputElement>('#smoothing');
+const progress = new ExperimentProgress({ bar: $<HTMLProgressElement>('#progress'), phase: $('#phase'), announcer: $('#announcer') });
 
 // ---- the live view of one experiment ----
 
 interface LiveRun {
   label: string;
   table: HTMLTableElement;
+  /** Where its loss or weights went non-finite (the runner's message, or the page's own check of the loss). */
+  diverged?: { taskIndex: number; step: number; message: string };
+  smooth: (x: number) => number;
 }
 
 let worker: Worker | undefined;
+let request: RunRequest | undefined;
+let layout: LiveLayout = { methods: [], tasks: 1, stepsPerTask: 1 };
 let taskNames: string[] = [];
 let runs = new Map<number, LiveRun>();
 let records: RunRecord[] = [];
-/** The charts on the page by container; the live curve chart is streamed into. */
+let lossRows: LossPoint[] = [];
+let pruningResult: PruningResult | undefined;
+let backendName = '';
+let results: ExperimentResults | undefined;
+/** The charts on the page by container; the live curve and loss charts are streamed into. */
 const charts = new Map<string, Result>();
+/** Messages handled one after another: a chart exists before rows are streamed into it. */
+let queue = Promise.resolve();
 
 function setState(state: 'idle' | 'running' | 'done' | 'stopped' | 'error'): void {
   document.body.dataset.state = state;
@@ -150,10 +80,6 @@ function shade(acc: number): string {
   return `hsl(130 55% ${Math.round(97 - 45 * t)}%)`;
 }
 
-function runLabel(label: string, lambda: number): string {
-  return label === 'plain' ? label : `${label} λ ${lambda}`;
-}
-
 function buildMatrix(run: number, label: string, tasks: number): HTMLTableElement {
   const table = document.createElement('table');
   table.className = 'matrix';
@@ -161,12 +87,13 @@ function buildMatrix(run: number, label: string, tasks: number): HTMLTableElemen
   table.dataset.method = label.split(' ')[0] ?? label;
   table.createCaption().textContent = label;
   const head = table.createTHead().insertRow();
-  head.append(Object.assign(document.createElement('th'), { textContent: 'after ↓ / on →' }));
-  for (let j = 0; j < tasks; j++) head.append(Object.assign(document.createElement('th'), { textContent: `task ${j + 1}`, title: taskNames[j] ?? '' }));
+  head.append(Object.assign(document.createElement('th'), { textContent: 'after ↓ / on →', scope: 'col' }));
+  for (let j = 0; j < tasks; j++) head.append(Object.assign(document.createElement('th'), { textContent: `task ${j + 1}`, title: taskNames[j] ?? '', scope: 'col' }));
   const body = table.createTBody();
   for (let i = 0; i < tasks; i++) {
     const row = body.insertRow();
-    row.append(Object.assign(document.createElement('th'), { textContent: `task ${i + 1}`, title: taskNames[i] ?? '' }));
+    row.dataset.row = String(i);
+    row.append(Object.assign(document.createElement('th'), { textContent: `task ${i + 1}`, title: taskNames[i] ?? '', scope: 'row' }));
     for (let j = 0; j < tasks; j++) {
       const cell = row.insertCell();
       cell.className = 'acc';
@@ -181,60 +108,146 @@ function buildMatrix(run: number, label: string, tasks: number): HTMLTableElemen
 function fillRow(table: HTMLTableElement, row: number, accuracies: readonly number[]): void {
   accuracies.forEach((a, j) => {
     const cell = table.querySelector<HTMLTableCellElement>(`td[data-row="${row}"][data-col="${j}"]`);
-    if (!cell || !Number.isFinite(a)) return;
+    if (!cell || !Number.isFinite(a) || table.dataset.divergedAt !== undefined) return;
     cell.textContent = a.toFixed(3);
     cell.dataset.value = String(a);
     cell.style.background = shade(a);
   });
 }
 
+/** Marks `run` diverged at its task `taskIndex`: "diverged" in that row, — after it, its caption, the charts' cross, the legend. */
+async function markDiverged(run: LiveRun, taskIndex: number, step: number, message: string): Promise<void> {
+  if (run.diverged) return;
+  run.diverged = { taskIndex, step, message };
+  const t = run.table;
+  t.dataset.diverged = 'true';
+  t.dataset.divergedAt = String(taskIndex);
+  if (t.caption) t.caption.textContent = `${run.label}: ${message}`;
+  for (const cell of t.querySelectorAll<HTMLTableCellElement>('td.acc')) {
+    const i = Number(cell.dataset.row);
+    if (i < taskIndex || cell.textContent === '') continue;
+    delete cell.dataset.value;
+    cell.style.background = '';
+    const first = i === taskIndex && cell.dataset.col === '0';
+    cell.textContent = first ? 'diverged' : '—';
+    cell.title = message;
+    if (first) cell.classList.add('diverged');
+  }
+  const point = { method: run.label, step, text: `${run.label} diverged` };
+  for (const [id, name] of [
+    ['#chart-curves', 'diverged'],
+    ['#chart-loss', 'loss-diverged'],
+  ] as const) {
+    const c = charts.get(id);
+    if (c) await c.view.insert(name, [point]).runAsync();
+  }
+  drawLegend();
+  progress.announce(`${run.label}: ${message}`);
+}
+
+function drawLegend(): void {
+  const diverged = new Set([...runs.values()].filter((r) => r.diverged).map((r) => r.label));
+  renderLegend(legend, layout.methods, layout.tasks, diverged);
+}
+
 /** Embeds `spec` in `selector`, replacing (and finalising) the chart there. */
 async function chart(selector: string, spec: unknown, title?: string): Promise<Result> {
   charts.get(selector)?.finalize();
   charts.delete(selector);
-  const s = (title ? { ...(spec as object), title } : spec) as VisualizationSpec;
+  const s = { ...(spec as object), ...(title ? { title } : {}), config: { ...CHART_CONFIG, ...((spec as { config?: object }).config ?? {}) } } as VisualizationSpec;
   const result = await embed(selector, s, { actions: false, renderer: 'svg' });
   charts.set(selector, result);
   return result;
 }
 
+function smoothingWeight(): number {
+  const w = Number(smoothing.value);
+  return Number.isFinite(w) ? Math.max(0, Math.min(0.99, w)) : 0;
+}
+
 async function onProgress(e: Extract<ExperimentEvent, { kind: 'progress' }>): Promise<void> {
   const run = runs.get(e.run);
   const p = e.event;
-  if (p.kind === 'warning' || p.kind === 'diverged') {
-    // a blow-up, or the end of this run: said in the status line (the run's row and matrix say it too)
-    statusText.textContent = `run ${e.run + 1}/${e.runs} ${run?.label ?? e.label}: ${p.kind === 'warning' ? `warning: ${p.warning?.message ?? ''}` : (p.diverged?.message ?? 'diverged')}`;
+  if (!run) return;
+  if (p.kind === 'warning') {
+    statusText.textContent = `${run.label}: warning: ${p.warning?.message ?? ''}`;
     return;
   }
-  const tasks = Math.max(1, taskNames.length);
-  progressBar.value = Math.min(1, (e.run + (p.taskIndex + p.taskStep / Math.max(1, p.stepsInTask)) / tasks) / e.runs);
+  if (p.kind === 'diverged') {
+    statusText.textContent = `${run.label}: ${p.diverged?.message ?? 'diverged'}`;
+    await markDiverged(run, p.diverged?.taskIndex ?? p.taskIndex, p.diverged?.step ?? p.step, p.diverged?.message ?? `diverged at task ${p.taskIndex + 1}`);
+    return;
+  }
+  const tasks = Math.max(1, layout.tasks);
+  progress.training(e.run, e.runs, (p.taskIndex + p.taskStep / Math.max(1, p.stepsInTask)) / tasks);
   const loss = p.loss !== undefined ? `, loss ${p.loss.toFixed(3)}` : '';
   const speed = p.examplesPerSecond !== undefined ? `, ${Math.round(p.examplesPerSecond)} examples/s` : '';
-  statusText.textContent = `run ${e.run + 1}/${e.runs} ${run?.label ?? e.label}: task ${p.taskIndex + 1}/${tasks}, step ${p.taskStep}/${p.stepsInTask}${loss}${speed}`;
+  statusText.textContent = `run ${e.run + 1}/${e.runs} ${run.label}: task ${p.taskIndex + 1}/${tasks}, step ${p.taskStep}/${p.stepsInTask}${loss}${speed}`;
+  if (run.diverged) return;
+  if (p.loss !== undefined) {
+    // the page's own check: a backend whose NaN the runner did not catch is still not shown as a result
+    if (!Number.isFinite(p.loss)) {
+      await markDiverged(run, p.taskIndex, p.step, `diverged at task ${p.taskIndex + 1} step ${p.taskStep} (loss = ${p.loss})`);
+      return;
+    }
+    if (p.loss > 0) {
+      const row = { method: run.label, step: p.step, loss: p.loss, smoothed: run.smooth(p.loss) };
+      lossRows.push(row);
+      const c = charts.get('#chart-loss');
+      // drawn at the first loss (a log scale has no domain without data)
+      if (c) await c.view.insert('loss', [row]).runAsync();
+      else await chart('#chart-loss', lossSpec([row], layout));
+    }
+  }
   // 'eval': every `evaluateEvery` steps within a task; 'task': after it (the task's last eval is
   // left out, the 'task' point at the same step follows it)
   const lastEval = p.kind === 'eval' && p.taskStep >= p.stepsInTask;
-  if ((p.kind === 'eval' || p.kind === 'task') && !lastEval && p.accuracies && run) {
-    if (p.kind === 'task') fillRow(run.table, p.taskIndex, p.accuracies);
-    const rows = p.accuracies.map((accuracy, j) => ({ method: run.label, task: `task ${j + 1}`, step: p.step, accuracy }));
-    const curves = charts.get('#chart-curves');
-    if (curves) await curves.view.insert('curves', rows).runAsync();
-    else await chart('#chart-curves', curvesSpec(rows));
+  if ((p.kind === 'eval' || p.kind === 'task') && !lastEval && p.accuracies) {
+    if (p.kind === 'task') {
+      fillRow(run.table, p.taskIndex, p.accuracies);
+      progress.announce(`${run.label}: task ${p.taskIndex + 1} of ${tasks} trained`);
+    }
+    const rows: CurvePoint[] = p.accuracies.flatMap((accuracy, j) => (Number.isFinite(accuracy) ? [{ method: run.label, task: `task ${j + 1}`, step: p.step, accuracy }] : []));
+    const c = charts.get('#chart-curves');
+    if (c && rows.length) await c.view.insert('curves', rows).runAsync();
   }
 }
 
-async function onRunEnd(record: RunRecord): Promise<void> {
-  const run = runs.get(record.index);
-  if (run) record.accuracy.forEach((row, i) => fillRow(run.table, i, row));
-  if (run && record.diverged) {
-    // no accuracy of the diverged model: the rows it did not reach show —
-    run.table.dataset.diverged = 'true';
-    if (run.table.caption) run.table.caption.textContent = `${run.label}: ${record.diverged}`;
-    for (const cell of run.table.querySelectorAll<HTMLTableCellElement>('td.acc')) if (cell.textContent === '…') cell.textContent = '—';
+/** The runner's record, with the page's own divergence (a non-finite loss the runner let through) applied. */
+function checked(record: RunRecord, run: LiveRun | undefined): RunRecord {
+  if (!run?.diverged || record.diverged) return record;
+  const { taskIndex, message } = run.diverged;
+  return {
+    ...record,
+    diverged: message,
+    accuracy: record.accuracy.slice(0, taskIndex),
+    averageAccuracy: record.averageAccuracy.slice(0, taskIndex),
+    finalAverage: Number.NaN,
+    forgetting: Number.NaN,
+    bwt: Number.NaN,
+  };
+}
+
+async function drawAverage(): Promise<void> {
+  const rows: AveragePoint[] = records.flatMap((r) =>
+    r.averageAccuracy.flatMap((a, i) => (Number.isFinite(a) ? [{ method: runs.get(r.index)?.label ?? r.variant, task: i + 1, average: a }] : [])),
+  );
+  await chart('#chart-average', averageSpec(rows, layout.methods));
+}
+
+async function onRunEnd(raw: RunRecord): Promise<void> {
+  const run = runs.get(raw.index);
+  if (run && raw.diverged && !run.diverged) {
+    const d = raw.divergence;
+    await markDiverged(run, d?.taskIndex ?? raw.accuracy.length, 'step' in (d ?? {}) ? Number((d as { step?: number }).step ?? 0) : 0, raw.diverged);
   }
+  const record = checked(raw, run);
+  if (run) record.accuracy.forEach((row, i) => fillRow(run.table, i, row));
+  if (run && !record.diverged) for (const cell of run.table.querySelectorAll<HTMLTableCellElement>('td.acc')) if (cell.textContent === '…') cell.textContent = '—';
   if (record.cancelled) return;
   records.push(record);
   const tr = (summaryTable.tBodies[0] as HTMLTableSectionElement).insertRow();
+  tr.dataset.run = String(record.index);
   const shown = recordCells(record);
   if (shown.title) {
     tr.title = shown.title;
@@ -243,32 +256,69 @@ async function onRunEnd(record: RunRecord): Promise<void> {
   const cells = [run?.label ?? record.variant, shown.final, shown.forgetting, shown.bwt, `${record.seconds.toFixed(1)} s`];
   for (const c of cells) tr.insertCell().textContent = c;
   summaryTable.hidden = false;
-  await chart('#chart-average', averageAccuracySpec(summarize({ runs: records })));
+  await drawAverage();
   if (record.correlations?.length) {
     const title = `Importance correlations per layer after each task (${run?.label ?? record.variant} run, Pearson's r)`;
     await chart('#chart-correlations', correlationSpec(correlationSurfaces(record.correlations)), title);
   }
 }
 
+let pruningDone = 0;
 function onPruningEvent(e: PruningEvent): void {
+  const methods = request?.pruning?.methods.length ?? 5;
   if (e.kind === 'train') {
     const p = e.event;
-    progressBar.value = p.taskStep / Math.max(1, p.stepsInTask);
+    progress.pruningStep((0.5 * p.taskStep) / Math.max(1, p.stepsInTask));
     statusText.textContent = `pruning experiment: training ${p.taskName}, step ${p.taskStep}/${p.stepsInTask}`;
-  } else statusText.textContent = `pruning experiment: pruned by ${e.method}`;
+  } else {
+    pruningDone++;
+    progress.pruningStep(0.5 + (0.5 * pruningDone) / methods);
+    statusText.textContent = `pruning experiment: pruned by ${e.method}`;
+  }
 }
 
 async function onPruning(r: PruningResult): Promise<void> {
+  pruningResult = r;
   const title = `Pruning (paper 2): ${r.task} trained alone (accuracy ${r.unpruned.toFixed(3)}), the least important weights zeroed; dashed: paper 2, MNIST`;
   await chart('#chart-pruning', pruningSpec(r.rows), title);
+}
+
+async function onDone(cancelled: boolean, ms: number): Promise<void> {
+  const text = cancelled ? 'Stopped.' : `Done in ${(ms / 1000).toFixed(1)} s.`;
+  statusText.textContent = text;
+  progress.end(cancelled ? 'stopped' : 'done', text);
+  if (request && records.length > 0) {
+    const labels: string[] = [];
+    for (const [i, r] of runs) labels[i] = r.label;
+    results = {
+      date: new Date().toISOString(),
+      request,
+      labels,
+      tasks: taskNames,
+      runs: records,
+      ...(pruningResult ? { pruning: pruningResult } : {}),
+      ...(backendName ? { backend: backendName } : {}),
+      ...(cancelled ? { cancelled } : {}),
+    };
+    $('#downloads').hidden = false;
+    try {
+      await keepExperiment(results, location.search);
+      await history.refresh();
+    } catch (err) {
+      statusText.textContent = `${text} (not kept in the history: ${(err as Error).message})`;
+    }
+  }
+  setState(cancelled ? 'stopped' : 'done');
 }
 
 async function onMessage(msg: FromWorker): Promise<void> {
   switch (msg.type) {
     case 'status':
       statusText.textContent = msg.text;
+      if (/loading/.test(msg.text)) progress.loading();
       break;
     case 'backend':
+      backendName = msg.name;
       backendText.textContent = `backend: ${msg.name}${msg.note ? ` (${msg.note})` : ''}`;
       break;
     case 'tasks':
@@ -278,7 +328,7 @@ async function onMessage(msg: FromWorker): Promise<void> {
       const e = msg.event;
       if (e.kind === 'run-start') {
         const label = runLabel(e.label, e.lambda);
-        const run = { label, table: buildMatrix(e.run, label, e.tasks) };
+        const run: LiveRun = { label, table: buildMatrix(e.run, label, e.tasks), smooth: smoother(smoothingWeight()) };
         runs.set(e.run, run);
         matrices.append(run.table);
       } else if (e.kind === 'progress') await onProgress(e);
@@ -292,12 +342,11 @@ async function onMessage(msg: FromWorker): Promise<void> {
       await onPruning(msg.result);
       break;
     case 'done':
-      if (!msg.cancelled) progressBar.value = 1;
-      statusText.textContent = msg.cancelled ? 'Stopped.' : `Done in ${(msg.ms / 1000).toFixed(1)} s.`;
-      setState(msg.cancelled ? 'stopped' : 'done');
+      await onDone(msg.cancelled, msg.ms);
       break;
     case 'error':
       statusText.textContent = `Error: ${msg.message}`;
+      progress.end('error', `Error: ${msg.message}`);
       setState('error');
       break;
     default:
@@ -308,8 +357,6 @@ async function onMessage(msg: FromWorker): Promise<void> {
 function ensureWorker(): Worker {
   if (worker) return worker;
   const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'forgetless-experiment' });
-  // messages are handled one after another: a chart exists before rows are streamed into it
-  let queue = Promise.resolve();
   w.onmessage = (e: MessageEvent<FromWorker>) => {
     queue = queue
       .then(() => onMessage(e.data))
@@ -326,13 +373,19 @@ function ensureWorker(): Worker {
   return w;
 }
 
-function start(request: RunRequest): void {
+async function start(req: RunRequest): Promise<void> {
   setState('running');
-  progressBar.value = 0;
+  request = req;
+  progress.start(req.pruning !== undefined);
   statusText.textContent = 'starting…';
   runs = new Map();
   records = [];
   taskNames = [];
+  lossRows = [];
+  pruningResult = undefined;
+  pruningDone = 0;
+  results = undefined;
+  $('#downloads').hidden = true;
   matrices.replaceChildren();
   summaryTable.hidden = true;
   summaryTable.tBodies[0]?.replaceChildren();
@@ -341,19 +394,61 @@ function start(request: RunRequest): void {
     $(id).replaceChildren();
   }
   charts.clear();
-  ensureWorker().postMessage({ type: 'run', request } satisfies ToWorker);
+  const c = req.config;
+  layout = {
+    methods: c.variants.map((v) => runLabel(v.method, v.lambdas?.[0] ?? 0)),
+    tasks: Math.min(c.data.numTasks ?? 1, c.data.sequence === 'split' ? 5 : Number.POSITIVE_INFINITY),
+    stepsPerTask: c.iterations ?? 1,
+  };
+  drawLegend();
+  await chart('#chart-curves', curvesSpec([], layout));
+  ensureWorker().postMessage({ type: 'run', request: req } satisfies ToWorker);
 }
 
+/** Redraws the loss with the smoothing now set (every run's moving average recomputed). */
+async function resmooth(): Promise<void> {
+  const w = smoothingWeight();
+  $('#smoothing-value').textContent = w.toFixed(2);
+  const byMethod = new Map<string, (x: number) => number>();
+  for (const r of lossRows) {
+    let s = byMethod.get(r.method);
+    if (!s) byMethod.set(r.method, (s = smoother(w)));
+    r.smoothed = s(r.loss);
+  }
+  for (const run of runs.values()) {
+    // the runs still going continue from their recomputed average
+    const mine = lossRows.filter((r) => r.method === run.label);
+    const s = smoother(w);
+    for (const r of mine) s(r.loss);
+    run.smooth = s;
+  }
+  const c = charts.get('#chart-loss');
+  if (c)
+    await c.view
+      .change(
+        'loss',
+        vega
+          .changeset()
+          .remove(() => true)
+          .insert(lossRows.map((r) => ({ ...r }))),
+      )
+      .runAsync();
+}
+
+form.addEventListener('input', () => {
+  checkForm();
+  formError.textContent = '';
+});
 form.addEventListener('submit', (e) => {
   e.preventDefault();
-  let request: RunRequest;
-  try {
-    request = readRequest();
-  } catch (err) {
-    statusText.textContent = (err as Error).message;
+  const messages = checkForm();
+  if (messages.length > 0) {
+    formError.textContent = messages.length === 1 ? (messages[0] as string) : `${messages.length} fields need a fix: ${messages.join('; ')}`;
+    form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
     return;
   }
-  start(request);
+  formError.textContent = '';
+  queue = queue.then(() => start(readRequest()));
 });
 
 stopButton.addEventListener('click', () => {
@@ -361,6 +456,35 @@ stopButton.addEventListener('click', () => {
   statusText.textContent = 'stopping…';
 });
 
+smoothing.addEventListener('input', () => {
+  queue = queue.then(resmooth);
+});
+
+$('#download-json').addEventListener('click', () => {
+  if (results) saveBlob('results.json', new Blob([resultsJson(results)], { type: 'application/json' }));
+});
+$('#download-csv').addEventListener('click', () => {
+  if (results) saveBlob('results.csv', new Blob([resultsCsv(results)], { type: 'text/csv' }));
+});
+
 buildMethodControls();
+paramsToForm(new URLSearchParams(location.search));
+$('#smoothing-value').textContent = smoothingWeight().toFixed(2);
+checkForm();
+syncUrl(form, [smoothing]);
 setState('idle');
+const history = setupHistory();
+for (const [id, name, title] of [
+  ['#chart-curves', 'accuracy-curves', 'accuracy curves'],
+  ['#chart-loss', 'loss', 'loss'],
+  ['#chart-average', 'average-accuracy', 'average accuracy'],
+  ['#chart-correlations', 'importance-correlations', 'importance correlations'],
+  ['#chart-pruning', 'pruning', 'pruning'],
+] as const) {
+  chartDownloads($(id).parentElement as HTMLElement, name, title, () => charts.get(id)?.view);
+}
+chartDownloads($('#chart-history').parentElement as HTMLElement, 'history', 'history comparison', history.view);
+void history.refresh().catch((err: unknown) => {
+  $('#history-empty').textContent = `The history is not available in this browser (${(err as Error).message}).`;
+});
 const finetune = setupFinetunePanel(ensureWorker, () => $<HTMLSelectElement>('#backend').value as BackendChoice);

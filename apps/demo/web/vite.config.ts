@@ -39,6 +39,13 @@ export default defineConfig({
   publicDir: join(datasetsRoot, 'data'),
   plugins: [rawGzipData()],
   worker: { format: 'es' },
+  // The dev server pre-bundles every dependency up front: the worker (started by `new Worker(new URL(...))`,
+  // which Vite's scan does not follow) and the WebGL backend (a dynamic import) are scanned too, so the
+  // first Run does not discover new dependencies, re-optimise and reload the page under it.
+  optimizeDeps: {
+    entries: ['index.html', 'worker.ts'],
+    include: ['vega-embed', 'fflate', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgl'],
+  },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -1,5 +1,7 @@
-// The page's end-to-end test (`npm run web:e2e -w @forgetless/cli`): builds the page, serves it and
-// drives headless Chromium. Kept out of the demo's unit-test config, so `vitest run` there stays quick.
+// The page's end-to-end tests (`npm run web:e2e -w @forgetless/cli`): globalSetup builds the page
+// (asynchronously, in a child process), the tests serve it and drive headless Chromium. Kept out of
+// the demo's unit-test config, so `vitest run` there stays quick. Generous timeouts: the machine may
+// be loaded (2 cores shared).
 import { fileURLToPath } from 'node:url';
 import { defineConfig, mergeConfig } from 'vitest/config';
 import shared from '../../../vitest.shared.js';
@@ -8,6 +10,14 @@ export default mergeConfig(
   { ...shared, test: { ...shared.test, include: [] } },
   defineConfig({
     root: fileURLToPath(new URL('.', import.meta.url)),
-    test: { include: ['*.e2e.test.ts'], testTimeout: 180_000, hookTimeout: 180_000 },
+    test: {
+      include: ['*.e2e.test.ts'],
+      globalSetup: ['./e2e-setup.ts'],
+      testTimeout: 300_000,
+      hookTimeout: 300_000,
+      teardownTimeout: 60_000,
+      // one file at a time: each drives its own Chromium
+      fileParallelism: false,
+    },
   }),
 );
