@@ -423,6 +423,7 @@ async function resmooth(): Promise<void> {
     run.smooth = s;
   }
   const c = charts.get('#chart-loss');
+  // fresh objects: a spread copy would carry the removed tuples' Vega ids
   if (c)
     await c.view
       .change(
@@ -430,7 +431,7 @@ async function resmooth(): Promise<void> {
         vega
           .changeset()
           .remove(() => true)
-          .insert(lossRows.map((r) => ({ ...r }))),
+          .insert(lossRows.map(({ method, step, loss, smoothed }) => ({ method, step, loss, smoothed }))),
       )
       .runAsync();
 }

@@ -1,5 +1,5 @@
 /**
- * End-to-end test of the demo page: builds it with Vite, serves `web/dist` on 127.0.0.1, and drives
+ * End-to-end test of the demo page (built by globalSetup, e2e-setup.ts): serves `web/dist` on 127.0.0.1, and drives
  * Debian's Chromium headless through playwright-core: a short real experiment (2 permuted tasks,
  * plain SGD and EWC-FIS on the wasm backend), then the accuracy matrices, the live charts, the
  * importance correlation heatmaps and the pruning curves are checked, and Stop is checked to abort a run.
@@ -9,105 +9,17 @@
  * test images must equal what the page reported for the downloaded model. A screenshot is written to `web/e2e-output/page.png`. Skipped when /usr/bin/chromium is absent
  * (CI installs it with scripts/install-system-deps.sh).
  */
-import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
-import { extname, join, normalize, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join, relative } from 'node:path';
 import { planImages, splitIndices } from '@forgetless/datasets';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { unzipSync } from 'fflate';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIST, OUTPUT, collectErrors, configure, field, haveChromium, launchChromium, markLabels, serve, waitForEnd } from './e2e.test-util.js';
 import { CLASS_NAMES, type Fixture, pngInput, writeFixture } from './finetune-fixture.test-util.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const HERE = fileURLToPath(new URL('.', import.meta.url));
-const DIST = join(HERE, 'dist');
-const OUTPUT = join(HERE, 'e2e-output');
-const haveChromium = existsSync(CHROMIUM);
-
-if (!haveChromium) {
-  console.warn(`demo page e2e: skipped, ${CHROMIUM} is absent (install Debian's chromium: bash scripts/install-system-deps.sh)`);
-}
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.gz': 'application/octet-stream',
-  '.json': 'application/json',
-  '.md': 'text/plain; charset=utf-8',
-};
-
-/** A static file server for `root` on 127.0.0.1 and a free port. */
-async function serve(root: string): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const file = normalize(join(root, path.endsWith('/') ? `${path}index.html` : path));
-    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
-    createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
-}
-
-function buildPage(): void {
-  const vite = join(createRequire(import.meta.url).resolve('vite/package.json'), '..', 'bin', 'vite.js');
-  const r = spawnSync(process.execPath, [vite, 'build', '--config', join(HERE, 'vite.config.ts')], {
-    cwd: join(HERE, '..'),
-    env: { ...process.env, NODE_ENV: 'production' },
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`vite build failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-}
-
-/** Console errors and uncaught exceptions of a page (its workers included). */
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && errors.push(`worker console.error: ${m.text()}`)));
-  return errors;
-}
-
-/** Ticks exactly the methods in `ids` and sets the numeric fields. */
-async function configure(page: Page, ids: string[], fields: Record<string, string>): Promise<void> {
-  for (const box of await page.locator('#methods input[type=checkbox]').all()) {
-    const id = (await box.getAttribute('id'))?.replace(/^method-/, '') ?? '';
-    await box.setChecked(ids.includes(id));
-  }
-  for (const [id, value] of Object.entries(fields)) await page.fill(`#${id}`, value);
-}
-
-/** Waits until the page's run ends; fails with the status line on an error. */
-async function waitForEnd(page: Page, timeout: number): Promise<string> {
-  await page.waitForFunction(() => ['done', 'stopped', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout, polling: 250 });
-  const state = (await page.getAttribute('body', 'data-state')) ?? '';
-  if (state === 'error') throw new Error(`the page reported: ${await page.textContent('#status')}`);
-  return state;
-}
-
-/** A number from a Vega mark's ARIA label (`name: 0.75; other: …`; percentages as written). */
-function field(label: string, name: string): number {
-  const m = new RegExp(`(?:^|; )${name.replace(/[|()]/g, '\\$&')}: (-?[\\d.]+)`).exec(label);
-  return m ? Number(m[1]) : Number.NaN;
-}
-
-/** The data of a Vega chart's marks, read from the ARIA labels Vega's SVG renderer writes on them. */
-async function markLabels(page: Page, chart: string, role: string): Promise<string[]> {
-  return page.locator(`${chart} svg [aria-roledescription="${role}"]`).evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
-}
 
 describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
   let server: Server | undefined;
@@ -116,17 +28,9 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
   let fixture: Fixture;
 
   beforeAll(async () => {
-    const t0 = Date.now();
-    buildPage();
     fixture = await writeFixture(join(OUTPUT, 'finetune-fixture'));
-    console.log(`demo page e2e: vite build ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     ({ server, url } = await serve(DIST));
-    // playwright gives every launch a fresh, empty user-data-dir (removed on close)
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -212,7 +116,7 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     await page.close();
   });
 
-  it('marks a run that diverges (L2 at λ 1e30): "diverged" and — in its row, no accuracy for the tasks after', async () => {
+  it('marks a run that diverges (L2 at λ 1e30): "diverged" at the task where it happened, — after, no accuracy', async () => {
     const page = await newPage();
     const errors = collectErrors(page);
     await page.goto(url);
@@ -231,7 +135,9 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     const matrix = page.locator('#matrices table[data-method="l2"]');
     expect(await matrix.getAttribute('data-diverged')).toBe('true');
     expect(Number(await matrix.locator('td[data-row="0"][data-col="0"]').textContent())).toBeGreaterThan(0.3);
-    expect(await matrix.locator('td[data-row="1"]').evaluateAll((tds) => tds.slice(0, 2).map((td) => td.textContent))).toEqual(['—', '—']);
+    expect(await matrix.getAttribute('data-diverged-at')).toBe('1');
+    expect(await matrix.locator('td[data-row="1"]').evaluateAll((tds) => tds.slice(0, 2).map((td) => td.textContent))).toEqual(['diverged', '—']);
+    expect(await matrix.locator('td[data-row="1"][data-value]').count()).toBe(0);
     expect(errors).toEqual([]);
     await page.close();
   });
