@@ -20,6 +20,11 @@ export interface ProgressLoggerOptions {
   accuracy?: readonly (readonly number[])[];
   /** Buckets per importance histogram (default 30, equal widths). */
   buckets?: number;
+  /**
+   * Steps trained before (a resumed run: `trainContinual` counts its steps from 0 again): added to
+   * every event's step and every histogram's, so the logged curves continue where they stopped.
+   */
+  stepOffset?: number;
 }
 
 export interface ProgressLogger {
@@ -38,6 +43,8 @@ export function progressLogger(sink: LogSink, options: ProgressLoggerOptions = {
   const now = options.now ?? (() => Date.now() / 1000);
   const buckets = options.buckets ?? DEFAULT_BUCKETS;
   const rows: number[][] = (options.accuracy ?? []).map((r) => [...r]);
+  const offset = options.stepOffset ?? 0;
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new Error(`progressLogger: stepOffset must be a non-negative integer, got ${offset}`);
 
   const scalar = (tag: string, value: number | undefined, step: number, wallTime: number) => {
     if (value !== undefined) sink.write({ type: 'scalar', tag, step, value, wallTime });
@@ -62,8 +69,9 @@ export function progressLogger(sink: LogSink, options: ProgressLoggerOptions = {
     get accuracy() {
       return rows;
     },
-    log(event) {
+    log(raw) {
       const wallTime = now();
+      const event = offset ? { ...raw, step: raw.step + offset } : raw;
       const metrics = event.kind === 'task' && event.accuracies ? taskMetrics(event.taskIndex, event.accuracies) : {};
       const entry: ProgressEntry = { type: 'progress', wallTime, event, ...metrics };
       sink.write(entry);
@@ -84,7 +92,7 @@ export function progressLogger(sink: LogSink, options: ProgressLoggerOptions = {
       const wallTime = now();
       for (const [name, t] of Object.entries(importances)) {
         const values = await (t as tf.Tensor).data();
-        sink.write({ type: 'histogram', tag: `${prefix}/${name}`, step, histogram: histogram(values as ArrayLike<number>, buckets), wallTime });
+        sink.write({ type: 'histogram', tag: `${prefix}/${name}`, step: step + offset, histogram: histogram(values as ArrayLike<number>, buckets), wallTime });
       }
     },
   };

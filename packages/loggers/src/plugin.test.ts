@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type ProgressEvent, averageForgetting, backwardTransfer, mlp, syntheticPermutedTasks, trainContinual } from '@forgetless/core';
+import { type ContinualResult, type ProgressEvent, averageForgetting, backwardTransfer, mlp, syntheticPermutedTasks, trainContinual } from '@forgetless/core';
 import { importanceTracker } from '@forgetless/importances';
 import { describe, expect, it } from 'vitest';
 import { type HistogramEntry, type ProgressEntry, type ScalarEntry, memorySink } from './index.js';
@@ -74,5 +74,61 @@ describe('loggerPlugin on trainContinual', () => {
     tracker.dispose();
     model.dispose();
     optimizer.dispose();
+  });
+
+  it('continues a resumed run’s steps (stepOffset) and its forgetting (accuracy rows before), as the run in one go logs them', async () => {
+    const run = async (resume: boolean) => {
+      const before = tf.memory().numTensors;
+      const model = mlp([16, 12, 4], { seed: 1 });
+      const optimizer = tf.train.sgd(0.1);
+      const tracker = importanceTracker({ method: 'magnitude' });
+      const sink = memorySink();
+      const common = { optimizer, iterations: 6, batchSize: 20, progressEvery: 2, seed: 2 };
+      if (!resume) {
+        const logger = loggerPlugin(sink);
+        const result = await trainContinual(model, tasks, logger.attach({ ...common, plugins: [tracker] }));
+        await logger.close();
+        tracker.dispose();
+        model.dispose();
+        optimizer.dispose();
+        return { sink, result, before, after: tf.memory().numTensors };
+      }
+      // tasks 1–2 trained and "checkpointed", then task 3 in a new trainContinual (its steps count from 0 again)
+      const stop = new AbortController();
+      let first: Pick<ContinualResult, 'accuracy' | 'timings'> = { accuracy: [], timings: [] };
+      const onTaskEnd = ({ taskIndex, result }: { taskIndex: number; result: ContinualResult }) => {
+        if (taskIndex !== 1) return;
+        first = { accuracy: result.accuracy.map((r) => [...r]), timings: [...result.timings] };
+        stop.abort();
+      };
+      await trainContinual(model, tasks, { ...common, plugins: [tracker], onTaskEnd, signal: stop.signal });
+      expect(first.timings).toHaveLength(2);
+      const stepOffset = first.timings.reduce((n, t) => n + t.steps, 0);
+      const logger = loggerPlugin(sink, { stepOffset, accuracy: first.accuracy });
+      const result = await trainContinual(model, tasks, logger.attach({ ...common, plugins: [tracker], startTask: 2, previous: first }));
+      await logger.close();
+      tracker.dispose();
+      model.dispose();
+      optimizer.dispose();
+      return { sink, result, before, after: tf.memory().numTensors };
+    };
+    const whole = await run(false);
+    const resumed = await run(true);
+    expect(whole.after).toBe(whole.before);
+    expect(resumed.after).toBe(resumed.before);
+    const steps = (entries: typeof whole.sink.entries, tag: string) =>
+      entries.flatMap((e) => (e.type === 'scalar' && e.tag === tag ? [e.step] : e.type === 'histogram' && e.tag === tag ? [e.step] : []));
+    // task 3's entries: the same steps in both (12 < step ≤ 18)
+    for (const tag of ['loss', 'accuracy/task_3', 'accuracy/average', 'forgetting', 'importance/dense_0/kernel']) {
+      expect(steps(resumed.sink.entries, tag), tag).toEqual(steps(whole.sink.entries, tag).filter((s) => s > 12));
+    }
+    expect(steps(resumed.sink.entries, 'loss')).toEqual([14, 16, 18]);
+    const progress = resumed.sink.entries.filter((e): e is ProgressEntry => e.type === 'progress');
+    expect(progress.map((e) => e.event.step)).toEqual(progress.map((e) => 12 + e.event.taskStep));
+    // forgetting over R[0..2], the rows before the resume included
+    const forgetting = resumed.sink.entries.filter((e): e is ScalarEntry => e.type === 'scalar' && e.tag === 'forgetting');
+    expect(forgetting).toHaveLength(1);
+    expect(forgetting[0]?.value).toBeCloseTo(averageForgetting(resumed.result.accuracy), 12);
+    expect(() => loggerPlugin(memorySink(), { stepOffset: -1 })).toThrow('progressLogger: stepOffset must be a non-negative integer, got -1');
   });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Plugin } from '@forgetless/core';
 import { type LoggerPlugin, loggerPlugin } from '@forgetless/loggers';
 import { LOG_FORMATS, type LogFormat, runLogSinks } from '@forgetless/loggers/node';
-import type { ExperimentEvent, RunOptions } from '../experiment/run.js';
+import type { ExperimentEvent, RunOptions, RunState } from '../experiment/run.js';
 import { usage } from './errors.js';
 
 /** `tensorboard,csv` → the formats, or a usage error naming the bad value. */
@@ -39,13 +39,25 @@ export interface ExperimentLogs {
   close(): Promise<void>;
 }
 
-export function experimentLogs(dir: string, formats: readonly LogFormat[]): ExperimentLogs {
+/**
+ * The logs of an experiment's runs under `dir`. `resumed`: the run a `--resume` continues (the
+ * checkpoint's), whose logger counts on from the steps it trained before (the files are appended to)
+ * and knows the accuracy rows measured before, for forgetting and BWT.
+ */
+export function experimentLogs(dir: string, formats: readonly LogFormat[], resumed?: Pick<RunState, 'run' | 'taskIndex' | 'previous'>): ExperimentLogs {
   const loggers = new Map<number, LoggerPlugin>();
+  const continued = (run: number) =>
+    resumed && resumed.run === run
+      ? {
+          stepOffset: resumed.previous.timings.slice(0, resumed.taskIndex + 1).reduce((n, t) => n + t.steps, 0),
+          accuracy: resumed.previous.accuracy.slice(0, resumed.taskIndex + 1),
+        }
+      : {};
   const closing: Promise<void>[] = [];
   const loggerFor = (run: { run: number; label: string; lambda: number; seed: number }, plugins: readonly Plugin[] = []) => {
     let logger = loggers.get(run.run);
     if (!logger) {
-      logger = loggerPlugin(runLogSinks(join(dir, runLogName(run)), formats), { importances: plugins });
+      logger = loggerPlugin(runLogSinks(join(dir, runLogName(run)), formats), { importances: plugins, ...continued(run.run) });
       loggers.set(run.run, logger);
     }
     return logger;

@@ -134,7 +134,7 @@ export async function runCommand(allFlags: RunCommandFlags, command: string): Pr
   const interrupt = interrupts(log);
   interrupt.listen();
   const progress = progressReporter({ ...(flags.progress === false ? { bars: false } : {}), ...(flags.quiet ? { quiet: true } : {}) });
-  const logs = logFormats ? experimentLogs(join(outDir, 'logs'), logFormats) : undefined;
+  const logs = logFormats ? experimentLogs(join(outDir, 'logs'), logFormats, (resumed?.snapshot as Snapshot | undefined)?.current) : undefined;
   if (logs) log(`  logs: ${logs.dir} (${logFormats?.join(', ')}; tensorboard --logdir ${logs.dir})`);
   let result: ExperimentResult;
   try {
