@@ -276,7 +276,12 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
           return true;
         case 'finetune-status':
           statusText.textContent = msg.status.text;
-          progress.value = msg.status.fraction;
+          // forward only; the phase named, and said to screen readers when it changes (not every step)
+          progress.value = Math.max(progress.value, msg.status.fraction);
+          if ($('#ft-phase').textContent !== msg.status.phase) {
+            $('#ft-phase').textContent = msg.status.phase;
+            $('#ft-announcer').textContent = `${msg.status.phase}…`;
+          }
           return true;
         case 'finetune-run':
           await results.run(msg.record, msg.before, msg.config, msg.classNames);
@@ -284,6 +289,8 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
         case 'finetune-done':
           if (msg.cancelled || !msg.result) {
             statusText.textContent = 'Stopped.';
+            $('#ft-phase').textContent = 'stopped';
+            $('#ft-announcer').textContent = 'Stopped.';
             setState('stopped');
             return true;
           }
@@ -292,11 +299,15 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
           statusText.textContent = `Done in ${(msg.ms / 1000).toFixed(1)} s on ${msg.result.backend}${
             msg.skipped.length ? `; ${msg.skipped.length} unreadable image${msg.skipped.length === 1 ? '' : 's'} skipped` : ''
           }.`;
+          $('#ft-phase').textContent = 'done';
+          $('#ft-announcer').textContent = statusText.textContent;
           setState('done');
           return true;
         case 'finetune-error':
           if (msg.field && msg.field !== 'options') setError(msg.field, msg.message);
           statusText.textContent = `Error: ${msg.message}`;
+          $('#ft-phase').textContent = 'error';
+          $('#ft-announcer').textContent = statusText.textContent;
           setState('error');
           return true;
         default:

@@ -50,6 +50,8 @@ interface LiveRun {
   /** Where its loss or weights went non-finite (the runner's message, or the page's own check of the loss). */
   diverged?: { taskIndex: number; step: number; message: string };
   smooth: (x: number) => number;
+  /** The first finite blow-up the runner warned of. */
+  warning?: string;
 }
 
 let worker: Worker | undefined;
@@ -170,7 +172,15 @@ async function onProgress(e: Extract<ExperimentEvent, { kind: 'progress' }>): Pr
   const p = e.event;
   if (!run) return;
   if (p.kind === 'warning') {
-    statusText.textContent = `${run.label}: warning: ${p.warning?.message ?? ''}`;
+    // a finite blow-up (weights or loss grown by orders of magnitude): the run goes on, its results are flagged
+    const message = p.warning?.message ?? 'the weights or the loss blew up';
+    statusText.textContent = `${run.label}: warning: ${message}`;
+    if (!run.warning) {
+      run.warning = message;
+      run.table.dataset.warned = 'true';
+      if (run.table.caption) run.table.caption.textContent = `${run.label}: blew up (${message})`;
+      progress.announce(`${run.label}: warning: ${message}`);
+    }
     return;
   }
   if (p.kind === 'diverged') {
@@ -253,7 +263,13 @@ async function onRunEnd(raw: RunRecord): Promise<void> {
     tr.title = shown.title;
     tr.dataset.diverged = 'true';
   }
-  const cells = [run?.label ?? record.variant, shown.final, shown.forgetting, shown.bwt, `${record.seconds.toFixed(1)} s`];
+  const warning = record.diverged ? undefined : (run?.warning ?? record.warnings?.[0]?.message);
+  if (warning) {
+    tr.title = `blew up: ${warning}`;
+    tr.dataset.warned = 'true';
+  }
+  const flag = warning ? ' ⚠ blew up' : '';
+  const cells = [run?.label ?? record.variant, `${shown.final}${flag}`, shown.forgetting, shown.bwt, `${record.seconds.toFixed(1)} s`];
   for (const c of cells) tr.insertCell().textContent = c;
   summaryTable.hidden = false;
   await drawAverage();

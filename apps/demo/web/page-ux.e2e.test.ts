@@ -218,7 +218,7 @@ describe.skipIf(!haveChromium)('the page as TensorBoard and tfjs-vis users expec
     await page.close();
   });
 
-  it('a run forced to diverge (learning rate 1e30) is flagged "diverged" at its task: no accuracy, no forgetting, a cross on the curves', async () => {
+  it('a run forced to diverge (learning rate 1e30) is flagged "diverged" at its task: no accuracy, no forgetting, a cross on the curves; one that blows up (1e6) is flagged too', async () => {
     const page = await (browser as Browser).newPage({ viewport: { width: 1280, height: 800 } });
     const errors = collectErrors(page);
     await page.goto(`${url}?methods=plain&tasks=2&steps=20&batch=32&every=10&lr=1e30&correlations=0&pruning=0&backend=wasm`);
@@ -234,6 +234,16 @@ describe.skipIf(!haveChromium)('the page as TensorBoard and tfjs-vis users expec
     expect(await page.textContent('#legend li[data-method="plain"] span')).toBe('plain (diverged)');
     // no accuracy of the diverged model on the curves
     expect((await markLabels(page, '#chart-curves', 'point')).filter((l) => l.includes('accuracy'))).toEqual([]);
+    // learning rate 1e6: finite but blown up (weights ~1e8 and more, accuracy at chance): flagged, not passed off as a result
+    await page.goto(`${url}?methods=plain&tasks=2&steps=20&batch=32&every=10&lr=1000000&correlations=0&pruning=0&backend=wasm`);
+    await page.evaluate(() => document.querySelector<HTMLButtonElement>('#run')?.click());
+    expect(await waitForEnd(page, 120_000)).toBe('done');
+    const row = page.locator('#summary tbody tr');
+    if ((await row.getAttribute('data-diverged')) !== 'true') {
+      expect(await row.getAttribute('data-warned')).toBe('true');
+      expect(await row.locator('td').nth(1).textContent()).toMatch(/⚠ blew up$/);
+      expect(await row.getAttribute('title')).toMatch(/^blew up: /);
+    }
     expect(errors).toEqual([]);
     await page.close();
   });
