@@ -91,6 +91,7 @@ function sample(colour: string, dash: number[] | undefined, title: string): SVGS
 export function renderLegend(container: HTMLElement, labels: readonly string[], tasks = 0, diverged: ReadonlySet<string> = new Set()): void {
   const list = document.createElement('ul');
   list.className = 'legend';
+  list.setAttribute('aria-label', 'legend: one colour per method');
   for (const label of new Set(labels)) {
     const li = document.createElement('li');
     li.dataset.method = label;
@@ -101,6 +102,7 @@ export function renderLegend(container: HTMLElement, labels: readonly string[], 
   }
   const dashes = document.createElement('ul');
   dashes.className = 'legend tasks';
+  dashes.setAttribute('aria-label', 'legend: one dash per task');
   for (let i = 0; i < tasks; i++) {
     const li = document.createElement('li');
     li.dataset.task = `task ${i + 1}`;

@@ -5,18 +5,19 @@
  * that only moves forward with its phase named, a calm live region, downloads that parse, the form in
  * the address, the history across a reload, labels and contrast; no horizontal overflow at 390 px;
  * a run forced to diverge (learning rate 1e30) flagged at its task; each field's message beside it.
- * Screenshots of both sizes go to apps/demo/docs/ (the demo README shows them).
+ * Screenshots of both sizes go to web/e2e-output/, and with FORGETLESS_UPDATE_SCREENSHOTS=1 to
+ * apps/demo/docs/ (the demo README shows them).
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST, collectErrors, haveChromium, launchChromium, markLabels, serve, waitForEnd } from './e2e.test-util.js';
+import { DIST, OUTPUT, collectErrors, haveChromium, launchChromium, markLabels, serve, waitForEnd } from './e2e.test-util.js';
 
-const DOCS = fileURLToPath(new URL('../docs/', import.meta.url));
+const SHOTS = process.env.FORGETLESS_UPDATE_SCREENSHOTS === '1' ? fileURLToPath(new URL('../docs/', import.meta.url)) : OUTPUT;
 const TINY = 'methods=plain,ewc-fis&lambda.ewc-fis=5&tasks=2&steps=32&batch=64&every=16&lr=0.1&correlations=0&pruning=0&backend=wasm';
 
 /** The stroke colours of a chart's line marks. */
@@ -62,6 +63,7 @@ describe.skipIf(!haveChromium)('the page as TensorBoard and tfjs-vis users expec
   let browser: Browser | undefined;
 
   beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
     ({ server, url } = await serve(DIST));
     browser = await launchChromium();
   });
@@ -120,7 +122,7 @@ describe.skipIf(!haveChromium)('the page as TensorBoard and tfjs-vis users expec
       expect(box && box.y >= 0 && box.y + box.height <= 800, `${id} in the first screen: ${JSON.stringify(box)}`).toBe(true);
     }
     expect(await waitForEnd(page, 120_000)).toBe('done');
-    await page.screenshot({ path: join(DOCS, 'page-1280.png') });
+    await page.screenshot({ path: join(SHOTS, 'page-1280.png') });
 
     const { seen, said } = await page.evaluate(() => {
       const w = window as unknown as { seen: { value: number; phase: string }[]; said: string[] };
@@ -213,7 +215,7 @@ describe.skipIf(!haveChromium)('the page as TensorBoard and tfjs-vis users expec
       const width = await page.locator(`${chart} svg`).evaluate((s) => s.getBoundingClientRect().right);
       expect(width, chart).toBeLessThanOrEqual(390);
     }
-    await page.locator('#live').screenshot({ path: join(DOCS, 'page-390.png') });
+    await page.locator('#live').screenshot({ path: join(SHOTS, 'page-390.png') });
     expect(errors).toEqual([]);
     await page.close();
   });
