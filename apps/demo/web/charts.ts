@@ -40,6 +40,8 @@ export interface DivergedPoint {
   method: string;
   step: number;
   text: string;
+  /** Pixels from the top of the plot (one line per diverged run). */
+  y: number;
 }
 
 /** What the live charts know before the first point: the runs, tasks and steps per task (x runs 0 … tasks × steps). */
@@ -83,19 +85,22 @@ function boundaries(layout: LiveLayout) {
   };
 }
 
-function divergedLayer(name: string, y: { expr: string }) {
+/** Diverged runs: a cross in the run's colour at the step, labelled; each run's label on its own line (`y`, pixels from the top). */
+function divergedLayer(name: string) {
+  const y = { field: 'y', type: 'quantitative' as const, scale: null, axis: null };
   return {
     data: { name, values: [] as DivergedPoint[] },
     layer: [
       {
-        mark: { type: 'point' as const, shape: 'cross', size: 160, filled: true, y },
-        encoding: { x: { field: 'step', type: 'quantitative' as const }, color: { field: 'method', type: 'nominal' as const, legend: null } },
+        mark: { type: 'point' as const, shape: 'cross', size: 160, filled: true },
+        encoding: { x: { field: 'step', type: 'quantitative' as const }, y, color: { field: 'method', type: 'nominal' as const, legend: null } },
       },
       {
-        mark: { type: 'text' as const, align: 'left' as const, dx: 8, y, fontSize: 13, fontWeight: 600 as const, color: '#a0001a' },
-        encoding: { x: { field: 'step', type: 'quantitative' as const }, text: { field: 'text' } },
+        mark: { type: 'text' as const, align: 'left' as const, dx: 8, fontSize: 13, fontWeight: 600 as const, color: '#a0001a' },
+        encoding: { x: { field: 'step', type: 'quantitative' as const }, y, text: { field: 'text' } },
       },
     ],
+    resolve: { scale: { y: 'independent' as const } },
   };
 }
 
@@ -124,7 +129,7 @@ export function curvesSpec(rows: readonly CurvePoint[], layout: LiveLayout): Top
           tooltip: [{ field: 'method' }, { field: 'task' }, { field: 'step' }, { field: 'accuracy', format: '.3f' }],
         },
       },
-      divergedLayer('diverged', { expr: 'height - 14' }),
+      divergedLayer('diverged'),
     ],
   } as TopLevelSpec;
 }
@@ -162,7 +167,7 @@ export function lossSpec(rows: readonly LossPoint[], layout: LiveLayout): TopLev
           },
         ],
       },
-      divergedLayer('loss-diverged', { expr: '12' }),
+      divergedLayer('loss-diverged'),
     ],
   } as TopLevelSpec;
 }

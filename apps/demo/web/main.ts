@@ -135,7 +135,8 @@ async function markDiverged(run: LiveRun, taskIndex: number, step: number, messa
     cell.title = message;
     if (first) cell.classList.add('diverged');
   }
-  const point = { method: run.label, step, text: `${run.label} diverged` };
+  const earlier = [...runs.values()].filter((r) => r !== run && r.diverged).length;
+  const point = { method: run.label, step, text: `${run.label} diverged`, y: 30 + 18 * earlier };
   for (const [id, name] of [
     ['#chart-curves', 'diverged'],
     ['#chart-loss', 'loss-diverged'],
