@@ -155,7 +155,7 @@ export function lossSpec(rows: readonly LossPoint[], layout: LiveLayout): TopLev
       {
         data: { name: 'loss', values: [...rows] },
         layer: [
-          { mark: { type: 'line', opacity: 0.25, strokeWidth: 1 }, encoding: { y: { ...y, field: 'loss' }, color, detail: { field: 'method' } } },
+          { mark: { type: 'line', opacity: 0.35, strokeWidth: 1 }, encoding: { y: { ...y, field: 'loss' }, color, detail: { field: 'method' } } },
           {
             mark: { type: 'line', strokeWidth: 2 },
             encoding: {
