@@ -10,7 +10,7 @@
  * fine-tuning (a smaller model, its before/after table, a zip with the smaller shapes). A screenshot is written to `web/e2e-output/page.png`. Skipped when /usr/bin/chromium is absent
  * (CI installs it with scripts/install-system-deps.sh).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -61,14 +61,25 @@ async function serve(root: string): Promise<{ server: Server; url: string }> {
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
 }
 
-function buildPage(): void {
+/**
+ * Builds the page with Vite in a child process, without blocking this worker: a synchronous spawn
+ * held the event loop for the whole build (over a minute on a loaded machine), and vitest's worker
+ * then timed out reporting to its main process ("Timeout calling onTaskUpdate").
+ */
+async function buildPage(): Promise<void> {
   const vite = join(createRequire(import.meta.url).resolve('vite/package.json'), '..', 'bin', 'vite.js');
-  const r = spawnSync(process.execPath, [vite, 'build', '--config', join(HERE, 'vite.config.ts')], {
+  const child = spawn(process.execPath, [vite, 'build', '--config', join(HERE, 'vite.config.ts')], {
     cwd: join(HERE, '..'),
     env: { ...process.env, NODE_ENV: 'production' },
-    encoding: 'utf8',
   });
-  if (r.status !== 0) throw new Error(`vite build failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const status = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  if (status !== 0) throw new Error(`vite build failed (${status}):\n${output}`);
 }
 
 /** Console errors and uncaught exceptions of a page (its workers included). */
@@ -118,7 +129,7 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
 
   beforeAll(async () => {
     const t0 = Date.now();
-    buildPage();
+    await buildPage();
     fixture = await writeFixture(join(OUTPUT, 'finetune-fixture'));
     console.log(`demo page e2e: vite build ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     ({ server, url } = await serve(DIST));
