@@ -209,7 +209,7 @@ async function accuracyRows(opts: RunOptions): Promise<Row[]> {
   const adam = tf.train.adam(1e-3);
   await trainContinual(trained, [t], { optimizer: adam, iterations: steps, batchSize: 64, evalLimit: 1 });
   adam.dispose();
-  const accuracy = async (m: GraphModel | Sequential) => (await evaluate(m, t.test)).accuracy;
+  const accuracy = async (m: GraphModel | Sequential) => (await evaluate(m, t.test, opts.quick ? { limit: 100 } : {})).accuracy;
   const rows: Row[] = [
     {
       model: `paper 2 conv net (width ${width})`,
@@ -287,7 +287,8 @@ async function mobileNetAccuracyRows(opts: RunOptions): Promise<Row[]> {
   const tune = opts.quick ? 3 : 100;
   const loaded = await loadLayersModel(EXAMPLE);
   const model = loaded.model;
-  const accuracy = async (m: GraphModel | Sequential) => (await evaluate(m, task.test)).accuracy;
+  // quick mode (the smoke test): 100 test images
+  const accuracy = async (m: GraphModel | Sequential) => (await evaluate(m, task.test, opts.quick ? { limit: 100 } : {})).accuracy;
   const name = 'MobileNetV2-style example (fashion-0-4, pretrained)';
   const rows: Row[] = [{ model: name, backend: opts.backend, channels_removed: '0 %', params: model.countParams(), accuracy_trained: round(await accuracy(model), 4) }];
   const base = model.getWeights({ state: true });
