@@ -29,6 +29,7 @@ import { validateFinetuneConfig } from '../src/finetune/config.js';
 import { type FinetuneData, type FinetuneEvent, type FinetuneMetrics, measureFinetune, runFinetune } from '../src/finetune/run.js';
 import { activateBackend } from './backend.js';
 import { pageWording } from './wording.js';
+import { type StructurePruned, pruneChannels } from './structure-job.js';
 import type { FinetuneModelFiles, FinetunePruned, FinetuneRequest, FinetuneStatus, FromWorker, ImageInput, ImagePart, ModelInfo } from './protocol.js';
 
 /** An error the page shows next to one field. */
@@ -99,6 +100,9 @@ export async function runFinetuneJob(request: FinetuneRequest, signal: AbortSign
   } catch (e) {
     throw new FieldError('options', (e as Error).message);
   }
+  if (request.pruning?.kind === 'channels' && config.head === 'replace') {
+    throw new FieldError('options', 'remove channels: not with head "replace" (the pretrained head is kept for a body of the original width); choose keep or extend');
+  }
 
   status('loading the model', `loading ${request.modelName}…`, 0.01);
   let loaded: LoadedLayersModel;
@@ -166,6 +170,7 @@ export async function runFinetuneJob(request: FinetuneRequest, signal: AbortSign
     const runs = config.variants.reduce((n, v) => n + v.lambdas.length, 0);
     const span = (run: number, within: number) => 0.1 + (0.8 * (run + within)) / runs;
     let pruned: FinetunePruned | undefined;
+    let structure: StructurePruned | undefined;
     let files: FinetuneModelFiles | undefined;
     let transfer: ArrayBuffer[] = [];
     const onEvent = (e: FinetuneEvent) => {
@@ -190,12 +195,21 @@ export async function runFinetuneJob(request: FinetuneRequest, signal: AbortSign
       progressEvery: 1,
       onRunEnd: async (record) => {
         if (record.variant !== chosen) return;
-        if (request.pruning) {
+        // the model offered: the fine-tuned one, or its smaller copy without the removed channels
+        let smaller: LoadedLayersModel | undefined;
+        if (request.pruning?.kind === 'channels') {
+          const what = request.pruning.target === 'flops' ? 'FLOPs' : 'parameters';
+          status('pruning', `${record.variant}: removing channels, ${(request.pruning.sparsity * 100).toFixed(0)} % of the ${what}, by ${request.pruning.importance}…`, 0.9);
+          const r = await pruneChannels(working, data, config, request.pruning, record.after, () => calibrationSource(old, neu, plan, preprocessing, width));
+          smaller = r.small;
+          structure = r.report;
+        } else if (request.pruning) {
           status('pruning', `${record.variant}: pruning ${(request.pruning.sparsity * 100).toFixed(0)} % of the weights by ${request.pruning.importance}…`, 0.9);
           pruned = await pruneFinetuned(working, data, config, request.pruning, record.after, () => calibrationSource(old, neu, plan, preprocessing, width));
         }
         status('saving', `${record.variant}: writing model.json and shards…`, 0.95);
-        const saved = await layersModelArtifacts(working);
+        const saved = await layersModelArtifacts(smaller ?? working);
+        smaller?.dispose();
         // the model as downloaded: read back from the bytes written (the file's quantization applied)
         const reread = await loadLayersModelFromArtifacts(toModelArtifacts(saved), 'the downloaded model');
         let metrics: FinetuneMetrics;
@@ -210,7 +224,7 @@ export async function runFinetuneJob(request: FinetuneRequest, signal: AbortSign
         transfer = shards.map((s) => s.data);
         const label = record.method === 'plain' ? record.variant : `${record.variant} λ ${record.lambda}`;
         let oldHead: FinetuneModelFiles['oldHead'];
-        if (data.oldHead) {
+        if (data.oldHead && !structure) {
           // the pretrained head on the fine-tuned body (measureFinetune above left the body synced)
           const kept = await layersModelArtifacts(loaded);
           const keptShards = kept.shards.map((s) => ({ path: s.path, data: s.data.buffer.slice(s.data.byteOffset, s.data.byteOffset + s.data.byteLength) as ArrayBuffer }));
@@ -222,7 +236,16 @@ export async function runFinetuneJob(request: FinetuneRequest, signal: AbortSign
     });
     const skipped = [...old.skipped, ...neu.skipped];
     post(
-      { type: 'finetune-done', cancelled: result.cancelled, result, ...(pruned ? { pruned } : {}), ...(files ? { model: files } : {}), skipped, ms: performance.now() - t0 },
+      {
+        type: 'finetune-done',
+        cancelled: result.cancelled,
+        result,
+        ...(pruned ? { pruned } : {}),
+        ...(structure ? { structure } : {}),
+        ...(files ? { model: files } : {}),
+        skipped,
+        ms: performance.now() - t0,
+      },
       transfer,
     );
   } finally {

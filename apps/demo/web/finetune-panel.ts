@@ -9,6 +9,7 @@ import { type FinetuneConfig, defaultFinetuneConfig } from '../src/finetune/conf
 import { type ImageFolder, type ModelFiles, droppedFiles, imageFolder, inputFiles, listNames, modelFiles } from './finetune-files.js';
 import { finetuneResults } from './finetune-results.js';
 import type { BackendChoice, FinetuneRequest, FromWorker, ImageInput, ImagePart, ModelInfo, PathBlob, ToWorker } from './protocol.js';
+import { structureFields } from './structure-panel.js';
 import { pageWording } from './wording.js';
 
 /** The methods offered, with a starting λ for a pretrained model fine-tuned with Adam (the core README's measurements: EWC 1000–3000 with batch norm frozen). */
@@ -55,6 +56,7 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
   let old: ImageFolder | undefined;
   let neu: ImageFolder | undefined;
   const results = finetuneResults();
+  const structure = structureFields();
 
   const setError = (field: Field, message: string) => {
     $(`#ft-${field}-error`).textContent = message;
@@ -195,7 +197,13 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
       preprocessing: $<HTMLSelectElement>('#ft-preprocess').value,
       testFraction: testFraction as number,
       ...(pruneOn
-        ? { pruning: { sparsity: (sparsity as number) / 100, importance: $<HTMLSelectElement>('#ft-prune-importance').value as 'magnitude' | 'sig' | 'fisher' | 'mas' } }
+        ? {
+            pruning: {
+              sparsity: (sparsity as number) / 100,
+              importance: $<HTMLSelectElement>('#ft-prune-importance').value as 'magnitude' | 'sig' | 'fisher' | 'mas',
+              ...structure.read(),
+            },
+          }
         : {}),
     };
   };

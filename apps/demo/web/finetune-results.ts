@@ -10,6 +10,8 @@ import type { FinetuneConfig } from '../src/finetune/config.js';
 import type { FinetuneMetrics, FinetuneRecord, FinetuneResult } from '../src/finetune/run.js';
 import { finetuneChartSpec } from '../src/report/finetune.js';
 import type { FinetuneModelFiles, FinetunePruned, FromWorker } from './protocol.js';
+import type { StructurePruned } from './structure-job.js';
+import { structureResults } from './structure-panel.js';
 
 type FinetuneDone = Extract<FromWorker, { type: 'finetune-done' }>;
 
@@ -29,6 +31,7 @@ export function finetuneResults() {
   let chart: Result | undefined;
   let live: { config?: FinetuneConfig; classNames: string[]; before?: FinetuneMetrics; runs: FinetuneRecord[] } = { classNames: [], runs: [] };
   let output: { zip: Uint8Array; zipName: string; results: string } | undefined;
+  const structure = structureResults();
 
   const row = (key: string, cells: string[], values?: (number | undefined)[]) => {
     const tr = (table.tBodies[0] as HTMLTableSectionElement).insertRow();
@@ -102,18 +105,33 @@ export function finetuneResults() {
       seconds: msg.ms / 1000,
       ...msg.result,
       ...(msg.pruned ? { pruned: msg.pruned } : {}),
+      ...(msg.structure ? { structure: msg.structure } : {}),
       ...(files ? { download: { label: files.label, dtypes: files.dtypes, saved: files.saved, files: ['model.json', ...files.shards.map((s) => s.path)] } } : {}),
       skipped: msg.skipped,
     };
     if (msg.pruned) onPruned(msg.pruned);
+    if (msg.structure) {
+      const r = msg.structure;
+      const tr = row(
+        'pruned',
+        [`channels removed, ${Math.round(r.fraction * 100)} % of the ${r.target === 'flops' ? 'FLOPs' : 'parameters'}`, '', ...metricCells(r.after.metrics), ''],
+        metricValues(r.after.metrics),
+      );
+      tr.title = `${r.after.params} of ${r.before.params} parameters kept`;
+      structure.show(r);
+    }
     if (files) {
-      row('download', [`${files.label}${msg.pruned ? ', pruned' : ''}, as downloaded`, '', ...metricCells(files.saved), ''], metricValues(files.saved)).title =
+      row(
+        'download',
+        [`${files.label}${msg.pruned ? ', pruned' : msg.structure ? ', channels removed' : ''}, as downloaded`, '', ...metricCells(files.saved), ''],
+        metricValues(files.saved),
+      ).title =
         'the model read back from the files offered for download (weights as stored: ' +
         Object.entries(files.dtypes)
           .map(([d, n]) => `${n} ${d}`)
           .join(', ') +
         ')';
-      output = { zip: zipModel(files), zipName: `${zipBase(files, msg.pruned)}.zip`, results: json(report) };
+      output = { zip: zipModel(files), zipName: `${zipBase(files, msg.pruned, msg.structure)}.zip`, results: json(report) };
       $('#ft-download-note').textContent = `${output.zipName}: model.json + ${files.shards.length} shard${files.shards.length === 1 ? '' : 's'} (${Object.entries(files.dtypes)
         .map(([d, n]) => `${n} ${d}`)
         .join(', ')} weights), ${(output.zip.byteLength / 1024).toFixed(0)} KiB`;
@@ -131,6 +149,7 @@ export function finetuneResults() {
     table.hidden = true;
     table.tBodies[0]?.replaceChildren();
     downloads.hidden = true;
+    structure.reset();
     chart?.finalize();
     chart = undefined;
     $('#ft-chart').replaceChildren();
@@ -150,8 +169,9 @@ function zipModel(files: FinetuneModelFiles): Uint8Array {
 }
 
 /** 'fashion-ewc-fis-lambda-1000', from the model's folder-less name and the run. */
-function zipBase(files: FinetuneModelFiles, pruned?: FinetunePruned): string {
+function zipBase(files: FinetuneModelFiles, pruned?: FinetunePruned, structure?: StructurePruned): string {
   const lambda = /λ (\S+)$/.exec(files.label)?.[1];
-  const name = `${files.method}${lambda ? `-lambda-${lambda}` : ''}${pruned ? `-pruned-${Math.round(pruned.sparsity * 100)}` : ''}`;
+  const smaller = structure ? `-channels-${Math.round(structure.fraction * 100)}-${structure.target}` : '';
+  const name = `${files.method}${lambda ? `-lambda-${lambda}` : ''}${pruned ? `-pruned-${Math.round(pruned.sparsity * 100)}` : ''}${smaller}`;
   return `finetuned-${name.replace(/[^A-Za-z0-9._-]+/g, '-')}`;
 }

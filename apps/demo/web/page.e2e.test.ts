@@ -6,7 +6,8 @@
  * Fine-tuning: the shipped example model and PNG folders written at test time are set on the
  * section's inputs, EWC-FIS with the head extended fine-tunes it (pruned 50 % by |w|), the zip is
  * downloaded and its model.json + shards are loaded with stock tfjs-layers, whose accuracy on the new
- * test images must equal what the page reported for the downloaded model. A screenshot is written to `web/e2e-output/page.png`. Skipped when /usr/bin/chromium is absent
+ * test images must equal what the page reported for the downloaded model; and channels removed after
+ * fine-tuning (a smaller model, its before/after table, a zip with the smaller shapes). A screenshot is written to `web/e2e-output/page.png`. Skipped when /usr/bin/chromium is absent
  * (CI installs it with scripts/install-system-deps.sh).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -321,6 +322,79 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     } finally {
       fresh.dispose();
       kept.dispose();
+    }
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('removes channels after fine-tuning: a smaller model, its parameters, FLOPs, bytes, inference time and accuracy before and after, and a zip stock tfjs-layers loads', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(url);
+    await pickFinetuneFiles(page, fixture.modelWithLabels, fixture.old, fixture.new);
+    await page.selectOption('#ft-method', 'plain');
+    await page.selectOption('#ft-head', 'extend');
+    await page.fill('#ft-epochs', '1');
+    await page.setChecked('#ft-prune', true);
+    await page.selectOption('#ft-prune-kind', 'channels');
+    expect(await page.isVisible('#ft-prune-target')).toBe(true);
+    await page.selectOption('#ft-prune-target', 'params');
+    await page.fill('#ft-sparsity', '50');
+    await page.selectOption('#ft-prune-importance', 'magnitude');
+    await page.click('#ft-run');
+    await page.waitForFunction(() => ['done', 'stopped', 'error'].includes(document.querySelector<HTMLElement>('#finetune')?.dataset.state ?? ''), undefined, {
+      timeout: 300_000,
+      polling: 250,
+    });
+    if ((await page.getAttribute('#finetune', 'data-state')) !== 'done') throw new Error(`the page reported: ${await page.textContent('#ft-status')}`);
+    await page.screenshot({ path: join(OUTPUT, 'finetune-channels.png'), fullPage: true });
+    const measures = Object.fromEntries(
+      await page
+        .locator('#ft-structure tbody tr')
+        .evaluateAll((trs) =>
+          trs.map((tr) => [(tr as HTMLElement).dataset.measure, Array.from(tr.querySelectorAll('td'), (td) => Number(td.dataset.value ?? Number.NaN)).slice(1, 3)]),
+        ),
+    ) as Record<string, [number, number]>;
+    expect(Object.keys(measures)).toEqual(['params', 'flops', 'bytes', 'inference', 'old', 'new']);
+    for (const [k, [before, after]] of Object.entries(measures)) {
+      expect(Number.isFinite(before) && Number.isFinite(after), k).toBe(true);
+      if (['params', 'flops', 'bytes'].includes(k)) expect(after, k).toBeLessThan(before);
+    }
+    // half the parameters asked: at most half are left, and not far below
+    expect(measures.params?.[1]).toBeLessThanOrEqual(0.5 * (measures.params?.[0] as number));
+    expect(measures.params?.[1]).toBeGreaterThan(0.4 * (measures.params?.[0] as number));
+    const rows = await page
+      .locator('#ft-results tbody tr')
+      .evaluateAll((trs) =>
+        trs.map((tr) => ({ run: (tr as HTMLElement).dataset.run, cells: Array.from(tr.querySelectorAll('td'), (td) => Number(td.dataset.value ?? Number.NaN)) })),
+      );
+    expect(rows.map((r) => r.run)).toEqual(['pretrained', 'plain', 'pruned', 'download']);
+    const [zipDownload] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('#ft-download')]);
+    expect(zipDownload.suggestedFilename()).toBe('finetuned-plain-channels-50-params.zip');
+    const zip = unzipSync(new Uint8Array(readFileSync(await zipDownload.path())));
+    const [resultsDownload] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('#ft-download-results')]);
+    const results = JSON.parse(readFileSync(await resultsDownload.path(), 'utf8'));
+    expect(results.structure.after.params).toBe(measures.params?.[1]);
+    const modelJson = JSON.parse(new TextDecoder().decode(zip['model.json']));
+    const weightSpecs = modelJson.weightsManifest.flatMap((g: { weights: tf.io.WeightsManifestEntry[] }) => g.weights) as tf.io.WeightsManifestEntry[];
+    const shard = zip['group1-shard1of1.bin'] as Uint8Array;
+    expect(shard.byteLength).toBe(measures.bytes?.[1]);
+    const model = await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs, weightData: shard.slice().buffer }));
+    try {
+      // the smaller shapes: the trainable parameters stock tfjs-layers counts are the page's
+      expect(model.trainableWeights.reduce((n, w) => n + w.shape.reduce<number>((a, b) => a * (b ?? 1), 1), 0)).toBe(measures.params?.[1]);
+      const images = fixture.newTest;
+      const x = tf.tensor4d(Float32Array.from((await Promise.all(images.map((t) => pngInput(t.file)))).flatMap((a) => [...a])), [images.length, 28, 28, 3]);
+      const y = model.predict(x) as tf.Tensor;
+      expect(y.shape).toEqual([images.length, 10]);
+      const probs = (await y.array()) as number[][];
+      tf.dispose([x, y]);
+      const names = results.classNames as string[];
+      const accuracy = probs.filter((p, i) => names[p.indexOf(Math.max(...p))] === images[i]?.className).length / images.length;
+      const downloaded = rows.find((r) => r.run === 'download')?.cells as number[];
+      expect(Math.abs(accuracy - (downloaded[3] as number))).toBeLessThan(1e-6);
+    } finally {
+      model.dispose();
     }
     expect(errors).toEqual([]);
     await page.close();

@@ -7,6 +7,7 @@ import type { FinetuneConfig } from '../src/finetune/config.js';
 import type { FinetuneMetrics, FinetuneRecord, FinetuneResult } from '../src/finetune/run.js';
 import type { PruningConfig, PruningEvent, PruningResult } from '../src/experiment/pruning.js';
 import type { ExperimentEvent } from '../src/experiment/run.js';
+import type { StructurePruned } from './structure-job.js';
 
 /** tfjs backends the page offers: wasm (default), WebGL where the worker can get a context, cpu. */
 export type BackendChoice = 'wasm' | 'webgl' | 'cpu';
@@ -49,11 +50,18 @@ export interface ImagePart {
   test?: ImageInput;
 }
 
-/** Pruning after fine-tuning: the least important weights zeroed (biases ranked with them), globally. */
+/**
+ * Pruning after fine-tuning: the least important weights zeroed (biases ranked with them), globally;
+ * or, `kind: 'channels'`, whole units and channels removed (structure-job.ts): a smaller model.
+ */
 export interface FinetunePruning {
-  /** Fraction of the weights zeroed, in [0, 1). */
+  /** Fraction of the weights zeroed, or (channels) of the parameters or FLOPs removed, in [0, 1). */
   sparsity: number;
   importance: 'magnitude' | 'sig' | 'fisher' | 'mas';
+  /** Zero single weights (default), or remove channels. */
+  kind?: 'weights' | 'channels';
+  /** Channels: the fraction is of the parameters (default) or of the FLOPs. */
+  target?: 'params' | 'flops';
 }
 
 /** The page's fine-tuning: a model.json + shards, old and new images, one method beside plain fine-tuning. */
@@ -134,5 +142,14 @@ export type FromWorker =
   | { type: 'model-info'; id: number; info?: ModelInfo; error?: string; canDecode: boolean }
   | { type: 'finetune-status'; status: FinetuneStatus }
   | { type: 'finetune-run'; record: FinetuneRecord; before: FinetuneMetrics; config: FinetuneConfig; classNames: string[] }
-  | { type: 'finetune-done'; cancelled: boolean; result?: FinetuneResult; pruned?: FinetunePruned; model?: FinetuneModelFiles; skipped: string[]; ms: number }
+  | {
+      type: 'finetune-done';
+      cancelled: boolean;
+      result?: FinetuneResult;
+      pruned?: FinetunePruned;
+      structure?: StructurePruned;
+      model?: FinetuneModelFiles;
+      skipped: string[];
+      ms: number;
+    }
   | { type: 'finetune-error'; message: string; field?: 'model' | 'old' | 'new' | 'options' };

@@ -1,11 +1,14 @@
 /**
  * `forgetless prune --structure channels`: structural pruning of a model.json through its dependency
  * groups (@forgetless/pruning), written back smaller and stock-loadable, with a before/after report:
- * parameters, FLOPs, stored bytes, inference and training-step time, and test accuracy.
+ * parameters, FLOPs, stored bytes, inference and training-step time, and test accuracy. With
+ * `--finetune-steps n` the smaller model is fine-tuned (core's `trainContinual`, Adam, n steps on
+ * the training images) before it is written, and the accuracy is reported before pruning, right
+ * after it and after fine-tuning.
  */
 import { basename } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type LoadedLayersModel, type ParamMap, Rng, disposeParams, evaluate } from '@forgetless/core';
+import { type DataSource, type LoadedLayersModel, type ParamMap, Rng, disposeParams, evaluate, trainContinual } from '@forgetless/core';
 import { type StructureTarget, type Timing, dependencyGroups, formatGroups, pruneLayersModelStructure, timeInference, timeTrainStep } from '@forgetless/pruning';
 import { saveLayersModel } from '@forgetless/pruning/node';
 import { usage } from './errors.js';
@@ -38,6 +41,48 @@ interface Measured {
   inference: Timing;
   trainStep: Timing;
   accuracy?: number;
+}
+
+interface FineTuning {
+  steps: number;
+  lr: number;
+}
+
+function fineTuning(flags: PruneFlags): FineTuning | undefined {
+  const steps = number('finetune-steps', flags.finetuneSteps ?? '0', 'nonneg');
+  if (!Number.isInteger(steps)) throw usage(`--finetune-steps: expected a whole number of optimizer steps ≥ 0, got '${flags.finetuneSteps}'`);
+  const lr = number('finetune-lr', flags.finetuneLr ?? '0.001');
+  if (lr > 1) throw usage(`--finetune-lr: the learning rate must be above 0 and at most 1, got '${flags.finetuneLr}'`);
+  return steps > 0 ? { steps, lr } : undefined;
+}
+
+/**
+ * Fine-tunes the smaller model in place (Adam, batch 32, seed 0, `steps` optimizer steps cycling
+ * through the training images). A diverged run puts the weights back as they were after pruning and
+ * says where it diverged.
+ */
+async function fineTuneSmall(small: LoadedLayersModel, data: { train: DataSource; test: DataSource }, tune: FineTuning): Promise<{ diverged?: string; seconds: number }> {
+  const before = small.model.getWeights({ state: true });
+  const optimizer = tf.train.adam(tune.lr);
+  const t0 = performance.now();
+  try {
+    const result = await trainContinual(small.model, [{ name: 'fine-tune', ...data }], {
+      optimizer,
+      iterations: tune.steps,
+      batchSize: 32,
+      seed: 0,
+      progressEvery: tune.steps + 1,
+      warnings: false,
+    });
+    if (result.diverged) {
+      small.model.setWeights(before);
+      return { diverged: result.diverged.message, seconds: (performance.now() - t0) / 1000 };
+    }
+    return { seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    optimizer.dispose();
+    disposeParams(before);
+  }
 }
 
 async function timings(loaded: LoadedLayersModel): Promise<{ inference: Timing; trainStep: Timing }> {
@@ -74,6 +119,9 @@ export async function pruneChannelsCommand(flags: PruneFlags): Promise<void> {
   if (goal && !flags.out) throw usage('--out: required (the folder to write the pruned model into)');
   const minWidth = number('min-width', flags.minWidth ?? '1', 'int');
   const samples = number('samples', flags.samples, 'int');
+  const tune = fineTuning(flags);
+  if (tune && !goal) throw usage('--finetune-steps: fine-tunes the pruned model: give a target too');
+  if (tune && flags.data === undefined) throw usage('--finetune-steps: fine-tuning needs --data (its training images)');
   const folder = goal ? await claimOutputFolder(flags.out as string, { flag: '--out', mode: 'tool' }) : undefined;
   try {
     await backend(flags.backend);
@@ -85,7 +133,7 @@ export async function pruneChannelsCommand(flags: PruneFlags): Promise<void> {
       const chosen = await pruneImportance(flags.importance, loaded);
       imported = chosen.imported;
       const importance = chosen.importance;
-      const needsData = typeof importance === 'string' && importance !== 'magnitude';
+      const needsData = (typeof importance === 'string' && importance !== 'magnitude') || tune !== undefined;
       const data = flags.data !== undefined || needsData ? await loadData(flags.data, loaded.model) : undefined;
       const accuracy = async (l: LoadedLayersModel) => (data ? (await evaluate(l.model, data.test)).accuracy : undefined);
       const result = await pruneLayersModelStructure(loaded, {
@@ -98,6 +146,8 @@ export async function pruneChannelsCommand(flags: PruneFlags): Promise<void> {
       });
       const small = result.model;
       try {
+        const pruned = tune ? await accuracy(small) : undefined;
+        const tuned = tune && data ? await fineTuneSmall(small, data, tune) : undefined;
         const saved = await saveLayersModel(folder.dir, small, { sparse: false });
         const measure = async (l: LoadedLayersModel, counts: { params: number; flops: number }, bytes: number): Promise<Measured> => {
           const acc = await accuracy(l);
@@ -122,7 +172,17 @@ export async function pruneChannelsCommand(flags: PruneFlags): Promise<void> {
         process.stdout.write(row('stored bytes', String(before.bytes), String(after.bytes), after.bytes / before.bytes));
         process.stdout.write(row('inference ms (32)', ms(before.inference), ms(after.inference), after.inference.median / before.inference.median));
         process.stdout.write(row('train step ms (32)', ms(before.trainStep), ms(after.trainStep), after.trainStep.median / before.trainStep.median));
-        if (before.accuracy !== undefined && after.accuracy !== undefined) process.stdout.write(row('test accuracy', before.accuracy.toFixed(4), after.accuracy.toFixed(4)));
+        if (before.accuracy !== undefined && after.accuracy !== undefined) {
+          if (tune && tuned && pruned !== undefined) {
+            process.stdout.write(row('test accuracy', before.accuracy.toFixed(4), pruned.toFixed(4)));
+            process.stdout.write(row('  after fine-tuning', '', tuned.diverged ? 'diverged' : after.accuracy.toFixed(4)));
+            process.stdout.write(
+              tuned.diverged
+                ? `fine-tuning ${tuned.diverged}: the model written is the pruned one, not fine-tuned\n`
+                : `fine-tuned ${tune.steps} steps (Adam, learning rate ${tune.lr}, batch 32) on ${data?.train.size} training images in ${tuned.seconds.toFixed(1)} s\n`,
+            );
+          } else process.stdout.write(row('test accuracy', before.accuracy.toFixed(4), after.accuracy.toFixed(4)));
+        }
         process.stdout.write(`written: ${saved.files.map((f) => basename(f)).join(', ')} in ${folder.dir}\n`);
       } finally {
         small.dispose();

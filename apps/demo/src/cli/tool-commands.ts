@@ -43,6 +43,8 @@ export function registerToolCommands(program: Command): void {
     .addOption(new Option('--reduce <how>', "channels: how a group's importances reduce to its score").choices(['l1', 'l2', 'mean']).default('l1'))
     .option('--min-width <n>', 'channels: fewest channels a layer keeps', '1')
     .option('--groups', 'channels: print the dependency groups (alone: print them and stop)')
+    .option('--finetune-steps <n>', 'channels: fine-tune the smaller model for n optimizer steps (Adam, batch 32) on the training images of --data before writing it', '0')
+    .option('--finetune-lr <x>', 'channels: learning rate of that fine-tuning (Adam)', '0.001')
     .option('--out <dir>', 'folder for the pruned model (required, but for --groups alone)')
     .addOption(backendOption())
     .action(async (flags) => (await import('./tools.js')).pruneCommand(flags));

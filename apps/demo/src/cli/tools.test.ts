@@ -253,4 +253,52 @@ describe('forgetless prune --structure channels', () => {
     expect(JSON.parse(await readFile(join(out, 'model.json'), 'utf8')).modelTopology.config.layers[0].config.units).toBe(15);
     pruned.dispose();
   });
+
+  it('--finetune-steps fine-tunes the smaller model and reports accuracy before pruning, right after, and after fine-tuning', async () => {
+    const out = join(dir, 'pruned-channels-tuned');
+    const { out: text } = await cli([
+      'prune',
+      '--structure',
+      'channels',
+      '--model',
+      modelPath,
+      '--data',
+      embeddedDataDir(),
+      '--importance',
+      'magnitude',
+      '--target-params',
+      '0.5',
+      '--finetune-steps',
+      '40',
+      '--out',
+      out,
+      '--backend',
+      'cpu',
+    ]);
+    const [, before, pruned] = /test accuracy\s+([\d.]+)\s+([\d.]+)/.exec(text) ?? [];
+    const [, tuned] = /after fine-tuning\s+([\d.]+)/.exec(text) ?? [];
+    expect(text).toContain('fine-tuned 40 steps (Adam, learning rate 0.001, batch 32)');
+    expect(Number(before)).toBeCloseTo(trainedAccuracy, 4);
+    // the model written is the fine-tuned one: its accuracy, measured here, is the one reported
+    const written = await loadLayersModel(join(out, 'model.json'));
+    expect(written.model.params['dense_Dense1/kernel']?.shape).toEqual([784, 15]);
+    const data = taskSequence('permuted', { dataset: await loadEmbedded(), numTasks: 1, firstUnpermuted: true, validation: 0 })[0];
+    const measured = (await evaluate(written.model, data!.test)).accuracy;
+    expect(Number(tuned)).toBeCloseTo(measured, 4);
+    // the same pruning without fine-tuning wrote other weights, with the accuracy reported right after pruning
+    const plain = await loadLayersModel(join(dir, 'pruned-channels', 'model.json'));
+    expect(Number(pruned)).toBeCloseTo((await evaluate(plain.model, data!.test)).accuracy, 4);
+    expect(Number(tuned)).toBeGreaterThan(Number(pruned));
+    plain.dispose();
+    written.dispose();
+  });
+
+  it('--finetune-steps needs --data and a target', async () => {
+    await expect(cli(['prune', '--structure', 'channels', '--model', modelPath, '--target-params', '0.5', '--finetune-steps', '5', '--out', join(dir, 'x')])).rejects.toThrow(
+      '--finetune-steps: fine-tuning needs --data',
+    );
+    await expect(
+      cli(['prune', '--structure', 'channels', '--model', modelPath, '--data', 'embedded', '--target-params', '0.5', '--finetune-steps', '-1', '--out', join(dir, 'x')]),
+    ).rejects.toThrow('--finetune-steps');
+  });
 });

@@ -168,6 +168,8 @@ export interface PruneFlags {
   reduce?: 'l1' | 'l2' | 'mean';
   minWidth?: string;
   groups?: boolean;
+  finetuneSteps?: string;
+  finetuneLr?: string;
 }
 
 export async function pruneCommand(flags: PruneFlags): Promise<void> {

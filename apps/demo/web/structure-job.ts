@@ -1,0 +1,118 @@
+/**
+ * Structural pruning of the fine-tuned model, in the worker (the fine-tune section's "remove
+ * channels"): whole units, filters and channels removed through the model's dependency groups
+ * (`pruneLayersModelStructure` of @forgetless/pruning) until the chosen fraction of its parameters
+ * or FLOPs is gone, and what that bought, measured on the model before and after: parameters, FLOPs,
+ * stored bytes (the model.json's shards as written), inference time (batch 32, median and min–max
+ * of 5 runs after a warm-up, both models timed in the same job) and old and new test accuracy.
+ * The smaller model is what the page then offers for download.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { type DataSource, type LoadedLayersModel, Rng, layersModelArtifacts } from '@forgetless/core';
+import { pruneLayersModelStructure, timeInference } from '@forgetless/pruning';
+import type { validateFinetuneConfig } from '../src/finetune/config.js';
+import { type FinetuneData, type FinetuneMetrics, measureFinetune } from '../src/finetune/run.js';
+import type { FinetunePruning } from './protocol.js';
+
+/** One model's size, speed and accuracy. */
+export interface StructureMeasure {
+  params: number;
+  flops: number;
+  /** Bytes of its weight shards as the page writes them (the file's quantization kept). */
+  bytes: number;
+  /** Inference of a batch of 32, milliseconds. */
+  inference: { median: number; min: number; max: number; runs: number };
+  metrics: FinetuneMetrics;
+}
+
+/** The fine-tuned model before and after its channels were removed. */
+export interface StructurePruned {
+  importance: FinetunePruning['importance'];
+  target: 'params' | 'flops';
+  /** The fraction of the target removed as asked, in [0, 1). */
+  fraction: number;
+  /** Channel groups removed, of the removable ones. */
+  removed: number;
+  removable: number;
+  before: StructureMeasure;
+  after: StructureMeasure;
+}
+
+async function timing(loaded: LoadedLayersModel): Promise<StructureMeasure['inference']> {
+  const shape = loaded.model.inputShape.map((d) => d ?? 8) as number[];
+  const rng = new Rng(1);
+  const x = tf.tensor(
+    Float32Array.from({ length: 32 * shape.reduce((a, b) => a * b, 1) }, () => rng.next()),
+    [32, ...shape],
+  );
+  try {
+    const t = await timeInference(loaded.model, x, { repeats: 5, warmup: 1 });
+    return { median: t.median, min: t.min, max: t.max, runs: t.runs.length };
+  } finally {
+    x.dispose();
+  }
+}
+
+const storedBytes = async (loaded: LoadedLayersModel) => (await layersModelArtifacts(loaded)).shards.reduce((n, s) => n + s.data.byteLength, 0);
+
+/**
+ * Removes channels of `working` (left unchanged) to `pruning.sparsity` of its parameters or FLOPs;
+ * returns the smaller model (the caller disposes it) and the before/after report.
+ */
+export async function pruneChannels(
+  working: LoadedLayersModel,
+  data: FinetuneData,
+  config: ReturnType<typeof validateFinetuneConfig>,
+  pruning: FinetunePruning,
+  before: FinetuneMetrics,
+  calibration: () => DataSource,
+): Promise<{ small: LoadedLayersModel; report: StructurePruned }> {
+  const target = pruning.target ?? 'params';
+  // batch norm frozen while fine-tuning (inference mode) is no reason to keep a channel: its four
+  // vectors are sliced with the channel, the others keep their values; the smaller model is not frozen
+  const bn = new Set(working.model.layers.filter((l) => l.kind === 'batchNorm').map((l) => l.name));
+  const thawed = working.model.setTrainable(
+    working.model.frozen.filter((n) => bn.has(n)),
+    true,
+  );
+  let result: Awaited<ReturnType<typeof pruneLayersModelStructure>>;
+  try {
+    result = await pruneLayersModelStructure(working, {
+      importance: pruning.importance,
+      target: { [target]: pruning.sparsity },
+      reduce: 'l2',
+      minWidth: 2,
+      ...(pruning.importance === 'magnitude' ? {} : { calibration: calibration(), importanceOptions: { limit: 1000, batchSize: 50 } }),
+    });
+  } finally {
+    working.model.setTrainable(thawed, false);
+  }
+  const small = result.model;
+  try {
+    const measured = async (l: LoadedLayersModel, counts: { params: number; flops: number }, metrics: FinetuneMetrics): Promise<StructureMeasure> => ({
+      params: counts.params,
+      flops: counts.flops,
+      bytes: await storedBytes(l),
+      inference: await timing(l),
+      metrics,
+    });
+    const removable = result.groups.groups.filter((g) => !g.protectedBy && g.channels.length > 0).length;
+    const beforeMeasure = await measured(working, result.selection.before, before);
+    const afterMeasure = await measured(small, result.selection.after, await measureFinetune(small.model, data, config));
+    return {
+      small,
+      report: {
+        importance: pruning.importance,
+        target,
+        fraction: pruning.sparsity,
+        removed: result.selection.removed.length,
+        removable,
+        before: beforeMeasure,
+        after: afterMeasure,
+      },
+    };
+  } catch (e) {
+    small.dispose();
+    throw e;
+  }
+}
