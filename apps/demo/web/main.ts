@@ -6,11 +6,11 @@
  * fine-tuning section is finetune-panel.ts; it shares the worker.
  */
 import embed, { type Result, type VisualizationSpec } from 'vega-embed';
-import { averageAccuracySpec, correlationSpec, pruningSpec } from '../src/experiment/charts.js';
-import type { ExperimentConfig, Scenario, SequenceName } from '../src/experiment/config.js';
-import type { PruningConfig, PruningEvent, PruningResult } from '../src/experiment/pruning.js';
-import type { ExperimentEvent, RunRecord } from '../src/experiment/run.js';
-import { correlationSurfaces, recordCells, summarize } from '../src/experiment/summary.js';
+import { averageAccuracySpec, correlationSpec, pruningSpec } from '@forgetless/experiments';
+import type { ExperimentConfig, Scenario, SequenceName } from '@forgetless/experiments';
+import type { PruningConfig, PruningEvent, PruningResult } from '@forgetless/experiments';
+import type { ExperimentEvent, RunRecord } from '@forgetless/experiments';
+import { correlationSurfaces, recordCells, summarize } from '@forgetless/experiments';
 import { curvesSpec } from './charts.js';
 import { setupFinetunePanel } from './finetune-panel.js';
 import type { BackendChoice, FromWorker, RunRequest, ToWorker } from './protocol.js';

@@ -16,8 +16,8 @@ import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ParamMap, disposeParams, useBackend } from '@forgetless/core';
 import { loadParamMap, saveParamMap, writeFileAtomic } from '@forgetless/core/node';
-import type { ExperimentConfig } from '../experiment/config.js';
-import type { CheckpointSink, PluginState, RunRecord, RunState, Snapshot } from '../experiment/run.js';
+import type { ExperimentConfig } from '@forgetless/experiments';
+import type { CheckpointSink, PluginState, RunRecord, RunState, Snapshot } from '@forgetless/experiments';
 import { UserError } from './errors.js';
 import { fromJson, toJson } from './json.js';
 

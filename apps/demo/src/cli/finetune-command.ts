@@ -11,8 +11,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type LoadedLayersModel, resizeHead, useBackend } from '@forgetless/core';
 import { loadLayersModel, saveLayersModel, writeFileAtomic } from '@forgetless/core/node';
 import cliProgress from 'cli-progress';
-import { BACKENDS, type BackendChoice, type VariantConfig } from '../experiment/config.js';
-import { type OptimizerName, defaultLambda, hasLambda, parseVariant, variantLabel } from '../experiment/methods.js';
+import { BACKENDS, type BackendChoice, type VariantConfig } from '@forgetless/experiments';
+import { type OptimizerName, defaultLambda, hasLambda, parseVariant, variantLabel } from '@forgetless/experiments';
 import { planClasses } from '../finetune/classes.js';
 import {
   BATCH_NORM_CHOICES,

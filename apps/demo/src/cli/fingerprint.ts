@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ArraySource, type DataSource, type Task } from '@forgetless/core';
-import type { ExperimentConfig } from '../experiment/config.js';
+import type { ExperimentConfig } from '@forgetless/experiments';
 
 export interface PartFingerprint {
   size: number;

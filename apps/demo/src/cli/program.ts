@@ -9,9 +9,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { BACKENDS, SCENARIOS, SEQUENCES } from '../experiment/config.js';
-import { DEFAULT_LAMBDAS, METHODS, SGD_LAMBDAS } from '../experiment/methods.js';
-import { PRESETS, PRESET_NAMES, defaultConfig } from '../experiment/presets.js';
+import { BACKENDS, SCENARIOS, SEQUENCES } from '@forgetless/experiments';
+import { DEFAULT_LAMBDAS, METHODS, SGD_LAMBDAS } from '@forgetless/experiments';
+import { PRESETS, PRESET_NAMES, defaultConfig } from '@forgetless/experiments';
 import { usage } from './errors.js';
 import { parseLogFormats } from './logging.js';
 import type { FinetuneFlags } from './finetune-command.js';

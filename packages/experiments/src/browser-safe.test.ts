@@ -1,11 +1,11 @@
-// The runner is shared with the browser page: nothing under src/experiment may import Node modules
+// The runner is shared with the browser page: nothing in this package may import Node modules
 // or the Node-only entries of the packages (`@forgetless/*/node`).
 import { readFile, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-describe('src/experiment', () => {
+describe('@forgetless/experiments', () => {
   it('imports no node:* module and no /node entry', async () => {
     const here = dirname(fileURLToPath(import.meta.url));
     const files = (await readdir(here)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
