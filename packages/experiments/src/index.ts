@@ -9,6 +9,7 @@ export * from './config.js';
 export * from './methods.js';
 export * from './optimizer.js';
 export * from './presets.js';
+export * from './protocols.js';
 export * from './pruning.js';
 export * from './run.js';
 export * from './summary.js';
