@@ -4,6 +4,7 @@
  * checkpoint hooks, summaries and chart specs. The CLI (src/cli) and the browser page (web/) both
  * build on it.
  */
+export * from './cells.js';
 export * from './charts.js';
 export * from './config.js';
 export * from './methods.js';
