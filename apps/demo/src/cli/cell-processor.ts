@@ -13,8 +13,12 @@ import { toJson } from './json.js';
 import type { CellJobData, CellProgress } from './queue.js';
 
 tf.env().set('PROD', true);
-// the worker is gone (killed): do not train on as an orphan
+// the worker is gone (killed): do not train on as an orphan. Training rarely lets the event loop
+// see the IPC channel close, so the parent is also checked at every progress event.
+const parent = process.ppid;
+const orphaned = () => process.ppid !== parent;
 process.on('disconnect', () => process.exit(1));
+setInterval(() => orphaned() && process.exit(1), 500).unref();
 
 export default async function processCell(job: SandboxedJob<CellJobData, string>): Promise<string> {
   const { cell } = job.data;
@@ -33,6 +37,7 @@ export default async function processCell(job: SandboxedJob<CellJobData, string>
   const result = await executeCell(cell, root, {
     tasks: data.tasks,
     onEvent: (e) => {
+      if (orphaned()) process.exit(1);
       if (e.kind === 'run-start' && e.resumedAt !== undefined) {
         resumedAt = e.resumedAt;
         say(`${name}: resumed at task ${e.resumedAt + 1}/${e.tasks} from its checkpoint`);

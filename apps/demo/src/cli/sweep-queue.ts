@@ -7,6 +7,7 @@
  * Enqueuing the same sweep again adds nothing (the job ids are the sweep's and the cells').
  */
 import { join } from 'node:path';
+import { useBackend } from '@forgetless/core';
 import { writeFileAtomic } from '@forgetless/core/node';
 import { PRESETS, isPresetName } from '@forgetless/experiments';
 import { FlowProducer, Job, Queue } from 'bullmq';
@@ -83,7 +84,7 @@ export async function sweepState(queues: Queues, sweep: SweepFile): Promise<Swee
       continue;
     }
     const s = await job.getState();
-    const stalls = (job as unknown as { stalledCounter?: number }).stalledCounter ?? 0;
+    const stalls = job.stalledCounter ?? 0;
     if (job.attemptsMade > 1 || stalls > 0) state.retried.push(cell.index);
     if (s === 'completed') {
       state.completed++;
@@ -138,6 +139,7 @@ export async function queueSweep(flags: SweepFlags & { force?: boolean }, comman
     if (!sweep) throw usage(`--${flags.status ? 'status' : 'collect'}: ${outDir} holds no ${SWEEP_FILE}: give the --out folder of a sweep enqueued with --queue`);
     const queues = await openQueues(url);
     try {
+      await useBackend('cpu'); // validating the config builds the model spec; no training here
       const st = await sweepState(queues, sweep);
       if (flags.status) {
         process.stdout.write(`${statusText(sweep, st).join('\n')}\n`);

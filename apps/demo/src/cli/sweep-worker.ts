@@ -29,7 +29,10 @@ process.on('message', (m: ToWorker) => {
   }
   busy = busy.then(() => run(m));
 });
-// the sweep's process is gone (killed): stop with it
+// the sweep's process is gone (killed): stop with it (training rarely lets the event loop see the
+// IPC channel close, so the parent is also checked at every progress event)
+const parent = process.ppid;
+const orphaned = () => process.ppid !== parent;
 process.on('disconnect', () => process.exit(1));
 // Ctrl-C reaches the whole process group: the sweep's process decides what to do, the workers stop
 // when it tells them to or when it is gone
@@ -43,6 +46,7 @@ async function run(m: Extract<ToWorker, { type: 'cell' }>): Promise<void> {
     const result = await executeCell(cell, m.cells, {
       tasks: data.tasks,
       onEvent: (event) => {
+        if (orphaned()) process.exit(1);
         const now = Date.now();
         if (event.kind === 'progress' && event.event.kind === 'step' && now - last < 200) return;
         last = now;
