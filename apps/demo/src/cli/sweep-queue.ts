@@ -206,7 +206,7 @@ export async function queueSweep(flags: SweepFlags & { force?: boolean }, comman
       if (st.failed.length && st.completed + st.failed.length === st.total) {
         throw new UserError(`${st.failed.length} of ${st.total} cells failed for good: ${st.failed.map((f) => `cell ${f.index + 1}: ${f.reason}`).join('; ')}`);
       }
-      await new Promise((r) => setTimeout(r, 1000));
+      await new Promise((r) => setTimeout(r, 500));
     }
   } finally {
     await queues.close();
