@@ -15,7 +15,7 @@ import type { Task } from '@forgetless/core';
 import { useBackend } from '@forgetless/core';
 import { writeFileAtomic } from '@forgetless/core/node';
 import { type Cell, type ExperimentEvent, type RunRecord, type Snapshot, canonicalJson, runCell } from '@forgetless/experiments';
-import { type LoadedCheckpoint, CHECKPOINT_DIR, fileCheckpoint, loadCheckpoint } from './checkpoint.js';
+import { type LoadedCheckpoint, CHECKPOINT_DIR, fileCheckpoint, loadCheckpoint } from '@forgetless/experiments/node';
 import { type LoadedData, loadExperimentData } from './data.js';
 import { UserError } from './errors.js';
 import { dataFingerprint, runFingerprint } from './fingerprint.js';

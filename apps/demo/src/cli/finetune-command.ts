@@ -27,7 +27,7 @@ import {
 import { type FinetuneData, type FinetuneEvent, type FinetuneRecord, type FinetuneResult, runFinetune } from '../finetune/run.js';
 import { finetuneChartSpec, finetuneMarkdown, finetuneTable } from '../report/finetune.js';
 import { renderSvg, slug } from '../report/svg.js';
-import { CHECKPOINT_DIR } from './checkpoint.js';
+import { CHECKPOINT_DIR } from '@forgetless/experiments/node';
 import { UserError, usage } from './errors.js';
 import { interrupts } from './interrupt.js';
 import { exampleModelPath, renderExampleData } from './finetune-example.js';

@@ -16,7 +16,7 @@ import type { Preset } from '@forgetless/experiments';
 import { PRESETS, isPresetName } from '@forgetless/experiments';
 import { type ExperimentResult, type Snapshot, runExperiment } from '@forgetless/experiments';
 import { type VariantSummary, divergenceText } from '@forgetless/experiments';
-import { type LoadedCheckpoint, fileCheckpoint, loadCheckpoint } from './checkpoint.js';
+import { CheckpointError, type LoadedCheckpoint, fileCheckpoint, loadCheckpoint } from '@forgetless/experiments/node';
 import { importanceSamples, loadExperimentData } from './data.js';
 import { UserError, usage } from './errors.js';
 import { interrupts } from './interrupt.js';
@@ -96,7 +96,9 @@ export async function runCommand(allFlags: RunCommandFlags, command: string): Pr
   let context: Record<string, unknown>;
   if (flags.resume !== undefined) {
     outDir = resolve(flags.resume);
-    resumed = await loadCheckpoint(outDir);
+    resumed = await loadCheckpoint(outDir).catch((e: unknown) => {
+      throw e instanceof CheckpointError ? new UserError(`--resume: ${e.message}`) : e;
+    });
     config = validateConfig(resumed.config);
     context = resumed.context;
     const name = context.preset;

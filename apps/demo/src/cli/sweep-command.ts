@@ -65,6 +65,8 @@ export interface SweepFile {
   /** The cells folder (absolute). */
   cellsDir: string;
   queue?: string;
+  /** Local sweeps: wall seconds spent on it so far, over every invocation. */
+  wallSeconds?: number;
 }
 
 export interface PreparedSweep {
@@ -201,21 +203,34 @@ export async function sweepCommand(flags: SweepFlags & { force?: boolean }, comm
   const workers = parseWorkers(flags.workers);
   const sweep = await prepareSweep(flags, command, outDir);
   await checkSweepFolder(outDir, sweep.id, !!flags.force);
-  await writeFileAtomic(join(outDir, SWEEP_FILE), toJson(sweepFile(sweep)));
+  // the wall time of earlier invocations of the same sweep (interrupted, continued) counts in the report
+  const earlier = await readSweepFile(outDir);
+  const before = earlier?.id === sweep.id ? (earlier.wallSeconds ?? 0) : 0;
+  const elapsed = () => before + (performance.now() - t0) / 1000;
+  const saveSweep = () => writeFileAtomic(join(outDir, SWEEP_FILE), toJson({ ...sweepFile(sweep), wallSeconds: elapsed() }));
+  await saveSweep();
+  const ticker = setInterval(() => void saveSweep().catch(() => undefined), 30_000);
+  ticker.unref();
   log(
     `forgetless sweep ${sweep.preset ? sweep.preset.name : sweep.config.name}: ${sweep.tasks.length} ${sweep.config.data.sequence} tasks from ${sweep.data}; ${sweep.config.backend} backend`,
   );
   log(`  ${describeSweep(sweep.config, sweep.cells.length)}`);
   log(`  output: ${outDir}; cells: ${sweep.cellsDir}`);
   const { runLocalSweep } = await import('./sweep-local.js');
-  const results = await runLocalSweep(sweep, {
-    workers,
-    download: !!flags.download,
-    log,
-    bars: flags.quiet ? false : flags.progress !== false && !!process.stderr.isTTY,
-    quiet: !!flags.quiet,
-  });
-  await writeSweepOutputs(outDir, { ...sweep, context: sweepFile(sweep).context }, results, (performance.now() - t0) / 1000);
+  let results: CellResult[];
+  try {
+    results = await runLocalSweep(sweep, {
+      workers,
+      download: !!flags.download,
+      log,
+      bars: flags.quiet ? false : flags.progress !== false && !!process.stderr.isTTY,
+      quiet: !!flags.quiet,
+    });
+  } finally {
+    clearInterval(ticker);
+    await saveSweep();
+  }
+  await writeSweepOutputs(outDir, { ...sweep, context: sweepFile(sweep).context }, results, elapsed());
   failOnDivergence(results);
 }
 

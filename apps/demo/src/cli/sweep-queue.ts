@@ -27,7 +27,7 @@ import {
   sweepFile,
   writeSweepOutputs,
 } from './sweep-command.js';
-import { cellName } from './sweep-local.js';
+import { cellName, statusLine } from './sweep-local.js';
 
 type Log = (line: string) => void;
 
@@ -191,15 +191,27 @@ export async function queueSweep(flags: SweepFlags & { force?: boolean }, comman
       process.stdout.write(`enqueued: forgetless sweep --queue ${url} --status --out ${outDir}; when done: --collect\n`);
       return;
     }
+    // a line when a cell starts, ends, fails or is retried; on a terminal, the running cells' progress in a status line
     let shown = '';
+    const status = statusLine(!flags.quiet && flags.progress !== false && !!process.stderr.isTTY);
     for (;;) {
       const st = await sweepState(queues, file);
-      const text = statusText(file, st).join('\n');
-      if (text !== shown && !flags.quiet) {
-        log(text);
-        shown = text;
+      const lines = statusText(file, st);
+      const key = `${st.completed}/${st.active.map((a) => a.index).join(',')}/${st.failed.length}/${st.retried.join(',')}`;
+      if (key !== shown && !flags.quiet) {
+        status.clear();
+        log(lines[0] as string);
+        for (const l of lines.slice(1)) if (!l.startsWith('  running')) log(l);
+        shown = key;
       }
+      status.set(
+        lines
+          .filter((l) => l.startsWith('  running'))
+          .map((l) => l.replace(/^ {2}running /, ''))
+          .join(' | '),
+      );
       if (st.completed === st.total) {
+        status.clear();
         await collect(outDir, file, st, wallSeconds(await Job.fromId(queues.sweeps, sweepJobId(prepared.id)), st));
         return;
       }
