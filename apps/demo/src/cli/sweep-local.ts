@@ -124,6 +124,12 @@ export async function runLocalSweep(sweep: PreparedSweep, options: LocalOptions,
               } else if (e.kind === 'progress') {
                 const ev = e.event;
                 if (ev.kind === 'step') state.set(w, `${e.label} s${e.seed} task ${ev.taskIndex + 1} ${ev.taskStep}/${ev.stepsInTask}`);
+                if (ev.kind === 'task') {
+                  const accs = ev.accuracies ?? [];
+                  say(
+                    `  ${cellName(current as Cell, total)} (worker ${w + 1}) after task ${ev.taskIndex + 1}: average accuracy ${f3(accs.reduce((x, y) => x + y, 0) / Math.max(1, accs.length))}`,
+                  );
+                }
                 if (ev.kind === 'warning') say(`  ${cellName(current as Cell, total)}: warning: ${ev.warning?.message ?? 'training is blowing up'}`);
               }
               redraw();
