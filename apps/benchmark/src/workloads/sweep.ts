@@ -120,6 +120,11 @@ const redisBinary = () => {
 type Executor = 'local, 1 worker' | 'local, 2 workers' | 'BullMQ, 2 workers';
 
 export async function finishSweep(ctx: FinishContext): Promise<WorkloadResult> {
+  // the smoke test (--quick) of the whole pipeline stays short: this workload spawns a redis-server and
+  // ~10 CLI processes (about 20 s); the CLI's own tests run the three executors and compare them
+  if (ctx.quick && !process.env.FORGETLESS_BENCH_SWEEP_QUICK) {
+    return { rows: [], notes: ['skipped in quick mode (a redis-server and ~10 CLI processes, about 20 s); FORGETLESS_BENCH_SWEEP_QUICK=1 runs its tiny version'] };
+  }
   if (!existsSync(CLI)) return { rows: [], notes: [`skipped: ${CLI} is missing (npx turbo run build --filter=@forgetless/cli...)`] };
   const redisBin = redisBinary();
   if (!redisBin) return { rows: [], notes: ["skipped: redis-server is absent (Debian's redis-server: bash scripts/install-system-deps.sh)"] };
