@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { BACKENDS, SCENARIOS, SEQUENCES } from '@forgetless/experiments';
 import { DEFAULT_LAMBDAS, METHODS, SGD_LAMBDAS } from '@forgetless/experiments';
@@ -90,6 +91,12 @@ async function sweepAction(flags: SweepActionFlags, command: string): Promise<vo
   // --status and --collect read the sweep in --out: no new folder, no lock needed for reading
   const readOnly = !!(flags.status || flags.collect);
   if (readOnly && flags.out === undefined) throw usage(`--${flags.status ? 'status' : 'collect'}: give the sweep's folder with --out`);
+  if (flags.status) {
+    // reads only: not locked out by the sweep that is running into the folder
+    const { sweepCommand } = await import('./sweep-command.js');
+    await sweepCommand(flags, command, resolve(flags.out as string));
+    return;
+  }
   const folder = await claimOutputFolder(flags.out ?? defaultOutDir(), { flag: '--out', mode: 'tool' });
   try {
     const { sweepCommand } = await import('./sweep-command.js');
@@ -130,7 +137,7 @@ export function buildProgram(argv: readonly string[]): Command {
   )
     .option('--workers <n>', dflt('worker processes on this machine', `the number of cores, ${availableParallelism()}`))
     .option('--queue <url>', dflt('enqueue the cells on Redis (redis://host:port/db) as a BullMQ flow, for `forgetless worker --queue <url>`', 'none: run here'))
-    .option('--status', 'with --queue: show how far the sweep in --out is, and exit')
+    .option('--status', 'show how far the sweep in --out is (with --queue: from Redis), and exit')
     .option('--collect', 'with --queue: write the report of the sweep in --out from its finished cells, and exit')
     .option('--detach', 'with --queue: enqueue and exit (default: wait for the cells, then write the report)')
     .option('--attempts <n>', dflt('with --queue: tries per cell (retries back off exponentially from 5 s)', '3'))

@@ -31,6 +31,7 @@ import {
   variantLabel,
 } from '@forgetless/experiments';
 import type { CellResult } from './cells.js';
+import { cellName } from './sweep-local.js';
 import { importanceSamples, loadExperimentData } from './data.js';
 import { UserError, usage } from './errors.js';
 import { dataFingerprint, runFingerprint } from './fingerprint.js';
@@ -198,7 +199,11 @@ export async function sweepCommand(flags: SweepFlags & { force?: boolean }, comm
     await queueSweep(flags, command, outDir, log);
     return;
   }
-  if (flags.status || flags.collect) throw usage(`--${flags.status ? 'status' : 'collect'}: only with --queue redis://… (a local sweep writes its report when it ends)`);
+  if (flags.status) {
+    await localStatus(outDir);
+    return;
+  }
+  if (flags.collect) throw usage('--collect: only with --queue redis://… (a local sweep writes its report when it ends)');
   if (flags.detach) throw usage('--detach: only with --queue redis://…');
   const workers = parseWorkers(flags.workers);
   const sweep = await prepareSweep(flags, command, outDir);
@@ -232,6 +237,29 @@ export async function sweepCommand(flags: SweepFlags & { force?: boolean }, comm
   }
   await writeSweepOutputs(outDir, { ...sweep, context: sweepFile(sweep).context }, results, elapsed());
   failOnDivergence(results);
+}
+
+/** `sweep --status` of a local sweep: its cells done, in progress (the task of their checkpoint) and not started, from the cells folder. */
+async function localStatus(outDir: string): Promise<void> {
+  const sweep = await readSweepFile(outDir);
+  if (!sweep) throw usage(`--status: ${outDir} holds no ${SWEEP_FILE}: give the --out folder of a sweep`);
+  let done = 0;
+  const running: string[] = [];
+  for (const cell of sweep.cells) {
+    const dir = join(sweep.cellsDir, cell.id);
+    const files = await readdir(dir).catch(() => [] as string[]);
+    if (files.includes('result.json')) {
+      done++;
+      continue;
+    }
+    const state = await readFile(join(dir, 'checkpoint', 'state.json'), 'utf8').catch(() => '');
+    const task = /"taskIndex": (\d+)/.exec(state)?.[1];
+    if (task !== undefined) running.push(`  ${cellName(cell, sweep.cells.length)}: ${Number(task) + 1} of ${sweep.tasks.length} tasks checkpointed`);
+  }
+  const wall = sweep.wallSeconds !== undefined ? `; ${(sweep.wallSeconds / 60).toFixed(1)} min spent so far` : '';
+  process.stdout.write(
+    `sweep ${sweep.id.slice(0, 12)} (${sweep.context.command}): ${done}/${sweep.cells.length} cells done, ${running.length} begun, ${sweep.cells.length - done - running.length} not started${wall}\n${running.map((l) => `${l}\n`).join('')}`,
+  );
 }
 
 export function failOnDivergence(results: readonly CellResult[]): void {

@@ -51,12 +51,15 @@ describe('forgetless sweep --workers', () => {
     expect(await timelessResults(two)).toEqual(reference);
   }, 240_000);
 
-  it('refuses a bad --workers, and --status without --queue', async () => {
+  it('refuses a bad --workers and --collect without --queue; --status counts the finished cells', async () => {
     const bad = await runCli(['sweep', ...TINY_SWEEP, '--workers', '0', '--out', join(dir, 'bad')], dir);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^forgetless: --workers: expected a whole number of processes from 1 to 256, got '0'/);
+    const collect = await runCli(['sweep', '--collect', '--out', join(dir, 'two')], dir);
+    expect(collect.code).toBe(2);
+    expect(collect.stderr).toMatch(/^forgetless: --collect: only with --queue/);
     const status = await runCli(['sweep', '--status', '--out', join(dir, 'two')], dir);
-    expect(status.code).toBe(2);
-    expect(status.stderr).toMatch(/^forgetless: --status: only with --queue/);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/: 4\/4 cells done, 0 begun, 0 not started; [\d.]+ min spent so far/);
   }, 60_000);
 });
