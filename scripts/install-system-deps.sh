@@ -3,10 +3,13 @@
 #   dataset-fashion-mnist  full Fashion-MNIST (IDX .gz in /usr/share/datasets/fashion-mnist), for the
 #                          full-data checks (tests skip them when it is absent)
 #   chromium               headless browser for the demo page's end-to-end test (driven by playwright-core)
+#   redis-server           the one service of the CLI's distributed sweeps (BullMQ); the sweep test
+#                          starts its own on a free loopback port
 set -euo pipefail
 want=()
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || want+=(dataset-fashion-mnist)
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
+command -v redis-server >/dev/null 2>&1 || want+=(redis-server)
 if [ ${#want[@]} -eq 0 ]; then
   echo "system deps: all present"
   exit 0

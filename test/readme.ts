@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 
-export const PACKAGES = ['core', 'datasets', 'importances', 'loggers', 'optimizers', 'pruning', 'regularizers', 'replay'] as const;
+export const PACKAGES = ['core', 'datasets', 'experiments', 'importances', 'loggers', 'optimizers', 'pruning', 'regularizers', 'replay'] as const;
 export type PackageDir = (typeof PACKAGES)[number];
 
 export interface Readme {

@@ -23,6 +23,7 @@ import { benchEwc } from './workloads/ewc.js';
 import { benchMobilenet, finishMobilenet } from './workloads/mobilenet.js';
 import { benchPruning } from './workloads/pruning.js';
 import { benchStructure } from './workloads/structure.js';
+import { finishSweep } from './workloads/sweep.js';
 import { benchScaling } from './workloads/scaling.js';
 import { benchSigSi } from './workloads/sig-si.js';
 import { benchTrainSteps } from './workloads/train-step.js';
@@ -57,6 +58,10 @@ export const WORKLOADS: Record<string, Workload> = {
     title: 'MobileNetV2 imported from tfjs-layers: training step, per-example Fisher, memory, against tfjs-layers and PyTorch',
     run: benchMobilenet,
     finish: finishMobilenet,
+  },
+  sweep: {
+    title: 'Sweeps: the same 8 cells on 1 and 2 local worker processes and on 2 BullMQ workers (redis-server on loopback)',
+    finish: finishSweep,
   },
   'conv-speed': {
     title: "Convolutions against the wasm backend's speed limit: ops, steps and per-example importances, before and after, beside its matMul and PyTorch",

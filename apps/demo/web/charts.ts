@@ -3,7 +3,7 @@
  * (`view.insert(name, rows)` on their named data sets), and the average accuracy after each task.
  * Every chart colours a run by its method (legend.ts) and leaves the legend to the page (an HTML list
  * above the charts, never clipped); task boundaries are vertical rules. The other charts
- * (correlations, pruning) are the runner's specs (src/experiment/charts.ts), shared with the CLI.
+ * (correlations, pruning) are the runner's specs (@forgetless/experiments, charts.ts), shared with the CLI.
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { colourScale, dashScale } from './legend.js';

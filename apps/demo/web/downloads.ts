@@ -4,8 +4,8 @@
  * metrics), and each chart as SVG or PNG (Vega's own renderers: `view.toSVG()`, `view.toImageURL`).
  */
 import type { Result } from 'vega-embed';
-import type { PruningResult } from '../src/experiment/pruning.js';
-import type { RunRecord } from '../src/experiment/run.js';
+import type { PruningResult } from '@forgetless/experiments';
+import type { RunRecord } from '@forgetless/experiments';
 import type { RunRequest } from './protocol.js';
 
 /** Offers `blob` as a download named `name`. */

@@ -23,7 +23,7 @@ import {
 } from '@forgetless/core';
 import { type ImagePreprocessing, type ImageSet, decodeImageBlobs, imageSetSource, parsePreprocessing, splitIndices } from '@forgetless/datasets';
 import { prune } from '@forgetless/pruning';
-import { variantLabel } from '../src/experiment/methods.js';
+import { variantLabel } from '@forgetless/experiments';
 import { planClasses } from '../src/finetune/classes.js';
 import { validateFinetuneConfig } from '../src/finetune/config.js';
 import { type FinetuneData, type FinetuneEvent, type FinetuneMetrics, measureFinetune, runFinetune } from '../src/finetune/run.js';

@@ -3,8 +3,8 @@
  * beside it (naming the field as the page labels it), and the form read into the runner's
  * ExperimentConfig (the same shape `forgetless run` builds from its flags).
  */
-import type { ExperimentConfig, Scenario, SequenceName } from '../src/experiment/config.js';
-import type { PruningConfig } from '../src/experiment/pruning.js';
+import type { ExperimentConfig, Scenario, SequenceName } from '@forgetless/experiments';
+import type { PruningConfig } from '@forgetless/experiments';
 import type { BackendChoice, RunRequest } from './protocol.js';
 
 /**

@@ -10,10 +10,10 @@
  * it shares the worker.
  */
 import embed, { type Result, type VisualizationSpec, vega } from 'vega-embed';
-import { correlationSpec, pruningSpec } from '../src/experiment/charts.js';
-import type { PruningEvent, PruningResult } from '../src/experiment/pruning.js';
-import type { ExperimentEvent, RunRecord } from '../src/experiment/run.js';
-import { correlationSurfaces, recordCells } from '../src/experiment/summary.js';
+import { correlationSpec, pruningSpec } from '@forgetless/experiments';
+import type { PruningEvent, PruningResult } from '@forgetless/experiments';
+import type { ExperimentEvent, RunRecord } from '@forgetless/experiments';
+import { correlationSurfaces, recordCells } from '@forgetless/experiments';
 import { type AveragePoint, CHART_CONFIG, type CurvePoint, type LiveLayout, type LossPoint, averageSpec, curvesSpec, lossSpec, smoother } from './charts.js';
 import { type ExperimentResults, chartDownloads, resultsCsv, resultsJson, saveBlob } from './downloads.js';
 import { setupFinetunePanel } from './finetune-panel.js';

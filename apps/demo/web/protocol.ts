@@ -2,11 +2,11 @@
  * The messages between the page (main.ts, finetune-panel.ts) and the worker (worker.ts, finetune-job.ts). Everything here is
  * structured-cloneable plain data (NaN included); the worker owns every tensor.
  */
-import type { ExperimentConfig } from '../src/experiment/config.js';
+import type { ExperimentConfig } from '@forgetless/experiments';
 import type { FinetuneConfig } from '../src/finetune/config.js';
 import type { FinetuneMetrics, FinetuneRecord, FinetuneResult } from '../src/finetune/run.js';
-import type { PruningConfig, PruningEvent, PruningResult } from '../src/experiment/pruning.js';
-import type { ExperimentEvent } from '../src/experiment/run.js';
+import type { PruningConfig, PruningEvent, PruningResult } from '@forgetless/experiments';
+import type { ExperimentEvent } from '@forgetless/experiments';
 import type { StructurePruned } from './structure-job.js';
 
 /** tfjs backends the page offers: wasm (default), WebGL where the worker can get a context, cpu. */

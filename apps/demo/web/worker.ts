@@ -7,7 +7,7 @@
  */
 import type { Task } from '@forgetless/core';
 import { EMBEDDED_SOURCE, type MnistFormatDataset, fetchMnistFormat } from '@forgetless/datasets';
-import { buildTasks, runExperiment, runPruning, validateConfig } from '../src/experiment/index.js';
+import { buildTasks, runExperiment, runPruning, validateConfig } from '@forgetless/experiments';
 import { activateBackend } from './backend.js';
 import { FieldError, canDecodeImages, inspectModel, runFinetuneJob } from './finetune-job.js';
 import type { FromWorker, RunRequest, ToWorker } from './protocol.js';

@@ -24,11 +24,11 @@ import {
 import { type ImportanceMethod, type ImportanceOptions, computeImportance, siTracker } from '@forgetless/importances';
 import { applyMasks, pruningMasks } from './masks.js';
 
-/** Paper 2's global sparsities (70/80/90/95/97 %) and per-layer sparsities (80/90 %). */
+/** Paper 2's global sparsities (70/80/90/95/97 %) and per-layer sparsities (80/90 %). @deprecated the papers' protocols are data in @forgetless/experiments (same names); kept here for compatibility. */
 export const PAPER2_GLOBAL_SPARSITIES: readonly number[] = [0.7, 0.8, 0.9, 0.95, 0.97];
 export const PAPER2_LAYER_SPARSITIES: readonly number[] = [0.8, 0.9];
 
-/** Paper 2's MNIST test accuracies by importance label: `global[i]` at PAPER2_GLOBAL_SPARSITIES[i], `layer[i]` at PAPER2_LAYER_SPARSITIES[i]. */
+/** Paper 2's MNIST test accuracies by importance label: `global[i]` at PAPER2_GLOBAL_SPARSITIES[i], `layer[i]` at PAPER2_LAYER_SPARSITIES[i]. @deprecated the papers' protocols are data in @forgetless/experiments (same names); kept here for compatibility. */
 export const PAPER2_PRUNING: Readonly<Record<string, { readonly global: readonly number[]; readonly layer: readonly number[] }>> = {
   '|w|': { global: [0.973, 0.959, 0.857, 0.613, 0.383], layer: [0.921, 0.677] },
   SIG: { global: [0.969, 0.955, 0.896, 0.699, 0.457], layer: [0.859, 0.625] },
@@ -37,13 +37,13 @@ export const PAPER2_PRUNING: Readonly<Record<string, { readonly global: readonly
   SI: { global: [0.768, 0.492, 0.222, 0.131, 0.118], layer: [0.232, 0.125] },
 };
 
-/** Paper 2's label of each importance (the keys of PAPER2_PRUNING). */
+/** Paper 2's label of each importance (the keys of PAPER2_PRUNING). @deprecated the papers' protocols are data in @forgetless/experiments (same names); kept here for compatibility. */
 export const PAPER2_LABELS: Readonly<Record<ImportanceMethod, string>> = { magnitude: '|w|', sig: 'SIG', fisher: 'FIS', mas: 'MAS', si: 'SI' };
 
-/** Paper 2's importances, in its order. */
+/** Paper 2's importances, in its order. @deprecated the papers' protocols are data in @forgetless/experiments (same names); kept here for compatibility. */
 export const PAPER2_METHODS: readonly ImportanceMethod[] = ['magnitude', 'sig', 'fisher', 'mas', 'si'];
 
-/** Paper 2's figure for one cell, if it has one. */
+/** Paper 2's figure for one cell, if it has one. @deprecated the papers' protocols are data in @forgetless/experiments (same names); kept here for compatibility. */
 export function paper2Accuracy(label: string, scope: 'global' | 'layer', sparsity: number): number | undefined {
   const list = scope === 'global' ? PAPER2_GLOBAL_SPARSITIES : PAPER2_LAYER_SPARSITIES;
   const i = list.findIndex((s) => Math.abs(s - sparsity) < 1e-9);
@@ -78,6 +78,10 @@ export interface Paper2PruningOptions {
   calibration?: DataSource;
   /** Default: paper 2's, PAPER2_METHODS. */
   methods?: readonly ImportanceMethod[];
+  /** A row's `method`: each importance's label (default paper 2's, PAPER2_LABELS). */
+  labels?: Readonly<Partial<Record<ImportanceMethod, string>>>;
+  /** A row's `paper`: the published accuracy of a cell, if any (default paper 2's, paper2Accuracy). */
+  published?: (label: string, scope: 'global' | 'layer', sparsity: number) => number | undefined;
   /** Default PAPER2_GLOBAL_SPARSITIES and PAPER2_LAYER_SPARSITIES. */
   globalSparsities?: readonly number[];
   layerSparsities?: readonly number[];
@@ -155,7 +159,7 @@ export async function paper2PruningExperiment(model: Model, options: Paper2Pruni
     const rows: Paper2PruningRow[] = [];
     for (const importance of methods) {
       if (signal?.aborted) throw new Error(`${what}: cancelled`);
-      const method = PAPER2_LABELS[importance] ?? importance;
+      const method = (options.labels ?? PAPER2_LABELS)[importance] ?? importance;
       const imp = importance === 'si' ? (siImportance as ParamMap) : await computeImportance(importance, model, calibration, importanceOptions);
       const mine: Paper2PruningRow[] = [];
       try {
@@ -171,7 +175,7 @@ export async function paper2PruningExperiment(model: Model, options: Paper2Pruni
           }
           try {
             const accuracy = (await evaluate(model, task.test, evalOpts)).accuracy;
-            const paper = paper2Accuracy(method, scope, sparsity);
+            const paper = (options.published ?? paper2Accuracy)(method, scope, sparsity);
             const row: Paper2PruningRow = { method, importance, scope, sparsity, accuracy, ...count, ...(paper !== undefined ? { paper } : {}) };
             await options.onPruned?.(row, model);
             mine.push(row);

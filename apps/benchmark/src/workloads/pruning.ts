@@ -17,20 +17,8 @@ import { type ParamMap, disposeParams, mlp } from '@forgetless/core';
 import { loadDataset, loadEmbedded } from '@forgetless/datasets/node';
 import { taskSequence } from '@forgetless/datasets';
 import type { ImportanceMethod } from '@forgetless/importances';
-import {
-  PAPER2_GLOBAL_SPARSITIES,
-  PAPER2_LABELS,
-  PAPER2_LAYER_SPARSITIES,
-  PAPER2_METHODS,
-  PAPER2_PRUNING as PAPER2,
-  type Paper2PruningRow,
-  type SizeReport,
-  applyMasks,
-  encodeSparse,
-  paper2PruningExperiment,
-  pruningMasks,
-  sizeReport,
-} from '@forgetless/pruning';
+import { PAPER2_GLOBAL_SPARSITIES, PAPER2_LABELS, PAPER2_LAYER_SPARSITIES, PAPER2_METHODS, PAPER2_PRUNING as PAPER2, paper2Accuracy } from '@forgetless/experiments';
+import { type Paper2PruningRow, type SizeReport, applyMasks, encodeSparse, paper2PruningExperiment, pruningMasks, sizeReport } from '@forgetless/pruning';
 import { timeIt } from '../harness.js';
 
 type Row = Record<string, string | number>;
@@ -161,6 +149,11 @@ export async function pruningExperiment(opts: PruningExperimentOptions): Promise
       task,
       train: { optimizer, epochs, batchSize: 100, learningRate: 1e-3, seed: opts.seed ?? 0 },
       importanceOptions: { limit: calibration, batchSize: 100 },
+      methods: PAPER2_METHODS,
+      globalSparsities: PAPER2_GLOBAL_SPARSITIES,
+      layerSparsities: PAPER2_LAYER_SPARSITIES,
+      labels: PAPER2_LABELS,
+      published: paper2Accuracy,
       onPruned: async (row, m) => {
         if (row.importance !== 'magnitude' || row.scope !== 'global') return;
         const b = await weightBytes(m.params);

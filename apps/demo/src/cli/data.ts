@@ -10,8 +10,8 @@ import { join, resolve } from 'node:path';
 import type { Task } from '@forgetless/core';
 import type { MnistFormatDataset } from '@forgetless/datasets';
 import { DATA_ENV, DEFAULT_QUEUE_DATASETS, findMnistFormatFiles, isFolderName, loadDataset, loadEmbedded, locateDataset } from '@forgetless/datasets/node';
-import type { DataConfig } from '../experiment/config.js';
-import { buildTasks } from '../experiment/tasks.js';
+import type { DataConfig } from '@forgetless/experiments';
+import { buildTasks } from '@forgetless/experiments';
 import { UserError } from './errors.js';
 
 export type Warn = (line: string) => void;

@@ -2,8 +2,8 @@
  * User errors: one line `forgetless: <what is wrong>` and an exit code (2: bad arguments, 1: bad
  * files or data, 3: a run diverged), no stack trace unless FORGETLESS_DEBUG=1.
  */
-import { ConfigError } from '../experiment/config.js';
-import { MethodError } from '../experiment/methods.js';
+import { ConfigError } from '@forgetless/experiments';
+import { MethodError } from '@forgetless/experiments';
 
 export class UserError extends Error {
   constructor(

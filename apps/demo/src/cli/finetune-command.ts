@@ -11,8 +11,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type LoadedLayersModel, resizeHead, useBackend } from '@forgetless/core';
 import { loadLayersModel, saveLayersModel, writeFileAtomic } from '@forgetless/core/node';
 import cliProgress from 'cli-progress';
-import { BACKENDS, type BackendChoice, type VariantConfig } from '../experiment/config.js';
-import { type OptimizerName, defaultLambda, hasLambda, parseVariant, variantLabel } from '../experiment/methods.js';
+import { BACKENDS, type BackendChoice, type VariantConfig } from '@forgetless/experiments';
+import { type OptimizerName, defaultLambda, hasLambda, parseVariant, variantLabel } from '@forgetless/experiments';
 import { planClasses } from '../finetune/classes.js';
 import {
   BATCH_NORM_CHOICES,
@@ -27,7 +27,7 @@ import {
 import { type FinetuneData, type FinetuneEvent, type FinetuneRecord, type FinetuneResult, runFinetune } from '../finetune/run.js';
 import { finetuneChartSpec, finetuneMarkdown, finetuneTable } from '../report/finetune.js';
 import { renderSvg, slug } from '../report/svg.js';
-import { CHECKPOINT_DIR } from './checkpoint.js';
+import { CHECKPOINT_DIR } from '@forgetless/experiments/node';
 import { UserError, usage } from './errors.js';
 import { interrupts } from './interrupt.js';
 import { exampleModelPath, renderExampleData } from './finetune-example.js';

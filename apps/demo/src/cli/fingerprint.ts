@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ArraySource, type DataSource, type Task } from '@forgetless/core';
-import type { ExperimentConfig } from '../experiment/config.js';
+import { type ExperimentConfig, canonicalJson } from '@forgetless/experiments';
 
 export interface PartFingerprint {
   size: number;
@@ -36,18 +36,7 @@ const sha = (...parts: (string | Bytes)[]): string => {
   return h.digest('hex');
 };
 
-/** JSON with keys sorted at every level (undefined fields dropped), for hashing. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.keys(v as object)
-            .sort()
-            .map((k) => [k, (v as Record<string, unknown>)[k]]),
-        )
-      : v,
-  );
-}
+export { canonicalJson };
 
 /** Hashes each array once, however many task parts view it. */
 function arrayHasher(): (a: Bytes) => string {
@@ -72,6 +61,11 @@ function partFingerprint(source: DataSource, hash: (a: Bytes) => string): PartFi
     images: sha(hash(o.x), shape, String(o.scale ?? ''), o.indices ?? none, o.permutation ?? none),
     labels: sha(hash(o.y), shape, o.indices ?? none, o.labelMap ?? none),
   };
+}
+
+/** The fingerprint of the data alone (every task's parts): a SHA-256 of `runFingerprint(...).tasks`. */
+export function dataFingerprint(fingerprint: RunFingerprint): string {
+  return sha(canonicalJson(fingerprint.tasks));
 }
 
 /** The fingerprint of `config` run on `tasks`. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Plugin } from '@forgetless/core';
 import { type LoggerPlugin, loggerPlugin } from '@forgetless/loggers';
 import { LOG_FORMATS, type LogFormat, runLogSinks } from '@forgetless/loggers/node';
-import type { ExperimentEvent, RunOptions, RunState } from '../experiment/run.js';
+import type { ExperimentEvent, RunOptions, RunState } from '@forgetless/experiments';
 import { usage } from './errors.js';
 
 /** `tensorboard,csv` → the formats, or a usage error naming the bad value. */

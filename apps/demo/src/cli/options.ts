@@ -2,9 +2,9 @@
  * From `forgetless run` flags to an ExperimentConfig: a preset or the default run, with every flag
  * given on top. Each bad value is a one-line usage error naming the flag.
  */
-import { type BackendChoice, type ExperimentConfig, type Scenario, type SequenceName, BACKENDS, SCENARIOS, SEQUENCES, checkLambdas } from '../experiment/config.js';
-import { type OptimizerName, type VariantSpec, defaultLambda, hasLambda, parseVariant, variantLabel } from '../experiment/methods.js';
-import { PRESETS, PRESET_NAMES, type Preset, defaultConfig, isPresetName } from '../experiment/presets.js';
+import { type BackendChoice, type ExperimentConfig, type Scenario, type SequenceName, BACKENDS, SCENARIOS, SEQUENCES, checkLambdas } from '@forgetless/experiments';
+import { type OptimizerName, type VariantSpec, defaultLambda, hasLambda, parseVariant, variantLabel } from '@forgetless/experiments';
+import { PRESETS, PRESET_NAMES, type Preset, defaultConfig, isPresetName } from '@forgetless/experiments';
 import { usage } from './errors.js';
 
 export interface RunFlags {

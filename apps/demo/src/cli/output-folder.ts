@@ -20,7 +20,7 @@ import { lstat, mkdir, readFile, readdir, rm, rmdir, stat, unlink, utimes, write
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { CHECKPOINT_DIR } from './checkpoint.js';
+import { CHECKPOINT_DIR } from '@forgetless/experiments/node';
 import { UserError, usage } from './errors.js';
 
 /** The lock folder inside the output folder. */

@@ -5,10 +5,10 @@
  */
 import { join } from 'node:path';
 import { writeFileAtomic } from '@forgetless/core/node';
-import { type ChartSpec, averageAccuracySpec, correlationSpec, lambdaSpec, matrixSpec } from '../experiment/charts.js';
-import type { Preset } from '../experiment/presets.js';
-import type { ExperimentResult } from '../experiment/run.js';
-import { type CorrelationSurface, type VariantSummary, correlationSurfaces, summarize } from '../experiment/summary.js';
+import { type ChartSpec, averageAccuracySpec, correlationSpec, lambdaSpec, matrixSpec } from '@forgetless/experiments';
+import type { Preset } from '@forgetless/experiments';
+import type { ExperimentResult } from '@forgetless/experiments';
+import { type CorrelationSurface, type VariantSummary, correlationSurfaces, summarize } from '@forgetless/experiments';
 import { reportMarkdown } from '../report/markdown.js';
 import { renderSvg, slug } from '../report/svg.js';
 import { toJson } from './json.js';

@@ -8,10 +8,12 @@
  * the commands' modules (tfjs kernels, charts) load only then, so refusals come within a second.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { BACKENDS, SCENARIOS, SEQUENCES } from '../experiment/config.js';
-import { DEFAULT_LAMBDAS, METHODS, SGD_LAMBDAS } from '../experiment/methods.js';
-import { PRESETS, PRESET_NAMES, defaultConfig } from '../experiment/presets.js';
+import { BACKENDS, SCENARIOS, SEQUENCES } from '@forgetless/experiments';
+import { DEFAULT_LAMBDAS, METHODS, SGD_LAMBDAS } from '@forgetless/experiments';
+import { PRESETS, PRESET_NAMES, defaultConfig } from '@forgetless/experiments';
 import { usage } from './errors.js';
 import { parseLogFormats } from './logging.js';
 import type { FinetuneFlags } from './finetune-command.js';
@@ -59,6 +61,51 @@ async function runAction(flags: RunActionFlags, command: string): Promise<void> 
   }
 }
 
+export interface SweepActionFlags extends RunFlags {
+  out?: string;
+  force?: boolean;
+  workers?: string;
+  queue?: string;
+  status?: boolean;
+  collect?: boolean;
+  detach?: boolean;
+  attempts?: string;
+  cells?: string;
+  progress?: boolean;
+  quiet?: boolean;
+  download?: boolean;
+}
+
+export interface WorkerFlags {
+  queue: string;
+  cells?: string;
+  concurrency?: string;
+  download?: boolean;
+  lockSeconds?: string;
+  maxCells?: string;
+  quiet?: boolean;
+}
+
+async function sweepAction(flags: SweepActionFlags, command: string): Promise<void> {
+  if (flags.workers !== undefined && flags.queue !== undefined) throw usage('--workers and --queue exclude each other: --queue hands the cells to `forgetless worker` processes');
+  // --status and --collect read the sweep in --out: no new folder, no lock needed for reading
+  const readOnly = !!(flags.status || flags.collect);
+  if (readOnly && flags.out === undefined) throw usage(`--${flags.status ? 'status' : 'collect'}: give the sweep's folder with --out`);
+  if (flags.status) {
+    // reads only: not locked out by the sweep that is running into the folder
+    const { sweepCommand } = await import('./sweep-command.js');
+    await sweepCommand(flags, command, resolve(flags.out as string));
+    return;
+  }
+  const folder = await claimOutputFolder(flags.out ?? defaultOutDir(), { flag: '--out', mode: 'tool' });
+  try {
+    const { sweepCommand } = await import('./sweep-command.js');
+    await sweepCommand(flags, command, folder.dir);
+  } finally {
+    await folder.release();
+  }
+}
+
 export function buildProgram(argv: readonly string[]): Command {
   const command = ['forgetless', ...argv].join(' ');
   const d = defaultConfig();
@@ -69,9 +116,69 @@ export function buildProgram(argv: readonly string[]): Command {
     .showSuggestionAfterError(true)
     .exitOverride();
 
+  experimentOptions(program.command('run').description('a continual-learning experiment: the default run, a paper preset, or your own (the default command)'), d)
+    .option('--out <dir>', dflt('output folder', 'runs/<timestamp>'))
+    .option('--force', 'start a new run in an --out folder that holds an earlier run (its results and checkpoint are removed)')
+    .option('--resume <dir>', dflt('continue an interrupted run from its output folder', 'none: a new run'))
+    .option('--no-progress', 'no progress bars (task lines only)')
+    .option('--quiet', 'no progress output (warnings and errors still print)')
+    .option('--log <formats>', dflt('stream every progress event into <out>/logs/<run>/: tensorboard, csv, jsonl (comma-separated)', 'none'))
+    .action(async (flags: RunActionFlags) => {
+      await runAction(flags, command);
+    });
+
+  experimentOptions(
+    program
+      .command('sweep')
+      .description(
+        'the experiment `run` would run, split into cells (one method, λ, seed each) run in parallel: in worker processes here (--workers), or by `forgetless worker` on any machine through Redis (--queue)',
+      ),
+    d,
+  )
+    .option('--workers <n>', dflt('worker processes on this machine', `the number of cores, ${availableParallelism()}`))
+    .option('--queue <url>', dflt('enqueue the cells on Redis (redis://host:port/db) as a BullMQ flow, for `forgetless worker --queue <url>`', 'none: run here'))
+    .option('--status', 'show how far the sweep in --out is (with --queue: from Redis), and exit')
+    .option('--collect', 'with --queue: write the report of the sweep in --out from its finished cells, and exit')
+    .option('--detach', 'with --queue: enqueue and exit (default: wait for the cells, then write the report)')
+    .option('--attempts <n>', dflt('with --queue: tries per cell (retries back off exponentially from 5 s)', '3'))
+    .option('--cells <dir>', dflt("the cells' results and checkpoints; a folder every worker sees lets a retried cell resume", '<out>/cells'))
+    .option('--out <dir>', dflt('output folder (run the same sweep again into it to continue: finished cells are not run again)', 'runs/<timestamp>'))
+    .option('--force', 'use an --out folder that holds another sweep or run')
+    .option('--no-progress', 'no status line (cell lines only)')
+    .option('--quiet', 'no progress output (warnings and errors still print)')
+    .action(async (flags: SweepActionFlags) => {
+      await sweepAction(flags, command);
+    });
+
   program
-    .command('run')
-    .description('a continual-learning experiment: the default run, a paper preset, or your own (the default command)')
+    .command('worker')
+    .description('take cells of `forgetless sweep --queue` from Redis and run them, until stopped (Ctrl-C: the current cell is put back)')
+    .requiredOption('--queue <url>', 'the Redis of the sweeps: redis://host:port/db (required)')
+    .option(
+      '--cells <dir>',
+      dflt(
+        "where cells keep their checkpoints and results: the sweep's cells folder when shared (a retried cell then resumes), else a folder here",
+        'a folder under the system temp dir',
+      ),
+    )
+    .option('--concurrency <n>', 'cells run at once by this worker (one process each)', '1')
+    .option('--download', 'fetch MNIST / Fashion-MNIST from their published sources when missing')
+    .option('--lock-seconds <n>', 'a cell whose worker is silent this long is stalled and given to another worker', '30')
+    .option('--max-cells <n>', dflt('exit after this many cells', 'never'))
+    .option('--quiet', 'no progress output')
+    .action(async (flags: WorkerFlags) => {
+      const { workerCommand } = await import('./worker-command.js');
+      await workerCommand(flags);
+    });
+
+  registerCommands(program, command);
+  registerToolCommands(program);
+  return program;
+}
+
+/** The options of an experiment, shared by `run` and `sweep`. */
+function experimentOptions(cmd: Command, d: ReturnType<typeof defaultConfig>): Command {
+  return cmd
     .addOption(new Option('--preset <name>', dflt(`a paper's experiment: ${PRESET_NAMES.join(', ')}`, 'none: the default run')))
     .option('--quick', 'scale a preset down (fewer tasks, steps, seeds) to minutes')
     .option(
@@ -125,17 +232,11 @@ export function buildProgram(argv: readonly string[]): Command {
         'all',
       ]),
     )
-    .option('--train-limit <n>', dflt('train on at most n examples per task', 'all'))
-    .option('--out <dir>', dflt('output folder', 'runs/<timestamp>'))
-    .option('--force', 'start a new run in an --out folder that holds an earlier run (its results and checkpoint are removed)')
-    .option('--resume <dir>', dflt('continue an interrupted run from its output folder', 'none: a new run'))
-    .option('--no-progress', 'no progress bars (task lines only)')
-    .option('--quiet', 'no progress output (warnings and errors still print)')
-    .option('--log <formats>', dflt('stream every progress event into <out>/logs/<run>/: tensorboard, csv, jsonl (comma-separated)', 'none'))
-    .action(async (flags: RunActionFlags) => {
-      await runAction(flags, command);
-    });
+    .option('--train-limit <n>', dflt('train on at most n examples per task', 'all'));
+}
 
+/** finetune, methods, presets. */
+function registerCommands(program: Command, command: string): void {
   program
     .command('finetune')
     .description('fine-tune a pretrained model.json on new data without forgetting its old data: methods × λ side by side, plain fine-tuning beside them')
@@ -222,9 +323,6 @@ export function buildProgram(argv: readonly string[]): Command {
     .action(() => {
       for (const p of Object.values(PRESETS)) process.stdout.write(`${p.name.padEnd(13)}${p.title}\n${' '.repeat(13)}${p.protocol}\n`);
     });
-
-  registerToolCommands(program);
-  return program;
 }
 
 const NO_COMMAND = new Set(['-h', '--help', '-V', '--version']);

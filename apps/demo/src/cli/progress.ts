@@ -5,7 +5,7 @@
  * where (`diverged at task T step S (parameter P = NaN)`) instead of its accuracy.
  */
 import cliProgress from 'cli-progress';
-import type { ExperimentEvent } from '../experiment/run.js';
+import type { ExperimentEvent } from '@forgetless/experiments';
 
 export interface ProgressOptions {
   /** Draw bars (default: when stderr is a terminal). */

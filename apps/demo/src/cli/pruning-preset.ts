@@ -1,5 +1,5 @@
 /**
- * `forgetless run --preset pruning`: paper 2's pruning table (src/experiment/pruning.ts) on the data
+ * `forgetless run --preset pruning`: paper 2's pruning table (@forgetless/experiments, pruning.ts) on the data
  * found (MNIST where the user has it, else Fashion-MNIST), written as results.json, report.md
  * (measured beside the paper's MNIST numbers) and pruning.svg. `--quick`: 1 epoch on 10 000
  * examples, importances on 2000, accuracy on 5000 test examples.
@@ -8,9 +8,9 @@ import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type BackendName, useBackend } from '@forgetless/core';
 import { writeFileAtomic } from '@forgetless/core/node';
-import { pruningSpec } from '../experiment/charts.js';
-import { PRESETS } from '../experiment/presets.js';
-import { pruningConfig, runPruning } from '../experiment/pruning.js';
+import { pruningSpec } from '@forgetless/experiments';
+import { PRESETS } from '@forgetless/experiments';
+import { pruningConfig, runPruning } from '@forgetless/experiments';
 import { pruningMarkdown } from '../report/pruning.js';
 import { renderSvg } from '../report/svg.js';
 import { loadExperimentData } from './data.js';

@@ -5,18 +5,18 @@
  */
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '@forgetless/core/node';
-import { scenariosSpec } from '../experiment/charts.js';
+import { scenariosSpec } from '@forgetless/experiments';
 import { type ScenarioRun, scenariosMarkdown, scenariosTable } from '../report/scenarios.js';
 import { renderSvg } from '../report/svg.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@forgetless/core';
-import { type ExperimentConfig, validateConfig } from '../experiment/config.js';
-import { hasLambda, variantLabel } from '../experiment/methods.js';
-import type { Preset } from '../experiment/presets.js';
-import { PRESETS, isPresetName } from '../experiment/presets.js';
-import { type ExperimentResult, type Snapshot, runExperiment } from '../experiment/run.js';
-import { type VariantSummary, divergenceText } from '../experiment/summary.js';
-import { type LoadedCheckpoint, fileCheckpoint, loadCheckpoint } from './checkpoint.js';
+import { type ExperimentConfig, validateConfig } from '@forgetless/experiments';
+import { hasLambda, variantLabel } from '@forgetless/experiments';
+import type { Preset } from '@forgetless/experiments';
+import { PRESETS, isPresetName } from '@forgetless/experiments';
+import { type ExperimentResult, type Snapshot, runExperiment } from '@forgetless/experiments';
+import { type VariantSummary, divergenceText } from '@forgetless/experiments';
+import { CheckpointError, type LoadedCheckpoint, fileCheckpoint, loadCheckpoint } from '@forgetless/experiments/node';
 import { importanceSamples, loadExperimentData } from './data.js';
 import { UserError, usage } from './errors.js';
 import { interrupts } from './interrupt.js';
@@ -96,7 +96,9 @@ export async function runCommand(allFlags: RunCommandFlags, command: string): Pr
   let context: Record<string, unknown>;
   if (flags.resume !== undefined) {
     outDir = resolve(flags.resume);
-    resumed = await loadCheckpoint(outDir);
+    resumed = await loadCheckpoint(outDir).catch((e: unknown) => {
+      throw e instanceof CheckpointError ? new UserError(`--resume: ${e.message}`) : e;
+    });
     config = validateConfig(resumed.config);
     context = resumed.context;
     const name = context.preset;

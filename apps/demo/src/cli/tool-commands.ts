@@ -4,8 +4,8 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { BACKENDS } from '../experiment/config.js';
-import { IMPORTANCE_NAMES } from '../experiment/methods.js';
+import { BACKENDS } from '@forgetless/experiments';
+import { IMPORTANCE_NAMES } from '@forgetless/experiments';
 
 const IMPORTANCE_CHOICES = [...Object.keys(IMPORTANCE_NAMES), 'fisher'];
 const DATA = 'embedded (the Fashion-MNIST subset shipped with @forgetless/datasets), fashion-mnist, mnist, or a folder of MNIST-format files';

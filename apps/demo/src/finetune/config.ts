@@ -5,8 +5,8 @@
  *
  * Browser-safe: no node:* imports.
  */
-import { type BackendChoice, ConfigError, OPTIMIZERS, type VariantConfig } from '../experiment/config.js';
-import { MethodError, type OptimizerName, hasLambda, methodDefinition, parseVariant, variantLabel } from '../experiment/methods.js';
+import { type BackendChoice, ConfigError, OPTIMIZERS, type VariantConfig } from '@forgetless/experiments';
+import { MethodError, type OptimizerName, hasLambda, methodDefinition, parseVariant, variantLabel } from '@forgetless/experiments';
 
 /** What happens to the classifier head: kept, given units for new classes, or replaced by a new one. */
 export type HeadChoice = 'keep' | 'extend' | 'replace';

@@ -36,9 +36,9 @@ import {
   trainContinual,
   yieldToEventLoop,
 } from '@forgetless/core';
-import { createPlugins, variantLabel } from '../experiment/methods.js';
-import { createOptimizer } from '../experiment/optimizer.js';
-import { variantOptimizer } from '../experiment/run.js';
+import { createPlugins, variantLabel } from '@forgetless/experiments';
+import { createOptimizer } from '@forgetless/experiments';
+import { variantOptimizer } from '@forgetless/experiments';
 import { type FinetuneConfig, finetuneKeys, matchLayers, validateFinetuneConfig } from './config.js';
 
 /** Old or new data: training examples (importances / fine-tuning), test examples, and the model classes they use. */

@@ -3,7 +3,7 @@
  * new-data accuracy, one point per method and λ, the pretrained model marked). Browser-safe: the
  * page shows the same chart.
  */
-import type { ChartSpec } from '../experiment/charts.js';
+import type { ChartSpec } from '@forgetless/experiments';
 import type { FinetuneMetrics, FinetuneRecord, FinetuneResult } from '../finetune/run.js';
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');

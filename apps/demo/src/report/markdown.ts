@@ -4,10 +4,10 @@
  * beside the measured ones for presets, paper 3's correlation claims, per-task timings, and links
  * to the SVG charts.
  */
-import type { ExperimentConfig } from '../experiment/config.js';
-import type { Preset } from '../experiment/presets.js';
-import type { ExperimentResult } from '../experiment/run.js';
-import { type LambdaSummary, type VariantSummary, divergenceText, formatStat } from '../experiment/summary.js';
+import type { ExperimentConfig } from '@forgetless/experiments';
+import type { Preset } from '@forgetless/experiments';
+import type { ExperimentResult } from '@forgetless/experiments';
+import { type LambdaSummary, type VariantSummary, divergenceText, formatStat } from '@forgetless/experiments';
 import { slug } from './svg.js';
 
 export interface ReportContext {

@@ -1,5 +1,5 @@
 /** report.md of the pruning preset: measured test accuracy beside paper 2's, per importance and sparsity. */
-import { PRUNING_GLOBAL, PRUNING_LAYER, type PruningResult } from '../experiment/pruning.js';
+import { PRUNING_GLOBAL, PRUNING_LAYER, type PruningResult } from '@forgetless/experiments';
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { averageAccuracySpec, correlationSpec, lambdaSpec, matrixSpec, pruningSpec } from '../experiment/charts.js';
-import { defaultConfig, PRESETS } from '../experiment/presets.js';
-import type { ExperimentResult, RunRecord } from '../experiment/run.js';
-import { summarize } from '../experiment/summary.js';
+import { averageAccuracySpec, correlationSpec, lambdaSpec, matrixSpec, pruningSpec } from '@forgetless/experiments';
+import { defaultConfig, PRESETS } from '@forgetless/experiments';
+import type { ExperimentResult, RunRecord } from '@forgetless/experiments';
+import { summarize } from '@forgetless/experiments';
 import { reportMarkdown } from './markdown.js';
 import { renderSvg, slug } from './svg.js';
 

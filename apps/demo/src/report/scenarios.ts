@@ -2,8 +2,8 @@
  * The report of a scenarios preset: per method, the final average accuracy (mean ± std over seeds),
  * forgetting and BWT in each scenario, beside the published table.
  */
-import type { Preset } from '../experiment/presets.js';
-import { type VariantSummary, formatStat } from '../experiment/summary.js';
+import type { Preset } from '@forgetless/experiments';
+import { type VariantSummary, formatStat } from '@forgetless/experiments';
 
 export interface ScenarioRun {
   scenario: string;

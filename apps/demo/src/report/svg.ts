@@ -5,7 +5,7 @@
  */
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
-import type { ChartSpec } from '../experiment/charts.js';
+import type { ChartSpec } from '@forgetless/experiments';
 
 export async function renderSvg(spec: ChartSpec): Promise<string> {
   const compiled = compile(spec as unknown as Parameters<typeof compile>[0]).spec;

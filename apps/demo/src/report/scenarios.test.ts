@@ -1,11 +1,11 @@
 import { forwardTransfer, syntheticPermutedTasks } from '@forgetless/core';
 import { describe, expect, it } from 'vitest';
-import { scenariosTable } from '../report/scenarios.js';
-import { ConfigError, validateConfig } from './config.js';
-import { MethodError, createPlugins, hasLambda, parseVariant, variantLabel } from './methods.js';
-import { PRESETS } from './presets.js';
-import { runExperiment } from './run.js';
-import { stat, summarize } from './summary.js';
+import { scenariosTable } from './scenarios.js';
+import { ConfigError, validateConfig } from '@forgetless/experiments';
+import { MethodError, createPlugins, hasLambda, parseVariant, variantLabel } from '@forgetless/experiments';
+import { PRESETS } from '@forgetless/experiments';
+import { runExperiment } from '@forgetless/experiments';
+import { stat, summarize } from '@forgetless/experiments';
 
 describe('scenario methods', () => {
   it('parses lwf, replay-<n>, +replay-<n>, packnet, joint and EWC modes; labels round-trip', () => {

@@ -1,18 +1,17 @@
 /**
  * Paper 2's pruning experiment (arXiv 2109.10021) as the demo runs it: the protocol itself (train one
  * task, each importance, exact-count masks globally and per layer, accuracy per cell) is
- * `paper2PruningExperiment` of @forgetless/pruning; this file holds the demo's config and event shapes.
+ * `paper2PruningExperiment` of @forgetless/pruning; this file holds the demo's config and event shapes; the paper's numbers are data in protocols.ts.
  *
  * Browser-safe: no node:* imports.
  */
 import { type ProgressEvent, type Task, modelFromSpec } from '@forgetless/core';
 import type { ImportanceMethod } from '@forgetless/importances';
-import { PAPER2_GLOBAL_SPARSITIES, PAPER2_LAYER_SPARSITIES, PAPER2_PRUNING as PAPER2, type Paper2PruningRow, paper2PruningExperiment } from '@forgetless/pruning';
+import { type Paper2PruningRow, paper2PruningExperiment } from '@forgetless/pruning';
 import type { OptimizerName } from './methods.js';
 import { createOptimizer } from './optimizer.js';
+import { PAPER2_GLOBAL_SPARSITIES, PAPER2_LABELS, PAPER2_LAYER_SPARSITIES, PAPER2_PRUNING_PROTOCOL as P2, paper2Accuracy } from './protocols.js';
 
-/** Paper 2's MNIST accuracies by importance: global at 70/80/90/95/97 %, per layer at 80/90 % (@forgetless/pruning's). */
-export const PAPER2_PRUNING: Readonly<Record<string, { readonly global: readonly number[]; readonly layer: readonly number[] }>> = PAPER2;
 export const PRUNING_GLOBAL: readonly number[] = PAPER2_GLOBAL_SPARSITIES;
 export const PRUNING_LAYER: readonly number[] = PAPER2_LAYER_SPARSITIES;
 
@@ -53,14 +52,14 @@ export type PruningEvent = { kind: 'train'; event: ProgressEvent } | { kind: 'me
 /** Paper 2's protocol, or its scale-down. */
 export function pruningConfig(quick: boolean): PruningConfig {
   return {
-    model: '784-300-150-10:leakyrelu',
-    optimizer: 'adam',
-    learningRate: 1e-3,
-    epochs: quick ? 1 : 6,
-    batchSize: 100,
+    model: P2.model,
+    optimizer: P2.optimizer,
+    learningRate: P2.learningRate,
+    epochs: quick ? 1 : P2.epochs,
+    batchSize: P2.batchSize,
     seed: 0,
-    calibration: quick ? 2000 : 10000,
-    methods: ['magnitude', 'sig', 'fisher', 'mas', 'si'],
+    calibration: quick ? 2000 : P2.calibration,
+    methods: [...P2.methods],
     ...(quick ? { evalLimit: 5000 } : {}),
   };
 }
@@ -83,6 +82,10 @@ export async function runPruning(config: PruningConfig, options: { task: Task; o
         ...(config.evalLimit !== undefined ? { evalLimit: config.evalLimit } : {}),
       },
       methods: config.methods,
+      globalSparsities: PRUNING_GLOBAL,
+      layerSparsities: PRUNING_LAYER,
+      labels: PAPER2_LABELS,
+      published: paper2Accuracy,
       importanceOptions: { limit: config.calibration, batchSize: 100 },
       ...(config.evalLimit !== undefined ? { evaluateOptions: { limit: config.evalLimit } } : {}),
       ...(options.signal ? { signal: options.signal } : {}),

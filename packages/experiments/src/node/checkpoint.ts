@@ -1,5 +1,6 @@
 /**
- * Checkpoints of a `forgetless run` in `<out>/checkpoint/`, written after every task:
+ * File checkpoints of runExperiment (Node: `@forgetless/experiments/node`), in `<out>/checkpoint/`,
+ * written after every task (the `forgetless` CLI's `run --resume` and its sweeps' cells use them):
  *
  *   state.json            config, finished runs, and the run in progress: its task position,
  *                         accuracy rows and timings so far, plugin and optimizer metadata, and
@@ -16,10 +17,21 @@ import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ParamMap, disposeParams, useBackend } from '@forgetless/core';
 import { loadParamMap, saveParamMap, writeFileAtomic } from '@forgetless/core/node';
-import type { ExperimentConfig } from '../experiment/config.js';
-import type { CheckpointSink, PluginState, RunRecord, RunState, Snapshot } from '../experiment/run.js';
-import { UserError } from './errors.js';
-import { fromJson, toJson } from './json.js';
+import type { ExperimentConfig } from '../config.js';
+import { fromJson, toJson } from '../json.js';
+import type { CheckpointSink, PluginState, RunRecord, RunState, Snapshot } from '../run.js';
+
+/** A checkpoint that is missing, unreadable or not a forgetless checkpoint; the message names the file. */
+export class CheckpointError extends Error {
+  constructor(
+    message: string,
+    /** The checkpoint is absent (as opposed to unreadable). */
+    readonly missing = false,
+  ) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
+}
 
 export const CHECKPOINT_DIR = 'checkpoint';
 const FORMAT = 'forgetless-checkpoint';
@@ -122,11 +134,12 @@ export async function loadCheckpoint(outDir: string): Promise<LoadedCheckpoint> 
     state = fromJson(await readFile(file, 'utf8')) as StateFile;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(
-      code === 'ENOENT' ? `--resume: ${outDir} holds no checkpoint (${file} is missing)` : `--resume: ${file} is not a readable checkpoint (${(e as Error).message})`,
+    throw new CheckpointError(
+      code === 'ENOENT' ? `${outDir} holds no checkpoint (${file} is missing)` : `${file} is not a readable checkpoint (${(e as Error).message})`,
+      code === 'ENOENT',
     );
   }
-  if (state?.format !== FORMAT || state.formatVersion !== 1) throw new UserError(`--resume: ${file} is not a forgetless checkpoint (format '${String(state?.format)}')`);
+  if (state?.format !== FORMAT || state.formatVersion !== 1) throw new CheckpointError(`${file} is not a forgetless checkpoint (format '${String(state?.format)}')`);
   await useBackend(state.config.backend); // the run's own backend, before any tensor is read
   const maps: ParamMap[] = [];
   const read = async (ref: TensorRef) => {
@@ -154,7 +167,7 @@ export async function loadCheckpoint(outDir: string): Promise<LoadedCheckpoint> 
     }
   } catch (e) {
     for (const m of maps) disposeParams(m);
-    throw new UserError(`--resume: ${(e as Error).message}`);
+    throw new CheckpointError((e as Error).message);
   }
   return { config: state.config, context: state.context ?? {}, snapshot, dispose: () => maps.forEach((m) => disposeParams(m)) };
 }

@@ -4,13 +4,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type Task, syntheticPermutedTasks } from '@forgetless/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { summaryTable } from '../cli/run-command.js';
-import { progressReporter } from '../cli/progress.js';
+import { summaryTable } from './run-command.js';
+import { progressReporter } from './progress.js';
 import { reportMarkdown } from '../report/markdown.js';
-import { averageAccuracySpec, matrixSpec } from './charts.js';
-import type { ExperimentConfig } from './config.js';
-import { type ExperimentEvent, type ExperimentResult, runExperiment } from './run.js';
-import { recordCells, summarize } from './summary.js';
+import { averageAccuracySpec, matrixSpec } from '@forgetless/experiments';
+import type { ExperimentConfig } from '@forgetless/experiments';
+import { type ExperimentEvent, type ExperimentResult, runExperiment } from '@forgetless/experiments';
+import { recordCells, summarize } from '@forgetless/experiments';
 
 let tasks: Task[];
 beforeAll(() => {
