@@ -125,3 +125,15 @@ export function headWidth(tasks: readonly Task[], upTo: number): number {
   }
   return width;
 }
+
+/**
+ * A fresh classifier like `model` (same config and seed) whose head has `units` outputs: the start of
+ * a growing head, as wide as the first task's classes.
+ */
+export function withHeadWidth(model: Sequential, units: number): Sequential {
+  const config = model.config();
+  const at = headIndex(model, 'withHeadWidth');
+  if (!Number.isInteger(units) || units < 1) throw new Error(`withHeadWidth: units must be a positive integer, got ${units}`);
+  config.layers[at] = { ...(config.layers[at] as (typeof config.layers)[number]), units };
+  return modelFromConfig(config);
+}

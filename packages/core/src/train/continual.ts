@@ -4,7 +4,7 @@
  * The result's accuracy matrix R[i][j] is the test accuracy on task j after training task i.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Task } from '../data.js';
+import type { DataSource, Task } from '../data.js';
 import { averageAccuracy } from '../metrics.js';
 import { type Model, exampleShapeProblem } from '../contract.js';
 import { type HeadGrowth, headWidth, widenHead } from '../head.js';
@@ -270,7 +270,7 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
   let step = 0;
   for (let i = startTask; i < T; i++) {
     const task = tasks[i] as Task;
-    await adaptHead(model, tasks, i, options.growHead === true, optimizer, plugins);
+    await adaptHead(model, tasks, i, options.growHead === true, optimizer, plugins, paramVars.length);
     paramNames = Object.keys(model.params);
     paramVars = Object.values(model.params) as tf.Tensor[];
     if (typeof options.optimizer === 'function') {
@@ -282,7 +282,8 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
       optimizer: optimizer as tf.Optimizer,
       tasks,
       taskIndex: i,
-      task,
+      // a growing head: the plugins see the task's sources as having the head's classes (its labels are among them)
+      task: options.growHead ? narrowTask(task, model.numClasses) : task,
       step,
       taskStep: 0,
       epoch: 0,
@@ -499,7 +500,15 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
  * Adam included); a growing head widens to the classes of tasks 0..i, with the optimizer's slots and
  * the plugins' state for the new units at zero.
  */
-async function adaptHead(model: Model, tasks: readonly Task[], i: number, grow: boolean, optimizer: tf.Optimizer | undefined, plugins: readonly Plugin[]): Promise<void> {
+async function adaptHead(
+  model: Model,
+  tasks: readonly Task[],
+  i: number,
+  grow: boolean,
+  optimizer: tf.Optimizer | undefined,
+  plugins: readonly Plugin[],
+  stepped: number,
+): Promise<void> {
   const task = tasks[i] as Task;
   if (isMultiHead(model)) {
     model.ensureHead(i, task.classes);
@@ -507,10 +516,15 @@ async function adaptHead(model: Model, tasks: readonly Task[], i: number, grow: 
     const own = new Set(model.headParams(i));
     const others = new Set(model.headTasks.filter((h) => h.task !== i).flatMap((h) => model.headParams(h.task)));
     const names = Object.keys(model.params);
-    await editOptimizerSlots(optimizer, Object.values(model.params), (k, slot) => {
-      const name = names[k] as string;
-      return others.has(name) && !own.has(name) ? tf.zerosLike(slot) : undefined;
-    });
+    await editOptimizerSlots(
+      optimizer,
+      Object.values(model.params),
+      (k, slot) => {
+        const name = names[k] as string;
+        return others.has(name) && !own.has(name) ? tf.zerosLike(slot) : undefined;
+      },
+      stepped,
+    );
     return;
   }
   if (!grow) return;
@@ -520,7 +534,7 @@ async function adaptHead(model: Model, tasks: readonly Task[], i: number, grow: 
   const names = Object.keys(model.params);
   if (optimizer) {
     const grown = new Set(Object.keys(growth.params).map((n) => names.indexOf(n)));
-    await widenOptimizerSlots(optimizer, Object.values(model.params), grown);
+    await widenOptimizerSlots(optimizer, Object.values(model.params), grown, stepped);
   }
   for (const p of plugins) widenPluginState(p, growth);
 }
@@ -528,28 +542,44 @@ async function adaptHead(model: Model, tasks: readonly Task[], i: number, grow: 
 /** Zero-pads, along the grown axis, every plugin state tensor named after a grown parameter with its old shape. */
 function widenPluginState(plugin: Plugin, growth: HeadGrowth): void {
   if (!plugin.getState || !plugin.setState) return;
+  // tensors a getState made for the call (replay's memory) are ours to free; those it keeps are its own
+  const mark = tf.scalar(0);
+  const made = mark.id;
+  mark.dispose();
   const state = plugin.getState();
-  const tensors: ParamMap = { ...state.tensors };
-  const created: tf.Tensor[] = [];
+  const fresh = Object.values(state.tensors).filter((t) => t.id > made);
+  // copies throughout: a plugin's setState may dispose its own tensors (what getState returned) first
+  const tensors: ParamMap = {};
+  let changed = false;
   for (const [key, t] of Object.entries(state.tensors)) {
     const hit = Object.entries(growth.params).find(
       ([name, g]) => (key === name || key.endsWith(`/${name}`)) && t.shape.length === g.before.length && t.shape.every((d, k) => d === g.before[k]),
     );
-    if (!hit) continue;
+    if (!hit) {
+      tensors[key] = tf.clone(t);
+      continue;
+    }
+    changed = true;
     const after = hit[1].after;
     const axis = after.length - 1;
-    const padded = tf.tidy(() => {
+    tensors[key] = tf.tidy(() => {
       const shape = [...t.shape];
       shape[axis] = (after[axis] as number) - (t.shape[axis] as number);
       return tf.concat([t, tf.zeros(shape, t.dtype)], axis);
     });
-    created.push(padded);
-    tensors[key] = padded;
   }
-  if (created.length === 0) return;
   try {
-    plugin.setState({ tensors, meta: state.meta });
+    if (changed) plugin.setState({ tensors, meta: state.meta });
   } finally {
-    tf.dispose(created);
+    tf.dispose([...Object.values(tensors), ...fresh]);
   }
+}
+
+/** The task with sources that declare `numClasses` classes (their labels are below it). */
+function narrowTask(task: Task, numClasses: number): Task {
+  const narrow = (source: DataSource): DataSource =>
+    source.numClasses <= numClasses
+      ? source
+      : { size: source.size, exampleShape: source.exampleShape, numClasses, batches: (batchSize, options) => source.batches(batchSize, options) };
+  return { ...task, train: narrow(task.train), test: narrow(task.test), ...(task.validation ? { validation: narrow(task.validation) } : {}) };
 }

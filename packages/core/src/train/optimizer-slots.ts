@@ -2,8 +2,8 @@
  * Editing a tfjs optimizer's per-parameter slots (Adam's first and second moments, momentum's
  * accumulation, RMSProp's, ...) when a model's parameters change in the middle of a run: a growing
  * head widens its kernel and bias, a multi-head model stops training a head. tfjs keeps one slot per
- * position in the gradient list of each step (not per variable), each named `<variable>/<kind>`; a
- * slot group is one kind (`m`, `v`, ...), and slot i of a group belongs to parameter i.
+ * position in the gradient list of each step (not per variable): `getWeights` returns the step count,
+ * then one group per slot kind (Adam: m, then v), and slot i of a group belongs to parameter i.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -15,14 +15,16 @@ interface AdamBetas {
 /**
  * Replaces slots: `edit(i, slot)` returns the new value of parameter i's slot (a tensor the caller
  * no longer needs: it is disposed here), or undefined to keep it. `params` are the model's
- * parameters in gradient order (the slots are renamed after them). The step count and Adam's
- * running β₁ᵗ, β₂ᵗ are kept exactly. Optimizers without slots (SGD), or before their first step,
- * are left alone. Returns true when a slot changed.
+ * parameters in gradient order; `stepped` is how many of them the optimizer's last step saw (the
+ * length of each slot group; default all). The step count and Adam's running β₁ᵗ, β₂ᵗ are kept
+ * exactly. Optimizers without slots (SGD), or before their first step, are left alone. Returns true
+ * when a slot changed.
  */
 export async function editOptimizerSlots(
   optimizer: tf.Optimizer,
   params: readonly tf.Variable[],
   edit: (index: number, slot: tf.Tensor) => tf.Tensor | undefined,
+  stepped = params.length,
 ): Promise<boolean> {
   const weights = await optimizer.getWeights();
   const [iter, ...slots] = weights;
@@ -30,23 +32,18 @@ export async function editOptimizerSlots(
     iter?.tensor.dispose();
     return false;
   }
-  const position = new Map<string, number>();
+  if (stepped < 1 || slots.length % stepped !== 0) {
+    iter.tensor.dispose();
+    throw new Error(`editOptimizerSlots: the optimizer holds ${slots.length} slots, not whole groups of one per parameter of its last step (${stepped})`);
+  }
   const created: tf.Tensor[] = [];
-  let changed = false;
-  const next = slots.map((s) => {
-    const kind = s.name.slice(s.name.lastIndexOf('/') + 1);
-    const i = position.get(kind) ?? 0;
-    position.set(kind, i + 1);
-    const p = params[i];
-    const name = p ? `${p.name}/${kind}` : s.name;
-    const value = i < params.length ? edit(i, s.tensor) : undefined;
-    if (value) {
-      created.push(value);
-      changed = true;
-    }
-    return { name, tensor: value ?? s.tensor };
+  const next = slots.map((s, k) => {
+    const i = k % stepped;
+    const value = edit(i, s.tensor);
+    if (value) created.push(value);
+    return { name: s.name, tensor: value ?? s.tensor };
   });
-  if (!changed) {
+  if (created.length === 0) {
     iter.tensor.dispose();
     return false;
   }
@@ -69,17 +66,22 @@ export async function editOptimizerSlots(
  * Widens the slots of parameters whose last axis grew (`widenHead`): the old values kept, zeros for
  * the new units (as if they had been there with zero gradients all along).
  */
-export async function widenOptimizerSlots(optimizer: tf.Optimizer, params: readonly tf.Variable[], grown: ReadonlySet<number>): Promise<boolean> {
-  return editOptimizerSlots(optimizer, params, (i, slot) => {
-    if (!grown.has(i)) return undefined;
-    const target = params[i] as tf.Variable;
-    const axis = slot.rank - 1;
-    const extra = (target.shape[axis] as number) - (slot.shape[axis] as number);
-    if (extra <= 0) return undefined;
-    return tf.tidy(() => {
-      const shape = [...slot.shape];
-      shape[axis] = extra;
-      return tf.concat([slot, tf.zeros(shape, slot.dtype)], axis);
-    });
-  });
+export async function widenOptimizerSlots(optimizer: tf.Optimizer, params: readonly tf.Variable[], grown: ReadonlySet<number>, stepped = params.length): Promise<boolean> {
+  return editOptimizerSlots(
+    optimizer,
+    params,
+    (i, slot) => {
+      if (!grown.has(i)) return undefined;
+      const target = params[i] as tf.Variable;
+      const axis = slot.rank - 1;
+      const extra = (target.shape[axis] as number) - (slot.shape[axis] as number);
+      if (extra <= 0) return undefined;
+      return tf.tidy(() => {
+        const shape = [...slot.shape];
+        shape[axis] = extra;
+        return tf.concat([slot, tf.zeros(shape, slot.dtype)], axis);
+      });
+    },
+    stepped,
+  );
 }
