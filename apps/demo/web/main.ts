@@ -7,7 +7,7 @@
  */
 import embed, { type Result, type VisualizationSpec } from 'vega-embed';
 import { averageAccuracySpec, correlationSpec, pruningSpec } from '../src/experiment/charts.js';
-import type { ExperimentConfig, Scenario, SequenceName } from '../src/experiment/config.js';
+import type { ExperimentConfig, HeadChoice, Scenario, SequenceName } from '../src/experiment/config.js';
 import type { PruningConfig, PruningEvent, PruningResult } from '../src/experiment/pruning.js';
 import type { ExperimentEvent, RunRecord } from '../src/experiment/run.js';
 import { correlationSurfaces, recordCells, summarize } from '../src/experiment/summary.js';
@@ -85,9 +85,12 @@ function readRequest(): RunRequest {
   const chosen = $<HTMLSelectElement>('#scenario').value as Scenario | '';
   // rotated tasks share their labels: domain-incremental only
   const scenario = sequence === 'rotated' ? undefined : chosen || undefined;
+  const head = $<HTMLSelectElement>('#head').value as HeadChoice;
   const config: ExperimentConfig = {
     name: 'browser',
     data: { dataset: 'embedded', sequence, numTasks, seed: 0, ...(scenario ? { scenario } : {}) },
+    // validated with the scenario: multi needs task-incremental, grow class-incremental
+    ...(head !== 'shared' ? { head } : {}),
     // permuted task- and class-incremental: task t's labels are 10t..10t+9, one output per label
     model: sequence === 'permuted' && scenario && scenario !== 'domain' ? `784-100-${10 * numTasks}` : '784-100-10',
     optimizer: 'sgd',

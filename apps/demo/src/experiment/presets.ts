@@ -398,7 +398,7 @@ const threeScenarios: Preset = {
   scenarios: ['task', 'domain', 'class'],
   heads: { task: 'multi', class: 'grow' },
   protocol:
-    "Split Fashion-MNIST, 5 tasks of 2 classes, in the task-, domain- and class-incremental scenarios; MLP 784-400-400, SGD lr 0.1, batch 100, 100 iterations per task, 3 seeds. Task-incremental: one 2-unit head per task (multi-head); domain-incremental: one shared 2-unit head; class-incremental: one head that starts with the first task's 2 classes and grows by 2 units per task. Every task is evaluated after every task, the untrained model included (FWT).",
+    "Split Fashion-MNIST, 5 tasks of 2 classes, in the task-, domain- and class-incremental scenarios; MLP 784-400-400, SGD lr 0.1, batch 100, 100 iterations per task, 3 seeds. Task-incremental: one 2-unit head per task (multi-head); domain-incremental: one shared 10-unit output layer (each task's labels are 0 and 1); class-incremental: one head that starts with the first task's 2 classes and grows by 2 units per task. Every task is evaluated after every task, the untrained model included (FWT).",
   publishedMetric: 'average accuracy over the 5 tasks after the last (split MNIST, van de Ven & Tolias 2019, Table 2)',
   published: [],
   publishedScenarios: VAN_DE_VEN_SPLIT_MNIST,
