@@ -3,7 +3,7 @@
  * beside it (naming the field as the page labels it), and the form read into the runner's
  * ExperimentConfig (the same shape `forgetless run` builds from its flags).
  */
-import type { ExperimentConfig, Scenario, SequenceName } from '@forgetless/experiments';
+import { type ExperimentConfig, type HeadChoice, type Scenario, type SequenceName, effectiveScenario } from '@forgetless/experiments';
 import type { PruningConfig } from '@forgetless/experiments';
 import type { BackendChoice, RunRequest } from './protocol.js';
 
@@ -114,6 +114,21 @@ export function checkForm(): string[] {
       input('num-tasks'),
     );
   }
+  // the head must suit the scenario: one head per task needs the task label, a growing head the class-incremental case
+  const head = $<HTMLSelectElement>('#head').value as HeadChoice;
+  const chosenScenario = $<HTMLSelectElement>('#scenario').value as Scenario | '';
+  const scenarioNow = effectiveScenario({
+    dataset: 'embedded',
+    sequence: sequence as SequenceName,
+    ...(sequence !== 'rotated' && chosenScenario ? { scenario: chosenScenario } : {}),
+  });
+  const headMessage =
+    head === 'multi' && scenarioNow !== 'task'
+      ? 'head: one head per task needs the task-incremental scenario (the task label at test)'
+      : head === 'grow' && scenarioNow !== 'class'
+        ? 'head: a growing head needs the class-incremental scenario'
+        : '';
+  note('head', headMessage, $<HTMLSelectElement>('#head'));
   const picked = METHOD_CHOICES.filter((m) => input(`method-${m.id}`).checked);
   note('methods', picked.length === 0 ? 'methods: tick at least one method' : '');
   for (const m of METHOD_CHOICES) {
@@ -138,9 +153,12 @@ export function readRequest(): RunRequest {
   const chosen = $<HTMLSelectElement>('#scenario').value as Scenario | '';
   // rotated tasks share their labels: domain-incremental only
   const scenario = sequence === 'rotated' ? undefined : chosen || undefined;
+  const head = $<HTMLSelectElement>('#head').value as HeadChoice;
   const config: ExperimentConfig = {
     name: 'browser',
     data: { dataset: 'embedded', sequence, numTasks, seed: 0, ...(scenario ? { scenario } : {}) },
+    // multi: one head per task (task-incremental); grow: a head that grows with the classes (class-incremental)
+    ...(head !== 'shared' ? { head } : {}),
     // permuted task- and class-incremental: task t's labels are 10t..10t+9, one output per label
     model: sequence === 'permuted' && scenario && scenario !== 'domain' ? `784-100-${10 * numTasks}` : '784-100-10',
     optimizer: 'sgd',

@@ -10,6 +10,7 @@ import { METHOD_CHOICES } from './form.js';
 const CONTROLS: Record<string, string> = {
   sequence: 'sequence',
   scenario: 'scenario',
+  head: 'head',
   tasks: 'num-tasks',
   steps: 'steps',
   batch: 'batch',

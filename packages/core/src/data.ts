@@ -45,6 +45,11 @@ export interface Task {
   validation?: DataSource;
   /** Task-incremental label mask: only these classes' logits are used for loss and prediction. */
   classes?: readonly number[];
+  /**
+   * The classes the task's examples carry, when known (class-incremental sequences set them): a
+   * growing head (`trainContinual({ growHead: true })`) widens to 1 + the largest seen so far.
+   */
+  labels?: readonly number[];
 }
 
 export interface ArraySourceOptions {

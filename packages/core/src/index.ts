@@ -74,7 +74,9 @@ export {
   zipParams,
 } from './params.js';
 export { type MlpOptions, mlp, modelFromSpec, paper2ConvNet } from './presets.js';
-export { growHead } from './head.js';
+export { type HeadGrowth, growHead, headWidth, widenHead, withHeadWidth } from './head.js';
+export { MultiHead, type MultiHeadConfig, isMultiHead, multiHead, multiHeadFromConfig } from './multi-head.js';
+export { editOptimizerSlots, widenOptimizerSlots } from './train/optimizer-slots.js';
 export { Rng, type RngState } from './rng.js';
 export { type SyntheticOptions, syntheticPermutedTasks } from './synthetic.js';
 export {

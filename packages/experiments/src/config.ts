@@ -20,6 +20,14 @@ import {
 export type SequenceName = 'permuted' | 'split' | 'rotated' | 'queue';
 export type Scenario = 'task' | 'domain' | 'class';
 export const SCENARIOS: readonly Scenario[] = ['task', 'domain', 'class'];
+/**
+ * The output head: `shared` (one output layer over every class, masked to the task's classes in the
+ * task-incremental scenario), `multi` (task-incremental: one head per task, added when its task
+ * arrives), `grow` (class-incremental: the head starts with the first task's classes and grows as
+ * classes arrive).
+ */
+export type HeadChoice = 'shared' | 'multi' | 'grow';
+export const HEADS: readonly HeadChoice[] = ['shared', 'multi', 'grow'];
 export type BackendChoice = 'cpu' | 'wasm' | 'tensorflow' | 'tensorflow-gpu';
 
 export const SEQUENCES: readonly SequenceName[] = ['permuted', 'split', 'rotated', 'queue'];
@@ -83,6 +91,8 @@ export interface ExperimentConfig {
    * included: then each run also has forward transfer (FWT, Lopez-Paz & Ranzato 2017).
    */
   evaluateOn?: 'seen' | 'all';
+  /** The output head (default shared): `multi` needs the task-incremental scenario, `grow` the class-incremental one. */
+  head?: HeadChoice;
   /** Also evaluate every N steps on the tasks seen so far: 'eval' progress events and `RunRecord.curves`. */
   evaluateEvery?: number;
   backend: BackendChoice;
@@ -326,12 +336,25 @@ export function validateConfig(config: ExperimentConfig, options: ValidateOption
   if (c.evalLimit !== undefined) positiveInt('eval-limit', c.evalLimit);
   if (c.evaluateEvery !== undefined) positiveInt('evaluate-every', c.evaluateEvery);
   if (c.evaluateOn !== undefined && c.evaluateOn !== 'seen' && c.evaluateOn !== 'all') throw new ConfigError('evaluate-on', `expected seen or all, got ${show(c.evaluateOn)}`);
+  if (c.head !== undefined) {
+    if (!HEADS.includes(c.head)) throw new ConfigError('head', `expected ${HEADS.join(', ')}, got ${show(c.head)}`);
+    const scenario = effectiveScenario(c.data);
+    if (c.head === 'multi' && scenario !== 'task')
+      throw new ConfigError('head', `multi (one head per task) needs the task-incremental scenario (--scenario task), got ${scenario}`);
+    if (c.head === 'grow' && scenario !== 'class')
+      throw new ConfigError('head', `grow (a head that grows with the classes) needs the class-incremental scenario (--scenario class), got ${scenario}`);
+  }
   if (!BACKENDS.includes(c.backend)) throw new ConfigError('backend', `unknown backend ${show(c.backend)} (known: ${BACKENDS.join(', ')})`);
   if (!Array.isArray(c.variants) || c.variants.length === 0) throw new ConfigError('methods', 'needs at least one method');
   const variants = c.variants.map(checkVariant);
   const seeds = [...new Set(c.seeds)];
   checkLimits(c, variants, seeds, limits);
   return { ...c, seeds, variants };
+}
+
+/** The scenario a data config runs: its own, else the sequence's default (split: task; the others: domain). */
+export function effectiveScenario(data: DataConfig): Scenario {
+  return data.scenario ?? (data.sequence === 'split' ? 'task' : 'domain');
 }
 
 /** Runs in the experiment: variants × λ × seeds, in that order. */

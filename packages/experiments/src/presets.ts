@@ -8,7 +8,7 @@
  *
  * Browser-safe: no node:* imports.
  */
-import type { ExperimentConfig, Scenario, VariantConfig } from './config.js';
+import type { ExperimentConfig, HeadChoice, Scenario, VariantConfig } from './config.js';
 
 export type PresetName = 'paper1' | 'paper2-fc' | 'paper2-conv' | 'paper3' | 'paper4' | 'pruning' | 'three-scenarios';
 export const PRESET_NAMES: readonly PresetName[] = ['paper1', 'paper2-fc', 'paper2-conv', 'paper3', 'paper4', 'pruning', 'three-scenarios'];
@@ -49,6 +49,8 @@ export interface Preset {
   kind: 'continual' | 'correlations' | 'pruning' | 'scenarios';
   /** Scenario presets: the scenarios run, one experiment each (`--scenario` picks one). */
   scenarios?: readonly Scenario[];
+  /** Scenario presets: the output head of each scenario's run (`--head` overrides). */
+  heads?: Partial<Record<Scenario, HeadChoice>>;
   /** Scenario presets: the published table. */
   publishedScenarios?: readonly PublishedScenarioRow[];
   /** The protocol in a sentence, as docs/methods.md states it. */
@@ -394,8 +396,9 @@ const threeScenarios: Preset = {
   paper: '1904.07734',
   kind: 'scenarios',
   scenarios: ['task', 'domain', 'class'],
+  heads: { task: 'multi', class: 'grow' },
   protocol:
-    'Split Fashion-MNIST, 5 tasks of 2 classes, in the task-, domain- and class-incremental scenarios; MLP 784-400-400-10, SGD lr 0.1, batch 100, 100 iterations per task, 3 seeds.',
+    "Split Fashion-MNIST, 5 tasks of 2 classes, in the task-, domain- and class-incremental scenarios; MLP 784-400-400, SGD lr 0.1, batch 100, 100 iterations per task, 3 seeds. Task-incremental: one 2-unit head per task (multi-head); domain-incremental: one shared 10-unit output layer (each task's labels are 0 and 1); class-incremental: one head that starts with the first task's 2 classes and grows by 2 units per task. Every task is evaluated after every task, the untrained model included (FWT).",
   publishedMetric: 'average accuracy over the 5 tasks after the last (split MNIST, van de Ven & Tolias 2019, Table 2)',
   published: [],
   publishedScenarios: VAN_DE_VEN_SPLIT_MNIST,
@@ -419,6 +422,7 @@ const threeScenarios: Preset = {
     }),
     importanceLimit: quick ? 200 : 1000,
     ...(quick ? { evalLimit: 500 } : {}),
+    evaluateOn: 'all',
     backend: 'wasm',
   }),
 };

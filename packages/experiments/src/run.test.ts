@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type ParamMap, type Task, averageAccuracy, averageForgetting, backwardTransfer, syntheticPermutedTasks } from '@forgetless/core';
+import { type ParamMap, type Task, arraySource, averageAccuracy, averageForgetting, backwardTransfer, syntheticPermutedTasks } from '@forgetless/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentConfig } from './config.js';
 import { type ExperimentEvent, type ExperimentResult, type RunState, type Snapshot, runExperiment } from './run.js';
@@ -125,10 +125,15 @@ describe('evaluateEvery', () => {
 
 describe('resume', () => {
   /** Runs uninterrupted while copying the snapshot after `task` of run `run`, then resumes from the copy. */
-  async function interruptAndResume(c: ExperimentConfig, run: number, task: number): Promise<{ full: ExperimentResult; resumed: ExperimentResult; starts: ExperimentEvent[] }> {
+  async function interruptAndResume(
+    c: ExperimentConfig,
+    run: number,
+    task: number,
+    sequence: Task[] = tasks,
+  ): Promise<{ full: ExperimentResult; resumed: ExperimentResult; starts: ExperimentEvent[] }> {
     let copy: Snapshot | undefined;
     const full = await runExperiment(c, {
-      tasks,
+      tasks: sequence,
       checkpoint: {
         save: async (s) => {
           if (s.current?.run === run && s.current.taskIndex === task) copy = { completed: structuredClone(s.completed), current: cloneState(s.current) };
@@ -138,7 +143,7 @@ describe('resume', () => {
     expect(copy, 'the checkpoint sink saw the snapshot').toBeDefined();
     const starts: ExperimentEvent[] = [];
     const before = tf.memory().numTensors;
-    const resumed = await runExperiment(c, { tasks, resume: copy as Snapshot, onEvent: (e) => e.kind === 'run-start' && starts.push(e) });
+    const resumed = await runExperiment(c, { tasks: sequence, resume: copy as Snapshot, onEvent: (e) => e.kind === 'run-start' && starts.push(e) });
     expect(tf.memory().numTensors, 'the resumed run leaves no tensor behind').toBe(before);
     disposeState((copy as Snapshot).current as RunState);
     return { full, resumed, starts };
@@ -186,6 +191,78 @@ describe('resume', () => {
     for (const run of [0, 1]) {
       const { full, resumed } = await interruptAndResume(c, run, 1);
       expect(resumed.runs.map((r) => r.accuracy)).toEqual(full.runs.map((r) => r.accuracy));
+    }
+  });
+
+  /** Three split tasks of two classes (Gaussian clusters), task- or class-incremental. */
+  const split = (scenario: 'task' | 'class'): Task[] => {
+    const means = Array.from({ length: 6 }, (_, c) => Array.from({ length: 32 }, (_, f) => Math.sin(7 * c + 3 * f)));
+    let u = 12345;
+    const noise = () => {
+      u = (u * 1103515245 + 12345) % 2147483648;
+      return u / 2147483648 - 0.5;
+    };
+    const source = (group: number[], n: number) => {
+      const x = new Float32Array(2 * n * 32);
+      const y = new Int32Array(2 * n);
+      for (let k = 0; k < 2 * n; k++) {
+        const c = group[k % 2] as number;
+        y[k] = c;
+        for (let f = 0; f < 32; f++) x[k * 32 + f] = (means[c]?.[f] as number) + noise();
+      }
+      return arraySource({ x, y, exampleShape: [32], numClasses: 6 });
+    };
+    return [
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ].map((g) => ({
+      name: `split-${g.join('-')}`,
+      train: source(g, 40),
+      test: source(g, 15),
+      validation: source(g, 15),
+      labels: g,
+      ...(scenario === 'task' ? { classes: g } : {}),
+    }));
+  };
+
+  it('a growing head (class-incremental, Adam, EWC and replay) resumes exactly across a growth', async () => {
+    const c = config({
+      data: { dataset: 'synthetic', sequence: 'split', scenario: 'class' },
+      model: '32-24-6',
+      head: 'grow',
+      optimizer: 'adam',
+      learningRate: 0.01,
+      epochs: 1,
+      seeds: [1],
+      evaluateOn: 'all',
+      variants: [{ method: 'ewc-fis', lambdas: [5], replay: { budget: 20 } }],
+    });
+    const { full, resumed } = await interruptAndResume(c, 0, 0, split('class'));
+    expect(resumed.runs.map((r) => r.accuracy)).toEqual(full.runs.map((r) => r.accuracy));
+    // the earlier tasks are evaluated with the grown head, and replay keeps them above chance
+    expect(full.runs[0]?.accuracy[2]?.[0]).toBeGreaterThan(0.3);
+    expect(full.runs[0]?.fwt).toBe(0); // a task's classes have no units before it
+  });
+
+  it('a multi-head model (task-incremental, Adam, LwF and SI) resumes exactly, its heads rebuilt', async () => {
+    const c = config({
+      data: { dataset: 'synthetic', sequence: 'split', scenario: 'task' },
+      model: '32-24-6',
+      head: 'multi',
+      optimizer: 'adam',
+      learningRate: 0.01,
+      epochs: 1,
+      seeds: [1],
+      variants: [
+        { method: 'lwf', lambdas: [1] },
+        { method: 'ewc-si', lambdas: [0.1] },
+      ],
+    });
+    for (const run of [0, 1]) {
+      const { full, resumed } = await interruptAndResume(c, run, 1, split('task'));
+      expect(resumed.runs.map((r) => r.accuracy)).toEqual(full.runs.map((r) => r.accuracy));
+      expect(full.runs[run]?.accuracy[2]?.[0]).toBeGreaterThan(0.9);
     }
   });
 

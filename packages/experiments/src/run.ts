@@ -18,11 +18,18 @@ import {
   type Task,
   type TaskTiming,
   type TrainingWarning,
+  type Model,
+  Sequential,
   averageForgetting,
   backwardTransfer,
   forwardTransfer,
+  headWidth,
+  isMultiHead,
   modelFromSpec,
+  multiHead,
   trainContinual,
+  widenHead,
+  withHeadWidth,
 } from '@forgetless/core';
 import { cumulativeTasks } from '@forgetless/datasets';
 import { type CorrelationRecord, type CorrelationRecorder, correlationRecorder } from '@forgetless/importances';
@@ -241,7 +248,7 @@ async function runOne(
   const label = variantLabel(variant);
   const { optimizer: optName, learningRate } = variantOptimizer(config, variant);
   const t0 = now() - (state?.seconds ?? 0) * 1000;
-  const model = modelFromSpec(config.model, { seed: key.seed });
+  const model = buildModel(config, key.seed, options.tasks);
   const optimizer = createOptimizer(optName, learningRate);
   const plugins: Plugin[] = createPlugins(variant, key.lambda, { learningRate, importanceLimit: config.importanceLimit, seed: key.seed });
   // joint training: task i trains on tasks 0..i together
@@ -256,7 +263,7 @@ async function runOne(
   let partial: Pick<ContinualResult, 'accuracy' | 'timings'> = state ? { accuracy: state.previous.accuracy, timings: state.previous.timings } : { accuracy: [], timings: [] };
   options.onEvent?.({ kind: 'run-start', run: index, runs, label, lambda: key.lambda, seed: key.seed, tasks: options.tasks.length, ...(state ? { resumedAt: startTask } : {}) });
   try {
-    if (state) await restore(model, optimizer, plugins, recorder, state);
+    if (state) await restore(model, optimizer, plugins, recorder, state, options.tasks);
     const result = await trainContinual(model, tasks, {
       optimizer,
       ...(config.iterations !== undefined ? { iterations: config.iterations } : { epochs: config.epochs ?? 1 }),
@@ -267,6 +274,7 @@ async function runOne(
       ...(config.evalLimit !== undefined ? { evalLimit: config.evalLimit } : {}),
       ...(config.evaluateEvery !== undefined ? { evaluateEvery: config.evaluateEvery } : {}),
       ...(config.evaluateOn !== undefined ? { evaluateOn: config.evaluateOn } : {}),
+      ...(config.head === 'grow' ? { growHead: true } : {}),
       progressEvery: options.progressEvery ?? 10,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(state ? { startTask, previous: state.previous } : {}),
@@ -330,13 +338,49 @@ function recorderState(recorder: CorrelationRecorder): NonNullable<RunState['rec
   return { records: [...recorder.records], trackers };
 }
 
+/**
+ * The run's model from the config's spec: as it is (`head: 'shared'`), as a multi-head model whose
+ * heads come with their tasks (`multi`), or narrowed to the first task's classes (`grow`).
+ */
+export function buildModel(config: ExperimentConfig, seed: number, tasks: readonly Task[]): Model {
+  const model = modelFromSpec(config.model, { seed });
+  if (config.head !== 'multi' && config.head !== 'grow') return model;
+  try {
+    if (config.head === 'multi') return multiHead(model);
+    const width = headWidth(tasks, 0);
+    return width < model.numClasses ? withHeadWidth(model, width) : modelFromSpec(config.model, { seed });
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Gives a fresh model the heads (multi-head) or the head width (growing head) of a checkpoint's weights. */
+function shapeLike(model: Model, weights: ParamMap, tasks: readonly Task[]): void {
+  if (isMultiHead(model)) {
+    const heads = new Set<number>();
+    for (const name of Object.keys(weights)) {
+      const m = /_task(\d+)\//.exec(name);
+      if (m) heads.add(Number(m[1]));
+    }
+    // in task order: the order they were added in, which is the optimizer's slot order
+    for (const k of [...heads].sort((a, b) => a - b)) model.ensureHead(k, tasks[k]?.classes);
+    return;
+  }
+  const head = model.parametricLayers.at(-1);
+  const kernel = head ? weights[`${head.name}/kernel`] : undefined;
+  const width = kernel?.shape[kernel.rank - 1];
+  if (width !== undefined && width > model.numClasses && model instanceof Sequential) widenHead(model, width);
+}
+
 async function restore(
-  model: ReturnType<typeof modelFromSpec>,
+  model: Model,
   optimizer: tf.Optimizer,
   plugins: Plugin[],
   recorder: CorrelationRecorder | undefined,
   state: RunState,
+  tasks: readonly Task[],
 ): Promise<void> {
+  shapeLike(model, state.weights, tasks);
   model.setWeights(state.weights);
   const own = plugins.filter((p) => p !== recorder);
   if (own.length !== state.plugins.length) throw new Error(`resume: the checkpoint holds ${state.plugins.length} plugin states, the run has ${own.length} plugins`);

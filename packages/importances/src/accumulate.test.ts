@@ -5,9 +5,24 @@ import { expectNoLeak } from '../../../test/helpers.js';
 import { accumulate } from './accumulate.js';
 
 const map = (a: number[], b: number[]): ParamMap => ({ 'dense_0/kernel': tf.tensor2d([a]), 'dense_0/bias': tf.tensor1d(b) });
+const cloneMap = (m: ParamMap): ParamMap => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, tf.clone(v)]));
 const read = (m: ParamMap) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Array.from(v.dataSync())]));
 
 describe('accumulate', () => {
+  it('a parameter new in a task (a head added with it) enters at running 0; a vanished one is refused', () => {
+    const first = map([1, 4], [1]);
+    const second = { ...map([3, 2], [2]), 'head_task1/bias': tf.tensor1d([5, 6]) };
+    const decayed = accumulate(cloneMap(first), second, { mode: 'decay', gamma: 0.5 });
+    expect(read(decayed)).toEqual({ 'dense_0/kernel': [3.5, 4], 'dense_0/bias': [2.5], 'head_task1/bias': [5, 6] });
+    const mean = accumulate(cloneMap(first), second, { mode: 'mean', taskCount: 1 });
+    expect(read(mean)['head_task1/bias']).toEqual([2.5, 3]);
+    expect(() => accumulate(cloneMap(second), first, { mode: 'sum' })).toThrow(/parameter 'head_task1\/bias' is missing from the task's importance/);
+    disposeParams(decayed);
+    disposeParams(mean);
+    disposeParams(first);
+    disposeParams(second);
+  });
+
   it('combines three tasks by hand in every mode', () => {
     const tasks = [map([1, 4], [0]), map([3, 2], [2]), map([2, 0], [7])];
     const run = (mode: 'sum' | 'decay' | 'max' | 'mean', gamma?: number) => {

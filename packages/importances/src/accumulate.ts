@@ -4,7 +4,8 @@
  * - `decay`: I ← γ·I + I_task (online EWC, Schwarz et al. 2018), γ ∈ [0, 1];
  * - `max`:   I ← max(I, I_task), entrywise;
  * - `mean`:  I ← (T·I + I_task) / (T + 1), T = tasks already in I (`taskCount`).
- * The first task's importance is copied as is in every mode.
+ * The first task's importance is copied as is in every mode; a parameter new in a task (a head added
+ * with it) enters with a running importance of 0.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type ParamMap, cloneParams, disposeParams, zipParams } from '@forgetless/core';
@@ -44,9 +45,11 @@ export function accumulate(running: ParamMap | undefined, taskImportance: ParamM
   if (!running) return cloneParams(taskImportance);
   const gamma = options.gamma as number;
   const t = options.taskCount as number;
+  // a parameter added since the last task (a multi-head model's new head) had importance 0 so far
+  for (const name of Object.keys(running)) if (!taskImportance[name]) throw new Error(`accumulate: parameter '${name}' is missing from the task's importance`);
   const next = tf.tidy(() =>
     zipParams(
-      running,
+      Object.fromEntries(Object.entries(taskImportance).map(([name, b]) => [name, running[name] ?? tf.zerosLike(b)])),
       taskImportance,
       (a, b) => {
         switch (mode) {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ArraySource, type Sequential, activation, batchNorm, conv2d, dense, disposeParams, flatten, sequential } from '@forgetless/core';
+import { ArraySource, type Sequential, activation, batchNorm, conv2d, dense, disposeParams, flatten, multiHead, sequential } from '@forgetless/core';
 import { describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../test/helpers.js';
 import { convNet, randomSource, randomizeState } from '../test/nets.js';
@@ -146,6 +146,31 @@ describe('magnitude', () => {
     const m = magnitude(model);
     for (const [name, v] of Object.entries(model.params)) expect(flat(m[name] as tf.Tensor)).toEqual(flat(v).map(Math.abs));
     disposeParams(m);
+    model.dispose();
+  });
+});
+
+describe('sig on a multi-head model', () => {
+  it("gives each head's bias its own head's mean probabilities", async () => {
+    const base = sequential([dense(4, { activation: 'relu' }), dense(6)], { inputShape: [3], seed: 2 });
+    const model = multiHead(base);
+    base.dispose();
+    model.ensureHead(0, [0, 1]);
+    model.ensureHead(1, [2, 3, 4]);
+    const source = randomSource(7, [3], 6, 3);
+    const imp = await sig(model, source, { classes: [0, 1] });
+    const [batch] = [...source.batches(7)];
+    if (!batch) throw new Error('no batch');
+    const expected = tf.tidy(() => {
+      const h = tf.relu(tf.add(tf.matMul(batch.x as tf.Tensor2D, model.params['dense_0/kernel'] as tf.Tensor2D), model.params['dense_0/bias'] as tf.Tensor));
+      const head = (k: number) => tf.softmax(tf.add(tf.matMul(h, model.params[`dense_1_task${k}/kernel`] as tf.Tensor2D), model.params[`dense_1_task${k}/bias`] as tf.Tensor));
+      return [flat(tf.mean(head(0), 0)), flat(tf.mean(head(1), 0))];
+    });
+    expect(expected[1]).toHaveLength(3);
+    expect(relErr(flat(imp['dense_1_task0/bias'] as tf.Tensor), expected[0] as number[])).toBeLessThan(1e-5);
+    expect(relErr(flat(imp['dense_1_task1/bias'] as tf.Tensor), expected[1] as number[])).toBeLessThan(1e-5);
+    tf.dispose([batch.x, batch.y]);
+    disposeParams(imp);
     model.dispose();
   });
 });

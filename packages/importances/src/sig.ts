@@ -122,7 +122,10 @@ function batchSignals(model: Model, x: tf.Tensor, classes: readonly number[] | u
       const signals = SIGNALS[layer.kind];
       if (!c || !signals) throw new Error(`sig: no SIG form for layer '${layer.name}' of kind '${layer.kind}'`);
       if (model.sharedLayers?.has(layer.name)) throw new Error(`sig: layer '${layer.name}' is shared (called at several nodes); SIG is defined per connection of one call`);
-      const y = li === layers.length - 1 && classes ? tf.softmax(maskLogits(logits, classes)) : c.output;
+      // the classifier's masked probabilities for its last layer; a head narrower than the logits (one
+      // head of a multi-head model) has its own output, the probabilities over its classes
+      const width = (t: tf.Tensor) => t.shape[t.rank - 1];
+      const y = li === layers.length - 1 && classes && width(c.output) === width(logits) ? tf.softmax(maskLogits(logits, classes)) : c.output;
       const s = signals(layer, c, y);
       for (const local of Object.keys(layer.params)) {
         const name = `${layer.name}/${local}`;

@@ -95,7 +95,7 @@ describe('forgetless finetune', () => {
     const report = await readFile(join(out, 'report.md'), 'utf8');
     expect(report).toContain('| pretrained |');
     expect(await readFile(join(out, 'finetune.svg'), 'utf8')).toMatch(/^<svg/);
-  });
+  }, 400_000); // 60–80 s alone; two to three times that on a loaded 2-core machine
 
   it('one 10-way head (--head extend): EWC keeps what the old classes are among themselves, plain fine-tuning does not', async () => {
     const out = join(root, 'extend');
@@ -133,7 +133,7 @@ describe('forgetless finetune', () => {
     const stock = await tfl.loadLayersModel(layersModelFiles(join(out, 'models/ewc-fis_lambda-1000')));
     expect(stock.outputs[0]?.shape).toEqual([null, 10]);
     stock.dispose();
-  });
+  }, 400_000); // 60–80 s alone; two to three times that on a loaded 2-core machine
 
   it('refuses old data whose class folders do not fit the model, naming the folder and the numbers', async () => {
     const bad = join(root, 'three-classes');

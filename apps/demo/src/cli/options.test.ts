@@ -22,6 +22,16 @@ describe('run flags', () => {
     expect(configFromFlags({ backend: 'cpu', out: 'x' } as never).name).toBe('default');
   });
 
+  it('--head, and the head of each scenario of the three-scenarios preset', () => {
+    const preset = { preset: 'three-scenarios', quick: true };
+    expect(configFromFlags({ ...preset, scenario: 'task' }).head).toBe('multi');
+    expect(configFromFlags({ ...preset, scenario: 'class' }).head).toBe('grow');
+    expect(configFromFlags({ ...preset, scenario: 'domain' }).head).toBeUndefined();
+    expect(configFromFlags({ ...preset, scenario: 'task', head: 'shared' }).head).toBe('shared');
+    expect(configFromFlags({ sequence: 'split', scenario: 'class', head: 'grow' }).head).toBe('grow');
+    expect(usageOf(() => configFromFlags({ head: 'wide' }))).toMatch(/--head: unknown value 'wide' \(expected shared, multi, grow\)/);
+  });
+
   it('a preset with overrides on top', () => {
     const c = configFromFlags({ preset: 'paper2-fc', quick: true, seeds: '3,4', backend: 'cpu', lambda: ['ewc-mas=1,2'], tasks: '2', iterations: '5' });
     expect(c.name).toBe('paper2-fc');

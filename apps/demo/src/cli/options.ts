@@ -2,7 +2,19 @@
  * From `forgetless run` flags to an ExperimentConfig: a preset or the default run, with every flag
  * given on top. Each bad value is a one-line usage error naming the flag.
  */
-import { type BackendChoice, type ExperimentConfig, type Scenario, type SequenceName, BACKENDS, SCENARIOS, SEQUENCES, checkLambdas } from '@forgetless/experiments';
+import {
+  type BackendChoice,
+  type ExperimentConfig,
+  type HeadChoice,
+  type Scenario,
+  type SequenceName,
+  BACKENDS,
+  HEADS,
+  SCENARIOS,
+  SEQUENCES,
+  checkLambdas,
+  effectiveScenario,
+} from '@forgetless/experiments';
 import { type OptimizerName, type VariantSpec, defaultLambda, hasLambda, parseVariant, variantLabel } from '@forgetless/experiments';
 import { PRESETS, PRESET_NAMES, type Preset, defaultConfig, isPresetName } from '@forgetless/experiments';
 import { usage } from './errors.js';
@@ -13,6 +25,7 @@ export interface RunFlags {
   dataset?: string;
   sequence?: string;
   scenario?: string;
+  head?: string;
   tasks?: string;
   model?: string;
   methods?: string;
@@ -102,6 +115,13 @@ export function configFromFlags(flags: RunFlags): ExperimentConfig {
   }
   if (flags.sequence !== undefined) c.data.sequence = oneOf<SequenceName>('sequence', flags.sequence, SEQUENCES);
   if (flags.scenario !== undefined) c.data.scenario = oneOf<Scenario>('scenario', flags.scenario, SCENARIOS);
+  if (flags.head !== undefined) c.head = oneOf<HeadChoice>('head', flags.head, HEADS);
+  else if (preset?.heads) {
+    // the preset's head for the scenario run (three-scenarios: multi-head task-IL, growing class-IL)
+    const head = preset.heads[effectiveScenario(c.data)];
+    if (head) c.head = head;
+    else delete c.head;
+  }
   if (flags.tasks !== undefined) c.data.numTasks = number('tasks', flags.tasks, 'int');
   if (c.data.datasets && c.data.sequence !== 'queue') throw usage(`--dataset: several datasets (${c.data.datasets.join(', ')}) make a queue: add --sequence queue`);
   if (flags.trainLimit !== undefined) c.data.trainLimit = number('train-limit', flags.trainLimit, 'int');

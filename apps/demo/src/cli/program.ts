@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { BACKENDS, SCENARIOS, SEQUENCES } from '@forgetless/experiments';
+import { BACKENDS, HEADS, SCENARIOS, SEQUENCES } from '@forgetless/experiments';
 import { DEFAULT_LAMBDAS, METHODS, SGD_LAMBDAS } from '@forgetless/experiments';
 import { PRESETS, PRESET_NAMES, defaultConfig } from '@forgetless/experiments';
 import { usage } from './errors.js';
@@ -194,6 +194,15 @@ function experimentOptions(cmd: Command, d: ReturnType<typeof defaultConfig>): C
       new Option('--scenario <name>', dflt('task (task label at test), domain (one shared head) or class (one head over all classes)', 'split: task, permuted: domain')).choices([
         ...SCENARIOS,
       ]),
+    )
+    .addOption(
+      new Option(
+        '--head <kind>',
+        dflt(
+          'output head: shared (one layer over every class; masked to the task in task-IL), multi (task-IL: one head per task), grow (class-IL: grows as classes arrive)',
+          'shared; three-scenarios: multi for task, grow for class',
+        ),
+      ).choices([...HEADS]),
     )
     .option('--tasks <n>', dflt('number of tasks', `${d.data.numTasks}; presets: their own`))
     .option('--model <spec>', dflt('model spec: 784-300-150-10:leakyrelu, 784-100-10, paper2-conv, paper2-conv:0.25', d.model))

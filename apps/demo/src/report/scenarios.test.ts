@@ -41,6 +41,12 @@ describe('scenario methods', () => {
     expect(() => validateConfig({ ...base, data: { ...base.data, scenario: 'multi' as 'task' } })).toThrow(ConfigError);
     expect(() => validateConfig({ ...base, data: { ...base.data, sequence: 'rotated', scenario: 'class' } })).toThrow(/domain-incremental only/);
     expect(() => validateConfig({ ...base, variants: [{ method: 'wva-sig', mode: 'decay', lambdas: [1] }] })).toThrow(/EWC option/);
+    expect(base.evaluateOn).toBe('all');
+    expect(PRESETS['three-scenarios'].heads).toEqual({ task: 'multi', class: 'grow' });
+    expect(validateConfig({ ...base, head: 'multi' }).head).toBe('multi');
+    expect(() => validateConfig({ ...base, head: 'grow' })).toThrow(/head.*needs the class-incremental scenario/);
+    expect(() => validateConfig({ ...base, data: { ...base.data, scenario: 'domain' }, head: 'multi' })).toThrow(/needs the task-incremental scenario.*got domain/);
+    expect(() => validateConfig({ ...base, head: 'wide' as 'multi' })).toThrow(/expected shared, multi, grow/);
   });
 
   it('the scenarios table sets each method beside itself in every scenario', () => {

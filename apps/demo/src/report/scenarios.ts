@@ -1,7 +1,8 @@
 /**
  * The report of a scenarios preset: per method, the final average accuracy (mean ± std over seeds),
- * forgetting and BWT in each scenario, beside the published table.
+ * forgetting, BWT and FWT (when every task was evaluated) in each scenario, beside the published table.
  */
+import type { HeadChoice } from '@forgetless/experiments';
 import type { Preset } from '@forgetless/experiments';
 import { type VariantSummary, formatStat } from '@forgetless/experiments';
 
@@ -9,6 +10,12 @@ export interface ScenarioRun {
   scenario: string;
   summaries: readonly VariantSummary[];
 }
+
+const HEAD_WORDS: Record<HeadChoice, string> = {
+  shared: 'one shared output layer',
+  multi: 'one head per task (multi-head)',
+  grow: 'one head growing with the classes',
+};
 
 /** `| method | task | domain | class |` with final average accuracy ± std; then forgetting and BWT. */
 export function scenariosTable(runs: readonly ScenarioRun[]): string {
@@ -49,7 +56,9 @@ export function scenariosMarkdown(preset: Preset, runs: readonly ScenarioRun[], 
     '',
     `Data: ${ctx.data}. Command: \`${ctx.command}\`. Wall time: ${(ctx.seconds / 60).toFixed(1)} min.`,
     '',
-    '## Measured: average accuracy over the 5 tasks after the last (mean ± std over seeds), forgetting and BWT',
+    `Output heads: ${(preset.scenarios ?? []).map((sc) => `${sc}-incremental ${HEAD_WORDS[preset.heads?.[sc] ?? 'shared']}`).join('; ')}.`,
+    '',
+    '## Measured: average accuracy over the 5 tasks after the last (mean ± std over seeds), forgetting, BWT and FWT',
     '',
     scenariosTable(runs),
     '',

@@ -4,12 +4,17 @@
  * The result's accuracy matrix R[i][j] is the test accuracy on task j after training task i.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Task } from '../data.js';
+import type { DataSource, Task } from '../data.js';
 import { averageAccuracy } from '../metrics.js';
 import { type Model, exampleShapeProblem } from '../contract.js';
+import { type HeadGrowth, headWidth, widenHead } from '../head.js';
+import { Sequential } from '../model.js';
+import { isMultiHead } from '../multi-head.js';
+import type { ParamMap } from '../params.js';
 import { Rng } from '../rng.js';
 import { evaluate } from './evaluate.js';
 import { findNonFiniteAsync, maxAbsPerParameter } from './health.js';
+import { editOptimizerSlots, widenOptimizerSlots } from './optimizer-slots.js';
 import type { Plugin, TrainContext } from './plugin.js';
 import { prepareBatch, trainStep } from './step.js';
 import { yieldToEventLoop } from './yield.js';
@@ -56,6 +61,16 @@ export interface ContinualOptions {
    * false skips it when nothing will follow, e.g. fine-tuning a consolidated pretrained model once.
    */
   consolidateLast?: boolean;
+  /**
+   * Class-incremental learning with an incremental head: before each task, the head of a
+   * `Sequential` classifier widens in place (`widenHead`) to the classes seen so far (1 + the largest
+   * of `Task.labels` of tasks 0..i), so the first task starts with its own classes. The old units
+   * keep their weights bitwise; the new ones, the optimizer's slots for them (Adam's moments) and
+   * the plugins' per-parameter state for them (importances, anchors, masks: state tensors named
+   * `…<parameter>` of the parameter's old shape) start at zero. Earlier tasks are evaluated with the
+   * grown head; a task whose classes have no units yet scores 0.
+   */
+  growHead?: boolean;
 }
 
 /**
@@ -181,7 +196,13 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
       `trainContinual: the model outputs [${model.outputShape.map((d) => d ?? 'any')}] per example; training and evaluation use a classification loss and need one score per class ([classes])`,
     );
   }
-  const width = model.numClasses;
+  if (options.growHead && !(model instanceof Sequential)) throw new Error('trainContinual: growHead needs a Sequential classifier (its last Dense layer grows)');
+  if (options.growHead && isMultiHead(model)) throw new Error('trainContinual: growHead and a multi-head model exclude each other');
+  // a growing head ends as wide as every task's classes need
+  const width = options.growHead ? Math.max(model.numClasses, headWidth(tasks, tasks.length - 1)) : model.numClasses;
+  if (isMultiHead(model))
+    for (const t of tasks)
+      if (!t.classes) throw new Error(`trainContinual: task '${t.name}' has no classes (Task.classes); a multi-head model selects its head by them (task-incremental scenario)`);
   for (const t of tasks) {
     const problem = exampleShapeProblem(model.inputShape, t.train.exampleShape);
     if (problem) throw new Error(`trainContinual: task '${t.name}' has ${problem}`);
@@ -229,6 +250,8 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
         row.push(Number.NaN);
         continue;
       }
+      // a multi-head model evaluates a task not yet trained with its head's initial weights
+      if (isMultiHead(model)) model.ensureHead(j, task.classes);
       for (const p of plugins) p.beforeEvaluate?.(j, task);
       try {
         row.push((await evaluate(model, task.test, evalOpts(task))).accuracy);
@@ -240,12 +263,16 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
   };
   if (evalAll && startTask === 0) result.baseline = await evalTasks(T - 1);
 
-  const paramNames = Object.keys(model.params);
-  const paramVars = Object.values(model.params) as tf.Tensor[];
+  // the parameters change between tasks with a growing head or a multi-head model
+  let paramNames = Object.keys(model.params);
+  let paramVars = Object.values(model.params) as tf.Tensor[];
   let optimizer = typeof options.optimizer === 'function' ? undefined : options.optimizer;
   let step = 0;
   for (let i = startTask; i < T; i++) {
     const task = tasks[i] as Task;
+    await adaptHead(model, tasks, i, options.growHead === true, optimizer, plugins, paramVars.length);
+    paramNames = Object.keys(model.params);
+    paramVars = Object.values(model.params) as tf.Tensor[];
     if (typeof options.optimizer === 'function') {
       optimizer?.dispose();
       optimizer = options.optimizer(i);
@@ -255,7 +282,8 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
       optimizer: optimizer as tf.Optimizer,
       tasks,
       taskIndex: i,
-      task,
+      // a growing head: the plugins see the task's sources as having the head's classes (its labels are among them)
+      task: options.growHead ? narrowTask(task, model.numClasses) : task,
       step,
       taskStep: 0,
       epoch: 0,
@@ -464,4 +492,94 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
   if (typeof options.optimizer === 'function') optimizer?.dispose();
   result.averageAccuracy = result.accuracy.length ? averageAccuracy(result.accuracy) : [];
   return result;
+}
+
+/**
+ * Before task i: a multi-head model gets task i's head, and the optimizer's slots of its other heads
+ * are zeroed (their gradients are exactly zero under the task's mask, so they stay bitwise unchanged,
+ * Adam included); a growing head widens to the classes of tasks 0..i, with the optimizer's slots and
+ * the plugins' state for the new units at zero.
+ */
+async function adaptHead(
+  model: Model,
+  tasks: readonly Task[],
+  i: number,
+  grow: boolean,
+  optimizer: tf.Optimizer | undefined,
+  plugins: readonly Plugin[],
+  stepped: number,
+): Promise<void> {
+  const task = tasks[i] as Task;
+  if (isMultiHead(model)) {
+    model.ensureHead(i, task.classes);
+    if (!optimizer || i === 0) return;
+    const own = new Set(model.headParams(i));
+    const others = new Set(model.headTasks.filter((h) => h.task !== i).flatMap((h) => model.headParams(h.task)));
+    const names = Object.keys(model.params);
+    await editOptimizerSlots(
+      optimizer,
+      Object.values(model.params),
+      (k, slot) => {
+        const name = names[k] as string;
+        return others.has(name) && !own.has(name) ? tf.zerosLike(slot) : undefined;
+      },
+      stepped,
+    );
+    return;
+  }
+  if (!grow) return;
+  const need = headWidth(tasks, i);
+  if (need <= model.numClasses) return;
+  const growth = widenHead(model as Sequential, need);
+  const names = Object.keys(model.params);
+  if (optimizer) {
+    const grown = new Set(Object.keys(growth.params).map((n) => names.indexOf(n)));
+    await widenOptimizerSlots(optimizer, Object.values(model.params), grown, stepped);
+  }
+  for (const p of plugins) widenPluginState(p, growth);
+}
+
+/** Zero-pads, along the grown axis, every plugin state tensor named after a grown parameter with its old shape. */
+function widenPluginState(plugin: Plugin, growth: HeadGrowth): void {
+  if (!plugin.getState || !plugin.setState) return;
+  // tensors a getState made for the call (replay's memory) are ours to free; those it keeps are its own
+  const mark = tf.scalar(0);
+  const made = mark.id;
+  mark.dispose();
+  const state = plugin.getState();
+  const fresh = Object.values(state.tensors).filter((t) => t.id > made);
+  // copies throughout: a plugin's setState may dispose its own tensors (what getState returned) first
+  const tensors: ParamMap = {};
+  let changed = false;
+  for (const [key, t] of Object.entries(state.tensors)) {
+    const hit = Object.entries(growth.params).find(
+      ([name, g]) => (key === name || key.endsWith(`/${name}`)) && t.shape.length === g.before.length && t.shape.every((d, k) => d === g.before[k]),
+    );
+    if (!hit) {
+      tensors[key] = tf.clone(t);
+      continue;
+    }
+    changed = true;
+    const after = hit[1].after;
+    const axis = after.length - 1;
+    tensors[key] = tf.tidy(() => {
+      const shape = [...t.shape];
+      shape[axis] = (after[axis] as number) - (t.shape[axis] as number);
+      return tf.concat([t, tf.zeros(shape, t.dtype)], axis);
+    });
+  }
+  try {
+    if (changed) plugin.setState({ tensors, meta: state.meta });
+  } finally {
+    tf.dispose([...Object.values(tensors), ...fresh]);
+  }
+}
+
+/** The task with sources that declare `numClasses` classes (their labels are below it). */
+function narrowTask(task: Task, numClasses: number): Task {
+  const narrow = (source: DataSource): DataSource =>
+    source.numClasses <= numClasses
+      ? source
+      : { size: source.size, exampleShape: source.exampleShape, numClasses, batches: (batchSize, options) => source.batches(batchSize, options) };
+  return { ...task, train: narrow(task.train), test: narrow(task.test), ...(task.validation ? { validation: narrow(task.validation) } : {}) };
 }

@@ -62,6 +62,7 @@ export function permutedTasks(data: MnistFormatDataset, options: PermutedOptions
       test: test.with(change),
       ...(validation ? { validation: validation.with(change) } : {}),
       ...(scenario === 'task' ? { classes: Array.from({ length: k }, (_, c) => c + k * t) } : {}),
+      labels: Array.from({ length: k }, (_, c) => c + (shifted ? k * t : 0)),
     };
   });
 }

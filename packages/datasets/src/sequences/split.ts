@@ -6,6 +6,7 @@
  * - `domain`: domain-incremental; labels remapped to their position in the group (0, 1, ...), one
  *   shared head of `max group size` outputs.
  * - `class`: class-incremental; labels unchanged, no mask.
+ * Every task lists the labels its examples carry (`Task.labels`), which a growing head widens to.
  */
 import { ArraySource, type Task } from '@forgetless/core';
 import type { MnistFormatDataset } from '../mnist-format.js';
@@ -55,6 +56,7 @@ export function splitTasks(data: MnistFormatDataset, options: SplitOptions = {})
       test: test.subset(positionsOfClasses(data.test.labels, group)),
       ...(parts.validation ? { validation: parts.validation } : {}),
       ...(mode === 'task' ? { classes: [...group] } : {}),
+      labels: domain ? group.map((_, k) => k) : [...group],
     };
   });
 }
