@@ -327,7 +327,7 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     await page.close();
   });
 
-  it('removes channels after fine-tuning: a smaller model, its parameters, FLOPs, bytes, inference time and accuracy before and after, and a zip stock tfjs-layers loads', async () => {
+  it('removes channels after fine-tuning: a smaller model, its parameters, FLOPs, bytes, inference and training-step time and accuracy before and after, and a zip stock tfjs-layers loads', async () => {
     const page = await newPage();
     const errors = collectErrors(page);
     await page.goto(url);
@@ -355,7 +355,7 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
           trs.map((tr) => [(tr as HTMLElement).dataset.measure, Array.from(tr.querySelectorAll('td'), (td) => Number(td.dataset.value ?? Number.NaN)).slice(1, 3)]),
         ),
     ) as Record<string, [number, number]>;
-    expect(Object.keys(measures)).toEqual(['params', 'flops', 'bytes', 'inference', 'old', 'new']);
+    expect(Object.keys(measures)).toEqual(['params', 'flops', 'bytes', 'inference', 'train', 'old', 'new']);
     for (const [k, [before, after]] of Object.entries(measures)) {
       expect(Number.isFinite(before) && Number.isFinite(after), k).toBe(true);
       if (['params', 'flops', 'bytes'].includes(k)) expect(after, k).toBeLessThan(before);

@@ -8,8 +8,8 @@
  * The smaller model is what the page then offers for download.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type DataSource, type LoadedLayersModel, Rng, layersModelArtifacts } from '@forgetless/core';
-import { pruneLayersModelStructure, timeInference } from '@forgetless/pruning';
+import { type DataSource, type LoadedLayersModel, Rng, disposeParams, layersModelArtifacts } from '@forgetless/core';
+import { pruneLayersModelStructure, timeInference, timeTrainStep } from '@forgetless/pruning';
 import type { validateFinetuneConfig } from '../src/finetune/config.js';
 import { type FinetuneData, type FinetuneMetrics, measureFinetune } from '../src/finetune/run.js';
 import type { FinetunePruning } from './protocol.js';
@@ -22,6 +22,8 @@ export interface StructureMeasure {
   bytes: number;
   /** Inference of a batch of 32, milliseconds. */
   inference: { median: number; min: number; max: number; runs: number };
+  /** One SGD training step on a batch of 32 (forward, loss, backward, update), milliseconds. */
+  trainStep: { median: number; min: number; max: number; runs: number };
   metrics: FinetuneMetrics;
 }
 
@@ -38,18 +40,32 @@ export interface StructurePruned {
   after: StructureMeasure;
 }
 
-async function timing(loaded: LoadedLayersModel): Promise<StructureMeasure['inference']> {
+/** Inference and one training step on a batch of 32 random inputs; the model's weights are put back after the steps. */
+async function timing(loaded: LoadedLayersModel): Promise<Pick<StructureMeasure, 'inference' | 'trainStep'>> {
   const shape = loaded.model.inputShape.map((d) => d ?? 8) as number[];
   const rng = new Rng(1);
   const x = tf.tensor(
     Float32Array.from({ length: 32 * shape.reduce((a, b) => a * b, 1) }, () => rng.next()),
     [32, ...shape],
   );
+  const y = tf.tensor1d(
+    Int32Array.from({ length: 32 }, () => rng.int(loaded.model.numClasses)),
+    'int32',
+  );
+  const summary = (t: { median: number; min: number; max: number; runs: number[] }) => ({ median: t.median, min: t.min, max: t.max, runs: t.runs.length });
   try {
-    const t = await timeInference(loaded.model, x, { repeats: 5, warmup: 1 });
-    return { median: t.median, min: t.min, max: t.max, runs: t.runs.length };
+    const inference = summary(await timeInference(loaded.model, x, { repeats: 5, warmup: 1 }));
+    // the timed steps move the weights: time them, then put back the weights the page offers for download
+    const saved = loaded.model.getWeights({ state: true });
+    try {
+      const trainStep = summary(await timeTrainStep(loaded.model, x, y, { repeats: 5, warmup: 1 }));
+      loaded.model.setWeights(saved);
+      return { inference, trainStep };
+    } finally {
+      disposeParams(saved);
+    }
   } finally {
-    x.dispose();
+    tf.dispose([x, y]);
   }
 }
 
@@ -93,7 +109,7 @@ export async function pruneChannels(
       params: counts.params,
       flops: counts.flops,
       bytes: await storedBytes(l),
-      inference: await timing(l),
+      ...(await timing(l)),
       metrics,
     });
     const removable = result.groups.groups.filter((g) => !g.protectedBy && g.channels.length > 0).length;

@@ -2,7 +2,7 @@
  * The fine-tune section's structural pruning, on the page: the "remove" choice (single weights
  * zeroed, or whole channels removed: a smaller, faster model) and the target (a fraction of the
  * parameters or of the FLOPs), added to the section's Pruning fields; and, after a run, the before /
- * after table of what removing channels bought: parameters, FLOPs, stored bytes, inference time and
+ * after table of what removing channels bought: parameters, FLOPs, stored bytes, inference and training-step time and
  * old and new test accuracy (structure-job.ts measures them in the worker). The smaller model is
  * the one the section's zip holds.
  */
@@ -93,6 +93,7 @@ export function structureResults(): { show: (r: StructurePruned) => void; reset:
       row('flops', 'FLOPs per example', int(b.flops), int(a.flops), b.flops, a.flops);
       row('bytes', 'stored bytes', int(b.bytes), int(a.bytes), b.bytes, a.bytes);
       row('inference', `inference ms, batch 32 (median of ${b.inference.runs}, min–max)`, ms(b.inference), ms(a.inference), b.inference.median, a.inference.median);
+      row('train', `training step ms, batch 32 (median of ${b.trainStep.runs}, min–max)`, ms(b.trainStep), ms(a.trainStep), b.trainStep.median, a.trainStep.median);
       row('old', 'old accuracy', f3(b.metrics.old), f3(a.metrics.old), b.metrics.old, a.metrics.old, false);
       row('new', 'new accuracy', f3(b.metrics.new), f3(a.metrics.new), b.metrics.new, a.metrics.new, false);
       table.hidden = false;
