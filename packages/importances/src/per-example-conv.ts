@@ -76,7 +76,7 @@ export function convKernelSums(
   maxChunk: number,
   multiplier?: number,
 ): Partial<Record<Stat, tf.Tensor>> {
-  if (!multiplier && getConvFormulation() === 'im2col') return patchKernelSums(x, deltas, g, maxChunk);
+  if (!multiplier && getConvFormulation() !== 'forward-conv') return patchKernelSums(x, deltas, g, maxChunk);
   const [n, h, w, c] = x.shape;
   const [sh, sw] = g.strides;
   const p = convPads(h, w, g);
