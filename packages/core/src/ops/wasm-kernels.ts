@@ -257,7 +257,7 @@ function stockKernel(name: string, args: KernelArgs): tf.TensorInfo {
  * bias gradients over N·H·W). (A GEMV ones[1, P]·X is as fast only when X was seen before: XNNPACK
  * packs the right-hand side of every new matMul, 8 ms here.)
  */
-function leadingReduction(x: tf.TensorInfo, axis: unknown): { p: number; c: number; k: number } | undefined {
+function leadingReduction(x: tf.TensorInfo, axis: unknown): { p: number; c: number; k: number; cb: number } | undefined {
   if (x.dtype !== 'float32') return undefined;
   const rank = x.shape.length;
   const axes = [...new Set(tf.util.parseAxisParam(axis as number | number[], x.shape))].sort((a, b) => a - b);
@@ -266,15 +266,26 @@ function leadingReduction(x: tf.TensorInfo, axis: unknown): { p: number; c: numb
   const p = x.shape.slice(0, k).reduce((a, b) => a * b, 1);
   const c = x.shape.slice(k).reduce((a, b) => a * b, 1);
   if (p < 2 || c === 0) return undefined;
-  return { p, c, k };
+  // channels per pooling position: at most POOL_MAX_CHANNELS, the columns split into [C / cb, cb]
+  let cb = Math.min(c, POOL_MAX_CHANNELS);
+  while (c % cb !== 0) cb--;
+  if (cb < 64 && cb !== c) return undefined;
+  return { p, c, k, cb };
 }
+
+/**
+ * tfjs-backend-wasm's AvgPool (XNNPACK, 4.22) writes out of bounds with 16384 channels or more and a
+ * window of 9 or more (it corrupts the heap: a later free fails with "memory access out of bounds"),
+ * so wider [P, C] reductions pool [1, P, C / cb, cb] views with cb ≤ this.
+ */
+const POOL_MAX_CHANNELS = 8192;
 
 function reduceLeading(kernel: 'Sum' | 'Mean', { inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const x = inputs.x as tf.TensorInfo;
   const r = leadingReduction(x, attrs.axis);
   if (!r) return stockKernel(kernel, { inputs, attrs, backend });
   return tf.tidy(() => {
-    const column = tf.reshape(t4(x) as tf.Tensor, [1, r.p, 1, r.c]) as tf.Tensor4D;
+    const column = tf.reshape(t4(x) as tf.Tensor, [1, r.p, r.c / r.cb, r.cb]) as tf.Tensor4D;
     let s: tf.Tensor = tf.avgPool(column, [r.p, 1], 1, 'valid');
     if (kernel === 'Sum') s = tf.mul(s, r.p);
     const rest = x.shape.slice(r.k);
