@@ -67,7 +67,15 @@ describe('Sequential', () => {
     const y = tf.tensor1d([0, 1, 2, 3, 4, 0], 'int32');
     const gf = lossGrads(fast, x, y, true, 'custom');
     const gs = lossGrads(stock, x, y, true, 'stock');
-    gf.forEach((g, i) => expect(relErr(g, gs[i] as tf.Tensor)).toBeLessThanOrEqual(1e-5));
+    const names = Object.keys(fast.params);
+    gf.forEach((g, i) => {
+      // conv2d_0's bias feeds a batch norm: its gradient is zero but for rounding (the custom mode's
+      // batch norm has its gradient in closed form), so it is compared at its kernel's scale
+      if (names[i] === 'conv2d_0/bias') {
+        const scale = tf.tidy(() => tf.max(tf.abs(gs[i - 1] as tf.Tensor)).dataSync()[0] as number);
+        expect(tf.tidy(() => tf.max(tf.abs(tf.sub(g, gs[i] as tf.Tensor))).dataSync()[0] as number) / scale).toBeLessThanOrEqual(1e-5);
+      } else expect(relErr(g, gs[i] as tf.Tensor), names[i]).toBeLessThanOrEqual(1e-5);
+    });
     tf.dispose([...gf, ...gs, x, y]);
     fast.dispose();
     stock.dispose();

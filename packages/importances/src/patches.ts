@@ -23,7 +23,7 @@ export function tapViews(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D[] {
   const outH = Math.floor((hp - (kh - 1) * dh - 1) / sh) + 1;
   const outW = Math.floor((wp - (kw - 1) * dw - 1) / sw) + 1;
   const views: tf.Tensor4D[] = [];
-  const fast = getConvFormulation() === 'im2col';
+  const fast = getConvFormulation() !== 'forward-conv';
   for (let a = 0; a < kh; a++) {
     for (let b = 0; b < kw; b++) {
       const top = a * dh;

@@ -18,7 +18,7 @@
  * ([kh·kw·C, O]) is one 2-D matMul per example (wasm's batched matMul is ~20× slower than its 2-D
  * one), squared or made absolute, and summed over the chunk by one addN.
  */
-import { getConvFormulation, strideView } from '@forgetless/core';
+import { getConvFormulation, phaseView, stridePhases, strideView } from '@forgetless/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 export type Stat = 'square' | 'abs';
@@ -76,7 +76,8 @@ export function convKernelSums(
   maxChunk: number,
   multiplier?: number,
 ): Partial<Record<Stat, tf.Tensor>> {
-  if (!multiplier && getConvFormulation() === 'im2col') return patchKernelSums(x, deltas, g, maxChunk);
+  if (!multiplier && getConvFormulation() !== 'forward-conv') return patchKernelSums(x, deltas, g, maxChunk);
+  if (multiplier === 1 && getConvFormulation() === 'auto') return depthwiseTapSums(x, deltas, g, maxChunk);
   const [n, h, w, c] = x.shape;
   const [sh, sw] = g.strides;
   const p = convPads(h, w, g);
@@ -163,6 +164,65 @@ function patchKernelSums(x: tf.Tensor4D, deltas: Partial<Record<Stat, tf.Tensor4
   const out: Partial<Record<Stat, tf.Tensor>> = {};
   for (const [stat] of entries) {
     out[stat] = tf.reshape(acc[stat] as tf.Tensor, [kh, kw, c, f]);
+    (acc[stat] as tf.Tensor).dispose();
+  }
+  return out;
+}
+
+/**
+ * Σ_n stat(g_n) of a depthwise kernel with multiplier 1, tap by tap (the 'auto' formulation):
+ * g_n[a, b, c] = Σ_{i,j} v_ab[n, i, j, c]·δ_n[i, j, c] with v_ab the tap's view of xp (a unit-stride
+ * slice of one stride phase), i.e. per tap one element-wise product and one per-example sum over the
+ * Ho·Wo positions (on wasm an average pooling over them), vectorised along the chunk's examples and
+ * channels: a few ops per tap whatever the chunk's size, where the forward-conv formulation's
+ * depthwise convolution has an Ho×Wo kernel that XNNPACK has no fast path for.
+ */
+function depthwiseTapSums(x: tf.Tensor4D, deltas: Partial<Record<Stat, tf.Tensor4D>>, g: ConvGeometry, maxChunk: number): Partial<Record<Stat, tf.Tensor>> {
+  const [n, h, w, c] = x.shape;
+  const [kh, kw] = g.kernelSize;
+  const [sh, sw] = g.strides;
+  const [dh, dw] = g.dilation;
+  const p = convPads(h, w, g);
+  const entries = Object.entries(deltas) as [Stat, tf.Tensor4D][];
+  const [, ho, wo] = (entries[0] as [Stat, tf.Tensor4D])[1].shape;
+  const positions = ho * wo;
+  const perExample = 2 * (h + p.top + p.bottom) * (w + p.left + p.right) * c + entries.length * (2 * positions * c + kh * kw * c);
+  const chunk = Math.max(1, Math.floor(maxChunk / perExample));
+  const pool = tf.getBackend() === 'wasm' && c <= 8192;
+  const acc: Partial<Record<Stat, tf.Tensor>> = {};
+  for (let b0 = 0; b0 < n; b0 += chunk) {
+    const size = Math.min(chunk, n - b0);
+    const part = tf.tidy(() => {
+      const rows = <T extends tf.Tensor>(t: T): T => (size === n ? t : (tf.slice(t, b0, size) as T));
+      const phases = stridePhases(padInput(rows(x), p), sh, sw);
+      const r: Partial<Record<Stat, tf.Tensor>> = {};
+      for (const [stat, d] of entries) {
+        const dc = rows(d);
+        const taps: tf.Tensor[] = [];
+        for (let a = 0; a < kh; a++) {
+          for (let b = 0; b < kw; b++) {
+            const prod = tf.mul(phaseView(phases, a * dh, b * dw, sh, sw, ho, wo), dc); // [size, Ho, Wo, C]
+            // per example: Σ over the positions ([size, C])
+            const ge = pool
+              ? tf.reshape(tf.mul(tf.avgPool(tf.reshape(prod, [size, positions, 1, c]) as tf.Tensor4D, [positions, 1], 1, 'valid'), positions), [size, c])
+              : tf.sum(prod, [1, 2]);
+            taps.push(tf.sum(stat === 'square' ? tf.square(ge) : tf.abs(ge), 0));
+          }
+        }
+        r[stat] = tf.stack(taps);
+      }
+      return r;
+    });
+    for (const stat of Object.keys(part) as Stat[]) {
+      const prev = acc[stat];
+      const cur = part[stat] as tf.Tensor;
+      acc[stat] = prev ? tf.add(prev, cur) : cur;
+      if (prev) tf.dispose([prev, cur]);
+    }
+  }
+  const out: Partial<Record<Stat, tf.Tensor>> = {};
+  for (const [stat] of entries) {
+    out[stat] = tf.reshape(acc[stat] as tf.Tensor, [kh, kw, c, 1]);
     (acc[stat] as tf.Tensor).dispose();
   }
   return out;

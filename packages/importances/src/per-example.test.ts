@@ -5,6 +5,8 @@ import {
   type LayerConfig,
   type Rng,
   type Sequential,
+  DepthwiseConv2d,
+  SeparableConv2d,
   conv2d,
   dense,
   disposeParams,
@@ -90,7 +92,7 @@ describe('perExampleSums (fast) against the per-example autograd loop', () => {
     model.dispose();
   });
 
-  it.each(['im2col', 'forward-conv'] as const)('conv kernels under the %s formulation: strides, dilation, same/valid, odd sizes, in chunks', (formulation) => {
+  it.each(['auto', 'im2col', 'forward-conv'] as const)('conv kernels under the %s formulation: strides, dilation, same/valid, odd sizes, in chunks', (formulation) => {
     const model = sequential(
       [
         conv2d(5, 3, { stride: 2, padding: 'same', activation: 'tanh' }),
@@ -105,6 +107,25 @@ describe('perExampleSums (fast) against the per-example autograd loop', () => {
     withConvFormulation(formulation, () => {
       compare(model, 5, nll(), { square: true, abs: true });
       compare(model, 3, masSoftmax, { square: true, abs: true }, 900);
+    });
+    model.dispose();
+  });
+
+  it.each(['auto', 'im2col', 'forward-conv'] as const)('depthwise and separable kernels under the %s formulation: multipliers, strides, dilation, in chunks', (formulation) => {
+    const model = sequential(
+      [
+        new DepthwiseConv2d({ kernelSize: 3, stride: 2, padding: 'same', activation: 'tanh' }),
+        new DepthwiseConv2d({ kernelSize: [3, 2], dilation: [2, 1], padding: 'valid' }),
+        new DepthwiseConv2d({ kernelSize: 2, depthMultiplier: 2, padding: 'same', activation: 'relu' }),
+        new SeparableConv2d({ filters: 4, kernelSize: 3, stride: [1, 2], padding: 'same', activation: 'tanh' }),
+        flatten(),
+        dense(3),
+      ],
+      { inputShape: [11, 9, 3], seed: 4 },
+    );
+    withConvFormulation(formulation, () => {
+      compare(model, 5, nll(), { square: true, abs: true });
+      compare(model, 3, masSoftmax, { square: true, abs: true }, 700);
     });
     model.dispose();
   });

@@ -5,14 +5,14 @@
  *   of the target's rows; every other row's GFLOP/s is given as a percentage of their mean;
  * - Conv2D, DepthwiseConv2D and SeparableConv2D at the shapes of paper 2's conv net and of MobileNetV2:
  *   forward, input gradient and filter gradient, exactly as forgetless's registered gradients run
- *   them (`conv2dBackpropInput` …), under the 0.1 formulation ('forward-conv', before) and the
- *   default ('im2col', after), interleaved round by round;
+ *   them (`conv2dBackpropInput` …), under the 0.1 formulation ('forward-conv', before), the previous
+ *   default ('im2col') and the default ('auto', after), interleaved round by round;
  * - a training step (SGD) of paper 2's conv net (batch 32) and of Keras's MobileNetV2 (α 0.35,
- *   96×96, batch 8, imported from tfjs-layers), before and after, with the conv/dense FLOPs of a step
+ *   96×96, batch 8, imported from tfjs-layers), under each formulation, with the conv/dense FLOPs of a step
  *   (forward + filter gradients + input gradients but the first layer's; batch norm and activations
  *   not counted);
- * - the fast per-example FIS and MAS of paper 2's conv net against the per-example autograd loop and
- *   one forward+backward pass, before and after.
+ * - the fast per-example FIS and MAS of paper 2's conv net and of MobileNetV2 against the per-example
+ *   autograd loop and one forward+backward pass, under each formulation.
  * The PyTorch peer (`finish`) runs the same two steps on one thread.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -41,8 +41,8 @@ import { mobileNetV2, saveToMemory } from '../models/mobilenet-v2.js';
 import { PeerUnavailable, runTorch } from '../peer/torch.js';
 import type { FinishContext, Row, RunOptions, WorkloadResult } from '../workload.js';
 
-const FORMULATIONS: readonly ConvFormulation[] = ['forward-conv', 'im2col'];
-const LABEL: Record<ConvFormulation, string> = { 'forward-conv': 'before (0.1: forward-conv)', im2col: 'after (im2col)' };
+const FORMULATIONS: readonly ConvFormulation[] = ['forward-conv', 'im2col', 'auto'];
+const LABEL: Record<ConvFormulation, string> = { 'forward-conv': 'before (0.1: forward-conv)', im2col: 'previous (im2col)', auto: 'after (auto)' };
 
 /** Runs fn (sync or async) under a formulation, restoring the default afterwards. */
 async function under<T>(f: ConvFormulation, fn: () => T | Promise<T>): Promise<T> {
@@ -50,7 +50,7 @@ async function under<T>(f: ConvFormulation, fn: () => T | Promise<T>): Promise<T
   try {
     return await fn();
   } finally {
-    setConvFormulation('im2col');
+    setConvFormulation('auto');
   }
 }
 
@@ -186,19 +186,20 @@ function matmulEntry(size: number): { run: () => tf.Tensor; gflop: number; done:
 }
 
 /**
- * Before and after of one computation, interleaved round by round with the matMul ceiling (so load
- * from other processes falls on all three alike): the two timings and the ceiling's GFLOP/s.
+ * One computation under each formulation, interleaved round by round with the matMul ceiling (so
+ * load from other processes falls on all alike): the timings and the ceiling's GFLOP/s.
  */
 async function withCeiling(
-  run: Record<ConvFormulation, () => unknown>,
+  run: (f: ConvFormulation) => () => unknown,
   size: number,
   rounds: number,
   warmup: number,
 ): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number }> {
   const mm = matmulEntry(size);
   try {
-    const [a, b, m] = await pairedRounds([run['forward-conv'], run.im2col, mm.run], { rounds, warmup });
-    return { t: { 'forward-conv': (a as { timing: Timing }).timing, im2col: (b as { timing: Timing }).timing }, ceiling: gflopsOf((m as { timing: Timing }).timing, mm.gflop) };
+    const timed = await pairedRounds([...FORMULATIONS.map(run), mm.run], { rounds, warmup });
+    const t = Object.fromEntries(FORMULATIONS.map((f, i) => [f, (timed[i] as { timing: Timing }).timing])) as Record<ConvFormulation, Timing>;
+    return { t, ceiling: gflopsOf((timed[FORMULATIONS.length] as { timing: Timing }).timing, mm.gflop) };
   } finally {
     mm.done();
   }
@@ -245,7 +246,7 @@ async function stepPair(model: Model, x: tf.Tensor, y: tf.Tensor1D, size: number
   try {
     const ctx = context(model, optimizer);
     const step = (f: ConvFormulation) => () => under(f, () => trainStep({ x, y }, ctx, []));
-    return await withCeiling({ 'forward-conv': step('forward-conv'), im2col: step('im2col') }, size, rounds, 2);
+    return await withCeiling(step, size, rounds, 2);
   } finally {
     optimizer.dispose();
   }
@@ -254,7 +255,7 @@ async function stepPair(model: Model, x: tf.Tensor, y: tf.Tensor1D, size: number
 /**
  * Per-example importances of `model` on `samples` examples (one batch): one plain forward+backward
  * pass, and for each method the fast path and the per-example loop (timed on `loopSamples` and
- * scaled per example), before and after, all interleaved round by round (`pairedRounds`: each round
+ * scaled per example), under each formulation, all interleaved round by round (`pairedRounds`: each round
  * runs every entry once, in a rotated order), so that load from other processes falls on all alike.
  */
 async function perExampleRows(
@@ -389,7 +390,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   rows.push(row(`${mmName}, alone, at the start`, '-', b, '-', 1, start, mmFlop, gflopsOf(start, mmFlop)));
   say(`${mmName}: ${start.median.toFixed(1)} ms`);
 
-  // ops: forward, input gradient, filter gradient, before and after, interleaved
+  // ops: forward, input gradient, filter gradient, under each formulation, interleaved
   for (const c of convCases(opts.quick)) {
     const { passes, inputs } = casePasses(c);
     const gflop = (2 * caseMacs(c)) / 1e9;
@@ -398,9 +399,9 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
       for (const pass of ['forward', 'input gradient', 'filter gradient'] as const) {
         const fn = passes[pass];
         const op = (f: ConvFormulation) => () => under(f, () => tf.tidy(() => fn()));
-        const { t, ceiling } = await withCeiling({ 'forward-conv': op('forward-conv'), im2col: op('im2col') }, s.matmul, s.opRounds, 1);
+        const { t, ceiling } = await withCeiling(op, s.matmul, s.opRounds, 1);
         for (const f of FORMULATIONS) rows.push(row(`${c.kind} ${pass}: ${c.name}`, shape, b, LABEL[f], c.n, t[f], gflop, ceiling));
-        say(`${c.name} ${pass}: ${t['forward-conv'].median.toFixed(1)} → ${t.im2col.median.toFixed(1)} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`);
+        say(`${c.name} ${pass}: ${FORMULATIONS.map((f) => t[f].median.toFixed(1)).join(' → ')} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`);
       }
     } finally {
       tf.dispose(inputs);
@@ -420,7 +421,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
       const gflop = stepGflop(paper2Macs(s.paper2Width), s.paper2Batch);
       for (const f of FORMULATIONS)
         rows.push(row('paper 2 conv net training step', s.paper2Width === 1 ? 'full width' : `width ×${s.paper2Width}`, b, LABEL[f], s.paper2Batch, t[f], gflop, ceiling));
-      say(`paper 2 step: ${t['forward-conv'].median.toFixed(0)} → ${t.im2col.median.toFixed(0)} ms`);
+      say(`paper 2 step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`);
     } finally {
       tf.dispose([x, y]);
       model.dispose();
@@ -442,9 +443,9 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
       const gflop = stepGflop(macs, m.batch);
       const shape = `α${m.alpha} ${m.size}×${m.size}×3${m.blocks === 16 ? '' : `, first ${m.blocks} blocks`}`;
       for (const f of FORMULATIONS) rows.push(row('MobileNetV2 training step', shape, b, LABEL[f], m.batch, t[f], gflop, ceiling));
-      say(`MobileNetV2 step: ${t['forward-conv'].median.toFixed(0)} → ${t.im2col.median.toFixed(0)} ms`);
+      say(`MobileNetV2 step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`);
       const pe = s.perExample.mobilenet;
-      rows.push(...(await perExampleRows('MobileNetV2', loaded.model, randomImages(pe.samples, [m.size, m.size, 3], 7), pe, ['FIS empirical'], b, shape)));
+      rows.push(...(await perExampleRows('MobileNetV2', loaded.model, randomImages(pe.samples, [m.size, m.size, 3], 7), pe, ['FIS empirical', 'MAS softmax'], b, shape)));
     } finally {
       tf.dispose([x, y]);
       loaded.dispose();
@@ -466,10 +467,10 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   const end = await matmulTiming(s.matmul, opts.quick ? 2 : 9);
   rows.push(row(`${mmName}, alone, at the end`, '-', b, '-', 1, end, mmFlop, gflopsOf(end, mmFlop)));
   notes.push(
-    `pct_of_matmul: a row's GFLOP/s over matmul_gflop_s, the GFLOP/s of a ${mmName} matMul timed in the same rounds as the row (each round runs before, after and the matMul in a rotated order, so load from other processes falls on all three alike); the matMul alone at the start and end of each backend's rows shows how much that load moved.`,
-    "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), before ('forward-conv', forgetless 0.1's formulation, with tfjs-backend-wasm's own Slice kernel) and after ('im2col', the default), interleaved round by round (median of the rounds). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W).",
-    "Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), before and after interleaved; gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done.",
-    `Per-example importances (inference mode): paper 2's conv net on ${s.perExample.samples} random 28×28 images, MobileNetV2 on ${s.perExample.mobilenet.samples} random images, each in one batch; the loop (one backward pass per example) on the first ${s.perExample.loopSamples} (MobileNetV2: ${s.perExample.mobilenet.loopSamples}), scaled per example. Every entry (forward+backward, fast path, loop; before and after) is interleaved round by round with the others: median, min and max of ${s.perExample.rounds} rounds after one warm-up round. x_loop: the loop's time per example over the fast path's; x_forward_backward: time over one plain forward+backward pass (mean cross-entropy, all parameters) over the same examples. Memory stays bounded: the per-example gradients are built in chunks of at most 2^23 floats (maxChunkElements).`,
+    `pct_of_matmul: a row's GFLOP/s over matmul_gflop_s, the GFLOP/s of a ${mmName} matMul timed in the same rounds as the row (each round runs every formulation and the matMul in a rotated order, so load from other processes falls on all alike); the matMul alone at the start and end of each backend's rows shows how much that load moved.`,
+    "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), before ('forward-conv', forgetless 0.1's formulation, with tfjs-backend-wasm's own kernels), previous ('im2col', the default of the 2026-11-30 run: forgetless's Slice and MaxPoolGrad kernels) and after ('auto', the default: per op the fastest formulation, and forgetless's Identity, Cast, Sum, Mean and LeakyRelu kernels on wasm), interleaved round by round (median of the rounds). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W).",
+    "Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), the three formulations interleaved; gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done.",
+    `Per-example importances (inference mode): paper 2's conv net on ${s.perExample.samples} random 28×28 images, MobileNetV2 on ${s.perExample.mobilenet.samples} random images (FIS and MAS), each in one batch; the loop (one backward pass per example) on the first ${s.perExample.loopSamples} (MobileNetV2: ${s.perExample.mobilenet.loopSamples}), scaled per example. Every entry (forward+backward, fast path, loop; under each formulation) is interleaved round by round with the others: median, min and max of ${s.perExample.rounds} rounds after one warm-up round. x_loop: the loop's time per example over the fast path's; x_forward_backward: time over one plain forward+backward pass (mean cross-entropy, all parameters) over the same examples. Memory stays bounded: the per-example gradients are built in chunks of at most 2^23 floats (maxChunkElements).`,
   );
   return { rows, notes };
 }

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
 import { convPadding } from './conv2d.js';
-import { depthwiseConv2d, depthwiseFilterGrad, depthwiseInputGrad } from './depthwise.js';
+import { depthwiseConv2d, depthwiseFilterGrad, depthwiseFilterGradTaps, depthwiseInputGrad } from './depthwise.js';
 import { type GradientMode, withGradientMode } from './gradients.js';
 
 type Case = { h: number; w: number; c: number; m: number; k: [number, number]; s: [number, number]; d?: [number, number]; padding: 'same' | 'valid' };
@@ -83,6 +83,18 @@ describe('depthwise conv2d gradients from forward ops', () => {
     tf.dispose([x, f, b, dy]);
   });
 
+  it.each([...cases, ...dilated])('the tap-by-tap filter gradient matches stock gradients on cpu within 1e-5: %o', async (c) => {
+    const { x, f, b, dy } = inputs(c, 50);
+    const ref = gradsOf('stock', x, f, b, dy, c, c.d !== undefined)[1] as tf.Tensor;
+    await expectNoLeak(() => {
+      const g = depthwiseFilterGradTaps(x, dy as tf.Tensor4D, f.shape, c.s, c.padding, c.d ?? 1);
+      expect(g.shape).toEqual(f.shape);
+      expect(relErr(g, ref)).toBeLessThanOrEqual(1e-5);
+      g.dispose();
+    });
+    tf.dispose([x, f, b, dy, ref]);
+  });
+
   it('the ops alone match the backprop kernels and leak nothing', async () => {
     const c = cases[4] as Case;
     const { x, f, b, dy } = inputs(c, 40);
@@ -100,7 +112,7 @@ describe('depthwise conv2d gradients from forward ops', () => {
   });
 
   it('trains on wasm (no depthwise backprop kernels there) and agrees with cpu stock gradients', async () => {
-    for (const c of [cases[3], dilated[1]] as Case[]) {
+    for (const c of [cases[3], cases[2], dilated[1], dilated[0]] as Case[]) {
       const { x, f, b, dy } = inputs(c, 20);
       const ref = gradsOf('stock', x, f, b, dy, c, c.d !== undefined).map((g) => g.dataSync().slice());
       const host = [x, f, b, dy].map((t) => ({ v: t.dataSync().slice(), s: t.shape }));

@@ -1,23 +1,26 @@
 /**
  * How forgetless's registered conv gradients are formulated (see `gradients.ts`):
- * - `'im2col'` (default): matrix products over patches (`im2col.ts`): ∂W = Xᵀ·δ, ∂x = col2im(δ·Wᵀ),
+ * - `'auto'` (default): per op and shape, the fastest of the formulations below as measured on wasm
+ *   (`gradients.ts` says which where), and on wasm forgetless's Identity, Sum, Mean and LeakyRelu
+ *   kernels in place of the stock ones (`wasm-kernels.ts`).
+ * - `'im2col'`: forgetless's previous default, kept for comparison: matrix products over patches (`im2col.ts`): ∂W = Xᵀ·δ, ∂x = col2im(δ·Wᵀ),
  *   1×1 kernels as plain matMuls; taps and pooling windows as rank-4 slices (`windows.ts`); on wasm,
  *   a Slice kernel that copies in place (`wasm-kernels.ts`).
  * - `'forward-conv'`: forgetless 0.1's formulation, gradients as forward convolutions
  *   (`conv2d.ts`), pooling windows by StridedSlice, tfjs-backend-wasm's own Slice kernel. Kept for
  *   comparison (the benchmark's "before" rows).
  */
-export type ConvFormulation = 'im2col' | 'forward-conv';
+export type ConvFormulation = 'auto' | 'im2col' | 'forward-conv';
 
-let current: ConvFormulation = 'im2col';
+let current: ConvFormulation = 'auto';
 
 export function getConvFormulation(): ConvFormulation {
   return current;
 }
 
-/** Sets the formulation; wasm's Slice kernel follows it (forgetless's for 'im2col', tfjs's own otherwise). */
+/** Sets the formulation; wasm's kernels follow it (`ensureWasmKernels`). */
 export function setConvFormulation(f: ConvFormulation): void {
-  if (f !== 'im2col' && f !== 'forward-conv') throw new Error(`setConvFormulation: expected 'im2col' or 'forward-conv', got '${String(f)}'`);
+  if (f !== 'auto' && f !== 'im2col' && f !== 'forward-conv') throw new Error(`setConvFormulation: expected 'auto', 'im2col' or 'forward-conv', got '${String(f)}'`);
   current = f;
   for (const listener of listeners) listener(f);
 }

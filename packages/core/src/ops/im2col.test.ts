@@ -6,7 +6,7 @@ import '../gradients.js';
 import { conv2d, convPadding } from './conv2d.js';
 import { type ConvFormulation, withConvFormulation } from './formulation.js';
 import { type GradientMode, withGradientMode } from './gradients.js';
-import { conv2dFilterGradIm2col, conv2dInputGradIm2col } from './im2col.js';
+import { conv2dFilterGradIm2col, conv2dInputGradIm2col, conv2dInputGradTaps } from './im2col.js';
 
 type Case = { n: number; h: number; w: number; c: number; o: number; k: [number, number]; s: [number, number]; d?: [number, number]; padding: 'same' | 'valid' };
 const cases: Case[] = [
@@ -87,19 +87,22 @@ describe('conv2d gradients as matrix products over patches (im2col)', () => {
     await expectNoLeak(() => {
       const gf = conv2dFilterGradIm2col(x, dy, f.shape, c.s, c.padding, c.d ?? 1);
       const gx = conv2dInputGradIm2col(dy, f, x.shape, c.s, c.padding, c.d ?? 1);
+      const gt = conv2dInputGradTaps(dy, f, x.shape, c.s, c.padding, c.d ?? 1);
       expect(gf.shape).toEqual(f.shape);
       expect(gx.shape).toEqual(x.shape);
+      expect(gt.shape).toEqual(x.shape);
       expect(relErr(gf, rf)).toBeLessThanOrEqual(1e-5);
       expect(relErr(gx, rx)).toBeLessThanOrEqual(1e-5);
-      tf.dispose([gf, gx]);
+      expect(relErr(gt, rx), 'taps').toBeLessThanOrEqual(1e-5);
+      tf.dispose([gf, gx, gt]);
     });
     tf.dispose([x, f, dy, rx, rf]);
   });
 
-  it.each(cases)('the registered gradients match stock under both formulations: %o', async (c) => {
+  it.each(cases)('the registered gradients match stock under every formulation: %o', async (c) => {
     const { x, f, dy } = inputs(c, 21);
     const ref = stockGrads(x, f, dy, c);
-    for (const formulation of ['im2col', 'forward-conv'] as const) {
+    for (const formulation of ['auto', 'im2col', 'forward-conv'] as const) {
       await expectNoLeak(() => {
         const ours = layerGrads('custom', formulation, x, f, dy, c);
         ours.forEach((g, i) => expect(relErr(g, ref[i] as tf.Tensor), `${formulation} ${i ? 'filter' : 'x'}`).toBeLessThanOrEqual(1e-5));
@@ -109,7 +112,7 @@ describe('conv2d gradients as matrix products over patches (im2col)', () => {
     tf.dispose([x, f, dy, ...ref]);
   });
 
-  it('train on wasm under both formulations, agreeing with cpu stock gradients', async () => {
+  it('train on wasm under every formulation, agreeing with cpu stock gradients', async () => {
     const picked = [cases[1], cases[2], cases[6], cases[8]] as Case[];
     const hosts = picked.map((c, i) => {
       const { x, f, dy } = inputs(c, 31 + i);
@@ -122,7 +125,7 @@ describe('conv2d gradients as matrix products over patches (im2col)', () => {
     try {
       for (const { c, ref, host } of hosts) {
         const [x, f, dy] = host.map((h) => tf.tensor(h.v, h.s)) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-        for (const formulation of ['im2col', 'forward-conv'] as const) {
+        for (const formulation of ['auto', 'im2col', 'forward-conv'] as const) {
           await expectNoLeak(() => {
             const ours = layerGrads('auto', formulation, x, f, dy, c);
             ours.forEach((g, i) => expect(relErr(g.dataSync(), ref[i] as Float32Array), `${formulation} ${JSON.stringify(c)}`).toBeLessThanOrEqual(1e-5));

@@ -93,6 +93,44 @@ export function conv2dInputGradIm2col(
 }
 
 /**
+ * ∂x as col2im's sum of taps without the [P, kh·kw·C] matrix: for each tap t = (a, b), the [P, C]
+ * block δ·W_tᵀ is its own matMul (W_t = filter[a, b], transposed once for all taps), placed at its
+ * offset (`strideScatter`) and added (one addN). The same multiply-adds as `conv2dInputGradIm2col`,
+ * minus the kh·kw strided slices of its column matrix (runs of C floats).
+ */
+export function conv2dInputGradTaps(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: readonly number[],
+  stride: number | readonly number[],
+  padding: Padding,
+  dilation: number | readonly number[] = 1,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [kh, kw, c, o] = filter.shape;
+    const [n, h, w] = inputShape as [number, number, number];
+    const [sh, sw] = pair(stride);
+    const [dh, dw] = pair(dilation);
+    const [, ho, wo] = dy.shape;
+    const pad = convPadding(h, w, kh, kw, [sh, sw], padding, [dh, dw]);
+    const hp = h + pad.top + pad.bottom;
+    const wp = w + pad.left + pad.right;
+    const d2 = tf.reshape(dy, [n * ho * wo, o]) as tf.Tensor2D;
+    const wt = tf.reshape(tf.transpose(filter, [0, 1, 3, 2]), [kh * kw, o * c]) as tf.Tensor2D; // rows: taps, each W_tᵀ [O, C]
+    const parts: tf.Tensor4D[] = [];
+    for (let a = 0; a < kh; a++) {
+      for (let b = 0; b < kw; b++) {
+        const wtap = tf.reshape(tf.slice(wt, [a * kw + b, 0], [1, o * c]), [o, c]) as tf.Tensor2D;
+        const tap = tf.reshape(tf.matMul(d2, wtap), [n, ho, wo, c]) as tf.Tensor4D;
+        parts.push(strideScatter(tap, a * dh, b * dw, sh, sw, hp, wp));
+      }
+    }
+    const dxp = parts.length === 1 ? (parts[0] as tf.Tensor4D) : (tf.addN(parts) as tf.Tensor4D);
+    return padSpatial(dxp, -pad.top, -pad.bottom, -pad.left, -pad.right);
+  });
+}
+
+/**
  * Below this many input channels, patches are runs of a few floats (slow to copy): the filter
  * gradient of a strided conv and the input gradient keep the forward-conv formulation there.
  */
@@ -109,6 +147,6 @@ export function formulatedFilterGrad(
 ): tf.Tensor4D {
   const [sh, sw] = pair(stride);
   const strided = sh !== 1 || sw !== 1;
-  const im2col = getConvFormulation() === 'im2col' && !(strided && (x.shape[3] as number) < IM2COL_MIN_CHANNELS);
+  const im2col = getConvFormulation() !== 'forward-conv' && !(strided && (x.shape[3] as number) < IM2COL_MIN_CHANNELS);
   return im2col ? conv2dFilterGradIm2col(x, dy, filterShape, stride, padding, dilation) : conv2dFilterGrad(x, dy, filterShape, stride, padding, dilation);
 }

@@ -85,7 +85,7 @@ export function maxPoolGrad(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D, poo
     const hp = h + ph.before + ph.after;
     const wp = w + pw.before + pw.after;
     // 'forward-conv' keeps forgetless 0.1's StridedSlice windows (slow on wasm) for comparison
-    const views = getConvFormulation() === 'im2col';
+    const views = getConvFormulation() !== 'forward-conv';
     let taken: tf.Tensor4D = tf.zeros(y.shape);
     const parts: tf.Tensor4D[] = [];
     for (let a = 0; a < kh; a++) {

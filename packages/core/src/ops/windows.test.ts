@@ -16,7 +16,7 @@ const views: Array<[number, number, number, number]> = [
 
 describe('strided windows from rank-4 slices', () => {
   afterAll(async () => {
-    setConvFormulation('im2col');
+    setConvFormulation('auto');
     await tf.setBackend('cpu');
   });
 
@@ -67,7 +67,7 @@ describe('strided windows from rank-4 slices', () => {
       }
       results.push(out);
     }
-    setConvFormulation('im2col');
+    setConvFormulation('auto');
     expect(results[0]).toEqual(results[1]);
   });
 });

@@ -69,3 +69,51 @@ export function strideScatter(v: tf.Tensor4D, top: number, left: number, sh: num
     ]);
   });
 }
+
+/**
+ * The sh·sw phases of xp (space to depth): phase p·sw + q holds xp[n, i·sh + p, j·sw + q, c] at
+ * [n, i, j, c], from one pad (to multiples of the strides) and two rank-4 slices per phase (a rank-6
+ * transpose is 10× slower on wasm), so that every tap of a strided window, xp[n, a + i·sh, b + j·sw],
+ * is a unit-stride slice of one phase (`phaseView`): far fewer copies than a `strideView` per tap
+ * when there are many taps. Unit strides: [xp] itself.
+ */
+export function stridePhases(xp: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D[] {
+  if (sh === 1 && sw === 1) return [xp];
+  return tf.tidy(() => {
+    const [n, hp, wp, c] = xp.shape;
+    const hq = Math.ceil(hp / sh);
+    const wq = Math.ceil(wp / sw);
+    const full =
+      hq * sh === hp && wq * sw === wp
+        ? xp
+        : tf.pad(xp, [
+            [0, 0],
+            [0, hq * sh - hp],
+            [0, wq * sw - wp],
+            [0, 0],
+          ]);
+    const rowsOf = tf.reshape(full, [n * hq, sh, wq * sw * c]);
+    const out: tf.Tensor4D[] = [];
+    for (let p = 0; p < sh; p++) {
+      const row = sh === 1 ? full : tf.reshape(tf.slice(rowsOf, [0, p, 0], [n * hq, 1, wq * sw * c]), [n * hq, wq, sw, c]);
+      for (let q = 0; q < sw; q++) {
+        out.push(
+          sw === 1
+            ? (tf.reshape(row, [n, hq, wq, c]) as tf.Tensor4D)
+            : (tf.reshape(tf.slice(tf.reshape(row, [n * hq, wq, sw, c]), [0, 0, q, 0], [n * hq, wq, 1, c]), [n, hq, wq, c]) as tf.Tensor4D),
+        );
+      }
+    }
+    return out;
+  });
+}
+
+/** xp[n, top + i·sh, left + j·sw, c] for i < outH, j < outW, from `stridePhases(xp, sh, sw)`. */
+export function phaseView(phases: readonly tf.Tensor4D[], top: number, left: number, sh: number, sw: number, outH: number, outW: number): tf.Tensor4D {
+  const ph = phases[(top % sh) * sw + (left % sw)] as tf.Tensor4D;
+  const [n, hq, wq, c] = ph.shape;
+  const i0 = Math.floor(top / sh);
+  const j0 = Math.floor(left / sw);
+  if (i0 === 0 && j0 === 0 && outH === hq && outW === wq) return tf.clone(ph);
+  return tf.slice(ph, [0, i0, j0, 0], [n, outH, outW, c]);
+}
