@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type ParamMap, Rng, evaluate, trainContinual } from '@forgetless/core';
 import { taskSequence } from '@forgetless/datasets';
 import { embeddedDataDir, loadEmbedded } from '@forgetless/datasets/node';
-import { correlate } from '@forgetless/importances';
+import { correlate, taylor } from '@forgetless/importances';
 import { loadImportances } from '@forgetless/importances/node';
 import { pruneLayersModelStructure } from '@forgetless/pruning';
 import { loadLayersModel, saveLayersModel } from '@forgetless/pruning/node';
@@ -85,7 +85,7 @@ afterAll(async () => {
 });
 
 describe('forgetless importances', () => {
-  it('writes SIG and FIS maps shaped like the model, in the tfjs weights format', async () => {
+  it('writes SIG, FIS and Taylor maps shaped like the model, in the tfjs weights format (Taylor as the library computes it)', async () => {
     expect(trainedAccuracy).toBeGreaterThan(0.7);
     const { out } = await cli([
       'importances',
@@ -116,7 +116,16 @@ describe('forgetless importances', () => {
     await cli(['importances', '--model', modelPath, '--data', embeddedDataDir(), '--method', 'fis', '--samples', '500', '--out', join(dir, 'imp'), '--backend', 'cpu']);
     const fis = await loadImportances(join(dir, 'imp', 'importances-fisher.json'));
     expect(fis.metadata.method).toBe('fisher');
-    for (const m of [sig, fis]) for (const t of Object.values(m.importances)) t.dispose();
+    await cli(['importances', '--model', modelPath, '--data', embeddedDataDir(), '--method', 'taylor', '--samples', '500', '--out', join(dir, 'imp'), '--backend', 'cpu']);
+    const tay = await loadImportances(join(dir, 'imp', 'importances-taylor.json'));
+    expect(tay.metadata).toMatchObject({ method: 'taylor', samples: 500 });
+    // the library's taylor on the same 500 training images
+    const loaded = await loadLayersModel(modelPath);
+    const [task] = taskSequence('permuted', { dataset: await loadEmbedded(), numTasks: 1, firstUnpermuted: true, validation: 0 });
+    const lib = await taylor(loaded.model, task!.train, { limit: 500, batchSize: 100 });
+    for (const [k, t] of Object.entries(lib)) expect(Array.from((tay.importances[k] as tf.Tensor).dataSync()), k).toEqual(Array.from(t.dataSync()));
+    for (const m of [sig.importances, fis.importances, tay.importances, lib]) for (const t of Object.values(m)) t.dispose();
+    loaded.dispose();
   });
 
   it('SI follows a short fine-tuning path', async () => {
