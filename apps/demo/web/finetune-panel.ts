@@ -8,7 +8,7 @@ import { planClasses } from '../src/finetune/classes.js';
 import { type FinetuneConfig, defaultFinetuneConfig } from '../src/finetune/config.js';
 import { type ImageFolder, type ModelFiles, droppedFiles, imageFolder, inputFiles, listNames, modelFiles } from './finetune-files.js';
 import { finetuneResults } from './finetune-results.js';
-import type { BackendChoice, FinetuneRequest, FromWorker, ImageInput, ImagePart, ModelInfo, PathBlob, ToWorker } from './protocol.js';
+import type { BackendChoice, FinetunePruning, FinetuneRequest, FromWorker, ImageInput, ImagePart, ModelInfo, PathBlob, ToWorker } from './protocol.js';
 import { structureFields } from './structure-panel.js';
 import { pageWording } from './wording.js';
 
@@ -200,7 +200,7 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
         ? {
             pruning: {
               sparsity: (sparsity as number) / 100,
-              importance: $<HTMLSelectElement>('#ft-prune-importance').value as 'magnitude' | 'sig' | 'fisher' | 'mas',
+              importance: $<HTMLSelectElement>('#ft-prune-importance').value as FinetunePruning['importance'],
               ...structure.read(),
             },
           }

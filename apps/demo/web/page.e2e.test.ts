@@ -340,7 +340,8 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     expect(await page.isVisible('#ft-prune-target')).toBe(true);
     await page.selectOption('#ft-prune-target', 'params');
     await page.fill('#ft-sparsity', '50');
-    await page.selectOption('#ft-prune-importance', 'magnitude');
+    // Taylor (|Σ θ·ḡ| per group) computed in the worker on the calibration images; |w| is the weights-pruning test's
+    await page.selectOption('#ft-prune-importance', 'taylor');
     await page.click('#ft-run');
     await page.waitForFunction(() => ['done', 'stopped', 'error'].includes(document.querySelector<HTMLElement>('#finetune')?.dataset.state ?? ''), undefined, {
       timeout: 300_000,
@@ -348,6 +349,7 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     });
     if ((await page.getAttribute('#finetune', 'data-state')) !== 'done') throw new Error(`the page reported: ${await page.textContent('#ft-status')}`);
     await page.screenshot({ path: join(OUTPUT, 'finetune-channels.png'), fullPage: true });
+    expect(await page.textContent('#ft-structure')).toMatch(/ranked by taylor/);
     const measures = Object.fromEntries(
       await page
         .locator('#ft-structure tbody tr')

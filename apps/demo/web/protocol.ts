@@ -57,7 +57,7 @@ export interface ImagePart {
 export interface FinetunePruning {
   /** Fraction of the weights zeroed, or (channels) of the parameters or FLOPs removed, in [0, 1). */
   sparsity: number;
-  importance: 'magnitude' | 'sig' | 'fisher' | 'mas';
+  importance: 'magnitude' | 'sig' | 'fisher' | 'mas' | 'taylor';
   /** Zero single weights (default), or remove channels. */
   kind?: 'weights' | 'channels';
   /** Channels: the fraction is of the parameters (default) or of the FLOPs. */

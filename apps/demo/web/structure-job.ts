@@ -96,7 +96,8 @@ export async function pruneChannels(
     result = await pruneLayersModelStructure(working, {
       importance: pruning.importance,
       target: { [target]: pruning.sparsity },
-      reduce: 'l2',
+      // Taylor: a group's first-order loss change |Σ θ·ḡ| (Molchanov 2019); the others: L2 of the group's importances
+      reduce: pruning.importance === 'taylor' ? 'abs-sum' : 'l2',
       minWidth: 2,
       ...(pruning.importance === 'magnitude' ? {} : { calibration: calibration(), importanceOptions: { limit: 1000, batchSize: 50 } }),
     });

@@ -41,7 +41,7 @@ export interface MethodDefinition {
 
 /** Short importance names used in method names → @forgetless/importances method names. */
 export const IMPORTANCE_NAMES: Readonly<Record<string, ImportanceMethod>> = { fis: 'fisher', mas: 'mas', si: 'si', sig: 'sig', magnitude: 'magnitude' };
-export const IMPORTANCE_LABELS: Readonly<Record<ImportanceMethod, string>> = { fisher: 'FIS', mas: 'MAS', si: 'SI', sig: 'SIG', magnitude: '|w|' };
+export const IMPORTANCE_LABELS: Readonly<Record<ImportanceMethod, string>> = { fisher: 'FIS', mas: 'MAS', si: 'SI', sig: 'SIG', magnitude: '|w|', taylor: 'Taylor' };
 
 function buildRegistry(): Record<string, MethodDefinition> {
   const out: Record<string, MethodDefinition> = {

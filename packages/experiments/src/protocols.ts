@@ -23,7 +23,7 @@ export const PAPER2_PRUNING: Readonly<Record<string, { readonly global: readonly
 };
 
 /** Paper 2's label of each importance (the keys of PAPER2_PRUNING). */
-export const PAPER2_LABELS: Readonly<Record<ImportanceMethod, string>> = { magnitude: '|w|', sig: 'SIG', fisher: 'FIS', mas: 'MAS', si: 'SI' };
+export const PAPER2_LABELS: Readonly<Record<ImportanceMethod, string>> = { magnitude: '|w|', sig: 'SIG', fisher: 'FIS', mas: 'MAS', si: 'SI', taylor: 'Taylor' };
 
 /** Paper 2's importances, in its order. */
 export const PAPER2_METHODS: readonly ImportanceMethod[] = ['magnitude', 'sig', 'fisher', 'mas', 'si'];

@@ -34,7 +34,7 @@ describe('computeImportance', () => {
 
   it('rejects an unknown method, si without a tracker, and data methods without data', async () => {
     const model = mlpNet('relu');
-    await expect(computeImportance('ewc' as never, model, undefined)).rejects.toThrow(/unknown method 'ewc' \(expected one of fisher, mas, si, sig, magnitude\)/);
+    await expect(computeImportance('ewc' as never, model, undefined)).rejects.toThrow(/unknown method 'ewc' \(expected one of fisher, mas, si, sig, magnitude, taylor\)/);
     await expect(computeImportance('si', model, undefined)).rejects.toThrow(/'si' needs options.tracker/);
     await expect(computeImportance('fisher', model, undefined)).rejects.toThrow(/'fisher' needs a data source/);
     model.dispose();

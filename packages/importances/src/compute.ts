@@ -5,12 +5,13 @@ import { magnitude } from './magnitude.js';
 import { type MasOptions, mas } from './mas.js';
 import type { SiTracker } from './si.js';
 import { type SigOptions, sig } from './sig.js';
+import { type TaylorOptions, taylor } from './taylor.js';
 
-export type ImportanceMethod = 'fisher' | 'mas' | 'si' | 'sig' | 'magnitude';
-export const IMPORTANCE_METHODS: readonly ImportanceMethod[] = ['fisher', 'mas', 'si', 'sig', 'magnitude'];
+export type ImportanceMethod = 'fisher' | 'mas' | 'si' | 'sig' | 'magnitude' | 'taylor';
+export const IMPORTANCE_METHODS: readonly ImportanceMethod[] = ['fisher', 'mas', 'si', 'sig', 'magnitude', 'taylor'];
 
 /** Options of every method (each reads its own); `tracker` is SI's source of ω. */
-export interface ImportanceOptions extends Omit<FisherOptions, 'path'>, Omit<MasOptions, 'path'>, SigOptions {
+export interface ImportanceOptions extends Omit<FisherOptions, 'path'>, Omit<MasOptions, 'path'>, SigOptions, TaylorOptions {
   path?: 'fast' | 'loop';
   /** SI: the tracker that followed training (its `taskImportance()` is returned). */
   tracker?: SiTracker;
@@ -37,5 +38,6 @@ export async function computeImportance(method: ImportanceMethod, model: Model, 
   if (!source) throw new Error(`computeImportance: method '${m}' needs a data source (the closing set)`);
   if (m === 'fisher') return fisherDiagonal(model, source, options);
   if (m === 'mas') return mas(model, source, options);
+  if (m === 'taylor') return taylor(model, source, options);
   return sig(model, source, options);
 }

@@ -1,6 +1,6 @@
 /**
  * @forgetless/importances: weight importances for continual learning and pruning (Fisher diagonal,
- * MAS, SI, SIG, magnitude) with exact per-example fast paths, accumulation over tasks, the tracker
+ * MAS, SI, SIG, magnitude, first-order Taylor) with exact per-example fast paths, accumulation over tasks, the tracker
  * plugin EWC and WVA build on, layer-wise correlations (paper 3), and a file format.
  */
 export { ACCUMULATE_MODES, type AccumulateMode, type AccumulateOptions, accumulate } from './accumulate.js';
@@ -35,4 +35,5 @@ export {
 } from './recorder.js';
 export { type SiOptions, type SiTracker, siTracker } from './si.js';
 export { type SigOptions, sig } from './sig.js';
+export { type TaylorOptions, taylor } from './taylor.js';
 export { type ImportanceTracker, type ImportanceTrackerOptions, type ImportanceUpdate, importanceTracker } from './tracker.js';

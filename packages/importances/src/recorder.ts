@@ -9,7 +9,7 @@ import { type ImportanceMethod, checkMethod } from './compute.js';
 import { type CorrelationMethod, type CorrelationScope, checkCorrelationOptions, correlationTable } from './correlation.js';
 import { type ImportanceTracker, type ImportanceTrackerOptions, importanceTracker } from './tracker.js';
 
-export const METHOD_LABELS: Record<ImportanceMethod, string> = { fisher: 'FIS', mas: 'MAS', si: 'SI', sig: 'SIG', magnitude: '|w|' };
+export const METHOD_LABELS: Record<ImportanceMethod, string> = { fisher: 'FIS', mas: 'MAS', si: 'SI', sig: 'SIG', magnitude: '|w|', taylor: 'Taylor' };
 
 export interface CorrelationRecorderOptions {
   /** Methods to compare (default fisher, mas, si, sig). */

@@ -1,6 +1,6 @@
 /**
  * The importance a pruning run ranks by: a method of `@forgetless/importances` computed on a
- * calibration set (`sig`, `fisher`, `mas`; `magnitude` needs none; `si` needs the siTracker that
+ * calibration set (`sig`, `fisher`, `mas`, `taylor`; `magnitude` needs none; `si` needs the siTracker that
  * followed training), or a map the caller computed.
  */
 import type { DataSource, ParamMap, Model } from '@forgetless/core';

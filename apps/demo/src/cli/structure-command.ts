@@ -9,7 +9,7 @@
 import { basename } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type DataSource, type LoadedLayersModel, type ParamMap, Rng, disposeParams, evaluate, trainContinual } from '@forgetless/core';
-import { type StructureTarget, type Timing, dependencyGroups, formatGroups, pruneLayersModelStructure, timeInference, timeTrainStep } from '@forgetless/pruning';
+import { type StructureTarget, type Timing, dependencyGroups, formatGroups, groupImportance, pruneLayersModelStructure, timeInference, timeTrainStep } from '@forgetless/pruning';
 import { saveLayersModel } from '@forgetless/pruning/node';
 import { usage } from './errors.js';
 import { number } from './options.js';
@@ -140,7 +140,7 @@ export async function pruneChannelsCommand(flags: PruneFlags): Promise<void> {
         importance,
         target: goal,
         scope: flags.scope,
-        reduce: flags.reduce ?? 'l1',
+        ...(flags.reduce ? { reduce: flags.reduce } : {}),
         minWidth,
         ...(data ? { calibration: data.train, importanceOptions: { limit: samples, batchSize: 100 } } : {}),
       });
@@ -162,7 +162,7 @@ export async function pruneChannelsCommand(flags: PruneFlags): Promise<void> {
         const name = typeof importance === 'string' ? importance : flags.importance;
         const removed = result.selection.removed.length;
         process.stdout.write(
-          `removed ${removed} channel groups of ${basename(loaded.source)} by ${name} (${flags.reduce ?? 'l1'}, ${flags.scope}, min width ${minWidth}), backend ${tf.getBackend()}\n`,
+          `removed ${removed} channel groups of ${basename(loaded.source)} by ${name} (${groupImportance(importance, flags.reduce, undefined, '--reduce').reduce}, ${flags.scope}, min width ${minWidth}), backend ${tf.getBackend()}\n`,
         );
         const row = (label: string, a: string, b: string, ratio?: number) =>
           `  ${label.padEnd(22)} ${a.padStart(22)} ${b.padStart(22)}${ratio !== undefined ? `   ×${ratio.toFixed(3)}` : ''}\n`;

@@ -7,7 +7,7 @@ import { Option } from 'commander';
 import { BACKENDS } from '@forgetless/experiments';
 import { IMPORTANCE_NAMES } from '@forgetless/experiments';
 
-const IMPORTANCE_CHOICES = [...Object.keys(IMPORTANCE_NAMES), 'fisher'];
+const IMPORTANCE_CHOICES = [...Object.keys(IMPORTANCE_NAMES), 'fisher', 'taylor'];
 const DATA = 'embedded (the Fashion-MNIST subset shipped with @forgetless/datasets), fashion-mnist, mnist, or a folder of MNIST-format files';
 
 export function registerToolCommands(program: Command): void {
@@ -29,7 +29,7 @@ export function registerToolCommands(program: Command): void {
     .description('prune a pretrained model.json by importance; writes a model.json stock TensorFlow.js loads')
     .option('--model <path>', 'model.json of a TensorFlow.js LayersModel, or its folder (required)')
     .option('--data <name|dir>', `${DATA}: calibration on its training images, accuracy on its test images (required, but for magnitude or a .json importance)`)
-    .option('--importance <name|file>', 'sig, magnitude, fis, mas, or an importance map (.json) from `forgetless importances`', 'sig')
+    .option('--importance <name|file>', 'sig, magnitude, fis, mas, taylor (first-order Taylor |θ·ḡ|), or an importance map (.json) from `forgetless importances`', 'sig')
     .option('--sparsity <x>', 'fraction of weights to zero (0.9 = 90 %)', '0.9')
     .addOption(new Option('--scope <scope>', 'rank over all weights or within each layer').choices(['global', 'layer']).default('global'))
     .option('--no-biases', 'leave biases out of the ranking')
@@ -40,7 +40,12 @@ export function registerToolCommands(program: Command): void {
     .option('--target-params <x>', 'channels: fraction of the parameters to remove (default: none; one target is required with --structure channels)')
     .option('--target-flops <x>', 'channels: fraction of the FLOPs to remove (default: none)')
     .option('--target-channels <x>', 'channels: fraction of the removable channels to remove (default: none)')
-    .addOption(new Option('--reduce <how>', "channels: how a group's importances reduce to its score").choices(['l1', 'l2', 'mean']).default('l1'))
+    .addOption(
+      new Option(
+        '--reduce <how>',
+        "channels: how a group's importances reduce to its score; abs-sum is |Σ I| (default: l1, or abs-sum for taylor, Molchanov 2019's |Σ θ·ḡ|)",
+      ).choices(['l1', 'l2', 'mean', 'abs-sum']),
+    )
     .option('--min-width <n>', 'channels: fewest channels a layer keeps', '1')
     .option('--groups', 'channels: print the dependency groups (alone: print them and stop)')
     .option('--finetune-steps <n>', 'channels: fine-tune the smaller model for n optimizer steps (Adam, batch 32) on the training images of --data before writing it', '0')

@@ -8,8 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type ParamMap, Rng, evaluate, trainContinual } from '@forgetless/core';
 import { taskSequence } from '@forgetless/datasets';
 import { embeddedDataDir, loadEmbedded } from '@forgetless/datasets/node';
-import { correlate } from '@forgetless/importances';
+import { correlate, taylor } from '@forgetless/importances';
 import { loadImportances } from '@forgetless/importances/node';
+import { pruneLayersModelStructure } from '@forgetless/pruning';
 import { loadLayersModel, saveLayersModel } from '@forgetless/pruning/node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from './program.js';
@@ -84,7 +85,7 @@ afterAll(async () => {
 });
 
 describe('forgetless importances', () => {
-  it('writes SIG and FIS maps shaped like the model, in the tfjs weights format', async () => {
+  it('writes SIG, FIS and Taylor maps shaped like the model, in the tfjs weights format (Taylor as the library computes it)', async () => {
     expect(trainedAccuracy).toBeGreaterThan(0.7);
     const { out } = await cli([
       'importances',
@@ -115,7 +116,16 @@ describe('forgetless importances', () => {
     await cli(['importances', '--model', modelPath, '--data', embeddedDataDir(), '--method', 'fis', '--samples', '500', '--out', join(dir, 'imp'), '--backend', 'cpu']);
     const fis = await loadImportances(join(dir, 'imp', 'importances-fisher.json'));
     expect(fis.metadata.method).toBe('fisher');
-    for (const m of [sig, fis]) for (const t of Object.values(m.importances)) t.dispose();
+    await cli(['importances', '--model', modelPath, '--data', embeddedDataDir(), '--method', 'taylor', '--samples', '500', '--out', join(dir, 'imp'), '--backend', 'cpu']);
+    const tay = await loadImportances(join(dir, 'imp', 'importances-taylor.json'));
+    expect(tay.metadata).toMatchObject({ method: 'taylor', samples: 500 });
+    // the library's taylor on the same 500 training images
+    const loaded = await loadLayersModel(modelPath);
+    const [task] = taskSequence('permuted', { dataset: await loadEmbedded(), numTasks: 1, firstUnpermuted: true, validation: 0 });
+    const lib = await taylor(loaded.model, task!.train, { limit: 500, batchSize: 100 });
+    for (const [k, t] of Object.entries(lib)) expect(Array.from((tay.importances[k] as tf.Tensor).dataSync()), k).toEqual(Array.from(t.dataSync()));
+    for (const m of [sig.importances, fis.importances, tay.importances, lib]) for (const t of Object.values(m)) t.dispose();
+    loaded.dispose();
   });
 
   it('SI follows a short fine-tuning path', async () => {
@@ -252,6 +262,45 @@ describe('forgetless prune --structure channels', () => {
     expect(pruned.model.params['dense_Dense1/kernel']?.shape).toEqual([784, 15]);
     expect(JSON.parse(await readFile(join(out, 'model.json'), 'utf8')).modelTopology.config.layers[0].config.units).toBe(15);
     pruned.dispose();
+  });
+
+  it('--importance taylor ranks groups by |Σ θ·ḡ| by default (abs-sum), as the library does', async () => {
+    const out = join(dir, 'pruned-taylor');
+    const args = [
+      'prune',
+      '--structure',
+      'channels',
+      '--model',
+      modelPath,
+      '--data',
+      'embedded',
+      '--importance',
+      'taylor',
+      '--samples',
+      '300',
+      '--target-channels',
+      '0.25',
+      '--backend',
+      'cpu',
+    ];
+    const { out: text } = await cli([...args, '--out', out]);
+    expect(text).toContain('removed 8 channel groups of model.json by taylor (abs-sum, global, min width 1)');
+    const pruned = await loadLayersModel(join(out, 'model.json'));
+    expect(pruned.model.params['dense_Dense1/kernel']?.shape).toEqual([784, 24]);
+    // the same 8 units as the library's pruneLayersModelStructure on the same 300 training images
+    const loaded = await loadLayersModel(modelPath);
+    const [task] = taskSequence('permuted', { dataset: await loadEmbedded(), numTasks: 1, firstUnpermuted: true, validation: 0 });
+    const lib = await pruneLayersModelStructure(loaded, {
+      importance: 'taylor',
+      calibration: task!.train,
+      importanceOptions: { limit: 300, batchSize: 100 },
+      target: { channels: 0.25 },
+    });
+    const kept = (m: typeof pruned) => Array.from((m.model.params['dense_Dense1/bias'] as tf.Tensor).dataSync());
+    expect(kept(pruned)).toEqual(kept(lib.model));
+    const { out: l1 } = await cli([...args, '--reduce', 'l1', '--out', join(dir, 'pruned-taylor-l1')]);
+    expect(l1).toContain('by taylor (l1, global');
+    [pruned, loaded, lib.model].forEach((m) => m.dispose());
   });
 
   it('--finetune-steps fine-tunes the smaller model and reports accuracy before pruning, right after, and after fine-tuning', async () => {

@@ -22,7 +22,7 @@ import { writeFileAtomic } from '@forgetless/core/node';
 import { taskSequence } from '@forgetless/datasets';
 import { type ImportanceMethod, IMPORTANCE_METHODS, computeImportance, correlate, siTracker } from '@forgetless/importances';
 import { loadImportances, saveImportances } from '@forgetless/importances/node';
-import { prune } from '@forgetless/pruning';
+import { type GroupReduce, prune } from '@forgetless/pruning';
 import { loadLayersModel, saveLayersModel } from '@forgetless/pruning/node';
 import { formatSparsityReport } from '@forgetless/pruning';
 import { IMPORTANCE_NAMES } from '@forgetless/experiments';
@@ -35,7 +35,7 @@ import { checkOutputFile, claimOutputFolder } from './output-folder.js';
 /** `fis` → `fisher`; the other names are the library's. */
 export function importanceMethod(name: string): ImportanceMethod {
   const m = IMPORTANCE_NAMES[name] ?? (IMPORTANCE_METHODS.includes(name as ImportanceMethod) ? (name as ImportanceMethod) : undefined);
-  if (!m) throw usage(`--method: unknown importance '${name}' (expected ${Object.keys(IMPORTANCE_NAMES).join(', ')})`);
+  if (!m) throw usage(`--method: unknown importance '${name}' (expected ${[...Object.keys(IMPORTANCE_NAMES), 'taylor'].join(', ')})`);
   return m;
 }
 
@@ -165,7 +165,7 @@ export interface PruneFlags {
   targetParams?: string;
   targetFlops?: string;
   targetChannels?: string;
-  reduce?: 'l1' | 'l2' | 'mean';
+  reduce?: GroupReduce;
   minWidth?: string;
   groups?: boolean;
   finetuneSteps?: string;

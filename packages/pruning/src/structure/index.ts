@@ -4,11 +4,15 @@ export { removeGroupsFromLayersModel } from './layers-model.js';
 export { type StructurePruneOptions, type StructurePruneResult, pruneLayersModelStructure, pruneStructure } from './prune-structure.js';
 export { copyLayer, removeGroups, sliceTensor } from './remove.js';
 export {
+  GROUP_REDUCES,
+  type GroupReduce,
   type HostImportances,
   type SelectOptions,
   type Selection,
   type StructureCounts,
   type StructureTarget,
+  checkGroupReduce,
+  groupImportance,
   groupScores,
   hostImportances,
   selectGroups,

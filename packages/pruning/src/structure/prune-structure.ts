@@ -5,17 +5,16 @@
  */
 import { type GraphModel, type LoadedLayersModel, type Sequential, disposeParams } from '@forgetless/core';
 import { type ImportanceSource, type ImportanceSpec, resolveImportance } from '../importance.js';
-import { type UnitScore, checkUnitScore } from '../structured.js';
 import { type DependencyGroups, dependencyGroups } from './groups.js';
 import { removeGroupsFromLayersModel } from './layers-model.js';
 import { removeGroups } from './remove.js';
-import { type SelectOptions, type Selection, groupScores, hostImportances, selectGroups } from './score.js';
+import { type GroupReduce, type SelectOptions, type Selection, groupImportance, groupScores, hostImportances, selectGroups } from './score.js';
 
 export interface StructurePruneOptions extends SelectOptions, ImportanceSource {
-  /** A method of @forgetless/importances (`magnitude`, `sig`, `fisher`, `mas`, `si`) or a map (e.g. a Taylor score |θ·g|). */
+  /** A method of @forgetless/importances (`magnitude`, `sig`, `fisher`, `mas`, `si`, `taylor`) or a map. */
   importance: ImportanceSpec;
-  /** How a group's importances reduce to its score (default 'l1'). */
-  reduce?: UnitScore;
+  /** How a group's importances reduce to its score (default 'l1'; 'abs-sum', |Σ θ·ḡ|, for `taylor`). */
+  reduce?: GroupReduce;
 }
 
 export interface StructurePruneResult<M> {
@@ -28,9 +27,9 @@ export interface StructurePruneResult<M> {
 
 async function plan(model: GraphModel | Sequential, options: StructurePruneOptions): Promise<{ groups: DependencyGroups; selection: Selection }> {
   const what = 'pruneStructure';
-  const reduce = checkUnitScore(options.reduce ?? 'l1', what);
+  const { importance, calibration } = options;
+  const { reduce, importanceOptions } = groupImportance(importance, options.reduce, options.importanceOptions, what);
   const groups = dependencyGroups(model);
-  const { importance, calibration, importanceOptions } = options;
   const { importances, owned } = await resolveImportance(model, importance, { ...(calibration ? { calibration } : {}), ...(importanceOptions ? { importanceOptions } : {}) }, what);
   let host: Record<string, Float32Array>;
   try {

@@ -2,16 +2,21 @@
  * Group importance and the choice of groups to remove. A group's score reduces the importances I
  * of every entry of every slice it carries (its filters, biases, normalisation vectors and the
  * next layers' input rows; state such as moving statistics has no importance):
- *   l1: Σ |I|,   l2: √(Σ I²),   mean: Σ I / n   (n entries),
+ *   l1: Σ |I|,   l2: √(Σ I²),   mean: Σ I / n   (n entries),   abs-sum: |Σ I|,
  * as Torch-Pruning's group importance (Fang et al. 2023). Any importance map works: magnitude |θ|,
- * SIG, FIS, MAS, SI, or a Taylor score |θ·g|.
+ * SIG, FIS, MAS, SI, or a Taylor score. `abs-sum` is for signed maps: on θ ⊙ ḡ it is the group's
+ * first-order Taylor score |Σ_S θ·ḡ| (Molchanov et al. 2019), the loss change when the whole group
+ * goes, where l1 gives Σ_S |θ·ḡ| (each weight's own change, signs ignored). On a non-negative map
+ * abs-sum equals l1.
  *
  * Groups are removed lowest score first until the target fraction of parameters, FLOPs or channels
  * is removed, never taking a layer below `minWidth` channels. `scope: 'layer'` ranks each group
  * within its layer (score → rank / count), so every layer loses about the same fraction.
  */
 import type { ParamMap } from '@forgetless/core';
-import type { UnitScore } from '../structured.js';
+import type { ImportanceOptions } from '@forgetless/importances';
+import type { ImportanceSpec } from '../importance.js';
+import { type UnitScore, UNIT_SCORES } from '../structured.js';
 import { type ChannelGroup, type ChannelSlice, type DependencyGroups, removableGroups } from './groups.js';
 
 /** Host copies of importances by parameter name (row-major values). */
@@ -35,8 +40,34 @@ export function forEachInSlice(shape: readonly number[], axis: number, index: nu
   }
 }
 
+/** How a group's importances reduce to its score: the unit scores and `abs-sum`, |Σ I|. */
+export type GroupReduce = UnitScore | 'abs-sum';
+export const GROUP_REDUCES: readonly GroupReduce[] = [...UNIT_SCORES, 'abs-sum'];
+
+export function checkGroupReduce(value: unknown, what: string): GroupReduce {
+  if (!GROUP_REDUCES.includes(value as GroupReduce)) throw new Error(`${what}: reduce must be one of ${GROUP_REDUCES.join(', ')}, got '${String(value)}'`);
+  return value as GroupReduce;
+}
+
+/**
+ * The reduce and importance options a structural pruning by `importance` uses. With `taylor`, the
+ * default reduce is `abs-sum` on the signed map θ ⊙ ḡ (Molchanov 2019's group score |Σ_S θ·ḡ|);
+ * with `taylor` and l1/l2/mean the per-weight |θ ⊙ ḡ| is reduced. Every other importance: l1.
+ */
+export function groupImportance(
+  importance: ImportanceSpec,
+  reduce: GroupReduce | undefined,
+  importanceOptions: ImportanceOptions | undefined,
+  what: string,
+): { reduce: GroupReduce; importanceOptions: ImportanceOptions | undefined } {
+  const taylor = importance === 'taylor';
+  const r = checkGroupReduce(reduce ?? (taylor ? 'abs-sum' : 'l1'), what);
+  if (!taylor) return { reduce: r, importanceOptions };
+  return { reduce: r, importanceOptions: { ...importanceOptions, signed: r === 'abs-sum' } };
+}
+
 /** One score per group (NaN for groups without removable channels or importances). */
-export function groupScores(deps: DependencyGroups, importances: HostImportances, reduce: UnitScore = 'l1'): Float64Array {
+export function groupScores(deps: DependencyGroups, importances: HostImportances, reduce: GroupReduce = 'l1'): Float64Array {
   const out = new Float64Array(deps.groups.length).fill(Number.NaN);
   for (const g of deps.groups) {
     if (g.channels.length === 0) continue;
@@ -51,7 +82,7 @@ export function groupScores(deps: DependencyGroups, importances: HostImportances
         n++;
       });
     }
-    if (n > 0) out[g.id] = reduce === 'l2' ? Math.sqrt(sum) : reduce === 'mean' ? sum / n : sum;
+    if (n > 0) out[g.id] = reduce === 'l2' ? Math.sqrt(sum) : reduce === 'mean' ? sum / n : reduce === 'abs-sum' ? Math.abs(sum) : sum;
   }
   return out;
 }

@@ -25,7 +25,7 @@ import { resolveImportance } from '../importance.js';
 import { dependencyGroups } from './groups.js';
 import { removeGroups, removedIndices, sliceTensor } from './remove.js';
 import type { StructurePruneOptions } from './prune-structure.js';
-import { type StructureCounts, type StructureTarget, groupScores, hostImportances, selectGroups, structureCounts } from './score.js';
+import { type StructureCounts, type StructureTarget, checkGroupReduce, groupImportance, groupScores, hostImportances, selectGroups, structureCounts } from './score.js';
 
 export type TrainOptions = Omit<ContinualOptions, 'optimizer'> & { optimizer: () => tf.Optimizer };
 
@@ -60,7 +60,8 @@ export interface StructureRound {
 
 /** Prunes structurally in rounds, fine-tuning after each; returns the final (new) model and each round's figures. */
 export async function pruneStructureIteratively<M extends GraphModel | Sequential>(model: M, options: IterativeStructureOptions): Promise<{ model: M; rounds: StructureRound[] }> {
-  const { rounds: targets, tasks, fineTune, evaluateOn, evaluateOptions, importance, calibration, importanceOptions, reduce, scope, minWidth } = options;
+  const { rounds: targets, tasks, fineTune, evaluateOn, evaluateOptions, importance, calibration, scope, minWidth } = options;
+  const { reduce, importanceOptions } = groupImportance(importance, options.reduce, options.importanceOptions, 'pruneStructureIteratively');
   const list = Array.isArray(tasks) ? (tasks as readonly Task[]) : [tasks as Task];
   const original = structureCounts(dependencyGroups(model));
   let current: M = model;
@@ -80,7 +81,7 @@ export async function pruneStructureIteratively<M extends GraphModel | Sequentia
       } finally {
         if (owned) disposeParams(importances);
       }
-      const selection = selectGroups(deps, groupScores(deps, host, reduce ?? 'l1'), {
+      const selection = selectGroups(deps, groupScores(deps, host, reduce), {
         target: relative(target, original, structureCounts(deps)),
         ...(scope ? { scope } : {}),
         ...(minWidth ? { minWidth } : {}),
@@ -122,7 +123,8 @@ export async function trainShrinking<M extends GraphModel | Sequential>(
   tasks: readonly Task[],
   options: ContinualStructureOptions,
 ): Promise<{ model: M; tasks: ContinualStructureTask[] }> {
-  const { importance, targets, train: t, importanceOptions, reduce, scope, minWidth } = options;
+  const { importance, targets, train: t, importanceOptions, scope, minWidth } = options;
+  const reduce = checkGroupReduce(options.reduce ?? 'l1', 'trainShrinking');
   const original = structureCounts(dependencyGroups(model));
   let current: M = model;
   let consolidated: Record<string, Float32Array> | undefined;
@@ -143,7 +145,7 @@ export async function trainShrinking<M extends GraphModel | Sequential>(
       const deps = dependencyGroups(current);
       const target = (Array.isArray(targets) ? targets[i] : targets) as StructureTarget | undefined;
       if (!target) throw new Error(`trainShrinking: no target for task ${i} (${(targets as readonly StructureTarget[]).length} given)`);
-      const selection = selectGroups(deps, groupScores(deps, host, reduce ?? 'l1'), {
+      const selection = selectGroups(deps, groupScores(deps, host, reduce), {
         target: relative(target, original, structureCounts(deps)),
         ...(scope ? { scope } : {}),
         ...(minWidth ? { minWidth } : {}),
