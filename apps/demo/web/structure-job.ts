@@ -8,8 +8,8 @@
  * The smaller model is what the page then offers for download.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type DataSource, type LoadedLayersModel, Rng, disposeParams, layersModelArtifacts } from '@forgetless/core';
-import { pruneLayersModelStructure, timeInference, timeTrainStep } from '@forgetless/pruning';
+import { type DataSource, type LoadedLayersModel, layersModelArtifacts } from '@forgetless/core';
+import { type Timing, pruneLayersModelStructure, timeModel } from '@forgetless/pruning';
 import type { validateFinetuneConfig } from '../src/finetune/config.js';
 import { type FinetuneData, type FinetuneMetrics, measureFinetune } from '../src/finetune/run.js';
 import type { FinetunePruning } from './protocol.js';
@@ -40,33 +40,11 @@ export interface StructurePruned {
   after: StructureMeasure;
 }
 
-/** Inference and one training step on a batch of 32 random inputs; the model's weights are put back after the steps. */
+/** Inference and one training step on a batch of 32 random inputs (5 timed runs of each after a warm-up); the weights are put back. */
 async function timing(loaded: LoadedLayersModel): Promise<Pick<StructureMeasure, 'inference' | 'trainStep'>> {
-  const shape = loaded.model.inputShape.map((d) => d ?? 8) as number[];
-  const rng = new Rng(1);
-  const x = tf.tensor(
-    Float32Array.from({ length: 32 * shape.reduce((a, b) => a * b, 1) }, () => rng.next()),
-    [32, ...shape],
-  );
-  const y = tf.tensor1d(
-    Int32Array.from({ length: 32 }, () => rng.int(loaded.model.numClasses)),
-    'int32',
-  );
-  const summary = (t: { median: number; min: number; max: number; runs: number[] }) => ({ median: t.median, min: t.min, max: t.max, runs: t.runs.length });
-  try {
-    const inference = summary(await timeInference(loaded.model, x, { repeats: 5, warmup: 1 }));
-    // the timed steps move the weights: time them, then put back the weights the page offers for download
-    const saved = loaded.model.getWeights({ state: true });
-    try {
-      const trainStep = summary(await timeTrainStep(loaded.model, x, y, { repeats: 5, warmup: 1 }));
-      loaded.model.setWeights(saved);
-      return { inference, trainStep };
-    } finally {
-      disposeParams(saved);
-    }
-  } finally {
-    tf.dispose([x, y]);
-  }
+  const t = await timeModel(loaded.model, { inference: { repeats: 5, warmup: 1 }, trainStep: { repeats: 5, warmup: 1 } });
+  const summary = (x: Timing) => ({ median: x.median, min: x.min, max: x.max, runs: x.runs.length });
+  return { inference: summary(t.inference), trainStep: summary(t.trainStep) };
 }
 
 const storedBytes = async (loaded: LoadedLayersModel) => (await layersModelArtifacts(loaded)).shards.reduce((n, s) => n + s.data.byteLength, 0);

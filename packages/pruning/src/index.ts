@@ -97,8 +97,10 @@ export {
   structureCounts,
   summarizeTimes,
   timeInference,
+  timeModel,
   timeTrainStep,
   trainShrinking,
+  type SpeedOptions,
   type TimeOptions,
   type Timing,
 } from './structure/index.js';

@@ -9,7 +9,7 @@
 import { basename } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type DataSource, type LoadedLayersModel, type ParamMap, Rng, disposeParams, evaluate, trainContinual } from '@forgetless/core';
-import { type StructureTarget, type Timing, dependencyGroups, formatGroups, groupImportance, pruneLayersModelStructure, timeInference, timeTrainStep } from '@forgetless/pruning';
+import { type StructureTarget, type Timing, dependencyGroups, formatGroups, groupImportance, pruneLayersModelStructure, timeModel } from '@forgetless/pruning';
 import { saveLayersModel } from '@forgetless/pruning/node';
 import { usage } from './errors.js';
 import { number } from './options.js';
@@ -85,34 +85,6 @@ async function fineTuneSmall(small: LoadedLayersModel, data: { train: DataSource
   }
 }
 
-async function timings(loaded: LoadedLayersModel): Promise<{ inference: Timing; trainStep: Timing }> {
-  const shape = loaded.model.inputShape.map((d) => d ?? 8) as number[];
-  const rng = new Rng(1);
-  const batch = 32;
-  const x = tf.tensor(
-    Float32Array.from({ length: batch * shape.reduce((a, b) => a * b, 1) }, () => rng.normal()),
-    [batch, ...shape],
-  );
-  const y = tf.tensor1d(
-    Int32Array.from({ length: batch }, () => rng.int(loaded.model.numClasses)),
-    'int32',
-  );
-  try {
-    const inference = await timeInference(loaded.model, x, { repeats: 10 });
-    // train a copy's weights, not the model written
-    const saved = loaded.model.getWeights({ state: true });
-    try {
-      const trainStep = await timeTrainStep(loaded.model, x, y, { repeats: 5 });
-      loaded.model.setWeights(saved);
-      return { inference, trainStep };
-    } finally {
-      disposeParams(saved);
-    }
-  } finally {
-    tf.dispose([x, y]);
-  }
-}
-
 export async function pruneChannelsCommand(flags: PruneFlags): Promise<void> {
   const goal = target(flags);
   if (!goal && !flags.groups) throw usage('--structure channels: give --target-params, --target-flops or --target-channels (or --groups to list the groups)');
@@ -151,7 +123,7 @@ export async function pruneChannelsCommand(flags: PruneFlags): Promise<void> {
         const saved = await saveLayersModel(folder.dir, small, { sparse: false });
         const measure = async (l: LoadedLayersModel, counts: { params: number; flops: number }, bytes: number): Promise<Measured> => {
           const acc = await accuracy(l);
-          return { ...counts, bytes, ...(await timings(l)), ...(acc !== undefined ? { accuracy: acc } : {}) };
+          return { ...counts, bytes, ...(await timeModel(l.model)), ...(acc !== undefined ? { accuracy: acc } : {}) };
         };
         const before = await measure(
           loaded,

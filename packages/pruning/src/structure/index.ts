@@ -27,4 +27,4 @@ export {
   pruneStructureIteratively,
   trainShrinking,
 } from './training.js';
-export { type TimeOptions, type Timing, summarizeTimes, timeInference, timeTrainStep } from './measure.js';
+export { type SpeedOptions, type TimeOptions, type Timing, summarizeTimes, timeInference, timeModel, timeTrainStep } from './measure.js';

@@ -4,7 +4,7 @@
  * the backend has finished), on whatever backend is active.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Model, ensureOwnGradients, softmaxCrossEntropy } from '@forgetless/core';
+import { type Model, Rng, disposeParams, ensureOwnGradients, softmaxCrossEntropy } from '@forgetless/core';
 
 export interface Timing {
   median: number;
@@ -61,4 +61,48 @@ export function timeTrainStep(model: Model, x: tf.Tensor, y: tf.Tensor1D, option
     await (loss as tf.Scalar).data();
     loss?.dispose();
   }, options).finally(() => optimizer.dispose());
+}
+
+export interface SpeedOptions {
+  /** Examples per batch (default 32); unknown input sizes other than the batch are taken as 8. */
+  batch?: number;
+  /** Seed of the random inputs and labels (default 1). */
+  seed?: number;
+  /** Timed runs and warm-ups of the forward pass (default 10 after 2). */
+  inference?: TimeOptions;
+  /** Timed runs and warm-ups of the training step (default 5 after 2). */
+  trainStep?: TimeOptions & { learningRate?: number };
+}
+
+/**
+ * Inference and SGD training-step times of `model` on one batch of random inputs and labels, as a
+ * before/after comparison wants them: the same batch for both models. The timed steps move the
+ * weights; they (and their state, e.g. batch norm's moving statistics) are put back afterwards, so
+ * the model is left as it was.
+ */
+export async function timeModel(model: Model, options: SpeedOptions = {}): Promise<{ inference: Timing; trainStep: Timing }> {
+  const batch = options.batch ?? 32;
+  const shape = model.inputShape.map((d) => d ?? 8) as number[];
+  const rng = new Rng(options.seed ?? 1);
+  const x = tf.tensor(
+    Float32Array.from({ length: batch * shape.reduce((a, b) => a * b, 1) }, () => rng.normal()),
+    [batch, ...shape],
+  );
+  const y = tf.tensor1d(
+    Int32Array.from({ length: batch }, () => rng.int(model.numClasses)),
+    'int32',
+  );
+  try {
+    const inference = await timeInference(model, x, { repeats: 10, ...options.inference });
+    const saved = model.getWeights({ state: true });
+    try {
+      const trainStep = await timeTrainStep(model, x, y, { repeats: 5, ...options.trainStep });
+      model.setWeights(saved);
+      return { inference, trainStep };
+    } finally {
+      disposeParams(saved);
+    }
+  } finally {
+    tf.dispose([x, y]);
+  }
 }
