@@ -65,6 +65,25 @@ export function padInput(x: tf.Tensor4D, p: Pads): tf.Tensor4D {
 }
 
 /**
+ * Σ over chunks of `size` examples (from `b0`) of the stats `part` returns (each chunk's tensors kept
+ * in a tf.tidy); the running sums are the only tensors alive between chunks (bounded memory).
+ */
+function sumOverChunks(n: number, chunk: number, part: (b0: number, size: number) => Partial<Record<Stat, tf.Tensor>>): Partial<Record<Stat, tf.Tensor>> {
+  const acc: Partial<Record<Stat, tf.Tensor>> = {};
+  for (let b0 = 0; b0 < n; b0 += chunk) {
+    const size = Math.min(chunk, n - b0);
+    const sums = tf.tidy(() => part(b0, size));
+    for (const stat of Object.keys(sums) as Stat[]) {
+      const prev = acc[stat];
+      const cur = sums[stat] as tf.Tensor;
+      acc[stat] = prev ? tf.add(prev, cur) : cur;
+      if (prev) tf.dispose([prev, cur]);
+    }
+  }
+  return acc;
+}
+
+/**
  * Σ_n stat(g_n) of a conv kernel for each requested statistic, g_n as in the module comment.
  * `x`: [N, H, W, C] layer input; `deltas`: per statistic, δ [N, Ho, Wo, F] (F = O, or C·M for a
  * depthwise kernel with `multiplier` M). Returns [kh, kw, C, O] or [kh, kw, C, M] tensors.
@@ -91,29 +110,19 @@ export function convKernelSums(
   const outW = wp - sw * (wo - 1);
   const perExample = hp * wp * c + distinct.length * (ho * wo * f + 2 * outH * outW * c * (f / (multiplier ? c : 1)));
   const chunk = Math.max(1, Math.floor(maxChunk / perExample));
-  const acc: Partial<Record<Stat, tf.Tensor>> = {};
-  for (let b0 = 0; b0 < n; b0 += chunk) {
-    const size = Math.min(chunk, n - b0);
-    const part = tf.tidy(() => {
-      const rows = <T extends tf.Tensor>(t: T): T => (size === n ? t : (tf.slice(t, b0, size) as T));
-      const xp = padInput(rows(x), p);
-      const grads = new Map<tf.Tensor, tf.Tensor>();
-      for (const d of distinct) grads.set(d, perExampleKernel(xp, rows(d), g, outH, outW, multiplier));
-      const r: Partial<Record<Stat, tf.Tensor>> = {};
-      for (const [stat, d] of entries) {
-        const pe = grads.get(d) as tf.Tensor;
-        const batchAxis = multiplier ? 2 : 3;
-        r[stat] = tf.sum(stat === 'square' ? tf.square(pe) : tf.abs(pe), batchAxis);
-      }
-      return r;
-    });
-    for (const stat of Object.keys(part) as Stat[]) {
-      const prev = acc[stat];
-      const cur = part[stat] as tf.Tensor;
-      acc[stat] = prev ? tf.add(prev, cur) : cur;
-      if (prev) tf.dispose([prev, cur]);
+  const acc = sumOverChunks(n, chunk, (b0, size) => {
+    const rows = <T extends tf.Tensor>(t: T): T => (size === n ? t : (tf.slice(t, b0, size) as T));
+    const xp = padInput(rows(x), p);
+    const grads = new Map<tf.Tensor, tf.Tensor>();
+    for (const d of distinct) grads.set(d, perExampleKernel(xp, rows(d), g, outH, outW, multiplier));
+    const r: Partial<Record<Stat, tf.Tensor>> = {};
+    for (const [stat, d] of entries) {
+      const pe = grads.get(d) as tf.Tensor;
+      const batchAxis = multiplier ? 2 : 3;
+      r[stat] = tf.sum(stat === 'square' ? tf.square(pe) : tf.abs(pe), batchAxis);
     }
-  }
+    return r;
+  });
   const out: Partial<Record<Stat, tf.Tensor>> = {};
   for (const [stat] of entries) {
     const a = acc[stat] as tf.Tensor;
@@ -136,31 +145,21 @@ function patchKernelSums(x: tf.Tensor4D, deltas: Partial<Record<Stat, tf.Tensor4
   const positions = ho * wo;
   const perExample = (h + p.top + p.bottom) * (w + p.left + p.right) * c + 2 * k * positions + entries.length * (positions * f + 2 * k * f);
   const chunk = Math.max(1, Math.floor(maxChunk / perExample));
-  const acc: Partial<Record<Stat, tf.Tensor>> = {};
-  for (let b0 = 0; b0 < n; b0 += chunk) {
-    const size = Math.min(chunk, n - b0);
-    const part = tf.tidy(() => {
-      const rows = <T extends tf.Tensor>(t: T): T => (size === n ? t : (tf.slice(t, b0, size) as T));
-      const xt = patchesTransposed(padInput(rows(x), p), kh, kw, [sh, sw], [dh, dw], ho, wo); // [k, size·Ho·Wo]
-      const r: Partial<Record<Stat, tf.Tensor>> = {};
-      for (const [stat, d] of entries) {
-        const d2 = tf.reshape(rows(d), [size * positions, f]);
-        const terms: tf.Tensor[] = [];
-        for (let e = 0; e < size; e++) {
-          const ge = tf.matMul(tf.slice(xt, [0, e * positions], [k, positions]) as tf.Tensor2D, tf.slice(d2, [e * positions, 0], [positions, f]) as tf.Tensor2D);
-          terms.push(stat === 'square' ? tf.square(ge) : tf.abs(ge));
-        }
-        r[stat] = terms.length === 1 ? (terms[0] as tf.Tensor) : tf.addN(terms);
+  const acc = sumOverChunks(n, chunk, (b0, size) => {
+    const rows = <T extends tf.Tensor>(t: T): T => (size === n ? t : (tf.slice(t, b0, size) as T));
+    const xt = patchesTransposed(padInput(rows(x), p), kh, kw, [sh, sw], [dh, dw], ho, wo); // [k, size·Ho·Wo]
+    const r: Partial<Record<Stat, tf.Tensor>> = {};
+    for (const [stat, d] of entries) {
+      const d2 = tf.reshape(rows(d), [size * positions, f]);
+      const terms: tf.Tensor[] = [];
+      for (let e = 0; e < size; e++) {
+        const ge = tf.matMul(tf.slice(xt, [0, e * positions], [k, positions]) as tf.Tensor2D, tf.slice(d2, [e * positions, 0], [positions, f]) as tf.Tensor2D);
+        terms.push(stat === 'square' ? tf.square(ge) : tf.abs(ge));
       }
-      return r;
-    });
-    for (const stat of Object.keys(part) as Stat[]) {
-      const prev = acc[stat];
-      const cur = part[stat] as tf.Tensor;
-      acc[stat] = prev ? tf.add(prev, cur) : cur;
-      if (prev) tf.dispose([prev, cur]);
+      r[stat] = terms.length === 1 ? (terms[0] as tf.Tensor) : tf.addN(terms);
     }
-  }
+    return r;
+  });
   const out: Partial<Record<Stat, tf.Tensor>> = {};
   for (const [stat] of entries) {
     out[stat] = tf.reshape(acc[stat] as tf.Tensor, [kh, kw, c, f]);
@@ -189,37 +188,27 @@ function depthwiseTapSums(x: tf.Tensor4D, deltas: Partial<Record<Stat, tf.Tensor
   const perExample = 2 * (h + p.top + p.bottom) * (w + p.left + p.right) * c + entries.length * (2 * positions * c + kh * kw * c);
   const chunk = Math.max(1, Math.floor(maxChunk / perExample));
   const pool = tf.getBackend() === 'wasm' && c <= 8192;
-  const acc: Partial<Record<Stat, tf.Tensor>> = {};
-  for (let b0 = 0; b0 < n; b0 += chunk) {
-    const size = Math.min(chunk, n - b0);
-    const part = tf.tidy(() => {
-      const rows = <T extends tf.Tensor>(t: T): T => (size === n ? t : (tf.slice(t, b0, size) as T));
-      const phases = stridePhases(padInput(rows(x), p), sh, sw);
-      const r: Partial<Record<Stat, tf.Tensor>> = {};
-      for (const [stat, d] of entries) {
-        const dc = rows(d);
-        const taps: tf.Tensor[] = [];
-        for (let a = 0; a < kh; a++) {
-          for (let b = 0; b < kw; b++) {
-            const prod = tf.mul(phaseView(phases, a * dh, b * dw, sh, sw, ho, wo), dc); // [size, Ho, Wo, C]
-            // per example: Σ over the positions ([size, C])
-            const ge = pool
-              ? tf.reshape(tf.mul(tf.avgPool(tf.reshape(prod, [size, positions, 1, c]) as tf.Tensor4D, [positions, 1], 1, 'valid'), positions), [size, c])
-              : tf.sum(prod, [1, 2]);
-            taps.push(tf.sum(stat === 'square' ? tf.square(ge) : tf.abs(ge), 0));
-          }
+  const acc = sumOverChunks(n, chunk, (b0, size) => {
+    const rows = <T extends tf.Tensor>(t: T): T => (size === n ? t : (tf.slice(t, b0, size) as T));
+    const phases = stridePhases(padInput(rows(x), p), sh, sw);
+    const r: Partial<Record<Stat, tf.Tensor>> = {};
+    for (const [stat, d] of entries) {
+      const dc = rows(d);
+      const taps: tf.Tensor[] = [];
+      for (let a = 0; a < kh; a++) {
+        for (let b = 0; b < kw; b++) {
+          const prod = tf.mul(phaseView(phases, a * dh, b * dw, sh, sw, ho, wo), dc); // [size, Ho, Wo, C]
+          // per example: Σ over the positions ([size, C])
+          const ge = pool
+            ? tf.reshape(tf.mul(tf.avgPool(tf.reshape(prod, [size, positions, 1, c]) as tf.Tensor4D, [positions, 1], 1, 'valid'), positions), [size, c])
+            : tf.sum(prod, [1, 2]);
+          taps.push(tf.sum(stat === 'square' ? tf.square(ge) : tf.abs(ge), 0));
         }
-        r[stat] = tf.stack(taps);
       }
-      return r;
-    });
-    for (const stat of Object.keys(part) as Stat[]) {
-      const prev = acc[stat];
-      const cur = part[stat] as tf.Tensor;
-      acc[stat] = prev ? tf.add(prev, cur) : cur;
-      if (prev) tf.dispose([prev, cur]);
+      r[stat] = tf.stack(taps);
     }
-  }
+    return r;
+  });
   const out: Partial<Record<Stat, tf.Tensor>> = {};
   for (const [stat] of entries) {
     out[stat] = tf.reshape(acc[stat] as tf.Tensor, [kh, kw, c, 1]);
@@ -285,25 +274,14 @@ export function positionKernelSums(x: tf.Tensor, deltas: Partial<Record<Stat, tf
   const fout = (entries[0] as [Stat, tf.Tensor])[1].shape.at(-1) as number;
   const positions = x.size / (n * fin);
   const chunk = Math.max(1, Math.floor(maxChunk / (positions * (fin + fout) + 2 * fin * fout)));
-  const acc: Partial<Record<Stat, tf.Tensor>> = {};
-  for (let b0 = 0; b0 < n; b0 += chunk) {
-    const size = Math.min(chunk, n - b0);
-    const part = tf.tidy(() => {
-      const rows = (t: tf.Tensor) => (size === n ? t : tf.slice(t, b0, size));
-      const xt = tf.transpose(tf.reshape(rows(x), [size, positions, fin]), [0, 2, 1]); // [b, in, P]
-      const r: Partial<Record<Stat, tf.Tensor>> = {};
-      for (const [stat, d] of entries) {
-        const pe = tf.matMul(xt as tf.Tensor3D, tf.reshape(rows(d), [size, positions, fout]) as tf.Tensor3D); // [b, in, out]
-        r[stat] = tf.sum(stat === 'square' ? tf.square(pe) : tf.abs(pe), 0);
-      }
-      return r;
-    });
-    for (const stat of Object.keys(part) as Stat[]) {
-      const prev = acc[stat];
-      const cur = part[stat] as tf.Tensor;
-      acc[stat] = prev ? tf.add(prev, cur) : cur;
-      if (prev) tf.dispose([prev, cur]);
+  return sumOverChunks(n, chunk, (b0, size) => {
+    const rows = (t: tf.Tensor) => (size === n ? t : tf.slice(t, b0, size));
+    const xt = tf.transpose(tf.reshape(rows(x), [size, positions, fin]), [0, 2, 1]); // [b, in, P]
+    const r: Partial<Record<Stat, tf.Tensor>> = {};
+    for (const [stat, d] of entries) {
+      const pe = tf.matMul(xt as tf.Tensor3D, tf.reshape(rows(d), [size, positions, fout]) as tf.Tensor3D); // [b, in, out]
+      r[stat] = tf.sum(stat === 'square' ? tf.square(pe) : tf.abs(pe), 0);
     }
-  }
-  return acc;
+    return r;
+  });
 }
