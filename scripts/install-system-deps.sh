@@ -5,11 +5,18 @@
 #   chromium               headless browser for the demo page's end-to-end test (driven by playwright-core)
 #   redis-server           the one service of the CLI's distributed sweeps (BullMQ); the sweep test
 #                          starts its own on a free loopback port
+#   clang lld              build @forgetless/core's WebAssembly SIMD depthwise kernels from their C source
+#                          (npm run build:wasm -w @forgetless/core); a test rebuilds them and compares
+#                          the bytes with the committed module
+#   wabt                   wasm2wat, with which that build checks the kernels never touch a global (the C stack)
 set -euo pipefail
 want=()
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || want+=(dataset-fashion-mnist)
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
 command -v redis-server >/dev/null 2>&1 || want+=(redis-server)
+command -v clang >/dev/null 2>&1 || command -v clang-14 >/dev/null 2>&1 || want+=(clang)
+command -v wasm-ld >/dev/null 2>&1 || want+=(lld)
+command -v wasm2wat >/dev/null 2>&1 || want+=(wabt)
 if [ ${#want[@]} -eq 0 ]; then
   echo "system deps: all present"
   exit 0

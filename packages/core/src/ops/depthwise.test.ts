@@ -5,6 +5,7 @@ import { expectNoLeak, relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
 import { convPadding } from './conv2d.js';
 import { depthwiseConv2d, depthwiseFilterGrad, depthwiseFilterGradTaps, depthwiseInputGrad } from './depthwise.js';
+import { dilateKernel } from './depthwise.test-helpers.js';
 import { type GradientMode, withGradientMode } from './gradients.js';
 
 type Case = { h: number; w: number; c: number; m: number; k: [number, number]; s: [number, number]; d?: [number, number]; padding: 'same' | 'valid' };
@@ -21,17 +22,6 @@ const dilated: Case[] = [
   { h: 10, w: 9, c: 2, m: 2, k: [3, 2], s: [1, 1], d: [2, 3], padding: 'valid' },
   { h: 8, w: 8, c: 3, m: 1, k: [2, 2], s: [1, 1], d: [3, 1], padding: 'same' },
 ];
-
-/** Wd[a·dh, b·dw] = W[a, b], zeros elsewhere, by selection matrices (stock matMul gradients). */
-function dilateKernel(w: tf.Tensor4D, [dh, dw]: [number, number]): tf.Tensor4D {
-  const [kh, kw, c, m] = w.shape;
-  const sel = (k: number, d: number) => tf.tidy(() => tf.transpose(tf.cast(tf.oneHot(tf.range(0, (k - 1) * d + 1, d, 'int32'), (k - 1) * d + 1), 'float32'))); // [e, k]
-  const [eh, ew] = [(kh - 1) * dh + 1, (kw - 1) * dw + 1];
-  const rows = tf.matMul(sel(kh, dh) as tf.Tensor2D, tf.reshape(w, [kh, kw * c * m]) as tf.Tensor2D); // [eh, kw·C·M]
-  const t = tf.reshape(tf.transpose(tf.reshape(rows, [eh, kw, c * m]), [1, 0, 2]), [kw, eh * c * m]);
-  const cols = tf.matMul(sel(kw, dw) as tf.Tensor2D, t as tf.Tensor2D); // [ew, eh·C·M]
-  return tf.transpose(tf.reshape(cols, [ew, eh, c, m]), [1, 0, 2, 3]) as tf.Tensor4D;
-}
 
 function inputs(c: Case, seed: number) {
   const x = tf.randomNormal([3, c.h, c.w, c.c], 0, 1, 'float32', seed) as tf.Tensor4D;

@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type Padding, type Pair, convPadding, pair, padForConv, padSpatial } from './conv2d.js';
-import { getConvFormulation } from './formulation.js';
+import { isAutoFormulation } from './formulation.js';
 import { phaseView, stridePhases } from './windows.js';
 
 export interface DepthwiseGeometry {
@@ -113,7 +113,7 @@ export function depthwiseFilterGradTaps(
 
 /**
  * ∂W of a depthwise convolution under the current formulation (`formulation.ts`): tap by tap
- * (`depthwiseFilterGradTaps`, 1.2–1.8× faster on wasm) under 'auto' for depth multiplier 1 (with
+ * (`depthwiseFilterGradTaps`, 1.2–1.8× faster on wasm) under 'auto' and 'composed' for depth multiplier 1 (with
  * more, its broadcast products are slower), one depthwise convolution (`depthwiseFilterGrad`) otherwise.
  */
 export function formulatedDepthwiseFilterGrad(
@@ -124,7 +124,7 @@ export function formulatedDepthwiseFilterGrad(
   padding: Padding,
   dilation: number | readonly number[] = 1,
 ): tf.Tensor4D {
-  const taps = getConvFormulation() === 'auto' && filterShape[3] === 1;
+  const taps = isAutoFormulation() && filterShape[3] === 1;
   return taps ? depthwiseFilterGradTaps(x, dy, filterShape, stride, padding, dilation) : depthwiseFilterGrad(x, dy, filterShape, stride, padding, dilation);
 }
 

@@ -2,7 +2,11 @@
  * How forgetless's registered conv gradients are formulated (see `gradients.ts`):
  * - `'auto'` (default): per op and shape, the fastest of the formulations below as measured on wasm
  *   (`gradients.ts` says which where), and on wasm forgetless's Identity, Sum, Mean and LeakyRelu
- *   kernels in place of the stock ones (`wasm-kernels.ts`).
+ *   kernels in place of the stock ones (`wasm-kernels.ts`) and its WebAssembly SIMD depthwise
+ *   convolution kernels, forward and both gradients (`depthwise-simd.ts`).
+ * - `'composed'`: 'auto' without the SIMD depthwise kernels: depthwise gradients composed of tfjs
+ *   ops (`depthwise.ts`), tfjs-backend-wasm's own depthwise forward (XNNPACK). The previous 'auto',
+ *   kept for comparison and as the fallback where the SIMD module cannot run.
  * - `'im2col'`: forgetless's previous default, kept for comparison: matrix products over patches (`im2col.ts`): ∂W = Xᵀ·δ, ∂x = col2im(δ·Wᵀ),
  *   1×1 kernels as plain matMuls; taps and pooling windows as rank-4 slices (`windows.ts`); on wasm,
  *   a Slice kernel that copies in place (`wasm-kernels.ts`).
@@ -10,7 +14,12 @@
  *   (`conv2d.ts`), pooling windows by StridedSlice, tfjs-backend-wasm's own Slice kernel. Kept for
  *   comparison (the benchmark's "before" rows).
  */
-export type ConvFormulation = 'auto' | 'im2col' | 'forward-conv';
+export type ConvFormulation = 'auto' | 'composed' | 'im2col' | 'forward-conv';
+
+/** 'auto' or 'composed': the per-op choices of 'auto' (they differ only in the depthwise kernels on wasm). */
+export function isAutoFormulation(f: ConvFormulation = current): boolean {
+  return f === 'auto' || f === 'composed';
+}
 
 let current: ConvFormulation = 'auto';
 
@@ -20,7 +29,8 @@ export function getConvFormulation(): ConvFormulation {
 
 /** Sets the formulation; wasm's kernels follow it (`ensureWasmKernels`). */
 export function setConvFormulation(f: ConvFormulation): void {
-  if (f !== 'auto' && f !== 'im2col' && f !== 'forward-conv') throw new Error(`setConvFormulation: expected 'auto', 'im2col' or 'forward-conv', got '${String(f)}'`);
+  if (f !== 'auto' && f !== 'composed' && f !== 'im2col' && f !== 'forward-conv')
+    throw new Error(`setConvFormulation: expected 'auto', 'composed', 'im2col' or 'forward-conv', got '${String(f)}'`);
   current = f;
   for (const listener of listeners) listener(f);
 }

@@ -6,6 +6,7 @@
  * | BatchMatMul           | ∂a = δ·bᵀ, ∂b = aᵀ·δ with explicit transposes          | backend is wasm (its matMul with transposeA/B is ~12× slower) |
  * | Conv2D                | ∂filter = Xᵀ·δ over patches (`im2col.ts`), or from forward convolutions | backend has no Conv2DBackpropFilter kernel (wasm) |
  * | Conv2D                | ∂x = col2im(δ·Wᵀ), or a forward convolution at stride 1 | backend is wasm (its Conv2DBackpropInput is ~5× slower) |
+ * | DepthwiseConv2dNative | ∂filter, ∂x by forgetless's SIMD kernels (`depthwise-simd.ts`) | backend is wasm and the module runs there ('auto' only) |
  * | DepthwiseConv2dNative | ∂filter, ∂x from forward depthwise convolutions        | backend lacks DepthwiseConv2dNativeBackpropFilter/Input (wasm) |
  * | Conv2DBackpropInput   | ∂filter (of conv2dTranspose) by `conv2dFilterGrad`     | backend has no Conv2DBackpropFilter kernel (wasm) |
  * | MaxPool               | δ to each window's first maximum (any [kh, kw] window) | backend is wasm (its MaxPoolGrad loses gradient) |
@@ -26,9 +27,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dInputGradStride1, pair } from './conv2d.js';
-import { getConvFormulation } from './formulation.js';
+import { getConvFormulation, isAutoFormulation } from './formulation.js';
 import { IM2COL_MIN_CHANNELS, conv2dInputGradIm2col, conv2dInputGradTaps, formulatedFilterGrad } from './im2col.js';
 import { depthwiseInputGrad, formulatedDepthwiseFilterGrad } from './depthwise.js';
+import { simdKernelsFor } from './depthwise-simd.js';
 import { maxPoolGrad } from './max-pool.js';
 import { registerOwnGradient } from './own-gradients.js';
 import { ensureWasmKernels, isForgetlessKernel } from './wasm-kernels.js';
@@ -93,7 +95,7 @@ export function conv2dBackpropInput(
   const f = getConvFormulation();
   if (ours && f !== 'forward-conv' && (kh * kw === 1 || c >= IM2COL_MIN_CHANNELS)) {
     // 'auto': one matMul per tap (`conv2dInputGradTaps`), 1.1–1.7× faster than col2im's column matrix on wasm
-    return f === 'auto' ? conv2dInputGradTaps(dy, filter, inputShape, s, pad, d) : conv2dInputGradIm2col(dy, filter, inputShape, s, pad, d);
+    return isAutoFormulation(f) ? conv2dInputGradTaps(dy, filter, inputShape, s, pad, d) : conv2dInputGradIm2col(dy, filter, inputShape, s, pad, d);
   }
   if (ours && s[0] === 1 && s[1] === 1) return conv2dInputGradStride1(dy, filter, inputShape, pad, d);
   return tf.conv2dTranspose(dy, filter, inputShape as [number, number, number, number], s, pad);
@@ -118,7 +120,11 @@ export function conv2dBackpropFilter(
   return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: s, pad, dataFormat: 'NHWC', filterShape } as never) as tf.Tensor4D;
 }
 
-/** ∂x of `tf.depthwiseConv2d` as the registered gradient computes it: forward depthwise ops where the backend lacks the kernel (wasm) or the conv is dilated. */
+/**
+ * ∂x of `tf.depthwiseConv2d` as the registered gradient computes it: on wasm under 'auto', forgetless's
+ * SIMD kernel (`depthwise-simd.ts`, dilated too); else forward depthwise ops where the backend lacks
+ * the kernel (wasm) or the conv is dilated; the backend's kernel otherwise.
+ */
 export function depthwiseBackpropInput(
   dy: tf.Tensor4D,
   filter: tf.Tensor4D,
@@ -129,7 +135,8 @@ export function depthwiseBackpropInput(
 ): tf.Tensor4D {
   const s = pair(strides);
   const d = pair(dilation);
-  if (isDilated(d) || use(missing('DepthwiseConv2dNativeBackpropInput'))) return depthwiseInputGrad(dy, filter, inputShape, s, pad, d);
+  const simd = simdDepthwiseHere(dy, filter);
+  if (!simd && (isDilated(d) || use(missing('DepthwiseConv2dNativeBackpropInput')))) return depthwiseInputGrad(dy, filter, inputShape, s, pad, d);
   return tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter }, { strides: s, pad, dilations: d, inputShape } as never) as tf.Tensor4D;
 }
 
@@ -144,8 +151,16 @@ export function depthwiseBackpropFilter(
 ): tf.Tensor4D {
   const s = pair(strides);
   const d = pair(dilation);
-  if (isDilated(d) || use(missing('DepthwiseConv2dNativeBackpropFilter'))) return formulatedDepthwiseFilterGrad(x, dy, filterShape, s, pad, d);
+  const simd = simdDepthwiseHere(x, dy);
+  if (!simd && (isDilated(d) || use(missing('DepthwiseConv2dNativeBackpropFilter')))) return formulatedDepthwiseFilterGrad(x, dy, filterShape, s, pad, d);
   return tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { strides: s, pad, dilations: d, filterShape } as never) as tf.Tensor4D;
+}
+
+/** Whether forgetless's SIMD depthwise kernels (registered on wasm, `wasm-kernels.ts`) run these tensors' depthwise backprop kernels here. */
+function simdDepthwiseHere(...ts: tf.Tensor[]): boolean {
+  if (tf.getBackend() !== 'wasm') return false;
+  ensureWasmKernels();
+  return simdKernelsFor(tf.backend(), ...ts) !== undefined;
 }
 
 /**
@@ -153,7 +168,7 @@ export function depthwiseBackpropFilter(
  * ops): on wasm under the 'auto' formulation, and everywhere in 'custom' mode (tests).
  */
 export function useFusedBatchNorm(x: tf.Tensor): boolean {
-  return x.dtype === 'float32' && use(() => FAST_WASM_KERNELS.has(tf.getBackend()) && getConvFormulation() === 'auto');
+  return x.dtype === 'float32' && use(() => FAST_WASM_KERNELS.has(tf.getBackend()) && isAutoFormulation());
 }
 
 function use(customWhen: () => boolean): boolean {
@@ -204,7 +219,7 @@ export function registerForgetlessGradients(): void {
     GradFunc,
     GradFunc,
   ];
-  const fastElementwise = (x: tf.Tensor) => x.dtype === 'float32' && use(() => FAST_WASM_KERNELS.has(tf.getBackend()) && getConvFormulation() === 'auto');
+  const fastElementwise = (x: tf.Tensor) => x.dtype === 'float32' && use(() => FAST_WASM_KERNELS.has(tf.getBackend()) && isAutoFormulation());
 
   // Relu6: δ·(step(x) − step(x − 6)) is the stock δ·[0 < x ≤ 6] exactly, without wasm's slow LessEqual.
   registerOwnGradient({

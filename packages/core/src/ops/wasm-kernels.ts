@@ -3,8 +3,11 @@
  * stock tfjs-layers models included (whose fused convolutions call the backprop kernels directly,
  * not through a gradient forgetless could replace):
  * - Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter and DepthwiseConv2dNativeBackpropInput,
- *   which the wasm backend lacks, composed of the ops forgetless's own gradients use (`im2col.ts`,
- *   `conv2d.ts`, `depthwise.ts`: matMul, convolutions, slices and pads that wasm has);
+ *   which the wasm backend lacks: the depthwise ones by forgetless's WebAssembly SIMD kernels under
+ *   'auto' (`depthwise-simd.ts`), otherwise (and Conv2DBackpropFilter always) composed of the ops
+ *   forgetless's own gradients use (`im2col.ts`, `conv2d.ts`, `depthwise.ts`: matMul, convolutions,
+ *   slices and pads that wasm has);
+ * - DepthwiseConv2dNative by the SIMD kernel under 'auto' (the stock XNNPACK one otherwise);
  * - MaxPoolGrad in place of the wasm one, which loses gradient (`max-pool.ts`);
  * - Slice in place of the stock one (below).
  * A kernel function may return a tensor made by ops: tfjs's engine takes it as the output as it is.
@@ -20,7 +23,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Padding } from './conv2d.js';
 import { depthwiseInputGrad, formulatedDepthwiseFilterGrad } from './depthwise.js';
-import { getConvFormulation, onConvFormulation } from './formulation.js';
+import { simdDepthwiseFilterGrad, simdDepthwiseForward, simdDepthwiseInputGrad, simdKernelsFor } from './depthwise-simd.js';
+import { getConvFormulation, isAutoFormulation, onConvFormulation } from './formulation.js';
 import { formulatedFilterGrad } from './im2col.js';
 import { maxPoolGrad } from './max-pool.js';
 
@@ -132,7 +136,7 @@ const config: tf.KernelConfig = { kernelName: tf.Slice, backendName: 'wasm', ker
 
 /**
  * Puts forgetless's wasm kernels in place of the stock ones, as the formulation asks: all of them
- * under 'auto' (the default), the Slice and MaxPoolGrad but not `REPLACEMENTS` under 'im2col',
+ * under 'auto' (the default) and 'composed', the Slice and MaxPoolGrad but not `REPLACEMENTS` under 'im2col',
  * none under 'forward-conv' (tfjs's own, as in forgetless 0.1); the kernels wasm lacks always.
  * Idempotent and cheap when already in place; called by `useBackend('wasm')`, by
  * `ensureOwnGradients()` and on every `setConvFormulation`, so importing tfjs-backend-wasm afterwards
@@ -140,7 +144,7 @@ const config: tf.KernelConfig = { kernelName: tf.Slice, backendName: 'wasm', ker
  */
 export function ensureWasmKernels(): void {
   const f = getConvFormulation();
-  ensureBackpropKernels(f === 'auto');
+  ensureBackpropKernels(isAutoFormulation(f));
   if (f === 'forward-conv') {
     restoreStockWasmKernels();
     return;
@@ -209,7 +213,9 @@ const BACKPROP: tf.KernelConfig[] = [
   {
     kernelName: 'DepthwiseConv2dNativeBackpropFilter',
     backendName: 'wasm',
-    kernelFunc: (({ inputs, attrs }: KernelArgs) => {
+    kernelFunc: (({ inputs, attrs, backend }: KernelArgs) => {
+      const simd = simdKernelsFor(backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo);
+      if (simd) return simdDepthwiseFilterGrad(simd, backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, attrs as never);
       const g = geometry('DepthwiseConv2dNativeBackpropFilter', attrs);
       return tf.tidy(() => formulatedDepthwiseFilterGrad(t4(inputs.x), t4(inputs.dy), attrs.filterShape as number[], g.s, g.pad, g.d));
     }) as unknown as tf.KernelFunc,
@@ -217,7 +223,9 @@ const BACKPROP: tf.KernelConfig[] = [
   {
     kernelName: 'DepthwiseConv2dNativeBackpropInput',
     backendName: 'wasm',
-    kernelFunc: (({ inputs, attrs }: KernelArgs) => {
+    kernelFunc: (({ inputs, attrs, backend }: KernelArgs) => {
+      const simd = simdKernelsFor(backend, inputs.dy as tf.TensorInfo, inputs.filter as tf.TensorInfo);
+      if (simd) return simdDepthwiseInputGrad(simd, backend, inputs.dy as tf.TensorInfo, inputs.filter as tf.TensorInfo, attrs as never);
       const g = geometry('DepthwiseConv2dNativeBackpropInput', attrs);
       return tf.tidy(() => depthwiseInputGrad(t4(inputs.dy), t4(inputs.filter), attrs.inputShape as number[], g.s, g.pad, g.d));
     }) as unknown as tf.KernelFunc,
@@ -303,7 +311,9 @@ function reduceLeading(kernel: 'Sum' | 'Mean', { inputs, attrs, backend }: Kerne
  *   dtype (which tfjs's ops call on every float input);
  * - Sum and Mean over leading axes as an average pooling (`leadingReduction`);
  * - LeakyRelu as x·step(x, α) (two fast kernels, 2 against 9.6 ms for [32, 24, 24, 64]; the stock one
- *   is a scalar loop); its gradient is forgetless's (`gradients.ts`).
+ *   is a scalar loop); its gradient is forgetless's (`gradients.ts`);
+ * - DepthwiseConv2dNative by forgetless's SIMD kernel under 'auto' (`depthwise-simd.ts`), the stock
+ *   one under 'composed' or where the module cannot run.
  */
 const REPLACEMENTS: tf.KernelConfig[] = [
   {
@@ -328,6 +338,16 @@ const REPLACEMENTS: tf.KernelConfig[] = [
   },
   { kernelName: 'Sum', backendName: 'wasm', kernelFunc: ((args: KernelArgs) => reduceLeading('Sum', args)) as unknown as tf.KernelFunc },
   { kernelName: 'Mean', backendName: 'wasm', kernelFunc: ((args: KernelArgs) => reduceLeading('Mean', args)) as unknown as tf.KernelFunc },
+  {
+    kernelName: 'DepthwiseConv2dNative',
+    backendName: 'wasm',
+    kernelFunc: ((args: KernelArgs) => {
+      const x = args.inputs.x as tf.TensorInfo;
+      const filter = args.inputs.filter as tf.TensorInfo;
+      const simd = simdKernelsFor(args.backend, x, filter);
+      return simd ? simdDepthwiseForward(simd, args.backend, x, filter, args.attrs as never) : stockKernel('DepthwiseConv2dNative', args);
+    }) as unknown as tf.KernelFunc,
+  },
   {
     kernelName: 'LeakyRelu',
     backendName: 'wasm',

@@ -1,0 +1,279 @@
+import '@tensorflow/tfjs-backend-wasm';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { expectNoLeak, relErr } from '../../../../test/helpers.js';
+import '../gradients.js';
+import { depthwiseSimd, disableDepthwiseSimd } from './depthwise-simd.js';
+import { DEPTHWISE_SIMD_SHARED_WASM, DEPTHWISE_SIMD_WASM } from './depthwise-simd.wasm.js';
+import { dilateKernel } from './depthwise.test-helpers.js';
+import { withConvFormulation } from './formulation.js';
+import { depthwiseBackpropFilter, depthwiseBackpropInput, withGradientMode } from './gradients.js';
+import { ensureWasmKernels } from './wasm-kernels.js';
+
+type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
+type Case = { n: number; h: number; w: number; c: number; m: number; k: [number, number]; s: [number, number]; d?: [number, number]; pad: Pad };
+const cases: Case[] = [
+  { n: 1, h: 7, w: 9, c: 6, m: 1, k: [3, 3], s: [1, 1], pad: 'same' },
+  { n: 3, h: 9, w: 8, c: 13, m: 1, k: [3, 3], s: [2, 2], pad: 'same' },
+  { n: 3, h: 11, w: 10, c: 8, m: 2, k: [5, 5], s: [1, 1], pad: 'valid' },
+  { n: 1, h: 13, w: 12, c: 6, m: 1, k: [5, 5], s: [2, 2], pad: 'valid' },
+  { n: 1, h: 9, w: 11, c: 13, m: 2, k: [3, 3], s: [1, 1], d: [2, 2], pad: 'same' },
+  { n: 3, h: 10, w: 9, c: 5, m: 1, k: [3, 3], s: [1, 1], d: [2, 1], pad: 'valid' },
+  {
+    n: 3,
+    h: 8,
+    w: 9,
+    c: 5,
+    m: 1,
+    k: [3, 3],
+    s: [2, 2],
+    pad: [
+      [0, 0],
+      [1, 2],
+      [2, 0],
+      [0, 0],
+    ],
+  },
+  { n: 1, h: 7, w: 6, c: 4, m: 3, k: [2, 4], s: [2, 1], pad: 'same' },
+  { n: 2, h: 5, w: 7, c: 7, m: 1, k: [1, 1], s: [1, 1], pad: 'valid' },
+  { n: 2, h: 14, w: 14, c: 36, m: 1, k: [3, 3], s: [1, 1], pad: 'same' },
+  { n: 2, h: 15, w: 13, c: 24, m: 1, k: [3, 3], s: [2, 2], pad: 'same' },
+];
+
+const name = (c: Case) =>
+  `${c.k.join('×')} stride ${c.s.join(',')}${c.d ? ` dilation ${c.d.join(',')}` : ''} ${typeof c.pad === 'string' ? c.pad : 'explicit'}, [${c.n},${c.h},${c.w},${c.c}]×${c.m}`;
+
+interface Host {
+  x: Float32Array;
+  f: Float32Array;
+  dy: Float32Array;
+  yShape: number[];
+}
+
+/** Inputs, and the cpu references: tfjs's forward op, and its stock gradients (dilated: through the zero-dilated kernel). */
+function reference(c: Case, seed: number): { host: Host; y: Float32Array; dx: Float32Array; df: Float32Array } {
+  return tf.tidy(() => {
+    const x = tf.randomNormal([c.n, c.h, c.w, c.c], 0, 1, 'float32', seed) as tf.Tensor4D;
+    const f = tf.randomNormal([...c.k, c.c, c.m], 0, 0.3, 'float32', seed + 1) as tf.Tensor4D;
+    const y = tf.depthwiseConv2d(x, f, c.s, c.pad, 'NHWC', c.d ?? 1);
+    const dy = tf.randomNormal(y.shape, 0, 1, 'float32', seed + 2);
+    const fwd = (xx: tf.Tensor4D, ff: tf.Tensor4D) => (c.d ? tf.depthwiseConv2d(xx, dilateKernel(ff, c.d), 1, c.pad) : tf.depthwiseConv2d(xx, ff, c.s, c.pad));
+    const [dx, df] = withGradientMode('stock', () => tf.grads((xx, ff) => tf.sum(tf.mul(fwd(xx as tf.Tensor4D, ff as tf.Tensor4D), dy)))([x, f]));
+    const data = (t: tf.Tensor) => t.dataSync() as Float32Array;
+    return { host: { x: data(x), f: data(f), dy: data(dy), yShape: y.shape }, y: data(y), dx: data(dx as tf.Tensor), df: data(df as tf.Tensor) };
+  });
+}
+
+const refs = new Map<Case, ReturnType<typeof reference>>();
+function refOf(c: Case) {
+  let r = refs.get(c);
+  if (!r) {
+    r = reference(c, 10 + cases.indexOf(c) * 7);
+    refs.set(c, r);
+  }
+  return r;
+}
+
+/** Forward, ∂x and ∂filter by the wasm kernels (DepthwiseConv2dNative and the two backprop kernels). */
+function kernels(c: Case, h: Host): Float32Array[] {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(h.x, [c.n, c.h, c.w, c.c]);
+    const f = tf.tensor4d(h.f, [...c.k, c.c, c.m]);
+    const dy = tf.tensor(h.dy, h.yShape);
+    const attrs = { strides: c.s, pad: c.pad, dilations: c.d ?? [1, 1], dimRoundingMode: undefined };
+    const y = tf.depthwiseConv2d(x, f, c.s, c.pad, 'NHWC', c.d ?? 1);
+    const dx = tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: f }, { ...attrs, inputShape: x.shape } as never) as tf.Tensor;
+    const df = tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: f.shape } as never) as tf.Tensor;
+    expect(dx.shape).toEqual(x.shape);
+    expect(df.shape).toEqual(f.shape);
+    return [y, dx, df].map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+describe("forgetless's SIMD depthwise kernels on wasm", () => {
+  afterEach(() => disableDepthwiseSimd(false));
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it.each(cases.map((c) => [name(c), c] as const))('forward, ∂x and ∂filter match tfjs on cpu within 1e-5: %s', async (_, c) => {
+    const r = refOf(c);
+    await tf.setBackend('wasm');
+    ensureWasmKernels();
+    expect(depthwiseSimd(tf.backend())).toBeDefined();
+    await expectNoLeak(() => {
+      const [y, dx, df] = kernels(c, r.host);
+      expect(relErr(y as Float32Array, r.y)).toBeLessThanOrEqual(1e-5);
+      expect(relErr(dx as Float32Array, r.dx)).toBeLessThanOrEqual(1e-5);
+      expect(relErr(df as Float32Array, r.df)).toBeLessThanOrEqual(1e-5);
+    });
+    await tf.setBackend('cpu');
+  });
+
+  it("forgetless's gradient functions take the kernels on wasm (dilated too), and fall back to the composed ops when the module is off", async () => {
+    for (const c of [cases[1], cases[4]] as Case[]) {
+      const r = refOf(c);
+      await tf.setBackend('wasm');
+      const pad = c.pad as 'same' | 'valid';
+      for (const off of [false, true]) {
+        disableDepthwiseSimd(off);
+        expect(depthwiseSimd(tf.backend()) === undefined).toBe(off);
+        await expectNoLeak(() => {
+          const [dx, df] = tf.tidy(() => {
+            const x = tf.tensor4d(r.host.x, [c.n, c.h, c.w, c.c]);
+            const f = tf.tensor4d(r.host.f, [...c.k, c.c, c.m]);
+            const dy = tf.tensor4d(r.host.dy, r.host.yShape as [number, number, number, number]);
+            return [depthwiseBackpropInput(dy, f, x.shape, c.s, pad, c.d ?? 1), depthwiseBackpropFilter(x, dy, f.shape, c.s, pad, c.d ?? 1)].map((t) => t.dataSync());
+          });
+          expect(relErr(dx as Float32Array, r.dx)).toBeLessThanOrEqual(1e-5);
+          expect(relErr(df as Float32Array, r.df)).toBeLessThanOrEqual(1e-5);
+        });
+      }
+      await tf.setBackend('cpu');
+    }
+  });
+
+  it('are not used when the engine does not validate the module (no SIMD), nor under the composed formulation', async () => {
+    const memory = new WebAssembly.Memory({ initial: 2 });
+    const fake = { wasm: { asm: { memory } } };
+    const validate = vi.spyOn(WebAssembly, 'validate').mockReturnValue(false);
+    try {
+      expect(depthwiseSimd(fake)).toBeUndefined();
+      expect(validate).toHaveBeenCalled();
+    } finally {
+      validate.mockRestore();
+    }
+    expect(depthwiseSimd({ wasm: { asm: { memory: new WebAssembly.Memory({ initial: 2 }) } } })).toBeDefined();
+    const c = cases[0] as Case;
+    const r = refOf(c);
+    await tf.setBackend('wasm');
+    const got = withConvFormulation('composed', () => kernels(c, r.host));
+    got.forEach((g, i) => expect(relErr(g, [r.y, r.dx, r.df][i] as Float32Array)).toBeLessThanOrEqual(1e-5));
+    await tf.setBackend('cpu');
+  });
+
+  it('write nothing but their output in the memory they import (no stack, no globals), both variants', () => {
+    const c = cases[4] as Case; // dilated, depth multiplier 2 (expand and reduce)
+    const r = refOf(c);
+    const k = c.c * c.m;
+    for (const [variant, b64, shared] of [
+      ['plain', DEPTHWISE_SIMD_WASM, false],
+      ['shared', DEPTHWISE_SIMD_SHARED_WASM, true],
+    ] as const) {
+      const memory = new WebAssembly.Memory({ initial: 4, maximum: 16, shared } as WebAssembly.MemoryDescriptor);
+      const bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+      const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+      const heap = new Float32Array(memory.buffer);
+      heap.fill(Number.NaN);
+      const xe = c.n * c.h * c.w * k;
+      const at = { x: 1000, xe: 20000, f: 40000, dy: 41000, out: 60000 }; // float indices
+      heap.set(r.host.x, at.x);
+      heap.set(r.host.f, at.f);
+      heap.set(r.host.dy, at.dy);
+      let before = heap.slice();
+      /** Throws unless only heap[from, from + len) changed since the last call. */
+      const onlyWrote = (from: number, len: number, what: string) => {
+        for (let i = 0; i < heap.length; i++) {
+          if (i >= from && i < from + len) continue;
+          if (!Object.is(heap[i], before[i])) throw new Error(`${variant} ${what}: wrote float ${i}, outside its output [${from}, ${from + len})`);
+        }
+        before = heap.slice();
+      };
+      const info = tf.backend_util.computeConv2DInfo([c.n, c.h, c.w, c.c], [...c.k, c.c, c.m] as never, c.s, c.d ?? 1, c.pad as 'same', undefined, true);
+      const g = [c.n, c.h, c.w, k, ...c.k, ...c.s, ...(c.d ?? [1, 1]), info.padInfo.top, info.padInfo.left, info.outHeight, info.outWidth];
+      const call = (f: string, ...args: number[]) => (ex[f] as (...a: number[]) => void)(...args);
+      call('dw_expand', at.x * 4, at.xe * 4, c.n * c.h * c.w, c.c, c.m);
+      onlyWrote(at.xe, xe, 'dw_expand');
+      call('dw_forward', at.xe * 4, at.f * 4, at.out * 4, ...g);
+      expect(relErr(heap.subarray(at.out, at.out + r.y.length), r.y)).toBeLessThanOrEqual(1e-5);
+      onlyWrote(at.out, r.y.length, 'dw_forward');
+      call('dw_filter_grad', at.xe * 4, at.dy * 4, at.out * 4, ...g);
+      expect(relErr(heap.subarray(at.out, at.out + r.df.length), r.df)).toBeLessThanOrEqual(1e-5);
+      onlyWrote(at.out, r.df.length, 'dw_filter_grad');
+      call('dw_input_grad', at.dy * 4, at.f * 4, at.xe * 4, ...g);
+      onlyWrote(at.xe, xe, 'dw_input_grad');
+      call('dw_reduce', at.xe * 4, at.out * 4, c.n * c.h * c.w, c.c, c.m);
+      expect(relErr(heap.subarray(at.out, at.out + r.dx.length), r.dx)).toBeLessThanOrEqual(1e-5);
+      onlyWrote(at.out, r.dx.length, 'dw_reduce');
+    }
+  });
+
+  it('train a stock tfjs-layers MobileNet-style model (DepthwiseConv2D, SeparableConv2D, batch norm) on wasm as on cpu', async () => {
+    const build = () =>
+      tfl.sequential({
+        layers: [
+          tfl.layers.conv2d({
+            inputShape: [13, 13, 3],
+            filters: 8,
+            kernelSize: 3,
+            strides: 2,
+            padding: 'same',
+            activation: 'relu',
+            kernelInitializer: 'glorotNormal',
+            seed: 1,
+          } as never),
+          tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false, depthwiseInitializer: 'glorotNormal', seed: 2 } as never), // no bias before batch norm (its gradient is 0)
+          tfl.layers.batchNormalization(),
+          tfl.layers.reLU({ maxValue: 6 }),
+          tfl.layers.conv2d({ filters: 6, kernelSize: 1, kernelInitializer: 'glorotNormal', seed: 3 } as never),
+          tfl.layers.separableConv2d({
+            filters: 10,
+            kernelSize: 3,
+            strides: 2,
+            depthMultiplier: 2,
+            padding: 'same',
+            depthwiseInitializer: 'glorotNormal',
+            pointwiseInitializer: 'glorotNormal',
+            seed: 4,
+          } as never),
+          tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'valid', activation: 'relu', depthwiseInitializer: 'glorotNormal', seed: 5 } as never),
+          tfl.layers.globalAveragePooling2d({}),
+          tfl.layers.dense({ units: 4, kernelInitializer: 'glorotNormal', seed: 6 } as never),
+        ],
+      });
+    /** One SGD step (training mode): the weights after it. */
+    const step = (model: tfl.LayersModel, xs: Float32Array) =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(xs, [3, 13, 13, 3]);
+        const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+        const { grads } = tf.variableGrads(() => tf.mean(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, vars);
+        for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name] as tf.Tensor, 0.5)));
+        return vars.map((v) => v.dataSync().slice() as Float32Array);
+      });
+    const xs = tf.tidy(() => tf.randomNormal([3, 13, 13, 3], 0, 1, 'float32', 9).dataSync().slice() as Float32Array);
+    const onCpu = build();
+    const init = onCpu.getWeights().map((w) => ({ v: w.dataSync().slice(), s: w.shape }));
+    const ref = step(onCpu, xs);
+    onCpu.dispose();
+    await tf.setBackend('wasm');
+    ensureWasmKernels();
+    expect(depthwiseSimd(tf.backend())).toBeDefined();
+    const model = build();
+    const ws = init.map((w) => tf.tensor(w.v, w.s));
+    model.setWeights(ws);
+    tf.dispose(ws);
+    await expectNoLeak(() => {
+      const got = step(model, xs);
+      got.forEach((g, i) => expect(relErr(g, ref[i] as Float32Array), model.trainableWeights[i]?.name).toBeLessThanOrEqual(1e-5));
+    });
+    model.dispose();
+    await tf.setBackend('cpu');
+  });
+
+  it('the committed module is what the C source builds to (clang 14 + lld)', (ctx) => {
+    const clang = ['clang', 'clang-14'].find((c) => spawnSync(c, ['--version']).status === 0);
+    if (!clang) {
+      console.warn('depthwise-simd: clang is not installed, so the rebuild check is skipped (scripts/install-system-deps.sh installs clang and lld; CI runs it)');
+      ctx.skip();
+      return;
+    }
+    const script = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/build-wasm.mjs');
+    const r = spawnSync(process.execPath, [script, '--check'], { encoding: 'utf8' });
+    expect(r.stderr + r.stdout).toContain('matches the source');
+    expect(r.status).toBe(0);
+  }, 60_000);
+});

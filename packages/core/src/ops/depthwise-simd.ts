@@ -1,0 +1,244 @@
+/**
+ * forgetless's WebAssembly SIMD depthwise convolution kernels (`depthwise-simd.c`) on
+ * tfjs-backend-wasm: DepthwiseConv2dNative, DepthwiseConv2dNativeBackpropInput and
+ * DepthwiseConv2dNativeBackpropFilter, NHWC, float32, any kernel size, stride, dilation, padding
+ * ('same', 'valid', explicit) and depth multiplier that tfjs's op accepts. The module imports
+ * tfjs-wasm's own memory, so it reads the inputs and writes the output in place at the tensors' heap
+ * offsets (no copies); depth multiplier M > 1 takes one scratch buffer from tfjs's `_malloc`.
+ *
+ * Usable when the backend is wasm, the formulation is 'auto' (`formulation.ts`) and the engine
+ * validates the module (SIMD): the one-thread builds get the variant importing an ordinary memory,
+ * the threaded build the one importing its shared memory (the kernels themselves run on one thread).
+ * Otherwise `depthwiseSimd` returns undefined and the callers fall back to the composed formulations.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { DEPTHWISE_SIMD_SHARED_WASM, DEPTHWISE_SIMD_WASM } from './depthwise-simd.wasm.js';
+import { getConvFormulation } from './formulation.js';
+
+type Kernel17 = (...args: number[]) => void;
+interface Exports {
+  dw_forward: Kernel17;
+  dw_input_grad: Kernel17;
+  dw_filter_grad: Kernel17;
+  dw_expand(x: number, xe: number, pixels: number, c: number, m: number): void;
+  dw_reduce(dxe: number, dx: number, pixels: number, c: number, m: number): void;
+}
+
+export interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  dataIdMap: { get(id: unknown): { memoryOffset: number } };
+  wasm: { HEAPU8: Uint8Array; asm?: { memory?: unknown }; _malloc(bytes: number): number; _free(ptr: number): void };
+}
+
+/** Per memory: the instance, or null when the module cannot be used there (no SIMD, compile refused). */
+const instances = new WeakMap<object, Exports | null>();
+let disabled = false;
+
+function decode(b64: string): Uint8Array<ArrayBuffer> {
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+function memoryOf(backend: WasmHeapBackend): WebAssembly.Memory | undefined {
+  const m = backend.wasm?.asm?.memory;
+  return m instanceof WebAssembly.Memory ? m : undefined;
+}
+
+/** The variant for this memory: shared (threaded build) or not. */
+function bytesFor(memory: WebAssembly.Memory): Uint8Array<ArrayBuffer> {
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  return decode(shared ? DEPTHWISE_SIMD_SHARED_WASM : DEPTHWISE_SIMD_WASM);
+}
+
+function instantiate(memory: WebAssembly.Memory, mod: WebAssembly.Module): Exports {
+  return new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as Exports;
+}
+
+/**
+ * The kernels bound to this backend's memory, or undefined when they cannot run there: the engine
+ * does not validate the module (no SIMD), no memory is reachable, or (browsers' main thread, which
+ * refuses to compile modules over 4 KB synchronously) the asynchronous compile started by
+ * `prepareDepthwiseSimd` has not finished yet.
+ */
+export function depthwiseSimd(backend: unknown): Exports | undefined {
+  if (disabled) return undefined;
+  const b = backend as WasmHeapBackend;
+  const memory = memoryOf(b);
+  if (!memory) return undefined;
+  const known = instances.get(memory);
+  if (known !== undefined) return known ?? undefined;
+  const bytes = bytesFor(memory);
+  if (!WebAssembly.validate(bytes)) {
+    instances.set(memory, null);
+    return undefined;
+  }
+  let mod: WebAssembly.Module;
+  try {
+    mod = new WebAssembly.Module(bytes);
+  } catch {
+    // synchronous compile refused: compile asynchronously, the composed formulations serve meanwhile
+    void prepareDepthwiseSimd(backend);
+    return undefined;
+  }
+  return bind(memory, mod) ?? undefined;
+}
+
+/** Instantiates the module on this memory (null, remembered, when the memory does not fit its import). */
+function bind(memory: WebAssembly.Memory, mod: WebAssembly.Module): Exports | null {
+  let ex: Exports | null = null;
+  try {
+    ex = instantiate(memory, mod);
+  } catch {
+    ex = null;
+  }
+  instances.set(memory, ex);
+  return ex;
+}
+
+const pending = new WeakMap<object, Promise<void>>();
+
+/** Compiles and instantiates the kernels for this backend's memory asynchronously (browsers' main thread); resolves when done or found unusable. */
+export function prepareDepthwiseSimd(backend: unknown): Promise<void> {
+  const memory = memoryOf(backend as WasmHeapBackend);
+  if (!memory || instances.has(memory)) return Promise.resolve();
+  let p = pending.get(memory);
+  if (!p) {
+    const bytes = bytesFor(memory);
+    p = WebAssembly.compile(bytes).then(
+      (mod) => void bind(memory, mod),
+      () => void instances.set(memory, null),
+    );
+    pending.set(memory, p);
+  }
+  return p;
+}
+
+/** Turns the SIMD kernels off (true) or back on, so the fallback (the composed formulations) can be exercised; for tests and comparisons. */
+export function disableDepthwiseSimd(off: boolean): void {
+  disabled = off;
+}
+
+/** The SIMD kernels, when the formulation is 'auto', the backend wasm, the tensors float32 and the module usable here. */
+export function simdKernelsFor(backend: unknown, ...tensors: tf.TensorInfo[]): Exports | undefined {
+  if (getConvFormulation() !== 'auto' || tensors.some((t) => t.dtype !== 'float32')) return undefined;
+  return depthwiseSimd(backend);
+}
+
+type Attrs = { strides: unknown; pad: unknown; dilations?: unknown; dimRoundingMode?: unknown; dataFormat?: unknown };
+
+function convInfo(xShape: number[], filterShape: number[], a: Attrs): tf.backend_util.Conv2DInfo {
+  if (a.dataFormat !== undefined && a.dataFormat !== 'NHWC') throw new Error(`depthwise convolution on wasm (forgetless): only NHWC is supported, got ${String(a.dataFormat)}`);
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    a.strides as number | [number, number],
+    (a.dilations ?? 1) as number | [number, number],
+    a.pad as 'same',
+    a.dimRoundingMode as 'round' | undefined,
+    true,
+  );
+}
+
+/** The 17 geometry arguments of the C kernels (N, H, W, K = C·M, kh, kw, sh, sw, dh, dw, pt, pl, Ho, Wo) after the three pointers. */
+function geometryArgs(info: tf.backend_util.Conv2DInfo, k: number): number[] {
+  return [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    k,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.dilationHeight,
+    info.dilationWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+    info.outHeight,
+    info.outWidth,
+  ];
+}
+
+const offset = (b: WasmHeapBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
+const size = (shape: readonly number[]) => shape.reduce((a, v) => a * v, 1);
+
+/** y = depthwiseConv2d(x, filter) (DepthwiseConv2dNative's attributes). */
+export function simdDepthwiseForward(ex: Exports, backend: unknown, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: Attrs): tf.TensorInfo {
+  const b = backend as WasmHeapBackend;
+  const info = convInfo(x.shape, filter.shape, attrs);
+  const [c, m] = [info.inChannels, filter.shape[3] as number];
+  const out = b.makeOutput(info.outShape, 'float32');
+  if (size(info.outShape) === 0) return out;
+  const g = geometryArgs(info, c * m);
+  if (m === 1) {
+    ex.dw_forward(offset(b, x), offset(b, filter), offset(b, out), ...g);
+    return out;
+  }
+  const pixels = info.batchSize * info.inHeight * info.inWidth;
+  const xe = b.wasm._malloc(pixels * c * m * 4);
+  try {
+    ex.dw_expand(offset(b, x), xe, pixels, c, m);
+    ex.dw_forward(xe, offset(b, filter), offset(b, out), ...g);
+  } finally {
+    b.wasm._free(xe);
+  }
+  return out;
+}
+
+/** dx of y = depthwiseConv2d(x, filter) for dy (DepthwiseConv2dNativeBackpropInput's attributes). */
+export function simdDepthwiseInputGrad(ex: Exports, backend: unknown, dy: tf.TensorInfo, filter: tf.TensorInfo, attrs: Attrs & { inputShape: unknown }): tf.TensorInfo {
+  const b = backend as WasmHeapBackend;
+  const inputShape = attrs.inputShape as number[];
+  const info = convInfo(inputShape, filter.shape, attrs);
+  checkDy(dy, info, 'DepthwiseConv2dNativeBackpropInput');
+  const [c, m] = [info.inChannels, filter.shape[3] as number];
+  const out = b.makeOutput(inputShape, 'float32');
+  if (size(inputShape) === 0) return out;
+  const g = geometryArgs(info, c * m);
+  if (m === 1) {
+    ex.dw_input_grad(offset(b, dy), offset(b, filter), offset(b, out), ...g);
+    return out;
+  }
+  const pixels = info.batchSize * info.inHeight * info.inWidth;
+  const dxe = b.wasm._malloc(pixels * c * m * 4);
+  try {
+    ex.dw_input_grad(offset(b, dy), offset(b, filter), dxe, ...g);
+    ex.dw_reduce(dxe, offset(b, out), pixels, c, m);
+  } finally {
+    b.wasm._free(dxe);
+  }
+  return out;
+}
+
+/** dfilter of y = depthwiseConv2d(x, filter) for dy (DepthwiseConv2dNativeBackpropFilter's attributes). */
+export function simdDepthwiseFilterGrad(ex: Exports, backend: unknown, x: tf.TensorInfo, dy: tf.TensorInfo, attrs: Attrs & { filterShape: unknown }): tf.TensorInfo {
+  const b = backend as WasmHeapBackend;
+  const filterShape = attrs.filterShape as number[];
+  const info = convInfo(x.shape, filterShape, attrs);
+  checkDy(dy, info, 'DepthwiseConv2dNativeBackpropFilter');
+  const [c, m] = [info.inChannels, filterShape[3] as number];
+  const out = b.makeOutput(filterShape, 'float32');
+  if (size(filterShape) === 0) return out;
+  const g = geometryArgs(info, c * m);
+  const pixels = info.batchSize * info.inHeight * info.inWidth;
+  if (m === 1 || pixels === 0) {
+    ex.dw_filter_grad(offset(b, x), offset(b, dy), offset(b, out), ...g);
+    return out;
+  }
+  const xe = b.wasm._malloc(pixels * c * m * 4);
+  try {
+    ex.dw_expand(offset(b, x), xe, pixels, c, m);
+    ex.dw_filter_grad(xe, offset(b, dy), offset(b, out), ...g);
+  } finally {
+    b.wasm._free(xe);
+  }
+  return out;
+}
+
+function checkDy(dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, kernel: string): void {
+  const want = info.outShape;
+  if (dy.shape.length !== 4 || dy.shape.some((v, i) => v !== want[i]))
+    throw new Error(`${kernel} on wasm (forgetless): dy has shape [${dy.shape}], the convolution's output is [${want}]`);
+}
