@@ -27,14 +27,23 @@ typedef float f32;
 
 /* ---------------------------------------------------------------- forward */
 
-/* One output pixel (n, i, j), every tap bounds-checked (the image's edges). */
-INLINE void fw_pixel(const f32 *xn, const f32 *w, f32 *yp, int H, int W, int K, int KH, int KW, int DH, int DW, int ih0, int iw0) {
+/* Filter rows a in [*lo, *hi) whose input row ih0 + a·D lies inside [0, H). */
+INLINE void tap_rows(int ih0, int D, int KH, int H, int *lo, int *hi) {
+  int l = ih0 < 0 ? (-ih0 + D - 1) / D : 0;
+  int h = ih0 > H - 1 ? 0 : (H - 1 - ih0) / D + 1;
+  if (h > KH) h = KH;
+  if (l > h) l = h;
+  *lo = l;
+  *hi = h;
+}
+
+/* One output pixel (n, i, j) at the image's edges: filter rows [alo, ahi), each column tap bounds-checked. */
+INLINE void fw_pixel(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW, int DH, int DW, int ih0, int iw0, int alo, int ahi) {
   int k = 0;
   for (; k + 4 <= K; k += 4) {
     v128_t acc = wasm_f32x4_splat(0.f);
-    for (int a = 0; a < KH; a++) {
+    for (int a = alo; a < ahi; a++) {
       int ih = ih0 + a * DH;
-      if (ih < 0 || ih >= H) continue;
       for (int b = 0; b < KW; b++) {
         int iw = iw0 + b * DW;
         if (iw < 0 || iw >= W) continue;
@@ -45,9 +54,8 @@ INLINE void fw_pixel(const f32 *xn, const f32 *w, f32 *yp, int H, int W, int K, 
   }
   for (; k < K; k++) {
     f32 acc = 0.f;
-    for (int a = 0; a < KH; a++) {
+    for (int a = alo; a < ahi; a++) {
       int ih = ih0 + a * DH;
-      if (ih < 0 || ih >= H) continue;
       for (int b = 0; b < KW; b++) {
         int iw = iw0 + b * DW;
         if (iw < 0 || iw >= W) continue;
@@ -58,18 +66,48 @@ INLINE void fw_pixel(const f32 *xn, const f32 *w, f32 *yp, int H, int W, int K, 
   }
 }
 
-/* Four output pixels (n, i, j..j+3) whose taps all lie inside the image's columns. */
-INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int H, int W, int K, int KH, int KW, int SW, int DH, int DW, int ih0, int iw0) {
+/*
+ * Four output pixels (n, i, j..j+3) whose column taps all lie inside the image, filter rows
+ * [alo, ahi). KWC: the filter width as a compile-time constant (the tap loop unrolled), 0 for any.
+ */
+INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW, int SW, int DH, int DW, int ih0, int iw0, int alo, int ahi, const int KWC) {
+  const int kw = KWC ? KWC : KW;
   const int ps = SW * K; /* x offset between the four pixels */
   int k = 0;
+  if (KWC == 3 && SW == 1 && DW == 1) {
+    /* 3 wide, unit stride and dilation: the four pixels' taps share columns, 6 x loads for 12 products */
+    for (; k + 4 <= K; k += 4) {
+      v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
+      for (int a = alo; a < ahi; a++) {
+        const f32 *xr = xn + ((ih0 + a * DH) * W + iw0) * K + k;
+        const f32 *wr = w + a * 3 * K + k;
+        v128_t x0 = LD(xr), x1 = LD(xr + K), x2 = LD(xr + 2 * K), x3 = LD(xr + 3 * K), x4 = LD(xr + 4 * K), x5 = LD(xr + 5 * K);
+        v128_t w0 = LD(wr), w1 = LD(wr + K), w2 = LD(wr + 2 * K);
+        MADD(a0, x0, w0);
+        MADD(a1, x1, w0);
+        MADD(a2, x2, w0);
+        MADD(a3, x3, w0);
+        MADD(a0, x1, w1);
+        MADD(a1, x2, w1);
+        MADD(a2, x3, w1);
+        MADD(a3, x4, w1);
+        MADD(a0, x2, w2);
+        MADD(a1, x3, w2);
+        MADD(a2, x4, w2);
+        MADD(a3, x5, w2);
+      }
+      ST(yp + k, a0);
+      ST(yp + K + k, a1);
+      ST(yp + 2 * K + k, a2);
+      ST(yp + 3 * K + k, a3);
+    }
+  }
   for (; k + 4 <= K; k += 4) {
     v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
-    for (int a = 0; a < KH; a++) {
-      int ih = ih0 + a * DH;
-      if (ih < 0 || ih >= H) continue;
-      const f32 *xr = xn + (ih * W + iw0) * K + k;
-      const f32 *wr = w + a * KW * K + k;
-      for (int b = 0; b < KW; b++) {
+    for (int a = alo; a < ahi; a++) {
+      const f32 *xr = xn + ((ih0 + a * DH) * W + iw0) * K + k;
+      const f32 *wr = w + a * kw * K + k;
+      for (int b = 0; b < kw; b++) {
         v128_t wv = LD(wr + b * K);
         const f32 *xp = xr + b * DW * K;
         MADD(a0, LD(xp), wv);
@@ -85,12 +123,10 @@ INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int H, int W, int K,
   }
   for (; k < K; k++) {
     f32 a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f;
-    for (int a = 0; a < KH; a++) {
-      int ih = ih0 + a * DH;
-      if (ih < 0 || ih >= H) continue;
-      for (int b = 0; b < KW; b++) {
-        f32 wv = w[(a * KW + b) * K + k];
-        const f32 *xp = xn + (ih * W + iw0 + b * DW) * K + k;
+    for (int a = alo; a < ahi; a++) {
+      for (int b = 0; b < kw; b++) {
+        f32 wv = w[(a * kw + b) * K + k];
+        const f32 *xp = xn + ((ih0 + a * DH) * W + iw0 + b * DW) * K + k;
         a0 += xp[0] * wv;
         a1 += xp[ps] * wv;
         a2 += xp[2 * ps] * wv;
@@ -116,8 +152,17 @@ INLINE void interior(int WO, int extent, int pad, int S, int size, int *lo, int 
   *hi = h;
 }
 
-__attribute__((export_name("dw_forward"))) void dw_forward(const f32 *x, const f32 *w, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW,
-                                                          int DH, int DW, int PT, int PL, int HO, int WO) {
+/* One output row (n, i): edge pixels one by one, the interior four at a time. */
+INLINE void fw_row(const f32 *xn, const f32 *w, f32 *yr, int W, int K, int KW, int SW, int DH, int DW, int PL, int WO, int ih0, int alo, int ahi, int lo,
+                   int hi, const int KWC) {
+  int j = 0;
+  for (; j < lo; j++) fw_pixel(xn, w, yr + j * K, W, K, KW, DH, DW, ih0, j * SW - PL, alo, ahi);
+  for (; j + 4 <= hi; j += 4) fw_block4(xn, w, yr + j * K, W, K, KW, SW, DH, DW, ih0, j * SW - PL, alo, ahi, KWC);
+  for (; j < WO; j++) fw_pixel(xn, w, yr + j * K, W, K, KW, DH, DW, ih0, j * SW - PL, alo, ahi);
+}
+
+INLINE void fw_all(const f32 *x, const f32 *w, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH, int DW, int PT, int PL, int HO,
+                   int WO, const int KWC) {
   int lo, hi;
   interior(WO, (KW - 1) * DW + 1, PL, SW, W, &lo, &hi);
   for (int n = 0; n < N; n++) {
@@ -125,18 +170,37 @@ __attribute__((export_name("dw_forward"))) void dw_forward(const f32 *x, const f
     for (int i = 0; i < HO; i++) {
       f32 *yr = y + ((n * HO + i) * WO) * K;
       int ih0 = i * SH - PT;
-      int j = 0;
-      for (; j < lo; j++) fw_pixel(xn, w, yr + j * K, H, W, K, KH, KW, DH, DW, ih0, j * SW - PL);
-      for (; j + 4 <= hi; j += 4) fw_block4(xn, w, yr + j * K, H, W, K, KH, KW, SW, DH, DW, ih0, j * SW - PL);
-      for (; j < WO; j++) fw_pixel(xn, w, yr + j * K, H, W, K, KH, KW, DH, DW, ih0, j * SW - PL);
+      int alo, ahi;
+      tap_rows(ih0, DH, KH, H, &alo, &ahi);
+      fw_row(xn, w, yr, W, K, KW, SW, DH, DW, PL, WO, ih0, alo, ahi, lo, hi, KWC);
     }
   }
 }
 
+/* The forward with the filter width KWC fixed at compile time (0: any), one function per width (small functions compile better in the engines). */
+#define FW_ALL(NAME, KWC_)                                                                                                                                     \
+  __attribute__((noinline)) static void NAME(const f32 *x, const f32 *w, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH, int DW, \
+                                             int PT, int PL, int HO, int WO) {                                                                                  \
+    fw_all(x, w, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO, KWC_);                                                                            \
+  }
+FW_ALL(fw_3, 3)
+FW_ALL(fw_5, 5)
+FW_ALL(fw_any, 0)
+
+__attribute__((export_name("dw_forward"))) void dw_forward(const f32 *x, const f32 *w, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW,
+                                                          int DH, int DW, int PT, int PL, int HO, int WO) {
+  if (KW == 3)
+    fw_3(x, w, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
+  else if (KW == 5)
+    fw_5(x, w, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
+  else
+    fw_any(x, w, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
+}
+
 /* ---------------------------------------------------------------- input gradient */
 
-/* dx at one input pixel (n, p, q): every tap checked for phase (divisible by the stride) and range. */
-INLINE void ig_pixel(const f32 *dyn, const f32 *w, f32 *dxp, int K, int KH, int KW, int SH, int SW, int DH, int DW, int HO, int WO, int p, int q) {
+/* dx at one input pixel (n, p, q): every tap checked for phase (divisible by the stride) and range (stride and dilation both above 1). */
+INLINE void ig_pixel_checked(const f32 *dyn, const f32 *w, f32 *dxp, int K, int KH, int KW, int SH, int SW, int DH, int DW, int HO, int WO, int p, int q) {
   int k = 0;
   for (; k + 4 <= K; k += 4) {
     v128_t acc = wasm_f32x4_splat(0.f);
@@ -175,89 +239,199 @@ INLINE void ig_pixel(const f32 *dyn, const f32 *w, f32 *dxp, int K, int KH, int 
 }
 
 /*
- * dx at four input pixels (n, p, q + t·SW), t < 4, of one column phase (q + PL ≡ r mod SW): the
- * same taps b apply to all four, at dy columns j0_b + t, all inside [0, WO). (pp, qq: p + PT, q + PL.)
+ * The taps along one axis that reach input position t (t = p + pad) form a walk: filter index f0,
+ * f0 + fstep, … (< KF), at output index o0, o0 + odelta, … (checked against [0, O) by the caller).
+ * Stride 1: every tap, o = t − f·D; dilation 1: f ≡ t mod S, o = (t − f)/S. Stride and dilation both
+ * above 1 (tfjs's ops allow one or the other) have no such walk: the callers check every tap.
+ * (Plain expressions, not out-parameters: those could leave locals in linear memory.)
  */
-INLINE void ig_block4(const f32 *dyn, const f32 *w, f32 *dxp, int K, int KH, int KW, int SH, int SW, int DH, int DW, int HO, int WO, int pp, int qq) {
-  const int ps = SW * K; /* dx offset between the four pixels */
+#define WALK_OK(S, D) ((S) == 1 || (D) == 1)
+#define WALK_F0(t, S) ((S) == 1 ? 0 : (t) % (S))
+#define WALK_FSTEP(S) (S)
+#define WALK_O0(t, S) ((S) == 1 ? (t) : (t) / (S))
+#define WALK_ODELTA(S, D) ((S) == 1 ? -(D) : -1)
+
+/* dx at one input pixel by the row and column walks, each tap's dy row and column checked against [0, HO) × [0, WO). */
+INLINE void ig_pixel(const f32 *dyn, const f32 *w, f32 *dxp, int K, int KH, int KW, int HO, int WO, int a0, int astep, int i0, int idelta, int b0, int bstep,
+                     int jo0, int jdelta) {
   int k = 0;
   for (; k + 4 <= K; k += 4) {
-    v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
-    for (int a = 0; a < KH; a++) {
-      int ti = pp - a * DH;
-      if (ti % SH != 0) continue;
-      int i = ti / SH;
-      if (i < 0 || i >= HO) continue;
-      const f32 *dr = dyn + i * WO * K + k;
-      for (int b = 0; b < KW; b++) {
-        int tj = qq - b * DW;
-        if (tj % SW != 0) continue;
-        const f32 *d = dr + (tj / SW) * K;
-        v128_t wv = LD(w + (a * KW + b) * K + k);
-        MADD(a0, LD(d), wv);
-        MADD(a1, LD(d + K), wv);
-        MADD(a2, LD(d + 2 * K), wv);
-        MADD(a3, LD(d + 3 * K), wv);
+    v128_t acc = wasm_f32x4_splat(0.f);
+    int i = i0;
+    for (int a = a0; a < KH; a += astep, i += idelta) {
+      int j = jo0;
+      for (int b = b0; b < KW; b += bstep, j += jdelta) {
+        if (j < 0 || j >= WO) continue;
+        MADD(acc, LD(dyn + (i * WO + j) * K + k), LD(w + (a * KW + b) * K + k));
       }
     }
-    ST(dxp + k, a0);
-    ST(dxp + ps + k, a1);
-    ST(dxp + 2 * ps + k, a2);
-    ST(dxp + 3 * ps + k, a3);
+    ST(dxp + k, acc);
   }
   for (; k < K; k++) {
-    f32 a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f;
-    for (int a = 0; a < KH; a++) {
-      int ti = pp - a * DH;
-      if (ti % SH != 0) continue;
-      int i = ti / SH;
-      if (i < 0 || i >= HO) continue;
-      for (int b = 0; b < KW; b++) {
-        int tj = qq - b * DW;
-        if (tj % SW != 0) continue;
-        const f32 *d = dyn + (i * WO + tj / SW) * K + k;
-        f32 wv = w[(a * KW + b) * K + k];
-        a0 += d[0] * wv;
-        a1 += d[K] * wv;
-        a2 += d[2 * K] * wv;
-        a3 += d[3 * K] * wv;
+    f32 acc = 0.f;
+    int i = i0;
+    for (int a = a0; a < KH; a += astep, i += idelta) {
+      int j = jo0;
+      for (int b = b0; b < KW; b += bstep, j += jdelta) {
+        if (j < 0 || j >= WO) continue;
+        acc += dyn[(i * WO + j) * K + k] * w[(a * KW + b) * K + k];
       }
     }
-    dxp[k] = a0;
-    dxp[ps + k] = a1;
-    dxp[2 * ps + k] = a2;
-    dxp[3 * ps + k] = a3;
+    dxp[k] = acc;
   }
 }
 
-__attribute__((export_name("dw_input_grad"))) void dw_input_grad(const f32 *dy, const f32 *w, f32 *dx, int N, int H, int W, int K, int KH, int KW, int SH,
-                                                                int SW, int DH, int DW, int PT, int PL, int HO, int WO) {
+/*
+ * dx at four input pixels (n, p, q + t·SW), t < 4, of one column phase: the same taps apply to all
+ * four, at dy columns jo + t (jo from the column walk), all inside [0, WO). Rows: the walk from a0
+ * (dy row i0); columns: from b0 (dy column u + jo0 for the first pixel). KWC as in `fw_block4`.
+ */
+INLINE void ig_block4(const f32 *dyn, const f32 *w, f32 *dxp, int K, int KH, int KW, int SW, int HO, int WO, int a0, int astep, int i0, int idelta, int b0,
+                      int bstep, int jo0, int jdelta, const int KWC) {
+  const int ps = SW * K; /* dx offset between the four pixels */
+  int k = 0;
+  if (KWC == 3 && bstep == 1 && jdelta == -1) {
+    /* 3 wide, unit stride and dilation: dy columns jo0 − 2 … jo0 + 3 shared by the four pixels' taps */
+    for (; k + 4 <= K; k += 4) {
+      v128_t s0 = wasm_f32x4_splat(0.f), s1 = s0, s2 = s0, s3 = s0;
+      int i = i0;
+      for (int a = a0; a < KH; a += astep, i += idelta) {
+        const f32 *dr = dyn + (i * WO + jo0 - 2) * K + k;
+        const f32 *wr = w + a * 3 * K + k;
+        v128_t d0 = LD(dr), d1 = LD(dr + K), d2 = LD(dr + 2 * K), d3 = LD(dr + 3 * K), d4 = LD(dr + 4 * K), d5 = LD(dr + 5 * K);
+        v128_t w0 = LD(wr), w1 = LD(wr + K), w2 = LD(wr + 2 * K);
+        /* pixel t, tap b: dy column jo0 + t − b, i.e. d[2 + t − b] */
+        MADD(s0, d2, w0);
+        MADD(s1, d3, w0);
+        MADD(s2, d4, w0);
+        MADD(s3, d5, w0);
+        MADD(s0, d1, w1);
+        MADD(s1, d2, w1);
+        MADD(s2, d3, w1);
+        MADD(s3, d4, w1);
+        MADD(s0, d0, w2);
+        MADD(s1, d1, w2);
+        MADD(s2, d2, w2);
+        MADD(s3, d3, w2);
+      }
+      ST(dxp + k, s0);
+      ST(dxp + ps + k, s1);
+      ST(dxp + 2 * ps + k, s2);
+      ST(dxp + 3 * ps + k, s3);
+    }
+  }
+  for (; k + 4 <= K; k += 4) {
+    v128_t s0 = wasm_f32x4_splat(0.f), s1 = s0, s2 = s0, s3 = s0;
+    int i = i0;
+    for (int a = a0; a < KH; a += astep, i += idelta) {
+      const f32 *dr = dyn + i * WO * K + k;
+      const f32 *wr = w + a * KW * K + k;
+      int j = jo0;
+      for (int b = b0; b < KW; b += bstep, j += jdelta) {
+        const f32 *d = dr + j * K;
+        v128_t wv = LD(wr + b * K);
+        MADD(s0, LD(d), wv);
+        MADD(s1, LD(d + K), wv);
+        MADD(s2, LD(d + 2 * K), wv);
+        MADD(s3, LD(d + 3 * K), wv);
+      }
+    }
+    ST(dxp + k, s0);
+    ST(dxp + ps + k, s1);
+    ST(dxp + 2 * ps + k, s2);
+    ST(dxp + 3 * ps + k, s3);
+  }
+  for (; k < K; k++) {
+    f32 s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
+    int i = i0;
+    for (int a = a0; a < KH; a += astep, i += idelta) {
+      int j = jo0;
+      for (int b = b0; b < KW; b += bstep, j += jdelta) {
+        const f32 *d = dyn + (i * WO + j) * K + k;
+        f32 wv = w[(a * KW + b) * K + k];
+        s0 += d[0] * wv;
+        s1 += d[K] * wv;
+        s2 += d[2 * K] * wv;
+        s3 += d[3 * K] * wv;
+      }
+    }
+    dxp[k] = s0;
+    dxp[ps + k] = s1;
+    dxp[2 * ps + k] = s2;
+    dxp[3 * ps + k] = s3;
+  }
+}
+
+/* One phase r of one dx row: columns q = r + u·SW, u < U; interior u in [ulo, uhi) four at a time. */
+INLINE void ig_phase(const f32 *dyn, const f32 *w, f32 *dxr, int K, int KH, int aend, int KW, int SH, int SW, int DH, int DW, int HO, int WO, int PL, int pp, int r, int U,
+                     int ulo, int uhi, int rows, int a0, int astep, int i0, int idelta, int cols, int b0, int bstep, int jo0, int jdelta, const int KWC) {
+  int u = 0;
+  if (!rows || !cols) {
+    for (; u < U; u++) ig_pixel_checked(dyn, w, dxr + (r + u * SW) * K, K, KH, KW, SH, SW, DH, DW, HO, WO, pp, r + u * SW + PL);
+    return;
+  }
+  for (; u < ulo; u++) ig_pixel(dyn, w, dxr + (r + u * SW) * K, K, aend, KW, HO, WO, a0, astep, i0, idelta, b0, bstep, jo0 + u, jdelta);
+  for (; u + 4 <= uhi; u += 4) ig_block4(dyn, w, dxr + (r + u * SW) * K, K, aend, KW, SW, HO, WO, a0, astep, i0, idelta, b0, bstep, jo0 + u, jdelta, KWC);
+  for (; u < U; u++) ig_pixel(dyn, w, dxr + (r + u * SW) * K, K, aend, KW, HO, WO, a0, astep, i0, idelta, b0, bstep, jo0 + u, jdelta);
+}
+
+INLINE void ig_all(const f32 *dy, const f32 *w, f32 *dx, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH, int DW, int PT, int PL, int HO,
+                   int WO, const int KWC) {
   for (int n = 0; n < N; n++) {
     const f32 *dyn = dy + n * HO * WO * K;
     f32 *dxn = dx + n * H * W * K;
     for (int p = 0; p < H; p++) {
       f32 *dxr = dxn + p * W * K;
+      /* p + PT ≥ 0, so the walks' remainders and quotients are the non-negative ones */
+      int rows = WALK_OK(SH, DH), a0 = WALK_F0(p + PT, SH), astep = WALK_FSTEP(SH), i0 = WALK_O0(p + PT, SH), idelta = WALK_ODELTA(SH, DH);
+      int aend = a0;
+      if (rows) {
+        /* trim the row walk to the dy rows inside [0, HO): filter rows a0, a0 + astep, … < aend */
+        int dd = -idelta;
+        int skip = i0 >= HO ? (i0 - HO) / dd + 1 : 0;
+        a0 += skip * astep;
+        i0 -= skip * dd;
+        int count = i0 < 0 ? 0 : i0 / dd + 1;
+        int fit = a0 >= KH ? 0 : (KH - a0 + astep - 1) / astep;
+        aend = a0 + (count < fit ? count : fit) * astep;
+      }
       for (int r = 0; r < SW && r < W; r++) {
-        /* columns q = r + u·SW; tap b applies when (r + PL − b·DW) % SW == 0, at j = u + off_b */
-        int ulo = 0, uhi = 0x7fffffff, any = 0;
-        for (int b = 0; b < KW; b++) {
-          int t = r + PL - b * DW;
-          if (t % SW != 0) continue;
-          int off = t / SW;
-          any = 1;
-          if (-off > ulo) ulo = -off;
-          if (WO - off < uhi) uhi = WO - off;
-        }
+        /* columns q = r + u·SW: the taps b0, b0 + bstep, … at dy columns u + jo0, u + jo0 + jdelta, … */
+        int cols = WALK_OK(SW, DW), b0 = WALK_F0(r + PL, SW), bstep = WALK_FSTEP(SW), jo0 = WALK_O0(r + PL, SW), jdelta = WALK_ODELTA(SW, DW);
         int U = (W - r + SW - 1) / SW;
-        if (!any || uhi > U) uhi = any ? U : 0;
-        if (ulo > uhi) ulo = uhi;
-        int u = 0;
-        for (; u < ulo; u++) ig_pixel(dyn, w, dxr + (r + u * SW) * K, K, KH, KW, SH, SW, DH, DW, HO, WO, p + PT, r + u * SW + PL);
-        for (; u + 4 <= uhi; u += 4) ig_block4(dyn, w, dxr + (r + u * SW) * K, K, KH, KW, SH, SW, DH, DW, HO, WO, p + PT, r + u * SW + PL);
-        for (; u < U; u++) ig_pixel(dyn, w, dxr + (r + u * SW) * K, K, KH, KW, SH, SW, DH, DW, HO, WO, p + PT, r + u * SW + PL);
+        int ulo = 0, uhi = 0;
+        if (cols && b0 < KW) {
+          /* all taps' columns inside [0, WO): u + jo0 + jdelta·(taps − 1) ≥ 0 and u + jo0 < WO */
+          int last = jo0 + jdelta * ((KW - 1 - b0) / bstep);
+          ulo = -last > 0 ? -last : 0;
+          uhi = WO - jo0 < U ? WO - jo0 : U;
+          if (uhi < 0) uhi = 0;
+          if (ulo > uhi) ulo = uhi;
+        }
+        ig_phase(dyn, w, dxr, K, KH, aend, KW, SH, SW, DH, DW, HO, WO, PL, p + PT, r, U, ulo, uhi, rows, a0, astep, i0, idelta, cols, b0, bstep, jo0, jdelta, KWC);
       }
     }
   }
+}
+
+/* The input gradient with the filter width KWC fixed at compile time (0: any), one function per width (small functions compile better in the engines). */
+#define IG_ALL(NAME, KWC_)                                                                                                                                     \
+  __attribute__((noinline)) static void NAME(const f32 *dy, const f32 *w, f32 *dx, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH, int DW, \
+                                             int PT, int PL, int HO, int WO) {                                                                                  \
+    ig_all(dy, w, dx, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO, KWC_);                                                                            \
+  }
+IG_ALL(ig_3, 3)
+IG_ALL(ig_5, 5)
+IG_ALL(ig_any, 0)
+
+__attribute__((export_name("dw_input_grad"))) void dw_input_grad(const f32 *dy, const f32 *w, f32 *dx, int N, int H, int W, int K, int KH, int KW, int SH,
+                                                                int SW, int DH, int DW, int PT, int PL, int HO, int WO) {
+  if (KW == 3)
+    ig_3(dy, w, dx, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
+  else if (KW == 5)
+    ig_5(dy, w, dx, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
+  else
+    ig_any(dy, w, dx, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
 }
 
 /* ---------------------------------------------------------------- filter gradient */
