@@ -102,6 +102,37 @@ INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW
       ST(yp + 3 * K + k, a3);
     }
   }
+  if (KWC == 3 && SW == 2 && DW == 1) {
+    /* 3 wide, stride 2: the four pixels' taps span 9 columns, 9 x loads for 12 products */
+    for (; k + 4 <= K; k += 4) {
+      v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
+      for (int a = alo; a < ahi; a++) {
+        const f32 *xr = xn + ((ih0 + a * DH) * W + iw0) * K + k;
+        const f32 *wr = w + a * 3 * K + k;
+        v128_t w0 = LD(wr), w1 = LD(wr + K), w2 = LD(wr + 2 * K);
+        v128_t x0 = LD(xr), x1 = LD(xr + K), x2 = LD(xr + 2 * K);
+        MADD(a0, x0, w0);
+        MADD(a0, x1, w1);
+        MADD(a0, x2, w2);
+        v128_t x3 = LD(xr + 3 * K), x4 = LD(xr + 4 * K);
+        MADD(a1, x2, w0);
+        MADD(a1, x3, w1);
+        MADD(a1, x4, w2);
+        v128_t x5 = LD(xr + 5 * K), x6 = LD(xr + 6 * K);
+        MADD(a2, x4, w0);
+        MADD(a2, x5, w1);
+        MADD(a2, x6, w2);
+        v128_t x7 = LD(xr + 7 * K), x8 = LD(xr + 8 * K);
+        MADD(a3, x6, w0);
+        MADD(a3, x7, w1);
+        MADD(a3, x8, w2);
+      }
+      ST(yp + k, a0);
+      ST(yp + K + k, a1);
+      ST(yp + 2 * K + k, a2);
+      ST(yp + 3 * K + k, a3);
+    }
+  }
   for (; k + 4 <= K; k += 4) {
     v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
     for (int a = alo; a < ahi; a++) {
@@ -320,6 +351,32 @@ INLINE void ig_block4(const f32 *dyn, const f32 *w, f32 *dxp, int K, int KH, int
       ST(dxp + 3 * ps + k, s3);
     }
   }
+  if (KWC == 3 && bstep == 2 && b0 == 0 && jdelta == -1) {
+    /* 3 wide, stride 2, the phase with taps 0 and 2: dy columns jo0 − 1 … jo0 + 3, 5 loads for 8 products */
+    for (; k + 4 <= K; k += 4) {
+      v128_t s0 = wasm_f32x4_splat(0.f), s1 = s0, s2 = s0, s3 = s0;
+      int i = i0;
+      for (int a = a0; a < KH; a += astep, i += idelta) {
+        const f32 *dr = dyn + (i * WO + jo0 - 1) * K + k;
+        const f32 *wr = w + a * 3 * K + k;
+        v128_t d0 = LD(dr), d1 = LD(dr + K), d2 = LD(dr + 2 * K), d3 = LD(dr + 3 * K), d4 = LD(dr + 4 * K);
+        v128_t w0 = LD(wr), w2 = LD(wr + 2 * K);
+        /* pixel t: tap 0 at column jo0 + t (d[t + 1]), tap 2 at jo0 + t − 1 (d[t]) */
+        MADD(s0, d1, w0);
+        MADD(s1, d2, w0);
+        MADD(s2, d3, w0);
+        MADD(s3, d4, w0);
+        MADD(s0, d0, w2);
+        MADD(s1, d1, w2);
+        MADD(s2, d2, w2);
+        MADD(s3, d3, w2);
+      }
+      ST(dxp + k, s0);
+      ST(dxp + ps + k, s1);
+      ST(dxp + 2 * ps + k, s2);
+      ST(dxp + 3 * ps + k, s3);
+    }
+  }
   for (; k + 4 <= K; k += 4) {
     v128_t s0 = wasm_f32x4_splat(0.f), s1 = s0, s2 = s0, s3 = s0;
     int i = i0;
@@ -362,6 +419,72 @@ INLINE void ig_block4(const f32 *dyn, const f32 *w, f32 *dxp, int K, int KH, int
   }
 }
 
+/*
+ * One dx row of a 3-wide, stride-2, dilation-1 filter, both column phases at once: eight columns
+ * q0 … q0 + 7 with Q0 = q0 + PL even and J = Q0/2 take dy columns J − 1 … J + 3 (5 loads for 12
+ * products: even pixels q0 + 2s the taps 0 and 2 at J + s and J + s − 1, odd ones tap 1 at J + s).
+ */
+INLINE void ig_row_s2k3(const f32 *dyn, const f32 *w, f32 *dxr, int K, int aend, int W, int HO, int WO, int PL, int a0, int astep, int i0, int idelta) {
+  int qs = 2 - PL > 0 ? 2 - PL : 0;
+  if ((qs + PL) & 1) qs++;
+  int q = 0;
+  for (; q < qs && q < W; q++) ig_pixel(dyn, w, dxr + q * K, K, aend, 3, HO, WO, a0, astep, i0, idelta, (q + PL) & 1, 2, (q + PL) >> 1, -1);
+  for (; q + 8 <= W && ((q + PL) >> 1) + 3 < WO; q += 8) {
+    const int J = (q + PL) >> 1;
+    f32 *o = dxr + q * K;
+    int k = 0;
+    for (; k + 4 <= K; k += 4) {
+      v128_t e0 = wasm_f32x4_splat(0.f), e1 = e0, e2 = e0, e3 = e0, o0 = e0, o1 = e0, o2 = e0, o3 = e0;
+      int i = i0;
+      for (int a = a0; a < aend; a += astep, i += idelta) {
+        const f32 *dr = dyn + (i * WO + J - 1) * K + k;
+        const f32 *wr = w + a * 3 * K + k;
+        v128_t d0 = LD(dr), d1 = LD(dr + K), d2 = LD(dr + 2 * K), d3 = LD(dr + 3 * K), d4 = LD(dr + 4 * K);
+        v128_t wv = LD(wr); /* tap 0: even pixel s at J + s = d[s + 1] */
+        MADD(e0, d1, wv);
+        MADD(e1, d2, wv);
+        MADD(e2, d3, wv);
+        MADD(e3, d4, wv);
+        wv = LD(wr + 2 * K); /* tap 2: at J + s − 1 = d[s] */
+        MADD(e0, d0, wv);
+        MADD(e1, d1, wv);
+        MADD(e2, d2, wv);
+        MADD(e3, d3, wv);
+        wv = LD(wr + K); /* tap 1: odd pixel s at J + s = d[s + 1] */
+        MADD(o0, d1, wv);
+        MADD(o1, d2, wv);
+        MADD(o2, d3, wv);
+        MADD(o3, d4, wv);
+      }
+      ST(o + k, e0);
+      ST(o + K + k, o0);
+      ST(o + 2 * K + k, e1);
+      ST(o + 3 * K + k, o1);
+      ST(o + 4 * K + k, e2);
+      ST(o + 5 * K + k, o2);
+      ST(o + 6 * K + k, e3);
+      ST(o + 7 * K + k, o3);
+    }
+    for (; k < K; k++) {
+      f32 e[4] = {0.f, 0.f, 0.f, 0.f}, od[4] = {0.f, 0.f, 0.f, 0.f};
+      int i = i0;
+      for (int a = a0; a < aend; a += astep, i += idelta) {
+        const f32 *dr = dyn + (i * WO + J - 1) * K + k;
+        f32 w0 = w[(a * 3) * K + k], w1 = w[(a * 3 + 1) * K + k], w2 = w[(a * 3 + 2) * K + k];
+        for (int t = 0; t < 4; t++) {
+          e[t] += dr[(t + 1) * K] * w0 + dr[t * K] * w2;
+          od[t] += dr[(t + 1) * K] * w1;
+        }
+      }
+      for (int t = 0; t < 4; t++) {
+        o[2 * t * K + k] = e[t];
+        o[(2 * t + 1) * K + k] = od[t];
+      }
+    }
+  }
+  for (; q < W; q++) ig_pixel(dyn, w, dxr + q * K, K, aend, 3, HO, WO, a0, astep, i0, idelta, (q + PL) & 1, 2, (q + PL) >> 1, -1);
+}
+
 /* One phase r of one dx row: columns q = r + u·SW, u < U; interior u in [ulo, uhi) four at a time. */
 INLINE void ig_phase(const f32 *dyn, const f32 *w, f32 *dxr, int K, int KH, int aend, int KW, int SH, int SW, int DH, int DW, int HO, int WO, int PL, int pp, int r, int U,
                      int ulo, int uhi, int rows, int a0, int astep, int i0, int idelta, int cols, int b0, int bstep, int jo0, int jdelta, const int KWC) {
@@ -394,6 +517,10 @@ INLINE void ig_all(const f32 *dy, const f32 *w, f32 *dx, int N, int H, int W, in
         int count = i0 < 0 ? 0 : i0 / dd + 1;
         int fit = a0 >= KH ? 0 : (KH - a0 + astep - 1) / astep;
         aend = a0 + (count < fit ? count : fit) * astep;
+      }
+      if (KWC == 3 && SW == 2 && DW == 1 && rows) {
+        ig_row_s2k3(dyn, w, dxr, K, aend, W, HO, WO, PL, a0, astep, i0, idelta);
+        continue;
       }
       for (int r = 0; r < SW && r < W; r++) {
         /* columns q = r + u·SW: the taps b0, b0 + bstep, … at dy columns u + jo0, u + jo0 + jdelta, … */
