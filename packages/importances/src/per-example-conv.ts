@@ -18,7 +18,7 @@
  * ([kh·kw·C, O]) is one 2-D matMul per example (wasm's batched matMul is ~20× slower than its 2-D
  * one), squared or made absolute, and summed over the chunk by one addN.
  */
-import { getConvFormulation, phaseView, stridePhases, strideView } from '@forgetless/core';
+import { getConvFormulation, isAutoFormulation, phaseView, stridePhases, strideView } from '@forgetless/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 export type Stat = 'square' | 'abs';
@@ -96,7 +96,7 @@ export function convKernelSums(
   multiplier?: number,
 ): Partial<Record<Stat, tf.Tensor>> {
   if (!multiplier && getConvFormulation() !== 'forward-conv') return patchKernelSums(x, deltas, g, maxChunk);
-  if (multiplier === 1 && getConvFormulation() === 'auto') return depthwiseTapSums(x, deltas, g, maxChunk);
+  if (multiplier === 1 && isAutoFormulation()) return depthwiseTapSums(x, deltas, g, maxChunk);
   const [n, h, w, c] = x.shape;
   const [sh, sw] = g.strides;
   const p = convPads(h, w, g);

@@ -5,8 +5,9 @@
  *   of the target's rows; every other row's GFLOP/s is given as a percentage of their mean;
  * - Conv2D, DepthwiseConv2D and SeparableConv2D at the shapes of paper 2's conv net and of MobileNetV2:
  *   forward, input gradient and filter gradient, exactly as forgetless's registered gradients run
- *   them (`conv2dBackpropInput` …), under the 0.1 formulation ('forward-conv', before), the previous
- *   default ('im2col') and the default ('auto', after), interleaved round by round;
+ *   them (`conv2dBackpropInput` …), under the 0.1 formulation ('forward-conv'), 'im2col', 'composed'
+ *   (before: the previous 'auto') and the default ('auto', after: with forgetless's SIMD depthwise
+ *   kernels), interleaved round by round;
  * - a training step (SGD) of paper 2's conv net (batch 32) and of Keras's MobileNetV2 (α 0.35,
  *   96×96, batch 8, imported from tfjs-layers), under each formulation, with the conv/dense FLOPs of a step
  *   (forward + filter gradients + input gradients but the first layer's; batch norm and activations
@@ -41,8 +42,20 @@ import { mobileNetV2, saveToMemory } from '../models/mobilenet-v2.js';
 import { PeerUnavailable, runTorch } from '../peer/torch.js';
 import type { FinishContext, Row, RunOptions, WorkloadResult } from '../workload.js';
 
-const FORMULATIONS: readonly ConvFormulation[] = ['forward-conv', 'im2col', 'auto'];
-const LABEL: Record<ConvFormulation, string> = { 'forward-conv': 'before (0.1: forward-conv)', im2col: 'previous (im2col)', auto: 'after (auto)' };
+const FORMULATIONS: readonly ConvFormulation[] = ['forward-conv', 'im2col', 'composed', 'auto'];
+const LABEL: Record<ConvFormulation, string> = {
+  'forward-conv': '0.1 (forward-conv)',
+  im2col: 'im2col',
+  composed: "before (composed: the previous 'auto')",
+  auto: 'after (auto: SIMD depthwise kernels)',
+};
+
+/**
+ * `CONV_SPEED_ONLY=depthwise` restricts the workload to what the SIMD depthwise kernels change: the
+ * DepthwiseConv2D and SeparableConv2D op rows, the MobileNetV2 step and its per-example importances
+ * (and the PyTorch MobileNetV2 step beside it); unset, everything runs.
+ */
+const depthwiseOnly = () => process.env.CONV_SPEED_ONLY === 'depthwise';
 
 /** Runs fn (sync or async) under a formulation, restoring the default afterwards. */
 async function under<T>(f: ConvFormulation, fn: () => T | Promise<T>): Promise<T> {
@@ -85,6 +98,7 @@ export function convCases(quick: boolean): ConvCase[] {
     { name: 'MobileNetV2 1×1 project 144→24 (24×24)', kind: 'conv2d', n: 8, h: 24, c: 144, o: 24, k: 1, s: 1, pad: 'same' },
     { name: 'MobileNetV2 depthwise 3×3, 144 (24×24)', kind: 'depthwise', n: 8, h: 24, c: 144, o: 1, k: 3, s: 1, pad: 'same' },
     { name: 'MobileNetV2 depthwise 3×3 stride 2, 96 (48×48)', kind: 'depthwise', n: 8, h: 48, c: 96, o: 1, k: 3, s: 2, pad: 'same' },
+    { name: 'MobileNetV2 depthwise 3×3, 576 (6×6)', kind: 'depthwise', n: 8, h: 6, c: 576, o: 1, k: 3, s: 1, pad: 'same' },
     { name: 'separable 3×3, 144→48 (24×24)', kind: 'separable', n: 8, h: 24, c: 144, o: 48, k: 3, s: 1, pad: 'same' },
   ];
 }
@@ -391,7 +405,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   say(`${mmName}: ${start.median.toFixed(1)} ms`);
 
   // ops: forward, input gradient, filter gradient, under each formulation, interleaved
-  for (const c of convCases(opts.quick)) {
+  for (const c of convCases(opts.quick).filter((c) => !depthwiseOnly() || c.kind !== 'conv2d')) {
     const { passes, inputs } = casePasses(c);
     const gflop = (2 * caseMacs(c)) / 1e9;
     const shape = `x [${c.n},${c.h},${c.h},${c.c}], ${c.k}×${c.k}${c.s > 1 ? ` stride ${c.s}` : ''}, ${c.pad}`;
@@ -409,7 +423,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   }
 
   // training steps
-  {
+  if (!depthwiseOnly()) {
     const model = paper2ConvNet({ width: s.paper2Width, seed: 1 });
     const x = tf.randomUniform([s.paper2Batch, 784], 0, 1, 'float32', 1);
     const y = tf.tensor1d(
@@ -453,7 +467,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   }
 
   // per-example FIS and MAS of paper 2's conv net against the loop and one forward+backward pass
-  {
+  if (!depthwiseOnly()) {
     const model = paper2ConvNet({ width: s.paper2Width, seed: 1 });
     try {
       const pe = s.perExample;
@@ -466,10 +480,11 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
 
   const end = await matmulTiming(s.matmul, opts.quick ? 2 : 9);
   rows.push(row(`${mmName}, alone, at the end`, '-', b, '-', 1, end, mmFlop, gflopsOf(end, mmFlop)));
+  if (depthwiseOnly()) notes.push('CONV_SPEED_ONLY=depthwise: only the DepthwiseConv2D and SeparableConv2D ops, the MobileNetV2 step and its per-example importances ran.');
   notes.push(
     `pct_of_matmul: a row's GFLOP/s over matmul_gflop_s, the GFLOP/s of a ${mmName} matMul timed in the same rounds as the row (each round runs every formulation and the matMul in a rotated order, so load from other processes falls on all alike); the matMul alone at the start and end of each backend's rows shows how much that load moved.`,
-    "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), before ('forward-conv', forgetless 0.1's formulation, with tfjs-backend-wasm's own kernels), previous ('im2col', the default of the 2026-11-30 run: forgetless's Slice and MaxPoolGrad kernels) and after ('auto', the default: per op the fastest formulation, and forgetless's Identity, Cast, Sum, Mean and LeakyRelu kernels on wasm), interleaved round by round (median of the rounds). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W).",
-    "Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), the three formulations interleaved; gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done.",
+    "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), under 'forward-conv' (forgetless 0.1's formulation, with tfjs-backend-wasm's own kernels), 'im2col' (forgetless's Slice and MaxPoolGrad kernels), before ('composed', the 'auto' of the 2026-11-30 conv-speed-auto run: per op the fastest composition of tfjs ops, and forgetless's Identity, Cast, Sum, Mean and LeakyRelu kernels on wasm) and after ('auto', the default: the same plus forgetless's WebAssembly SIMD depthwise kernels, forward, ∂x and ∂W, where the module runs: not on wasm-nosimd, where 'auto' falls back to 'composed'), interleaved round by round (median of the rounds). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W).",
+    "Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), the four formulations interleaved; gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done.",
     `Per-example importances (inference mode): paper 2's conv net on ${s.perExample.samples} random 28×28 images, MobileNetV2 on ${s.perExample.mobilenet.samples} random images (FIS and MAS), each in one batch; the loop (one backward pass per example) on the first ${s.perExample.loopSamples} (MobileNetV2: ${s.perExample.mobilenet.loopSamples}), scaled per example. Every entry (forward+backward, fast path, loop; under each formulation) is interleaved round by round with the others: median, min and max of ${s.perExample.rounds} rounds after one warm-up round. x_loop: the loop's time per example over the fast path's; x_forward_backward: time over one plain forward+backward pass (mean cross-entropy, all parameters) over the same examples. Memory stays bounded: the per-example gradients are built in chunks of at most 2^23 floats (maxChunkElements).`,
   );
   return { rows, notes };
@@ -484,22 +499,24 @@ export async function finishConvSpeed(ctx: FinishContext): Promise<WorkloadResul
   const gflopOf = (measure: string) => mine.find((r) => r.measure === measure && typeof r.gflop === 'number')?.gflop as number | undefined;
   try {
     const m = s.mobilenet;
-    const steps = await runTorch(
-      [
-        '--steps-only',
-        '--mlp',
-        ctx.quick ? '784-30-15-10' : '784-300-150-10',
-        '--conv-width',
-        String(s.paper2Width),
-        '--conv-batches',
-        String(s.paper2Batch),
-        '--runs',
-        ctx.quick ? '2' : '5',
-      ],
-      1,
-    );
+    const steps = depthwiseOnly()
+      ? undefined
+      : await runTorch(
+          [
+            '--steps-only',
+            '--mlp',
+            ctx.quick ? '784-30-15-10' : '784-300-150-10',
+            '--conv-width',
+            String(s.paper2Width),
+            '--conv-batches',
+            String(s.paper2Batch),
+            '--runs',
+            ctx.quick ? '2' : '5',
+          ],
+          1,
+        );
     const mob = await runTorch(['--mobilenet', `${m.alpha},${m.size},${m.batch},${m.blocks}`, '--mobilenet-parts', 'step', '--only-mobilenet', '--runs', ctx.quick ? '2' : '5'], 1);
-    for (const r of [...steps.rows, ...mob.rows]) {
+    for (const r of [...(steps?.rows ?? []), ...mob.rows]) {
       if (r.workload !== 'step' || r.model === 'mlp') continue;
       const measure = r.model === 'conv' ? 'paper 2 conv net training step' : 'MobileNetV2 training step';
       const gflop = gflopOf(measure);
@@ -508,7 +525,7 @@ export async function finishConvSpeed(ctx: FinishContext): Promise<WorkloadResul
         measure,
         shape: r.model === 'conv' ? (s.paper2Width === 1 ? 'full width' : `width ×${s.paper2Width}`) : `torchvision mobilenet_v2(width_mult=${m.alpha}), ${m.size}×${m.size}×3`,
         backend: 'torch 1 thread',
-        formulation: `PyTorch ${steps.torch}`,
+        formulation: `PyTorch ${mob.torch}`,
         batch: r.batch,
         median_ms: t.median,
         min_ms: t.min,
@@ -519,7 +536,7 @@ export async function finishConvSpeed(ctx: FinishContext): Promise<WorkloadResul
       });
     }
     notes.push(
-      `torch: PyTorch ${steps.torch} on one thread (BLAS ${steps.blas}), NCHW, the same shapes and batch, median of ${ctx.quick ? 2 : 5} runs after a warm-up; gflop as the forgetless rows count it.`,
+      `torch: PyTorch ${mob.torch} on one thread (BLAS ${mob.blas}), NCHW, the same shapes and batch, median of ${ctx.quick ? 2 : 5} runs after a warm-up; gflop as the forgetless rows count it.`,
     );
   } catch (e) {
     notes.push(`torch peer: ${e instanceof PeerUnavailable ? 'unavailable' : 'failed'}: ${(e as Error).message.split('\n')[0]}`);
