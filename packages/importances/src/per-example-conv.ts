@@ -18,7 +18,7 @@
  * ([kh·kw·C, O]) is one 2-D matMul per example (wasm's batched matMul is ~20× slower than its 2-D
  * one), squared or made absolute, and summed over the chunk by one addN.
  */
-import { getConvFormulation, isAutoFormulation, phaseView, stridePhases, strideView } from '@forgetless/core';
+import { depthwisePerExampleSum, getConvFormulation, isAutoFormulation, phaseView, stridePhases, strideView } from '@forgetless/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 export type Stat = 'square' | 'abs';
@@ -96,6 +96,10 @@ export function convKernelSums(
   multiplier?: number,
 ): Partial<Record<Stat, tf.Tensor>> {
   if (!multiplier && getConvFormulation() !== 'forward-conv') return patchKernelSums(x, deltas, g, maxChunk);
+  if (multiplier) {
+    const simd = simdDepthwiseSums(x, deltas, g, multiplier);
+    if (simd) return simd;
+  }
   if (multiplier === 1 && isAutoFormulation()) return depthwiseTapSums(x, deltas, g, maxChunk);
   const [n, h, w, c] = x.shape;
   const [sh, sw] = g.strides;
@@ -164,6 +168,32 @@ function patchKernelSums(x: tf.Tensor4D, deltas: Partial<Record<Stat, tf.Tensor4
   for (const [stat] of entries) {
     out[stat] = tf.reshape(acc[stat] as tf.Tensor, [kh, kw, c, f]);
     (acc[stat] as tf.Tensor).dispose();
+  }
+  return out;
+}
+
+/**
+ * Σ_n stat(g_n) of a depthwise kernel by @forgetless/core's SIMD kernels on wasm ('auto'): each
+ * example's filter gradient computed and accumulated in place, no per-example tensors (bounded
+ * memory whatever the batch). Undefined where those kernels do not run.
+ */
+function simdDepthwiseSums(x: tf.Tensor4D, deltas: Partial<Record<Stat, tf.Tensor4D>>, g: ConvGeometry, multiplier: number): Partial<Record<Stat, tf.Tensor>> | undefined {
+  const [, h, w, c] = x.shape;
+  const p = convPads(h, w, g);
+  const pad = [
+    [0, 0],
+    [p.top, p.bottom],
+    [p.left, p.right],
+    [0, 0],
+  ];
+  const out: Partial<Record<Stat, tf.Tensor>> = {};
+  for (const [stat, d] of Object.entries(deltas) as [Stat, tf.Tensor4D][]) {
+    const s = depthwisePerExampleSum(x, d, [...g.kernelSize, c, multiplier], g.strides, pad, g.dilation, stat);
+    if (!s) {
+      tf.dispose(Object.values(out));
+      return undefined;
+    }
+    out[stat] = s;
   }
   return out;
 }

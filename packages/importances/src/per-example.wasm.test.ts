@@ -34,27 +34,31 @@ describe('per-example fast paths on wasm', () => {
     model.dispose();
   });
 
-  it('depthwise and separable net (auto formulation: tap-by-tap depthwise sums): Fisher and MAS equal the per-example loop', async () => {
-    const model = sequential(
-      [
-        new DepthwiseConv2d({ kernelSize: 3, stride: 2, padding: 'same', activation: 'tanh' }),
-        new DepthwiseConv2d({ kernelSize: [3, 2], dilation: [2, 1], padding: 'valid' }),
-        new SeparableConv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'tanh' }),
-        flatten(),
-        dense(3),
-      ],
-      { inputShape: [11, 9, 3], seed: 4 },
-    );
-    const source = randomSource(6, model.inputShape, 3, 2);
-    for (const run of [(path: 'fast' | 'loop') => fisherDiagonal(model, source, { path, batchSize: 4 }), (path: 'fast' | 'loop') => mas(model, source, { path, batchSize: 4 })]) {
-      const fast = await run('fast');
-      const loop = await run('loop');
-      for (const k of Object.keys(model.params)) expect(relErr(fast[k] as tf.Tensor, loop[k] as tf.Tensor), k).toBeLessThanOrEqual(1e-5);
-      disposeParams(fast);
-      disposeParams(loop);
-    }
-    model.dispose();
-  });
+  it.each(['auto', 'composed'] as const)(
+    'depthwise and separable net (%s formulation: SIMD per-example sums, or tap by tap): Fisher and MAS equal the per-example loop',
+    async (formulation) => {
+      const model = sequential(
+        [
+          new DepthwiseConv2d({ kernelSize: 3, stride: 2, padding: 'same', activation: 'tanh' }),
+          new DepthwiseConv2d({ kernelSize: [3, 2], dilation: [2, 1], padding: 'valid' }),
+          new SeparableConv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'tanh' }),
+          flatten(),
+          dense(3),
+        ],
+        { inputShape: [11, 9, 3], seed: 4 },
+      );
+      const source = randomSource(6, model.inputShape, 3, 2);
+      for (const run of [(path: 'fast' | 'loop') => fisherDiagonal(model, source, { path, batchSize: 4 }), (path: 'fast' | 'loop') => mas(model, source, { path, batchSize: 4 })]) {
+        setConvFormulation(formulation);
+        const fast = await run('fast').finally(() => setConvFormulation('auto'));
+        const loop = await run('loop');
+        for (const k of Object.keys(model.params)) expect(relErr(fast[k] as tf.Tensor, loop[k] as tf.Tensor), k).toBeLessThanOrEqual(1e-5);
+        disposeParams(fast);
+        disposeParams(loop);
+      }
+      model.dispose();
+    },
+  );
 
   it('MLP Fisher and SIG agree with the cpu backend', async () => {
     const source = randomSource(8, [5], 4, 2);

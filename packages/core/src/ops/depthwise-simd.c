@@ -651,6 +651,24 @@ __attribute__((export_name("dw_filter_grad"))) void dw_filter_grad(const f32 *x,
   }
 }
 
+/* ---------------------------------------------------------------- per-example statistics */
+
+/* acc[e] (+)= g[e]² (square ≠ 0) or |g[e]| over `len` floats; first ≠ 0 overwrites acc. */
+__attribute__((export_name("dw_accumulate"))) void dw_accumulate(const f32 *g, f32 *acc, int len, int square, int first) {
+  int e = 0;
+  const v128_t zero = wasm_f32x4_splat(0.f);
+  for (; e + 4 <= len; e += 4) {
+    v128_t v = LD(g + e);
+    v = square ? wasm_f32x4_mul(v, v) : wasm_f32x4_abs(v);
+    ST(acc + e, wasm_f32x4_add(first ? zero : LD(acc + e), v));
+  }
+  for (; e < len; e++) {
+    f32 v = g[e];
+    v = square ? v * v : (v < 0.f ? -v : v);
+    acc[e] = first ? v : acc[e] + v;
+  }
+}
+
 /* ---------------------------------------------------------------- depth multiplier */
 
 /* xe[p, c·M + m] = x[p, c] for P pixels. */

@@ -7,7 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { expectNoLeak, relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
-import { depthwiseSimd, disableDepthwiseSimd } from './depthwise-simd.js';
+import { depthwisePerExampleSum, depthwiseSimd, disableDepthwiseSimd } from './depthwise-simd.js';
 import { DEPTHWISE_SIMD_SHARED_WASM, DEPTHWISE_SIMD_WASM } from './depthwise-simd.wasm.js';
 import { dilateKernel } from './depthwise.test-helpers.js';
 import { withConvFormulation } from './formulation.js';
@@ -171,6 +171,41 @@ describe("forgetless's SIMD depthwise kernels on wasm", () => {
     const got = withConvFormulation('composed', () => kernels(c, r.host));
     got.forEach((g, i) => expect(relErr(g, [r.y, r.dx, r.df][i] as Float32Array)).toBeLessThanOrEqual(1e-5));
     await tf.setBackend('cpu');
+  });
+
+  it('sum per-example filter gradients squared and absolute (Fisher, MAS) as a per-example loop of stock gradients on cpu', async () => {
+    for (const c of [cases[1], cases[2], cases[5], cases[6]] as Case[]) {
+      const r = refOf(c);
+      // the reference: example by example, tfjs's stock ∂W on cpu (dilated: through the zero-dilated kernel)
+      const ref = tf.tidy(() => {
+        const f = tf.tensor4d(r.host.f, [...c.k, c.c, c.m]);
+        const per = Array.from({ length: c.n }, (_, n) => {
+          const x = tf.slice(tf.tensor4d(r.host.x, [c.n, c.h, c.w, c.c]), n, 1) as tf.Tensor4D;
+          const dy = tf.slice(tf.tensor(r.host.dy, r.host.yShape), n, 1);
+          const fwd = (ff: tf.Tensor4D) => (c.d ? tf.depthwiseConv2d(x, dilateKernel(ff, c.d), 1, c.pad) : tf.depthwiseConv2d(x, ff, c.s, c.pad));
+          return withGradientMode('stock', () => tf.grad((ff) => tf.sum(tf.mul(fwd(ff as tf.Tensor4D), dy)))(f));
+        });
+        return { square: tf.addN(per.map((g) => tf.square(g))).dataSync(), abs: tf.addN(per.map((g) => tf.abs(g))).dataSync() };
+      });
+      await tf.setBackend('wasm');
+      await expectNoLeak(() => {
+        for (const stat of ['square', 'abs'] as const) {
+          const got = tf.tidy(() => {
+            const x = tf.tensor4d(r.host.x, [c.n, c.h, c.w, c.c]);
+            const dy = tf.tensor4d(r.host.dy, r.host.yShape as [number, number, number, number]);
+            const s = depthwisePerExampleSum(x, dy, [...c.k, c.c, c.m], c.s, c.pad, c.d ?? 1, stat);
+            expect(s?.shape).toEqual([...c.k, c.c, c.m]);
+            return (s as tf.Tensor).dataSync();
+          });
+          expect(relErr(got as Float32Array, ref[stat] as Float32Array), `${name(c)} ${stat}`).toBeLessThanOrEqual(1e-5);
+        }
+        disableDepthwiseSimd(true);
+        const off = tf.tidy(() => depthwisePerExampleSum(tf.zeros([1, 4, 4, 2]), tf.zeros([1, 4, 4, 2]), [3, 3, 2, 1], 1, 'same', 1, 'abs'));
+        expect(off).toBeUndefined();
+        disableDepthwiseSimd(false);
+      });
+      await tf.setBackend('cpu');
+    }
   });
 
   it('write nothing but their output in the memory they import (no stack, no globals), both variants', () => {

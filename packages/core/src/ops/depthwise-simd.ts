@@ -22,6 +22,7 @@ interface Exports {
   dw_filter_grad: Kernel17;
   dw_expand(x: number, xe: number, pixels: number, c: number, m: number): void;
   dw_reduce(dxe: number, dx: number, pixels: number, c: number, m: number): void;
+  dw_accumulate(g: number, acc: number, len: number, square: number, first: number): void;
 }
 
 export interface WasmHeapBackend {
@@ -241,4 +242,73 @@ function checkDy(dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, kernel: st
   const want = info.outShape;
   if (dy.shape.length !== 4 || dy.shape.some((v, i) => v !== want[i]))
     throw new Error(`${kernel} on wasm (forgetless): dy has shape [${dy.shape}], the convolution's output is [${want}]`);
+}
+
+/** The name of the wasm kernel behind `depthwisePerExampleSum` (forgetless's own, no tfjs op has it). */
+const PER_EXAMPLE_SUM = 'ForgetlessDepthwisePerExampleFilterGradSum';
+
+/**
+ * Σ_n stat(g_n) over the examples n of a batch, g_n = ∂W of example n alone (the filter gradient
+ * for x[n], dy[n]), stat = square ('square', the empirical Fisher's diagonal) or absolute value
+ * ('abs'): per example the SIMD filter gradient into a scratch buffer, then accumulated (no per-example
+ * tensors). x: [N,H,W,C], dy: [N,Ho,Wo,C·M] → [kh,kw,C,M]. On wasm under 'auto' where the module runs;
+ * undefined elsewhere (the caller's own formulation then serves).
+ */
+export function depthwisePerExampleSum(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: readonly number[],
+  strides: number | readonly number[],
+  pad: 'same' | 'valid' | readonly (readonly number[])[],
+  dilations: number | readonly number[],
+  stat: 'square' | 'abs',
+): tf.Tensor4D | undefined {
+  if (tf.getBackend() !== 'wasm' || !simdKernelsFor(tf.backend(), x, dy)) return undefined;
+  if (!tf.getKernel(PER_EXAMPLE_SUM, 'wasm')) {
+    tf.registerKernel({
+      kernelName: PER_EXAMPLE_SUM,
+      backendName: 'wasm',
+      kernelFunc: (({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown }) => {
+        const ex = depthwiseSimd(backend);
+        if (!ex) throw new Error(`${PER_EXAMPLE_SUM}: forgetless's SIMD depthwise kernels do not run here`);
+        return perExampleSum(ex, backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, attrs as never);
+      }) as unknown as tf.KernelFunc,
+    });
+  }
+  return tf.engine().runKernel(PER_EXAMPLE_SUM, { x, dy }, { strides, pad, dilations, filterShape, stat } as never) as tf.Tensor4D;
+}
+
+function perExampleSum(ex: Exports, backend: unknown, x: tf.TensorInfo, dy: tf.TensorInfo, attrs: Attrs & { filterShape: unknown; stat: unknown }): tf.TensorInfo {
+  const b = backend as WasmHeapBackend;
+  const filterShape = attrs.filterShape as number[];
+  const info = convInfo(x.shape, filterShape, attrs);
+  checkDy(dy, info, PER_EXAMPLE_SUM);
+  const [c, m] = [info.inChannels, filterShape[3] as number];
+  const k = c * m;
+  const out = b.makeOutput(filterShape, 'float32');
+  const len = size(filterShape);
+  if (len === 0) return out;
+  const g = geometryArgs(info, k);
+  g[0] = 1; // one example at a time
+  const pixels = info.inHeight * info.inWidth;
+  const xStep = pixels * c * 4;
+  const dyStep = info.outHeight * info.outWidth * k * 4;
+  const square = attrs.stat === 'square' ? 1 : 0;
+  const scratch = b.wasm._malloc(len * 4 + (m > 1 ? pixels * k * 4 : 0));
+  try {
+    const xe = scratch + len * 4;
+    if (info.batchSize === 0) ex.dw_filter_grad(0, 0, offset(b, out), ...g.map((v, i) => (i === 0 ? 0 : v)));
+    for (let n = 0; n < info.batchSize; n++) {
+      let xn = offset(b, x) + n * xStep;
+      if (m > 1) {
+        ex.dw_expand(xn, xe, pixels, c, m);
+        xn = xe;
+      }
+      ex.dw_filter_grad(xn, offset(b, dy) + n * dyStep, scratch, ...g);
+      ex.dw_accumulate(scratch, offset(b, out), len, square, n === 0 ? 1 : 0);
+    }
+  } finally {
+    b.wasm._free(scratch);
+  }
+  return out;
 }
