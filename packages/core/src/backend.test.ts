@@ -55,6 +55,17 @@ describe('useBackend', () => {
     );
     expect(line).toBe('wasm 2 true');
     await expect(fresh("await c.useBackend('wasm', { threads: 2, simd: false });")).rejects.toThrow(/needs SIMD/);
+    // forgetless's SIMD depthwise kernels bind to the threaded build's shared memory, and agree with the composed formulation
+    const dw = await fresh(
+      "import * as tf from '@tensorflow/tfjs-core'; await c.useBackend('wasm', { threads: 2 }); " +
+        'const x = tf.randomNormal([2, 9, 9, 6], 0, 1, "float32", 3), f = tf.randomNormal([3, 3, 6, 2], 0, 1, "float32", 4); ' +
+        'const run = () => tf.grads((a, b) => tf.sum(tf.square(tf.depthwiseConv2d(a, b, 2, "same"))))([x, f]).map((t) => t.dataSync()); ' +
+        'const on = c.depthwiseSimdAvailable(), shared = tf.backend().wasm.HEAPU8.buffer instanceof SharedArrayBuffer; ' +
+        'const simd = run(); c.setConvFormulation("composed"); const composed = run(); let e = 0; ' +
+        'for (let i = 0; i < 2; i++) for (let j = 0; j < simd[i].length; j++) e = Math.max(e, Math.abs(simd[i][j] - composed[i][j]) / (1 + Math.abs(composed[i][j]))); ' +
+        'console.log(on, shared, e < 1e-5);',
+    );
+    expect(dw).toBe('true true true');
   });
 
   it('explains how to install tfjs-node when it is missing, and why that may fail', async () => {

@@ -28,7 +28,7 @@ interface Exports {
 export interface WasmHeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   dataIdMap: { get(id: unknown): { memoryOffset: number } };
-  wasm: { HEAPU8: Uint8Array; asm?: { memory?: unknown }; _malloc(bytes: number): number; _free(ptr: number): void };
+  wasm: { HEAPU8: Uint8Array; asm?: { memory?: unknown }; wasmMemory?: unknown; _malloc(bytes: number): number; _free(ptr: number): void };
 }
 
 /** Per memory: the instance, or null when the module cannot be used there (no SIMD, compile refused). */
@@ -42,8 +42,9 @@ function decode(b64: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/** tfjs-wasm's memory: exported by its one-thread builds (`asm.memory`), created and imported by the threaded one (`wasmMemory`). */
 function memoryOf(backend: WasmHeapBackend): WebAssembly.Memory | undefined {
-  const m = backend.wasm?.asm?.memory;
+  const m = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory;
   return m instanceof WebAssembly.Memory ? m : undefined;
 }
 
@@ -114,6 +115,11 @@ export function prepareDepthwiseSimd(backend: unknown): Promise<void> {
     pending.set(memory, p);
   }
   return p;
+}
+
+/** Whether forgetless's SIMD depthwise kernels run on the active backend (wasm, the module validated and bound to its memory), whatever the formulation. */
+export function depthwiseSimdAvailable(): boolean {
+  return tf.getBackend() === 'wasm' && depthwiseSimd(tf.backend()) !== undefined;
 }
 
 /** Turns the SIMD kernels off (true) or back on, so the fallback (the composed formulations) can be exercised; for tests and comparisons. */
