@@ -37,11 +37,11 @@ describe('useBackend', () => {
       [
         '--input-type=module',
         '-e',
-        `import * as tf from '@tensorflow/tfjs-core'; const c = await import(${JSON.stringify(dist)}); console.log(await c.useBackend('wasm', { simd: false }), tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));`,
+        `import * as tf from '@tensorflow/tfjs-core'; const c = await import(${JSON.stringify(dist)}); console.log(await c.useBackend('wasm', { simd: false }), tf.env().getBool('WASM_HAS_SIMD_SUPPORT'), c.depthwiseSimdAvailable());`,
       ],
       { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)) },
     );
-    expect(out.trim().split('\n').at(-1)).toBe('wasm false');
+    expect(out.trim().split('\n').at(-1)).toBe('wasm false false'); // forgetless's SIMD depthwise kernels stand down too
   });
 
   it('runs the threaded wasm build in Node on the threads asked for, computes right and lets the process exit', async () => {

@@ -154,7 +154,7 @@ describe("forgetless's SIMD depthwise kernels on wasm", () => {
     }
   });
 
-  it('are not used when the engine does not validate the module (no SIMD), nor under the composed formulation', async () => {
+  it('are not used when the engine does not validate the module (no SIMD), when tfjs is told not to use SIMD, nor under the composed formulation', async () => {
     const memory = new WebAssembly.Memory({ initial: 2 });
     const fake = { wasm: { asm: { memory } } };
     const validate = vi.spyOn(WebAssembly, 'validate').mockReturnValue(false);
@@ -164,7 +164,14 @@ describe("forgetless's SIMD depthwise kernels on wasm", () => {
     } finally {
       validate.mockRestore();
     }
-    expect(depthwiseSimd({ wasm: { asm: { memory: new WebAssembly.Memory({ initial: 2 }) } } })).toBeDefined();
+    const other = { wasm: { asm: { memory: new WebAssembly.Memory({ initial: 2 }) } } };
+    tf.env().set('WASM_HAS_SIMD_SUPPORT', false); // useBackend('wasm', { simd: false })
+    try {
+      expect(depthwiseSimd(other)).toBeUndefined();
+    } finally {
+      tf.env().set('WASM_HAS_SIMD_SUPPORT', true);
+    }
+    expect(depthwiseSimd(other)).toBeDefined();
     const c = cases[0] as Case;
     const r = refOf(c);
     await tf.setBackend('wasm');

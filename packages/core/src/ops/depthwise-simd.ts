@@ -6,8 +6,8 @@
  * tfjs-wasm's own memory, so it reads the inputs and writes the output in place at the tensors' heap
  * offsets (no copies); depth multiplier M > 1 takes one scratch buffer from tfjs's `_malloc`.
  *
- * Usable when the backend is wasm, the formulation is 'auto' (`formulation.ts`) and the engine
- * validates the module (SIMD): the one-thread builds get the variant importing an ordinary memory,
+ * Usable when the backend is wasm, the formulation is 'auto' (`formulation.ts`), tfjs has not been
+ * told to do without SIMD (`WASM_HAS_SIMD_SUPPORT` false) and the engine validates the module: the one-thread builds get the variant importing an ordinary memory,
  * the threaded build the one importing its shared memory (the kernels themselves run on one thread).
  * Otherwise `depthwiseSimd` returns undefined and the callers fall back to the composed formulations.
  */
@@ -59,13 +59,13 @@ function instantiate(memory: WebAssembly.Memory, mod: WebAssembly.Module): Expor
 }
 
 /**
- * The kernels bound to this backend's memory, or undefined when they cannot run there: the engine
- * does not validate the module (no SIMD), no memory is reachable, or (browsers' main thread, which
+ * The kernels bound to this backend's memory, or undefined when they cannot run there: tfjs's
+ * `WASM_HAS_SIMD_SUPPORT` is false, the engine does not validate the module (no SIMD), no memory is reachable, or (browsers' main thread, which
  * refuses to compile modules over 4 KB synchronously) the asynchronous compile started by
  * `prepareDepthwiseSimd` has not finished yet.
  */
 export function depthwiseSimd(backend: unknown): Exports | undefined {
-  if (disabled) return undefined;
+  if (disabled || simdTurnedOff()) return undefined;
   const b = backend as WasmHeapBackend;
   const memory = memoryOf(b);
   if (!memory) return undefined;
@@ -97,6 +97,15 @@ function bind(memory: WebAssembly.Memory, mod: WebAssembly.Module): Exports | nu
   }
   instances.set(memory, ex);
   return ex;
+}
+
+/**
+ * tfjs told not to use SIMD (`WASM_HAS_SIMD_SUPPORT` set false: `useBackend('wasm', { simd: false })`,
+ * or an engine without it): then no SIMD here either, so that "wasm without SIMD" means what it says.
+ */
+function simdTurnedOff(): boolean {
+  const flags = (tf.env() as unknown as { flags: Record<string, unknown> }).flags;
+  return flags.WASM_HAS_SIMD_SUPPORT === false;
 }
 
 const pending = new WeakMap<object, Promise<void>>();
