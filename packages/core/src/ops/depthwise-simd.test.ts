@@ -12,7 +12,7 @@ import { DEPTHWISE_SIMD_SHARED_WASM, DEPTHWISE_SIMD_WASM } from './depthwise-sim
 import { dilateKernel } from './depthwise.test-helpers.js';
 import { withConvFormulation } from './formulation.js';
 import { depthwiseBackpropFilter, depthwiseBackpropInput, withGradientMode } from './gradients.js';
-import { ensureWasmKernels } from './wasm-kernels.js';
+import { ensureWasmKernels, isForgetlessKernel } from './wasm-kernels.js';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 type Case = { n: number; h: number; w: number; c: number; m: number; k: [number, number]; s: [number, number]; d?: [number, number]; pad: Pad };
@@ -175,6 +175,11 @@ describe("forgetless's SIMD depthwise kernels on wasm", () => {
     const c = cases[0] as Case;
     const r = refOf(c);
     await tf.setBackend('wasm');
+    // 'composed' is 'auto' but for the depthwise kernels: forgetless's other wasm kernels stay in place
+    withConvFormulation('composed', () => {
+      for (const k of ['Sum', 'Mean', 'Identity', 'LeakyRelu', 'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropFilter'])
+        expect(isForgetlessKernel(tf.getKernel(k, 'wasm') as tf.KernelConfig), k).toBe(true);
+    });
     const got = withConvFormulation('composed', () => kernels(c, r.host));
     got.forEach((g, i) => expect(relErr(g, [r.y, r.dx, r.df][i] as Float32Array)).toBeLessThanOrEqual(1e-5));
     await tf.setBackend('cpu');

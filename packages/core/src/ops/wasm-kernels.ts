@@ -149,7 +149,7 @@ export function ensureWasmKernels(): void {
     restoreStockWasmKernels();
     return;
   }
-  if (f !== 'auto') restoreStock((name) => REPLACED.has(name));
+  if (!isAutoFormulation(f)) restoreStock((name) => REPLACED.has(name));
   const current = tf.getKernel(tf.Slice, 'wasm');
   if (!current || current.kernelFunc === config.kernelFunc) return; // tfjs-backend-wasm not loaded, or done
   stock = current.kernelFunc;
