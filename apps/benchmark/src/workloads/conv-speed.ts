@@ -37,7 +37,7 @@ import {
 } from '@forgetless/core';
 import { fisherDiagonal, mas } from '@forgetless/importances';
 import { randomImages } from '../data.js';
-import { type Timing, pairedRounds, timeIt } from '../harness.js';
+import { type Timing, pairedRounds, summarize, timeIt } from '../harness.js';
 import { mobileNetV2, saveToMemory } from '../models/mobilenet-v2.js';
 import { PeerUnavailable, runTorch } from '../peer/torch.js';
 import type { FinishContext, Row, RunOptions, WorkloadResult } from '../workload.js';
@@ -214,6 +214,48 @@ async function withCeiling(
     const timed = await pairedRounds([...FORMULATIONS.map(run), mm.run], { rounds, warmup });
     const t = Object.fromEntries(FORMULATIONS.map((f, i) => [f, (timed[i] as { timing: Timing }).timing])) as Record<ConvFormulation, Timing>;
     return { t, ceiling: gflopsOf((timed[FORMULATIONS.length] as { timing: Timing }).timing, mm.gflop) };
+  } finally {
+    mm.done();
+  }
+}
+
+/**
+ * As `withCeiling`, with warm caches: per round each formulation (in a rotated order) runs once
+ * untimed and then `reps` times back to back, their mean time the round's sample (the input and
+ * output buffers in cache, as when the op follows the one that wrote its input); the matMul likewise
+ * once untimed, once timed. `withCeiling`'s rows run each op right after another formulation or the
+ * 12 MB matMul, so they read their inputs from memory.
+ */
+async function warmCeiling(
+  run: (f: ConvFormulation) => () => unknown,
+  size: number,
+  rounds: number,
+  reps: number,
+): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number }> {
+  const mm = matmulEntry(size);
+  const entries = [...FORMULATIONS.map(run), mm.run];
+  const samples = entries.map(() => [] as number[]);
+  const settle = async (out: unknown) => {
+    const v = await out;
+    if (v instanceof tf.Tensor) {
+      await v.data();
+      v.dispose();
+    }
+  };
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (let e = 0; e < entries.length; e++) {
+        const i = (e + r) % entries.length;
+        const fn = entries[i] as () => unknown;
+        const n = i === FORMULATIONS.length ? 1 : reps;
+        await settle(fn());
+        const t0 = performance.now();
+        for (let k = 0; k < n; k++) await settle(fn());
+        (samples[i] as number[]).push((performance.now() - t0) / n);
+      }
+    }
+    const t = Object.fromEntries(FORMULATIONS.map((f, i) => [f, summarize(samples[i] as number[])])) as Record<ConvFormulation, Timing>;
+    return { t, ceiling: gflopsOf(summarize(samples[FORMULATIONS.length] as number[]), mm.gflop) };
   } finally {
     mm.done();
   }
@@ -418,6 +460,11 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
         const { t, ceiling } = await withCeiling(op, s.matmul, s.opRounds, 1);
         for (const f of FORMULATIONS) rows.push(row(`${c.kind} ${pass}: ${c.name}`, shape, b, LABEL[f], c.n, t[f], gflop, ceiling));
         say(`${c.name} ${pass}: ${FORMULATIONS.map((f) => t[f].median.toFixed(1)).join(' → ')} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`);
+        if (depthwiseOnly()) {
+          const warm = await warmCeiling(op, s.matmul, s.opRounds, 3);
+          for (const f of FORMULATIONS) rows.push(row(`${c.kind} ${pass}, warm caches: ${c.name}`, shape, b, LABEL[f], c.n, warm.t[f], gflop, warm.ceiling));
+          say(`${c.name} ${pass}, warm: ${FORMULATIONS.map((f) => warm.t[f].median.toFixed(2)).join(' → ')} ms (matMul ${warm.ceiling.toFixed(1)} GFLOP/s)`);
+        }
       }
     } finally {
       tf.dispose(inputs);
@@ -482,7 +529,10 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
 
   const end = await matmulTiming(s.matmul, opts.quick ? 2 : 9);
   rows.push(row(`${mmName}, alone, at the end`, '-', b, '-', 1, end, mmFlop, gflopsOf(end, mmFlop)));
-  if (depthwiseOnly()) notes.push('CONV_SPEED_ONLY=depthwise: only the DepthwiseConv2D and SeparableConv2D ops, the MobileNetV2 step and its per-example importances ran.');
+  if (depthwiseOnly())
+    notes.push(
+      "CONV_SPEED_ONLY=depthwise: only the DepthwiseConv2D and SeparableConv2D ops, the MobileNetV2 step and its per-example importances ran. Each op also has a 'warm caches' row: per round each formulation (rotated order) runs once untimed, then three times back to back (their mean is the round's sample), the matMul once untimed and once timed; the other op rows run each op right after another formulation or the 12 MB matMul, so with the inputs out of cache.",
+    );
   notes.push(
     `pct_of_matmul: a row's GFLOP/s over matmul_gflop_s, the GFLOP/s of a ${mmName} matMul timed in the same rounds as the row (each round runs every formulation and the matMul in a rotated order, so load from other processes falls on all alike); the matMul alone at the start and end of each backend's rows shows how much that load moved.`,
     "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), under 'forward-conv' (forgetless 0.1's formulation, with tfjs-backend-wasm's own kernels), 'im2col' (forgetless's Slice and MaxPoolGrad kernels), before ('composed', the 'auto' of the 2026-11-30 conv-speed-auto run: per op the fastest composition of tfjs ops, and forgetless's Identity, Cast, Sum, Mean and LeakyRelu kernels on wasm) and after ('auto', the default: the same plus forgetless's WebAssembly SIMD depthwise kernels, forward, ∂x and ∂W, where the module runs: not on wasm-nosimd, where 'auto' falls back to 'composed'), interleaved round by round (median of the rounds), each timed to its return (wasm runs synchronously) with its output disposed unread (the runs before 2026-11-30_conv-speed-simd read it back, a copy out of the heap of 1–2 ms for a [8, 24, 24, 144] output). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W).",
