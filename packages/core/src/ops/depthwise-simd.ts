@@ -16,13 +16,17 @@ import { DEPTHWISE_SIMD_SHARED_WASM, DEPTHWISE_SIMD_WASM } from './depthwise-sim
 import { getConvFormulation } from './formulation.js';
 
 type Kernel17 = (...args: number[]) => void;
-interface Exports {
+export interface Exports {
   dw_forward: Kernel17;
   dw_input_grad: Kernel17;
   dw_filter_grad: Kernel17;
   dw_expand(x: number, xe: number, pixels: number, c: number, m: number): void;
   dw_reduce(dxe: number, dx: number, pixels: number, c: number, m: number): void;
   dw_accumulate(g: number, acc: number, len: number, square: number, first: number): void;
+  /** `norm-simd.c`, linked into the same module (`norm-simd.ts`). */
+  bn_forward(x: number, gamma: number, beta: number, y: number, mean: number, variance: number, rstd: number, p: number, c: number, eps: number): void;
+  bn_backward(x: number, dy: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number, p: number, c: number): void;
+  relu6_grad(x: number, dy: number, dx: number, n: number): void;
 }
 
 export interface WasmHeapBackend {

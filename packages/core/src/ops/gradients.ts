@@ -32,6 +32,7 @@ import { IM2COL_MIN_CHANNELS, conv2dInputGradIm2col, conv2dInputGradTaps, formul
 import { depthwiseInputGrad, formulatedDepthwiseFilterGrad } from './depthwise.js';
 import { simdKernelsFor } from './depthwise-simd.js';
 import { maxPoolGrad } from './max-pool.js';
+import { normSimdUsable, simdRelu6Grad } from './norm-simd.js';
 import { registerOwnGradient } from './own-gradients.js';
 import { ensureWasmKernels, isForgetlessKernel } from './wasm-kernels.js';
 
@@ -227,6 +228,8 @@ export function registerForgetlessGradients(): void {
     gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
       const [x] = saved as [tf.Tensor];
       if (!fastElementwise(x)) return s6(dy, saved, attrs);
+      // one pass by forgetless's SIMD kernel where it runs ('auto' on wasm: `norm-simd.ts`)
+      if (normSimdUsable(x, dy)) return { x: () => simdRelu6Grad(x, dy) };
       return { x: () => tf.mul(dy, tf.sub(tf.step(x), tf.step(tf.sub(x, 6)))) };
     }) as never,
   } as tf.GradConfig);

@@ -1,0 +1,179 @@
+import '@tensorflow/tfjs-backend-wasm';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, describe, expect, it } from 'vitest';
+import { expectNoLeak, relErr } from '../../../../test/helpers.js';
+import '../gradients.js';
+import { loadLayersModelFromArtifacts } from '../keras/load.js';
+import { Rng } from '../rng.js';
+import { withConvFormulation } from './formulation.js';
+import { withGradientMode } from './gradients.js';
+import { normSimdUsable, simdBatchNormBackward, simdBatchNormForward, simdRelu6Grad } from './norm-simd.js';
+import { ensureWasmKernels } from './wasm-kernels.js';
+
+type Host = { v: Float32Array; s: number[] };
+const host = (t: tf.Tensor): Host => ({ v: t.dataSync().slice() as Float32Array, s: t.shape });
+const dev = (h: Host) => tf.tensor(h.v, h.s);
+
+/** A tfjs-layers model's memory artifacts (its own save). */
+async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return artifacts as tf.io.ModelArtifacts;
+}
+
+async function onWasm<T>(fn: () => T | Promise<T>): Promise<T> {
+  await tf.setBackend('wasm');
+  ensureWasmKernels();
+  try {
+    return await fn();
+  } finally {
+    await tf.setBackend('cpu');
+  }
+}
+
+/** Training-mode batch norm by tfjs ops on cpu, differentiated by tfjs's stock autodiff: y, μ, σ², ∂x, ∂γ, ∂β. */
+function reference(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, dy: tf.Tensor, eps: number): Host[] {
+  return withGradientMode('stock', () =>
+    tf.tidy(() => {
+      const axes = x.shape.slice(0, -1).map((_, i) => i);
+      const f = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const { mean, variance } = tf.moments(xx, axes);
+        return tf.add(tf.mul(tf.div(tf.sub(xx, mean), tf.sqrt(tf.add(variance, eps))), g), b);
+      };
+      const { mean, variance } = tf.moments(x, axes);
+      const g = tf.grads((a, b, c) => tf.sum(tf.mul(f(a as tf.Tensor, b as tf.Tensor, c as tf.Tensor), dy)))([x, gamma, beta]);
+      return [f(x, gamma, beta), mean, variance, ...g].map(host);
+    }),
+  );
+}
+
+describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () => {
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  // channels not multiples of 4, one example and three, P = 1, and P over a summation block (64 rows)
+  it.each([
+    [1, 5, 7, 13],
+    [3, 9, 9, 6],
+    [3, 20, 25, 5],
+    [1, 1, 1, 7],
+    [3, 4, 4, 16],
+    [10, 3],
+  ])('batch norm forward and backward match tfjs on cpu within 1e-5: [%s]', async (...shape) => {
+    const c = shape[shape.length - 1] as number;
+    const eps = 1e-3;
+    const inputs = tf.tidy(() => [
+      tf.add(tf.mul(tf.randomNormal(shape, 0, 1, 'float32', 7), 3), 1.5),
+      tf.randomNormal([c], 1, 0.3, 'float32', 8),
+      tf.randomNormal([c], 0, 0.3, 'float32', 9),
+      tf.randomNormal(shape, 0, 1, 'float32', 10),
+    ]);
+    const ref = reference(inputs[0] as tf.Tensor, inputs[1] as tf.Tensor, inputs[2] as tf.Tensor, inputs[3] as tf.Tensor, eps);
+    const hs = inputs.map(host);
+    tf.dispose(inputs);
+    await onWasm(async () => {
+      const [x, g, b, dy] = hs.map(dev) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      expect(normSimdUsable(x, g, b)).toBe(true);
+      await expectNoLeak(() => {
+        const got = tf.tidy(() => {
+          const f = simdBatchNormForward(x, g, b, eps);
+          const d = simdBatchNormBackward(x, dy, g, f.mean, f.rstd);
+          expect(relErr(f.rstd, tf.rsqrt(tf.add(f.variance, eps)))).toBeLessThanOrEqual(1e-6);
+          return [f.y, f.mean, f.variance, d.dx, d.dgamma, d.dbeta].map(host);
+        });
+        const names = ['y', 'μ', 'σ²', '∂x', '∂γ', '∂β'];
+        got.forEach((t, i) => {
+          expect(t.s, names[i]).toEqual((ref[i] as Host).s);
+          // P = 1: x − μ is 0, so ∂x and ∂γ are rounding noise around 0: compare to the scale of dy·γ/√ε
+          const scale = shape.slice(0, -1).every((v) => v === 1) && (i === 3 || i === 4) ? 30 : undefined;
+          if (scale) expect(Math.max(...Array.from(t.v, (v, j) => Math.abs(v - ((ref[i] as Host).v[j] as number)))) / scale, names[i]).toBeLessThanOrEqual(1e-5);
+          else expect(relErr(t.v, (ref[i] as Host).v), names[i]).toBeLessThanOrEqual(1e-5);
+        });
+      });
+      tf.dispose([x, g, b, dy]);
+    });
+  });
+
+  it("ReLU6's gradient by the kernel is tfjs's stock one on cpu exactly (both sides of 0 and 6, exactly 0 and 6, sizes not multiples of 4)", async () => {
+    const x = tf.concat([tf.mul(tf.randomNormal([201], 0, 1, 'float32', 4), 5), tf.tensor1d([0, 6, -0, 6.0000005, 5.9999995, -7])]);
+    const dy = tf.randomNormal(x.shape, 0, 1, 'float32', 5);
+    const ref = withGradientMode('stock', () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu6(a), dy)))(x));
+    const [hx, hdy, hr] = [host(x), host(dy), host(ref)];
+    tf.dispose([x, dy, ref]);
+    await onWasm(async () => {
+      const [xw, dyw] = [dev(hx), dev(hdy)];
+      await expectNoLeak(() => {
+        const direct = simdRelu6Grad(xw, dyw);
+        const viaGrad = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu6(a), dyw)))(xw);
+        expect(relErr(direct.dataSync(), hr.v)).toBe(0);
+        expect(relErr(viaGrad.dataSync(), hr.v)).toBe(0);
+        tf.dispose([direct, viaGrad]);
+      });
+      tf.dispose([xw, dyw]);
+    });
+  });
+
+  it("are used under 'auto' on wasm only: not under 'composed' (the before), not on cpu", async () => {
+    const x = tf.ones([2, 3]);
+    expect(normSimdUsable(x)).toBe(false);
+    x.dispose();
+    await onWasm(() => {
+      const xw = tf.ones([2, 3]);
+      expect(normSimdUsable(xw)).toBe(true);
+      expect(withConvFormulation('composed', () => normSimdUsable(xw))).toBe(false);
+      expect(withConvFormulation('im2col', () => normSimdUsable(xw))).toBe(false);
+      const xi = tf.cast(xw, 'int32');
+      expect(normSimdUsable(xi)).toBe(false);
+      tf.dispose([xw, xi]);
+    });
+  });
+
+  it('a stock tfjs-layers MobileNet-style model imported into forgetless (batch norm, ReLU6, 1×1 and depthwise convs) takes one SGD step on wasm as on cpu', async () => {
+    const input = tfl.input({ shape: [12, 12, 3] });
+    const conv = (filters: number, k: number, s: number, seed: number) =>
+      tfl.layers.conv2d({ filters, kernelSize: k, strides: s, padding: 'same', useBias: false, kernelInitializer: 'glorotNormal', seed } as never);
+    const bnRelu = (t: tfl.SymbolicTensor) =>
+      tfl.layers.reLU({ maxValue: 6 }).apply(tfl.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3 }).apply(t)) as tfl.SymbolicTensor;
+    let h = bnRelu(conv(10, 3, 2, 1).apply(input) as tfl.SymbolicTensor);
+    const e = bnRelu(conv(30, 1, 1, 2).apply(h) as tfl.SymbolicTensor);
+    const d = bnRelu(
+      tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false, depthwiseInitializer: 'glorotNormal', seed: 3 } as never).apply(e) as tfl.SymbolicTensor,
+    );
+    const p = tfl.layers.batchNormalization().apply(conv(10, 1, 1, 4).apply(d)) as tfl.SymbolicTensor;
+    h = tfl.layers.add().apply([h, p]) as tfl.SymbolicTensor;
+    const out = tfl.layers.dense({ units: 5, kernelInitializer: 'glorotNormal', seed: 5 } as never).apply(tfl.layers.globalAveragePooling2d({}).apply(h)) as tfl.SymbolicTensor;
+    const keras = tfl.model({ inputs: input, outputs: out });
+    const artifacts = await artifactsOf(keras);
+    keras.dispose();
+    const xs = tf.tidy(() => host(tf.randomNormal([3, 12, 12, 3], 0, 1, 'float32', 11)));
+    /** One SGD step (lr 0.5, training mode, mean squared output): the weights and moving statistics after it. */
+    const step = async () => {
+      const loaded = await loadLayersModelFromArtifacts(artifacts);
+      const m = loaded.model;
+      const got = tf.tidy(() => {
+        const x = dev(xs);
+        const vars = Object.values(m.params);
+        const { grads } = tf.variableGrads(() => tf.mean(tf.square(m.apply(x, { training: true, rng: new Rng(0) }))) as tf.Scalar, vars);
+        for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name] as tf.Tensor, 0.5)));
+        return [...vars, ...Object.values(m.state ?? {})].map((v) => ({ name: v.name, ...host(v) }));
+      });
+      loaded.dispose();
+      return got;
+    };
+    const ref = await withGradientMode('stock', step);
+    await onWasm(async () => {
+      await expectNoLeak(async () => {
+        const got = await step();
+        expect(got.length).toBe(ref.length);
+        got.forEach((g, i) => expect(relErr(g.v, (ref[i] as Host).v), g.name).toBeLessThanOrEqual(1e-5));
+      });
+    });
+  });
+});
