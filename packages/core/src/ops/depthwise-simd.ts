@@ -27,6 +27,7 @@ export interface Exports {
   bn_forward(x: number, gamma: number, beta: number, y: number, mean: number, variance: number, rstd: number, p: number, c: number, eps: number): void;
   bn_backward(x: number, dy: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number, p: number, c: number): void;
   relu6_grad(x: number, dy: number, dx: number, n: number): void;
+  relu6(x: number, y: number, n: number): void;
 }
 
 export interface WasmHeapBackend {

@@ -190,3 +190,19 @@ __attribute__((export_name("relu6_grad"))) void relu6_grad(const f32 *x, const f
   }
   for (; i < n; i++) dx[i] = x[i] > 0.f && x[i] <= 6.f ? dy[i] : 0.f;
 }
+
+/* ReLU6: y = min(max(x, 0), 6), n values (NaN stays NaN, as tfjs's). */
+__attribute__((export_name("relu6"))) void relu6(const f32 *x, f32 *y, int n) {
+  int i = 0;
+  const v128_t z = wasm_f32x4_splat(0.f), six = wasm_f32x4_splat(6.f);
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = LD(x + i);
+    /* NaN lanes kept: select x where it is not ordered-comparable */
+    v128_t r = wasm_f32x4_pmin(six, wasm_f32x4_pmax(z, v));
+    ST(y + i, wasm_v128_bitselect(v, r, wasm_f32x4_ne(v, v)));
+  }
+  for (; i < n; i++) {
+    f32 v = x[i];
+    y[i] = v != v ? v : v < 0.f ? 0.f : v > 6.f ? 6.f : v;
+  }
+}

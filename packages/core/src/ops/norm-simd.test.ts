@@ -120,6 +120,26 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
     });
   });
 
+  it("ReLU6 on wasm by the kernel ('auto') and by the stock one ('composed') are tfjs's on cpu exactly (the kernel keeps NaN too)", async () => {
+    const x = tf.concat([tf.mul(tf.randomNormal([203], 0, 1, 'float32', 4), 5), tf.tensor1d([0, 6, -0, Number.NaN, -7, 7, Number.POSITIVE_INFINITY])]);
+    const r = tf.relu6(x);
+    const [hx, ref] = [host(x), host(r)];
+    tf.dispose([x, r]);
+    await onWasm(async () => {
+      const xw = dev(hx);
+      await expectNoLeak(() => {
+        for (const f of ['auto', 'composed'] as const) {
+          const y = withConvFormulation(f, () => tf.relu6(xw));
+          // the stock wasm kernel (a scalar clamp) loses NaN: compared where x is a number
+          const keep = (v: ArrayLike<number>) => Array.from(v).filter((_, i) => f === 'auto' || !Number.isNaN(hx.v[i] as number));
+          expect(keep(y.dataSync()), f).toEqual(keep(ref.v));
+          y.dispose();
+        }
+      });
+      xw.dispose();
+    });
+  });
+
   it("are used under 'auto' on wasm only: not under 'composed' (the before), not on cpu", async () => {
     const x = tf.ones([2, 3]);
     expect(normSimdUsable(x)).toBe(false);

@@ -10,7 +10,7 @@
  * kernel-call cost; these run three passes (forward), two (backward) and one (ReLU6).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type WasmHeapBackend, depthwiseSimd, simdKernelsFor } from './depthwise-simd.js';
+import { type Exports, type WasmHeapBackend, depthwiseSimd, simdKernelsFor } from './depthwise-simd.js';
 
 const BN_FORWARD = 'ForgetlessBatchNormTrain';
 const BN_BACKWARD = 'ForgetlessBatchNormTrainGrad';
@@ -134,6 +134,15 @@ export function simdRelu6Grad(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
   if (dy.size !== x.size) throw new Error(`ReLU6 gradient on wasm (forgetless): dy has shape [${dy.shape}], x [${x.shape}]`);
   ensureRegistered();
   return tf.engine().runKernel(RELU6_GRAD, { x, dy }, {}) as tf.Tensor;
+}
+
+/** ReLU6 of x by the SIMD kernel, as a wasm kernel function's output (wasm's Relu6 under 'auto': `wasm-kernels.ts`). */
+export function simdRelu6(ex: Exports, backend: unknown, x: tf.TensorInfo): tf.TensorInfo {
+  const b = backend as WasmHeapBackend;
+  const y = b.makeOutput(x.shape, 'float32');
+  const n = tf.util.sizeFromShape(x.shape);
+  if (n > 0) ex.relu6(offset(b, x), offset(b, y), n);
+  return y;
 }
 
 function checkChannels(what: string, x: tf.Tensor, perChannel: tf.Tensor[]): void {

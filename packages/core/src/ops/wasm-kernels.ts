@@ -25,6 +25,7 @@ import type { Padding } from './conv2d.js';
 import { depthwiseInputGrad, formulatedDepthwiseFilterGrad } from './depthwise.js';
 import { simdDepthwiseFilterGrad, simdDepthwiseForward, simdDepthwiseInputGrad, simdKernelsFor } from './depthwise-simd.js';
 import { getConvFormulation, isAutoFormulation, onConvFormulation } from './formulation.js';
+import { simdRelu6 } from './norm-simd.js';
 import { formulatedFilterGrad } from './im2col.js';
 import { maxPoolGrad } from './max-pool.js';
 
@@ -313,7 +314,9 @@ function reduceLeading(kernel: 'Sum' | 'Mean', { inputs, attrs, backend }: Kerne
  * - LeakyRelu as x·step(x, α) (two fast kernels, 2 against 9.6 ms for [32, 24, 24, 64]; the stock one
  *   is a scalar loop); its gradient is forgetless's (`gradients.ts`);
  * - DepthwiseConv2dNative by forgetless's SIMD kernel under 'auto' (`depthwise-simd.ts`), the stock
- *   one under 'composed' or where the module cannot run.
+ *   one under 'composed' or where the module cannot run;
+ * - Relu6 likewise by forgetless's SIMD kernel (`norm-simd.ts`; the stock one is a scalar loop, ~4×
+ *   slower), the stock one under 'composed'.
  */
 const REPLACEMENTS: tf.KernelConfig[] = [
   {
@@ -346,6 +349,15 @@ const REPLACEMENTS: tf.KernelConfig[] = [
       const filter = args.inputs.filter as tf.TensorInfo;
       const simd = simdKernelsFor(args.backend, x, filter);
       return simd ? simdDepthwiseForward(simd, args.backend, x, filter, args.attrs as never) : stockKernel('DepthwiseConv2dNative', args);
+    }) as unknown as tf.KernelFunc,
+  },
+  {
+    kernelName: 'Relu6',
+    backendName: 'wasm',
+    kernelFunc: ((args: KernelArgs) => {
+      const x = args.inputs.x as tf.TensorInfo;
+      const simd = simdKernelsFor(args.backend, x);
+      return simd ? simdRelu6(simd, args.backend, x) : stockKernel('Relu6', args);
     }) as unknown as tf.KernelFunc,
   },
   {
