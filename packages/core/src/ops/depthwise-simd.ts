@@ -28,6 +28,10 @@ export interface Exports {
   bn_backward(x: number, dy: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number, p: number, c: number): void;
   relu6_grad(x: number, dy: number, dx: number, n: number): void;
   relu6(x: number, y: number, n: number): void;
+  /** `gemm-simd.c` (`gemm-simd.ts`). */
+  pw_forward(x: number, w: number, y: number, p: number, c: number, o: number): void;
+  pw_filter_grad(x: number, dy: number, dw: number, p: number, c: number, o: number): void;
+  pw_input_grad(dy: number, w: number, wt: number, dx: number, p: number, c: number, o: number): void;
 }
 
 export interface WasmHeapBackend {

