@@ -12,7 +12,7 @@ import { toVariable } from '../init.js';
 import type { Rng } from '../rng.js';
 import type { ApplyContext, Layer, LayerConfig, Shape } from './layer.js';
 import { useFusedBatchNorm } from '../ops/gradients.js';
-import { normSimdUsable, simdBatchNormBackward, simdBatchNormForward } from '../ops/norm-simd.js';
+import { simdBatchNormTrain, simdBatchNormUsable } from '../ops/norm-simd.js';
 
 export interface BatchNormOptions {
   /** Moving-average momentum (default 0.9, PyTorch's 0.1 update rate; Keras imports use 0.99). */
@@ -100,6 +100,21 @@ export class BatchNorm implements Layer {
     let mean: tf.Tensor = mm;
     let variance: tf.Tensor = mv;
     let fused: tf.Tensor | undefined;
+    const simd =
+      ctx.training &&
+      this.params.gamma &&
+      this.params.beta &&
+      this.featureAxis === this.rank - 1 &&
+      useFusedBatchNorm(x) &&
+      simdBatchNormUsable(x, this.params.gamma, this.params.beta, mm, mv);
+    if (simd) {
+      // one kernel: y, its gradient registered, and the moving statistics' update (`norm-simd.ts`)
+      const f = simdBatchNormTrain(x, this.params.gamma as tf.Tensor, this.params.beta as tf.Tensor, mm, mv, this.epsilon, this.momentum);
+      mm.assign(f.movingMean);
+      mv.assign(f.movingVariance);
+      tf.dispose([f.movingMean, f.movingVariance]);
+      return this.finish(f.y, x, ctx);
+    }
     if (ctx.training && this.params.gamma && this.params.beta && this.featureAxis === this.rank - 1 && useFusedBatchNorm(x)) {
       const f = fusedTrainingBatchNorm(x, this.params.gamma, this.params.beta, this.epsilon, this.reductionAxes());
       fused = f.y;
@@ -127,6 +142,12 @@ export class BatchNorm implements Layer {
       if (this.params.gamma) z = tf.mul(z, this.broadcast(this.params.gamma));
       if (this.params.beta) z = tf.add(z, this.broadcast(this.params.beta));
     }
+    return this.finish(z, x, ctx);
+  }
+
+  /** The output z after the pre-activation tap and capture. */
+  private finish(out: tf.Tensor, x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
+    let z = out;
     const tap = ctx.taps?.[this.name];
     if (tap) z = tf.add(z, tap);
     if (ctx.capture) ctx.capture[this.name] = { input: x, preActivation: z, output: z };
@@ -158,7 +179,6 @@ export class BatchNorm implements Layer {
 export function fusedTrainingBatchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number, axes: number[]): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   let mean: tf.Tensor | undefined;
   let variance: tf.Tensor | undefined;
-  if (normSimdUsable(x, gamma, beta) && gamma.rank === 1 && axes.length === x.rank - 1) return simdTrainingBatchNorm(x, gamma, beta, epsilon);
   const p = x.size / (gamma.size || 1);
   const op = tf.customGrad(((xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     // kept: customGrad's forward runs in a tidy that keeps only its value; the caller disposes them
@@ -176,32 +196,6 @@ export function fusedTrainingBatchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.
         const dGamma = tf.sum(tf.mul(dy, xh), axes);
         const centred = tf.sub(tf.sub(dy, tf.div(dBeta, p)), tf.mul(xh, tf.div(dGamma, p)));
         return [tf.mul(centred, tf.mul(gg, rr)), dGamma, dBeta];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  const y = op(x, gamma, beta) as tf.Tensor;
-  return { y, mean: mean as tf.Tensor, variance: variance as tf.Tensor };
-}
-
-/**
- * `fusedTrainingBatchNorm` by forgetless's WebAssembly SIMD kernels (`norm-simd.ts`: three passes
- * forward, two backward), where they run (wasm, 'auto'); saves x, γ, μ and r (not x̂).
- */
-function simdTrainingBatchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
-  let mean: tf.Tensor | undefined;
-  let variance: tf.Tensor | undefined;
-  const op = tf.customGrad(((xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-    const f = simdBatchNormForward(xi, g, b, epsilon);
-    // kept: customGrad's forward runs in a tidy that keeps only its value; the caller disposes them
-    mean = tf.keep(f.mean);
-    variance = tf.keep(f.variance);
-    save([xi, g, f.mean, f.rstd]);
-    return {
-      value: f.y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, gs, ms, rs] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        const d = simdBatchNormBackward(xs, dy, gs, ms, rs);
-        return [d.dx, d.dgamma, d.dbeta];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);

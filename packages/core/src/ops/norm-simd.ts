@@ -38,24 +38,32 @@ const KERNELS: tf.KernelConfig[] = [
     kernelFunc: (({ inputs, attrs, backend }: Args) => {
       const ex = kernelsOf(backend, BN_FORWARD);
       const b = backend as WasmHeapBackend;
-      const { x, gamma, beta } = inputs as Record<string, tf.TensorInfo>;
+      const { x, gamma, beta, movingMean, movingVariance } = inputs as Record<string, tf.TensorInfo>;
       const { p, c } = rowsOf(x as tf.TensorInfo);
       const y = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
-      const [mean, variance, rstd] = [0, 1, 2].map(() => b.makeOutput([c], 'float32')) as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
-      if (p > 0 && c > 0)
-        ex.bn_forward(
-          offset(b, x as tf.TensorInfo),
-          offset(b, gamma as tf.TensorInfo),
-          offset(b, beta as tf.TensorInfo),
-          offset(b, y),
-          offset(b, mean),
-          offset(b, variance),
-          offset(b, rstd),
-          p,
-          c,
-          attrs.epsilon as number,
-        );
-      return [y, mean, variance, rstd];
+      const [mean, rstd, newMean, newVar] = [0, 1, 2, 3].map(() => b.makeOutput([c], 'float32')) as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
+      if (p === 0 || c === 0) return [y, mean, rstd, newMean, newVar];
+      // σ² into newVar's buffer, then the moving statistics' update in place: m·momentum + batch·(1 − momentum)
+      ex.bn_forward(
+        offset(b, x as tf.TensorInfo),
+        offset(b, gamma as tf.TensorInfo),
+        offset(b, beta as tf.TensorInfo),
+        offset(b, y),
+        offset(b, mean),
+        offset(b, newVar),
+        offset(b, rstd),
+        p,
+        c,
+        attrs.epsilon as number,
+      );
+      const heap = new Float32Array(b.wasm.HEAPU8.buffer);
+      const mom = attrs.momentum as number;
+      const [mu, nm, nv, mm, mv] = [mean, newMean, newVar, movingMean, movingVariance].map((t) => offset(b, t as tf.TensorInfo) / 4) as [number, number, number, number, number];
+      for (let k = 0; k < c; k++) {
+        heap[nm + k] = (heap[mm + k] as number) * mom + (heap[mu + k] as number) * (1 - mom);
+        heap[nv + k] = (heap[mv + k] as number) * mom + (heap[nv + k] as number) * (1 - mom);
+      }
+      return [y, mean, rstd, newMean, newVar];
     }) as unknown as tf.KernelFunc,
   },
   {
@@ -99,8 +107,26 @@ const KERNELS: tf.KernelConfig[] = [
   },
 ];
 
+let gradientRegistered = false;
+
 function ensureRegistered(): void {
   for (const k of KERNELS) if (!tf.getKernel(k.kernelName, 'wasm')) tf.registerKernel(k);
+  if (gradientRegistered) return;
+  gradientRegistered = true;
+  // ∂x, ∂γ, ∂β at once (computed when tfjs asks for the gradient functions, inside its gradients' tidy,
+  // so those it does not take are disposed with it); the μ, r and moving-statistics outputs take no gradient
+  tf.registerGradient({
+    kernelName: BN_FORWARD,
+    inputsToSave: ['x', 'gamma'],
+    outputsToSave: [false, true, true, false, false],
+    gradFunc: ((dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const dy = Array.isArray(dys) ? (dys[0] as tf.Tensor) : dys;
+      const [x, gamma, mean, rstd] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      const d = simdBatchNormBackward(x, dy, gamma, mean, rstd);
+      const zeros = (t: tf.Tensor) => () => tf.zerosLike(t);
+      return { x: () => d.dx, gamma: () => d.dgamma, beta: () => d.dbeta, movingMean: zeros(mean), movingVariance: zeros(mean) };
+    }) as never,
+  });
 }
 
 /** Whether the SIMD kernels run for these tensors now: wasm, 'auto', float32, the module usable. */
@@ -108,18 +134,34 @@ export function normSimdUsable(...tensors: tf.Tensor[]): boolean {
   return tf.getBackend() === 'wasm' && simdKernelsFor(tf.backend(), ...tensors) !== undefined;
 }
 
-/**
- * Training-mode batch norm over the last axis of x (γ, β: [C]) by the SIMD kernel: y, the batch's μ
- * and biased σ², and r = 1/√(σ² + ε), each [C]. Only where `normSimdUsable(x, gamma, beta)`.
- */
-export function simdBatchNormForward(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor; rstd: tf.Tensor } {
-  checkChannels('batch norm', x, [gamma, beta]);
-  ensureRegistered();
-  const [y, mean, variance, rstd] = tf.engine().runKernel(BN_FORWARD, { x, gamma, beta }, { epsilon } as never) as unknown as tf.Tensor[];
-  return { y: y as tf.Tensor, mean: mean as tf.Tensor, variance: variance as tf.Tensor, rstd: rstd as tf.Tensor };
+/** Whether `simdBatchNormTrain` runs for these tensors now (wasm, 'auto', float32, the module usable; per-channel vectors [C]). */
+export function simdBatchNormUsable(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, movingMean: tf.Tensor, movingVariance: tf.Tensor): boolean {
+  const c = x.shape[x.rank - 1];
+  return x.rank >= 2 && [gamma, beta, movingMean, movingVariance].every((t) => t.rank === 1 && t.shape[0] === c) && normSimdUsable(x, gamma, beta, movingMean, movingVariance);
 }
 
-/** ∂x, ∂γ, ∂β of `simdBatchNormForward` for upstream gradient dy, from its x, γ, μ and r. */
+/**
+ * Training-mode batch norm over the last axis of x by the SIMD kernel, one tfjs kernel call with its
+ * gradient registered (∂x, ∂γ, ∂β by the backward kernel from the saved x, γ, μ, r): y, and the
+ * moving statistics updated with the batch's μ and biased σ² (m·momentum + batch·(1 − momentum)),
+ * for the caller to assign and dispose. Only where `simdBatchNormUsable`.
+ */
+export function simdBatchNormTrain(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  movingMean: tf.Tensor,
+  movingVariance: tf.Tensor,
+  epsilon: number,
+  momentum: number,
+): { y: tf.Tensor; movingMean: tf.Tensor; movingVariance: tf.Tensor } {
+  ensureRegistered();
+  const [y, mean, rstd, nm, nv] = tf.engine().runKernel(BN_FORWARD, { x, gamma, beta, movingMean, movingVariance }, { epsilon, momentum } as never) as unknown as tf.Tensor[];
+  tf.dispose([mean as tf.Tensor, rstd as tf.Tensor]); // the tape holds its own references (its saved copies)
+  return { y: y as tf.Tensor, movingMean: nm as tf.Tensor, movingVariance: nv as tf.Tensor };
+}
+
+/** ∂x, ∂γ, ∂β of a training-mode batch norm for upstream gradient dy, from its x, γ, μ and r = 1/√(σ² + ε). Only where `normSimdUsable`. */
 export function simdBatchNormBackward(x: tf.Tensor, dy: tf.Tensor, gamma: tf.Tensor, mean: tf.Tensor, rstd: tf.Tensor): { dx: tf.Tensor; dgamma: tf.Tensor; dbeta: tf.Tensor } {
   checkChannels('batch norm gradient', x, [gamma, mean, rstd]);
   if (dy.shape.length !== x.shape.length || dy.shape.some((v, i) => v !== x.shape[i]))
