@@ -46,16 +46,19 @@ const FORMULATIONS: readonly ConvFormulation[] = ['forward-conv', 'im2col', 'com
 const LABEL: Record<ConvFormulation, string> = {
   'forward-conv': '0.1 (forward-conv)',
   im2col: 'im2col',
-  composed: "before (composed: the previous 'auto')",
-  auto: 'after (auto: SIMD depthwise kernels)',
+  composed: "before (composed: 'auto' without forgetless's SIMD kernels)",
+  auto: 'after (auto: SIMD depthwise, 1×1, batch norm, ReLU6 kernels)',
 };
 
 /**
  * `CONV_SPEED_ONLY=depthwise` restricts the workload to what the SIMD depthwise kernels change: the
  * DepthwiseConv2D and SeparableConv2D op rows, the MobileNetV2 step and its per-example importances
- * (and the PyTorch MobileNetV2 step beside it); unset, everything runs.
+ * (and the PyTorch MobileNetV2 step beside it); `CONV_SPEED_ONLY=mobilenet` to the same plus the
+ * MobileNetV2 1×1 Conv2D op rows (what the SIMD 1×1, batch norm and ReLU6 kernels change); unset,
+ * everything runs.
  */
-const depthwiseOnly = () => process.env.CONV_SPEED_ONLY === 'depthwise';
+const depthwiseOnly = () => process.env.CONV_SPEED_ONLY === 'depthwise' || process.env.CONV_SPEED_ONLY === 'mobilenet';
+const mobilenetOnly = () => process.env.CONV_SPEED_ONLY === 'mobilenet';
 
 /** Runs fn (sync or async) under a formulation, restoring the default afterwards. */
 async function under<T>(f: ConvFormulation, fn: () => T | Promise<T>): Promise<T> {
@@ -447,7 +450,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   say(`${mmName}: ${start.median.toFixed(1)} ms`);
 
   // ops: forward, input gradient, filter gradient, under each formulation, interleaved
-  for (const c of convCases(opts.quick).filter((c) => !depthwiseOnly() || c.kind !== 'conv2d')) {
+  for (const c of convCases(opts.quick).filter((c) => !depthwiseOnly() || c.kind !== 'conv2d' || (mobilenetOnly() && c.name.startsWith('MobileNetV2 1×1')))) {
     const { passes, inputs } = casePasses(c);
     const gflop = (2 * caseMacs(c)) / 1e9;
     const shape = `x [${c.n},${c.h},${c.h},${c.c}], ${c.k}×${c.k}${c.s > 1 ? ` stride ${c.s}` : ''}, ${c.pad}`;
@@ -531,11 +534,11 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   rows.push(row(`${mmName}, alone, at the end`, '-', b, '-', 1, end, mmFlop, gflopsOf(end, mmFlop)));
   if (depthwiseOnly())
     notes.push(
-      "CONV_SPEED_ONLY=depthwise: only the DepthwiseConv2D and SeparableConv2D ops, the MobileNetV2 step and its per-example importances ran. Each op also has a 'warm caches' row: per round each formulation (rotated order) runs once untimed, then three times back to back (their mean is the round's sample), the matMul once untimed and once timed; the other op rows run each op right after another formulation or the 12 MB matMul, so with the inputs out of cache.",
+      `CONV_SPEED_ONLY=${process.env.CONV_SPEED_ONLY}: only the DepthwiseConv2D and SeparableConv2D ops${mobilenetOnly() ? ", MobileNetV2's 1×1 Conv2D ops" : ''}, the MobileNetV2 step and its per-example importances ran. Each op also has a 'warm caches' row: per round each formulation (rotated order) runs once untimed, then three times back to back (their mean is the round's sample), the matMul once untimed and once timed; the other op rows run each op right after another formulation or the 12 MB matMul, so with the inputs out of cache.`,
     );
   notes.push(
     `pct_of_matmul: a row's GFLOP/s over matmul_gflop_s, the GFLOP/s of a ${mmName} matMul timed in the same rounds as the row (each round runs every formulation and the matMul in a rotated order, so load from other processes falls on all alike); the matMul alone at the start and end of each backend's rows shows how much that load moved.`,
-    "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), under 'forward-conv' (forgetless 0.1's formulation, with tfjs-backend-wasm's own kernels), 'im2col' (forgetless's Slice and MaxPoolGrad kernels), before ('composed', the 'auto' of the 2026-11-30 conv-speed-auto run: per op the fastest composition of tfjs ops, and forgetless's Identity, Cast, Sum, Mean and LeakyRelu kernels on wasm) and after ('auto', the default: the same plus forgetless's WebAssembly SIMD depthwise kernels, forward, ∂x and ∂W, where the module runs: not on wasm-nosimd, where 'auto' falls back to 'composed'), interleaved round by round (median of the rounds), each timed to its return (wasm runs synchronously) with its output disposed unread (the runs before 2026-11-30_conv-speed-simd read it back, a copy out of the heap of 1–2 ms for a [8, 24, 24, 144] output). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W).",
+    "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), under 'forward-conv' (forgetless 0.1's formulation, with tfjs-backend-wasm's own kernels), 'im2col' (forgetless's Slice and MaxPoolGrad kernels), before ('composed', the 'auto' of the 2026-11-30 conv-speed-auto run: per op the fastest composition of tfjs ops, and forgetless's Identity, Cast, Sum, Mean and LeakyRelu kernels on wasm) and after ('auto', the default: the same plus forgetless's WebAssembly SIMD kernels where the module runs: depthwise convolutions forward, ∂x and ∂W (2026-11-30_conv-speed-simd), and since 2026-11-30_conv-speed-pw 1×1 unit-stride convolutions forward, ∂x and ∂W, training-mode batch norm (one kernel each way, the moving statistics folded in), ReLU6 and its gradient, and a PadV2 in place; not on wasm-nosimd, where 'auto' falls back to 'composed'), interleaved round by round (median of the rounds), each timed to its return (wasm runs synchronously) with its output disposed unread (the runs before 2026-11-30_conv-speed-simd read it back, a copy out of the heap of 1–2 ms for a [8, 24, 24, 144] output). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W).",
     "Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), the four formulations interleaved; gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done.",
     `Per-example importances (inference mode): paper 2's conv net on ${s.perExample.samples} random 28×28 images, MobileNetV2 on ${s.perExample.mobilenet.samples} random images (FIS and MAS), each in one batch; the loop (one backward pass per example) on the first ${s.perExample.loopSamples} (MobileNetV2: ${s.perExample.mobilenet.loopSamples}), scaled per example. Every entry (forward+backward, fast path, loop; under each formulation) is interleaved round by round with the others: median, min and max of ${s.perExample.rounds} rounds after one warm-up round. x_loop: the loop's time per example over the fast path's; x_forward_backward: time over one plain forward+backward pass (mean cross-entropy, all parameters) over the same examples. Memory stays bounded: the per-example gradients are built in chunks of at most 2^23 floats (maxChunkElements).`,
   );

@@ -12,6 +12,7 @@ import { toVariable } from '../init.js';
 import type { Rng } from '../rng.js';
 import type { ApplyContext, Layer, LayerConfig, Shape } from './layer.js';
 import { useFusedBatchNorm } from '../ops/gradients.js';
+import { simdBatchNormTrain, simdBatchNormUsable } from '../ops/norm-simd.js';
 
 export interface BatchNormOptions {
   /** Moving-average momentum (default 0.9, PyTorch's 0.1 update rate; Keras imports use 0.99). */
@@ -99,6 +100,21 @@ export class BatchNorm implements Layer {
     let mean: tf.Tensor = mm;
     let variance: tf.Tensor = mv;
     let fused: tf.Tensor | undefined;
+    const simd =
+      ctx.training &&
+      this.params.gamma &&
+      this.params.beta &&
+      this.featureAxis === this.rank - 1 &&
+      useFusedBatchNorm(x) &&
+      simdBatchNormUsable(x, this.params.gamma, this.params.beta, mm, mv);
+    if (simd) {
+      // one kernel: y, its gradient registered, and the moving statistics' update (`norm-simd.ts`)
+      const f = simdBatchNormTrain(x, this.params.gamma as tf.Tensor, this.params.beta as tf.Tensor, mm, mv, this.epsilon, this.momentum);
+      mm.assign(f.movingMean);
+      mv.assign(f.movingVariance);
+      tf.dispose([f.movingMean, f.movingVariance]);
+      return this.finish(f.y, x, ctx);
+    }
     if (ctx.training && this.params.gamma && this.params.beta && this.featureAxis === this.rank - 1 && useFusedBatchNorm(x)) {
       const f = fusedTrainingBatchNorm(x, this.params.gamma, this.params.beta, this.epsilon, this.reductionAxes());
       fused = f.y;
@@ -126,6 +142,12 @@ export class BatchNorm implements Layer {
       if (this.params.gamma) z = tf.mul(z, this.broadcast(this.params.gamma));
       if (this.params.beta) z = tf.add(z, this.broadcast(this.params.beta));
     }
+    return this.finish(z, x, ctx);
+  }
+
+  /** The output z after the pre-activation tap and capture. */
+  private finish(out: tf.Tensor, x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
+    let z = out;
     const tap = ctx.taps?.[this.name];
     if (tap) z = tf.add(z, tap);
     if (ctx.capture) ctx.capture[this.name] = { input: x, preActivation: z, output: z };

@@ -16,13 +16,22 @@ import { DEPTHWISE_SIMD_SHARED_WASM, DEPTHWISE_SIMD_WASM } from './depthwise-sim
 import { getConvFormulation } from './formulation.js';
 
 type Kernel17 = (...args: number[]) => void;
-interface Exports {
+export interface Exports {
   dw_forward: Kernel17;
   dw_input_grad: Kernel17;
   dw_filter_grad: Kernel17;
   dw_expand(x: number, xe: number, pixels: number, c: number, m: number): void;
   dw_reduce(dxe: number, dx: number, pixels: number, c: number, m: number): void;
   dw_accumulate(g: number, acc: number, len: number, square: number, first: number): void;
+  /** `norm-simd.c`, linked into the same module (`norm-simd.ts`). */
+  bn_forward(x: number, gamma: number, beta: number, y: number, mean: number, variance: number, rstd: number, p: number, c: number, eps: number): void;
+  bn_backward(x: number, dy: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number, p: number, c: number): void;
+  relu6_grad(x: number, dy: number, dx: number, n: number): void;
+  relu6(x: number, y: number, n: number): void;
+  /** `gemm-simd.c` (`gemm-simd.ts`). */
+  pw_forward(x: number, w: number, y: number, p: number, c: number, o: number): void;
+  pw_filter_grad(x: number, dy: number, dw: number, p: number, c: number, o: number): void;
+  pw_input_grad(dy: number, w: number, wt: number, dx: number, p: number, c: number, o: number): void;
 }
 
 export interface WasmHeapBackend {

@@ -2,11 +2,14 @@
  * How forgetless's registered conv gradients are formulated (see `gradients.ts`):
  * - `'auto'` (default): per op and shape, the fastest of the formulations below as measured on wasm
  *   (`gradients.ts` says which where), and on wasm forgetless's Identity, Sum, Mean and LeakyRelu
- *   kernels in place of the stock ones (`wasm-kernels.ts`) and its WebAssembly SIMD depthwise
- *   convolution kernels, forward and both gradients (`depthwise-simd.ts`).
- * - `'composed'`: 'auto' without the SIMD depthwise kernels: depthwise gradients composed of tfjs
- *   ops (`depthwise.ts`), tfjs-backend-wasm's own depthwise forward (XNNPACK). The previous 'auto',
- *   kept for comparison and as the fallback where the SIMD module cannot run.
+ *   kernels in place of the stock ones (`wasm-kernels.ts`) and its WebAssembly SIMD kernels:
+ *   depthwise convolutions, forward and both gradients (`depthwise-simd.ts`); 1×1 unit-stride
+ *   convolutions, forward and both gradients (`gemm-simd.ts`); training-mode batch norm, ReLU6 and
+ *   its gradient (`norm-simd.ts`); and a PadV2 in place (`wasm-kernels.ts`).
+ * - `'composed'`: 'auto' without those SIMD kernels and that PadV2: depthwise gradients composed of
+ *   tfjs ops (`depthwise.ts`), 1×1 gradients as matMuls, batch norm and ReLU6's gradient of tfjs ops,
+ *   tfjs-backend-wasm's own depthwise and 1×1 forward (XNNPACK), Relu6 and PadV2. Kept for
+ *   comparison (the benchmark's "before") and as the fallback where the SIMD module cannot run.
  * - `'im2col'`: forgetless's previous default, kept for comparison: matrix products over patches (`im2col.ts`): ∂W = Xᵀ·δ, ∂x = col2im(δ·Wᵀ),
  *   1×1 kernels as plain matMuls; taps and pooling windows as rank-4 slices (`windows.ts`); on wasm,
  *   a Slice kernel that copies in place (`wasm-kernels.ts`).
@@ -16,7 +19,7 @@
  */
 export type ConvFormulation = 'auto' | 'composed' | 'im2col' | 'forward-conv';
 
-/** 'auto' or 'composed': the per-op choices of 'auto' (they differ only in the depthwise kernels on wasm). */
+/** 'auto' or 'composed': the per-op choices of 'auto' (they differ only in forgetless's SIMD kernels on wasm). */
 export function isAutoFormulation(f: ConvFormulation = current): boolean {
   return f === 'auto' || f === 'composed';
 }

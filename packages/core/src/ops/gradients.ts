@@ -32,6 +32,8 @@ import { IM2COL_MIN_CHANNELS, conv2dInputGradIm2col, conv2dInputGradTaps, formul
 import { depthwiseInputGrad, formulatedDepthwiseFilterGrad } from './depthwise.js';
 import { simdKernelsFor } from './depthwise-simd.js';
 import { maxPoolGrad } from './max-pool.js';
+import { normSimdUsable, simdRelu6Grad } from './norm-simd.js';
+import { isPointwise, pointwiseSimd } from './gemm-simd.js';
 import { registerOwnGradient } from './own-gradients.js';
 import { ensureWasmKernels, isForgetlessKernel } from './wasm-kernels.js';
 
@@ -93,6 +95,9 @@ export function conv2dBackpropInput(
   const ours = isDilated(d) || use(() => SLOW_CONV_INPUT_GRAD.has(tf.getBackend()));
   const [kh, kw, c] = filter.shape;
   const f = getConvFormulation();
+  // 1×1 at unit stride on wasm under 'auto': dy·Wᵀ by forgetless's SIMD kernel (`gemm-simd.ts`), through wasm's Conv2DBackpropInput (ours)
+  if (ours && pointwiseHere('Conv2DBackpropInput', filter.shape, s, d, dy, filter))
+    return tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { strides: s, pad, dataFormat: 'NHWC', inputShape: [...inputShape] } as never) as tf.Tensor4D;
   if (ours && f !== 'forward-conv' && (kh * kw === 1 || c >= IM2COL_MIN_CHANNELS)) {
     // 'auto': one matMul per tap (`conv2dInputGradTaps`), 1.1–1.7× faster than col2im's column matrix on wasm
     return isAutoFormulation(f) ? conv2dInputGradTaps(dy, filter, inputShape, s, pad, d) : conv2dInputGradIm2col(dy, filter, inputShape, s, pad, d);
@@ -116,7 +121,9 @@ export function conv2dBackpropFilter(
 ): tf.Tensor4D {
   const s = pair(strides);
   const d = pair(dilation);
-  if (isDilated(d) || use(missing('Conv2DBackpropFilter'))) return formulatedFilterGrad(x, dy, filterShape, s, pad, d);
+  // 1×1 at unit stride on wasm under 'auto': xᵀ·dy by forgetless's SIMD kernel (`gemm-simd.ts`), through wasm's Conv2DBackpropFilter (ours)
+  const pointwise = pointwiseHere('Conv2DBackpropFilter', filterShape, s, d, x, dy);
+  if (!pointwise && (isDilated(d) || use(missing('Conv2DBackpropFilter')))) return formulatedFilterGrad(x, dy, filterShape, s, pad, d);
   return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: s, pad, dataFormat: 'NHWC', filterShape } as never) as tf.Tensor4D;
 }
 
@@ -169,6 +176,13 @@ function simdDepthwiseHere(...ts: tf.Tensor[]): boolean {
  */
 export function useFusedBatchNorm(x: tf.Tensor): boolean {
   return x.dtype === 'float32' && use(() => FAST_WASM_KERNELS.has(tf.getBackend()) && isAutoFormulation());
+}
+
+/** A 1×1 unit-stride convolution that forgetless's SIMD kernels take here (wasm, 'auto', float32, the module running; `gemm-simd.ts`). */
+function pointwiseHere(kernel: string, filterShape: readonly number[], s: readonly number[], d: readonly number[], ...tensors: tf.Tensor[]): boolean {
+  if (mode === 'stock' || tf.getBackend() !== 'wasm' || !isPointwise(filterShape, { strides: s, dilations: d, pad: 'valid' })) return false;
+  const k = tf.getKernel(kernel, 'wasm');
+  return k !== undefined && isForgetlessKernel(k) && pointwiseSimd(tf.backend(), ...tensors) !== undefined;
 }
 
 function use(customWhen: () => boolean): boolean {
@@ -227,6 +241,8 @@ export function registerForgetlessGradients(): void {
     gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
       const [x] = saved as [tf.Tensor];
       if (!fastElementwise(x)) return s6(dy, saved, attrs);
+      // one pass by forgetless's SIMD kernel where it runs ('auto' on wasm: `norm-simd.ts`)
+      if (normSimdUsable(x, dy)) return { x: () => simdRelu6Grad(x, dy) };
       return { x: () => tf.mul(dy, tf.sub(tf.step(x), tf.step(tf.sub(x, 6)))) };
     }) as never,
   } as tf.GradConfig);

@@ -57,4 +57,75 @@ describe("forgetless's wasm kernels", () => {
     x.dispose();
     model.dispose();
   });
+
+  it("PadV2 in place (under 'auto') equals tfjs's pad on cpu: ranks 1–5, padded and unpadded trailing axes, a constant, int32, empty", async () => {
+    const cases: Array<{ shape: number[]; pads: Array<[number, number]>; value?: number; dtype?: 'int32' }> = [
+      {
+        shape: [2, 5, 6, 3],
+        pads: [
+          [0, 0],
+          [1, 1],
+          [0, 1],
+          [0, 0],
+        ],
+      },
+      {
+        shape: [3, 4, 5, 7],
+        pads: [
+          [0, 0],
+          [2, 0],
+          [1, 2],
+          [0, 0],
+        ],
+        value: 1.5,
+      },
+      {
+        shape: [2, 3, 4, 5],
+        pads: [
+          [1, 0],
+          [0, 0],
+          [0, 0],
+          [2, 1],
+        ],
+      },
+      { shape: [7], pads: [[3, 2]] },
+      {
+        shape: [2, 3, 2, 2, 3],
+        pads: [
+          [0, 1],
+          [0, 0],
+          [1, 0],
+          [0, 0],
+          [0, 0],
+        ],
+        dtype: 'int32',
+      },
+      {
+        shape: [2, 0, 3],
+        pads: [
+          [1, 1],
+          [1, 0],
+          [0, 0],
+        ],
+      },
+    ];
+    const make = (c: (typeof cases)[number]) => tf.tidy(() => tf.cast(tf.mul(tf.randomNormal(c.shape, 0, 1, 'float32', 3), c.dtype ? 10 : 1), c.dtype ?? 'float32'));
+    const refs = cases.map((c) =>
+      tf.tidy(() => {
+        const x = make(c);
+        return { x: Array.from(x.dataSync()), y: Array.from(tf.pad(x, c.pads, c.value).dataSync()) };
+      }),
+    );
+    await tf.setBackend('wasm');
+    ensureWasmKernels();
+    await expectNoLeak(() => {
+      cases.forEach((c, i) => {
+        const x = tf.tensor(refs[i]?.x as number[], c.shape, c.dtype ?? 'float32');
+        const y = tf.pad(x, c.pads, c.value);
+        expect(Array.from(y.dataSync()), JSON.stringify(c)).toEqual(refs[i]?.y);
+        tf.dispose([x, y]);
+      });
+    });
+    await tf.setBackend('cpu');
+  });
 });

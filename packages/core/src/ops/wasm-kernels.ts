@@ -3,8 +3,8 @@
  * stock tfjs-layers models included (whose fused convolutions call the backprop kernels directly,
  * not through a gradient forgetless could replace):
  * - Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter and DepthwiseConv2dNativeBackpropInput,
- *   which the wasm backend lacks: the depthwise ones by forgetless's WebAssembly SIMD kernels under
- *   'auto' (`depthwise-simd.ts`), otherwise (and Conv2DBackpropFilter always) composed of the ops
+ *   which the wasm backend lacks: the depthwise ones and 1×1 unit-stride Conv2DBackpropFilter by
+ *   forgetless's WebAssembly SIMD kernels under 'auto' (`depthwise-simd.ts`, `gemm-simd.ts`), otherwise (and Conv2DBackpropFilter always) composed of the ops
  *   forgetless's own gradients use (`im2col.ts`, `conv2d.ts`, `depthwise.ts`: matMul, convolutions,
  *   slices and pads that wasm has);
  * - DepthwiseConv2dNative by the SIMD kernel under 'auto' (the stock XNNPACK one otherwise);
@@ -25,6 +25,8 @@ import type { Padding } from './conv2d.js';
 import { depthwiseInputGrad, formulatedDepthwiseFilterGrad } from './depthwise.js';
 import { simdDepthwiseFilterGrad, simdDepthwiseForward, simdDepthwiseInputGrad, simdKernelsFor } from './depthwise-simd.js';
 import { getConvFormulation, isAutoFormulation, onConvFormulation } from './formulation.js';
+import { isPointwise, pointwiseSimd, simdPointwiseFilterGrad, simdPointwiseForward, simdPointwiseInputGrad } from './gemm-simd.js';
+import { simdRelu6 } from './norm-simd.js';
 import { formulatedFilterGrad } from './im2col.js';
 import { maxPoolGrad } from './max-pool.js';
 
@@ -126,6 +128,62 @@ function copyRuns(heap: Int32Array, src: number, dst: number, run: number, n0: n
   }
 }
 
+/**
+ * PadV2 (`tf.pad`, ZeroPadding2D) in place on the wasm heap under 'auto': the output filled with the
+ * constant, then the input copied in as runs of contiguous floats (`copyRun`). The stock kernel
+ * took ~1 ms per MobileNetV2 stride-2 padding of [8, 48, 48, 48] (5 a step).
+ */
+function padInPlace(args: KernelArgs): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  if ((x.dtype !== 'float32' && x.dtype !== 'int32') || getConvFormulation() !== 'auto') return stockKernel('PadV2', args);
+  const backend = args.backend as WasmBackendLike;
+  const pads = args.attrs.paddings as Array<[number, number]>;
+  const rank = x.shape.length;
+  if (pads.length !== rank || pads.some((p) => p[0] < 0 || p[1] < 0)) return stockKernel('PadV2', args);
+  const outShape = x.shape.map((d, i) => d + (pads[i] as [number, number])[0] + (pads[i] as [number, number])[1]);
+  const out = backend.makeOutput(outShape, x.dtype);
+  const total = outShape.reduce((a, b) => a * b, 1);
+  if (total === 0) return out;
+  const dst = backend.dataIdMap.get(out.dataId).memoryOffset / 4;
+  const value = (args.attrs.constantValue as number) ?? 0;
+  if (x.dtype === 'float32') new Float32Array(backend.wasm.HEAPU8.buffer).fill(value, dst, dst + total);
+  else new Int32Array(backend.wasm.HEAPU8.buffer).fill(value, dst, dst + total);
+  const inTotal = x.shape.reduce((a, b) => a * b, 1);
+  if (inTotal === 0) return out;
+  const heap = new Int32Array(backend.wasm.HEAPU8.buffer); // 4-byte elements either way
+  const src = backend.dataIdMap.get(x.dataId).memoryOffset / 4;
+  const xs = new Array<number>(rank);
+  const os = new Array<number>(rank);
+  for (let i = rank - 1, a = 1, b = 1; i >= 0; i--) {
+    xs[i] = a;
+    os[i] = b;
+    a *= x.shape[i] as number;
+    b *= outShape[i] as number;
+  }
+  // the trailing unpadded axes and the last padded one copy as one run
+  let m = rank - 1;
+  while (m > 0 && (pads[m] as [number, number])[0] === 0 && (pads[m] as [number, number])[1] === 0) m--;
+  const run = (x.shape[m] as number) * (xs[m] as number);
+  let base = dst;
+  for (let i = 0; i < rank; i++) base += (pads[i] as [number, number])[0] * (os[i] as number);
+  const idx = new Array<number>(m).fill(0);
+  const runs = inTotal / run;
+  let s = src;
+  let o = base;
+  for (let r = 0; r < runs; r++) {
+    copyRun(heap, s, o, run);
+    s += run;
+    for (let i = m - 1; i >= 0; i--) {
+      idx[i] = (idx[i] as number) + 1;
+      o += os[i] as number;
+      if ((idx[i] as number) < (x.shape[i] as number)) break;
+      o -= (x.shape[i] as number) * (os[i] as number);
+      idx[i] = 0;
+    }
+  }
+  return out;
+}
+
 /** Runs shorter than this many elements are copied element by element rather than by `copyWithin`. */
 const SHORT_RUN = 256;
 
@@ -205,7 +263,10 @@ const BACKPROP: tf.KernelConfig[] = [
   {
     kernelName: 'Conv2DBackpropFilter',
     backendName: 'wasm',
-    kernelFunc: (({ inputs, attrs }: KernelArgs) => {
+    kernelFunc: (({ inputs, attrs, backend }: KernelArgs) => {
+      // 1×1 at unit stride: xᵀ·dy by forgetless's SIMD kernel under 'auto' (`gemm-simd.ts`)
+      const simd = isPointwise(attrs.filterShape as number[], attrs) ? pointwiseSimd(backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo) : undefined;
+      if (simd) return simdPointwiseFilterGrad(simd, backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, attrs.filterShape as number[]);
       const g = geometry('Conv2DBackpropFilter', attrs);
       return tf.tidy(() => formulatedFilterGrad(t4(inputs.x), t4(inputs.dy), attrs.filterShape as number[], g.s, g.pad, g.d));
     }) as unknown as tf.KernelFunc,
@@ -313,7 +374,13 @@ function reduceLeading(kernel: 'Sum' | 'Mean', { inputs, attrs, backend }: Kerne
  * - LeakyRelu as x·step(x, α) (two fast kernels, 2 against 9.6 ms for [32, 24, 24, 64]; the stock one
  *   is a scalar loop); its gradient is forgetless's (`gradients.ts`);
  * - DepthwiseConv2dNative by forgetless's SIMD kernel under 'auto' (`depthwise-simd.ts`), the stock
- *   one under 'composed' or where the module cannot run.
+ *   one under 'composed' or where the module cannot run;
+ * - Conv2D and Conv2DBackpropInput of 1×1 unit-stride convolutions by forgetless's SIMD kernels under
+ *   'auto' (`gemm-simd.ts`: x·W, 20–35 % faster than XNNPACK's at MobileNetV2's shapes; dy·Wᵀ, which
+ *   stock tfjs-layers models call directly), the stock ones otherwise;
+ * - PadV2 under 'auto' copying runs in place on the heap (`padInPlace`), the stock one otherwise;
+ * - Relu6 likewise by forgetless's SIMD kernel (`norm-simd.ts`; the stock one is a scalar loop, ~4×
+ *   slower), the stock one under 'composed'.
  */
 const REPLACEMENTS: tf.KernelConfig[] = [
   {
@@ -346,6 +413,34 @@ const REPLACEMENTS: tf.KernelConfig[] = [
       const filter = args.inputs.filter as tf.TensorInfo;
       const simd = simdKernelsFor(args.backend, x, filter);
       return simd ? simdDepthwiseForward(simd, args.backend, x, filter, args.attrs as never) : stockKernel('DepthwiseConv2dNative', args);
+    }) as unknown as tf.KernelFunc,
+  },
+  {
+    kernelName: 'Conv2D',
+    backendName: 'wasm',
+    kernelFunc: ((args: KernelArgs) => {
+      const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+      const simd = isPointwise(filter.shape, args.attrs) ? pointwiseSimd(args.backend, x, filter) : undefined;
+      return simd ? simdPointwiseForward(simd, args.backend, x, filter) : stockKernel('Conv2D', args);
+    }) as unknown as tf.KernelFunc,
+  },
+  {
+    kernelName: 'Conv2DBackpropInput',
+    backendName: 'wasm',
+    kernelFunc: ((args: KernelArgs) => {
+      const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+      const simd = isPointwise(filter.shape, args.attrs) ? pointwiseSimd(args.backend, dy, filter) : undefined;
+      return simd ? simdPointwiseInputGrad(simd, args.backend, dy, filter, args.attrs.inputShape as number[]) : stockKernel('Conv2DBackpropInput', args);
+    }) as unknown as tf.KernelFunc,
+  },
+  { kernelName: 'PadV2', backendName: 'wasm', kernelFunc: padInPlace as unknown as tf.KernelFunc },
+  {
+    kernelName: 'Relu6',
+    backendName: 'wasm',
+    kernelFunc: ((args: KernelArgs) => {
+      const x = args.inputs.x as tf.TensorInfo;
+      const simd = simdKernelsFor(args.backend, x);
+      return simd ? simdRelu6(simd, args.backend, x) : stockKernel('Relu6', args);
     }) as unknown as tf.KernelFunc,
   },
   {

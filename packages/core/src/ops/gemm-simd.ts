@@ -1,0 +1,80 @@
+/**
+ * forgetless's WebAssembly SIMD kernels for 1×1 convolutions at unit stride and dilation
+ * (`gemm-simd.c`, linked into the depthwise kernels' module: `depthwise-simd.ts` binds it to tfjs-wasm's
+ * memory), NHWC, float32: ∂W = xᵀ·dy read from x and dy in place, where tfjs's matMul needs x
+ * transposed and dy packed (two full copies of the activations per layer), and ∂x = dy·Wᵀ. Run under
+ * 'auto' on wasm where the module runs (`simdKernelsFor`) by forgetless's Conv2D gradient
+ * (`gradients.ts`) and by the Conv2DBackpropFilter/Conv2DBackpropInput kernels forgetless registers
+ * for wasm (`wasm-kernels.ts`: stock tfjs-layers models call those directly).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { type Exports, type WasmHeapBackend, depthwiseSimd, simdKernelsFor } from './depthwise-simd.js';
+
+const offset = (b: WasmHeapBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
+const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0] as number, (v[1] ?? v[0]) as number] : [(v as number) ?? 1, (v as number) ?? 1]);
+
+/**
+ * Whether a convolution is one these kernels take: a [1, 1, C, O] filter, unit strides and
+ * dilations, 'same'/'valid' padding (no padding at 1×1) or explicit zero padding, NHWC.
+ */
+export function isPointwise(
+  filterShape: readonly number[],
+  attrs: { strides?: unknown; dilations?: unknown; pad?: unknown; dataFormat?: unknown; dimRoundingMode?: unknown },
+): boolean {
+  if (filterShape[0] !== 1 || filterShape[1] !== 1) return false;
+  const s = pair(attrs.strides ?? 1);
+  const d = pair(attrs.dilations ?? 1);
+  if (s[0] !== 1 || s[1] !== 1 || d[0] !== 1 || d[1] !== 1) return false;
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC' && attrs.dataFormat !== 'channelsLast') return false;
+  const pad = attrs.pad;
+  if (pad === 'same' || pad === 'valid') return true;
+  return Array.isArray(pad) && pad.flat().every((v) => v === 0);
+}
+
+/** The kernels for these tensors where they run (wasm, 'auto', float32, the module usable), else undefined. */
+export function pointwiseSimd(backend: unknown, ...tensors: tf.TensorInfo[]): Exports | undefined {
+  return simdKernelsFor(backend, ...tensors);
+}
+
+/** ∂W [1, 1, C, O] of a 1×1 unit-stride convolution of x [N, H, W, C] for dy [N, H, W, O], as a wasm kernel function's output. */
+export function simdPointwiseFilterGrad(ex: Exports, backend: unknown, x: tf.TensorInfo, dy: tf.TensorInfo, filterShape: readonly number[]): tf.TensorInfo {
+  const b = backend as WasmHeapBackend;
+  const [, , c, o] = filterShape as [number, number, number, number];
+  const p = tf.util.sizeFromShape(x.shape) / (c || 1);
+  if (x.shape[3] !== c || dy.shape[3] !== o || tf.util.sizeFromShape(dy.shape) !== p * o || dy.shape.slice(0, 3).some((v, i) => v !== x.shape[i]))
+    throw new Error(`Conv2DBackpropFilter on wasm (forgetless): x [${x.shape}] and dy [${dy.shape}] do not fit a 1×1 filter [${filterShape}]`);
+  const out = b.makeOutput([...filterShape], 'float32');
+  if (c * o > 0) ex.pw_filter_grad(offset(b, x), offset(b, dy), offset(b, out), p, c, o);
+  return out;
+}
+
+/** ∂x [N, H, W, C] of a 1×1 unit-stride convolution with filter [1, 1, C, O] for dy [N, H, W, O], as a wasm kernel function's output. */
+export function simdPointwiseInputGrad(ex: Exports, backend: unknown, dy: tf.TensorInfo, filter: tf.TensorInfo, inputShape: readonly number[]): tf.TensorInfo {
+  const b = backend as WasmHeapBackend;
+  const [, , c, o] = filter.shape as [number, number, number, number];
+  if (inputShape.length !== 4 || inputShape[3] !== c || dy.shape[3] !== o || dy.shape.slice(0, 3).some((v, i) => v !== inputShape[i]))
+    throw new Error(`Conv2DBackpropInput on wasm (forgetless): dy [${dy.shape}] and filter [${filter.shape}] do not fit input shape [${inputShape}]`);
+  const out = b.makeOutput([...inputShape], 'float32');
+  const p = tf.util.sizeFromShape([...inputShape]) / (c || 1);
+  if (p * c === 0) return out; // nothing to compute
+  const wt = b.wasm._malloc(Math.max(1, c * o) * 4);
+  try {
+    ex.pw_input_grad(offset(b, dy), offset(b, filter), wt, offset(b, out), p, c, o);
+  } finally {
+    b.wasm._free(wt);
+  }
+  return out;
+}
+
+/** y [N, H, W, O] = conv2d(x, filter) for a 1×1 unit-stride filter [1, 1, C, O], as a wasm kernel function's output. */
+export function simdPointwiseForward(ex: Exports, backend: unknown, x: tf.TensorInfo, filter: tf.TensorInfo): tf.TensorInfo {
+  const b = backend as WasmHeapBackend;
+  const [, , c, o] = filter.shape as [number, number, number, number];
+  if (x.shape[3] !== c) throw new Error(`Conv2D on wasm (forgetless): x [${x.shape}] does not fit filter [${filter.shape}]`);
+  const out = b.makeOutput([...x.shape.slice(0, 3), o], 'float32');
+  const p = tf.util.sizeFromShape(x.shape) / (c || 1);
+  if (p * o > 0) ex.pw_forward(offset(b, x), offset(b, filter), offset(b, out), p, c, o);
+  return out;
+}
+
+export { depthwiseSimd };

@@ -1,0 +1,214 @@
+import '@tensorflow/tfjs-backend-wasm';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, describe, expect, it } from 'vitest';
+import { expectNoLeak, relErr } from '../../../../test/helpers.js';
+import '../gradients.js';
+import { loadLayersModelFromArtifacts } from '../keras/load.js';
+import { Rng } from '../rng.js';
+import { withConvFormulation } from './formulation.js';
+import { withGradientMode } from './gradients.js';
+import { normSimdUsable, simdBatchNormTrain, simdBatchNormUsable, simdRelu6Grad } from './norm-simd.js';
+import { ensureWasmKernels } from './wasm-kernels.js';
+
+type Host = { v: Float32Array; s: number[] };
+const host = (t: tf.Tensor): Host => ({ v: t.dataSync().slice() as Float32Array, s: t.shape });
+const dev = (h: Host) => tf.tensor(h.v, h.s);
+
+/** A tfjs-layers model's memory artifacts (its own save). */
+async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return artifacts as tf.io.ModelArtifacts;
+}
+
+async function onWasm<T>(fn: () => T | Promise<T>): Promise<T> {
+  await tf.setBackend('wasm');
+  ensureWasmKernels();
+  try {
+    return await fn();
+  } finally {
+    await tf.setBackend('cpu');
+  }
+}
+
+/** Training-mode batch norm by tfjs ops on cpu, differentiated by tfjs's stock autodiff: y, μ, σ², ∂x, ∂γ, ∂β. */
+function reference(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, dy: tf.Tensor, eps: number): Host[] {
+  return withGradientMode('stock', () =>
+    tf.tidy(() => {
+      const axes = x.shape.slice(0, -1).map((_, i) => i);
+      const f = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const { mean, variance } = tf.moments(xx, axes);
+        return tf.add(tf.mul(tf.div(tf.sub(xx, mean), tf.sqrt(tf.add(variance, eps))), g), b);
+      };
+      const { mean, variance } = tf.moments(x, axes);
+      const g = tf.grads((a, b, c) => tf.sum(tf.mul(f(a as tf.Tensor, b as tf.Tensor, c as tf.Tensor), dy)))([x, gamma, beta]);
+      return [f(x, gamma, beta), mean, variance, ...g].map(host);
+    }),
+  );
+}
+
+describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () => {
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  // channels not multiples of 4, one example and three, P = 1, and P over a summation block (64 rows)
+  it.each([
+    [1, 5, 7, 13],
+    [3, 9, 9, 6],
+    [3, 20, 25, 5],
+    [1, 1, 1, 7],
+    [3, 4, 4, 16],
+    [10, 3],
+  ])('batch norm (one kernel, its registered gradient, the moving statistics) matches tfjs on cpu within 1e-5: [%s]', async (...shape) => {
+    const c = shape[shape.length - 1] as number;
+    const eps = 1e-3;
+    const inputs = tf.tidy(() => [
+      tf.add(tf.mul(tf.randomNormal(shape, 0, 1, 'float32', 7), 3), 1.5),
+      tf.randomNormal([c], 1, 0.3, 'float32', 8),
+      tf.randomNormal([c], 0, 0.3, 'float32', 9),
+      tf.randomNormal(shape, 0, 1, 'float32', 10),
+    ]);
+    const ref = reference(inputs[0] as tf.Tensor, inputs[1] as tf.Tensor, inputs[2] as tf.Tensor, inputs[3] as tf.Tensor, eps);
+    const hs = inputs.map(host);
+    tf.dispose(inputs);
+    await onWasm(async () => {
+      const [x, g, b, dy] = hs.map(dev) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      const [mm, mv] = [tf.randomNormal([c], 0, 1, 'float32', 12), tf.randomUniform([c], 0.5, 2, 'float32', 13)];
+      expect(simdBatchNormUsable(x, g, b, mm, mv)).toBe(true);
+      await expectNoLeak(() => {
+        const got = tf.tidy(() => {
+          let moving: tf.Tensor[] = [];
+          let out: tf.Tensor | undefined;
+          const grads = tf.grads((xx, gg, bb) => {
+            const f = simdBatchNormTrain(xx as tf.Tensor, gg as tf.Tensor, bb as tf.Tensor, mm, mv, eps, 0.8);
+            // kept: tf.grads disposes what its function made but the value
+            moving = [tf.keep(f.movingMean), tf.keep(f.movingVariance)];
+            out = tf.keep(f.y);
+            return tf.sum(tf.mul(f.y, dy));
+          })([x, g, b]);
+          // the moving statistics: m·0.8 + batch·0.2, from the reference's μ and σ²
+          const wantMoving = [tf.add(tf.mul(mm, 0.8), tf.mul(dev(ref[1] as Host), 0.2)), tf.add(tf.mul(mv, 0.8), tf.mul(dev(ref[2] as Host), 0.2))];
+          moving.forEach((m, i) => expect(relErr(m, wantMoving[i] as tf.Tensor), `moving ${i}`).toBeLessThanOrEqual(1e-5));
+          const result = [out as tf.Tensor, ...grads].map(host);
+          tf.dispose([...moving, out as tf.Tensor]);
+          return result;
+        });
+        const names = ['y', '∂x', '∂γ', '∂β'];
+        const want = [ref[0], ref[3], ref[4], ref[5]] as Host[];
+        got.forEach((t, i) => {
+          expect(t.s, names[i]).toEqual((want[i] as Host).s);
+          // P = 1: x − μ is 0, so ∂x and ∂γ are rounding noise around 0: compare to the scale of dy·γ/√ε
+          const scale = shape.slice(0, -1).every((v) => v === 1) && (i === 1 || i === 2) ? 30 : undefined;
+          if (scale) expect(Math.max(...Array.from(t.v, (v, j) => Math.abs(v - ((want[i] as Host).v[j] as number)))) / scale, names[i]).toBeLessThanOrEqual(1e-5);
+          else expect(relErr(t.v, (want[i] as Host).v), names[i]).toBeLessThanOrEqual(1e-5);
+        });
+      });
+      tf.dispose([mm, mv]);
+      tf.dispose([x, g, b, dy]);
+    });
+  });
+
+  it("ReLU6's gradient by the kernel is tfjs's stock one on cpu exactly (both sides of 0 and 6, exactly 0 and 6, sizes not multiples of 4)", async () => {
+    const x = tf.concat([tf.mul(tf.randomNormal([201], 0, 1, 'float32', 4), 5), tf.tensor1d([0, 6, -0, 6.0000005, 5.9999995, -7])]);
+    const dy = tf.randomNormal(x.shape, 0, 1, 'float32', 5);
+    const ref = withGradientMode('stock', () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu6(a), dy)))(x));
+    const [hx, hdy, hr] = [host(x), host(dy), host(ref)];
+    tf.dispose([x, dy, ref]);
+    await onWasm(async () => {
+      const [xw, dyw] = [dev(hx), dev(hdy)];
+      await expectNoLeak(() => {
+        const direct = simdRelu6Grad(xw, dyw);
+        const viaGrad = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu6(a), dyw)))(xw);
+        expect(relErr(direct.dataSync(), hr.v)).toBe(0);
+        expect(relErr(viaGrad.dataSync(), hr.v)).toBe(0);
+        tf.dispose([direct, viaGrad]);
+      });
+      tf.dispose([xw, dyw]);
+    });
+  });
+
+  it("ReLU6 on wasm by the kernel ('auto') and by the stock one ('composed') are tfjs's on cpu exactly (the kernel keeps NaN too)", async () => {
+    const x = tf.concat([tf.mul(tf.randomNormal([203], 0, 1, 'float32', 4), 5), tf.tensor1d([0, 6, -0, Number.NaN, -7, 7, Number.POSITIVE_INFINITY])]);
+    const r = tf.relu6(x);
+    const [hx, ref] = [host(x), host(r)];
+    tf.dispose([x, r]);
+    await onWasm(async () => {
+      const xw = dev(hx);
+      await expectNoLeak(() => {
+        for (const f of ['auto', 'composed'] as const) {
+          const y = withConvFormulation(f, () => tf.relu6(xw));
+          // the stock wasm kernel (a scalar clamp) loses NaN: compared where x is a number
+          const keep = (v: ArrayLike<number>) => Array.from(v).filter((_, i) => f === 'auto' || !Number.isNaN(hx.v[i] as number));
+          expect(keep(y.dataSync()), f).toEqual(keep(ref.v));
+          y.dispose();
+        }
+      });
+      xw.dispose();
+    });
+  });
+
+  it("are used under 'auto' on wasm only: not under 'composed' (the before), not on cpu", async () => {
+    const x = tf.ones([2, 3]);
+    expect(normSimdUsable(x)).toBe(false);
+    x.dispose();
+    await onWasm(() => {
+      const xw = tf.ones([2, 3]);
+      expect(normSimdUsable(xw)).toBe(true);
+      expect(withConvFormulation('composed', () => normSimdUsable(xw))).toBe(false);
+      expect(withConvFormulation('im2col', () => normSimdUsable(xw))).toBe(false);
+      const xi = tf.cast(xw, 'int32');
+      expect(normSimdUsable(xi)).toBe(false);
+      tf.dispose([xw, xi]);
+    });
+  });
+
+  it('a stock tfjs-layers MobileNet-style model imported into forgetless (batch norm, ReLU6, 1×1 and depthwise convs) takes one SGD step on wasm as on cpu', async () => {
+    const input = tfl.input({ shape: [12, 12, 3] });
+    const conv = (filters: number, k: number, s: number, seed: number) =>
+      tfl.layers.conv2d({ filters, kernelSize: k, strides: s, padding: 'same', useBias: false, kernelInitializer: 'glorotNormal', seed } as never);
+    const bnRelu = (t: tfl.SymbolicTensor) =>
+      tfl.layers.reLU({ maxValue: 6 }).apply(tfl.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3 }).apply(t)) as tfl.SymbolicTensor;
+    let h = bnRelu(conv(10, 3, 2, 1).apply(input) as tfl.SymbolicTensor);
+    const e = bnRelu(conv(30, 1, 1, 2).apply(h) as tfl.SymbolicTensor);
+    const d = bnRelu(
+      tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false, depthwiseInitializer: 'glorotNormal', seed: 3 } as never).apply(e) as tfl.SymbolicTensor,
+    );
+    const p = tfl.layers.batchNormalization().apply(conv(10, 1, 1, 4).apply(d)) as tfl.SymbolicTensor;
+    h = tfl.layers.add().apply([h, p]) as tfl.SymbolicTensor;
+    const out = tfl.layers.dense({ units: 5, kernelInitializer: 'glorotNormal', seed: 5 } as never).apply(tfl.layers.globalAveragePooling2d({}).apply(h)) as tfl.SymbolicTensor;
+    const keras = tfl.model({ inputs: input, outputs: out });
+    const artifacts = await artifactsOf(keras);
+    keras.dispose();
+    const xs = tf.tidy(() => host(tf.randomNormal([3, 12, 12, 3], 0, 1, 'float32', 11)));
+    /** One SGD step (lr 0.5, training mode, mean squared output): the weights and moving statistics after it. */
+    const step = async () => {
+      const loaded = await loadLayersModelFromArtifacts(artifacts);
+      const m = loaded.model;
+      const got = tf.tidy(() => {
+        const x = dev(xs);
+        const vars = Object.values(m.params);
+        const { grads } = tf.variableGrads(() => tf.mean(tf.square(m.apply(x, { training: true, rng: new Rng(0) }))) as tf.Scalar, vars);
+        for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name] as tf.Tensor, 0.5)));
+        return [...vars, ...Object.values(m.state ?? {})].map((v) => ({ name: v.name, ...host(v) }));
+      });
+      loaded.dispose();
+      return got;
+    };
+    const ref = await withGradientMode('stock', step);
+    await onWasm(async () => {
+      await expectNoLeak(async () => {
+        const got = await step();
+        expect(got.length).toBe(ref.length);
+        // eleven layers of float32 rounding in different orders (each kernel alone is within 1e-5: the tests above and gemm-simd.test.ts)
+        got.forEach((g, i) => expect(relErr(g.v, (ref[i] as Host).v), g.name).toBeLessThanOrEqual(1e-4));
+      });
+    });
+  });
+});
