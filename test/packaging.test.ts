@@ -13,7 +13,8 @@
 //   bundles must hold tfjs's gradient code once; and useBackend's webgl, webgpu and
 //   not-imported-package paths are checked in the browser.
 import { type ExecFileOptions, execFile } from 'node:child_process';
-import { cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -157,8 +158,10 @@ describe('each package packed, installed alone, used as its README shows', () =>
     console.log(`packaging: packed and installed ${PACKAGES.length} packages in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }, 600_000);
 
-  afterAll(() => {
-    if (work && !process.env.FORGETLESS_KEEP_SCRATCH) rmSync(work, { recursive: true, force: true });
+  afterAll(async () => {
+    // asynchronously: a synchronous removal of the eleven scratch installs blocked the worker's event
+    // loop past vitest's 60 s RPC timeout on a loaded machine ("Timeout calling onTaskUpdate")
+    if (work && !process.env.FORGETLESS_KEEP_SCRATCH) await rm(work, { recursive: true, force: true });
     else if (work) console.log(`packaging: scratch projects kept in ${work}`);
   });
 
