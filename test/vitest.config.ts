@@ -8,9 +8,5 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 300_000,
     pool: 'forks',
-    // one file at a time: the real-model tests run long synchronous tfjs computations on the cpu
-    // backend, and beside the packaging test's subprocesses on a loaded 2-core machine a worker's
-    // event loop stayed blocked past vitest's 60 s RPC timeout ("Timeout calling onTaskUpdate")
-    fileParallelism: false,
   },
 });
