@@ -9,22 +9,12 @@ import { Rng } from '../rng.js';
 import { softmaxCrossEntropy } from '../loss.js';
 import { type ConvFormulation, setConvFormulation, withConvFormulation } from './formulation.js';
 import { type GradientMode, withGradientMode } from './gradients.js';
-import { ensureWasmKernels } from './wasm-kernels.js';
 import { phaseView, stridePhases, strideView } from './windows.js';
+import { onWasm } from './wasm.test-helpers.js';
 
 type Host = { v: Float32Array; s: number[] };
 const host = (t: tf.Tensor): Host => ({ v: t.dataSync().slice() as Float32Array, s: t.shape });
 const dev = (h: Host) => tf.tensor(h.v, h.s);
-
-async function onWasm<T>(fn: () => T | Promise<T>): Promise<T> {
-  await tf.setBackend('wasm');
-  ensureWasmKernels();
-  try {
-    return await fn();
-  } finally {
-    await tf.setBackend('cpu');
-  }
-}
 
 describe("'auto' formulation: forgetless's wasm kernels, fused batch norm, element-wise gradients", () => {
   afterAll(async () => {

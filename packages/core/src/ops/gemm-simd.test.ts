@@ -8,10 +8,7 @@ import { withConvFormulation } from './formulation.js';
 import { simdPointwiseForward } from './gemm-simd.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, withGradientMode } from './gradients.js';
 import { ensureWasmKernels } from './wasm-kernels.js';
-
-type Host = { v: Float32Array; s: number[] };
-const host = (t: tf.Tensor): Host => ({ v: t.dataSync().slice() as Float32Array, s: t.shape });
-const dev = (h: Host) => tf.tensor(h.v, h.s);
+import { type Host, host, dev } from './wasm.test-helpers.js';
 
 // [N, H, W, C, O, stride]: channels not multiples of 4 or 8, one example and three, more pixels than a reduction chunk (256), stride 2 (not taken: the composed path)
 const cases: Array<[number, number, number, number, number, number]> = [

@@ -9,11 +9,7 @@ import { Rng } from '../rng.js';
 import { withConvFormulation } from './formulation.js';
 import { withGradientMode } from './gradients.js';
 import { normSimdUsable, simdBatchNormTrain, simdBatchNormUsable, simdRelu6Grad } from './norm-simd.js';
-import { ensureWasmKernels } from './wasm-kernels.js';
-
-type Host = { v: Float32Array; s: number[] };
-const host = (t: tf.Tensor): Host => ({ v: t.dataSync().slice() as Float32Array, s: t.shape });
-const dev = (h: Host) => tf.tensor(h.v, h.s);
+import { type Host, host, dev, onWasm } from './wasm.test-helpers.js';
 
 /** A tfjs-layers model's memory artifacts (its own save). */
 async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
@@ -25,16 +21,6 @@ async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts
     }),
   );
   return artifacts as tf.io.ModelArtifacts;
-}
-
-async function onWasm<T>(fn: () => T | Promise<T>): Promise<T> {
-  await tf.setBackend('wasm');
-  ensureWasmKernels();
-  try {
-    return await fn();
-  } finally {
-    await tf.setBackend('cpu');
-  }
 }
 
 /** Training-mode batch norm by tfjs ops on cpu, differentiated by tfjs's stock autodiff: y, μ, σ², ∂x, ∂γ, ∂β. */
