@@ -135,6 +135,49 @@ describe('forgetless finetune', () => {
     stock.dispose();
   }, 400_000); // 60–80 s alone; two to three times that on a loaded 2-core machine
 
+  it('--lr 1e30: every run marked diverged where it happened, exit 3, no accuracy in the table, results.json or report, and no model selected', async () => {
+    const out = join(root, 'diverge');
+    const r = await runCli(
+      [
+        'finetune',
+        '--model',
+        EXAMPLE_MODEL_DIR,
+        '--old',
+        join(exampleData, 'old'),
+        '--new',
+        join(exampleData, 'new'),
+        '--head',
+        'replace',
+        '--methods',
+        'plain,ewc-fis',
+        '--lambda',
+        '1000',
+        '--lr',
+        '1e30',
+        '--out',
+        out,
+        '--no-progress',
+      ],
+      root,
+    );
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/2 of 2 runs diverged \(plain λ 0: diverged at task 1 step \d+ \(loss = (NaN|Infinity)/);
+    const res = fromJson(await readFile(join(out, 'results.json'), 'utf8')) as Results & { runs: { after?: Metrics }[] };
+    expect(res.before.old).toBeGreaterThan(0.7); // the pretrained model's own figures are kept
+    for (const x of res.runs) {
+      expect(x.diverged).toMatch(/^diverged at task 1 step \d+ \(loss = (NaN|Infinity)/);
+      // no accuracy of a diverged run anywhere a reader would take it for one
+      expect(Object.values(x.after ?? {}).every((v) => !Number.isFinite(v))).toBe(true);
+    }
+    expect(res.selection.every((s) => s.model === undefined)).toBe(true);
+    // the table: the pretrained row keeps its figures, each diverged row says so and shows no accuracy
+    expect(r.stdout).toMatch(/^pretrained\s+0\.\d{3}/m);
+    expect(r.stdout).toMatch(/^plain\s+diverged\s+\d+\.\d s$/m);
+    expect(r.stdout).toMatch(/^ewc-fis\s+1000\s+diverged\s+\d+\.\d s$/m);
+    const report = await readFile(join(out, 'report.md'), 'utf8');
+    expect(report).toMatch(/diverged/);
+  }, 400_000);
+
   it('refuses old data whose class folders do not fit the model, naming the folder and the numbers', async () => {
     const bad = join(root, 'three-classes');
     for (const c of ['a', 'b', 'c']) {
