@@ -52,6 +52,8 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 2000,
     reportCompressedSize: false,
+    // the page, and the SIMD kernel check page (kernels.html: kernels.ts)
+    rollupOptions: { input: { main: fileURLToPath(new URL('index.html', import.meta.url)), kernels: fileURLToPath(new URL('kernels.html', import.meta.url)) } },
   },
   logLevel: 'warn',
 });
