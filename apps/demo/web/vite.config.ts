@@ -43,7 +43,7 @@ export default defineConfig({
   // which Vite's scan does not follow) and the WebGL backend (a dynamic import) are scanned too, so the
   // first Run does not discover new dependencies, re-optimise and reload the page under it.
   optimizeDeps: {
-    entries: ['index.html', 'worker.ts'],
+    entries: ['index.html', 'worker.ts', 'kernels.html'],
     include: ['vega-embed', 'fflate', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgl'],
   },
   build: {
