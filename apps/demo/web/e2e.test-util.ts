@@ -29,8 +29,8 @@ const MIME: Record<string, string> = {
   '.md': 'text/plain; charset=utf-8',
 };
 
-/** A static file server for `root` on 127.0.0.1 and a free port. */
-export async function serve(root: string): Promise<{ server: Server; url: string }> {
+/** A static file server for `root` on 127.0.0.1 and a free port, sending `headers` with every file (e.g. COOP/COEP for cross-origin isolation). */
+export async function serve(root: string, headers: Record<string, string> = {}): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const file = normalize(join(root, path.endsWith('/') ? `${path}index.html` : path));
@@ -38,7 +38,7 @@ export async function serve(root: string): Promise<{ server: Server; url: string
       res.writeHead(404).end('not found');
       return;
     }
-    res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    res.writeHead(200, { ...headers, 'content-type': MIME[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
     createReadStream(file).pipe(res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -43,7 +43,7 @@ export default defineConfig({
   // which Vite's scan does not follow) and the WebGL backend (a dynamic import) are scanned too, so the
   // first Run does not discover new dependencies, re-optimise and reload the page under it.
   optimizeDeps: {
-    entries: ['index.html', 'worker.ts'],
+    entries: ['index.html', 'worker.ts', 'kernels.html'],
     include: ['vega-embed', 'fflate', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgl'],
   },
   build: {
@@ -52,6 +52,8 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 2000,
     reportCompressedSize: false,
+    // the page, and the SIMD kernel check page (kernels.html: kernels.ts)
+    rollupOptions: { input: { main: fileURLToPath(new URL('index.html', import.meta.url)), kernels: fileURLToPath(new URL('kernels.html', import.meta.url)) } },
   },
   logLevel: 'warn',
 });

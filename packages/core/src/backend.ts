@@ -9,6 +9,7 @@
  * backend themselves.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { prepareDepthwiseSimd } from './ops/depthwise-simd.js';
 import { ensureWasmKernels } from './ops/wasm-kernels.js';
 import { wasmThreadsCount, withNodeWasmThreads } from './wasm-threads.js';
 
@@ -212,7 +213,11 @@ async function activate(name: string, tfjsName: string): Promise<string> {
     throw new Error(`backend '${name}' failed to initialise (tf.setBackend('${tfjsName}') returned false${cause})${problem ? `: ${problem}` : ''}${hint}`);
   }
   await tf.ready();
-  if (tf.getBackend() === 'wasm') ensureWasmKernels();
+  if (tf.getBackend() === 'wasm') {
+    ensureWasmKernels();
+    // a browser's main thread compiles forgetless's SIMD kernels asynchronously: done before the first op
+    await prepareDepthwiseSimd(tf.backend());
+  }
   return tf.getBackend();
 }
 

@@ -39,7 +39,14 @@ export { type GraphModelOptions, type GraphNode, GraphModel, graphModel } from '
 export { LAYER_NAME_PREFIX, type ModelConfig, Sequential, type SequentialOptions, modelFromConfig, sequential } from './model.js';
 export { type Conv2dGeometry, type Padding, conv2d as conv2dOp, conv2dFilterGrad, convPadding } from './ops/conv2d.js';
 export { dense as denseOp } from './ops/dense.js';
-export { depthwisePerExampleSum, depthwiseSimdAvailable, disableDepthwiseSimd } from './ops/depthwise-simd.js';
+export {
+  type SimdKernelsStatus,
+  depthwisePerExampleSum,
+  depthwiseSimdAvailable,
+  disableDepthwiseSimd,
+  simdKernelsStatus,
+  whenSimdKernelsReady,
+} from './ops/depthwise-simd.js';
 export { type ConvFormulation, getConvFormulation, isAutoFormulation, setConvFormulation, withConvFormulation } from './ops/formulation.js';
 export { conv2dFilterGradIm2col, conv2dInputGradIm2col, conv2dInputGradTaps } from './ops/im2col.js';
 export { phaseView, strideScatter, stridePhases, strideView } from './ops/windows.js';

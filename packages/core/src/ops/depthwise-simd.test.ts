@@ -7,7 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { expectNoLeak, relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
-import { depthwisePerExampleSum, depthwiseSimd, disableDepthwiseSimd } from './depthwise-simd.js';
+import { depthwisePerExampleSum, depthwiseSimd, disableDepthwiseSimd, prepareDepthwiseSimd, simdKernelsStatus, whenSimdKernelsReady } from './depthwise-simd.js';
 import { DEPTHWISE_SIMD_SHARED_WASM, DEPTHWISE_SIMD_WASM } from './depthwise-simd.wasm.js';
 import { dilateKernel } from './depthwise.test-helpers.js';
 import { withConvFormulation } from './formulation.js';
@@ -182,6 +182,53 @@ describe("forgetless's SIMD depthwise kernels on wasm", () => {
     });
     const got = withConvFormulation('composed', () => kernels(c, r.host));
     got.forEach((g, i) => expect(relErr(g, [r.y, r.dx, r.df][i] as Float32Array)).toBeLessThanOrEqual(1e-5));
+    await tf.setBackend('cpu');
+  });
+
+  it("compile asynchronously where a synchronous compile is refused (browsers' main thread), the composed ops serving meanwhile", async () => {
+    const fake = { wasm: { asm: { memory: new WebAssembly.Memory({ initial: 2 }) } } };
+    const refuse = vi.spyOn(WebAssembly, 'Module').mockImplementation(() => {
+      throw new RangeError('WebAssembly.Module(): synchronous compile refused (test)');
+    });
+    try {
+      expect(depthwiseSimd(fake)).toBeUndefined();
+      expect(refuse).toHaveBeenCalledTimes(1);
+      expect(depthwiseSimd(fake), 'no second synchronous try while compiling').toBeUndefined();
+      expect(refuse).toHaveBeenCalledTimes(1);
+      await prepareDepthwiseSimd(fake);
+    } finally {
+      refuse.mockRestore();
+    }
+    expect(depthwiseSimd(fake)?.dw_forward).toBeTypeOf('function');
+  });
+
+  it("report whether they run, their variant and each kernel's calls (simdKernelsStatus), and why not", async () => {
+    await tf.setBackend('cpu');
+    expect(simdKernelsStatus()).toMatchObject({ active: false, state: 'not-wasm' });
+    await tf.setBackend('wasm');
+    ensureWasmKernels();
+    const status = await whenSimdKernelsReady();
+    expect(status).toMatchObject({ active: true, state: 'active', variant: 'single-thread' });
+    expect(['sync', 'async']).toContain(status.compile);
+    const c = cases[0] as Case;
+    const h = refOf(c).host;
+    const forward = () => tf.tidy(() => void tf.depthwiseConv2d(tf.tensor4d(h.x, [c.n, c.h, c.w, c.c]), tf.tensor4d(h.f, [...c.k, c.c, c.m]), c.s, c.pad as 'same').dataSync());
+    const calls = () => simdKernelsStatus().calls;
+    const before = calls();
+    forward();
+    expect(calls().dw_forward).toBe((before.dw_forward ?? 0) + 1);
+    expect(calls().dw_filter_grad).toBe(before.dw_filter_grad);
+    disableDepthwiseSimd(true);
+    expect(simdKernelsStatus()).toMatchObject({ active: false, state: 'disabled' });
+    forward();
+    expect(calls().dw_forward, 'the fallback served').toBe((before.dw_forward ?? 0) + 1);
+    disableDepthwiseSimd(false);
+    tf.env().set('WASM_HAS_SIMD_SUPPORT', false);
+    try {
+      expect(simdKernelsStatus()).toMatchObject({ active: false, state: 'simd-off' });
+    } finally {
+      tf.env().set('WASM_HAS_SIMD_SUPPORT', true);
+    }
     await tf.setBackend('cpu');
   });
 

@@ -42,7 +42,11 @@ export interface WasmHeapBackend {
 
 /** Per memory: the instance, or null when the module cannot be used there (no SIMD, compile refused). */
 const instances = new WeakMap<object, Exports | null>();
+/** Per memory: why the module cannot be used there, or how it was compiled. */
+const notes = new WeakMap<object, { reason?: string; compile?: 'sync' | 'async' }>();
 let disabled = false;
+/** Calls of each kernel since the module was first bound, over every memory (`simdKernelsStatus`). */
+const calls: Record<string, number> = {};
 
 function decode(b64: string): Uint8Array<ArrayBuffer> {
   const s = atob(b64);
@@ -57,21 +61,42 @@ function memoryOf(backend: WasmHeapBackend): WebAssembly.Memory | undefined {
   return m instanceof WebAssembly.Memory ? m : undefined;
 }
 
+function isShared(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+}
+
 /** The variant for this memory: shared (threaded build) or not. */
 function bytesFor(memory: WebAssembly.Memory): Uint8Array<ArrayBuffer> {
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  return decode(shared ? DEPTHWISE_SIMD_SHARED_WASM : DEPTHWISE_SIMD_WASM);
+  return decode(isShared(memory) ? DEPTHWISE_SIMD_SHARED_WASM : DEPTHWISE_SIMD_WASM);
+}
+
+/** The exports, each counting its calls (a diagnostic: `simdKernelsStatus().calls`). */
+function counted(raw: Record<string, unknown>): Exports {
+  const out: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(raw)) {
+    if (typeof f !== 'function') continue;
+    calls[name] ??= 0;
+    const fn = f as (...args: number[]) => unknown;
+    out[name] = (...args: number[]) => {
+      calls[name] = (calls[name] as number) + 1;
+      return fn(...args);
+    };
+  }
+  return out as unknown as Exports;
 }
 
 function instantiate(memory: WebAssembly.Memory, mod: WebAssembly.Module): Exports {
-  return new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as Exports;
+  return counted(new WebAssembly.Instance(mod, { env: { memory } }).exports as Record<string, unknown>);
 }
+
+const message = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 
 /**
  * The kernels bound to this backend's memory, or undefined when they cannot run there: tfjs's
  * `WASM_HAS_SIMD_SUPPORT` is false, the engine does not validate the module (no SIMD), no memory is reachable, or (browsers' main thread, which
- * refuses to compile modules over 4 KB synchronously) the asynchronous compile started by
- * `prepareDepthwiseSimd` has not finished yet.
+ * refuses to compile large modules synchronously) the asynchronous compile started by
+ * `prepareDepthwiseSimd` has not finished yet. `useBackend('wasm')` awaits that compile, so after it
+ * the kernels serve from the first op on.
  */
 export function depthwiseSimd(backend: unknown): Exports | undefined {
   if (disabled || simdTurnedOff()) return undefined;
@@ -80,9 +105,10 @@ export function depthwiseSimd(backend: unknown): Exports | undefined {
   if (!memory) return undefined;
   const known = instances.get(memory);
   if (known !== undefined) return known ?? undefined;
+  if (pending.has(memory)) return undefined; // compiling asynchronously
   const bytes = bytesFor(memory);
   if (!WebAssembly.validate(bytes)) {
-    instances.set(memory, null);
+    unusable(memory, 'the engine does not validate the module (no WebAssembly SIMD)');
     return undefined;
   }
   let mod: WebAssembly.Module;
@@ -93,18 +119,25 @@ export function depthwiseSimd(backend: unknown): Exports | undefined {
     void prepareDepthwiseSimd(backend);
     return undefined;
   }
-  return bind(memory, mod) ?? undefined;
+  return bind(memory, mod, 'sync') ?? undefined;
+}
+
+function unusable(memory: WebAssembly.Memory, reason: string): null {
+  instances.set(memory, null);
+  notes.set(memory, { reason });
+  return null;
 }
 
 /** Instantiates the module on this memory (null, remembered, when the memory does not fit its import). */
-function bind(memory: WebAssembly.Memory, mod: WebAssembly.Module): Exports | null {
-  let ex: Exports | null = null;
+function bind(memory: WebAssembly.Memory, mod: WebAssembly.Module, compile: 'sync' | 'async'): Exports | null {
+  let ex: Exports;
   try {
     ex = instantiate(memory, mod);
-  } catch {
-    ex = null;
+  } catch (e) {
+    return unusable(memory, `instantiating on tfjs-wasm's memory failed: ${message(e)}`);
   }
   instances.set(memory, ex);
+  notes.set(memory, { compile });
   return ex;
 }
 
@@ -119,18 +152,27 @@ function simdTurnedOff(): boolean {
 
 const pending = new WeakMap<object, Promise<void>>();
 
-/** Compiles and instantiates the kernels for this backend's memory asynchronously (browsers' main thread); resolves when done or found unusable. */
+/**
+ * Compiles and instantiates the kernels for this backend's memory asynchronously (what browsers'
+ * main thread needs: it refuses to compile large modules synchronously); resolves when done or found
+ * unusable. A no-op where the module is bound already, or where tfjs is told not to use SIMD.
+ */
 export function prepareDepthwiseSimd(backend: unknown): Promise<void> {
   const memory = memoryOf(backend as WasmHeapBackend);
-  if (!memory || instances.has(memory)) return Promise.resolve();
+  if (!memory || instances.has(memory) || simdTurnedOff()) return Promise.resolve();
   let p = pending.get(memory);
   if (!p) {
     const bytes = bytesFor(memory);
+    if (!WebAssembly.validate(bytes)) {
+      unusable(memory, 'the engine does not validate the module (no WebAssembly SIMD)');
+      return Promise.resolve();
+    }
     p = WebAssembly.compile(bytes).then(
-      (mod) => void bind(memory, mod),
-      () => void instances.set(memory, null),
+      (mod) => void bind(memory, mod, 'async'),
+      (e) => void unusable(memory, `compiling the module failed: ${message(e)}`),
     );
     pending.set(memory, p);
+    void p.finally(() => pending.delete(memory));
   }
   return p;
 }
@@ -138,6 +180,53 @@ export function prepareDepthwiseSimd(backend: unknown): Promise<void> {
 /** Whether forgetless's SIMD depthwise kernels run on the active backend (wasm, the module validated and bound to its memory), whatever the formulation. */
 export function depthwiseSimdAvailable(): boolean {
   return tf.getBackend() === 'wasm' && depthwiseSimd(tf.backend()) !== undefined;
+}
+
+/** What `simdKernelsStatus` tells. */
+export interface SimdKernelsStatus {
+  /** The kernels are bound to the active wasm backend's memory: under the 'auto' formulation the ops they serve run on them. */
+  active: boolean;
+  /**
+   * 'active'; 'compiling' (the asynchronous compile, browsers' main thread, has not finished:
+   * `whenSimdKernelsReady`); 'not-wasm' (another backend is active); 'simd-off' (tfjs told not to use
+   * SIMD); 'disabled' (`disableDepthwiseSimd(true)`); 'no-memory' (tfjs-wasm's memory out of reach);
+   * 'unusable' (see `reason`).
+   */
+  state: 'active' | 'compiling' | 'not-wasm' | 'simd-off' | 'disabled' | 'no-memory' | 'unusable';
+  /** The module's variant for tfjs-wasm's memory: 'single-thread' (an ordinary memory, tfjs's one-thread builds) or 'shared-memory' (tfjs's threaded build). */
+  variant?: 'single-thread' | 'shared-memory';
+  /** How the module was compiled: 'sync' (Node, workers), or 'async' (where a synchronous compile was refused). */
+  compile?: 'sync' | 'async';
+  /** Why the module cannot be used, when `state` is 'unusable'. */
+  reason?: string;
+  /** Calls of each kernel (the module's exports) since it was first bound, over every wasm backend of this realm. */
+  calls: Record<string, number>;
+}
+
+/**
+ * A diagnostic: whether forgetless's WebAssembly SIMD kernels run on the active backend, which
+ * variant, and how often each kernel has been called. Starts the module's compile if none has been
+ * tried (so a first call on a browser's main thread may say 'compiling': `whenSimdKernelsReady`).
+ */
+export function simdKernelsStatus(): SimdKernelsStatus {
+  const base = { active: false, calls: { ...calls } };
+  if (tf.getBackend() !== 'wasm') return { ...base, state: 'not-wasm' };
+  if (disabled) return { ...base, state: 'disabled' };
+  if (simdTurnedOff()) return { ...base, state: 'simd-off' };
+  const memory = memoryOf(tf.backend() as unknown as WasmHeapBackend);
+  if (!memory) return { ...base, state: 'no-memory' };
+  const ex = depthwiseSimd(tf.backend());
+  const variant = isShared(memory) ? 'shared-memory' : 'single-thread';
+  const note = notes.get(memory) ?? {};
+  if (ex) return { active: true, state: 'active', variant, ...(note.compile ? { compile: note.compile } : {}), calls: { ...calls } };
+  if (pending.has(memory)) return { ...base, state: 'compiling', variant };
+  return { ...base, state: 'unusable', variant, ...(note.reason ? { reason: note.reason } : {}) };
+}
+
+/** `simdKernelsStatus` once the module's compile for the active wasm backend (asynchronous in browsers) has finished. */
+export async function whenSimdKernelsReady(): Promise<SimdKernelsStatus> {
+  if (tf.getBackend() === 'wasm' && !disabled) await prepareDepthwiseSimd(tf.backend());
+  return simdKernelsStatus();
 }
 
 /** Turns the SIMD kernels off (true) or back on, so the fallback (the composed formulations) can be exercised; for tests and comparisons. */
