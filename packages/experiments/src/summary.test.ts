@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RunRecord } from './run.js';
-import { correlationSurfaces, formatStat, stat, summarize } from './summary.js';
+import { correlationSurfaces, formatStat, meanCorrelationSurfaces, stat, summarize } from './summary.js';
 
 const N = Number.NaN;
 function record(index: number, variant: string, lambda: number, seed: number, R: number[][], extra: Partial<RunRecord> = {}): RunRecord {
@@ -113,5 +113,31 @@ describe('correlationSurfaces', () => {
       [0.8, 0.6],
       [0.4, 0.2],
     ]);
+  });
+});
+
+describe('meanCorrelationSurfaces', () => {
+  const rec = (taskIndex: number, layer: string, pearson: number) => ({ taskIndex, task: `t${taskIndex}`, pair: 'FIS vs MAS', layer, pearson, spearman: -pearson });
+  it('averages the seeds cell by cell, with the sample standard deviation; a cell a run lacks is left out of its mean', () => {
+    const seed0 = [rec(0, 'dense_0', 0.9), rec(0, 'dense_1', 0.5), rec(1, 'dense_0', 0.7), rec(1, 'dense_1', 0.3)];
+    const seed1 = [rec(0, 'dense_0', 0.8), rec(0, 'dense_1', 0.1), rec(1, 'dense_0', 0.5), rec(1, 'dense_1', 0.2)];
+    const seed2 = [rec(0, 'dense_0', 0.4), rec(0, 'dense_1', 0.3)]; // stopped after the first task
+    const [s] = meanCorrelationSurfaces([seed0, seed1, seed2]);
+    expect(s?.runs).toBe(3);
+    expect(s?.layers).toEqual(['dense_0', 'dense_1']);
+    // by hand: dense_0 after t0: (0.9 + 0.8 + 0.4) / 3 = 0.7, sd √((0.04 + 0.01 + 0.09) / 2) = √0.07
+    expect(s?.values[0]?.[0]).toBeCloseTo(0.7, 12);
+    expect(s?.std?.[0]?.[0]).toBeCloseTo(Math.sqrt(0.07), 12);
+    // dense_1 after t1: seeds 0 and 1 only: 0.25, sd √((0.05² · 2) / 1)
+    expect(s?.values[1]?.[1]).toBeCloseTo(0.25, 12);
+    expect(s?.std?.[1]?.[1]).toBeCloseTo(Math.sqrt(2 * 0.05 ** 2), 12);
+    expect(meanCorrelationSurfaces([seed0, seed1], 'spearman')[0]?.values[0]?.[1]).toBeCloseTo(-0.6, 12);
+  });
+  it('one run: its own surface, std NaN; no runs: none', () => {
+    const seed0 = [rec(0, 'dense_0', 0.9)];
+    const [s] = meanCorrelationSurfaces([seed0]);
+    expect(s?.values).toEqual(correlationSurfaces(seed0)[0]?.values);
+    expect(s?.std?.[0]?.[0]).toBeNaN();
+    expect(meanCorrelationSurfaces([])).toEqual([]);
   });
 });

@@ -144,8 +144,12 @@ export interface CorrelationSurface {
   pair: string;
   layers: string[];
   tasks: string[];
-  /** values[l][t]: the correlation on layer l after task t. */
+  /** values[l][t]: the correlation on layer l after task t (the mean over runs, for `meanCorrelationSurfaces`). */
   values: number[][];
+  /** How many runs (seeds) `values` averages: 1 for one run's surface. */
+  runs?: number;
+  /** std[l][t]: the sample standard deviation over those runs (NaN for one run). */
+  std?: number[][];
 }
 
 /** Surfaces per pair, from records `{ taskIndex, task, pair, layer, pearson, spearman }`. */
@@ -161,5 +165,33 @@ export function correlationSurfaces(
     const tasks = taskIdx.map((t) => rows.find((r) => r.taskIndex === t)?.task ?? String(t));
     const values = layers.map((l) => taskIdx.map((t) => rows.find((r) => r.layer === l && r.taskIndex === t)?.[method] ?? Number.NaN));
     return { pair, layers, tasks, values };
+  });
+}
+
+/**
+ * Surfaces per pair averaged over several runs (the seeds of paper 3's protocol): each cell the mean
+ * of the runs' correlations on that layer after that task, with their sample standard deviation. The
+ * runs must have recorded the same pairs, layers and tasks; a run that lacks a cell (it diverged or was
+ * cancelled before that task) leaves it out of that cell's mean.
+ */
+export function meanCorrelationSurfaces(
+  runs: readonly (readonly { taskIndex: number; task: string; pair: string; layer: string; pearson: number; spearman: number }[])[],
+  method: 'pearson' | 'spearman' = 'pearson',
+): CorrelationSurface[] {
+  const per = runs.filter((r) => r.length > 0).map((r) => correlationSurfaces(r, method));
+  const first = per[0];
+  if (!first) return [];
+  return first.map((base) => {
+    const same = per.map((p) => p.find((s) => s.pair === base.pair));
+    const cell = (l: number, t: number) =>
+      same
+        .map((s) => {
+          const li = s ? s.layers.indexOf(base.layers[l] as string) : -1;
+          return s && li >= 0 ? (s.values[li]?.[t] ?? Number.NaN) : Number.NaN;
+        })
+        .filter(Number.isFinite);
+    const values = base.layers.map((_, l) => base.tasks.map((_, t) => stat(cell(l, t)).mean));
+    const std = base.layers.map((_, l) => base.tasks.map((_, t) => stat(cell(l, t)).std));
+    return { pair: base.pair, layers: base.layers, tasks: base.tasks, values, runs: per.length, std };
   });
 }

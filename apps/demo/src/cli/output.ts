@@ -8,7 +8,7 @@ import { writeFileAtomic } from '@forgetless/core/node';
 import { type ChartSpec, averageAccuracySpec, correlationSpec, lambdaSpec, matrixSpec } from '@forgetless/experiments';
 import type { Preset } from '@forgetless/experiments';
 import type { ExperimentResult } from '@forgetless/experiments';
-import { type CorrelationSurface, type VariantSummary, correlationSurfaces, summarize } from '@forgetless/experiments';
+import { type CorrelationSurface, type VariantSummary, meanCorrelationSurfaces, summarize } from '@forgetless/experiments';
 import { reportMarkdown } from '../report/markdown.js';
 import { renderSvg, slug } from '../report/svg.js';
 import { toJson } from './json.js';
@@ -31,10 +31,15 @@ export function chartSpecs(summaries: readonly VariantSummary[], surfaces: reado
   return charts;
 }
 
-/** Surfaces of the first run that recorded correlations (paper 3 runs one). */
+/**
+ * Surfaces of the first run that recorded correlations (paper 3 runs one variant at one λ), averaged
+ * over every seed of that variant and λ (mean and standard deviation per cell).
+ */
 export function surfacesOf(result: ExperimentResult): CorrelationSurface[] {
   const run = result.runs.find((r) => r.correlations?.length);
-  return run?.correlations ? correlationSurfaces(run.correlations) : [];
+  if (!run) return [];
+  const same = result.runs.filter((r) => r.variant === run.variant && r.lambda === run.lambda && r.correlations?.length);
+  return meanCorrelationSurfaces(same.map((r) => r.correlations ?? []));
 }
 
 /** Writes everything; returns the files written (relative to `dir`). */

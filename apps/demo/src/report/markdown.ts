@@ -20,7 +20,7 @@ export interface ReportContext {
   /** Command line that produced it. */
   command?: string;
   /** Correlation surfaces (paper 3), summarised per pair and layer. */
-  correlations?: { pair: string; layers: string[]; tasks: string[]; values: number[][] }[];
+  correlations?: { pair: string; layers: string[]; tasks: string[]; values: number[][]; runs?: number; std?: number[][] }[];
 }
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
@@ -106,16 +106,20 @@ function correlationSection(ctx: ReportContext): string[] {
   const surfaces = ctx.correlations;
   if (!surfaces || surfaces.length === 0) return [];
   const claims = new Map((ctx.preset?.correlations ?? []).map((c) => [c.pair, c]));
-  const out = ['## Correlations of importances (paper 3)', '', 'Pearson r per layer, after the last task (mean over tasks in brackets).', ''];
+  const runs = surfaces[0]?.runs ?? 1;
+  const over = runs > 1 ? `, mean ± standard deviation over ${runs} seeds` : '';
+  const out = ['## Correlations of importances (paper 3)', '', `Pearson r per layer, after the last task${over} (mean over tasks in brackets).`, ''];
   const layers = surfaces[0]?.layers ?? [];
   out.push(`| pair | ${layers.join(' | ')} | paper 3 says |`, `| --- | ${layers.map(() => '---:').join(' | ')} | --- |`);
   for (const s of surfaces) {
     const cells = s.layers.map((_, l) => {
       const row = s.values[l] ?? [];
-      const last = row[row.length - 1] ?? Number.NaN;
+      const t = row.length - 1;
+      const last = row[t] ?? Number.NaN;
+      const sd = s.std?.[l]?.[t] ?? Number.NaN;
       const finite = row.filter(Number.isFinite);
       const mean = finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : Number.NaN;
-      return `${f3(last)} (${f3(mean)})`;
+      return `${f3(last)}${runs > 1 && Number.isFinite(sd) ? ` ± ${f3(sd)}` : ''} (${f3(mean)})`;
     });
     out.push(`| ${esc(s.pair)} | ${cells.join(' | ')} | ${claims.get(s.pair)?.claim ?? ''} |`);
   }

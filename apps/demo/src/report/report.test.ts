@@ -3,6 +3,7 @@ import { averageAccuracySpec, correlationSpec, lambdaSpec, matrixSpec, pruningSp
 import { defaultConfig, PRESETS } from '@forgetless/experiments';
 import type { ExperimentResult, RunRecord } from '@forgetless/experiments';
 import { summarize } from '@forgetless/experiments';
+import { surfacesOf } from '../cli/output.js';
 import { reportMarkdown } from './markdown.js';
 import { renderSvg, slug } from './svg.js';
 
@@ -87,6 +88,28 @@ describe('report.md', () => {
     expect(md).toContain('| ewc-fis | 41 | 0.951 | 41 | 0.940 ± 0.007 | +0.482 | +0.145 |');
     expect(md).toContain('| ewc-mas | 4.5 | 0.955 | not run | — |');
     for (const f of ['avg-accuracy.svg', 'matrix-plain.svg', 'matrix-ewc-fis.svg', 'lambda-ewc-fis.svg']) expect(md).toContain(`(${f})`);
+  });
+});
+
+describe("report.md: paper 3's correlations", () => {
+  it('averages every seed of the run (mean ± sd after the last task, the mean over tasks in brackets)', () => {
+    const corr = (seed: number, ...last: number[]) =>
+      ['dense_0', 'dense_1'].flatMap((layer, l) => [
+        { taskIndex: 0, task: 'p0', pair: 'FIS vs MAS', layer, pearson: 0.5, spearman: 0.5 },
+        { taskIndex: 1, task: 'p1', pair: 'FIS vs MAS', layer, pearson: last[l] as number, spearman: seed },
+      ]);
+    const runs = [0, 1].map((seed) => ({
+      ...record(seed, 'ewc-mas', 4.5, seed, [
+        [0.9, N],
+        [0.8, 0.9],
+      ]),
+      correlations: corr(seed, seed ? 0.8 : 0.9, seed ? 0.2 : 0.4),
+    }));
+    const r: ExperimentResult = { ...result, config: { ...result.config, seeds: [0, 1], variants: [{ method: 'ewc-mas', lambdas: [4.5] }] }, runs };
+    const md = reportMarkdown({ result: r, summaries: summarize(r), preset: PRESETS.paper3, data: 'test data', seconds: 12, correlations: surfacesOf(r) });
+    expect(md).toContain('mean ± standard deviation over 2 seeds');
+    // by hand: dense_0 after p1: 0.9 and 0.8 → 0.850 ± 0.071 (√0.005), over tasks (0.5 + 0.85)/2 = 0.675; dense_1: 0.4 and 0.2 → 0.300 ± 0.141, 0.400
+    expect(md).toContain('| FIS vs MAS | 0.850 ± 0.071 (0.675) | 0.300 ± 0.141 (0.400) |');
   });
 });
 
