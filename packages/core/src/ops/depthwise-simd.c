@@ -38,7 +38,7 @@ INLINE void tap_rows(int ih0, int D, int KH, int H, int *lo, int *hi) {
 }
 
 /* One output pixel (n, i, j) at the image's edges: filter rows [alo, ahi), each column tap bounds-checked. */
-INLINE void fw_pixel(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW, int DH, int DW, int ih0, int iw0, int alo, int ahi) {
+INLINE void fw_pixel(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW, int TS, int DH, int DW, int ih0, int iw0, int alo, int ahi) {
   int k = 0;
   for (; k + 4 <= K; k += 4) {
     v128_t acc = wasm_f32x4_splat(0.f);
@@ -47,7 +47,7 @@ INLINE void fw_pixel(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW,
       for (int b = 0; b < KW; b++) {
         int iw = iw0 + b * DW;
         if (iw < 0 || iw >= W) continue;
-        MADD(acc, LD(xn + (ih * W + iw) * K + k), LD(w + (a * KW + b) * K + k));
+        MADD(acc, LD(xn + (ih * W + iw) * K + k), LD(w + (a * KW + b) * TS + k));
       }
     }
     ST(yp + k, acc);
@@ -59,7 +59,7 @@ INLINE void fw_pixel(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW,
       for (int b = 0; b < KW; b++) {
         int iw = iw0 + b * DW;
         if (iw < 0 || iw >= W) continue;
-        acc += xn[(ih * W + iw) * K + k] * w[(a * KW + b) * K + k];
+        acc += xn[(ih * W + iw) * K + k] * w[(a * KW + b) * TS + k];
       }
     }
     yp[k] = acc;
@@ -70,7 +70,7 @@ INLINE void fw_pixel(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW,
  * Four output pixels (n, i, j..j+3) whose column taps all lie inside the image, filter rows
  * [alo, ahi). KWC: the filter width as a compile-time constant (the tap loop unrolled), 0 for any.
  */
-INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW, int SW, int DH, int DW, int ih0, int iw0, int alo, int ahi, const int KWC) {
+INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW, int TS, int SW, int DH, int DW, int ih0, int iw0, int alo, int ahi, const int KWC) {
   const int kw = KWC ? KWC : KW;
   const int ps = SW * K; /* x offset between the four pixels */
   int k = 0;
@@ -80,9 +80,9 @@ INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW
       v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
       for (int a = alo; a < ahi; a++) {
         const f32 *xr = xn + ((ih0 + a * DH) * W + iw0) * K + k;
-        const f32 *wr = w + a * 3 * K + k;
+        const f32 *wr = w + a * 3 * TS + k;
         v128_t x0 = LD(xr), x1 = LD(xr + K), x2 = LD(xr + 2 * K), x3 = LD(xr + 3 * K), x4 = LD(xr + 4 * K), x5 = LD(xr + 5 * K);
-        v128_t w0 = LD(wr), w1 = LD(wr + K), w2 = LD(wr + 2 * K);
+        v128_t w0 = LD(wr), w1 = LD(wr + TS), w2 = LD(wr + 2 * TS);
         MADD(a0, x0, w0);
         MADD(a1, x1, w0);
         MADD(a2, x2, w0);
@@ -108,8 +108,8 @@ INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW
       v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
       for (int a = alo; a < ahi; a++) {
         const f32 *xr = xn + ((ih0 + a * DH) * W + iw0) * K + k;
-        const f32 *wr = w + a * 3 * K + k;
-        v128_t w0 = LD(wr), w1 = LD(wr + K), w2 = LD(wr + 2 * K);
+        const f32 *wr = w + a * 3 * TS + k;
+        v128_t w0 = LD(wr), w1 = LD(wr + TS), w2 = LD(wr + 2 * TS);
         v128_t x0 = LD(xr), x1 = LD(xr + K), x2 = LD(xr + 2 * K);
         MADD(a0, x0, w0);
         MADD(a0, x1, w1);
@@ -137,9 +137,9 @@ INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW
     v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
     for (int a = alo; a < ahi; a++) {
       const f32 *xr = xn + ((ih0 + a * DH) * W + iw0) * K + k;
-      const f32 *wr = w + a * kw * K + k;
+      const f32 *wr = w + a * kw * TS + k;
       for (int b = 0; b < kw; b++) {
-        v128_t wv = LD(wr + b * K);
+        v128_t wv = LD(wr + b * TS);
         const f32 *xp = xr + b * DW * K;
         MADD(a0, LD(xp), wv);
         MADD(a1, LD(xp + ps), wv);
@@ -156,7 +156,7 @@ INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW
     f32 a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f;
     for (int a = alo; a < ahi; a++) {
       for (int b = 0; b < kw; b++) {
-        f32 wv = w[(a * kw + b) * K + k];
+        f32 wv = w[(a * kw + b) * TS + k];
         const f32 *xp = xn + ((ih0 + a * DH) * W + iw0 + b * DW) * K + k;
         a0 += xp[0] * wv;
         a1 += xp[ps] * wv;
@@ -184,16 +184,16 @@ INLINE void interior(int WO, int extent, int pad, int S, int size, int *lo, int 
 }
 
 /* One output row (n, i): edge pixels one by one, the interior four at a time. */
-INLINE void fw_row(const f32 *xn, const f32 *w, f32 *yr, int W, int K, int KW, int SW, int DH, int DW, int PL, int WO, int ih0, int alo, int ahi, int lo,
-                   int hi, const int KWC) {
+INLINE void fw_row(const f32 *xn, const f32 *w, f32 *yr, int W, int K, int KW, int TS, int SW, int DH, int DW, int PL, int WO, int ih0, int alo, int ahi,
+                   int lo, int hi, const int KWC) {
   int j = 0;
-  for (; j < lo; j++) fw_pixel(xn, w, yr + j * K, W, K, KW, DH, DW, ih0, j * SW - PL, alo, ahi);
-  for (; j + 4 <= hi; j += 4) fw_block4(xn, w, yr + j * K, W, K, KW, SW, DH, DW, ih0, j * SW - PL, alo, ahi, KWC);
-  for (; j < WO; j++) fw_pixel(xn, w, yr + j * K, W, K, KW, DH, DW, ih0, j * SW - PL, alo, ahi);
+  for (; j < lo; j++) fw_pixel(xn, w, yr + j * K, W, K, KW, TS, DH, DW, ih0, j * SW - PL, alo, ahi);
+  for (; j + 4 <= hi; j += 4) fw_block4(xn, w, yr + j * K, W, K, KW, TS, SW, DH, DW, ih0, j * SW - PL, alo, ahi, KWC);
+  for (; j < WO; j++) fw_pixel(xn, w, yr + j * K, W, K, KW, TS, DH, DW, ih0, j * SW - PL, alo, ahi);
 }
 
-INLINE void fw_all(const f32 *x, const f32 *w, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH, int DW, int PT, int PL, int HO,
-                   int WO, const int KWC) {
+INLINE void fw_all(const f32 *x, const f32 *w, int TS, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH, int DW, int PT, int PL,
+                   int HO, int WO, const int KWC) {
   int lo, hi;
   interior(WO, (KW - 1) * DW + 1, PL, SW, W, &lo, &hi);
   for (int n = 0; n < N; n++) {
@@ -203,29 +203,38 @@ INLINE void fw_all(const f32 *x, const f32 *w, f32 *y, int N, int H, int W, int 
       int ih0 = i * SH - PT;
       int alo, ahi;
       tap_rows(ih0, DH, KH, H, &alo, &ahi);
-      fw_row(xn, w, yr, W, K, KW, SW, DH, DW, PL, WO, ih0, alo, ahi, lo, hi, KWC);
+      fw_row(xn, w, yr, W, K, KW, TS, SW, DH, DW, PL, WO, ih0, alo, ahi, lo, hi, KWC);
     }
   }
 }
 
-/* The forward with the filter width KWC fixed at compile time (0: any), one function per width (small functions compile better in the engines). */
+/*
+ * The forward with the filter width KWC fixed at compile time (0: any), one function per width (small
+ * functions compile better in the engines). Tap (a, b)'s weights at w + (a·KW + b)·TS: TS = K for the
+ * filter as it is, TS = −K with w at its last tap for the filter flipped in both axes (the input gradient).
+ */
 #define FW_ALL(NAME, KWC_)                                                                                                                                     \
-  __attribute__((noinline)) static void NAME(const f32 *x, const f32 *w, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH, int DW, \
-                                             int PT, int PL, int HO, int WO) {                                                                                  \
-    fw_all(x, w, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO, KWC_);                                                                            \
+  __attribute__((noinline)) static void NAME(const f32 *x, const f32 *w, int TS, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH,  \
+                                             int DW, int PT, int PL, int HO, int WO) {                                                                          \
+    fw_all(x, w, TS, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO, KWC_);                                                                        \
   }
 FW_ALL(fw_3, 3)
 FW_ALL(fw_5, 5)
 FW_ALL(fw_any, 0)
 
+INLINE void fw_dispatch(const f32 *x, const f32 *w, int TS, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH, int DW, int PT, int PL,
+                        int HO, int WO) {
+  if (KW == 3)
+    fw_3(x, w, TS, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
+  else if (KW == 5)
+    fw_5(x, w, TS, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
+  else
+    fw_any(x, w, TS, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
+}
+
 __attribute__((export_name("dw_forward"))) void dw_forward(const f32 *x, const f32 *w, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW,
                                                           int DH, int DW, int PT, int PL, int HO, int WO) {
-  if (KW == 3)
-    fw_3(x, w, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
-  else if (KW == 5)
-    fw_5(x, w, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
-  else
-    fw_any(x, w, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
+  fw_dispatch(x, w, K, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
 }
 
 /* ---------------------------------------------------------------- input gradient */
@@ -551,8 +560,18 @@ IG_ALL(ig_3, 3)
 IG_ALL(ig_5, 5)
 IG_ALL(ig_any, 0)
 
+/*
+ * At unit stride the input gradient is a forward convolution of dy with the filter flipped in both
+ * axes: dx[n,p,q,k] = Σ_{a',b'} dy[n, p − PT' + a'·DH, q − PL' + b'·DW, k] · w[KH−1−a', KW−1−b', k] with
+ * PT' = (KH−1)·DH − PT, PL' = (KW−1)·DW − PL (a' = KH−1−a), over dy's HO×WO as the input and dx's H×W
+ * as the output: the forward kernels serve (taps read backwards, no flipped copy).
+ */
 __attribute__((export_name("dw_input_grad"))) void dw_input_grad(const f32 *dy, const f32 *w, f32 *dx, int N, int H, int W, int K, int KH, int KW, int SH,
                                                                 int SW, int DH, int DW, int PT, int PL, int HO, int WO) {
+  if (SH == 1 && SW == 1) {
+    fw_dispatch(dy, w + (KH * KW - 1) * K, -K, dx, N, HO, WO, K, KH, KW, 1, 1, DH, DW, (KH - 1) * DH - PT, (KW - 1) * DW - PL, H, W);
+    return;
+  }
   if (KW == 3)
     ig_3(dy, w, dx, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
   else if (KW == 5)
