@@ -44,6 +44,7 @@ const cases: Case[] = [
   { n: 2, h: 15, w: 13, c: 24, m: 1, k: [3, 3], s: [2, 2], pad: 'same' },
   { n: 2, h: 11, w: 21, c: 13, m: 1, k: [3, 3], s: [2, 2], pad: 'same' },
   { n: 1, h: 9, w: 23, c: 6, m: 2, k: [3, 3], s: [2, 2], pad: 'valid' },
+  { n: 2, h: 7, w: 37, c: 8, m: 1, k: [3, 3], s: [2, 2], pad: 'same' }, // the stride-2 forward's eight-pixel blocks, twice a row
   {
     n: 1,
     h: 12,
