@@ -501,8 +501,7 @@ INLINE void ig_row_s2k3(const f32 *dyn, const f32 *w, f32 *dxr, int K, int aend,
     f32 *o = dxr + q * K;
     int k = 0;
     for (; k + 4 <= K; k += 4) {
-      /* even pixels, then odd ones: 4 accumulators at a time (8 at once measured slower: spills) */
-      v128_t e0 = wasm_f32x4_splat(0.f), e1 = e0, e2 = e0, e3 = e0;
+      v128_t e0 = wasm_f32x4_splat(0.f), e1 = e0, e2 = e0, e3 = e0, o0 = e0, o1 = e0, o2 = e0, o3 = e0;
       int i = i0;
       for (int a = a0; a < aend; a += astep, i += idelta) {
         const f32 *dr = dyn + (i * WO + J - 1) * K + k;
@@ -518,25 +517,20 @@ INLINE void ig_row_s2k3(const f32 *dyn, const f32 *w, f32 *dxr, int K, int aend,
         MADD(e1, d1, wv);
         MADD(e2, d2, wv);
         MADD(e3, d3, wv);
+        wv = LD(wr + K); /* tap 1: odd pixel s at J + s = d[s + 1] */
+        MADD(o0, d1, wv);
+        MADD(o1, d2, wv);
+        MADD(o2, d3, wv);
+        MADD(o3, d4, wv);
       }
       ST(o + k, e0);
+      ST(o + K + k, o0);
       ST(o + 2 * K + k, e1);
+      ST(o + 3 * K + k, o1);
       ST(o + 4 * K + k, e2);
+      ST(o + 5 * K + k, o2);
       ST(o + 6 * K + k, e3);
-      e0 = wasm_f32x4_splat(0.f), e1 = e0, e2 = e0, e3 = e0;
-      i = i0;
-      for (int a = a0; a < aend; a += astep, i += idelta) {
-        const f32 *dr = dyn + (i * WO + J) * K + k;
-        v128_t wv = LD(w + (a * 3 + 1) * K + k); /* tap 1: odd pixel s at J + s */
-        MADD(e0, LD(dr), wv);
-        MADD(e1, LD(dr + K), wv);
-        MADD(e2, LD(dr + 2 * K), wv);
-        MADD(e3, LD(dr + 3 * K), wv);
-      }
-      ST(o + K + k, e0);
-      ST(o + 3 * K + k, e1);
-      ST(o + 5 * K + k, e2);
-      ST(o + 7 * K + k, e3);
+      ST(o + 7 * K + k, o3);
     }
     for (; k < K; k++) {
       f32 e[4] = {0.f, 0.f, 0.f, 0.f}, od[4] = {0.f, 0.f, 0.f, 0.f};
