@@ -727,6 +727,53 @@ __attribute__((export_name("dw_input_grad"))) void dw_input_grad(const f32 *dy, 
 INLINE void fg_taps(const f32 *xr, const f32 *dyr, f32 *dw, int W, int K, int KW, int SW, int DW, int PL, int WO, int a, int b, int lo, int hi, const int T) {
   const int ts = DW * K; /* x offset between consecutive taps */
   int k = 0;
+  /* three taps: eight channels at a time (two vectors), 1.1–1.5× faster than four (fewer loop and edge-check instructions per product) */
+  if (T == 3)
+    for (; k + 8 <= K; k += 8) {
+      f32 *dwp = dw + (a * KW + b) * K + k;
+      v128_t p0 = LD(dwp), p1 = LD(dwp + K), p2 = LD(dwp + 2 * K);
+      v128_t q0 = LD(dwp + 4), q1 = LD(dwp + K + 4), q2 = LD(dwp + 2 * K + 4);
+      {
+        const f32 *xrr = xr + k, *dyrr = dyr + k;
+        for (int j = 0; j < WO; j++) {
+          if (j == lo && lo < hi) {
+            for (; j < hi; j++) {
+              const f32 *xp = xrr + (j * SW - PL + b * DW) * K;
+              v128_t d = LD(dyrr + j * K);
+              MADD(p0, LD(xp), d);
+              MADD(p1, LD(xp + ts), d);
+              MADD(p2, LD(xp + 2 * ts), d);
+              d = LD(dyrr + j * K + 4);
+              MADD(q0, LD(xp + 4), d);
+              MADD(q1, LD(xp + ts + 4), d);
+              MADD(q2, LD(xp + 2 * ts + 4), d);
+            }
+            if (j >= WO) break;
+          }
+          int iw = j * SW - PL + b * DW;
+          const f32 *xp = xrr + iw * K;
+          v128_t d = LD(dyrr + j * K), e = LD(dyrr + j * K + 4);
+          if (iw >= 0 && iw < W) {
+            MADD(p0, LD(xp), d);
+            MADD(q0, LD(xp + 4), e);
+          }
+          if (iw + DW >= 0 && iw + DW < W) {
+            MADD(p1, LD(xp + ts), d);
+            MADD(q1, LD(xp + ts + 4), e);
+          }
+          if (iw + 2 * DW >= 0 && iw + 2 * DW < W) {
+            MADD(p2, LD(xp + 2 * ts), d);
+            MADD(q2, LD(xp + 2 * ts + 4), e);
+          }
+        }
+      }
+      ST(dwp, p0);
+      ST(dwp + K, p1);
+      ST(dwp + 2 * K, p2);
+      ST(dwp + 4, q0);
+      ST(dwp + K + 4, q1);
+      ST(dwp + 2 * K + 4, q2);
+    }
   for (; k + 4 <= K; k += 4) {
     f32 *dwp = dw + (a * KW + b) * K + k;
     v128_t a0 = LD(dwp), a1 = wasm_f32x4_splat(0.f), a2 = a1, a3 = a1;
