@@ -53,6 +53,7 @@ export {
   getGradientMode,
   matMulAT,
   matMulBT,
+  pointwiseConvOnSimd,
   registerForgetlessGradients,
   setGradientMode,
   withGradientMode,
