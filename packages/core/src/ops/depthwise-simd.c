@@ -14,8 +14,10 @@
  *   input    dx[n,p,q,k] = Σ_{a,b: p = i·sh − pt + a·dh, q = j·sw − pl + b·dw} dy[n,i,j,k] · w[a,b,k]
  *   filter   dw[a,b,k]   = Σ_{n,i,j} x[n, i·sh − pt + a·dh, j·sw − pl + b·dw, k] · dy[n,i,j,k]
  * (taps outside the input are zeros). All three vectorise over 4 channels and register-block four
- * output pixels (forward, input gradient: one filter load per four pixel loads) or up to four taps
- * (filter gradient: one dy load per four x loads), so a multiply-add costs ~1.25 loads.
+ * output pixels (forward, input gradient: one filter load per four pixel loads; eight at 3×3 stride 2)
+ * or up to four taps (filter gradient: one dy load per four x loads; three taps over 8 channels), so a
+ * multiply-add costs ~1.25 loads or fewer. At unit stride the input gradient runs on the forward
+ * kernels (dy with the filter flipped, `dw_input_grad`).
  */
 #include <wasm_simd128.h>
 
