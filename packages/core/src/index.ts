@@ -60,6 +60,7 @@ export {
   getGradientMode,
   matMulAT,
   matMulBT,
+  pointwiseConvOnSimd,
   registerForgetlessGradients,
   setGradientMode,
   withGradientMode,

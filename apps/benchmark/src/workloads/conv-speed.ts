@@ -106,16 +106,19 @@ export function convCases(quick: boolean): ConvCase[] {
   ];
 }
 
-/** Multiply-adds of one pass (forward, ∂x or ∂W: the same count) of a case. */
-function caseMacs(c: ConvCase): number {
+type Pass = 'forward' | 'input gradient' | 'filter gradient';
+
+/** Multiply-adds of one pass of a case (forward, ∂x and ∂W the same count, but separable ∂W). */
+function caseMacs(c: ConvCase, pass: Pass = 'forward'): number {
   const out = c.pad === 'same' ? Math.ceil(c.h / c.s) : Math.floor((c.h - c.k) / c.s) + 1;
   const positions = c.n * out * out;
   const dw = positions * c.k * c.k * c.c * (c.kind === 'separable' ? 1 : c.o);
   if (c.kind === 'conv2d') return positions * c.k * c.k * c.c * c.o;
-  return c.kind === 'depthwise' ? dw : dw + positions * c.c * c.o;
+  // separable ∂W: both kernels' gradients and the 1×1 conv's ∂x that the depthwise kernel's gradient needs
+  // (`casePasses`: counted since 2026-11-30_conv-speed-dw2; the runs before counted the forward's work only)
+  const pw = positions * c.c * c.o;
+  return c.kind === 'depthwise' ? dw : dw + (pass === 'filter gradient' ? 2 : 1) * pw;
 }
-
-type Pass = 'forward' | 'input gradient' | 'filter gradient';
 
 /** Closures for the three passes of a case (inputs made once; the caller disposes them). */
 function casePasses(c: ConvCase): { passes: Record<Pass, () => tf.Tensor>; inputs: tf.Tensor[] } {
@@ -452,11 +455,11 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   // ops: forward, input gradient, filter gradient, under each formulation, interleaved
   for (const c of convCases(opts.quick).filter((c) => !depthwiseOnly() || c.kind !== 'conv2d' || (mobilenetOnly() && c.name.startsWith('MobileNetV2 1×1')))) {
     const { passes, inputs } = casePasses(c);
-    const gflop = (2 * caseMacs(c)) / 1e9;
     const shape = `x [${c.n},${c.h},${c.h},${c.c}], ${c.k}×${c.k}${c.s > 1 ? ` stride ${c.s}` : ''}, ${c.pad}`;
     try {
       for (const pass of ['forward', 'input gradient', 'filter gradient'] as const) {
         const fn = passes[pass];
+        const gflop = (2 * caseMacs(c, pass)) / 1e9;
         // timed to the op's return (wasm runs synchronously), the output disposed unread: reading it back
         // copies it out of the heap (1–2 ms for these shapes), which a training step never does
         const op = (f: ConvFormulation) => () => under(f, () => tf.dispose(tf.tidy(() => fn())));
@@ -538,7 +541,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
     );
   notes.push(
     `pct_of_matmul: a row's GFLOP/s over matmul_gflop_s, the GFLOP/s of a ${mmName} matMul timed in the same rounds as the row (each round runs every formulation and the matMul in a rotated order, so load from other processes falls on all alike); the matMul alone at the start and end of each backend's rows shows how much that load moved.`,
-    "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), under 'forward-conv' (forgetless 0.1's formulation, with tfjs-backend-wasm's own kernels), 'im2col' (forgetless's Slice and MaxPoolGrad kernels), before ('composed', the 'auto' of the 2026-11-30 conv-speed-auto run: per op the fastest composition of tfjs ops, and forgetless's Identity, Cast, Sum, Mean and LeakyRelu kernels on wasm) and after ('auto', the default: the same plus forgetless's WebAssembly SIMD kernels where the module runs: depthwise convolutions forward, ∂x and ∂W (2026-11-30_conv-speed-simd), and since 2026-11-30_conv-speed-pw 1×1 unit-stride convolutions forward, ∂x and ∂W, training-mode batch norm (one kernel each way, the moving statistics folded in), ReLU6 and its gradient, and a PadV2 in place; not on wasm-nosimd, where 'auto' falls back to 'composed'), interleaved round by round (median of the rounds), each timed to its return (wasm runs synchronously) with its output disposed unread (the runs before 2026-11-30_conv-speed-simd read it back, a copy out of the heap of 1–2 ms for a [8, 24, 24, 144] output). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W).",
+    "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), under 'forward-conv' (forgetless 0.1's formulation, with tfjs-backend-wasm's own kernels), 'im2col' (forgetless's Slice and MaxPoolGrad kernels), before ('composed', the 'auto' of the 2026-11-30 conv-speed-auto run: per op the fastest composition of tfjs ops, and forgetless's Identity, Cast, Sum, Mean and LeakyRelu kernels on wasm) and after ('auto', the default: the same plus forgetless's WebAssembly SIMD kernels where the module runs: depthwise convolutions forward, ∂x and ∂W (2026-11-30_conv-speed-simd), and since 2026-11-30_conv-speed-pw 1×1 unit-stride convolutions forward, ∂x and ∂W, training-mode batch norm (one kernel each way, the moving statistics folded in), ReLU6 and its gradient, and a PadV2 in place; not on wasm-nosimd, where 'auto' falls back to 'composed'), interleaved round by round (median of the rounds), each timed to its return (wasm runs synchronously) with its output disposed unread (the runs before 2026-11-30_conv-speed-simd read it back, a copy out of the heap of 1–2 ms for a [8, 24, 24, 144] output). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W, but separable ∂W: its row computes the 1×1 conv's ∂x too, to reach the depthwise kernel's gradient, and counts it since 2026-11-30_conv-speed-dw2).",
     "Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), the four formulations interleaved; gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done.",
     `Per-example importances (inference mode): paper 2's conv net on ${s.perExample.samples} random 28×28 images, MobileNetV2 on ${s.perExample.mobilenet.samples} random images (FIS and MAS), each in one batch; the loop (one backward pass per example) on the first ${s.perExample.loopSamples} (MobileNetV2: ${s.perExample.mobilenet.loopSamples}), scaled per example. Every entry (forward+backward, fast path, loop; under each formulation) is interleaved round by round with the others: median, min and max of ${s.perExample.rounds} rounds after one warm-up round. x_loop: the loop's time per example over the fast path's; x_forward_backward: time over one plain forward+backward pass (mean cross-entropy, all parameters) over the same examples. Memory stays bounded: the per-example gradients are built in chunks of at most 2^23 floats (maxChunkElements).`,
   );

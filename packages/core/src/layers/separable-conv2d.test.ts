@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
+import { onWasm } from '../ops/wasm.test-helpers.js';
 import { Rng } from '../rng.js';
 import { checkConvLayer } from './conv.test-helpers.js';
 import type { LayerCapture } from './layer.js';
@@ -86,5 +87,29 @@ describe('SeparableConv2d', () => {
     tf.dispose(Object.values(l.params));
     expect(() => new SeparableConv2d({ filters: 0, kernelSize: 3 })).toThrow(/filters/);
     expect(() => new SeparableConv2d({ filters: 2, kernelSize: 3, stride: [2, 1], dilation: [1, 2] })).toThrow(/cannot both exceed 1/);
+  });
+
+  it("runs its 1×1 part on forgetless's SIMD 1×1 kernels on wasm (no matMul), as a matMul on cpu", async () => {
+    const kernelsOf = async () => {
+      const l = new SeparableConv2d({ filters: 5, kernelSize: 3, padding: 'same' });
+      l.build([6, 6, 8], new Rng(1));
+      const x = tf.randomNormal([2, 6, 6, 8]);
+      const vars = Object.values(l.params);
+      const before = tf.memory().numTensors;
+      const info = await tf.profile(() => {
+        const { value, grads } = tf.variableGrads(() => tf.sum(l.apply(x, { training: true })) as tf.Scalar, vars);
+        tf.dispose([value, ...Object.values(grads)]);
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([x, ...vars]);
+      return new Set(info.kernelNames);
+    };
+    const onCpu = await kernelsOf();
+    expect(onCpu.has('BatchMatMul')).toBe(true);
+    await onWasm(async () => {
+      const got = await kernelsOf();
+      for (const k of ['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput']) expect(got.has(k), k).toBe(true);
+      expect(got.has('BatchMatMul')).toBe(false);
+    });
   });
 });

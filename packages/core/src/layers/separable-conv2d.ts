@@ -2,16 +2,17 @@
  * Depthwise-separable 2-D convolution, as Keras's SeparableConv2D: a depthwise convolution (strides,
  * dilation, padding apply to it), then a 1×1 pointwise convolution, then the bias and activation:
  *   u[n,i,j,c·M+m] = Σ_{a,b} xp[n, i·sh + a·dh, j·sw + b·dw, c] · K[a,b,c,m]
- *   y[n,i,j,o] = act(Σ_k u[n,i,j,k] · P[0,0,k,o] + b[o])   (a matMul of u as [N·Ho·Wo, in·M])
+ *   y[n,i,j,o] = act(Σ_k u[n,i,j,k] · P[0,0,k,o] + b[o])   (a 1×1 convolution on wasm's SIMD kernels, else a matMul of u as [N·Ho·Wo, in·M])
  * Weights (Keras names): `depthwise_kernel` K [kh, kw, in, M], `pointwise_kernel` P [1, 1, in·M, out],
  * `bias` [out]. The capture records u as `inner.depthwise` (the input P sees); the tap is added to
  * the final pre-activation.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type InitializerName, initialize, toVariable } from '../init.js';
-import type { Padding } from '../ops/conv2d.js';
+import { type Padding, conv2d as conv2dOp } from '../ops/conv2d.js';
 import { dense as denseOp } from '../ops/dense.js';
 import { depthwiseConv2d as depthwiseOp } from '../ops/depthwise.js';
+import { pointwiseConvOnSimd } from '../ops/gradients.js';
 import type { Rng } from '../rng.js';
 import { type ActivationLike, type ActivationSpec, toActivationSpec } from './activation.js';
 import { type Size2, checkPadding, checkStrideDilation, finish, imageInput, imageOutput, sizePair } from './conv2d.js';
@@ -84,11 +85,14 @@ export class SeparableConv2d implements Layer {
       padding: this.padding,
       dilation: this.dilation,
     });
-    // the 1×1 convolution as a matMul over [N·Ho·Wo, in·M] (its gradients are faster on wasm)
     const [n, ho, wo, cm] = u.shape;
-    const p = this.params.pointwise_kernel as tf.Variable;
-    const z2 = denseOp(tf.reshape(u, [n * ho * wo, cm]), tf.reshape(p, [cm, this.filters]), this.params.bias as tf.Tensor1D | undefined);
-    const z = tf.reshape(z2, [n, ho, wo, this.filters]);
+    const p = this.params.pointwise_kernel as tf.Variable<tf.Rank.R4>;
+    const bias = this.params.bias as tf.Tensor1D | undefined;
+    // the 1×1 convolution: on forgetless's SIMD 1×1 kernels where they run (wasm), else as a matMul over
+    // [N·Ho·Wo, in·M] (faster than the backends' own convolution gradients, cpu's above all)
+    const z = pointwiseConvOnSimd(p.shape, u, p)
+      ? conv2dOp(u, p, bias, { stride: 1, padding: 'valid', dilation: 1 })
+      : tf.reshape(denseOp(tf.reshape(u, [n * ho * wo, cm]), tf.reshape(p, [cm, this.filters]), bias), [n, ho, wo, this.filters]);
     return finish(this, x, z, ctx, { depthwise: u });
   }
 

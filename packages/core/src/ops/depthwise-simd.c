@@ -14,8 +14,10 @@
  *   input    dx[n,p,q,k] = Σ_{a,b: p = i·sh − pt + a·dh, q = j·sw − pl + b·dw} dy[n,i,j,k] · w[a,b,k]
  *   filter   dw[a,b,k]   = Σ_{n,i,j} x[n, i·sh − pt + a·dh, j·sw − pl + b·dw, k] · dy[n,i,j,k]
  * (taps outside the input are zeros). All three vectorise over 4 channels and register-block four
- * output pixels (forward, input gradient: one filter load per four pixel loads) or up to four taps
- * (filter gradient: one dy load per four x loads), so a multiply-add costs ~1.25 loads.
+ * output pixels (forward, input gradient: one filter load per four pixel loads; eight at 3×3 stride 2)
+ * or up to four taps (filter gradient: one dy load per four x loads; three taps over 8 channels), so a
+ * multiply-add costs ~1.25 loads or fewer. At unit stride the input gradient runs on the forward
+ * kernels (dy with the filter flipped, `dw_input_grad`).
  */
 #include <wasm_simd128.h>
 
@@ -38,7 +40,7 @@ INLINE void tap_rows(int ih0, int D, int KH, int H, int *lo, int *hi) {
 }
 
 /* One output pixel (n, i, j) at the image's edges: filter rows [alo, ahi), each column tap bounds-checked. */
-INLINE void fw_pixel(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW, int DH, int DW, int ih0, int iw0, int alo, int ahi) {
+INLINE void fw_pixel(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW, int TS, int DH, int DW, int ih0, int iw0, int alo, int ahi) {
   int k = 0;
   for (; k + 4 <= K; k += 4) {
     v128_t acc = wasm_f32x4_splat(0.f);
@@ -47,7 +49,7 @@ INLINE void fw_pixel(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW,
       for (int b = 0; b < KW; b++) {
         int iw = iw0 + b * DW;
         if (iw < 0 || iw >= W) continue;
-        MADD(acc, LD(xn + (ih * W + iw) * K + k), LD(w + (a * KW + b) * K + k));
+        MADD(acc, LD(xn + (ih * W + iw) * K + k), LD(w + (a * KW + b) * TS + k));
       }
     }
     ST(yp + k, acc);
@@ -59,7 +61,7 @@ INLINE void fw_pixel(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW,
       for (int b = 0; b < KW; b++) {
         int iw = iw0 + b * DW;
         if (iw < 0 || iw >= W) continue;
-        acc += xn[(ih * W + iw) * K + k] * w[(a * KW + b) * K + k];
+        acc += xn[(ih * W + iw) * K + k] * w[(a * KW + b) * TS + k];
       }
     }
     yp[k] = acc;
@@ -70,7 +72,7 @@ INLINE void fw_pixel(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW,
  * Four output pixels (n, i, j..j+3) whose column taps all lie inside the image, filter rows
  * [alo, ahi). KWC: the filter width as a compile-time constant (the tap loop unrolled), 0 for any.
  */
-INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW, int SW, int DH, int DW, int ih0, int iw0, int alo, int ahi, const int KWC) {
+INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW, int TS, int SW, int DH, int DW, int ih0, int iw0, int alo, int ahi, const int KWC) {
   const int kw = KWC ? KWC : KW;
   const int ps = SW * K; /* x offset between the four pixels */
   int k = 0;
@@ -80,9 +82,9 @@ INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW
       v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
       for (int a = alo; a < ahi; a++) {
         const f32 *xr = xn + ((ih0 + a * DH) * W + iw0) * K + k;
-        const f32 *wr = w + a * 3 * K + k;
+        const f32 *wr = w + a * 3 * TS + k;
         v128_t x0 = LD(xr), x1 = LD(xr + K), x2 = LD(xr + 2 * K), x3 = LD(xr + 3 * K), x4 = LD(xr + 4 * K), x5 = LD(xr + 5 * K);
-        v128_t w0 = LD(wr), w1 = LD(wr + K), w2 = LD(wr + 2 * K);
+        v128_t w0 = LD(wr), w1 = LD(wr + TS), w2 = LD(wr + 2 * TS);
         MADD(a0, x0, w0);
         MADD(a1, x1, w0);
         MADD(a2, x2, w0);
@@ -108,8 +110,8 @@ INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW
       v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
       for (int a = alo; a < ahi; a++) {
         const f32 *xr = xn + ((ih0 + a * DH) * W + iw0) * K + k;
-        const f32 *wr = w + a * 3 * K + k;
-        v128_t w0 = LD(wr), w1 = LD(wr + K), w2 = LD(wr + 2 * K);
+        const f32 *wr = w + a * 3 * TS + k;
+        v128_t w0 = LD(wr), w1 = LD(wr + TS), w2 = LD(wr + 2 * TS);
         v128_t x0 = LD(xr), x1 = LD(xr + K), x2 = LD(xr + 2 * K);
         MADD(a0, x0, w0);
         MADD(a0, x1, w1);
@@ -137,9 +139,9 @@ INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW
     v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
     for (int a = alo; a < ahi; a++) {
       const f32 *xr = xn + ((ih0 + a * DH) * W + iw0) * K + k;
-      const f32 *wr = w + a * kw * K + k;
+      const f32 *wr = w + a * kw * TS + k;
       for (int b = 0; b < kw; b++) {
-        v128_t wv = LD(wr + b * K);
+        v128_t wv = LD(wr + b * TS);
         const f32 *xp = xr + b * DW * K;
         MADD(a0, LD(xp), wv);
         MADD(a1, LD(xp + ps), wv);
@@ -156,7 +158,7 @@ INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW
     f32 a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f;
     for (int a = alo; a < ahi; a++) {
       for (int b = 0; b < kw; b++) {
-        f32 wv = w[(a * kw + b) * K + k];
+        f32 wv = w[(a * kw + b) * TS + k];
         const f32 *xp = xn + ((ih0 + a * DH) * W + iw0 + b * DW) * K + k;
         a0 += xp[0] * wv;
         a1 += xp[ps] * wv;
@@ -168,6 +170,62 @@ INLINE void fw_block4(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW
     yp[K + k] = a1;
     yp[2 * K + k] = a2;
     yp[3 * K + k] = a3;
+  }
+}
+
+/*
+ * Eight output pixels (n, i, j..j+7) of a 3-wide filter at stride 2, dilation 1, every column tap
+ * inside the image, filter rows [alo, ahi): 17 x loads and 3 filter loads for 24 products per row
+ * (fw_block4's 9 + 3 for 12; 1.2× faster at 96 channels, 48²). Not at stride 1, where eight pixels
+ * measured no faster than four.
+ */
+INLINE void fw_block8_k3s2(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int TS, int DH, int ih0, int iw0, int alo, int ahi) {
+  for (int k = 0; k + 4 <= K; k += 4) {
+    v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (int a = alo; a < ahi; a++) {
+      const f32 *xr = xn + ((ih0 + a * DH) * W + iw0) * K + k;
+      const f32 *wr = w + a * 3 * TS + k;
+      v128_t w0 = LD(wr), w1 = LD(wr + TS), w2 = LD(wr + 2 * TS);
+      MADD(a0, LD(xr), w0);
+      MADD(a0, LD(xr + K), w1);
+      v128_t xv = LD(xr + 2 * K);
+      MADD(a0, xv, w2);
+      MADD(a1, xv, w0);
+      MADD(a1, LD(xr + 3 * K), w1);
+      xv = LD(xr + 4 * K);
+      MADD(a1, xv, w2);
+      MADD(a2, xv, w0);
+      MADD(a2, LD(xr + 5 * K), w1);
+      xv = LD(xr + 6 * K);
+      MADD(a2, xv, w2);
+      MADD(a3, xv, w0);
+      MADD(a3, LD(xr + 7 * K), w1);
+      xv = LD(xr + 8 * K);
+      MADD(a3, xv, w2);
+      MADD(a4, xv, w0);
+      MADD(a4, LD(xr + 9 * K), w1);
+      xv = LD(xr + 10 * K);
+      MADD(a4, xv, w2);
+      MADD(a5, xv, w0);
+      MADD(a5, LD(xr + 11 * K), w1);
+      xv = LD(xr + 12 * K);
+      MADD(a5, xv, w2);
+      MADD(a6, xv, w0);
+      MADD(a6, LD(xr + 13 * K), w1);
+      xv = LD(xr + 14 * K);
+      MADD(a6, xv, w2);
+      MADD(a7, xv, w0);
+      MADD(a7, LD(xr + 15 * K), w1);
+      MADD(a7, LD(xr + 16 * K), w2);
+    }
+    ST(yp + k, a0);
+    ST(yp + K + k, a1);
+    ST(yp + 2 * K + k, a2);
+    ST(yp + 3 * K + k, a3);
+    ST(yp + 4 * K + k, a4);
+    ST(yp + 5 * K + k, a5);
+    ST(yp + 6 * K + k, a6);
+    ST(yp + 7 * K + k, a7);
   }
 }
 
@@ -184,16 +242,18 @@ INLINE void interior(int WO, int extent, int pad, int S, int size, int *lo, int 
 }
 
 /* One output row (n, i): edge pixels one by one, the interior four at a time. */
-INLINE void fw_row(const f32 *xn, const f32 *w, f32 *yr, int W, int K, int KW, int SW, int DH, int DW, int PL, int WO, int ih0, int alo, int ahi, int lo,
-                   int hi, const int KWC) {
+INLINE void fw_row(const f32 *xn, const f32 *w, f32 *yr, int W, int K, int KW, int TS, int SW, int DH, int DW, int PL, int WO, int ih0, int alo, int ahi,
+                   int lo, int hi, const int KWC) {
   int j = 0;
-  for (; j < lo; j++) fw_pixel(xn, w, yr + j * K, W, K, KW, DH, DW, ih0, j * SW - PL, alo, ahi);
-  for (; j + 4 <= hi; j += 4) fw_block4(xn, w, yr + j * K, W, K, KW, SW, DH, DW, ih0, j * SW - PL, alo, ahi, KWC);
-  for (; j < WO; j++) fw_pixel(xn, w, yr + j * K, W, K, KW, DH, DW, ih0, j * SW - PL, alo, ahi);
+  for (; j < lo; j++) fw_pixel(xn, w, yr + j * K, W, K, KW, TS, DH, DW, ih0, j * SW - PL, alo, ahi);
+  if (KWC == 3 && SW == 2 && DW == 1 && (K & 3) == 0)
+    for (; j + 8 <= hi; j += 8) fw_block8_k3s2(xn, w, yr + j * K, W, K, TS, DH, ih0, 2 * j - PL, alo, ahi);
+  for (; j + 4 <= hi; j += 4) fw_block4(xn, w, yr + j * K, W, K, KW, TS, SW, DH, DW, ih0, j * SW - PL, alo, ahi, KWC);
+  for (; j < WO; j++) fw_pixel(xn, w, yr + j * K, W, K, KW, TS, DH, DW, ih0, j * SW - PL, alo, ahi);
 }
 
-INLINE void fw_all(const f32 *x, const f32 *w, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH, int DW, int PT, int PL, int HO,
-                   int WO, const int KWC) {
+INLINE void fw_all(const f32 *x, const f32 *w, int TS, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH, int DW, int PT, int PL,
+                   int HO, int WO, const int KWC) {
   int lo, hi;
   interior(WO, (KW - 1) * DW + 1, PL, SW, W, &lo, &hi);
   for (int n = 0; n < N; n++) {
@@ -203,29 +263,38 @@ INLINE void fw_all(const f32 *x, const f32 *w, f32 *y, int N, int H, int W, int 
       int ih0 = i * SH - PT;
       int alo, ahi;
       tap_rows(ih0, DH, KH, H, &alo, &ahi);
-      fw_row(xn, w, yr, W, K, KW, SW, DH, DW, PL, WO, ih0, alo, ahi, lo, hi, KWC);
+      fw_row(xn, w, yr, W, K, KW, TS, SW, DH, DW, PL, WO, ih0, alo, ahi, lo, hi, KWC);
     }
   }
 }
 
-/* The forward with the filter width KWC fixed at compile time (0: any), one function per width (small functions compile better in the engines). */
+/*
+ * The forward with the filter width KWC fixed at compile time (0: any), one function per width (small
+ * functions compile better in the engines). Tap (a, b)'s weights at w + (a·KW + b)·TS: TS = K for the
+ * filter as it is, TS = −K with w at its last tap for the filter flipped in both axes (the input gradient).
+ */
 #define FW_ALL(NAME, KWC_)                                                                                                                                     \
-  __attribute__((noinline)) static void NAME(const f32 *x, const f32 *w, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH, int DW, \
-                                             int PT, int PL, int HO, int WO) {                                                                                  \
-    fw_all(x, w, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO, KWC_);                                                                            \
+  __attribute__((noinline)) static void NAME(const f32 *x, const f32 *w, int TS, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH,  \
+                                             int DW, int PT, int PL, int HO, int WO) {                                                                          \
+    fw_all(x, w, TS, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO, KWC_);                                                                        \
   }
 FW_ALL(fw_3, 3)
 FW_ALL(fw_5, 5)
 FW_ALL(fw_any, 0)
 
+INLINE void fw_dispatch(const f32 *x, const f32 *w, int TS, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH, int DW, int PT, int PL,
+                        int HO, int WO) {
+  if (KW == 3)
+    fw_3(x, w, TS, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
+  else if (KW == 5)
+    fw_5(x, w, TS, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
+  else
+    fw_any(x, w, TS, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
+}
+
 __attribute__((export_name("dw_forward"))) void dw_forward(const f32 *x, const f32 *w, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW,
                                                           int DH, int DW, int PT, int PL, int HO, int WO) {
-  if (KW == 3)
-    fw_3(x, w, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
-  else if (KW == 5)
-    fw_5(x, w, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
-  else
-    fw_any(x, w, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
+  fw_dispatch(x, w, K, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
 }
 
 /* ---------------------------------------------------------------- input gradient */
@@ -433,6 +502,84 @@ INLINE void ig_row_s2k3(const f32 *dyn, const f32 *w, f32 *dxr, int K, int aend,
     const int J = (q + PL) >> 1;
     f32 *o = dxr + q * K;
     int k = 0;
+    /* even dx rows (two filter rows) and odd ones (one) unrolled: 1.1× faster than the loop over them */
+    if (aend - a0 == 2 * astep) {
+      const f32 *dA = dyn + (i0 * WO + J - 1) * K, *dB = dyn + ((i0 + idelta) * WO + J - 1) * K;
+      const f32 *wA = w + a0 * 3 * K, *wB = w + (a0 + astep) * 3 * K;
+      for (; k + 4 <= K; k += 4) {
+        v128_t e0, e1, e2, e3, o0, o1, o2, o3;
+        {
+          const f32 *dr = dA + k;
+          v128_t d0 = LD(dr), d1 = LD(dr + K), d2 = LD(dr + 2 * K), d3 = LD(dr + 3 * K), d4 = LD(dr + 4 * K);
+          v128_t wv = LD(wA + k);
+          e0 = wasm_f32x4_mul(d1, wv);
+          e1 = wasm_f32x4_mul(d2, wv);
+          e2 = wasm_f32x4_mul(d3, wv);
+          e3 = wasm_f32x4_mul(d4, wv);
+          wv = LD(wA + 2 * K + k);
+          MADD(e0, d0, wv);
+          MADD(e1, d1, wv);
+          MADD(e2, d2, wv);
+          MADD(e3, d3, wv);
+          wv = LD(wA + K + k);
+          o0 = wasm_f32x4_mul(d1, wv);
+          o1 = wasm_f32x4_mul(d2, wv);
+          o2 = wasm_f32x4_mul(d3, wv);
+          o3 = wasm_f32x4_mul(d4, wv);
+        }
+        {
+          const f32 *dr = dB + k;
+          v128_t d0 = LD(dr), d1 = LD(dr + K), d2 = LD(dr + 2 * K), d3 = LD(dr + 3 * K), d4 = LD(dr + 4 * K);
+          v128_t wv = LD(wB + k);
+          MADD(e0, d1, wv);
+          MADD(e1, d2, wv);
+          MADD(e2, d3, wv);
+          MADD(e3, d4, wv);
+          wv = LD(wB + 2 * K + k);
+          MADD(e0, d0, wv);
+          MADD(e1, d1, wv);
+          MADD(e2, d2, wv);
+          MADD(e3, d3, wv);
+          wv = LD(wB + K + k);
+          MADD(o0, d1, wv);
+          MADD(o1, d2, wv);
+          MADD(o2, d3, wv);
+          MADD(o3, d4, wv);
+        }
+        ST(o + k, e0);
+        ST(o + K + k, o0);
+        ST(o + 2 * K + k, e1);
+        ST(o + 3 * K + k, o1);
+        ST(o + 4 * K + k, e2);
+        ST(o + 5 * K + k, o2);
+        ST(o + 6 * K + k, e3);
+        ST(o + 7 * K + k, o3);
+      }
+    }
+    if (aend - a0 == astep) {
+      const f32 *dA = dyn + (i0 * WO + J - 1) * K;
+      const f32 *wA = w + a0 * 3 * K;
+      for (; k + 4 <= K; k += 4) {
+        const f32 *dr = dA + k;
+        v128_t d0 = LD(dr), d1 = LD(dr + K), d2 = LD(dr + 2 * K), d3 = LD(dr + 3 * K), d4 = LD(dr + 4 * K);
+        v128_t wv = LD(wA + k);
+        v128_t e0 = wasm_f32x4_mul(d1, wv), e1 = wasm_f32x4_mul(d2, wv), e2 = wasm_f32x4_mul(d3, wv), e3 = wasm_f32x4_mul(d4, wv);
+        wv = LD(wA + 2 * K + k);
+        MADD(e0, d0, wv);
+        MADD(e1, d1, wv);
+        MADD(e2, d2, wv);
+        MADD(e3, d3, wv);
+        ST(o + k, e0);
+        ST(o + 2 * K + k, e1);
+        ST(o + 4 * K + k, e2);
+        ST(o + 6 * K + k, e3);
+        wv = LD(wA + K + k);
+        ST(o + K + k, wasm_f32x4_mul(d1, wv));
+        ST(o + 3 * K + k, wasm_f32x4_mul(d2, wv));
+        ST(o + 5 * K + k, wasm_f32x4_mul(d3, wv));
+        ST(o + 7 * K + k, wasm_f32x4_mul(d4, wv));
+      }
+    }
     for (; k + 4 <= K; k += 4) {
       v128_t e0 = wasm_f32x4_splat(0.f), e1 = e0, e2 = e0, e3 = e0, o0 = e0, o1 = e0, o2 = e0, o3 = e0;
       int i = i0;
@@ -551,8 +698,18 @@ IG_ALL(ig_3, 3)
 IG_ALL(ig_5, 5)
 IG_ALL(ig_any, 0)
 
+/*
+ * At unit stride the input gradient is a forward convolution of dy with the filter flipped in both
+ * axes: dx[n,p,q,k] = Σ_{a',b'} dy[n, p − PT' + a'·DH, q − PL' + b'·DW, k] · w[KH−1−a', KW−1−b', k] with
+ * PT' = (KH−1)·DH − PT, PL' = (KW−1)·DW − PL (a' = KH−1−a), over dy's HO×WO as the input and dx's H×W
+ * as the output: the forward kernels serve (taps read backwards, no flipped copy).
+ */
 __attribute__((export_name("dw_input_grad"))) void dw_input_grad(const f32 *dy, const f32 *w, f32 *dx, int N, int H, int W, int K, int KH, int KW, int SH,
                                                                 int SW, int DH, int DW, int PT, int PL, int HO, int WO) {
+  if (SH == 1 && SW == 1) {
+    fw_dispatch(dy, w + (KH * KW - 1) * K, -K, dx, N, HO, WO, K, KH, KW, 1, 1, DH, DW, (KH - 1) * DH - PT, (KW - 1) * DW - PL, H, W);
+    return;
+  }
   if (KW == 3)
     ig_3(dy, w, dx, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
   else if (KW == 5)
@@ -572,6 +729,53 @@ __attribute__((export_name("dw_input_grad"))) void dw_input_grad(const f32 *dy, 
 INLINE void fg_taps(const f32 *xr, const f32 *dyr, f32 *dw, int W, int K, int KW, int SW, int DW, int PL, int WO, int a, int b, int lo, int hi, const int T) {
   const int ts = DW * K; /* x offset between consecutive taps */
   int k = 0;
+  /* three taps: eight channels at a time (two vectors), 1.1–1.5× faster than four (fewer loop and edge-check instructions per product) */
+  if (T == 3)
+    for (; k + 8 <= K; k += 8) {
+      f32 *dwp = dw + (a * KW + b) * K + k;
+      v128_t p0 = LD(dwp), p1 = LD(dwp + K), p2 = LD(dwp + 2 * K);
+      v128_t q0 = LD(dwp + 4), q1 = LD(dwp + K + 4), q2 = LD(dwp + 2 * K + 4);
+      {
+        const f32 *xrr = xr + k, *dyrr = dyr + k;
+        for (int j = 0; j < WO; j++) {
+          if (j == lo && lo < hi) {
+            for (; j < hi; j++) {
+              const f32 *xp = xrr + (j * SW - PL + b * DW) * K;
+              v128_t d = LD(dyrr + j * K);
+              MADD(p0, LD(xp), d);
+              MADD(p1, LD(xp + ts), d);
+              MADD(p2, LD(xp + 2 * ts), d);
+              d = LD(dyrr + j * K + 4);
+              MADD(q0, LD(xp + 4), d);
+              MADD(q1, LD(xp + ts + 4), d);
+              MADD(q2, LD(xp + 2 * ts + 4), d);
+            }
+            if (j >= WO) break;
+          }
+          int iw = j * SW - PL + b * DW;
+          const f32 *xp = xrr + iw * K;
+          v128_t d = LD(dyrr + j * K), e = LD(dyrr + j * K + 4);
+          if (iw >= 0 && iw < W) {
+            MADD(p0, LD(xp), d);
+            MADD(q0, LD(xp + 4), e);
+          }
+          if (iw + DW >= 0 && iw + DW < W) {
+            MADD(p1, LD(xp + ts), d);
+            MADD(q1, LD(xp + ts + 4), e);
+          }
+          if (iw + 2 * DW >= 0 && iw + 2 * DW < W) {
+            MADD(p2, LD(xp + 2 * ts), d);
+            MADD(q2, LD(xp + 2 * ts + 4), e);
+          }
+        }
+      }
+      ST(dwp, p0);
+      ST(dwp + K, p1);
+      ST(dwp + 2 * K, p2);
+      ST(dwp + 4, q0);
+      ST(dwp + K + 4, q1);
+      ST(dwp + 2 * K + 4, q2);
+    }
   for (; k + 4 <= K; k += 4) {
     f32 *dwp = dw + (a * KW + b) * K + k;
     v128_t a0 = LD(dwp), a1 = wasm_f32x4_splat(0.f), a2 = a1, a3 = a1;

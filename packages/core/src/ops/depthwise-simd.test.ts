@@ -44,6 +44,23 @@ const cases: Case[] = [
   { n: 2, h: 15, w: 13, c: 24, m: 1, k: [3, 3], s: [2, 2], pad: 'same' },
   { n: 2, h: 11, w: 21, c: 13, m: 1, k: [3, 3], s: [2, 2], pad: 'same' },
   { n: 1, h: 9, w: 23, c: 6, m: 2, k: [3, 3], s: [2, 2], pad: 'valid' },
+  { n: 2, h: 7, w: 37, c: 8, m: 1, k: [3, 3], s: [2, 2], pad: 'same' }, // the stride-2 forward's eight-pixel blocks, twice a row
+  {
+    // padding wider than the filter: the unit-stride ∂x's transposed padding is negative
+    n: 1,
+    h: 5,
+    w: 6,
+    c: 5,
+    m: 1,
+    k: [3, 3],
+    s: [1, 1],
+    pad: [
+      [0, 0],
+      [3, 1],
+      [0, 4],
+      [0, 0],
+    ],
+  },
   {
     n: 1,
     h: 12,

@@ -13,7 +13,8 @@
  * One register-blocked micro-kernel: a 4×8 tile of the product (8 accumulators), per step of the
  * reduction one 8-wide row of the right-hand side (2 loads) against 4 broadcast left-hand values,
  * 8 multiply-adds for 6 loads; 4×4, 1×8, 1×4 and scalar tiles at the edges. The filter gradient
- * reduces over P in chunks of KC rows (the chunk of x and dy stays in cache across the tiles).
+ * reduces over P in chunks of KC rows (the chunk of x and dy stays in cache across the tiles: 64 rows,
+ * 1.4× faster than 256 at 144→48 channels, where a 256-row chunk of x alone is 147 KB).
  */
 #include <wasm_simd128.h>
 
@@ -22,7 +23,7 @@ typedef float f32;
 #define LD(p) wasm_v128_load(p)
 #define ST(p, v) wasm_v128_store(p, v)
 #define MADD(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
-#define KC 256
+#define KC 64
 
 /*
  * C[i, j] (+)= Σ_{k < K} A(i, k)·B[k, j] for i < MR (4 or 1), j < 8·NV (NV = 2 or 1),
