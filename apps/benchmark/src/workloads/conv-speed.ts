@@ -34,6 +34,7 @@ import {
   setConvFormulation,
   softmaxCrossEntropy,
   trainStep,
+  withBatchNormRelu6Fusion,
 } from '@forgetless/core';
 import { fisherDiagonal, mas } from '@forgetless/importances';
 import { randomImages } from '../data.js';
@@ -47,8 +48,10 @@ const LABEL: Record<ConvFormulation, string> = {
   'forward-conv': '0.1 (forward-conv)',
   im2col: 'im2col',
   composed: "before (composed: 'auto' without forgetless's SIMD kernels)",
-  auto: 'after (auto: SIMD depthwise, 1×1, batch norm, ReLU6 kernels)',
+  auto: 'after (auto: SIMD depthwise, 1×1, batch norm, ReLU6 kernels; batch norm + ReLU6 fused)',
 };
+/** 'auto' with batch norm and the ReLU6 after it run as two kernels each way (the 'auto' of 2026-11-30_conv-speed-pw). */
+const AUTO_UNFUSED = "auto, batch norm + ReLU6 apart ('auto' before the fusion)";
 
 /**
  * `CONV_SPEED_ONLY=depthwise` restricts the workload to what the SIMD depthwise kernels change: the
@@ -211,12 +214,14 @@ async function withCeiling(
   size: number,
   rounds: number,
   warmup: number,
-): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number }> {
+  extra: readonly (() => unknown)[] = [],
+): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number; extra: Timing[] }> {
   const mm = matmulEntry(size);
   try {
-    const timed = await pairedRounds([...FORMULATIONS.map(run), mm.run], { rounds, warmup });
-    const t = Object.fromEntries(FORMULATIONS.map((f, i) => [f, (timed[i] as { timing: Timing }).timing])) as Record<ConvFormulation, Timing>;
-    return { t, ceiling: gflopsOf((timed[FORMULATIONS.length] as { timing: Timing }).timing, mm.gflop) };
+    const timed = await pairedRounds([...FORMULATIONS.map(run), ...extra, mm.run], { rounds, warmup });
+    const timing = (i: number) => (timed[i] as { timing: Timing }).timing;
+    const t = Object.fromEntries(FORMULATIONS.map((f, i) => [f, timing(i)])) as Record<ConvFormulation, Timing>;
+    return { t, ceiling: gflopsOf(timing(FORMULATIONS.length + extra.length), mm.gflop), extra: extra.map((_, i) => timing(FORMULATIONS.length + i)) };
   } finally {
     mm.done();
   }
@@ -299,13 +304,25 @@ function context(model: Model, optimizer: tf.Optimizer): TrainContext {
   return { model, optimizer, tasks: [task], taskIndex: 0, task, step: 0, taskStep: 0, epoch: 0, rng: new Rng(0) };
 }
 
-/** Before/after step timings of `model`, interleaved round by round with the matMul ceiling. */
-async function stepPair(model: Model, x: tf.Tensor, y: tf.Tensor1D, size: number, rounds: number): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number }> {
+/**
+ * Before/after step timings of `model`, interleaved round by round with the matMul ceiling; `autoUnfused`
+ * adds 'auto' with batch norm + ReLU6 run apart (`withBatchNormRelu6Fusion(false)`: 'auto' before the fusion).
+ */
+async function stepPair(
+  model: Model,
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  size: number,
+  rounds: number,
+  autoUnfused = false,
+): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number; unfused?: Timing }> {
   const optimizer = tf.train.sgd(0.01);
   try {
     const ctx = context(model, optimizer);
     const step = (f: ConvFormulation) => () => under(f, () => trainStep({ x, y }, ctx, []));
-    return await withCeiling(step, size, rounds, 2);
+    const extra = autoUnfused ? [() => under('auto', () => withBatchNormRelu6Fusion(false, () => trainStep({ x, y }, ctx, [])))] : [];
+    const r = await withCeiling(step, size, rounds, 2, extra);
+    return { t: r.t, ceiling: r.ceiling, ...(autoUnfused ? { unfused: r.extra[0] as Timing } : {}) };
   } finally {
     optimizer.dispose();
   }
@@ -505,11 +522,14 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
       'int32',
     );
     try {
-      const { t, ceiling } = await stepPair(loaded.model, x, y, s.matmul, s.stepRounds);
+      const { t, ceiling, unfused } = await stepPair(loaded.model, x, y, s.matmul, s.stepRounds, true);
       const gflop = stepGflop(macs, m.batch);
       const shape = `α${m.alpha} ${m.size}×${m.size}×3${m.blocks === 16 ? '' : `, first ${m.blocks} blocks`}`;
       for (const f of FORMULATIONS) rows.push(row('MobileNetV2 training step', shape, b, LABEL[f], m.batch, t[f], gflop, ceiling));
-      say(`MobileNetV2 step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`);
+      if (unfused) rows.push(row('MobileNetV2 training step', shape, b, AUTO_UNFUSED, m.batch, unfused, gflop, ceiling));
+      say(
+        `MobileNetV2 step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms, auto unfused ${unfused?.median.toFixed(0)} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`,
+      );
       const pe = s.perExample.mobilenet;
       rows.push(...(await perExampleRows('MobileNetV2', loaded.model, randomImages(pe.samples, [m.size, m.size, 3], 7), pe, ['FIS empirical', 'MAS softmax'], b, shape)));
     } finally {
