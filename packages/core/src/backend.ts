@@ -9,7 +9,7 @@
  * backend themselves.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ensureWasmKernels } from './ops/wasm-kernels.js';
+import { ensureOwnGradients } from './ops/own-gradients.js';
 import { wasmThreadsCount, withNodeWasmThreads } from './wasm-threads.js';
 
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu' | 'tensorflow' | 'tensorflow-gpu';
@@ -144,6 +144,8 @@ function setWasmPaths(options: UseBackendOptions, mod: unknown): void {
  * Activates a backend, importing its package first unless it is registered already (imported by the
  * application). Returns the tfjs backend name now in use. wasm finds its .wasm binaries beside its
  * package in Node without `wasmPaths`; a bundled browser app serves them and says where (`wasmPaths`).
+ * On wasm it also registers forgetless's wasm kernels and puts forgetless's gradients back where an
+ * import after `@forgetless/core` (tfjs-layers, `@tensorflow/tfjs`) registered tfjs's own again.
  */
 export async function useBackend(name: BackendName, options: UseBackendOptions = {}): Promise<string> {
   if (!isBackendName(name)) {
@@ -212,7 +214,9 @@ async function activate(name: string, tfjsName: string): Promise<string> {
     throw new Error(`backend '${name}' failed to initialise (tf.setBackend('${tfjsName}') returned false${cause})${problem ? `: ${problem}` : ''}${hint}`);
   }
   await tf.ready();
-  if (tf.getBackend() === 'wasm') ensureWasmKernels();
+  // forgetless's wasm kernels, and its gradients back where a later import (tfjs-layers, @tensorflow/tfjs)
+  // registered tfjs's own again: stock tfjs-layers `fit` reaches them too
+  if (tf.getBackend() === 'wasm') ensureOwnGradients();
   return tf.getBackend();
 }
 

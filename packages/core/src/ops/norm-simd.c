@@ -257,6 +257,18 @@ __attribute__((export_name("relu6_grad"))) void relu6_grad(const f32 *x, const f
   for (; i < n; i++) dx[i] = x[i] > 0.f && x[i] <= 6.f ? dy[i] : 0.f;
 }
 
+/* ClipByValue's gradient: dx = dy where lo ≤ x ≤ hi, else 0 (tfjs's where(x ≥ lo ∧ x ≤ hi, dy, 0); NaN x gives 0), n values. */
+__attribute__((export_name("clip_grad"))) void clip_grad(const f32 *x, const f32 *dy, f32 *dx, int n, f32 lo, f32 hi) {
+  int i = 0;
+  const v128_t vl = wasm_f32x4_splat(lo), vh = wasm_f32x4_splat(hi);
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = LD(x + i);
+    v128_t m = wasm_v128_and(wasm_f32x4_ge(v, vl), wasm_f32x4_le(v, vh));
+    ST(dx + i, wasm_v128_and(LD(dy + i), m));
+  }
+  for (; i < n; i++) dx[i] = x[i] >= lo && x[i] <= hi ? dy[i] : 0.f;
+}
+
 /* ReLU6: y = min(max(x, 0), 6), n values (NaN stays NaN, as tfjs's). */
 __attribute__((export_name("relu6"))) void relu6(const f32 *x, f32 *y, int n) {
   int i = 0;

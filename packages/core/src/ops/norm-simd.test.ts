@@ -10,7 +10,7 @@ import { sequential } from '../model.js';
 import { Rng } from '../rng.js';
 import { withConvFormulation } from './formulation.js';
 import { withGradientMode } from './gradients.js';
-import { normSimdUsable, simdBatchNormRelu6Train, simdBatchNormTrain, simdBatchNormUsable, simdRelu6Grad, withBatchNormRelu6Fusion } from './norm-simd.js';
+import { normSimdUsable, simdBatchNormRelu6Train, simdBatchNormTrain, simdBatchNormUsable, simdClipGrad, simdRelu6Grad, withBatchNormRelu6Fusion } from './norm-simd.js';
 import { type Host, host, dev, onWasm } from './wasm.test-helpers.js';
 
 /** A tfjs-layers model's memory artifacts (its own save). */
@@ -189,6 +189,25 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
         const viaGrad = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu6(a), dyw)))(xw);
         expect(relErr(direct.dataSync(), hr.v)).toBe(0);
         expect(relErr(viaGrad.dataSync(), hr.v)).toBe(0);
+        tf.dispose([direct, viaGrad]);
+      });
+      tf.dispose([xw, dyw]);
+    });
+  });
+
+  it("ClipByValue's gradient by the kernel is tfjs's stock one on cpu exactly (both sides of and exactly at the bounds, NaN, sizes not multiples of 4)", async () => {
+    const x = tf.concat([tf.mul(tf.randomNormal([201], 0, 1, 'float32', 6), 4), tf.tensor1d([-1.5, 2.5, -1.5000001, 2.5000002, Number.NaN, -0, 0])]);
+    const dy = tf.randomNormal(x.shape, 0, 1, 'float32', 7);
+    const ref = withGradientMode('stock', () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(a, -1.5, 2.5), dy)))(x));
+    const [hx, hdy, hr] = [host(x), host(dy), host(ref)];
+    tf.dispose([x, dy, ref]);
+    await onWasm(async () => {
+      const [xw, dyw] = [dev(hx), dev(hdy)];
+      await expectNoLeak(() => {
+        const direct = simdClipGrad(xw, dyw, -1.5, 2.5);
+        const viaGrad = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(a, -1.5, 2.5), dyw)))(xw);
+        expect(Array.from(direct.dataSync())).toEqual(Array.from(hr.v));
+        expect(Array.from(viaGrad.dataSync())).toEqual(Array.from(hr.v));
         tf.dispose([direct, viaGrad]);
       });
       tf.dispose([xw, dyw]);

@@ -23,11 +23,13 @@ const BN_BACKWARD = 'ForgetlessBatchNormTrainGrad';
 const RELU6_GRAD = 'ForgetlessRelu6Grad';
 const BN_RELU6_FORWARD = 'ForgetlessBatchNormRelu6Train';
 const BN_RELU6_BACKWARD = 'ForgetlessBatchNormRelu6TrainGrad';
+const CLIP_GRAD = 'ForgetlessClipByValueGrad';
 
 /** The fused batch norm + ReLU6 kernels of `norm-simd.c` (the module's other exports are typed in `depthwise-simd.ts`). */
 type NormExports = Exports & {
   bn_relu6_forward(x: number, gamma: number, beta: number, out: number, mean: number, variance: number, rstd: number, p: number, c: number, eps: number): void;
   bn_relu6_backward(x: number, dy: number, gamma: number, beta: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number, p: number, c: number): void;
+  clip_grad(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
 };
 
 type Args = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown };
@@ -137,6 +139,19 @@ const KERNELS: tf.KernelConfig[] = [
           c,
         );
       return [dx, dgamma, dbeta];
+    }) as unknown as tf.KernelFunc,
+  },
+  {
+    kernelName: CLIP_GRAD,
+    backendName: 'wasm',
+    kernelFunc: (({ inputs, attrs, backend }: Args) => {
+      const ex = kernelsOf(backend, CLIP_GRAD) as NormExports;
+      const b = backend as WasmHeapBackend;
+      const { x, dy } = inputs as Record<string, tf.TensorInfo>;
+      const dx = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
+      const n = tf.util.sizeFromShape((x as tf.TensorInfo).shape);
+      if (n > 0) ex.clip_grad(offset(b, x as tf.TensorInfo), offset(b, dy as tf.TensorInfo), offset(b, dx), n, attrs.lo as number, attrs.hi as number);
+      return dx;
     }) as unknown as tf.KernelFunc,
   },
   {
@@ -281,6 +296,16 @@ export function simdRelu6Grad(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
   if (dy.size !== x.size) throw new Error(`ReLU6 gradient on wasm (forgetless): dy has shape [${dy.shape}], x [${x.shape}]`);
   ensureRegistered();
   return tf.engine().runKernel(RELU6_GRAD, { x, dy }, {}) as tf.Tensor;
+}
+
+/**
+ * ClipByValue's gradient dy·[lo ≤ x ≤ hi] by the SIMD kernel (tfjs's stock one: where(x ≥ lo ∧ x ≤ hi,
+ * dy, 0), four slow wasm kernels; stock tfjs-layers' ReLU(max_value) clips). Only where `normSimdUsable(x, dy)`.
+ */
+export function simdClipGrad(x: tf.Tensor, dy: tf.Tensor, lo: number, hi: number): tf.Tensor {
+  if (dy.size !== x.size) throw new Error(`ClipByValue gradient on wasm (forgetless): dy has shape [${dy.shape}], x [${x.shape}]`);
+  ensureRegistered();
+  return tf.engine().runKernel(CLIP_GRAD, { x, dy }, { lo, hi } as never) as tf.Tensor;
 }
 
 /** ReLU6 of x by the SIMD kernel, as a wasm kernel function's output (wasm's Relu6 under 'auto': `wasm-kernels.ts`). */
