@@ -40,8 +40,7 @@ export { LAYER_NAME_PREFIX, type ModelConfig, Sequential, type SequentialOptions
 export { type Conv2dGeometry, type Padding, conv2d as conv2dOp, conv2dFilterGrad, convPadding } from './ops/conv2d.js';
 export { dense as denseOp } from './ops/dense.js';
 export { depthwisePerExampleSum, depthwiseSimdAvailable, disableDepthwiseSimd } from './ops/depthwise-simd.js';
-export { type ConvFormulation, getConvFormulation, isAutoFormulation, setConvFormulation, withConvFormulation } from './ops/formulation.js';
-export { withBatchNormRelu6Fusion } from './ops/norm-simd.js';
+export { type ConvFormulation, getConvFormulation, isAutoFormulation, setConvFormulation, withConvFormulation, withLayerFusion } from './ops/formulation.js';
 export { conv2dFilterGradIm2col, conv2dInputGradIm2col, conv2dInputGradTaps } from './ops/im2col.js';
 export { phaseView, strideScatter, stridePhases, strideView } from './ops/windows.js';
 export { ensureWasmKernels, restoreStockWasmKernels } from './ops/wasm-kernels.js';

@@ -34,7 +34,7 @@ import {
   setConvFormulation,
   softmaxCrossEntropy,
   trainStep,
-  withBatchNormRelu6Fusion,
+  withLayerFusion,
 } from '@forgetless/core';
 import { fisherDiagonal, mas } from '@forgetless/importances';
 import { randomImages } from '../data.js';
@@ -308,7 +308,7 @@ function context(model: Model, optimizer: tf.Optimizer): TrainContext {
 
 /**
  * Before/after step timings of `model`, interleaved round by round with the matMul ceiling; `autoUnfused`
- * adds 'auto' with batch norm + ReLU6 run apart (`withBatchNormRelu6Fusion(false)`: 'auto' before the fusion).
+ * adds 'auto' with batch norm + ReLU6 run apart (`withLayerFusion(false)`: 'auto' before the fusion).
  */
 async function stepPair(
   model: Model,
@@ -322,7 +322,7 @@ async function stepPair(
   try {
     const ctx = context(model, optimizer);
     const step = (f: ConvFormulation) => () => under(f, () => trainStep({ x, y }, ctx, []));
-    const extra = autoUnfused ? [() => under('auto', () => withBatchNormRelu6Fusion(false, () => trainStep({ x, y }, ctx, [])))] : [];
+    const extra = autoUnfused ? [() => under('auto', () => withLayerFusion(false, () => trainStep({ x, y }, ctx, [])))] : [];
     const r = await withCeiling(step, size, rounds, 2, extra);
     return { t: r.t, ceiling: r.ceiling, ...(autoUnfused ? { unfused: r.extra[0] as Timing } : {}) };
   } finally {

@@ -12,7 +12,8 @@ import { toVariable } from '../init.js';
 import type { Rng } from '../rng.js';
 import { type ApplyContext, type Layer, type LayerConfig, type MergeLayer, type Shape, isMergeLayer } from './layer.js';
 import { useFusedBatchNorm } from '../ops/gradients.js';
-import { batchNormRelu6FusionOn, simdBatchNormRelu6Train, simdBatchNormTrain, simdBatchNormUsable } from '../ops/norm-simd.js';
+import { layerFusionOn } from '../ops/formulation.js';
+import { simdBatchNormRelu6Train, simdBatchNormTrain, simdBatchNormUsable } from '../ops/norm-simd.js';
 
 export interface BatchNormOptions {
   /** Moving-average momentum (default 0.9, PyTorch's 0.1 update rate; Keras imports use 0.99). */
@@ -158,7 +159,7 @@ export class BatchNorm implements Layer {
    * not the SIMD kernels' case, the fusion turned off, or a tap or capture asked for this layer's own output.
    */
   applyWithRelu6(x: tf.Tensor, ctx: ApplyContext): tf.Tensor | undefined {
-    if (!batchNormRelu6FusionOn() || ctx.taps?.[this.name] || ctx.capture || !this.simdTraining(x, ctx)) return undefined;
+    if (!layerFusionOn() || ctx.taps?.[this.name] || ctx.capture || !this.simdTraining(x, ctx)) return undefined;
     const mm = this.state.moving_mean as tf.Variable;
     const mv = this.state.moving_variance as tf.Variable;
     const f = simdBatchNormRelu6Train(x, this.params.gamma as tf.Tensor, this.params.beta as tf.Tensor, mm, mv, this.epsilon, this.momentum);

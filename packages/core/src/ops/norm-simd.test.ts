@@ -8,9 +8,9 @@ import { loadLayersModelFromArtifacts } from '../keras/load.js';
 import { activation, batchNorm, conv2d, dense, flatten } from '../layers/index.js';
 import { sequential } from '../model.js';
 import { Rng } from '../rng.js';
-import { withConvFormulation } from './formulation.js';
+import { withConvFormulation, withLayerFusion } from './formulation.js';
 import { withGradientMode } from './gradients.js';
-import { normSimdUsable, simdBatchNormRelu6Train, simdBatchNormTrain, simdBatchNormUsable, simdClipGrad, simdRelu6Grad, withBatchNormRelu6Fusion } from './norm-simd.js';
+import { normSimdUsable, simdBatchNormRelu6Train, simdBatchNormTrain, simdBatchNormUsable, simdClipGrad, simdRelu6Grad } from './norm-simd.js';
 import { type Host, host, dev, onWasm } from './wasm.test-helpers.js';
 
 /** A tfjs-layers model's memory artifacts (its own save). */
@@ -257,7 +257,7 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
         const m = make();
         let got: Host[] = [];
         const p = await tf.profile(() => {
-          got = withBatchNormRelu6Fusion(fuse, () =>
+          got = withLayerFusion(fuse, () =>
             tf.tidy(() => {
               const vars = Object.values(m.params);
               const { grads } = tf.variableGrads(() => tf.mean(tf.square(m.apply(x, { training: true }))) as tf.Scalar, vars);
@@ -293,7 +293,7 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
     });
   });
 
-  it('a stock tfjs-layers MobileNet-style model imported into forgetless (batch norm, ReLU6, 1×1 and depthwise convs) takes one SGD step on wasm as on cpu, batch norm + ReLU6 fused as run apart', async () => {
+  it('a stock tfjs-layers MobileNet-style model imported into forgetless (batch norm, ReLU6, 1×1 and depthwise convs, a ZeroPadding2D before a strided one) takes one SGD step on wasm as on cpu, fused (batch norm + ReLU6, the padding into the conv) as run apart', async () => {
     const input = tfl.input({ shape: [12, 12, 3] });
     const conv = (filters: number, k: number, s: number, seed: number) =>
       tfl.layers.conv2d({ filters, kernelSize: k, strides: s, padding: 'same', useBias: false, kernelInitializer: 'glorotNormal', seed } as never);
@@ -306,6 +306,20 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
     );
     const p = tfl.layers.batchNormalization().apply(conv(10, 1, 1, 4).apply(d)) as tfl.SymbolicTensor;
     h = tfl.layers.add().apply([h, p]) as tfl.SymbolicTensor;
+    // Keras MobileNetV2's strided block: ZeroPadding2D (uneven) before a 'valid' stride-2 depthwise conv
+    const padded = tfl.layers
+      .zeroPadding2d({
+        padding: [
+          [0, 1],
+          [0, 1],
+        ],
+      })
+      .apply(h) as tfl.SymbolicTensor;
+    h = bnRelu(
+      tfl.layers
+        .depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'valid', useBias: false, depthwiseInitializer: 'glorotNormal', seed: 6 } as never)
+        .apply(padded) as tfl.SymbolicTensor,
+    );
     const out = tfl.layers.dense({ units: 5, kernelInitializer: 'glorotNormal', seed: 5 } as never).apply(tfl.layers.globalAveragePooling2d({}).apply(h)) as tfl.SymbolicTensor;
     const keras = tfl.model({ inputs: input, outputs: out });
     const artifacts = await artifactsOf(keras);
@@ -333,12 +347,14 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
     await onWasm(async () => {
       await expectNoLeak(async () => {
         const fused = await step();
-        const apart = await withBatchNormRelu6Fusion(false, step);
+        const apart = await withLayerFusion(false, step);
         // the three batch norms followed by a ReLU6 run fused (one kernel each way), the last one alone
         const count = (ks: string[], name: string) => ks.filter((k) => k === name).length;
-        expect([count(fused.kernels, 'ForgetlessBatchNormRelu6Train'), count(fused.kernels, 'ForgetlessBatchNormRelu6TrainGrad')]).toEqual([3, 3]);
+        expect([count(fused.kernels, 'ForgetlessBatchNormRelu6Train'), count(fused.kernels, 'ForgetlessBatchNormRelu6TrainGrad')]).toEqual([4, 4]);
         expect([count(fused.kernels, 'ForgetlessBatchNormTrain'), count(fused.kernels, 'Relu6')]).toEqual([1, 0]);
-        expect([count(apart.kernels, 'ForgetlessBatchNormRelu6Train'), count(apart.kernels, 'ForgetlessBatchNormTrain'), count(apart.kernels, 'Relu6')]).toEqual([0, 4, 3]);
+        expect([count(apart.kernels, 'ForgetlessBatchNormRelu6Train'), count(apart.kernels, 'ForgetlessBatchNormTrain'), count(apart.kernels, 'Relu6')]).toEqual([0, 5, 4]);
+        // the padding folded into the depthwise conv (explicit padding): one PadV2 fewer (the others pad inside the convolutions' gradients)
+        expect(count(apart.kernels, 'PadV2') - count(fused.kernels, 'PadV2')).toBe(1);
         expect(fused.got.length).toBe(ref.length);
         fused.got.forEach((g, i) => {
           // fused and apart: the same float operations in the same order

@@ -204,31 +204,6 @@ function ensureRegistered(): void {
   });
 }
 
-let relu6Fusion = true;
-
-/**
- * Runs `fn` with the batch norm + ReLU6 fusion on or off (default on; off runs the two ops apart, as
- * before: the tests' and benchmarks' comparison). Restored after `fn`, also when it throws.
- */
-export function withBatchNormRelu6Fusion<T>(on: boolean, fn: () => T): T {
-  const before = relu6Fusion;
-  relu6Fusion = on;
-  try {
-    const r = fn();
-    if (r instanceof Promise) return r.finally(() => (relu6Fusion = before)) as T;
-    relu6Fusion = before;
-    return r;
-  } catch (e) {
-    relu6Fusion = before;
-    throw e;
-  }
-}
-
-/** Whether a training-mode batch norm followed by ReLU6 is to run as one kernel when `simdBatchNormUsable`. */
-export function batchNormRelu6FusionOn(): boolean {
-  return relu6Fusion;
-}
-
 /** Whether the SIMD kernels run for these tensors now: wasm, 'auto', float32, the module usable. */
 export function normSimdUsable(...tensors: tf.Tensor[]): boolean {
   return tf.getBackend() === 'wasm' && simdKernelsFor(tf.backend(), ...tensors) !== undefined;
