@@ -15,9 +15,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type Padding, conv2dFilterGrad, convPadding, pair, padForConv, padSpatial } from './conv2d.js';
-import { getConvFormulation, isAutoFormulation } from './formulation.js';
-import { pointwiseSimd } from './gemm-simd.js';
-import { phaseView, stridePhases, strideScatter, strideView } from './windows.js';
+import { getConvFormulation } from './formulation.js';
+import { strideScatter, strideView } from './windows.js';
 
 /** ∂W by Xᵀ·δ (see the module comment). x: [N,H,W,C], dy: [N,Ho,Wo,O] → [kh,kw,C,O]. */
 export function conv2dFilterGradIm2col(
@@ -137,50 +136,7 @@ export function conv2dInputGradTaps(
  */
 export const IM2COL_MIN_CHANNELS = 8;
 
-/**
- * ∂W of a strided conv2d tap by tap: each tap's view of the padded input (a unit-stride slice of one
- * stride phase, `stridePhases`), [N, Ho, Wo, C], times δ as a 1×1 filter gradient (Σ_p x_tapᵀ·δ,
- * forgetless's SIMD kernel through wasm's Conv2DBackpropFilter), the kh·kw [C, O] blocks stacked.
- * For a first layer (C = 3) on wasm: no patch matrix of 3-float runs, and no forward convolution
- * with an Ho×Wo kernel (MobileNetV2's 3×3/2 stem on 96²: the forward-conv form ran three
- * transposes and a 48×48-kernel conv, ~4 ms of a 65 ms step).
- */
-export function conv2dFilterGradTaps(
-  x: tf.Tensor4D,
-  dy: tf.Tensor4D,
-  filterShape: readonly number[],
-  stride: number | readonly number[],
-  padding: Padding,
-  dilation: number | readonly number[] = 1,
-): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [kh, kw, c, o] = filterShape as [number, number, number, number];
-    const [sh, sw] = pair(stride);
-    const [dh, dw] = pair(dilation);
-    const [, ho, wo] = dy.shape;
-    const phases = stridePhases(padForConv(x, kh, kw, [sh, sw], padding, [dh, dw]), sh, sw);
-    const blocks: tf.Tensor[] = [];
-    for (let a = 0; a < kh; a++) {
-      for (let b = 0; b < kw; b++) {
-        const v = phaseView(phases, a * dh, b * dw, sh, sw, ho, wo);
-        blocks.push(
-          tf.engine().runKernel('Conv2DBackpropFilter', { x: v, dy }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', filterShape: [1, 1, c, o] } as never) as tf.Tensor,
-        );
-      }
-    }
-    return tf.reshape(blocks.length === 1 ? (blocks[0] as tf.Tensor) : tf.concat(blocks, 0), [kh, kw, c, o]) as tf.Tensor4D;
-  });
-}
-
-/** Whether `conv2dFilterGradTaps` runs these tensors: wasm, 'auto', a Conv2DBackpropFilter kernel (forgetless's) whose SIMD 1×1 path runs them. */
-function filterGradTapsHere(x: tf.Tensor, dy: tf.Tensor): boolean {
-  return tf.getBackend() === 'wasm' && isAutoFormulation() && tf.getKernel('Conv2DBackpropFilter', 'wasm') !== undefined && pointwiseSimd(tf.backend(), x, dy) !== undefined;
-}
-
-/**
- * ∂W of a conv2d under the current formulation (`formulation.ts`): im2col, or forward convolutions;
- * under 'auto' on wasm a strided conv of few input channels goes tap by tap (`conv2dFilterGradTaps`).
- */
+/** ∂W of a conv2d under the current formulation (`formulation.ts`): im2col, or forward convolutions. */
 export function formulatedFilterGrad(
   x: tf.Tensor4D,
   dy: tf.Tensor4D,
@@ -191,8 +147,6 @@ export function formulatedFilterGrad(
 ): tf.Tensor4D {
   const [sh, sw] = pair(stride);
   const strided = sh !== 1 || sw !== 1;
-  const few = strided && (x.shape[3] as number) < IM2COL_MIN_CHANNELS;
-  if (few && filterGradTapsHere(x, dy)) return conv2dFilterGradTaps(x, dy, filterShape, stride, padding, dilation);
-  const im2col = getConvFormulation() !== 'forward-conv' && !few;
+  const im2col = getConvFormulation() !== 'forward-conv' && !(strided && (x.shape[3] as number) < IM2COL_MIN_CHANNELS);
   return im2col ? conv2dFilterGradIm2col(x, dy, filterShape, stride, padding, dilation) : conv2dFilterGrad(x, dy, filterShape, stride, padding, dilation);
 }
