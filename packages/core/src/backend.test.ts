@@ -28,6 +28,19 @@ describe('useBackend', () => {
     expect(await useBackend('cpu')).toBe('cpu');
   });
 
+  it("on wasm, puts forgetless's gradients back where tfjs's own were registered again (tfjs-layers imported after @forgetless/core)", async () => {
+    await import('./gradients.js');
+    const { ownGradientKernels } = await import('./ops/own-gradients.js');
+    const ours = tf.getGradient('ClipByValue');
+    expect(ownGradientKernels()).toContain('ClipByValue');
+    // what tfjs-core's register_all_gradients does when a later import runs it
+    tf.registerGradient({ ...(ours as tf.GradConfig), gradFunc: () => ({}) });
+    expect(tf.getGradient('ClipByValue')).not.toBe(ours);
+    expect(await useBackend('wasm')).toBe('wasm');
+    expect(tf.getGradient('ClipByValue')).toBe(ours);
+    await useBackend('cpu');
+  });
+
   it('runs wasm without SIMD in a fresh process when asked (flags set after the package registers them)', async () => {
     const { execFileSync } = await import('node:child_process');
     const { fileURLToPath } = await import('node:url');

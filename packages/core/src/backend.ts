@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { prepareDepthwiseSimd } from './ops/depthwise-simd.js';
-import { ensureWasmKernels } from './ops/wasm-kernels.js';
+import { ensureOwnGradients } from './ops/own-gradients.js';
 import { wasmThreadsCount, withNodeWasmThreads } from './wasm-threads.js';
 
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu' | 'tensorflow' | 'tensorflow-gpu';
@@ -145,6 +145,8 @@ function setWasmPaths(options: UseBackendOptions, mod: unknown): void {
  * Activates a backend, importing its package first unless it is registered already (imported by the
  * application). Returns the tfjs backend name now in use. wasm finds its .wasm binaries beside its
  * package in Node without `wasmPaths`; a bundled browser app serves them and says where (`wasmPaths`).
+ * On wasm it also registers forgetless's wasm kernels and puts forgetless's gradients back where an
+ * import after `@forgetless/core` (tfjs-layers, `@tensorflow/tfjs`) registered tfjs's own again.
  */
 export async function useBackend(name: BackendName, options: UseBackendOptions = {}): Promise<string> {
   if (!isBackendName(name)) {
@@ -214,7 +216,9 @@ async function activate(name: string, tfjsName: string): Promise<string> {
   }
   await tf.ready();
   if (tf.getBackend() === 'wasm') {
-    ensureWasmKernels();
+    // forgetless's wasm kernels, and its gradients back where a later import (tfjs-layers, @tensorflow/tfjs) registered
+    // tfjs's own again: stock tfjs-layers `fit` reaches them too
+    ensureOwnGradients();
     // a browser's main thread compiles forgetless's SIMD kernels asynchronously: done before the first op
     await prepareDepthwiseSimd(tf.backend());
   }

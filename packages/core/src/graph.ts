@@ -10,7 +10,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type ForwardOptions, type LayerShapes, type Model, exampleShapeProblem } from './contract.js';
+import { type BatchNorm, fusesWithRelu6 } from './layers/batch-norm.js';
+import { DepthwiseConv2d } from './layers/depthwise-conv2d.js';
 import { type ApplyContext, type Layer, type LayerCapture, type MergeLayer, type Shape, isMergeLayer } from './layers/layer.js';
+import { ZeroPadding2d } from './layers/shape.js';
 import { type ParamMap, assignWeights, copyWeights } from './params.js';
 import { Rng } from './rng.js';
 
@@ -57,6 +60,10 @@ export class GraphModel implements Model {
   readonly nodeShapes: ReadonlyMap<string, Shape>;
   private readonly mergeLayers: readonly MergeLayer[];
   private readonly consumers: ReadonlyMap<string, readonly string[]>;
+  /** Batch norm node → the ReLU6 node that is its output's only consumer (run as one kernel in training where it can). */
+  private readonly relu6After = new Map<string, string>();
+  /** ZeroPadding2D node → the 'valid' depthwise conv node that is its only consumer (the pad folded into the conv where it can). */
+  private readonly padInto = new Map<string, string>();
   private readonly frozenLayers = new Set<string>();
   private paramCache: ParamMap<tf.Variable> | undefined;
   private stateCache: ParamMap<tf.Variable> | undefined;
@@ -80,6 +87,14 @@ export class GraphModel implements Model {
     const consumers = new Map<string, string[]>();
     for (const n of this.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n.name]);
     this.consumers = consumers;
+    const byName = new Map(this.nodes.map((n) => [n.name, n]));
+    for (const n of this.nodes) {
+      const users = consumers.get(n.name) ?? [];
+      const next = users.length === 1 ? byName.get(users[0] as string) : undefined;
+      if (n.name !== output && next && next.inputs.length === 1 && fusesWithRelu6(n.layer, next.layer)) this.relu6After.set(n.name, next.name);
+      if (n.name !== output && next && n.layer instanceof ZeroPadding2d && next.layer instanceof DepthwiseConv2d && next.layer.padding === 'valid')
+        this.padInto.set(n.name, next.name);
+    }
 
     // build each layer at its first call; later calls must see the same input shape
     const rng = new Rng(this.seed);
@@ -213,11 +228,39 @@ export class GraphModel implements Model {
     const values = new Map<string, tf.Tensor>([[this.inputName, this.reshapeInput(x)]]);
     // tensor → parametric layer whose captured output it is (extended through activation layers)
     const open = new Map<tf.Tensor, string>();
+    // ReLU6 nodes already run inside their batch norm's kernel
+    const done = new Set<string>();
+    // depthwise conv node → its unpadded input and the padding folded into it
+    const padded = new Map<string, { x: tf.Tensor; pads: ZeroPadding2d['padding'] }>();
     for (const node of this.nodes) {
+      if (done.has(node.name)) continue;
       const ins = node.inputs.map((i) => values.get(i) as tf.Tensor);
       const l = node.layer;
       // a frozen layer runs in inference mode, as Keras runs a non-trainable layer (batch norm keeps its statistics)
       const c = ctx.training && this.frozenLayers.has(l.name) ? inference : ctx;
+      const conv = this.padInto.get(node.name);
+      if (conv) {
+        const dw = (this.nodes.find((n) => n.name === conv) as GraphNode).layer as DepthwiseConv2d;
+        if (dw.foldsPadding(ins[0] as tf.Tensor, c)) {
+          padded.set(conv, { x: ins[0] as tf.Tensor, pads: (l as ZeroPadding2d).padding });
+          continue;
+        }
+      }
+      const fold = padded.get(node.name);
+      if (fold) {
+        values.set(node.name, (l as DepthwiseConv2d).applyPadded(fold.x, fold.pads, c));
+        continue;
+      }
+      const relu6 = c.training ? this.relu6After.get(node.name) : undefined;
+      if (relu6) {
+        const fused = (l as BatchNorm).applyWithRelu6(ins[0] as tf.Tensor, c);
+        if (fused) {
+          // (no capture here: the fused path declines when one is asked for)
+          values.set(relu6, fused);
+          done.add(relu6);
+          continue;
+        }
+      }
       const y = isMergeLayer(l) ? l.apply(ins, c) : l.apply(ins[0] as tf.Tensor, c);
       values.set(node.name, y);
       if (!capture || isMergeLayer(l)) continue;

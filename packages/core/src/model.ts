@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardOptions, LayerShapes, Model } from './contract.js';
+import { fusesWithRelu6 } from './layers/batch-norm.js';
 import { layerFromConfig } from './layers/index.js';
 import type { LayerCapture, Layer, LayerConfig } from './layers/layer.js';
 import { type ParamMap, assignWeights, copyWeights } from './params.js';
@@ -105,7 +106,15 @@ export class Sequential implements Model {
     };
     let h = this.reshapeInput(x);
     let open: string | undefined; // parametric layer whose activation may still follow
-    for (const layer of this.layers) {
+    for (let i = 0; i < this.layers.length; i++) {
+      const layer = this.layers[i] as Layer;
+      // a batch norm and the ReLU6 after it as one kernel where it can (training, wasm SIMD, no capture)
+      const fused = ctx.training && fusesWithRelu6(layer, this.layers[i + 1]) ? layer.applyWithRelu6(h, ctx) : undefined;
+      if (fused) {
+        h = fused;
+        i++;
+        continue;
+      }
       h = layer.apply(h, ctx);
       if (!options.capture) continue;
       if (Object.keys(layer.params).length > 0) open = layer.name;

@@ -34,6 +34,7 @@ import {
   setConvFormulation,
   softmaxCrossEntropy,
   trainStep,
+  withLayerFusion,
 } from '@forgetless/core';
 import { fisherDiagonal, mas } from '@forgetless/importances';
 import { randomImages } from '../data.js';
@@ -47,8 +48,12 @@ const LABEL: Record<ConvFormulation, string> = {
   'forward-conv': '0.1 (forward-conv)',
   im2col: 'im2col',
   composed: "before (composed: 'auto' without forgetless's SIMD kernels)",
-  auto: 'after (auto: SIMD depthwise, 1×1, batch norm, ReLU6 kernels)',
+  auto: 'after (auto: SIMD depthwise, 1×1, batch norm, ReLU6 kernels; batch norm + ReLU6 fused)',
 };
+/** The row of stock tfjs-layers training a live tfjs-layers MobileNetV2 (not imported into forgetless). */
+const FIT_MEASURE = 'MobileNetV2 step by stock tfjs-layers (its own model, trainOnBatch as fit runs it)';
+/** 'auto' with forgetless's layer fusions off (`withLayerFusion(false)`): batch norm and ReLU6 apart, the padding as its own op. */
+const AUTO_UNFUSED = "auto, layer fusions off (batch norm + ReLU6 apart, ZeroPadding2D as its own PadV2: 'auto' before them)";
 
 /**
  * `CONV_SPEED_ONLY=depthwise` restricts the workload to what the SIMD depthwise kernels change: the
@@ -214,12 +219,14 @@ async function withCeiling(
   size: number,
   rounds: number,
   warmup: number,
-): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number }> {
+  extra: readonly (() => unknown)[] = [],
+): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number; extra: Timing[] }> {
   const mm = matmulEntry(size);
   try {
-    const timed = await pairedRounds([...FORMULATIONS.map(run), mm.run], { rounds, warmup });
-    const t = Object.fromEntries(FORMULATIONS.map((f, i) => [f, (timed[i] as { timing: Timing }).timing])) as Record<ConvFormulation, Timing>;
-    return { t, ceiling: gflopsOf((timed[FORMULATIONS.length] as { timing: Timing }).timing, mm.gflop) };
+    const timed = await pairedRounds([...FORMULATIONS.map(run), ...extra, mm.run], { rounds, warmup });
+    const timing = (i: number) => (timed[i] as { timing: Timing }).timing;
+    const t = Object.fromEntries(FORMULATIONS.map((f, i) => [f, timing(i)])) as Record<ConvFormulation, Timing>;
+    return { t, ceiling: gflopsOf(timing(FORMULATIONS.length + extra.length), mm.gflop), extra: extra.map((_, i) => timing(FORMULATIONS.length + i)) };
   } finally {
     mm.done();
   }
@@ -302,13 +309,25 @@ function context(model: Model, optimizer: tf.Optimizer): TrainContext {
   return { model, optimizer, tasks: [task], taskIndex: 0, task, step: 0, taskStep: 0, epoch: 0, rng: new Rng(0) };
 }
 
-/** Before/after step timings of `model`, interleaved round by round with the matMul ceiling. */
-async function stepPair(model: Model, x: tf.Tensor, y: tf.Tensor1D, size: number, rounds: number): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number }> {
+/**
+ * Before/after step timings of `model`, interleaved round by round with the matMul ceiling; `autoUnfused`
+ * adds 'auto' with the layer fusions off (`withLayerFusion(false)`: 'auto' before them).
+ */
+async function stepPair(
+  model: Model,
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  size: number,
+  rounds: number,
+  autoUnfused = false,
+): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number; unfused?: Timing }> {
   const optimizer = tf.train.sgd(0.01);
   try {
     const ctx = context(model, optimizer);
     const step = (f: ConvFormulation) => () => under(f, () => trainStep({ x, y }, ctx, []));
-    return await withCeiling(step, size, rounds, 2);
+    const extra = autoUnfused ? [() => under('auto', () => withLayerFusion(false, () => trainStep({ x, y }, ctx, [])))] : [];
+    const r = await withCeiling(step, size, rounds, 2, extra);
+    return { t: r.t, ceiling: r.ceiling, ...(autoUnfused ? { unfused: r.extra[0] as Timing } : {}) };
   } finally {
     optimizer.dispose();
   }
@@ -508,11 +527,30 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
       'int32',
     );
     try {
-      const { t, ceiling } = await stepPair(loaded.model, x, y, s.matmul, s.stepRounds);
+      const { t, ceiling, unfused } = await stepPair(loaded.model, x, y, s.matmul, s.stepRounds, true);
       const gflop = stepGflop(macs, m.batch);
       const shape = `α${m.alpha} ${m.size}×${m.size}×3${m.blocks === 16 ? '' : `, first ${m.blocks} blocks`}`;
       for (const f of FORMULATIONS) rows.push(row('MobileNetV2 training step', shape, b, LABEL[f], m.batch, t[f], gflop, ceiling));
-      say(`MobileNetV2 step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`);
+      if (unfused) rows.push(row('MobileNetV2 training step', shape, b, AUTO_UNFUSED, m.batch, unfused, gflop, ceiling));
+      say(
+        `MobileNetV2 step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms, auto, fusions off ${unfused?.median.toFixed(0)} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`,
+      );
+      // stock tfjs-layers training its own live model (`trainOnBatch`: what `fit` runs per batch), before and after
+      const live = mobileNetV2({ alpha: m.alpha, size: m.size, blocks: m.blocks, classes: 10, seed: 1 });
+      live.compile({ optimizer: tf.train.sgd(0.01), loss: 'sparseCategoricalCrossentropy' });
+      const yFit = tf.reshape(tf.cast(y, 'float32'), [m.batch, 1]);
+      try {
+        const forms = ['composed', 'auto'] as const;
+        const fit = await pairedRounds(
+          forms.map((f) => () => under(f, () => live.trainOnBatch(x, yFit))),
+          { rounds: s.stepRounds, warmup: 2 },
+        );
+        forms.forEach((f, i) => rows.push(row(FIT_MEASURE, shape, b, LABEL[f], m.batch, (fit[i] as { timing: Timing }).timing, '', ceiling)));
+        say(`MobileNetV2 stock tfjs-layers trainOnBatch: ${forms.map((_, i) => (fit[i] as { timing: Timing }).timing.median.toFixed(0)).join(' → ')} ms`);
+      } finally {
+        yFit.dispose();
+        live.dispose();
+      }
       const pe = s.perExample.mobilenet;
       rows.push(...(await perExampleRows('MobileNetV2', loaded.model, randomImages(pe.samples, [m.size, m.size, 3], 7), pe, ['FIS empirical', 'MAS softmax'], b, shape)));
     } finally {
@@ -542,7 +580,8 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   notes.push(
     `pct_of_matmul: a row's GFLOP/s over matmul_gflop_s, the GFLOP/s of a ${mmName} matMul timed in the same rounds as the row (each round runs every formulation and the matMul in a rotated order, so load from other processes falls on all alike); the matMul alone at the start and end of each backend's rows shows how much that load moved.`,
     "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), under 'forward-conv' (forgetless 0.1's formulation, with tfjs-backend-wasm's own kernels), 'im2col' (forgetless's Slice and MaxPoolGrad kernels), before ('composed', the 'auto' of the 2026-11-30 conv-speed-auto run: per op the fastest composition of tfjs ops, and forgetless's Identity, Cast, Sum, Mean and LeakyRelu kernels on wasm) and after ('auto', the default: the same plus forgetless's WebAssembly SIMD kernels where the module runs: depthwise convolutions forward, ∂x and ∂W (2026-11-30_conv-speed-simd), and since 2026-11-30_conv-speed-pw 1×1 unit-stride convolutions forward, ∂x and ∂W, training-mode batch norm (one kernel each way, the moving statistics folded in), ReLU6 and its gradient, and a PadV2 in place; not on wasm-nosimd, where 'auto' falls back to 'composed'), interleaved round by round (median of the rounds), each timed to its return (wasm runs synchronously) with its output disposed unread (the runs before 2026-11-30_conv-speed-simd read it back, a copy out of the heap of 1–2 ms for a [8, 24, 24, 144] output). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W, but separable ∂W: its row computes the 1×1 conv's ∂x too, to reach the depthwise kernel's gradient, and counts it since 2026-11-30_conv-speed-dw2).",
-    "Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), the four formulations interleaved; gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done.",
+    `${FIT_MEASURE}: the same builder's tfjs-layers model compiled with SGD (lr 0.01) and sparse categorical cross-entropy, one trainOnBatch per sample, 'composed' and 'auto' interleaved (${s.stepRounds} rounds after 2 warm-ups each): tfjs-layers' own ops and gradients, which reach forgetless's wasm kernels by kernel name (Tile, the ClipByValue gradient of ReLU(max_value), Conv2DBackpropInput/Filter, depthwise, PadV2, Sum/Mean) but not its batch norm or batch norm + ReLU6 (tfjs-layers composes moments and FusedBatchNorm) nor its 1×1 forward (tfjs-layers calls FusedConv2D, XNNPACK's). No gflop: the timings are not from the matMul's rounds.`,
+    "Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), the four formulations interleaved (MobileNetV2: and 'auto' with the layer fusions off, batch norm and ReLU6 apart and ZeroPadding2D as its own PadV2: the 'auto' before them); gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done.",
     `Per-example importances (inference mode): paper 2's conv net on ${s.perExample.samples} random 28×28 images, MobileNetV2 on ${s.perExample.mobilenet.samples} random images (FIS and MAS), each in one batch; the loop (one backward pass per example) on the first ${s.perExample.loopSamples} (MobileNetV2: ${s.perExample.mobilenet.loopSamples}), scaled per example. Every entry (forward+backward, fast path, loop; under each formulation) is interleaved round by round with the others: median, min and max of ${s.perExample.rounds} rounds after one warm-up round. x_loop: the loop's time per example over the fast path's; x_forward_backward: time over one plain forward+backward pass (mean cross-entropy, all parameters) over the same examples. Memory stays bounded: the per-example gradients are built in chunks of at most 2^23 floats (maxChunkElements).`,
   );
   return { rows, notes };

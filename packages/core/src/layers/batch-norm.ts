@@ -10,9 +10,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { toVariable } from '../init.js';
 import type { Rng } from '../rng.js';
-import type { ApplyContext, Layer, LayerConfig, Shape } from './layer.js';
+import { type ApplyContext, type Layer, type LayerConfig, type MergeLayer, type Shape, isMergeLayer } from './layer.js';
 import { useFusedBatchNorm } from '../ops/gradients.js';
-import { simdBatchNormTrain, simdBatchNormUsable } from '../ops/norm-simd.js';
+import { layerFusionOn } from '../ops/formulation.js';
+import { simdBatchNormRelu6Train, simdBatchNormTrain, simdBatchNormUsable } from '../ops/norm-simd.js';
 
 export interface BatchNormOptions {
   /** Moving-average momentum (default 0.9, PyTorch's 0.1 update rate; Keras imports use 0.99). */
@@ -100,14 +101,7 @@ export class BatchNorm implements Layer {
     let mean: tf.Tensor = mm;
     let variance: tf.Tensor = mv;
     let fused: tf.Tensor | undefined;
-    const simd =
-      ctx.training &&
-      this.params.gamma &&
-      this.params.beta &&
-      this.featureAxis === this.rank - 1 &&
-      useFusedBatchNorm(x) &&
-      simdBatchNormUsable(x, this.params.gamma, this.params.beta, mm, mv);
-    if (simd) {
+    if (this.simdTraining(x, ctx)) {
       // one kernel: y, its gradient registered, and the moving statistics' update (`norm-simd.ts`)
       const f = simdBatchNormTrain(x, this.params.gamma as tf.Tensor, this.params.beta as tf.Tensor, mm, mv, this.epsilon, this.momentum);
       mm.assign(f.movingMean);
@@ -145,6 +139,36 @@ export class BatchNorm implements Layer {
     return this.finish(z, x, ctx);
   }
 
+  /** Whether training mode runs here by forgetless's SIMD batch norm kernel (wasm, 'auto', float32, γ and β, last axis). */
+  private simdTraining(x: tf.Tensor, ctx: ApplyContext): boolean {
+    const { gamma, beta } = this.params;
+    return (
+      ctx.training &&
+      gamma !== undefined &&
+      beta !== undefined &&
+      this.featureAxis === this.rank - 1 &&
+      useFusedBatchNorm(x) &&
+      simdBatchNormUsable(x, gamma, beta, this.state.moving_mean as tf.Variable, this.state.moving_variance as tf.Variable)
+    );
+  }
+
+  /**
+   * relu6(this layer's output) in one kernel each way (`simdBatchNormRelu6Train`), for a graph whose
+   * only consumer of this layer's output is a ReLU6: the same values, moving statistics included, as
+   * `apply` followed by ReLU6. Undefined (nothing run) where that kernel does not apply: not training,
+   * not the SIMD kernels' case, the fusion turned off, or a tap or capture asked for this layer's own output.
+   */
+  applyWithRelu6(x: tf.Tensor, ctx: ApplyContext): tf.Tensor | undefined {
+    if (!layerFusionOn() || ctx.taps?.[this.name] || ctx.capture || !this.simdTraining(x, ctx)) return undefined;
+    const mm = this.state.moving_mean as tf.Variable;
+    const mv = this.state.moving_variance as tf.Variable;
+    const f = simdBatchNormRelu6Train(x, this.params.gamma as tf.Tensor, this.params.beta as tf.Tensor, mm, mv, this.epsilon, this.momentum);
+    mm.assign(f.movingMean);
+    mv.assign(f.movingVariance);
+    tf.dispose([f.movingMean, f.movingVariance]);
+    return f.y;
+  }
+
   /** The output z after the pre-activation tap and capture. */
   private finish(out: tf.Tensor, x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
     let z = out;
@@ -164,6 +188,15 @@ export class BatchNorm implements Layer {
       ...(this.axis === -1 ? {} : { axis: this.axis }),
     };
   }
+}
+
+/**
+ * Whether `layer` is a batch norm whose output, when `next` is its only consumer, may run fused
+ * with `next` (`BatchNorm.applyWithRelu6`): `next` is a ReLU6 activation layer (Keras's
+ * `ReLU(max_value=6)` or `Activation('relu6')`).
+ */
+export function fusesWithRelu6(layer: Layer | MergeLayer, next: Layer | MergeLayer | undefined): layer is BatchNorm {
+  return layer instanceof BatchNorm && next !== undefined && !isMergeLayer(next) && next.kind === 'activation' && next.activation?.name === 'relu6';
 }
 
 /**

@@ -5,10 +5,13 @@
  * Weights (Keras names): `depthwise_kernel` K [kh, kw, in, M], `bias` [in·M]. Gradients on every
  * backend: `ops/depthwise.ts`.
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { type InitializerName, initialize, toVariable } from '../init.js';
 import type { Padding } from '../ops/conv2d.js';
 import { depthwiseConv2d as depthwiseOp } from '../ops/depthwise.js';
+import { simdKernelsFor } from '../ops/depthwise-simd.js';
+import { layerFusionOn } from '../ops/formulation.js';
+import { ensureWasmKernels } from '../ops/wasm-kernels.js';
 import type { Rng } from '../rng.js';
 import { type ActivationLike, type ActivationSpec, toActivationSpec } from './activation.js';
 import { type Size2, checkPadding, checkStrideDilation, finish, imageInput, imageOutput, sizePair } from './conv2d.js';
@@ -77,6 +80,29 @@ export class DepthwiseConv2d implements Layer {
       padding: this.padding,
       dilation: this.dilation,
     });
+    return finish(this, x, z, ctx);
+  }
+
+  /**
+   * Whether `applyPadded` takes x here: layer fusions on (`withLayerFusion`), 'valid' padding, forgetless's SIMD depthwise kernels running
+   * (wasm, 'auto', float32: they take explicit padding, forward and both gradients), and no capture
+   * or tap asking for this layer (whose input they record).
+   */
+  foldsPadding(x: tf.Tensor, ctx: ApplyContext): boolean {
+    if (!layerFusionOn() || this.padding !== 'valid' || ctx.capture || ctx.taps || tf.getBackend() !== 'wasm') return false;
+    ensureWasmKernels();
+    return simdKernelsFor(tf.backend(), x, this.params.depthwise_kernel as tf.Variable) !== undefined;
+  }
+
+  /**
+   * This layer on x zero-padded by `pads` ([[top, bottom], [left, right]]: the ZeroPadding2D before it,
+   * as Keras MobileNetV2 pads before each strided depthwise conv) as one depthwise op with explicit
+   * padding: the same values without the padded copy and its gradient's slice. Only where `foldsPadding`.
+   */
+  applyPadded(x: tf.Tensor, pads: readonly [readonly [number, number], readonly [number, number]], ctx: ApplyContext): tf.Tensor {
+    const explicit: tf.backend_util.ExplicitPadding = [[0, 0], [...pads[0]], [...pads[1]], [0, 0]];
+    let z = tf.depthwiseConv2d(x as tf.Tensor4D, this.params.depthwise_kernel as tf.Variable<tf.Rank.R4>, this.strides, explicit, 'NHWC', this.dilation);
+    if (this.params.bias) z = tf.add(z, this.params.bias);
     return finish(this, x, z, ctx);
   }
 

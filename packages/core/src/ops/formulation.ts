@@ -55,3 +55,32 @@ const listeners: Array<(f: ConvFormulation) => void> = [];
 export function onConvFormulation(listener: (f: ConvFormulation) => void): void {
   listeners.push(listener);
 }
+
+let fusion = true;
+
+/**
+ * Runs `fn` with forgetless's layer fusions on or off (default on; restored after `fn`, also when it
+ * throws or its promise settles). Under 'auto' on wasm with the SIMD kernels, graph and sequential
+ * models run a batch norm whose only consumer is a ReLU6 as one kernel each way, and a graph folds a
+ * ZeroPadding2D whose only consumer is a 'valid' depthwise convolution into the convolution's explicit
+ * padding. Off, they run apart, as before (for comparison: tests, benchmarks).
+ */
+export function withLayerFusion<T>(on: boolean, fn: () => T): T {
+  const before = fusion;
+  fusion = on;
+  let r: T;
+  try {
+    r = fn();
+  } catch (e) {
+    fusion = before;
+    throw e;
+  }
+  if (r instanceof Promise) return r.finally(() => (fusion = before)) as T;
+  fusion = before;
+  return r;
+}
+
+/** Whether layer fusions are on (`withLayerFusion`). */
+export function layerFusionOn(): boolean {
+  return fusion;
+}

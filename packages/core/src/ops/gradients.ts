@@ -32,7 +32,7 @@ import { IM2COL_MIN_CHANNELS, conv2dInputGradIm2col, conv2dInputGradTaps, formul
 import { depthwiseInputGrad, formulatedDepthwiseFilterGrad } from './depthwise.js';
 import { simdKernelsFor } from './depthwise-simd.js';
 import { maxPoolGrad } from './max-pool.js';
-import { normSimdUsable, simdRelu6Grad } from './norm-simd.js';
+import { normSimdUsable, simdClipGrad, simdRelu6Grad } from './norm-simd.js';
 import { isPointwise, pointwiseSimd } from './gemm-simd.js';
 import { registerOwnGradient } from './own-gradients.js';
 import { ensureWasmKernels, isForgetlessKernel } from './wasm-kernels.js';
@@ -228,15 +228,16 @@ function convAttrs(attrs: tf.NamedAttrMap): { s: [number, number]; d: [number, n
 /** Registers the gradients above (idempotent; called when @forgetless/core is imported). */
 export function registerForgetlessGradients(): void {
   if (registered) return;
-  const kernels = ['BatchMatMul', 'Conv2D', 'MaxPool', 'DepthwiseConv2dNative', 'Conv2DBackpropInput', 'LeakyRelu', 'Relu6'];
+  const kernels = ['BatchMatMul', 'Conv2D', 'MaxPool', 'DepthwiseConv2dNative', 'Conv2DBackpropInput', 'LeakyRelu', 'Relu6', 'ClipByValue'];
   const stocks = kernels.map((k) => tf.getGradient(k));
   const absent = kernels.filter((_, i) => !stocks[i]);
   if (absent.length) throw new Error(`@forgetless/core: tfjs gradients are not registered (${absent.join('/')} missing)`);
   registered = true;
   // wasm's missing backprop kernels (and, when tfjs-backend-wasm is already loaded, its Slice and MaxPoolGrad)
   ensureWasmKernels();
-  const [stockMatMul, stockConv, stockMaxPool, stockDw, stockBpi, stockLeaky, stockRelu6] = stocks as tf.GradConfig[];
-  const [sm, sc, sp, sd, sb, sl, s6] = (stocks as tf.GradConfig[]).map((g) => g.gradFunc as unknown as GradFunc) as [
+  const [stockMatMul, stockConv, stockMaxPool, stockDw, stockBpi, stockLeaky, stockRelu6, stockClip] = stocks as tf.GradConfig[];
+  const [sm, sc, sp, sd, sb, sl, s6, sClip] = (stocks as tf.GradConfig[]).map((g) => g.gradFunc as unknown as GradFunc) as [
+    GradFunc,
     GradFunc,
     GradFunc,
     GradFunc,
@@ -256,6 +257,17 @@ export function registerForgetlessGradients(): void {
       // one pass by forgetless's SIMD kernel where it runs ('auto' on wasm: `norm-simd.ts`)
       if (normSimdUsable(x, dy)) return { x: () => simdRelu6Grad(x, dy) };
       return { x: () => tf.mul(dy, tf.sub(tf.step(x), tf.step(tf.sub(x, 6)))) };
+    }) as never,
+  } as tf.GradConfig);
+
+  // ClipByValue (stock tfjs-layers' ReLU(max_value) clips): δ·[lo ≤ x ≤ hi] in one pass by forgetless's
+  // SIMD kernel on wasm under 'auto' where the stock where(x ≥ lo ∧ x ≤ hi, δ, 0) runs four slow kernels
+  registerOwnGradient({
+    ...stockClip,
+    gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const [x] = saved as [tf.Tensor];
+      if (!fastElementwise(x) || !normSimdUsable(x, dy)) return sClip(dy, saved, attrs);
+      return { x: () => simdClipGrad(x, dy, attrs.clipValueMin as number, attrs.clipValueMax as number) };
     }) as never,
   } as tf.GradConfig);
 

@@ -5,10 +5,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
 import { loadLayersModelFromArtifacts } from '../keras/load.js';
+import { activation, batchNorm, conv2d, dense, flatten } from '../layers/index.js';
+import { sequential } from '../model.js';
 import { Rng } from '../rng.js';
-import { withConvFormulation } from './formulation.js';
+import { withConvFormulation, withLayerFusion } from './formulation.js';
 import { withGradientMode } from './gradients.js';
-import { normSimdUsable, simdBatchNormTrain, simdBatchNormUsable, simdRelu6Grad } from './norm-simd.js';
+import { normSimdUsable, simdBatchNormRelu6Train, simdBatchNormTrain, simdBatchNormUsable, simdClipGrad, simdRelu6Grad } from './norm-simd.js';
 import { type Host, host, dev, onWasm } from './wasm.test-helpers.js';
 
 /** A tfjs-layers model's memory artifacts (its own save). */
@@ -101,6 +103,79 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
     });
   });
 
+  // shifted so that a good part of the outputs fall on each side of 0 and of 6 (both masks matter)
+  it.each([[[3, 9, 9, 6]], [[3, 20, 25, 5]], [[2, 6, 6, 16]], [[1, 1, 1, 7]]])(
+    'batch norm + ReLU6 as one kernel each way equals the two kernels run apart (≤ 1e-6, moving statistics too) and tfjs on cpu (≤ 1e-5): %j',
+    async (shape) => {
+      const c = shape[shape.length - 1] as number;
+      const eps = 1e-3;
+      const inputs = tf.tidy(() => [
+        tf.add(tf.mul(tf.randomNormal(shape, 0, 1, 'float32', 17), 3), 1.5),
+        tf.randomNormal([c], 3, 2, 'float32', 18),
+        tf.randomNormal([c], 2, 1.5, 'float32', 19),
+        tf.randomNormal(shape, 0, 1, 'float32', 20),
+      ]);
+      // the reference: relu6 of the stock batch norm, differentiated by tfjs's autodiff on cpu
+      const ref = withGradientMode('stock', () =>
+        tf.tidy(() => {
+          const [x, g, b, dy] = inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+          const axes = shape.slice(0, -1).map((_, i) => i);
+          const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+            const { mean, variance } = tf.moments(xx, axes);
+            return tf.relu6(tf.add(tf.mul(tf.div(tf.sub(xx, mean), tf.sqrt(tf.add(variance, eps))), gg), bb));
+          };
+          const gr = tf.grads((a, bb, cc) => tf.sum(tf.mul(f(a as tf.Tensor, bb as tf.Tensor, cc as tf.Tensor), dy)))([x, g, b]);
+          return [f(x, g, b), ...gr].map(host);
+        }),
+      );
+      const hs = inputs.map(host);
+      tf.dispose(inputs);
+      await onWasm(async () => {
+        const [x, g, b, dy] = hs.map(dev) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const [mm, mv] = [tf.randomNormal([c], 0, 1, 'float32', 21), tf.randomUniform([c], 0.5, 2, 'float32', 22)];
+        expect(simdBatchNormUsable(x, g, b, mm, mv)).toBe(true);
+        /** y, ∂x, ∂γ, ∂β and the two moving statistics, fused or by the batch norm kernel and then ReLU6. */
+        const run = (fused: boolean) =>
+          tf.tidy(() => {
+            let moving: tf.Tensor[] = [];
+            let out: tf.Tensor | undefined;
+            const grads = tf.grads((xx, gg, bb) => {
+              const train = fused ? simdBatchNormRelu6Train : simdBatchNormTrain;
+              const f = train(xx as tf.Tensor, gg as tf.Tensor, bb as tf.Tensor, mm, mv, eps, 0.8);
+              const y = fused ? f.y : tf.relu6(f.y);
+              moving = [tf.keep(f.movingMean), tf.keep(f.movingVariance)];
+              out = tf.keep(y);
+              return tf.sum(tf.mul(y, dy));
+            })([x, g, b]);
+            const result = [out as tf.Tensor, ...grads, ...moving].map(host);
+            tf.dispose([...moving, out as tf.Tensor]);
+            return result;
+          });
+        await expectNoLeak(async () => {
+          const fusedOut = run(true);
+          const apart = run(false);
+          const names = ['y', '∂x', '∂γ', '∂β', 'moving mean', 'moving variance'];
+          const zeroY = Array.from((apart[0] as Host).v).filter((v) => v === 0).length;
+          const sixY = Array.from((apart[0] as Host).v).filter((v) => v === 6).length;
+          // the test data reach both clamps (else the masks would go untested)
+          expect(zeroY + sixY).toBeGreaterThan(0);
+          if ((apart[0] as Host).v.length > 100) expect(Math.min(zeroY, sixY)).toBeGreaterThan(0);
+          fusedOut.forEach((t, i) => {
+            expect(t.s, names[i]).toEqual((apart[i] as Host).s);
+            expect(relErr(t.v, (apart[i] as Host).v), names[i]).toBeLessThanOrEqual(1e-6);
+          });
+          // against tfjs on cpu (P = 1: x − μ is 0, every output is relu6(β) and ∂x, ∂γ are rounding noise: y and ∂β only)
+          const onePerChannel = shape.slice(0, -1).every((v) => v === 1);
+          fusedOut.slice(0, 4).forEach((t, i) => {
+            if (onePerChannel && (i === 1 || i === 2)) return;
+            expect(relErr(t.v, (ref[i] as Host).v), `${names[i]} vs cpu`).toBeLessThanOrEqual(1e-5);
+          });
+        });
+        tf.dispose([mm, mv, x, g, b, dy]);
+      });
+    },
+  );
+
   it("ReLU6's gradient by the kernel is tfjs's stock one on cpu exactly (both sides of 0 and 6, exactly 0 and 6, sizes not multiples of 4)", async () => {
     const x = tf.concat([tf.mul(tf.randomNormal([201], 0, 1, 'float32', 4), 5), tf.tensor1d([0, 6, -0, 6.0000005, 5.9999995, -7])]);
     const dy = tf.randomNormal(x.shape, 0, 1, 'float32', 5);
@@ -114,6 +189,25 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
         const viaGrad = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu6(a), dyw)))(xw);
         expect(relErr(direct.dataSync(), hr.v)).toBe(0);
         expect(relErr(viaGrad.dataSync(), hr.v)).toBe(0);
+        tf.dispose([direct, viaGrad]);
+      });
+      tf.dispose([xw, dyw]);
+    });
+  });
+
+  it("ClipByValue's gradient by the kernel is tfjs's stock one on cpu exactly (both sides of and exactly at the bounds, NaN, sizes not multiples of 4)", async () => {
+    const x = tf.concat([tf.mul(tf.randomNormal([201], 0, 1, 'float32', 6), 4), tf.tensor1d([-1.5, 2.5, -1.5000001, 2.5000002, Number.NaN, -0, 0])]);
+    const dy = tf.randomNormal(x.shape, 0, 1, 'float32', 7);
+    const ref = withGradientMode('stock', () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(a, -1.5, 2.5), dy)))(x));
+    const [hx, hdy, hr] = [host(x), host(dy), host(ref)];
+    tf.dispose([x, dy, ref]);
+    await onWasm(async () => {
+      const [xw, dyw] = [dev(hx), dev(hdy)];
+      await expectNoLeak(() => {
+        const direct = simdClipGrad(xw, dyw, -1.5, 2.5);
+        const viaGrad = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(a, -1.5, 2.5), dyw)))(xw);
+        expect(Array.from(direct.dataSync())).toEqual(Array.from(hr.v));
+        expect(Array.from(viaGrad.dataSync())).toEqual(Array.from(hr.v));
         tf.dispose([direct, viaGrad]);
       });
       tf.dispose([xw, dyw]);
@@ -155,7 +249,51 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
     });
   });
 
-  it('a stock tfjs-layers MobileNet-style model imported into forgetless (batch norm, ReLU6, 1×1 and depthwise convs) takes one SGD step on wasm as on cpu', async () => {
+  it('a sequential model runs batch norm + ReLU6 fused in training (and apart in inference, or when a capture asks for the batch norm): the same step either way', async () => {
+    await onWasm(async () => {
+      const make = () => sequential([conv2d(6, 3, { useBias: false }), batchNorm({ momentum: 0.7 }), activation('relu6'), flatten(), dense(3)], { inputShape: [6, 6, 2], seed: 3 });
+      const x = tf.randomNormal([4, 6, 6, 2], 0, 1, 'float32', 30);
+      const run = async (fuse: boolean) => {
+        const m = make();
+        let got: Host[] = [];
+        const p = await tf.profile(() => {
+          got = withLayerFusion(fuse, () =>
+            tf.tidy(() => {
+              const vars = Object.values(m.params);
+              const { grads } = tf.variableGrads(() => tf.mean(tf.square(m.apply(x, { training: true }))) as tf.Scalar, vars);
+              return [...vars.map((v) => grads[v.name] as tf.Tensor), ...Object.values(m.state)].map(host);
+            }),
+          );
+          return [];
+        });
+        // (tfjs reuses its profile object: counted before the next profile)
+        const fused = p.kernels.filter((k) => k.name.startsWith('ForgetlessBatchNormRelu6')).length;
+        // inference and a capture take the unfused path
+        const q = await tf.profile(() => {
+          tf.tidy(() => {
+            m.apply(x);
+            m.apply(x, { training: true, capture: {} });
+          });
+          return [];
+        });
+        m.dispose();
+        return {
+          got,
+          fused,
+          later: q.kernels.filter((k) => k.name.startsWith('ForgetlessBatchNormRelu6')).length,
+        };
+      };
+      await expectNoLeak(async () => {
+        const on = await run(true);
+        const off = await run(false);
+        expect([on.fused, off.fused, on.later, off.later]).toEqual([2, 0, 0, 0]);
+        on.got.forEach((g, i) => expect(relErr(g.v, (off.got[i] as Host).v), `output ${i}`).toBeLessThanOrEqual(1e-6));
+      });
+      x.dispose();
+    });
+  });
+
+  it('a stock tfjs-layers MobileNet-style model imported into forgetless (batch norm, ReLU6, 1×1 and depthwise convs, a ZeroPadding2D before a strided one) takes one SGD step on wasm as on cpu, fused (batch norm + ReLU6, the padding into the conv) as run apart', async () => {
     const input = tfl.input({ shape: [12, 12, 3] });
     const conv = (filters: number, k: number, s: number, seed: number) =>
       tfl.layers.conv2d({ filters, kernelSize: k, strides: s, padding: 'same', useBias: false, kernelInitializer: 'glorotNormal', seed } as never);
@@ -168,32 +306,62 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
     );
     const p = tfl.layers.batchNormalization().apply(conv(10, 1, 1, 4).apply(d)) as tfl.SymbolicTensor;
     h = tfl.layers.add().apply([h, p]) as tfl.SymbolicTensor;
+    // Keras MobileNetV2's strided block: ZeroPadding2D (uneven) before a 'valid' stride-2 depthwise conv
+    const padded = tfl.layers
+      .zeroPadding2d({
+        padding: [
+          [0, 1],
+          [0, 1],
+        ],
+      })
+      .apply(h) as tfl.SymbolicTensor;
+    h = bnRelu(
+      tfl.layers
+        .depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'valid', useBias: false, depthwiseInitializer: 'glorotNormal', seed: 6 } as never)
+        .apply(padded) as tfl.SymbolicTensor,
+    );
     const out = tfl.layers.dense({ units: 5, kernelInitializer: 'glorotNormal', seed: 5 } as never).apply(tfl.layers.globalAveragePooling2d({}).apply(h)) as tfl.SymbolicTensor;
     const keras = tfl.model({ inputs: input, outputs: out });
     const artifacts = await artifactsOf(keras);
     keras.dispose();
     const xs = tf.tidy(() => host(tf.randomNormal([3, 12, 12, 3], 0, 1, 'float32', 11)));
-    /** One SGD step (lr 0.5, training mode, mean squared output): the weights and moving statistics after it. */
+    /** One SGD step (lr 0.5, training mode, mean squared output): the weights and moving statistics after it, and the kernels run. */
     const step = async () => {
       const loaded = await loadLayersModelFromArtifacts(artifacts);
       const m = loaded.model;
-      const got = tf.tidy(() => {
-        const x = dev(xs);
-        const vars = Object.values(m.params);
-        const { grads } = tf.variableGrads(() => tf.mean(tf.square(m.apply(x, { training: true, rng: new Rng(0) }))) as tf.Scalar, vars);
-        for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name] as tf.Tensor, 0.5)));
-        return [...vars, ...Object.values(m.state ?? {})].map((v) => ({ name: v.name, ...host(v) }));
+      let got: ({ name: string } & Host)[] = [];
+      const profile = await tf.profile(() => {
+        got = tf.tidy(() => {
+          const x = dev(xs);
+          const vars = Object.values(m.params);
+          const { grads } = tf.variableGrads(() => tf.mean(tf.square(m.apply(x, { training: true, rng: new Rng(0) }))) as tf.Scalar, vars);
+          for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name] as tf.Tensor, 0.5)));
+          return [...vars, ...Object.values(m.state ?? {})].map((v) => ({ name: v.name, ...host(v) }));
+        });
+        return [];
       });
       loaded.dispose();
-      return got;
+      return { got, kernels: profile.kernels.map((k) => k.name) };
     };
-    const ref = await withGradientMode('stock', step);
+    const ref = (await withGradientMode('stock', step)).got;
     await onWasm(async () => {
       await expectNoLeak(async () => {
-        const got = await step();
-        expect(got.length).toBe(ref.length);
-        // eleven layers of float32 rounding in different orders (each kernel alone is within 1e-5: the tests above and gemm-simd.test.ts)
-        got.forEach((g, i) => expect(relErr(g.v, (ref[i] as Host).v), g.name).toBeLessThanOrEqual(1e-4));
+        const fused = await step();
+        const apart = await withLayerFusion(false, step);
+        // the three batch norms followed by a ReLU6 run fused (one kernel each way), the last one alone
+        const count = (ks: string[], name: string) => ks.filter((k) => k === name).length;
+        expect([count(fused.kernels, 'ForgetlessBatchNormRelu6Train'), count(fused.kernels, 'ForgetlessBatchNormRelu6TrainGrad')]).toEqual([4, 4]);
+        expect([count(fused.kernels, 'ForgetlessBatchNormTrain'), count(fused.kernels, 'Relu6')]).toEqual([1, 0]);
+        expect([count(apart.kernels, 'ForgetlessBatchNormRelu6Train'), count(apart.kernels, 'ForgetlessBatchNormTrain'), count(apart.kernels, 'Relu6')]).toEqual([0, 5, 4]);
+        // the padding folded into the depthwise conv (explicit padding): one PadV2 fewer (the others pad inside the convolutions' gradients)
+        expect(count(apart.kernels, 'PadV2') - count(fused.kernels, 'PadV2')).toBe(1);
+        expect(fused.got.length).toBe(ref.length);
+        fused.got.forEach((g, i) => {
+          // fused and apart: the same float operations in the same order
+          expect(relErr(g.v, (apart.got[i] as Host).v), `${g.name} fused vs apart`).toBeLessThanOrEqual(1e-6);
+          // eleven layers of float32 rounding in different orders (each kernel alone is within 1e-5: the tests above and gemm-simd.test.ts)
+          expect(relErr(g.v, (ref[i] as Host).v), g.name).toBeLessThanOrEqual(1e-4);
+        });
       });
     });
   });

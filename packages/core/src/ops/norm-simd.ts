@@ -8,6 +8,12 @@
  * On MobileNetV2's step the composed forms ran ~9 full-size element-wise kernels and reductions per
  * batch norm each way and five per ReLU6 gradient, each a separate pass over the data with its own
  * kernel-call cost; these run three passes (forward), two (backward) and one (ReLU6).
+ *
+ * A batch norm whose only consumer is a ReLU6 (Keras MobileNetV2's bn → ReLU(max_value=6)) runs as
+ * one kernel each way (`simdBatchNormRelu6Train`, chosen by the graph executor): the forward writes
+ * relu6 of the normalised output, the backward takes the upstream gradient through ReLU6's mask
+ * (recomputed from x in the forward's float order) inside the batch norm's two passes; the values
+ * are those of the two ops run apart, bit for bit, and each way saves a full pass and a kernel call.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type Exports, type WasmHeapBackend, depthwiseSimd, simdKernelsFor } from './depthwise-simd.js';
@@ -15,6 +21,16 @@ import { type Exports, type WasmHeapBackend, depthwiseSimd, simdKernelsFor } fro
 const BN_FORWARD = 'ForgetlessBatchNormTrain';
 const BN_BACKWARD = 'ForgetlessBatchNormTrainGrad';
 const RELU6_GRAD = 'ForgetlessRelu6Grad';
+const BN_RELU6_FORWARD = 'ForgetlessBatchNormRelu6Train';
+const BN_RELU6_BACKWARD = 'ForgetlessBatchNormRelu6TrainGrad';
+const CLIP_GRAD = 'ForgetlessClipByValueGrad';
+
+/** The fused batch norm + ReLU6 kernels of `norm-simd.c` (the module's other exports are typed in `depthwise-simd.ts`). */
+type NormExports = Exports & {
+  bn_relu6_forward(x: number, gamma: number, beta: number, out: number, mean: number, variance: number, rstd: number, p: number, c: number, eps: number): void;
+  bn_relu6_backward(x: number, dy: number, gamma: number, beta: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number, p: number, c: number): void;
+  clip_grad(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
+};
 
 type Args = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown };
 const offset = (b: WasmHeapBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
@@ -31,12 +47,13 @@ function rowsOf(x: tf.TensorInfo): { p: number; c: number } {
   return { p: c === 0 ? 0 : tf.util.sizeFromShape(x.shape) / c, c };
 }
 
-const KERNELS: tf.KernelConfig[] = [
-  {
-    kernelName: BN_FORWARD,
+/** Training-mode batch norm forward (its output through ReLU6 when `relu6`): y, μ, r, and the updated moving statistics. */
+function forwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
+  return {
+    kernelName,
     backendName: 'wasm',
     kernelFunc: (({ inputs, attrs, backend }: Args) => {
-      const ex = kernelsOf(backend, BN_FORWARD);
+      const ex = kernelsOf(backend, kernelName) as NormExports;
       const b = backend as WasmHeapBackend;
       const { x, gamma, beta, movingMean, movingVariance } = inputs as Record<string, tf.TensorInfo>;
       const { p, c } = rowsOf(x as tf.TensorInfo);
@@ -44,7 +61,7 @@ const KERNELS: tf.KernelConfig[] = [
       const [mean, rstd, newMean, newVar] = [0, 1, 2, 3].map(() => b.makeOutput([c], 'float32')) as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
       if (p === 0 || c === 0) return [y, mean, rstd, newMean, newVar];
       // σ² into newVar's buffer, then the moving statistics' update in place: m·momentum + batch·(1 − momentum)
-      ex.bn_forward(
+      (relu6 ? ex.bn_relu6_forward : ex.bn_forward)(
         offset(b, x as tf.TensorInfo),
         offset(b, gamma as tf.TensorInfo),
         offset(b, beta as tf.TensorInfo),
@@ -64,6 +81,38 @@ const KERNELS: tf.KernelConfig[] = [
         heap[nv + k] = (heap[mv + k] as number) * mom + (heap[nv + k] as number) * (1 - mom);
       }
       return [y, mean, rstd, newMean, newVar];
+    }) as unknown as tf.KernelFunc,
+  };
+}
+
+const KERNELS: tf.KernelConfig[] = [
+  forwardKernel(BN_FORWARD, false),
+  forwardKernel(BN_RELU6_FORWARD, true),
+  {
+    kernelName: BN_RELU6_BACKWARD,
+    backendName: 'wasm',
+    kernelFunc: (({ inputs, backend }: Args) => {
+      const ex = kernelsOf(backend, BN_RELU6_BACKWARD) as NormExports;
+      const b = backend as WasmHeapBackend;
+      const { x, dy, gamma, beta, mean, rstd } = inputs as Record<string, tf.TensorInfo>;
+      const { p, c } = rowsOf(x as tf.TensorInfo);
+      const dx = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
+      const [dgamma, dbeta] = [0, 1].map(() => b.makeOutput([c], 'float32')) as [tf.TensorInfo, tf.TensorInfo];
+      if (p > 0 && c > 0)
+        ex.bn_relu6_backward(
+          offset(b, x as tf.TensorInfo),
+          offset(b, dy as tf.TensorInfo),
+          offset(b, gamma as tf.TensorInfo),
+          offset(b, beta as tf.TensorInfo),
+          offset(b, mean as tf.TensorInfo),
+          offset(b, rstd as tf.TensorInfo),
+          offset(b, dx),
+          offset(b, dgamma),
+          offset(b, dbeta),
+          p,
+          c,
+        );
+      return [dx, dgamma, dbeta];
     }) as unknown as tf.KernelFunc,
   },
   {
@@ -90,6 +139,19 @@ const KERNELS: tf.KernelConfig[] = [
           c,
         );
       return [dx, dgamma, dbeta];
+    }) as unknown as tf.KernelFunc,
+  },
+  {
+    kernelName: CLIP_GRAD,
+    backendName: 'wasm',
+    kernelFunc: (({ inputs, attrs, backend }: Args) => {
+      const ex = kernelsOf(backend, CLIP_GRAD) as NormExports;
+      const b = backend as WasmHeapBackend;
+      const { x, dy } = inputs as Record<string, tf.TensorInfo>;
+      const dx = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
+      const n = tf.util.sizeFromShape((x as tf.TensorInfo).shape);
+      if (n > 0) ex.clip_grad(offset(b, x as tf.TensorInfo), offset(b, dy as tf.TensorInfo), offset(b, dx), n, attrs.lo as number, attrs.hi as number);
+      return dx;
     }) as unknown as tf.KernelFunc,
   },
   {
@@ -127,6 +189,19 @@ function ensureRegistered(): void {
       return { x: () => d.dx, gamma: () => d.dgamma, beta: () => d.dbeta, movingMean: zeros(mean), movingVariance: zeros(mean) };
     }) as never,
   });
+  tf.registerGradient({
+    kernelName: BN_RELU6_FORWARD,
+    inputsToSave: ['x', 'gamma', 'beta'],
+    outputsToSave: [false, true, true, false, false],
+    gradFunc: ((dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const dy = Array.isArray(dys) ? (dys[0] as tf.Tensor) : dys;
+      const [x, gamma, beta, mean, rstd] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      ensureRegistered();
+      const [dx, dgamma, dbeta] = tf.engine().runKernel(BN_RELU6_BACKWARD, { x, dy, gamma, beta, mean, rstd }, {}) as unknown as tf.Tensor[];
+      const zeros = (t: tf.Tensor) => () => tf.zerosLike(t);
+      return { x: () => dx as tf.Tensor, gamma: () => dgamma as tf.Tensor, beta: () => dbeta as tf.Tensor, movingMean: zeros(mean), movingVariance: zeros(mean) };
+    }) as never,
+  });
 }
 
 /** Whether the SIMD kernels run for these tensors now: wasm, 'auto', float32, the module usable. */
@@ -161,6 +236,26 @@ export function simdBatchNormTrain(
   return { y: y as tf.Tensor, movingMean: nm as tf.Tensor, movingVariance: nv as tf.Tensor };
 }
 
+/**
+ * relu6 of a training-mode batch norm over the last axis of x, as `simdBatchNormTrain` (same μ, σ²,
+ * moving statistics) but in one kernel with ReLU6 in its last pass, and one kernel back (the ReLU6
+ * gradient inside the batch norm's). Only where `simdBatchNormUsable`.
+ */
+export function simdBatchNormRelu6Train(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  movingMean: tf.Tensor,
+  movingVariance: tf.Tensor,
+  epsilon: number,
+  momentum: number,
+): { y: tf.Tensor; movingMean: tf.Tensor; movingVariance: tf.Tensor } {
+  ensureRegistered();
+  const [y, mean, rstd, nm, nv] = tf.engine().runKernel(BN_RELU6_FORWARD, { x, gamma, beta, movingMean, movingVariance }, { epsilon, momentum } as never) as unknown as tf.Tensor[];
+  tf.dispose([mean as tf.Tensor, rstd as tf.Tensor]); // the tape holds its own references (its saved copies)
+  return { y: y as tf.Tensor, movingMean: nm as tf.Tensor, movingVariance: nv as tf.Tensor };
+}
+
 /** ∂x, ∂γ, ∂β of a training-mode batch norm for upstream gradient dy, from its x, γ, μ and r = 1/√(σ² + ε). Only where `normSimdUsable`. */
 export function simdBatchNormBackward(x: tf.Tensor, dy: tf.Tensor, gamma: tf.Tensor, mean: tf.Tensor, rstd: tf.Tensor): { dx: tf.Tensor; dgamma: tf.Tensor; dbeta: tf.Tensor } {
   checkChannels('batch norm gradient', x, [gamma, mean, rstd]);
@@ -176,6 +271,16 @@ export function simdRelu6Grad(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
   if (dy.size !== x.size) throw new Error(`ReLU6 gradient on wasm (forgetless): dy has shape [${dy.shape}], x [${x.shape}]`);
   ensureRegistered();
   return tf.engine().runKernel(RELU6_GRAD, { x, dy }, {}) as tf.Tensor;
+}
+
+/**
+ * ClipByValue's gradient dy·[lo ≤ x ≤ hi] by the SIMD kernel (tfjs's stock one: where(x ≥ lo ∧ x ≤ hi,
+ * dy, 0), four slow wasm kernels; stock tfjs-layers' ReLU(max_value) clips). Only where `normSimdUsable(x, dy)`.
+ */
+export function simdClipGrad(x: tf.Tensor, dy: tf.Tensor, lo: number, hi: number): tf.Tensor {
+  if (dy.size !== x.size) throw new Error(`ClipByValue gradient on wasm (forgetless): dy has shape [${dy.shape}], x [${x.shape}]`);
+  ensureRegistered();
+  return tf.engine().runKernel(CLIP_GRAD, { x, dy }, { lo, hi } as never) as tf.Tensor;
 }
 
 /** ReLU6 of x by the SIMD kernel, as a wasm kernel function's output (wasm's Relu6 under 'auto': `wasm-kernels.ts`). */

@@ -184,6 +184,36 @@ function padInPlace(args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
+/**
+ * Tile under 'auto' where it repeats the whole input: reps > 1 only on leading axes of size 1, as
+ * tfjs-core's batch-norm gradient (FusedBatchNorm's, which stock tfjs-layers' BatchNormalization
+ * trains through) tiles 1/√(σ² + ε) from [1, 1, 1, C] to x's shape. The input is copied once and
+ * the output doubled by `copyWithin`. The stock kernel took ~15 ms for [1, 1, 1, 16] → [8, 48, 48, 16]
+ * (52 of them, ~0.8 s, in a stock tfjs-layers MobileNetV2 `fit` step); other tilings stay with it.
+ */
+function tileInPlace(args: KernelArgs): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  const reps = args.attrs.reps as number[];
+  const rank = x.shape.length;
+  if ((x.dtype !== 'float32' && x.dtype !== 'int32') || getConvFormulation() !== 'auto' || !Array.isArray(reps) || reps.length !== rank) return stockKernel('Tile', args);
+  let k = rank; // axes from k on are not repeated
+  while (k > 0 && reps[k - 1] === 1) k--;
+  for (let i = 0; i < k; i++) if (x.shape[i] !== 1) return stockKernel('Tile', args);
+  const backend = args.backend as WasmBackendLike;
+  const out = backend.makeOutput(
+    x.shape.map((d, i) => d * (reps[i] as number)),
+    x.dtype,
+  );
+  const n = x.shape.reduce((a, b) => a * b, 1);
+  const total = n * reps.reduce((a, b) => a * b, 1);
+  if (total === 0) return out;
+  const heap = new Int32Array(backend.wasm.HEAPU8.buffer); // 4-byte elements either way
+  const dst = backend.dataIdMap.get(out.dataId).memoryOffset / 4;
+  copyRun(heap, backend.dataIdMap.get(x.dataId).memoryOffset / 4, dst, n);
+  for (let filled = n; filled < total; filled += Math.min(filled, total - filled)) heap.copyWithin(dst + filled, dst, dst + Math.min(filled, total - filled));
+  return out;
+}
+
 /** Runs shorter than this many elements are copied element by element rather than by `copyWithin`. */
 const SHORT_RUN = 256;
 
@@ -379,6 +409,7 @@ function reduceLeading(kernel: 'Sum' | 'Mean', { inputs, attrs, backend }: Kerne
  *   'auto' (`gemm-simd.ts`: x·W, 20–35 % faster than XNNPACK's at MobileNetV2's shapes; dy·Wᵀ, which
  *   stock tfjs-layers models call directly), the stock ones otherwise;
  * - PadV2 under 'auto' copying runs in place on the heap (`padInPlace`), the stock one otherwise;
+ * - Tile under 'auto' where it repeats the whole input (`tileInPlace`: tfjs's batch-norm gradient), the stock one otherwise;
  * - Relu6 likewise by forgetless's SIMD kernel (`norm-simd.ts`; the stock one is a scalar loop, ~4×
  *   slower), the stock one under 'composed'.
  */
@@ -434,6 +465,7 @@ const REPLACEMENTS: tf.KernelConfig[] = [
     }) as unknown as tf.KernelFunc,
   },
   { kernelName: 'PadV2', backendName: 'wasm', kernelFunc: padInPlace as unknown as tf.KernelFunc },
+  { kernelName: 'Tile', backendName: 'wasm', kernelFunc: tileInPlace as unknown as tf.KernelFunc },
   {
     kernelName: 'Relu6',
     backendName: 'wasm',
