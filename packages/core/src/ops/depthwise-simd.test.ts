@@ -44,7 +44,12 @@ const cases: Case[] = [
   { n: 2, h: 15, w: 13, c: 24, m: 1, k: [3, 3], s: [2, 2], pad: 'same' },
   { n: 2, h: 11, w: 21, c: 13, m: 1, k: [3, 3], s: [2, 2], pad: 'same' },
   { n: 1, h: 9, w: 23, c: 6, m: 2, k: [3, 3], s: [2, 2], pad: 'valid' },
-  { n: 2, h: 7, w: 37, c: 8, m: 1, k: [3, 3], s: [2, 2], pad: 'same' }, // the stride-2 forward's eight-pixel blocks, twice a row
+  { n: 2, h: 7, w: 37, c: 8, m: 1, k: [3, 3], s: [2, 2], pad: 'same' }, // the stride-2 forward's blocks: 17 interior columns = 6 + 6 + 5
+  // the stride-2 forward's other splits of a row's interior columns: 6, 4 + 3, 4 + 4, 5 + 4
+  { n: 1, h: 5, w: 13, c: 4, m: 1, k: [3, 3], s: [2, 2], pad: 'valid' },
+  { n: 1, h: 5, w: 15, c: 8, m: 1, k: [3, 3], s: [2, 2], pad: 'valid' },
+  { n: 1, h: 6, w: 17, c: 4, m: 1, k: [3, 3], s: [2, 2], pad: 'valid' },
+  { n: 1, h: 5, w: 19, c: 12, m: 1, k: [3, 3], s: [2, 2], pad: 'valid' },
   {
     // padding wider than the filter: the unit-stride ∂x's transposed padding is negative
     n: 1,
