@@ -5,12 +5,14 @@
  * `optimizer.applyGradients` computes; what goes is the engine's bookkeeping of ~3 kernel calls, a
  * scope and four tensors per variable (on MobileNetV2's 158 parameters, ~2–3 ms of a 50 ms step).
  * Used by `trainStep` only for an optimizer that is exactly tfjs's `SGDOptimizer` (not a subclass,
- * `applyGradients` not replaced on the instance), float32 variables and gradients, on wasm;
+ * `applyGradients` not replaced on the instance or the class), float32 variables and gradients, on wasm;
  * anything else goes through the optimizer's own `applyGradients`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
 const SGD_UPDATE = 'ForgetlessSgdUpdate';
+/** tfjs's own SGD step, as loaded: one replaced since (on the instance or the class) is called instead. */
+const stockApply = tf.SGDOptimizer.prototype.applyGradients;
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: tf.NamedAttrMap };
 type StockKernel = (args: KernelArgs) => tf.TensorInfo;
@@ -43,7 +45,7 @@ const config: tf.KernelConfig = {
  * where it is not, for the caller to call `applyGradients`.
  */
 export function sgdUpdateInOne(optimizer: tf.Optimizer, vars: readonly tf.Variable[], grads: readonly tf.Tensor[]): boolean {
-  if (vars.length === 0 || optimizer.constructor !== tf.SGDOptimizer || Object.hasOwn(optimizer, 'applyGradients')) return false;
+  if (vars.length === 0 || optimizer.constructor !== tf.SGDOptimizer || (optimizer as { applyGradients: unknown }).applyGradients !== stockApply) return false;
   if (tf.getBackend() !== 'wasm') return false;
   const o = optimizer as unknown as { c?: tf.Tensor; incrementIterations?: () => void };
   const c = o.c;
