@@ -63,7 +63,7 @@ export class GraphModel implements Model {
   /** Batch norm node → the ReLU6 node that is its output's only consumer (run as one kernel in training where it can). */
   private readonly relu6After = new Map<string, string>();
   /** ZeroPadding2D node → the 'valid' depthwise conv node that is its only consumer (the pad folded into the conv where it can). */
-  private readonly padInto = new Map<string, string>();
+  private readonly padInto = new Map<string, { name: string; layer: DepthwiseConv2d }>();
   private readonly frozenLayers = new Set<string>();
   private paramCache: ParamMap<tf.Variable> | undefined;
   private stateCache: ParamMap<tf.Variable> | undefined;
@@ -93,7 +93,7 @@ export class GraphModel implements Model {
       const next = users.length === 1 ? byName.get(users[0] as string) : undefined;
       if (n.name !== output && next && next.inputs.length === 1 && fusesWithRelu6(n.layer, next.layer)) this.relu6After.set(n.name, next.name);
       if (n.name !== output && next && n.layer instanceof ZeroPadding2d && next.layer instanceof DepthwiseConv2d && next.layer.padding === 'valid')
-        this.padInto.set(n.name, next.name);
+        this.padInto.set(n.name, { name: next.name, layer: next.layer });
     }
 
     // build each layer at its first call; later calls must see the same input shape
@@ -240,9 +240,8 @@ export class GraphModel implements Model {
       const c = ctx.training && this.frozenLayers.has(l.name) ? inference : ctx;
       const conv = this.padInto.get(node.name);
       if (conv) {
-        const dw = (this.nodes.find((n) => n.name === conv) as GraphNode).layer as DepthwiseConv2d;
-        if (dw.foldsPadding(ins[0] as tf.Tensor, c)) {
-          padded.set(conv, { x: ins[0] as tf.Tensor, pads: (l as ZeroPadding2d).padding });
+        if (conv.layer.foldsPadding(ins[0] as tf.Tensor, c)) {
+          padded.set(conv.name, { x: ins[0] as tf.Tensor, pads: (l as ZeroPadding2d).padding });
           continue;
         }
       }

@@ -47,7 +47,11 @@ function rowsOf(x: tf.TensorInfo): { p: number; c: number } {
   return { p: c === 0 ? 0 : tf.util.sizeFromShape(x.shape) / c, c };
 }
 
-/** Training-mode batch norm forward (its output through ReLU6 when `relu6`): y, μ, r, and the updated moving statistics. */
+/**
+ * Training-mode batch norm forward (its output through ReLU6 when `relu6`): y, the batch's statistics
+ * [2, C] (row 0 μ, row 1 r = 1/√(σ² + ε): one tensor, so one saved copy for the backward pass), and
+ * the updated moving statistics.
+ */
 function forwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
   return {
     kernelName,
@@ -58,60 +62,31 @@ function forwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
       const { x, gamma, beta, movingMean, movingVariance } = inputs as Record<string, tf.TensorInfo>;
       const { p, c } = rowsOf(x as tf.TensorInfo);
       const y = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
-      const [mean, rstd, newMean, newVar] = [0, 1, 2, 3].map(() => b.makeOutput([c], 'float32')) as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
-      if (p === 0 || c === 0) return [y, mean, rstd, newMean, newVar];
+      const stats = b.makeOutput([2, c], 'float32');
+      const newMean = b.makeOutput([c], 'float32');
+      const newVar = b.makeOutput([c], 'float32');
+      if (p === 0 || c === 0) return [y, stats, newMean, newVar];
       // σ² into newVar's buffer, then the moving statistics' update in place: m·momentum + batch·(1 − momentum)
       (relu6 ? ex.bn_relu6_forward : ex.bn_forward)(
         offset(b, x as tf.TensorInfo),
         offset(b, gamma as tf.TensorInfo),
         offset(b, beta as tf.TensorInfo),
         offset(b, y),
-        offset(b, mean),
+        offset(b, stats),
         offset(b, newVar),
-        offset(b, rstd),
+        offset(b, stats) + 4 * c,
         p,
         c,
         attrs.epsilon as number,
       );
       const heap = new Float32Array(b.wasm.HEAPU8.buffer);
       const mom = attrs.momentum as number;
-      const [mu, nm, nv, mm, mv] = [mean, newMean, newVar, movingMean, movingVariance].map((t) => offset(b, t as tf.TensorInfo) / 4) as [number, number, number, number, number];
+      const [mu, nm, nv, mm, mv] = [stats, newMean, newVar, movingMean, movingVariance].map((t) => offset(b, t as tf.TensorInfo) / 4) as [number, number, number, number, number];
       for (let k = 0; k < c; k++) {
         heap[nm + k] = (heap[mm + k] as number) * mom + (heap[mu + k] as number) * (1 - mom);
         heap[nv + k] = (heap[mv + k] as number) * mom + (heap[nv + k] as number) * (1 - mom);
       }
-      return [y, mean, rstd, newMean, newVar];
-    }) as unknown as tf.KernelFunc,
-  };
-}
-
-/** Training-mode batch norm backward (dy taken through ReLU6's mask first when `relu6`): ∂x, ∂γ, ∂β. */
-function backwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
-  return {
-    kernelName,
-    backendName: 'wasm',
-    kernelFunc: (({ inputs, backend }: Args) => {
-      const ex = kernelsOf(backend, kernelName) as NormExports;
-      const b = backend as WasmHeapBackend;
-      const { x, dy, gamma, beta, mean, rstd } = inputs as Record<string, tf.TensorInfo>;
-      const { p, c } = rowsOf(x as tf.TensorInfo);
-      const dx = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
-      const [dgamma, dbeta] = [0, 1].map(() => b.makeOutput([c], 'float32')) as [tf.TensorInfo, tf.TensorInfo];
-      if (p > 0 && c > 0) {
-        const [ox, ody, og, om, or, odx, odg, odb] = [x, dy, gamma, mean, rstd, dx, dgamma, dbeta].map((t) => offset(b, t as tf.TensorInfo)) as [
-          number,
-          number,
-          number,
-          number,
-          number,
-          number,
-          number,
-          number,
-        ];
-        if (relu6) ex.bn_relu6_backward(ox, ody, og, offset(b, beta as tf.TensorInfo), om, or, odx, odg, odb, p, c);
-        else ex.bn_backward(ox, ody, og, om, or, odx, odg, odb, p, c);
-      }
-      return [dx, dgamma, dbeta];
+      return [y, stats, newMean, newVar];
     }) as unknown as tf.KernelFunc,
   };
 }
@@ -119,8 +94,59 @@ function backwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
 const KERNELS: tf.KernelConfig[] = [
   forwardKernel(BN_FORWARD, false),
   forwardKernel(BN_RELU6_FORWARD, true),
-  backwardKernel(BN_RELU6_BACKWARD, true),
-  backwardKernel(BN_BACKWARD, false),
+  {
+    kernelName: BN_RELU6_BACKWARD,
+    backendName: 'wasm',
+    kernelFunc: (({ inputs, backend }: Args) => {
+      const ex = kernelsOf(backend, BN_RELU6_BACKWARD) as NormExports;
+      const b = backend as WasmHeapBackend;
+      const { x, dy, gamma, beta, stats } = inputs as Record<string, tf.TensorInfo>;
+      const { p, c } = rowsOf(x as tf.TensorInfo);
+      const dx = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
+      const [dgamma, dbeta] = [0, 1].map(() => b.makeOutput([c], 'float32')) as [tf.TensorInfo, tf.TensorInfo];
+      if (p > 0 && c > 0)
+        ex.bn_relu6_backward(
+          offset(b, x as tf.TensorInfo),
+          offset(b, dy as tf.TensorInfo),
+          offset(b, gamma as tf.TensorInfo),
+          offset(b, beta as tf.TensorInfo),
+          offset(b, stats as tf.TensorInfo),
+          offset(b, stats as tf.TensorInfo) + 4 * c,
+          offset(b, dx),
+          offset(b, dgamma),
+          offset(b, dbeta),
+          p,
+          c,
+        );
+      return [dx, dgamma, dbeta];
+    }) as unknown as tf.KernelFunc,
+  },
+  {
+    kernelName: BN_BACKWARD,
+    backendName: 'wasm',
+    kernelFunc: (({ inputs, backend }: Args) => {
+      const ex = kernelsOf(backend, BN_BACKWARD);
+      const b = backend as WasmHeapBackend;
+      const { x, dy, gamma, stats } = inputs as Record<string, tf.TensorInfo>;
+      const { p, c } = rowsOf(x as tf.TensorInfo);
+      const dx = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
+      const [dgamma, dbeta] = [0, 1].map(() => b.makeOutput([c], 'float32')) as [tf.TensorInfo, tf.TensorInfo];
+      if (p > 0 && c > 0)
+        ex.bn_backward(
+          offset(b, x as tf.TensorInfo),
+          offset(b, dy as tf.TensorInfo),
+          offset(b, gamma as tf.TensorInfo),
+          offset(b, stats as tf.TensorInfo),
+          offset(b, stats as tf.TensorInfo) + 4 * c,
+          offset(b, dx),
+          offset(b, dgamma),
+          offset(b, dbeta),
+          p,
+          c,
+        );
+      return [dx, dgamma, dbeta];
+    }) as unknown as tf.KernelFunc,
+  },
   {
     kernelName: CLIP_GRAD,
     backendName: 'wasm',
@@ -149,39 +175,68 @@ const KERNELS: tf.KernelConfig[] = [
   },
 ];
 
-let gradientRegistered = false;
+let registered = false;
 
+/**
+ * Registers the kernels (once; again only if something unregistered them: one registry look-up a
+ * call, where checking all six cost a step of MobileNetV2 ~600 look-ups).
+ */
 function ensureRegistered(): void {
+  if (registered && tf.getKernel(BN_FORWARD, 'wasm')) return;
   for (const k of KERNELS) if (!tf.getKernel(k.kernelName, 'wasm')) tf.registerKernel(k);
-  if (gradientRegistered) return;
-  gradientRegistered = true;
-  // ∂x, ∂γ, ∂β at once (computed when tfjs asks for the gradient functions, inside its gradients' tidy,
-  // so those it does not take are disposed with it); the μ, r and moving-statistics outputs take no gradient
-  tf.registerGradient({
-    kernelName: BN_FORWARD,
-    inputsToSave: ['x', 'gamma'],
-    outputsToSave: [false, true, true, false, false],
-    gradFunc: ((dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const dy = Array.isArray(dys) ? (dys[0] as tf.Tensor) : dys;
-      const [x, gamma, mean, rstd] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-      const d = simdBatchNormBackward(x, dy, gamma, mean, rstd);
-      const zeros = (t: tf.Tensor) => () => tf.zerosLike(t);
-      return { x: () => d.dx, gamma: () => d.dgamma, beta: () => d.dbeta, movingMean: zeros(mean), movingVariance: zeros(mean) };
-    }) as never,
-  });
-  tf.registerGradient({
-    kernelName: BN_RELU6_FORWARD,
-    inputsToSave: ['x', 'gamma', 'beta'],
-    outputsToSave: [false, true, true, false, false],
-    gradFunc: ((dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const dy = Array.isArray(dys) ? (dys[0] as tf.Tensor) : dys;
-      const [x, gamma, beta, mean, rstd] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-      ensureRegistered();
-      const [dx, dgamma, dbeta] = tf.engine().runKernel(BN_RELU6_BACKWARD, { x, dy, gamma, beta, mean, rstd }, {}) as unknown as tf.Tensor[];
-      const zeros = (t: tf.Tensor) => () => tf.zerosLike(t);
-      return { x: () => dx as tf.Tensor, gamma: () => dgamma as tf.Tensor, beta: () => dbeta as tf.Tensor, movingMean: zeros(mean), movingVariance: zeros(mean) };
-    }) as never,
-  });
+  registered = true;
+}
+
+/**
+ * The training-mode batch norm forward kernel (`relu6`: fused with ReLU6) as one differentiable op
+ * with a single output y: a `tf.customGrad` whose forward runs the four-output kernel untaped, saves
+ * x, the [2, C] statistics (μ, r) and γ (and β for the ReLU6 mask) for the backward kernel, and keeps
+ * the updated moving statistics for the caller (who assigns and disposes them). As a gradient
+ * registered for the kernel itself (until 2026-11-30), its other outputs (then μ, r and the moving
+ * statistics apart) made tfjs build a zero tensor for each absent upstream gradient in every backward
+ * pass, and each saved copy of an output not yet known to depend on the parameters costs tfjs's tape
+ * filter a scan of every variable: with one output and one statistics tensor, a MobileNetV2 step
+ * runs ~360 tensors and ~16 k of those look-ups fewer.
+ */
+function batchNormTrainOp(
+  relu6: boolean,
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  movingMean: tf.Tensor,
+  movingVariance: tf.Tensor,
+  epsilon: number,
+  momentum: number,
+): { y: tf.Tensor; movingMean: tf.Tensor; movingVariance: tf.Tensor } {
+  ensureRegistered();
+  let newMean: tf.Tensor | undefined;
+  let newVar: tf.Tensor | undefined;
+  const op = tf.customGrad(((xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [y, stats, nm, nv] = tf
+      .engine()
+      .runKernel(relu6 ? BN_RELU6_FORWARD : BN_FORWARD, { x: xi, gamma: g, beta: b, movingMean, movingVariance }, { epsilon, momentum } as never) as unknown as tf.Tensor[];
+    // kept: customGrad's forward runs in a tidy that keeps only its value (the statistics live on as the saved copy)
+    newMean = tf.keep(nm as tf.Tensor);
+    newVar = tf.keep(nv as tf.Tensor);
+    // β only where the ReLU6 mask needs it (recomputed from x, γ, β)
+    save(relu6 ? [xi, stats as tf.Tensor, g, b] : [xi, stats as tf.Tensor, g]);
+    return {
+      value: y as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, st, sg, sb] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const [dx, dgamma, dbeta] = tf
+          .engine()
+          .runKernel(
+            relu6 ? BN_RELU6_BACKWARD : BN_BACKWARD,
+            relu6 ? { x: sx, dy, gamma: sg, beta: sb as tf.Tensor, stats: st } : { x: sx, dy, gamma: sg, stats: st },
+            {},
+          ) as unknown as tf.Tensor[];
+        return [dx as tf.Tensor, dgamma as tf.Tensor, dbeta as tf.Tensor];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const y = op(x, gamma, beta) as tf.Tensor;
+  return { y, movingMean: newMean as tf.Tensor, movingVariance: newVar as tf.Tensor };
 }
 
 /** Whether the SIMD kernels run for these tensors now: wasm, 'auto', float32, the module usable. */
@@ -196,8 +251,8 @@ export function simdBatchNormUsable(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Ten
 }
 
 /**
- * Training-mode batch norm over the last axis of x by the SIMD kernel, one tfjs kernel call with its
- * gradient registered (∂x, ∂γ, ∂β by the backward kernel from the saved x, γ, μ, r): y, and the
+ * Training-mode batch norm over the last axis of x by the SIMD kernel, one tfjs kernel call in a
+ * custom gradient (∂x, ∂γ, ∂β by the backward kernel from the saved x, γ, μ, r): y, and the
  * moving statistics updated with the batch's μ and biased σ² (m·momentum + batch·(1 − momentum)),
  * for the caller to assign and dispose. Only where `simdBatchNormUsable`.
  */
@@ -210,10 +265,7 @@ export function simdBatchNormTrain(
   epsilon: number,
   momentum: number,
 ): { y: tf.Tensor; movingMean: tf.Tensor; movingVariance: tf.Tensor } {
-  ensureRegistered();
-  const [y, mean, rstd, nm, nv] = tf.engine().runKernel(BN_FORWARD, { x, gamma, beta, movingMean, movingVariance }, { epsilon, momentum } as never) as unknown as tf.Tensor[];
-  tf.dispose([mean as tf.Tensor, rstd as tf.Tensor]); // the tape holds its own references (its saved copies)
-  return { y: y as tf.Tensor, movingMean: nm as tf.Tensor, movingVariance: nv as tf.Tensor };
+  return batchNormTrainOp(false, x, gamma, beta, movingMean, movingVariance, epsilon, momentum);
 }
 
 /**
@@ -230,20 +282,7 @@ export function simdBatchNormRelu6Train(
   epsilon: number,
   momentum: number,
 ): { y: tf.Tensor; movingMean: tf.Tensor; movingVariance: tf.Tensor } {
-  ensureRegistered();
-  const [y, mean, rstd, nm, nv] = tf.engine().runKernel(BN_RELU6_FORWARD, { x, gamma, beta, movingMean, movingVariance }, { epsilon, momentum } as never) as unknown as tf.Tensor[];
-  tf.dispose([mean as tf.Tensor, rstd as tf.Tensor]); // the tape holds its own references (its saved copies)
-  return { y: y as tf.Tensor, movingMean: nm as tf.Tensor, movingVariance: nv as tf.Tensor };
-}
-
-/** ∂x, ∂γ, ∂β of a training-mode batch norm for upstream gradient dy, from its x, γ, μ and r = 1/√(σ² + ε). Only where `normSimdUsable`. */
-export function simdBatchNormBackward(x: tf.Tensor, dy: tf.Tensor, gamma: tf.Tensor, mean: tf.Tensor, rstd: tf.Tensor): { dx: tf.Tensor; dgamma: tf.Tensor; dbeta: tf.Tensor } {
-  checkChannels('batch norm gradient', x, [gamma, mean, rstd]);
-  if (dy.shape.length !== x.shape.length || dy.shape.some((v, i) => v !== x.shape[i]))
-    throw new Error(`batch norm gradient on wasm (forgetless): dy has shape [${dy.shape}], x [${x.shape}]`);
-  ensureRegistered();
-  const [dx, dgamma, dbeta] = tf.engine().runKernel(BN_BACKWARD, { x, dy, gamma, mean, rstd }, {}) as unknown as tf.Tensor[];
-  return { dx: dx as tf.Tensor, dgamma: dgamma as tf.Tensor, dbeta: dbeta as tf.Tensor };
+  return batchNormTrainOp(true, x, gamma, beta, movingMean, movingVariance, epsilon, momentum);
 }
 
 /** ReLU6's gradient dy·[0 < x ≤ 6] by the SIMD kernel (x NaN gives 0 where tfjs's gives NaN). Only where `normSimdUsable(x, dy)`. */
@@ -270,9 +309,4 @@ export function simdRelu6(ex: Exports, backend: unknown, x: tf.TensorInfo): tf.T
   const n = tf.util.sizeFromShape(x.shape);
   if (n > 0) ex.relu6(offset(b, x), offset(b, y), n);
   return y;
-}
-
-function checkChannels(what: string, x: tf.Tensor, perChannel: tf.Tensor[]): void {
-  const c = x.shape[x.rank - 1];
-  for (const t of perChannel) if (t.rank !== 1 || t.shape[0] !== c) throw new Error(`${what} on wasm (forgetless): expected a [${c}] vector per channel, got shape [${t.shape}]`);
 }

@@ -10,6 +10,7 @@ import { type Model, exampleShapeProblem } from '../contract.js';
 import { type HeadGrowth, headWidth, widenHead } from '../head.js';
 import { Sequential } from '../model.js';
 import { isMultiHead } from '../multi-head.js';
+import { sumEach } from '../ops/sum-each.js';
 import type { ParamMap } from '../params.js';
 import { Rng } from '../rng.js';
 import { evaluate } from './evaluate.js';
@@ -430,7 +431,8 @@ export async function trainContinual(model: Model, tasks: readonly Task[], optio
           // one reduction per parameter: its sum is NaN or infinite when a value is (or, past |θ| ~ 1e38 / size, overflows)
           const row = tf.tidy(() => {
             const lossRow = tf.reshape(tf.cast(l, 'float32'), [1]);
-            return paramVars.length ? tf.concat([lossRow, tf.stack(paramVars.map((p) => tf.sum(p.dtype === 'float32' ? p : tf.cast(p, 'float32'))))]) : lossRow;
+            // (on wasm the sums in one kernel call: `sum-each.ts`)
+            return paramVars.length ? tf.concat([lossRow, sumEach(paramVars)]) : lossRow;
           }) as tf.Tensor1D;
           loss.dispose();
           pending.push({ row, step: ctx.step, taskStep: ctx.taskStep });

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Batch } from '../data.js';
 import { softmaxCrossEntropy } from '../loss.js';
 import { ensureOwnGradients } from '../ops/own-gradients.js';
+import { sgdUpdateInOne } from '../ops/sgd-wasm.js';
 import type { ParamMap } from '../params.js';
 import type { Plugin, StepInfo, TrainContext } from './plugin.js';
 
@@ -45,7 +46,7 @@ export function trainStep(batch: Batch, ctx: TrainContext, plugins: readonly Plu
   const { model, optimizer } = ctx;
   ensureOwnGradients();
   for (const p of plugins) p.beforeStep?.(ctx);
-  const vars = Object.values(model.params);
+  const vars = Object.values(model.params) as tf.Variable[];
   const names = Object.keys(model.params);
   const needsDelta = plugins.some((p) => p.needsDelta || p.transformStep);
   return tf.tidy(() => {
@@ -89,11 +90,21 @@ export function trainStep(batch: Batch, ctx: TrainContext, plugins: readonly Plu
       before = {};
       for (const n of names) before[n] = tf.clone(model.params[n] as tf.Variable);
     }
-    const named: tf.NamedTensorMap = {};
-    names.forEach((n, i) => {
-      named[(vars[i] as tf.Variable).name] = grads[n] as tf.Tensor;
-    });
-    optimizer.applyGradients(named);
+    // tfjs's plain SGD on wasm: the same kernels in one call (`sgd-wasm.ts`); any other optimizer its own way
+    const final = grads;
+    if (
+      !sgdUpdateInOne(
+        optimizer,
+        vars,
+        names.map((n) => final[n] as tf.Tensor),
+      )
+    ) {
+      const named: tf.NamedTensorMap = {};
+      names.forEach((n, i) => {
+        named[(vars[i] as tf.Variable).name] = grads[n] as tf.Tensor;
+      });
+      optimizer.applyGradients(named);
+    }
 
     let delta: ParamMap | undefined;
     if (before) {
