@@ -91,62 +91,41 @@ function forwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
   };
 }
 
-const KERNELS: tf.KernelConfig[] = [
-  forwardKernel(BN_FORWARD, false),
-  forwardKernel(BN_RELU6_FORWARD, true),
-  {
-    kernelName: BN_RELU6_BACKWARD,
+/** Training-mode batch norm backward (dy through ReLU6's mask first when `relu6`): ∂x, ∂γ, ∂β; μ and r packed in `stats` ([2, C]). */
+function backwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
+  return {
+    kernelName,
     backendName: 'wasm',
     kernelFunc: (({ inputs, backend }: Args) => {
-      const ex = kernelsOf(backend, BN_RELU6_BACKWARD) as NormExports;
+      const ex = kernelsOf(backend, kernelName) as NormExports;
       const b = backend as WasmHeapBackend;
       const { x, dy, gamma, beta, stats } = inputs as Record<string, tf.TensorInfo>;
       const { p, c } = rowsOf(x as tf.TensorInfo);
       const dx = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
       const [dgamma, dbeta] = [0, 1].map(() => b.makeOutput([c], 'float32')) as [tf.TensorInfo, tf.TensorInfo];
-      if (p > 0 && c > 0)
-        ex.bn_relu6_backward(
-          offset(b, x as tf.TensorInfo),
-          offset(b, dy as tf.TensorInfo),
-          offset(b, gamma as tf.TensorInfo),
-          offset(b, beta as tf.TensorInfo),
-          offset(b, stats as tf.TensorInfo),
-          offset(b, stats as tf.TensorInfo) + 4 * c,
-          offset(b, dx),
-          offset(b, dgamma),
-          offset(b, dbeta),
-          p,
-          c,
-        );
+      if (p > 0 && c > 0) {
+        const [ox, ody, og, om, odx, odg, odb] = [x, dy, gamma, stats, dx, dgamma, dbeta].map((t) => offset(b, t as tf.TensorInfo)) as [
+          number,
+          number,
+          number,
+          number,
+          number,
+          number,
+          number,
+        ];
+        if (relu6) ex.bn_relu6_backward(ox, ody, og, offset(b, beta as tf.TensorInfo), om, om + 4 * c, odx, odg, odb, p, c);
+        else ex.bn_backward(ox, ody, og, om, om + 4 * c, odx, odg, odb, p, c);
+      }
       return [dx, dgamma, dbeta];
     }) as unknown as tf.KernelFunc,
-  },
-  {
-    kernelName: BN_BACKWARD,
-    backendName: 'wasm',
-    kernelFunc: (({ inputs, backend }: Args) => {
-      const ex = kernelsOf(backend, BN_BACKWARD);
-      const b = backend as WasmHeapBackend;
-      const { x, dy, gamma, stats } = inputs as Record<string, tf.TensorInfo>;
-      const { p, c } = rowsOf(x as tf.TensorInfo);
-      const dx = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
-      const [dgamma, dbeta] = [0, 1].map(() => b.makeOutput([c], 'float32')) as [tf.TensorInfo, tf.TensorInfo];
-      if (p > 0 && c > 0)
-        ex.bn_backward(
-          offset(b, x as tf.TensorInfo),
-          offset(b, dy as tf.TensorInfo),
-          offset(b, gamma as tf.TensorInfo),
-          offset(b, stats as tf.TensorInfo),
-          offset(b, stats as tf.TensorInfo) + 4 * c,
-          offset(b, dx),
-          offset(b, dgamma),
-          offset(b, dbeta),
-          p,
-          c,
-        );
-      return [dx, dgamma, dbeta];
-    }) as unknown as tf.KernelFunc,
-  },
+  };
+}
+
+const KERNELS: tf.KernelConfig[] = [
+  forwardKernel(BN_FORWARD, false),
+  forwardKernel(BN_RELU6_FORWARD, true),
+  backwardKernel(BN_RELU6_BACKWARD, true),
+  backwardKernel(BN_BACKWARD, false),
   {
     kernelName: CLIP_GRAD,
     backendName: 'wasm',
