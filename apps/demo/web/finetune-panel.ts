@@ -4,10 +4,12 @@
  * (finetune-job.ts), and the status of each phase it reports; the results (table, chart,
  * downloads) are finetune-results.ts.
  */
+import type { SimdKernelsStatus } from '@forgetless/core';
 import { planClasses } from '../src/finetune/classes.js';
 import { type FinetuneConfig, defaultFinetuneConfig } from '../src/finetune/config.js';
 import { type ImageFolder, type ModelFiles, droppedFiles, imageFolder, inputFiles, listNames, modelFiles } from './finetune-files.js';
 import { finetuneResults } from './finetune-results.js';
+import { kernelsText } from './kernels-info.js';
 import type { BackendChoice, FinetunePruning, FinetuneRequest, FromWorker, ImageInput, ImagePart, ModelInfo, PathBlob, ToWorker } from './protocol.js';
 import { structureFields } from './structure-panel.js';
 import { pageWording } from './wording.js';
@@ -56,6 +58,8 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
   let old: ImageFolder | undefined;
   let neu: ImageFolder | undefined;
   const results = finetuneResults();
+  /** forgetless's SIMD kernels in the worker, as the last fine-tuning left them. */
+  let kernels: SimdKernelsStatus | undefined;
   const structure = structureFields();
 
   const setError = (field: Field, message: string) => {
@@ -294,6 +298,11 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
         case 'finetune-run':
           await results.run(msg.record, msg.before, msg.config, msg.classNames);
           return true;
+        case 'kernels':
+          if (section.dataset.state !== 'running') return false;
+          kernels = msg.status;
+          section.dataset.simdKernels = JSON.stringify(msg.status);
+          return true;
         case 'finetune-done':
           if (msg.cancelled || !msg.result) {
             statusText.textContent = 'Stopped.';
@@ -304,7 +313,7 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
           }
           progress.value = 1;
           results.done(msg, { model: model?.name, old: old?.name, new: neu?.name });
-          statusText.textContent = `Done in ${(msg.ms / 1000).toFixed(1)} s on ${msg.result.backend}${
+          statusText.textContent = `Done in ${(msg.ms / 1000).toFixed(1)} s on ${msg.result.backend}${kernels && kernelsText(kernels) ? `, ${kernelsText(kernels)}` : ''}${
             msg.skipped.length ? `; ${msg.skipped.length} unreadable image${msg.skipped.length === 1 ? '' : 's'} skipped` : ''
           }.`;
           $('#ft-phase').textContent = 'done';

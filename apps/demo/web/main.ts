@@ -19,6 +19,7 @@ import { type ExperimentResults, chartDownloads, resultsCsv, resultsJson, saveBl
 import { setupFinetunePanel } from './finetune-panel.js';
 import { buildMethodControls, checkForm, readRequest } from './form.js';
 import { keepExperiment, setupHistory } from './history.js';
+import { kernelsText } from './kernels-info.js';
 import { renderLegend, runLabel } from './legend.js';
 import { ExperimentProgress } from './progress.js';
 import type { BackendChoice, FromWorker, RunRequest, ToWorker } from './protocol.js';
@@ -337,6 +338,13 @@ async function onMessage(msg: FromWorker): Promise<void> {
     case 'backend':
       backendName = msg.name;
       backendText.textContent = `backend: ${msg.name}${msg.note ? ` (${msg.note})` : ''}`;
+      delete backendText.dataset.simdKernels;
+      break;
+    case 'kernels':
+      // the fine-tuning's, when it is the job that ended; else the experiment's: on its backend line
+      if (await finetune.onMessage(msg)) break;
+      backendText.dataset.simdKernels = JSON.stringify(msg.status);
+      if (kernelsText(msg.status)) backendText.textContent = `backend: ${backendName} · ${kernelsText(msg.status)}`;
       break;
     case 'tasks':
       taskNames = msg.names;

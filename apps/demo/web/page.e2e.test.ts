@@ -13,6 +13,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, relative } from 'node:path';
+import type { SimdKernelsStatus } from '@forgetless/core';
 import { planImages, splitIndices } from '@forgetless/datasets';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -54,6 +55,11 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     await page.locator('#chart-curves svg [aria-roledescription="point"]').first().waitFor({ timeout: 60_000 });
     expect(await waitForEnd(page, 120_000)).toBe('done');
     console.log(`demo page e2e: experiment ${((Date.now() - t0) / 1000).toFixed(1)} s, ${await page.textContent('#backend-name')}`);
+    // the worker's SIMD kernels: bound and active, but an MLP has none of the ops they serve (convolutions, ReLU6, batch norm)
+    const kernels = JSON.parse((await page.getAttribute('#backend-name', 'data-simd-kernels')) ?? 'null') as SimdKernelsStatus | null;
+    expect(kernels, 'the worker reported its SIMD kernels').toMatchObject({ active: true, state: 'active', variant: 'single-thread' });
+    expect(await page.textContent('#backend-name')).toBe('backend: wasm · SIMD kernels: ready (single-thread), unused by this model');
+    expect(Object.values(kernels?.calls ?? {}).reduce((a, b) => a + b, 0)).toBe(0);
     mkdirSync(OUTPUT, { recursive: true });
     await page.screenshot({ path: join(OUTPUT, 'page.png'), fullPage: true });
 
@@ -198,6 +204,19 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     if ((await page.getAttribute('#finetune', 'data-state')) !== 'done') throw new Error(`the page reported: ${await page.textContent('#ft-status')}`);
     console.log(`demo page e2e: fine-tuning ${((Date.now() - t0) / 1000).toFixed(1)} s; ${await page.textContent('#ft-status')}`);
     await page.screenshot({ path: join(OUTPUT, 'finetune.png'), fullPage: true });
+
+    // forgetless's SIMD kernels served the MobileNetV2-style model's ops in the page's worker (not the
+    // composed fallback): the worker's simdKernelsStatus() after the fine-tuning, as the page keeps it
+    const kernels = JSON.parse((await page.getAttribute('#finetune', 'data-simd-kernels')) ?? 'null') as SimdKernelsStatus | null;
+    expect(kernels, 'the worker reported its SIMD kernels').not.toBeNull();
+    const k = kernels as SimdKernelsStatus;
+    console.log(`demo page e2e: SIMD kernels in the worker: ${k.state}, ${k.variant} variant, compiled ${k.compile}; calls ${JSON.stringify(k.calls)}`);
+    // bound before the first op: useBackend('wasm') awaits the module's (asynchronous) compile
+    expect(k).toMatchObject({ active: true, state: 'active', variant: 'single-thread' });
+    // depthwise 3×3 and 1×1 convolutions, forward and both gradients, and ReLU6 with its gradient, in every training step
+    for (const name of ['dw_forward', 'dw_input_grad', 'dw_filter_grad', 'pw_forward', 'pw_input_grad', 'pw_filter_grad', 'relu6', 'relu6_grad'])
+      expect(k.calls[name] ?? 0, `kernel ${name} called in the worker`).toBeGreaterThan(0);
+    expect(await page.textContent('#ft-status')).toMatch(/SIMD kernels: on \(single-thread, \d+ calls\)/);
 
     // old vs new accuracy: the pretrained model, plain fine-tuning and EWC-FIS, finite, in [0, 1]
     const rows = await page.locator('#ft-results tbody tr').evaluateAll((trs) =>

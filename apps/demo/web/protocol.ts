@@ -2,6 +2,7 @@
  * The messages between the page (main.ts, finetune-panel.ts) and the worker (worker.ts, finetune-job.ts). Everything here is
  * structured-cloneable plain data (NaN included); the worker owns every tensor.
  */
+import type { SimdKernelsStatus } from '@forgetless/core';
 import type { ExperimentConfig } from '@forgetless/experiments';
 import type { FinetuneConfig } from '../src/finetune/config.js';
 import type { FinetuneMetrics, FinetuneRecord, FinetuneResult } from '../src/finetune/run.js';
@@ -133,6 +134,12 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'status'; text: string }
   | { type: 'backend'; name: string; note?: string }
+  /**
+   * forgetless's WebAssembly SIMD kernels in the worker (`simdKernelsStatus()`: state, variant,
+   * compile mode, each kernel's calls since they were first bound): sent once a run or a fine-tuning
+   * has finished, just before its 'done' or 'finetune-done'.
+   */
+  | { type: 'kernels'; status: SimdKernelsStatus }
   | { type: 'tasks'; names: string[] }
   | { type: 'experiment'; event: ExperimentEvent }
   | { type: 'pruning-event'; event: PruningEvent }

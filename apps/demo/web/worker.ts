@@ -5,7 +5,7 @@
  * on the first task (`runPruning`, the CLI's pruning preset). The fine-tuning of a picked model
  * (finetune-job.ts). Stop aborts either through an AbortSignal.
  */
-import type { Task } from '@forgetless/core';
+import { type Task, simdKernelsStatus } from '@forgetless/core';
 import { EMBEDDED_SOURCE, type MnistFormatDataset, fetchMnistFormat } from '@forgetless/datasets';
 import { buildTasks, runExperiment, runPruning, validateConfig } from '@forgetless/experiments';
 import { activateBackend } from './backend.js';
@@ -13,7 +13,12 @@ import { FieldError, canDecodeImages, inspectModel, runFinetuneJob } from './fin
 import type { FromWorker, RunRequest, ToWorker } from './protocol.js';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
-const post = (m: FromWorker, transfer: Transferable[] = []): void => scope.postMessage(m, transfer);
+const send = (m: FromWorker, transfer: Transferable[] = []): void => scope.postMessage(m, transfer);
+/** Posts to the page; a run's or a fine-tuning's end is preceded by the SIMD kernels' status (what served the ops in this worker). */
+const post = (m: FromWorker, transfer: Transferable[] = []): void => {
+  if (m.type === 'done' || m.type === 'finetune-done') send({ type: 'kernels', status: simdKernelsStatus() });
+  send(m, transfer);
+};
 
 let controller: AbortController | undefined;
 let dataset: { url: string; data: MnistFormatDataset } | undefined;
