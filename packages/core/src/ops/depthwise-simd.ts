@@ -195,7 +195,11 @@ export interface SimdKernelsStatus {
   state: 'active' | 'compiling' | 'not-wasm' | 'simd-off' | 'disabled' | 'no-memory' | 'unusable';
   /** The module's variant for tfjs-wasm's memory: 'single-thread' (an ordinary memory, tfjs's one-thread builds) or 'shared-memory' (tfjs's threaded build). */
   variant?: 'single-thread' | 'shared-memory';
-  /** How the module was compiled: 'sync' (Node, workers), or 'async' (where a synchronous compile was refused). */
+  /**
+   * How the module was compiled: 'async' when `useBackend('wasm')` (or `whenSimdKernelsReady()`) compiled it
+   * ahead of the first op (Node, browsers and workers alike), 'sync' when it was compiled at its first use
+   * (the backend set by `tf.setBackend`, where the engine allows a synchronous compile).
+   */
   compile?: 'sync' | 'async';
   /** Why the module cannot be used, when `state` is 'unusable'. */
   reason?: string;
