@@ -16,7 +16,7 @@
  * Release removes the lock, and the folder itself when this claim created it and nothing was written.
  */
 import * as fs from 'node:fs';
-import { lstat, mkdir, readFile, readdir, rm, rmdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, rmdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -159,7 +159,11 @@ async function lock(dir: string, flag: string, warn: (line: string) => void): Pr
   // proper-lockfile checks to see that the lock is still its own: put the mtime back
   const before = await stat(lockDir);
   const owner: Owner = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
-  await writeFile(join(lockDir, OWNER_FILE), `${JSON.stringify(owner)}\n`);
+  // written whole, then renamed into place: a reader (a second run) never finds it half written, even
+  // when this process is stopped between creating the file and filling it
+  const tmp = join(lockDir, `${OWNER_FILE}.${process.pid}.tmp`);
+  await writeFile(tmp, `${JSON.stringify(owner)}\n`);
+  await rename(tmp, join(lockDir, OWNER_FILE));
   await utimes(lockDir, before.atime, before.mtime);
   return async () => {
     try {
