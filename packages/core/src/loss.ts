@@ -13,13 +13,21 @@ export function maskLogits(logits: tf.Tensor, classes: readonly number[] | undef
   return tf.add(logits, tf.tensor1d(m));
 }
 
-/** Mean over the batch of −log softmax(z)_y, the categorical cross-entropy of logits z. */
+/**
+ * Mean over the batch of −log softmax(z)_y, the categorical cross-entropy of logits z.
+ *
+ * A label outside [0, k) (k = the logits' last dimension) makes the loss +∞ rather than adding 0 for
+ * its example (its one-hot row is all zeros): a run fed labels its model cannot output then stops as
+ * diverged at that step instead of training on a loss that looks right. Valid labels add exactly 0
+ * (−mean log 1), and no gradient.
+ */
 export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor1D, classes?: readonly number[]): tf.Scalar {
   return tf.tidy(() => {
     const z = maskLogits(logits, classes);
     const k = z.shape[z.shape.length - 1] as number;
     const onehot = tf.oneHot(labels, k);
-    return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(z)), -1))) as tf.Scalar;
+    const ce = tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(z)), -1)));
+    return tf.sub(ce, tf.mean(tf.log(tf.cast(tf.sum(onehot, -1), 'float32')))) as tf.Scalar;
   });
 }
 
