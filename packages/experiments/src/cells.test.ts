@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type Task, syntheticPermutedTasks } from '@forgetless/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Cell, canonicalJson, combineCells, runCell, sweepCells, sweepId } from './cells.js';
+import { type Cell, canonicalJson, combineCells, completedSubset, runCell, sweepCells, sweepId } from './cells.js';
 import type { ExperimentConfig } from './config.js';
 import { type RunRecord, runExperiment } from './run.js';
 
@@ -84,5 +84,38 @@ describe('runCell and combineCells', () => {
     const { record } = await runCell(cells[0] as Cell, { tasks });
     expect(() => combineCells(config({ seeds: [0, 1], variants: [{ method: 'plain', lambdas: [0] }] }), tasks, 'cpu', [record])).toThrow(/1 of 2 runs have no result \(runs 1\)/);
     expect(() => combineCells(config({ seeds: [0], variants: [{ method: 'plain', lambdas: [0] }] }), tasks, 'cpu', [record, record])).toThrow(/run 0 is there twice/);
+  });
+});
+
+describe('completedSubset', () => {
+  it('keeps the variant × λ groups with every seed done, re-indexed: they combine to what runExperiment gives for that part of the sweep', async () => {
+    const whole = await runExperiment(config(), { tasks });
+    // done: plain (both seeds), ewc-mas λ 1 seed 0 only, ewc-mas λ 10 (both seeds)
+    const done = whole.runs.filter((r) => r.index !== 3);
+    const part = completedSubset(config(), done);
+    expect(part.total).toBe(6);
+    expect(part.done).toBe(5);
+    expect(part.pending).toEqual([{ label: 'ewc-mas', lambda: 1, seedsDone: 1 }]);
+    expect(part.config.variants.map((v) => [v.method, v.lambdas])).toEqual([
+      ['plain', [0]],
+      ['ewc-mas', [10]],
+    ]);
+    expect(part.records.map((r) => [r.variant, r.lambda, r.seed, r.index])).toEqual([
+      ['plain', 0, 0, 0],
+      ['plain', 0, 1, 1],
+      ['ewc-mas', 10, 0, 2],
+      ['ewc-mas', 10, 1, 3],
+    ]);
+    const combined = combineCells(part.config, tasks, tf.getBackend(), part.records);
+    const direct = await runExperiment(part.config, { tasks });
+    expect(combined.runs.map(timeless)).toEqual(direct.runs.map(timeless));
+  });
+
+  it('with no complete group keeps nothing; refuses a record outside the sweep', async () => {
+    const whole = await runExperiment(config({ variants: [{ method: 'plain', lambdas: [0] }] }), { tasks });
+    const part = completedSubset(config({ variants: [{ method: 'plain', lambdas: [0] }] }), whole.runs.slice(0, 1));
+    expect(part.records).toEqual([]);
+    expect(part.pending).toEqual([{ label: 'plain', lambda: 0, seedsDone: 1 }]);
+    expect(() => completedSubset(config(), [{ ...(whole.runs[0] as RunRecord), index: 9 }])).toThrow(/index 9, the sweep has runs 0\.\.5/);
   });
 });

@@ -125,3 +125,58 @@ export function combineCells(config: ExperimentConfig, tasks: readonly Pick<Task
   const runs = [...byIndex.values()].sort((a, b) => a.index - b.index);
   return { config: valid, tasks: tasks.map((t) => (typeof t === 'string' ? t : t.name)), runs, backend, cancelled: runs.some((r) => r.cancelled) };
 }
+
+/** What `completedSubset` kept and left out. */
+export interface CompletedSubset {
+  /** The sweep's config with only the λ values (and variants) whose every seed has a record. */
+  config: ExperimentConfig;
+  /** Those records, re-indexed for `config` (ready for `combineCells`). */
+  records: RunRecord[];
+  /** Runs in the sweep, and how many have a record. */
+  total: number;
+  done: number;
+  /** Each variant and λ left out: its label, λ and how many of its seeds are done. */
+  pending: { label: string; lambda: number; seedsDone: number }[];
+}
+
+/**
+ * The part of a sweep that is complete: the (variant, λ) groups whose every seed has a record, as a
+ * config of their own and the records re-indexed for it, so a report of a sweep still running can be
+ * written with `combineCells` (means over all of a group's seeds, never over some). A variant with no
+ * complete λ is dropped; the best λ of a variant is then chosen among its complete λ only.
+ */
+export function completedSubset(config: ExperimentConfig, records: readonly RunRecord[]): CompletedSubset {
+  const valid = validateConfig(config);
+  const keys = runKeys(valid);
+  const byIndex = new Map<number, RunRecord>();
+  for (const r of records) {
+    if (!Number.isInteger(r.index) || r.index < 0 || r.index >= keys.length)
+      throw new Error(`completedSubset: a record has index ${r.index}, the sweep has runs 0..${keys.length - 1}`);
+    if (byIndex.has(r.index)) throw new Error(`completedSubset: run ${r.index} is there twice`);
+    byIndex.set(r.index, r);
+  }
+  const seedsDone = (variant: number, lambda: number) => keys.reduce((n, k, i) => n + (k.variant === variant && k.lambda === lambda && byIndex.has(i) ? 1 : 0), 0);
+  const pending: CompletedSubset['pending'] = [];
+  const variants = valid.variants.flatMap((v, vi) => {
+    const lambdas = v.lambdas.filter((l) => {
+      const done = seedsDone(vi, l);
+      if (done < valid.seeds.length) pending.push({ label: variantLabel(v), lambda: l, seedsDone: done });
+      return done === valid.seeds.length;
+    });
+    return lambdas.length ? [{ ...v, lambdas }] : [];
+  });
+  if (variants.length === 0) {
+    return { config: valid, records: [], total: keys.length, done: byIndex.size, pending };
+  }
+  const subset = validateConfig({ ...valid, variants });
+  const newIndex = new Map<string, number>();
+  runKeys(subset).forEach((k, i) => newIndex.set(`${variantLabel(subset.variants[k.variant] as (typeof variants)[number])}|${k.lambda}|${k.seed}`, i));
+  const kept: RunRecord[] = [];
+  for (const [i, r] of byIndex) {
+    const k = keys[i] as RunKey;
+    const j = newIndex.get(`${variantLabel(valid.variants[k.variant] as (typeof variants)[number])}|${k.lambda}|${k.seed}`);
+    if (j !== undefined) kept.push({ ...r, index: j });
+  }
+  kept.sort((a, b) => a.index - b.index);
+  return { config: subset, records: kept, total: keys.length, done: byIndex.size, pending };
+}

@@ -36,7 +36,7 @@ const RUN_OUTPUTS = /^(logs|results\.json|report\.md|avg-accuracy\.svg|correlati
 
 export interface ClaimOptions {
   /** The option that named the folder, for messages. */
-  flag: '--out' | '--resume';
+  flag: '--out' | '--resume' | '--partial';
   /**
    * `run`: a new run (refuses earlier results or checkpoints unless `force`); `resume`: continues the
    * checkpoint there (the folder must exist); `tool`: any content is fine (importances, prune).

@@ -18,6 +18,8 @@ export interface OutputContext {
   data: string;
   seconds: number;
   command?: string;
+  /** A partial sweep's note (`sweep --collect --partial`): shown under the title, kept in results.json. */
+  partial?: string;
 }
 
 /** The charts of a result, by file name. */
@@ -60,6 +62,7 @@ export async function writeOutputs(dir: string, result: ExperimentResult, ctx: O
       data: ctx.data,
       seconds: ctx.seconds,
       ...(ctx.command ? { command: ctx.command } : {}),
+      ...(ctx.partial ? { partial: ctx.partial } : {}),
       ...result,
       summaries,
     }),
@@ -73,6 +76,7 @@ export async function writeOutputs(dir: string, result: ExperimentResult, ctx: O
       seconds: ctx.seconds,
       ...(ctx.preset ? { preset: ctx.preset } : {}),
       ...(ctx.command ? { command: ctx.command } : {}),
+      ...(ctx.partial ? { partial: ctx.partial } : {}),
       ...(surfaces.length ? { correlations: surfaces } : {}),
     }),
   );

@@ -68,6 +68,7 @@ export interface SweepActionFlags extends RunFlags {
   queue?: string;
   status?: boolean;
   collect?: boolean;
+  partial?: string;
   detach?: boolean;
   attempts?: string;
   cells?: string;
@@ -91,6 +92,30 @@ async function sweepAction(flags: SweepActionFlags, command: string): Promise<vo
   // --status and --collect read the sweep in --out: no new folder, no lock needed for reading
   const readOnly = !!(flags.status || flags.collect);
   if (readOnly && flags.out === undefined) throw usage(`--${flags.status ? 'status' : 'collect'}: give the sweep's folder with --out`);
+  if (flags.partial !== undefined && !(flags.collect && flags.queue === undefined)) throw usage('--partial: only with --collect, of a local sweep (run with --workers)');
+  if (flags.collect && flags.queue === undefined && !flags.status) {
+    const { localCollect } = await import('./sweep-command.js');
+    const sweepDir = resolve(flags.out as string);
+    if (flags.partial !== undefined) {
+      if (resolve(flags.partial) === sweepDir) throw usage("--partial: give a folder other than the sweep's --out (the sweep may still be writing there)");
+      // a report of its own: refused over an earlier run's results unless --force; the sweep's folder is only read
+      const folder = await claimOutputFolder(flags.partial, { flag: '--partial', mode: 'run', force: !!flags.force });
+      try {
+        await localCollect(sweepDir, folder.dir, true);
+      } finally {
+        await folder.release();
+      }
+      return;
+    }
+    // into the sweep's own folder: its lock refuses while the sweep runs there
+    const folder = await claimOutputFolder(sweepDir, { flag: '--out', mode: 'tool' });
+    try {
+      await localCollect(sweepDir, folder.dir, false);
+    } finally {
+      await folder.release();
+    }
+    return;
+  }
   if (flags.status) {
     // reads only: not locked out by the sweep that is running into the folder
     const { sweepCommand } = await import('./sweep-command.js');
@@ -138,7 +163,11 @@ export function buildProgram(argv: readonly string[]): Command {
     .option('--workers <n>', dflt('worker processes on this machine', `the number of cores, ${availableParallelism()}`))
     .option('--queue <url>', dflt('enqueue the cells on Redis (redis://host:port/db) as a BullMQ flow, for `forgetless worker --queue <url>`', 'none: run here'))
     .option('--status', 'show how far the sweep in --out is (with --queue: from Redis), and exit')
-    .option('--collect', 'with --queue: write the report of the sweep in --out from its finished cells, and exit')
+    .option('--collect', 'write the report of the sweep in --out from its finished cells, and exit (every cell must be done; see --partial)')
+    .option(
+      '--partial <dir>',
+      'with --collect: write a report of the cells done so far (each method and λ whose seeds are all done) to <dir>, while the sweep runs or after it stopped',
+    )
     .option('--detach', 'with --queue: enqueue and exit (default: wait for the cells, then write the report)')
     .option('--attempts <n>', dflt('with --queue: tries per cell (retries back off exponentially from 5 s)', '3'))
     .option('--cells <dir>', dflt("the cells' results and checkpoints; a folder every worker sees lets a retried cell resume", '<out>/cells'))

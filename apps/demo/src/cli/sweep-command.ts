@@ -20,6 +20,9 @@ import { writeFileAtomic } from '@forgetless/core/node';
 import {
   type Cell,
   type ExperimentConfig,
+  PRESETS,
+  completedSubset,
+  isPresetName,
   type ExperimentResult,
   type Preset,
   type RunRecord,
@@ -30,7 +33,7 @@ import {
   validateConfig,
   variantLabel,
 } from '@forgetless/experiments';
-import type { CellResult } from './cells.js';
+import { type CellResult, readCellResult } from './cells.js';
 import { cellName } from './sweep-local.js';
 import { importanceSamples, loadExperimentData } from './data.js';
 import { UserError, usage } from './errors.js';
@@ -46,6 +49,7 @@ export interface SweepFlags extends RunFlags {
   queue?: string;
   status?: boolean;
   collect?: boolean;
+  partial?: string;
   detach?: boolean;
   cells?: string;
   progress?: boolean;
@@ -160,6 +164,7 @@ export async function writeSweepOutputs(
   sweep: Pick<SweepFile, 'config' | 'tasks' | 'context'> & { preset?: Preset },
   results: readonly CellResult[],
   seconds: number,
+  partial?: string,
 ): Promise<ExperimentResult> {
   const backend = results[0]?.backend ?? tf.getBackend();
   const mixed = [...new Set(results.map((r) => r.backend))];
@@ -175,6 +180,7 @@ export async function writeSweepOutputs(
     seconds,
     command: sweep.context.command,
     ...(sweep.preset ? { preset: sweep.preset } : {}),
+    ...(partial ? { partial } : {}),
   });
   process.stdout.write(`\n${summaryTable(summaries, result.tasks.length)}\n\n`);
   process.stdout.write(`results in ${outDir}: ${files.join(', ')}\n`);
@@ -203,7 +209,6 @@ export async function sweepCommand(flags: SweepFlags & { force?: boolean }, comm
     await localStatus(outDir);
     return;
   }
-  if (flags.collect) throw usage('--collect: only with --queue redis://… (a local sweep writes its report when it ends)');
   if (flags.detach) throw usage('--detach: only with --queue redis://…');
   const workers = parseWorkers(flags.workers);
   const sweep = await prepareSweep(flags, command, outDir);
@@ -237,6 +242,51 @@ export async function sweepCommand(flags: SweepFlags & { force?: boolean }, comm
   }
   await writeSweepOutputs(outDir, { ...sweep, context: sweepFile(sweep).context }, results, elapsed());
   failOnDivergence(results);
+}
+
+/**
+ * `sweep --collect` of a local sweep (the sweep in `sweepDir`, read only): its report from the cells'
+ * results, into `outDir` (the sweep's own folder, locked by the caller, so never while the sweep
+ * runs into it). With `partial`, into another folder, from the method × λ groups whose every seed
+ * is done, the report saying so; without, every cell must be done.
+ */
+export async function localCollect(sweepDir: string, outDir: string, partial: boolean): Promise<void> {
+  const sweep = await readSweepFile(sweepDir);
+  if (!sweep) throw usage(`--collect: ${sweepDir} holds no ${SWEEP_FILE}: give the --out folder of a sweep`);
+  await useBackend('cpu'); // validating the config builds the model spec; the report names the cells' backend
+  const results: CellResult[] = [];
+  for (const cell of sweep.cells) {
+    const r = await readCellResult(sweep.cellsDir, cell);
+    if (r) results.push(r);
+  }
+  const name = sweep.context.preset;
+  const preset = name && isPresetName(name) ? PRESETS[name] : undefined;
+  const seconds = sweep.wallSeconds ?? 0;
+  if (!partial) {
+    if (results.length < sweep.cells.length) {
+      throw new UserError(
+        `--collect: ${sweep.cells.length - results.length} of ${sweep.cells.length} cells of the sweep in ${sweepDir} are not done: run the same sweep again to finish them, or write a report of the finished ones with --partial <dir>`,
+      );
+    }
+    await writeSweepOutputs(outDir, { ...sweep, ...(preset ? { preset } : {}) }, results, seconds);
+    failOnDivergence(results);
+    return;
+  }
+  const part = completedSubset(
+    sweep.config,
+    results.map((r) => r.record as RunRecord),
+  );
+  if (part.records.length === 0) {
+    throw new UserError(
+      `--partial: no method and λ of the sweep in ${sweepDir} has all its ${sweep.config.seeds.length} seeds done yet (${part.done} of ${part.total} cells done)`,
+    );
+  }
+  const byRun = new Map(results.map((r) => [`${r.record.variant}|${r.record.lambda}|${r.record.seed}`, r]));
+  const used = part.records.map((record) => ({ ...(byRun.get(`${record.variant}|${record.lambda}|${record.seed}`) as CellResult), record }));
+  const pendingText = part.pending.map((p) => `${p.label}${p.lambda ? ` λ ${p.lambda}` : ''} (${p.seedsDone} of ${sweep.config.seeds.length} seeds)`).join(', ');
+  const note = `**Partial report** of a sweep still running or stopped: ${part.done} of ${part.total} cells done; below, the ${part.records.length} runs of every method and λ whose ${sweep.config.seeds.length} seeds are all done (a method's best λ is chosen among those). Not yet complete: ${pendingText}. The time is the sweep's wall time so far.`;
+  await writeSweepOutputs(outDir, { config: part.config, tasks: sweep.tasks, context: sweep.context, ...(preset ? { preset } : {}) }, used, seconds, note);
+  process.stdout.write(`partial: ${part.done} of ${part.total} cells done; the report covers ${part.records.length} runs\n`);
 }
 
 /** `sweep --status` of a local sweep: its cells done, in progress (the task of their checkpoint) and not started, from the cells folder. */

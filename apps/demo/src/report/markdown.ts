@@ -21,6 +21,8 @@ export interface ReportContext {
   command?: string;
   /** Correlation surfaces (paper 3), summarised per pair and layer. */
   correlations?: { pair: string; layers: string[]; tasks: string[]; values: number[][]; runs?: number; std?: number[][] }[];
+  /** A partial sweep's note (`sweep --collect --partial`), shown under the "Here:" line. */
+  partial?: string;
 }
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
@@ -190,6 +192,7 @@ export function reportMarkdown(ctx: ReportContext): string {
     `Here: ${tasks} ${c.data.sequence} task${tasks > 1 ? 's' : ''} (${result.tasks.join(', ')}) from ${ctx.data}; ${trainingLine(c)}; backend ${result.backend}; ${ctx.seconds.toFixed(0)} s.`,
     '',
   );
+  if (ctx.partial) lines.push(ctx.partial, '');
   if (result.cancelled) lines.push('**Cancelled**: the results below cover the runs finished before the interruption.', '');
   lines.push('## Results', '', 'Average accuracy on the tasks seen so far after each task (mean over seeds), at each method’s best λ.', '');
   lines.push(...resultsTable(summaries, tasks), '', '![average accuracy after each task](avg-accuracy.svg)', '');
