@@ -21,8 +21,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-/** The C sources linked into the one module (its exports: the depthwise kernels, batch norm, ReLU6, 1×1 convolutions). */
-export const SOURCES = [join(root, 'src/ops/depthwise-simd.c'), join(root, 'src/ops/norm-simd.c'), join(root, 'src/ops/gemm-simd.c')];
+/** The C sources linked into the one module (its exports: the depthwise kernels, batch norm, ReLU6, 1×1 convolutions, the SGD and Adam updates). */
+export const SOURCES = [join(root, 'src/ops/depthwise-simd.c'), join(root, 'src/ops/norm-simd.c'), join(root, 'src/ops/gemm-simd.c'), join(root, 'src/ops/update-simd.c')];
 export const OUTPUT = join(root, 'src/ops/depthwise-simd.wasm.ts');
 
 const COMMON = ['--target=wasm32', '-O3', '-msimd128', '-nostdlib', '-fno-builtin', '-Wall', '-Werror', '-Wl,--no-entry', '-Wl,--import-memory'];

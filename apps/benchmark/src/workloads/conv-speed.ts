@@ -52,6 +52,10 @@ const LABEL: Record<ConvFormulation, string> = {
 };
 /** The row of stock tfjs-layers training a live tfjs-layers MobileNetV2 (not imported into forgetless). */
 const FIT_MEASURE = 'MobileNetV2 step by stock tfjs-layers (its own model, trainOnBatch as fit runs it)';
+/** The MobileNetV2 step with Adam (fine-tuning's default optimizer): forgetless's one-call update against tfjs's own applyGradients. */
+const ADAM_MEASURE = 'MobileNetV2 training step, Adam';
+/** tfjs's Adam as tfjs runs it: a subclass, which forgetless's one-call update declines. */
+class StockAdam extends tf.AdamOptimizer {}
 /** 'auto' with forgetless's layer fusions off (`withLayerFusion(false)`): batch norm and ReLU6 apart, the padding as its own op. */
 const AUTO_UNFUSED = "auto, layer fusions off (batch norm + ReLU6 apart, ZeroPadding2D as its own PadV2: 'auto' before them)";
 
@@ -551,6 +555,27 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
         yFit.dispose();
         live.dispose();
       }
+      // Adam: the update in one SIMD call (`adam-wasm.ts`, bit for bit tfjs's) against tfjs's applyGradients (~14 ops per variable)
+      {
+        const mm = matmulEntry(s.matmul);
+        const opts = [tf.train.adam(1e-5), new StockAdam(1e-5, 0.9, 0.999)];
+        try {
+          const steps = opts.map((o) => {
+            const ctx = context(loaded.model, o);
+            return () => trainStep({ x, y }, ctx, []);
+          });
+          for (const st of steps) st().dispose(); // tfjs's first step creates the moments
+          const timed = await pairedRounds([...steps, mm.run], { rounds: s.stepRounds, warmup: 2 });
+          const tm = (i: number) => (timed[i] as { timing: Timing }).timing;
+          const adamCeiling = gflopsOf(tm(2), mm.gflop);
+          rows.push(row(ADAM_MEASURE, shape, b, 'after: one-call Adam update (forgetless SIMD, bit for bit tfjs)', m.batch, tm(0), gflop, adamCeiling));
+          rows.push(row(ADAM_MEASURE, shape, b, "before: tfjs's Adam applyGradients", m.batch, tm(1), gflop, adamCeiling));
+          say(`MobileNetV2 step, Adam: tfjs's applyGradients ${tm(1).median.toFixed(0)} → one call ${tm(0).median.toFixed(0)} ms`);
+        } finally {
+          mm.done();
+          for (const o of opts) o.dispose();
+        }
+      }
       const pe = s.perExample.mobilenet;
       rows.push(...(await perExampleRows('MobileNetV2', loaded.model, randomImages(pe.samples, [m.size, m.size, 3], 7), pe, ['FIS empirical', 'MAS softmax'], b, shape)));
     } finally {
@@ -582,6 +607,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
     "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), under 'forward-conv' (forgetless 0.1's formulation, with tfjs-backend-wasm's own kernels), 'im2col' (forgetless's Slice and MaxPoolGrad kernels), before ('composed', the 'auto' of the 2026-11-30 conv-speed-auto run: per op the fastest composition of tfjs ops, and forgetless's Identity, Cast, Sum, Mean and LeakyRelu kernels on wasm) and after ('auto', the default: the same plus forgetless's WebAssembly SIMD kernels where the module runs: depthwise convolutions forward, ∂x and ∂W (2026-11-30_conv-speed-simd), and since 2026-11-30_conv-speed-pw 1×1 unit-stride convolutions forward, ∂x and ∂W, training-mode batch norm (one kernel each way, the moving statistics folded in), ReLU6 and its gradient, and a PadV2 in place; not on wasm-nosimd, where 'auto' falls back to 'composed'), interleaved round by round (median of the rounds), each timed to its return (wasm runs synchronously) with its output disposed unread (the runs before 2026-11-30_conv-speed-simd read it back, a copy out of the heap of 1–2 ms for a [8, 24, 24, 144] output). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W, but separable ∂W: its row computes the 1×1 conv's ∂x too, to reach the depthwise kernel's gradient, and counts it since 2026-11-30_conv-speed-dw2).",
     `${FIT_MEASURE}: the same builder's tfjs-layers model compiled with SGD (lr 0.01) and sparse categorical cross-entropy, one trainOnBatch per sample, 'composed' and 'auto' interleaved (${s.stepRounds} rounds after 2 warm-ups each): tfjs-layers' own ops and gradients, which reach forgetless's wasm kernels by kernel name (Tile, the ClipByValue gradient of ReLU(max_value), Conv2DBackpropInput/Filter, depthwise, PadV2, Sum/Mean) but not its batch norm or batch norm + ReLU6 (tfjs-layers composes moments and FusedBatchNorm) nor its 1×1 forward (tfjs-layers calls FusedConv2D, XNNPACK's). No gflop: the timings are not from the matMul's rounds.`,
     "Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), the four formulations interleaved (MobileNetV2: and 'auto' with the layer fusions off, batch norm and ReLU6 apart and ZeroPadding2D as its own PadV2: the 'auto' before them); gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done.",
+    "MobileNetV2 training step, Adam (lr 1e-5, the 'auto' formulation): fine-tuning's default optimizer, its update as one SIMD call per variable (`adam-wasm.ts`: θ, m, v bit for bit what tfjs's applyGradients leaves) against tfjs's own applyGradients (a subclass of AdamOptimizer, which the one-call path declines; ~14 kernel calls per variable, 158 variables), interleaved with the matMul; the moments exist before timing.",
     `Per-example importances (inference mode): paper 2's conv net on ${s.perExample.samples} random 28×28 images, MobileNetV2 on ${s.perExample.mobilenet.samples} random images (FIS and MAS), each in one batch; the loop (one backward pass per example) on the first ${s.perExample.loopSamples} (MobileNetV2: ${s.perExample.mobilenet.loopSamples}), scaled per example. Every entry (forward+backward, fast path, loop; under each formulation) is interleaved round by round with the others: median, min and max of ${s.perExample.rounds} rounds after one warm-up round. x_loop: the loop's time per example over the fast path's; x_forward_backward: time over one plain forward+backward pass (mean cross-entropy, all parameters) over the same examples. Memory stays bounded: the per-example gradients are built in chunks of at most 2^23 floats (maxChunkElements).`,
   );
   return { rows, notes };

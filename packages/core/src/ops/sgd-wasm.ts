@@ -1,14 +1,43 @@
 /**
  * tfjs's plain SGD step (`tf.train.sgd`: θ ← θ + c·g with c = −lr, one `tidy`, a Multiply, an Add and
- * an `assign` per variable) as one kernel call on wasm. The arithmetic is tfjs-backend-wasm's own
- * Multiply and Add kernels, called directly for each variable, so every value is bit for bit what
- * `optimizer.applyGradients` computes; what goes is the engine's bookkeeping of ~3 kernel calls, a
- * scope and four tensors per variable (on MobileNetV2's 158 parameters, ~2–3 ms of a 50 ms step).
+ * an `assign` per variable) as one kernel call on wasm. Where forgetless's SIMD module runs (the 'auto'
+ * formulation) each variable takes one pass of `sgd_update` (`update-simd.c`: c·g then + θ, each
+ * rounded as tfjs's two kernels round it); elsewhere tfjs-backend-wasm's own Multiply and Add kernels,
+ * called directly. Either way every value is bit for bit what `optimizer.applyGradients` computes;
+ * what goes is the engine's bookkeeping of ~3 kernel calls, a scope and four tensors per variable, and
+ * with the module two of three passes over memory and XNNPACK's per-call operator setup (on
+ * MobileNetV2's 158 parameters, ~2–3 ms of a 50 ms step).
  * Used by `trainStep` only for an optimizer that is exactly tfjs's `SGDOptimizer` (not a subclass,
  * `applyGradients` not replaced on the instance or the class), float32 variables and gradients, on wasm;
  * anything else goes through the optimizer's own `applyGradients`.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { type WasmHeapBackend, simdKernelsFor } from './depthwise-simd.js';
+
+/** The update kernels of `update-simd.c` (the module's other exports are typed in `depthwise-simd.ts`). */
+export type UpdateExports = {
+  sgd_update(theta: number, g: number, out: number, n: number, c: number): void;
+  adam_update(
+    theta: number,
+    g: number,
+    m: number,
+    v: number,
+    ot: number,
+    om: number,
+    ov: number,
+    n: number,
+    b1: number,
+    omb1: number,
+    b2: number,
+    omb2: number,
+    omab1: number,
+    omab2: number,
+    eps: number,
+    neglr: number,
+  ): void;
+};
+
+export const heapOffset = (b: WasmHeapBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
 
 const SGD_UPDATE = 'ForgetlessSgdUpdate';
 /** tfjs's own SGD step, as loaded: one replaced since (on the instance or the class) is called instead. */
@@ -29,6 +58,19 @@ const config: tf.KernelConfig = {
     const c = inputs.c as tf.TensorInfo;
     const n = attrs.n as number;
     const out: tf.TensorInfo[] = [];
+    const simd = simdKernelsFor(backend, c) as (UpdateExports & object) | undefined;
+    if (simd) {
+      const h = backend as WasmHeapBackend;
+      const cValue = new Float32Array(h.wasm.HEAPU8.buffer, heapOffset(h, c), 1)[0] as number;
+      for (let i = 0; i < n; i++) {
+        const v = inputs[`v${i}`] as tf.TensorInfo;
+        const next = h.makeOutput(v.shape, 'float32');
+        const size = tf.util.sizeFromShape(v.shape);
+        if (size > 0) simd.sgd_update(heapOffset(h, v), heapOffset(h, inputs[`g${i}`] as tf.TensorInfo), heapOffset(h, next), size, cValue);
+        out.push(next);
+      }
+      return out;
+    }
     for (let i = 0; i < n; i++) {
       // tfjs's SGD: add(mul(c, gradient), value)
       const step = mul({ inputs: { a: c, b: inputs[`g${i}`] as tf.TensorInfo }, backend, attrs: {} });

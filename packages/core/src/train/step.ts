@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Batch } from '../data.js';
 import { softmaxCrossEntropy } from '../loss.js';
 import { ensureOwnGradients } from '../ops/own-gradients.js';
+import { adamUpdateInOne } from '../ops/adam-wasm.js';
 import { sgdUpdateInOne } from '../ops/sgd-wasm.js';
 import type { ParamMap } from '../params.js';
 import type { Plugin, StepInfo, TrainContext } from './plugin.js';
@@ -90,15 +91,9 @@ export function trainStep(batch: Batch, ctx: TrainContext, plugins: readonly Plu
       before = {};
       for (const n of names) before[n] = tf.clone(model.params[n] as tf.Variable);
     }
-    // tfjs's plain SGD on wasm: the same kernels in one call (`sgd-wasm.ts`); any other optimizer its own way
-    const final = grads;
-    if (
-      !sgdUpdateInOne(
-        optimizer,
-        vars,
-        names.map((n) => final[n] as tf.Tensor),
-      )
-    ) {
+    // tfjs's plain SGD and Adam on wasm: the same arithmetic in one call (`sgd-wasm.ts`, `adam-wasm.ts`); any other optimizer its own way
+    const final = names.map((n) => grads[n] as tf.Tensor);
+    if (!sgdUpdateInOne(optimizer, vars, final) && !adamUpdateInOne(optimizer, vars, final)) {
       const named: tf.NamedTensorMap = {};
       names.forEach((n, i) => {
         named[(vars[i] as tf.Variable).name] = grads[n] as tf.Tensor;
