@@ -68,14 +68,14 @@ AI v128_t opq(v128_t v) {
   return v;
 }
 
-/* relu6 of four values, NaN kept (as `relu6` below and tfjs's); zero and six: the splatted constants */
+/* relu6 of four values, NaN kept (as `relu6` below and tfjs's) but −0 too (the caller makes sure no −0 comes); zero and six: the splatted constants */
 AI v128_t relu6x4(v128_t v, v128_t zero, v128_t six) {
   /* pmax(a, b) = a < b ? b : a, pmin(a, b) = b < a ? b : a: a NaN v compares false and passes through */
   return wasm_f32x4_pmin(wasm_f32x4_pmax(v, zero), six);
 }
 
 AI f32 relu6s(f32 v) {
-  return v != v ? v : v < 0.f ? 0.f : v > 6.f ? 6.f : v;
+  return v != v ? v : v <= 0.f ? 0.f : v > 6.f ? 6.f : v; /* −0 → +0, as tfjs's max(x, 0) */
 }
 
 /*
@@ -153,7 +153,8 @@ AI void apply_chunk(const f32 *x, f32 *y, const f32 *mean, const f32 *gamma, con
   for (int k = 0; k < K; k++) {
     m[k] = LD(mean + 4 * k);
     s[k] = wasm_f32x4_mul(LD(gamma + 4 * k), LD(rstd + 4 * k));
-    b[k] = LD(beta + 4 * k);
+    /* β + 0 (−0 → +0): y is then never −0, whose relu6 `relu6x4` would leave −0 (tfjs's is +0); any other y is unchanged */
+    b[k] = act ? wasm_f32x4_add(LD(beta + 4 * k), zero) : LD(beta + 4 * k);
   }
   for (int p = 0; p < rows; p++)
     for (int k = 0; k < K; k++) {
@@ -363,10 +364,10 @@ __attribute__((export_name("bn_relu6_backward"))) void bn_relu6_backward(const f
 /* ReLU6's gradient: dx = dy where 0 < x ≤ 6, else 0 (tfjs's dy·[x ≤ 6]·step(x)), n values. */
 __attribute__((export_name("relu6_grad"))) void relu6_grad(const f32 *x, const f32 *dy, f32 *dx, int n) {
   int i = 0;
-  const v128_t z = wasm_f32x4_splat(0.f), six = wasm_f32x4_splat(6.f);
+  const v128_t z = wasm_f32x4_splat(0.f), six = opq(wasm_f32x4_splat(6.f));
   for (; i + 4 <= n; i += 4) {
     v128_t v = LD(x + i);
-    v128_t m = wasm_v128_and(wasm_f32x4_gt(v, z), wasm_f32x4_le(v, six));
+    v128_t m = opq(wasm_v128_and(wasm_f32x4_gt(v, z), wasm_f32x4_le(v, six)));
     ST(dx + i, wasm_v128_and(LD(dy + i), m));
   }
   for (; i < n; i++) dx[i] = x[i] > 0.f && x[i] <= 6.f ? dy[i] : 0.f;
@@ -378,7 +379,7 @@ __attribute__((export_name("clip_grad"))) void clip_grad(const f32 *x, const f32
   const v128_t vl = wasm_f32x4_splat(lo), vh = wasm_f32x4_splat(hi);
   for (; i + 4 <= n; i += 4) {
     v128_t v = LD(x + i);
-    v128_t m = wasm_v128_and(wasm_f32x4_ge(v, vl), wasm_f32x4_le(v, vh));
+    v128_t m = opq(wasm_v128_and(wasm_f32x4_ge(v, vl), wasm_f32x4_le(v, vh)));
     ST(dx + i, wasm_v128_and(LD(dy + i), m));
   }
   for (; i < n; i++) dx[i] = x[i] >= lo && x[i] <= hi ? dy[i] : 0.f;
@@ -387,15 +388,14 @@ __attribute__((export_name("clip_grad"))) void clip_grad(const f32 *x, const f32
 /* ReLU6: y = min(max(x, 0), 6), n values (NaN stays NaN, as tfjs's). */
 __attribute__((export_name("relu6"))) void relu6(const f32 *x, f32 *y, int n) {
   int i = 0;
-  const v128_t z = wasm_f32x4_splat(0.f), six = wasm_f32x4_splat(6.f);
+  const v128_t z = opq(wasm_f32x4_splat(0.f)), six = opq(wasm_f32x4_splat(6.f));
   for (; i + 4 <= n; i += 4) {
     v128_t v = LD(x + i);
-    /* NaN lanes kept: select x where it is not ordered-comparable */
-    v128_t r = wasm_f32x4_pmin(six, wasm_f32x4_pmax(z, v));
-    ST(y + i, wasm_v128_bitselect(v, r, wasm_f32x4_ne(v, v)));
+    /* pmax(v, 0) = v < 0 ? 0 : v and pmin(w, 6) = 6 < w ? 6 : w pass a NaN through; + 0 turns −0 into +0 (as tfjs's max(x, 0)) */
+    ST(y + i, wasm_f32x4_pmin(wasm_f32x4_add(wasm_f32x4_pmax(v, z), z), six));
   }
   for (; i < n; i++) {
     f32 v = x[i];
-    y[i] = v != v ? v : v < 0.f ? 0.f : v > 6.f ? 6.f : v;
+    y[i] = relu6s(v);
   }
 }
