@@ -10,6 +10,7 @@
 //   npx turbo run build --filter=@forgetless/core
 //   git show <rev>:packages/core/src/ops/depthwise-simd.wasm.ts > /tmp/old.wasm.ts
 //   node apps/benchmark/scripts/bn-bandwidth.mjs /tmp/old.wasm.ts packages/core/src/ops/depthwise-simd.wasm.ts [reps]
+// (BN_ONLY=18432x48,4608x48 for some shapes only; BN_COLD=1 for cold caches before each call)
 // (either file may also be a raw .wasm built from the C sources)
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -65,6 +66,8 @@ console.log('kernel         P×C         calls  old ms median (min–max)    new
 let totOld = 0;
 let totNew = 0;
 const only = process.env.BN_ONLY?.split(',');
+// BN_COLD=1: each call with cold caches (a 64 MB buffer written before it), as a batch norm's saved x is in the step
+const cold = process.env.BN_COLD ? new Float32Array(16 << 20) : undefined;
 for (const [P, C, fused, plain] of SHAPES) {
   if (only && !only.includes(`${P}x${C}`)) continue;
   const n = P * C;
@@ -90,6 +93,7 @@ for (const [P, C, fused, plain] of SHAPES) {
   const stream = (f) => {
     const ts = [];
     for (let r = 0; r < reps + 5; r++) {
+      if (cold) cold.fill(r);
       const t0 = performance.now();
       const o = f();
       o.dataSync !== undefined;
@@ -118,6 +122,7 @@ for (const [P, C, fused, plain] of SHAPES) {
     const ts = [[], []];
     for (let r = 0; r < reps + 5; r++)
       for (const i of r % 2 ? [1, 0] : [0, 1]) {
+        if (cold) cold.fill(r + i); // evicts the tensors from every cache level (L3 32 MB here)
         const t0 = performance.now();
         run(mods[i]);
         const t = performance.now() - t0;
