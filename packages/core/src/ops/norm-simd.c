@@ -7,14 +7,21 @@
  *
  * x, y, dy, dx: [P, C] (P = N·H·W values per channel); per-channel vectors [C]. With
  * μ = Σ_p x / P, σ² = Σ_p (x − μ)² / P (biased), r = 1/√(σ² + ε), x̂ = (x − μ)·r:
- *   forward   y = γ·x̂ + β                                    (three passes: μ, σ², y)
- *   backward  ∂β = Σ_p δ,  ∂γ = Σ_p δ·x̂,  ∂x = γ·r·(δ − ∂β/P − x̂·∂γ/P)   (two passes)
+ *   forward   y = γ·x̂ + β                                    (two reads of x: μ and σ², then y)
+ *   backward  ∂β = Σ_p δ,  ∂γ = Σ_p δ·x̂,  ∂x = γ·r·(δ − ∂β/P − x̂·∂γ/P)   (two reads of x and dy)
  * where tfjs ops take ~9 full-size element-wise ops and reductions each way. The `bn_relu6_*` pair
  * fuses the ReLU6 that follows a batch norm (Keras MobileNetV2's bn → ReLU(max_value=6)): forward
  * writes relu6(y) (y never stored), backward recomputes y from x, μ, r, γ, β in the same float order
- * as the forward and takes δ = dy·[0 < y ≤ 6] in its passes (no δ tensor, no separate mask pass). Sums over p run in
- * blocks of BLOCK rows, each block's sum added to the total (float32 rounding grows with the block,
- * not with P); a block's partial sums live in an output tensor's first row(s) until it is written.
+ * as the forward and takes δ = dy·[0 < y ≤ 6] (no δ tensor, no separate mask pass): its sums' pass
+ * stores δ into ∂x, which the second pass reads in place of dy and overwrites.
+ *
+ * The data is read in blocks of BLOCK rows and, within a block, in chunks of up to 16 channels whose
+ * sums and per-channel coefficients stay in registers (loops over the chunk's vectors unrolled), so
+ * a block's lines are read from memory once per pass (the statistics' second loop over a block
+ * finds it in L1). The forward's statistics merge each block's mean and Σ (x − mean)² into the
+ * running ones (Chan, Golub & LeVeque's pairwise update); the backward's sums add each block's sum
+ * to the total: float32 rounding grows with the block, not with P. Measured against the memory
+ * bandwidth in apps/benchmark/README.md ("Batch norm against the memory bandwidth").
  */
 #include <wasm_simd128.h>
 
@@ -23,108 +30,184 @@ typedef float f32;
 #define ST(p, v) wasm_v128_store(p, v)
 #define BLOCK 64
 
-/* acc[c] = Σ_{p < rows} x[p, c] (acc overwritten). */
-static void sum_rows(const f32 *x, f32 *acc, int rows, int C) {
-  int c = 0;
-  for (; c + 4 <= C; c += 4) {
-    v128_t s = wasm_f32x4_splat(0.f);
-    for (int p = 0; p < rows; p++) s = wasm_f32x4_add(s, LD(x + p * C + c));
-    ST(acc + c, s);
-  }
-  for (; c < C; c++) {
-    f32 s = 0.f;
-    for (int p = 0; p < rows; p++) s += x[p * C + c];
-    acc[c] = s;
-  }
-}
-
-/* acc[c] = Σ_{p < rows} (x[p, c] − m[c])² (acc overwritten). */
-static void sq_dev_rows(const f32 *x, const f32 *m, f32 *acc, int rows, int C) {
-  int c = 0;
-  for (; c + 4 <= C; c += 4) {
-    v128_t s = wasm_f32x4_splat(0.f);
-    const v128_t mu = LD(m + c);
-    for (int p = 0; p < rows; p++) {
-      v128_t d = wasm_f32x4_sub(LD(x + p * C + c), mu);
-      s = wasm_f32x4_add(s, wasm_f32x4_mul(d, d));
-    }
-    ST(acc + c, s);
-  }
-  for (; c < C; c++) {
-    f32 s = 0.f;
-    for (int p = 0; p < rows; p++) {
-      f32 d = x[p * C + c] - m[c];
-      s += d * d;
-    }
-    acc[c] = s;
-  }
-}
-
-/* a[c] += b[c] */
-static void add_to(f32 *a, const f32 *b, int C) {
-  int c = 0;
-  for (; c + 4 <= C; c += 4) ST(a + c, wasm_f32x4_add(LD(a + c), LD(b + c)));
-  for (; c < C; c++) a[c] += b[c];
-}
-
-static void zero(f32 *a, int C) {
-  for (int c = 0; c < C; c++) a[c] = 0.f;
-}
+/*
+ * Chunks of channels: K = 1…4 vectors (4K channels) at a time, at most KS, KA, KG, KD by pass (x64
+ * has 16 vector registers: sums + coefficients + temporaries must fit; the other widths tried ran
+ * equally fast). Every helper takes x, y, … and the per-channel vectors already offset to the
+ * chunk's first channel.
+ */
+#ifndef KS
+#define KS 4 /* forward statistics: 8 sums (8/K rows at a time) + K means */
+#endif
+#ifndef KA
+#define KA 4 /* forward apply: 3K coefficients */
+#endif
+#ifndef KG
+#define KG 2 /* backward sums: 2·GU sums + 3K coefficients (ReLU6) */
+#endif
+#ifndef KD
+#define KD 2 /* backward apply: 4K coefficients */
+#endif
+#define GU 2 /* backward sums: GU / K rows at a time (2·GU independent sums) */
+/* ReLU6's mask 0 < y ≤ 6 as one signed compare: bits(6) with the sign bit flipped (delta4) */
+#define MASK_LIM opq(wasm_i32x4_splat((int)(0x40c00000u ^ 0x80000000u)))
+#define RW 4 /* unroll over k: arrays of 4 vectors, indices constant after inlining (no C stack) */
+#define AI static inline __attribute__((always_inline))
 
 static f32 rsqrt1(f32 v) {
   return 1.f / wasm_f32x4_extract_lane(wasm_f32x4_sqrt(wasm_f32x4_splat(v)), 0);
 }
 
-/* relu6 of four values, NaN kept (as `relu6` below and tfjs's) */
-static inline v128_t relu6x4(v128_t v) {
-  v128_t r = wasm_f32x4_pmin(wasm_f32x4_splat(6.f), wasm_f32x4_pmax(wasm_f32x4_splat(0.f), v));
-  return wasm_v128_bitselect(v, r, wasm_f32x4_ne(v, v));
+/*
+ * v, opaque to the compiler (an empty asm statement: no instruction). Keeps constants splatted
+ * once outside the loops in a local (clang rematerialises `v128.const` inside them, which V8 builds
+ * anew each iteration: hoisting them made the fused gradient ~10 % faster) and a lane mask a plain `v128.and` (clang rewrites and(d, compare) into a
+ * `v128.bitselect`, three instructions on x64).
+ */
+AI v128_t opq(v128_t v) {
+  __asm__("" : "+r"(v));
+  return v;
 }
 
-static inline f32 relu6s(f32 v) {
-  return v != v ? v : v < 0.f ? 0.f : v > 6.f ? 6.f : v;
+/* relu6 of four values, NaN kept (as `relu6` below and tfjs's) but −0 too (the caller makes sure no −0 comes); zero and six: the splatted constants */
+AI v128_t relu6x4(v128_t v, v128_t zero, v128_t six) {
+  /* pmax(a, b) = a < b ? b : a, pmin(a, b) = b < a ? b : a: a NaN v compares false and passes through */
+  return wasm_f32x4_pmin(wasm_f32x4_pmax(v, zero), six);
+}
+
+AI f32 relu6s(f32 v) {
+  return v != v ? v : v <= 0.f ? 0.f : v > 6.f ? 6.f : v; /* −0 → +0, as tfjs's max(x, 0) */
 }
 
 /*
- * Training-mode batch norm forward: y (relu6(y) when `act`), and the batch's μ, biased σ² and
- * r = 1/√(σ² + ε) per channel. The output's first row holds each block's partial sums until the
- * last pass writes it (P ≥ 1).
+ * The forward statistics of K vectors of channels over `rows` rows, merged into the running mean and
+ * M2 = Σ (x − mean)² of the n rows before (Chan, Golub & LeVeque's pairwise update): the block's
+ * mean mb = Σ x / rows and M2b = Σ (x − mb)² (a second loop over the block, in L1), then
+ * d = mb − mean, mean += d·rows/(n + rows), M2 += M2b + d²·n·rows/(n + rows). One read of x from memory.
  */
-static inline __attribute__((always_inline)) void bn_forward_impl(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y, f32 *mean, f32 *var, f32 *rstd,
-                                                                  int P, int C, f32 eps, int act) {
-  f32 *part = y;
-  zero(mean, C);
+AI void stats_chunk(const f32 *x, f32 *mean, f32 *m2, int rows, int C, int n, int K) {
+  const int U = 8 / K; /* rows at a time: U·K = 8 independent sums (an add's latency hidden) */
+  v128_t a[8], b[8];   /* [u·K + k] */
+  for (int i = 0; i < 8; i++) a[i] = b[i] = wasm_f32x4_splat(0.f);
+  int p = 0;
+  for (; p + U <= rows; p += U)
+    for (int u = 0; u < U; u++)
+      for (int k = 0; k < K; k++) a[u * K + k] = wasm_f32x4_add(a[u * K + k], LD(x + (p + u) * C + 4 * k));
+  for (; p < rows; p++)
+    for (int k = 0; k < K; k++) a[k] = wasm_f32x4_add(a[k], LD(x + p * C + 4 * k));
+  for (int w = U / 2; w >= 1; w /= 2)
+    for (int i = 0; i < w * K; i++) a[i] = wasm_f32x4_add(a[i], a[i + w * K]);
+  const v128_t vr = wasm_f32x4_splat((f32)rows);
+  for (int k = 0; k < K; k++) a[k] = wasm_f32x4_div(a[k], vr);
+  for (p = 0; p + U <= rows; p += U)
+    for (int u = 0; u < U; u++)
+      for (int k = 0; k < K; k++) {
+        v128_t d = wasm_f32x4_sub(LD(x + (p + u) * C + 4 * k), a[k]);
+        b[u * K + k] = wasm_f32x4_add(b[u * K + k], wasm_f32x4_mul(d, d));
+      }
+  for (; p < rows; p++)
+    for (int k = 0; k < K; k++) {
+      v128_t d = wasm_f32x4_sub(LD(x + p * C + 4 * k), a[k]);
+      b[k] = wasm_f32x4_add(b[k], wasm_f32x4_mul(d, d));
+    }
+  for (int w = U / 2; w >= 1; w /= 2)
+    for (int i = 0; i < w * K; i++) b[i] = wasm_f32x4_add(b[i], b[i + w * K]);
+  if (n == 0) {
+    for (int k = 0; k < K; k++) {
+      ST(mean + 4 * k, a[k]);
+      ST(m2 + 4 * k, b[k]);
+    }
+    return;
+  }
+  const f32 t = (f32)rows / (f32)(n + rows);
+  const v128_t vt = wasm_f32x4_splat(t), vu = wasm_f32x4_splat((f32)n * t);
+  for (int k = 0; k < K; k++) {
+    v128_t mo = LD(mean + 4 * k), d = wasm_f32x4_sub(a[k], mo);
+    ST(mean + 4 * k, wasm_f32x4_add(mo, wasm_f32x4_mul(d, vt)));
+    ST(m2 + 4 * k, wasm_f32x4_add(wasm_f32x4_add(LD(m2 + 4 * k), b[k]), wasm_f32x4_mul(wasm_f32x4_mul(d, d), vu)));
+  }
+}
+
+/* stats_chunk for one channel (channels past the last multiple of 4) */
+static void stats_one(const f32 *x, f32 *mean, f32 *m2, int rows, int C, int n) {
+  f32 a = 0.f, b = 0.f;
+  for (int p = 0; p < rows; p++) a += x[p * C];
+  a /= (f32)rows;
+  for (int p = 0; p < rows; p++) {
+    f32 d = x[p * C] - a;
+    b += d * d;
+  }
+  if (n == 0) {
+    *mean = a;
+    *m2 = b;
+    return;
+  }
+  const f32 t = (f32)rows / (f32)(n + rows), d = a - *mean;
+  *mean += d * t;
+  *m2 = *m2 + b + d * d * ((f32)n * t);
+}
+
+/* y = (x − μ)·s + β, s = γ·r (x − μ first: exact where x is near μ); relu6(y) when `act` */
+AI void apply_chunk(const f32 *x, f32 *y, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, int rows, int C, int K, int act) {
+  v128_t m[RW], s[RW], b[RW];
+  const v128_t zero = opq(wasm_f32x4_splat(0.f)), six = opq(wasm_f32x4_splat(6.f));
+  for (int k = 0; k < K; k++) {
+    m[k] = LD(mean + 4 * k);
+    s[k] = wasm_f32x4_mul(LD(gamma + 4 * k), LD(rstd + 4 * k));
+    /* β + 0 (−0 → +0): y is then never −0, whose relu6 `relu6x4` would leave −0 (tfjs's is +0); any other y is unchanged */
+    b[k] = act ? wasm_f32x4_add(LD(beta + 4 * k), zero) : LD(beta + 4 * k);
+  }
+  for (int p = 0; p < rows; p++)
+    for (int k = 0; k < K; k++) {
+      v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_sub(LD(x + p * C + 4 * k), m[k]), s[k]), b[k]);
+      ST(y + p * C + 4 * k, act ? relu6x4(v, zero, six) : v);
+    }
+}
+
+static void apply_one(const f32 *x, f32 *y, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, int rows, int C, int act) {
+  const f32 s = *gamma * *rstd;
+  for (int p = 0; p < rows; p++) {
+    f32 v = (x[p * C] - *mean) * s + *beta;
+    y[p * C] = act ? relu6s(v) : v;
+  }
+}
+
+/* Channels [0, C) in chunks of at most KMAX vectors, then one at a time: CALL(c, K) for vectors, ONE(c) for the rest. */
+#define CHUNKS(KMAX, CALL, ONE)                                             \
+  do {                                                                      \
+    int c = 0;                                                              \
+    if ((KMAX) >= 4)                                                        \
+      for (; c + 16 <= C; c += 16) CALL(c, 4);                              \
+    if ((KMAX) >= 2)                                                        \
+      for (; c + 8 <= C; c += 8) CALL(c, 2);                                \
+    for (; c + 4 <= C; c += 4) CALL(c, 1);                                  \
+    for (; c < C; c++) ONE(c);                                              \
+  } while (0)
+
+/*
+ * Training-mode batch norm forward: y (relu6(y) when `act`), and the batch's μ, biased σ² and
+ * r = 1/√(σ² + ε) per channel (P ≥ 1). Two reads of x (statistics, then y) and one write of y.
+ */
+AI void bn_forward_impl(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y, f32 *mean, f32 *var, f32 *rstd, int P, int C, f32 eps, int act) {
   for (int p = 0; p < P; p += BLOCK) {
-    int rows = P - p < BLOCK ? P - p : BLOCK;
-    sum_rows(x + p * C, part, rows, C);
-    add_to(mean, part, C);
+    const int rows = P - p < BLOCK ? P - p : BLOCK;
+    const f32 *xb = x + p * C;
+#define S_CALL(c, K) stats_chunk(xb + (c), mean + (c), var + (c), rows, C, p, K)
+#define S_ONE(c) stats_one(xb + (c), mean + (c), var + (c), rows, C, p)
+    CHUNKS(KS, S_CALL, S_ONE);
   }
   const f32 inv = 1.f / (f32)P;
-  for (int c = 0; c < C; c++) mean[c] *= inv;
-  zero(var, C);
-  for (int p = 0; p < P; p += BLOCK) {
-    int rows = P - p < BLOCK ? P - p : BLOCK;
-    sq_dev_rows(x + p * C, mean, part, rows, C);
-    add_to(var, part, C);
-  }
   for (int c = 0; c < C; c++) {
     var[c] *= inv;
     rstd[c] = rsqrt1(var[c] + eps);
   }
-  /* y = (x − μ)·s + β, s = γ·r (x − μ first: exact where x is near μ) */
-  for (int p = 0; p < P; p++) {
-    const f32 *xp = x + p * C;
-    f32 *yp = y + p * C;
-    int c = 0;
-    for (; c + 4 <= C; c += 4) {
-      v128_t s = wasm_f32x4_mul(LD(gamma + c), LD(rstd + c));
-      v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_sub(LD(xp + c), LD(mean + c)), s), LD(beta + c));
-      ST(yp + c, act ? relu6x4(v) : v);
-    }
-    for (; c < C; c++) {
-      f32 v = (xp[c] - mean[c]) * (gamma[c] * rstd[c]) + beta[c];
-      yp[c] = act ? relu6s(v) : v;
-    }
+  for (int p = 0; p < P; p += BLOCK) {
+    const int rows = P - p < BLOCK ? P - p : BLOCK;
+    const f32 *xb = x + p * C;
+    f32 *yb = y + p * C;
+#define A_CALL(c, K) apply_chunk(xb + (c), yb + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), rows, C, K, act)
+#define A_ONE(c) apply_one(xb + (c), yb + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), rows, C, act)
+    CHUNKS(KA, A_CALL, A_ONE);
   }
 }
 
@@ -141,96 +224,130 @@ __attribute__((export_name("bn_relu6_forward"))) void bn_relu6_forward(const f32
 
 /*
  * δ = dy where the batch norm's output y = (x − μ)·s + β (s = γ·r, as the forward computes it) has
- * 0 < y ≤ 6 (ReLU6's gradient, as `relu6_grad`), else 0; plain dy when `act` is 0.
+ * 0 < y ≤ 6 (ReLU6's gradient, as `relu6_grad`; the forward's β + 0 changes no mask), else 0; plain dy when `act` is 0.
  */
-static inline v128_t delta4(v128_t d, v128_t xc, v128_t s, v128_t b, int act) {
+AI v128_t delta4(v128_t d, v128_t xc, v128_t s, v128_t b, v128_t lim, int act) {
   if (!act) return d;
   v128_t y = wasm_f32x4_add(wasm_f32x4_mul(xc, s), b);
-  return wasm_v128_and(d, wasm_v128_and(wasm_f32x4_gt(y, wasm_f32x4_splat(0.f)), wasm_f32x4_le(y, wasm_f32x4_splat(6.f))));
+  /* 0 < y ≤ 6 ⇔ bits(y) − 1 < bits(6) unsigned (−0, negatives and NaNs fall outside): a signed compare after flipping the sign bit */
+  return wasm_v128_and(d, opq(wasm_i32x4_gt(lim, wasm_i32x4_add(y, wasm_i32x4_splat(0x7fffffff)))));
 }
 
-static inline f32 delta1(f32 d, f32 xc, f32 s, f32 b, int act) {
+AI f32 delta1(f32 d, f32 xc, f32 s, f32 b, int act) {
   if (!act) return d;
   f32 y = xc * s + b;
   return y > 0.f && y <= 6.f ? d : 0.f;
 }
 
-/* pb[c] = Σ_{p < rows} δ[p, c],  pg[c] = Σ_{p < rows} δ[p, c]·(x[p, c] − m[c]) (both overwritten). */
-static inline __attribute__((always_inline)) void grad_sums_rows(const f32 *x, const f32 *dy, const f32 *m, const f32 *gamma, const f32 *rstd, const f32 *beta,
-                                                                 f32 *pb, f32 *pg, int rows, int C, int act) {
-  int c = 0;
-  for (; c + 4 <= C; c += 4) {
-    v128_t sb = wasm_f32x4_splat(0.f), sg = sb;
-    const v128_t mu = LD(m + c);
-    const v128_t s = act ? wasm_f32x4_mul(LD(gamma + c), LD(rstd + c)) : sb, b = act ? LD(beta + c) : sb;
-    for (int p = 0; p < rows; p++) {
-      v128_t xc = wasm_f32x4_sub(LD(x + p * C + c), mu);
-      v128_t d = delta4(LD(dy + p * C + c), xc, s, b, act);
-      sb = wasm_f32x4_add(sb, d);
-      sg = wasm_f32x4_add(sg, wasm_f32x4_mul(d, xc));
-    }
-    ST(pb + c, sb);
-    ST(pg + c, sg);
+/* ∂β += Σ_{p < rows} δ,  ∂γ += Σ_{p < rows} δ·(x − μ) over K vectors of channels (one block's sums, then added) */
+AI void gsum_chunk(const f32 *x, const f32 *dy, f32 *dl, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, f32 *dbeta, f32 *dgamma, int rows,
+                   int C, int K, int act) {
+  const int U = GU / K; /* rows at a time: 2·U·K independent sums */
+  v128_t m[RW], s[RW], b[RW], sb[8], sg[8];
+  const v128_t lim = MASK_LIM;
+  for (int k = 0; k < K; k++) {
+    m[k] = LD(mean + 4 * k);
+    s[k] = act ? wasm_f32x4_mul(LD(gamma + 4 * k), LD(rstd + 4 * k)) : m[k];
+    b[k] = act ? LD(beta + 4 * k) : m[k];
   }
-  for (; c < C; c++) {
-    f32 sb = 0.f, sg = 0.f;
-    const f32 s = act ? gamma[c] * rstd[c] : 0.f, b = act ? beta[c] : 0.f;
-    for (int p = 0; p < rows; p++) {
-      f32 xc = x[p * C + c] - m[c];
-      f32 d = delta1(dy[p * C + c], xc, s, b, act);
-      sb += d;
-      sg += d * xc;
+  for (int i = 0; i < 8; i++) sb[i] = sg[i] = wasm_f32x4_splat(0.f);
+  int p = 0;
+  for (; p + U <= rows; p += U)
+    for (int u = 0; u < U; u++)
+      for (int k = 0; k < K; k++) {
+        const int o = (p + u) * C + 4 * k, i = u * K + k;
+        v128_t xc = wasm_f32x4_sub(LD(x + o), m[k]);
+        v128_t d = delta4(LD(dy + o), xc, s[k], b[k], lim, act);
+        if (act) ST(dl + o, d);
+        sb[i] = wasm_f32x4_add(sb[i], d);
+        sg[i] = wasm_f32x4_add(sg[i], wasm_f32x4_mul(d, xc));
+      }
+  for (; p < rows; p++)
+    for (int k = 0; k < K; k++) {
+      const int o = p * C + 4 * k;
+      v128_t xc = wasm_f32x4_sub(LD(x + o), m[k]);
+      v128_t d = delta4(LD(dy + o), xc, s[k], b[k], lim, act);
+      if (act) ST(dl + o, d);
+      sb[k] = wasm_f32x4_add(sb[k], d);
+      sg[k] = wasm_f32x4_add(sg[k], wasm_f32x4_mul(d, xc));
     }
-    pb[c] = sb;
-    pg[c] = sg;
+  for (int w = U / 2; w >= 1; w /= 2)
+    for (int i = 0; i < w * K; i++) {
+      sb[i] = wasm_f32x4_add(sb[i], sb[i + w * K]);
+      sg[i] = wasm_f32x4_add(sg[i], sg[i + w * K]);
+    }
+  for (int k = 0; k < K; k++) {
+    ST(dbeta + 4 * k, wasm_f32x4_add(LD(dbeta + 4 * k), sb[k]));
+    ST(dgamma + 4 * k, wasm_f32x4_add(LD(dgamma + 4 * k), sg[k]));
   }
+}
+
+static void gsum_one(const f32 *x, const f32 *dy, f32 *dl, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, f32 *dbeta, f32 *dgamma, int rows, int C,
+                     int act) {
+  f32 sb = 0.f, sg = 0.f;
+  const f32 s = act ? *gamma * *rstd : 0.f, b = act ? *beta : 0.f;
+  for (int p = 0; p < rows; p++) {
+    f32 xc = x[p * C] - *mean;
+    f32 d = delta1(dy[p * C], xc, s, b, act);
+    if (act) dl[p * C] = d;
+    sb += d;
+    sg += d * xc;
+  }
+  *dbeta += sb;
+  *dgamma += sg;
+}
+
+/* ∂x = a·δ − b − e·(x − μ),  a = γ·r,  b = a·∂β/P,  e = a·r·∂γ/P  (∂γ already Σ δ·x̂) */
+AI void gapply_chunk(const f32 *x, const f32 *delta, f32 *dx, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *dbeta, const f32 *dgamma, f32 inv,
+                     int rows, int C, int K) {
+  v128_t m[RW], a[RW], b[RW], e[RW];
+  const v128_t vinv = wasm_f32x4_splat(inv);
+  for (int k = 0; k < K; k++) {
+    v128_t r = LD(rstd + 4 * k);
+    a[k] = wasm_f32x4_mul(LD(gamma + 4 * k), r);
+    v128_t ai = wasm_f32x4_mul(a[k], vinv);
+    b[k] = wasm_f32x4_mul(ai, LD(dbeta + 4 * k));
+    e[k] = wasm_f32x4_mul(wasm_f32x4_mul(ai, r), LD(dgamma + 4 * k));
+    m[k] = LD(mean + 4 * k);
+  }
+  for (int p = 0; p < rows; p++)
+    for (int k = 0; k < K; k++) {
+      v128_t xc = wasm_f32x4_sub(LD(x + p * C + 4 * k), m[k]);
+      v128_t v = wasm_f32x4_sub(wasm_f32x4_mul(a[k], LD(delta + p * C + 4 * k)), b[k]);
+      ST(dx + p * C + 4 * k, wasm_f32x4_sub(v, wasm_f32x4_mul(e[k], xc)));
+    }
+}
+
+static void gapply_one(const f32 *x, const f32 *delta, f32 *dx, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *dbeta, const f32 *dgamma, f32 inv,
+                       int rows, int C) {
+  const f32 a = *gamma * *rstd, b = a * inv * *dbeta, e = a * inv * *rstd * *dgamma;
+  for (int p = 0; p < rows; p++) dx[p * C] = a * delta[p * C] - b - e * (x[p * C] - *mean);
 }
 
 /*
  * Training-mode batch norm backward from the forward's x, γ, μ and r (and β, for the ReLU6 mask,
- * when `act`): ∂x, ∂γ, ∂β. dx's first two rows hold each block's partial sums until the last pass
- * writes them (P ≥ 2; P = 1 sums directly).
+ * when `act`): ∂x, ∂γ, ∂β. Two reads of x and dy (the two sums in one, then ∂x) and one write of ∂x.
  */
-static inline __attribute__((always_inline)) void bn_backward_impl(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *mean, const f32 *rstd,
-                                                                   f32 *dx, f32 *dgamma, f32 *dbeta, int P, int C, int act) {
-  if (P < 2) {
-    grad_sums_rows(x, dy, mean, gamma, rstd, beta, dbeta, dgamma, P, C, act);
-  } else {
-    f32 *pb = dx, *pg = dx + C;
-    zero(dbeta, C);
-    zero(dgamma, C);
-    for (int p = 0; p < P; p += BLOCK) {
-      int rows = P - p < BLOCK ? P - p : BLOCK;
-      grad_sums_rows(x + p * C, dy + p * C, mean, gamma, rstd, beta, pb, pg, rows, C, act);
-      add_to(dbeta, pb, C);
-      add_to(dgamma, pg, C);
-    }
+AI void bn_backward_impl(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *mean, const f32 *rstd, f32 *dx, f32 *dgamma, f32 *dbeta,
+                         int P, int C, int act) {
+  for (int c = 0; c < C; c++) dbeta[c] = dgamma[c] = 0.f;
+  for (int p = 0; p < P; p += BLOCK) {
+    const int rows = P - p < BLOCK ? P - p : BLOCK;
+    const f32 *xb = x + p * C, *db = dy + p * C;
+#define G_CALL(c, K) gsum_chunk(xb + (c), db + (c), dx + p * C + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, K, act)
+#define G_ONE(c) gsum_one(xb + (c), db + (c), dx + p * C + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, act)
+    CHUNKS(KG, G_CALL, G_ONE);
   }
   for (int c = 0; c < C; c++) dgamma[c] *= rstd[c]; /* Σ δ·(x − μ) → Σ δ·x̂ */
-  /* ∂x = a·δ − b − e·(x − μ),  a = γ·r,  b = a·∂β/P,  e = a·r·∂γ/P */
   const f32 inv = 1.f / (f32)P;
-  const v128_t vinv = wasm_f32x4_splat(inv);
-  for (int p = 0; p < P; p++) {
-    const f32 *xp = x + p * C, *dp = dy + p * C;
-    f32 *op = dx + p * C;
-    int c = 0;
-    for (; c + 4 <= C; c += 4) {
-      v128_t r = LD(rstd + c);
-      v128_t a = wasm_f32x4_mul(LD(gamma + c), r);
-      v128_t ai = wasm_f32x4_mul(a, vinv);
-      v128_t b = wasm_f32x4_mul(ai, LD(dbeta + c));
-      v128_t e = wasm_f32x4_mul(wasm_f32x4_mul(ai, r), LD(dgamma + c));
-      v128_t xc = wasm_f32x4_sub(LD(xp + c), LD(mean + c));
-      v128_t d = delta4(LD(dp + c), xc, a, act ? LD(beta + c) : b, act); /* b unused when !act */
-      v128_t v = wasm_f32x4_sub(wasm_f32x4_mul(a, d), b);
-      ST(op + c, wasm_f32x4_sub(v, wasm_f32x4_mul(e, xc)));
-    }
-    for (; c < C; c++) {
-      f32 a = gamma[c] * rstd[c];
-      f32 xc = xp[c] - mean[c];
-      f32 d = delta1(dp[c], xc, a, act ? beta[c] : 0.f, act);
-      op[c] = a * d - a * inv * dbeta[c] - a * inv * rstd[c] * dgamma[c] * xc;
-    }
+  for (int p = 0; p < P; p += BLOCK) {
+    const int rows = P - p < BLOCK ? P - p : BLOCK;
+    const f32 *xb = x + p * C, *db = dy + p * C;
+    f32 *ob = dx + p * C;
+    const f32 *sd = act ? ob : db; /* δ: dy, or (ReLU6) dy through the mask, stored into ∂x by the sums' pass */
+#define D_CALL(c, K) gapply_chunk(xb + (c), sd + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), dbeta + (c), dgamma + (c), inv, rows, C, K)
+#define D_ONE(c) gapply_one(xb + (c), sd + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), dbeta + (c), dgamma + (c), inv, rows, C)
+    CHUNKS(KD, D_CALL, D_ONE);
   }
 }
 
@@ -248,10 +365,10 @@ __attribute__((export_name("bn_relu6_backward"))) void bn_relu6_backward(const f
 /* ReLU6's gradient: dx = dy where 0 < x ≤ 6, else 0 (tfjs's dy·[x ≤ 6]·step(x)), n values. */
 __attribute__((export_name("relu6_grad"))) void relu6_grad(const f32 *x, const f32 *dy, f32 *dx, int n) {
   int i = 0;
-  const v128_t z = wasm_f32x4_splat(0.f), six = wasm_f32x4_splat(6.f);
+  const v128_t z = wasm_f32x4_splat(0.f), six = opq(wasm_f32x4_splat(6.f));
   for (; i + 4 <= n; i += 4) {
     v128_t v = LD(x + i);
-    v128_t m = wasm_v128_and(wasm_f32x4_gt(v, z), wasm_f32x4_le(v, six));
+    v128_t m = opq(wasm_v128_and(wasm_f32x4_gt(v, z), wasm_f32x4_le(v, six)));
     ST(dx + i, wasm_v128_and(LD(dy + i), m));
   }
   for (; i < n; i++) dx[i] = x[i] > 0.f && x[i] <= 6.f ? dy[i] : 0.f;
@@ -263,7 +380,7 @@ __attribute__((export_name("clip_grad"))) void clip_grad(const f32 *x, const f32
   const v128_t vl = wasm_f32x4_splat(lo), vh = wasm_f32x4_splat(hi);
   for (; i + 4 <= n; i += 4) {
     v128_t v = LD(x + i);
-    v128_t m = wasm_v128_and(wasm_f32x4_ge(v, vl), wasm_f32x4_le(v, vh));
+    v128_t m = opq(wasm_v128_and(wasm_f32x4_ge(v, vl), wasm_f32x4_le(v, vh)));
     ST(dx + i, wasm_v128_and(LD(dy + i), m));
   }
   for (; i < n; i++) dx[i] = x[i] >= lo && x[i] <= hi ? dy[i] : 0.f;
@@ -272,15 +389,14 @@ __attribute__((export_name("clip_grad"))) void clip_grad(const f32 *x, const f32
 /* ReLU6: y = min(max(x, 0), 6), n values (NaN stays NaN, as tfjs's). */
 __attribute__((export_name("relu6"))) void relu6(const f32 *x, f32 *y, int n) {
   int i = 0;
-  const v128_t z = wasm_f32x4_splat(0.f), six = wasm_f32x4_splat(6.f);
+  const v128_t z = opq(wasm_f32x4_splat(0.f)), six = opq(wasm_f32x4_splat(6.f));
   for (; i + 4 <= n; i += 4) {
     v128_t v = LD(x + i);
-    /* NaN lanes kept: select x where it is not ordered-comparable */
-    v128_t r = wasm_f32x4_pmin(six, wasm_f32x4_pmax(z, v));
-    ST(y + i, wasm_v128_bitselect(v, r, wasm_f32x4_ne(v, v)));
+    /* pmax(v, 0) = v < 0 ? 0 : v and pmin(w, 6) = 6 < w ? 6 : w pass a NaN through; + 0 turns −0 into +0 (as tfjs's max(x, 0)) */
+    ST(y + i, wasm_f32x4_pmin(wasm_f32x4_add(wasm_f32x4_pmax(v, z), z), six));
   }
   for (; i < n; i++) {
     f32 v = x[i];
-    y[i] = v != v ? v : v < 0.f ? 0.f : v > 6.f ? 6.f : v;
+    y[i] = relu6s(v);
   }
 }

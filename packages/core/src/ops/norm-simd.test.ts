@@ -54,6 +54,9 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
     [1, 1, 1, 7],
     [3, 4, 4, 16],
     [10, 3],
+    // every chunk width (16 + 8 + 4 channels and 3 alone; 16 + 16 + 8) over blocks of 64 rows and a partial one
+    [2, 7, 9, 31],
+    [2, 10, 10, 40],
   ])('batch norm (one kernel, its registered gradient, the moving statistics) matches tfjs on cpu within 1e-5: [%s]', async (...shape) => {
     const c = shape[shape.length - 1] as number;
     const eps = 1e-3;
@@ -104,7 +107,7 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
   });
 
   // shifted so that a good part of the outputs fall on each side of 0 and of 6 (both masks matter)
-  it.each([[[3, 9, 9, 6]], [[3, 20, 25, 5]], [[2, 6, 6, 16]], [[1, 1, 1, 7]]])(
+  it.each([[[3, 9, 9, 6]], [[3, 20, 25, 5]], [[2, 6, 6, 16]], [[1, 1, 1, 7]], [[2, 7, 9, 31]]])(
     'batch norm + ReLU6 as one kernel each way equals the two kernels run apart (≤ 1e-6, moving statistics too) and tfjs on cpu (≤ 1e-5): %j',
     async (shape) => {
       const c = shape[shape.length - 1] as number;
@@ -175,6 +178,36 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
       });
     },
   );
+
+  it("batch norm's statistics merged block by block match tfjs's two passes on cpu within 1e-5 where the mean is 20σ from 0 and drifts along the rows", async () => {
+    const shape = [4, 16, 16, 12];
+    const eps = 1e-3;
+    // x = 20 + row / 512 + N(0, 1): each block of 64 rows has its own mean (the pairwise update's d ≠ 0)
+    const inputs = tf.tidy(() => [
+      tf.add(tf.add(tf.randomNormal(shape, 0, 1, 'float32', 31), 20), tf.reshape(tf.div(tf.range(0, 1024), 512), [4, 16, 16, 1])),
+      tf.randomNormal([12], 1, 0.3, 'float32', 32),
+      tf.randomNormal([12], 0, 0.3, 'float32', 33),
+      tf.randomNormal(shape, 0, 1, 'float32', 34),
+    ]);
+    const ref = reference(inputs[0] as tf.Tensor, inputs[1] as tf.Tensor, inputs[2] as tf.Tensor, inputs[3] as tf.Tensor, eps);
+    const hs = inputs.map(host);
+    tf.dispose(inputs);
+    await onWasm(async () => {
+      const [x, g, b] = hs.map(dev) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const [mm, mv] = [tf.zeros([12]), tf.zeros([12])];
+      await expectNoLeak(() => {
+        const got = tf.tidy(() => {
+          // momentum 0: the moving statistics are the batch's μ and σ²
+          const f = simdBatchNormTrain(x, g, b, mm, mv, eps, 0);
+          const r = [f.y, f.movingMean, f.movingVariance].map(host);
+          tf.dispose([f.movingMean, f.movingVariance]);
+          return r;
+        });
+        ['y', 'μ', 'σ²'].forEach((name, i) => expect(relErr((got[i] as Host).v, (ref[i] as Host).v), name).toBeLessThanOrEqual(1e-5));
+      });
+      tf.dispose([x, g, b, mm, mv]);
+    });
+  });
 
   it("ReLU6's gradient by the kernel is tfjs's stock one on cpu exactly (both sides of 0 and 6, exactly 0 and 6, sizes not multiples of 4)", async () => {
     const x = tf.concat([tf.mul(tf.randomNormal([201], 0, 1, 'float32', 4), 5), tf.tensor1d([0, 6, -0, 6.0000005, 5.9999995, -7])]);

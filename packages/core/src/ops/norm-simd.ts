@@ -7,7 +7,7 @@
  *
  * On MobileNetV2's step the composed forms ran ~9 full-size element-wise kernels and reductions per
  * batch norm each way and five per ReLU6 gradient, each a separate pass over the data with its own
- * kernel-call cost; these run three passes (forward), two (backward) and one (ReLU6).
+ * kernel-call cost; these read x twice and write y once (forward), read x and dy twice and write ∂x once (backward), and run one pass (ReLU6).
  *
  * A batch norm whose only consumer is a ReLU6 (Keras MobileNetV2's bn → ReLU(max_value=6)) runs as
  * one kernel each way (`simdBatchNormRelu6Train`, chosen by the graph executor): the forward writes
