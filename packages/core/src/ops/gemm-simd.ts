@@ -1,8 +1,9 @@
 /**
- * forgetless's WebAssembly SIMD kernels for 1×1 convolutions at unit stride and dilation, and the
- * filter gradient of convolutions with few input channels (`simdConvFilterGrad`) (`gemm-simd.c`, linked into the depthwise kernels' module: `depthwise-simd.ts` binds it to tfjs-wasm's
- * memory), NHWC, float32: ∂W = xᵀ·dy read from x and dy in place, where tfjs's matMul needs x
- * transposed and dy packed (two full copies of the activations per layer), and ∂x = dy·Wᵀ. Run under
+ * forgetless's WebAssembly SIMD kernels for 1×1 convolutions at unit stride and dilation, and for
+ * the filter gradient of convolutions with few input channels (`simdConvFilterGrad`) (`gemm-simd.c`,
+ * linked into the depthwise kernels' module: `depthwise-simd.ts` binds it to tfjs-wasm's memory),
+ * NHWC, float32: ∂W = xᵀ·dy read from x and dy in place, where tfjs's matMul needs x transposed and dy
+ * packed (two full copies of the activations per layer), and ∂x = dy·Wᵀ. Run under
  * 'auto' on wasm where the module runs (`simdKernelsFor`) by forgetless's Conv2D gradient
  * (`gradients.ts`) and by the Conv2DBackpropFilter/Conv2DBackpropInput kernels forgetless registers
  * for wasm (`wasm-kernels.ts`: stock tfjs-layers models call those directly).
@@ -114,6 +115,10 @@ export function simdConvFilterGrad(
   if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC' && attrs.dataFormat !== 'channelsLast')
     throw new Error(`Conv2DBackpropFilter on wasm (forgetless): only NHWC is supported, got ${String(attrs.dataFormat)}`);
   const [kh, kw, c, o] = filterShape as [number, number, number, number];
+  if (x.shape.length !== 4 || dy.shape.length !== 4 || filterShape.length !== 4)
+    throw new Error(
+      `Conv2DBackpropFilter on wasm (forgetless): expected x and dy of rank 4 and a filter shape [kh, kw, C, O], got x [${x.shape}], dy [${dy.shape}], filter [${filterShape}]`,
+    );
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],
     [kh, kw, c, o],
@@ -123,15 +128,7 @@ export function simdConvFilterGrad(
     attrs.dimRoundingMode as 'round' | undefined,
     false,
   );
-  if (
-    x.shape.length !== 4 ||
-    x.shape[3] !== c ||
-    dy.shape.length !== 4 ||
-    dy.shape[0] !== x.shape[0] ||
-    dy.shape[1] !== info.outHeight ||
-    dy.shape[2] !== info.outWidth ||
-    dy.shape[3] !== o
-  )
+  if (x.shape[3] !== c || dy.shape[0] !== x.shape[0] || dy.shape[1] !== info.outHeight || dy.shape[2] !== info.outWidth || dy.shape[3] !== o)
     throw new Error(`Conv2DBackpropFilter on wasm (forgetless): x [${x.shape}] and dy [${dy.shape}] do not fit filter [${filterShape}] (output [${info.outShape}])`);
   const out = b.makeOutput([kh, kw, c, o], 'float32');
   const k = kh * kw * c;
