@@ -48,7 +48,7 @@ const LABEL: Record<ConvFormulation, string> = {
   'forward-conv': '0.1 (forward-conv)',
   im2col: 'im2col',
   composed: "before (composed: 'auto' without forgetless's SIMD kernels)",
-  auto: 'after (auto: SIMD depthwise, 1×1, batch norm, ReLU6 kernels; batch norm + ReLU6 fused)',
+  auto: 'after (auto: SIMD depthwise, 1×1, few-channel ∂W, batch norm, ReLU6 kernels; batch norm + ReLU6 fused)',
 };
 /** The row of stock tfjs-layers training a live tfjs-layers MobileNetV2 (not imported into forgetless). */
 const FIT_MEASURE = 'MobileNetV2 step by stock tfjs-layers (its own model, trainOnBatch as fit runs it)';
@@ -63,7 +63,7 @@ const AUTO_UNFUSED = "auto, layer fusions off (batch norm + ReLU6 apart, ZeroPad
  * `CONV_SPEED_ONLY=depthwise` restricts the workload to what the SIMD depthwise kernels change: the
  * DepthwiseConv2D and SeparableConv2D op rows, the MobileNetV2 step and its per-example importances
  * (and the PyTorch MobileNetV2 step beside it); `CONV_SPEED_ONLY=mobilenet` to the same plus the
- * MobileNetV2 1×1 Conv2D op rows (what the SIMD 1×1, batch norm and ReLU6 kernels change); unset,
+ * MobileNetV2 1×1 and stem (3×3 stride 2, 3→16) Conv2D op rows (what the SIMD 1×1, batch norm, ReLU6 and few-channel ∂W kernels change); unset,
  * everything runs.
  */
 const depthwiseOnly = () => process.env.CONV_SPEED_ONLY === 'depthwise' || process.env.CONV_SPEED_ONLY === 'mobilenet';
@@ -106,6 +106,8 @@ export function convCases(quick: boolean): ConvCase[] {
     { name: 'paper 2 conv2 3×3, 64→128', kind: 'conv2d', n: 32, h: 12, c: 64, o: 128, k: 3, s: 1, pad: 'valid' },
     { name: 'paper 2 conv3 3×3, 128→256', kind: 'conv2d', n: 32, h: 10, c: 128, o: 256, k: 3, s: 1, pad: 'valid' },
     { name: 'conv 3×3 stride 2, 32→64', kind: 'conv2d', n: 8, h: 24, c: 32, o: 64, k: 3, s: 2, pad: 'same' },
+    // the first layer (after ZeroPadding2D): its filter gradient was the step's most expensive kernel before forgetless's few-channel ∂W kernel
+    { name: 'MobileNetV2 stem 3×3 stride 2, 3→16 (97×97)', kind: 'conv2d', n: 8, h: 97, c: 3, o: 16, k: 3, s: 2, pad: 'valid' },
     { name: 'MobileNetV2 1×1 expand 16→96 (48×48)', kind: 'conv2d', n: 8, h: 48, c: 16, o: 96, k: 1, s: 1, pad: 'same' },
     { name: 'MobileNetV2 1×1 project 144→24 (24×24)', kind: 'conv2d', n: 8, h: 24, c: 144, o: 24, k: 1, s: 1, pad: 'same' },
     { name: 'MobileNetV2 depthwise 3×3, 144 (24×24)', kind: 'depthwise', n: 8, h: 24, c: 144, o: 1, k: 3, s: 1, pad: 'same' },
@@ -476,7 +478,9 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   say(`${mmName}: ${start.median.toFixed(1)} ms`);
 
   // ops: forward, input gradient, filter gradient, under each formulation, interleaved
-  for (const c of convCases(opts.quick).filter((c) => !depthwiseOnly() || c.kind !== 'conv2d' || (mobilenetOnly() && c.name.startsWith('MobileNetV2 1×1')))) {
+  for (const c of convCases(opts.quick).filter(
+    (c) => !depthwiseOnly() || c.kind !== 'conv2d' || (mobilenetOnly() && (c.name.startsWith('MobileNetV2 1×1') || c.name.startsWith('MobileNetV2 stem'))),
+  )) {
     const { passes, inputs } = casePasses(c);
     const shape = `x [${c.n},${c.h},${c.h},${c.c}], ${c.k}×${c.k}${c.s > 1 ? ` stride ${c.s}` : ''}, ${c.pad}`;
     try {
@@ -600,7 +604,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   rows.push(row(`${mmName}, alone, at the end`, '-', b, '-', 1, end, mmFlop, gflopsOf(end, mmFlop)));
   if (depthwiseOnly())
     notes.push(
-      `CONV_SPEED_ONLY=${process.env.CONV_SPEED_ONLY}: only the DepthwiseConv2D and SeparableConv2D ops${mobilenetOnly() ? ", MobileNetV2's 1×1 Conv2D ops" : ''}, the MobileNetV2 step and its per-example importances ran. Each op also has a 'warm caches' row: per round each formulation (rotated order) runs once untimed, then three times back to back (their mean is the round's sample), the matMul once untimed and once timed; the other op rows run each op right after another formulation or the 12 MB matMul, so with the inputs out of cache.`,
+      `CONV_SPEED_ONLY=${process.env.CONV_SPEED_ONLY}: only the DepthwiseConv2D and SeparableConv2D ops${mobilenetOnly() ? ", MobileNetV2's 1×1 and stem Conv2D ops" : ''}, the MobileNetV2 step and its per-example importances ran. Each op also has a 'warm caches' row: per round each formulation (rotated order) runs once untimed, then three times back to back (their mean is the round's sample), the matMul once untimed and once timed; the other op rows run each op right after another formulation or the 12 MB matMul, so with the inputs out of cache.`,
     );
   notes.push(
     `pct_of_matmul: a row's GFLOP/s over matmul_gflop_s, the GFLOP/s of a ${mmName} matMul timed in the same rounds as the row (each round runs every formulation and the matMul in a rotated order, so load from other processes falls on all alike); the matMul alone at the start and end of each backend's rows shows how much that load moved.`,

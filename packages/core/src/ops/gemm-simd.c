@@ -95,3 +95,98 @@ __attribute__((export_name("pw_input_grad"))) void pw_input_grad(const f32 *dy, 
     for (int o = 0; o < O; o++) wt[o * C + c] = w[c * O + o];
   gemm(dy, O, 1, wt, dx, P, C, O, 0);
 }
+
+/*
+ * ∂W of a general convolution (any kh×kw, stride, dilation, padding) with few input channels, as
+ * a product over patches built a chunk at a time (implicit im2col). With K = kh·kw·C and the patch row
+ * of output pixel r = (n, i, j),
+ *   X[r, (a, b, c)] = x[n, i·sh + a·dh − pt, j·sw + b·dw − pl, c]   (0 outside x),
+ * ∂W[(a, b, c), o] = Σ_r X[r, (a, b, c)]·dy[r, o] = Xᵀ·dy, the filter's [kh, kw, C, O] layout. For
+ * each chunk of up to kc output pixels the kernel writes their patch rows to X (kc·K4 floats of
+ * scratch, in cache; rows padded with zeros to K4 = K rounded up to a multiple of 4, so that the
+ * product runs in whole 4-row tiles), then adds Xᵀ·dy of the chunk to ∂W with the 1×1 filter
+ * gradient's micro-kernel (dy read in place; into scratch, K4·O floats after X, when K4 > K). Where
+ * C is a few channels (a network's stem: 3 → 16 or 32 at stride 2), building the patches is what
+ * tfjs's formulations spend their time on (transposes, a convolution with an Ho×Wo kernel); here
+ * each filter row of a patch is one run of kw·C floats of x (at unit dilation, inside x), copied
+ * by vectors.
+ */
+
+/* Patch rows of `cnt` pixels of output row (n, i), from column j on, into X (rows K4 apart). */
+INLINE void patch_rows(const f32 *xn, f32 *X, int cnt, int i, int j, int H, int W, int C, int K, int K4, int kh, int kw, int sh, int sw, int dh, int dwd, int pt,
+                       int pl) {
+  const int kwC = kw * C;
+  /* columns j whose kw taps all lie inside x, at unit dilation: [jlo, jhi) */
+  int jlo = j + cnt, jhi = j + cnt;
+  if (dwd == 1) {
+    jlo = pl > 0 ? (pl + sw - 1) / sw : 0;
+    jhi = W - kw + pl < 0 ? 0 : (W - kw + pl) / sw + 1;
+    if (jlo < j) jlo = j;
+    if (jhi > j + cnt) jhi = j + cnt;
+    if (jlo > jhi) jlo = jhi;
+  }
+  for (int a = 0; a < kh; a++) {
+    const int y = i * sh + a * dh - pt;
+    f32 *row = X + a * kwC;
+    if (y < 0 || y >= H) {
+      for (int r = 0; r < cnt; r++)
+        for (int e = 0; e < kwC; e++) row[r * K4 + e] = 0.f;
+      continue;
+    }
+    const f32 *xr = xn + y * W * C;
+    for (int jj = j; jj < j + cnt; jj++) {
+      f32 *out = row + (jj - j) * K4;
+      const int q0 = jj * sw - pl;
+      if (jj >= jlo && jj < jhi) {
+        const f32 *src = xr + q0 * C;
+        int e = 0;
+        for (; e + 4 <= kwC; e += 4) ST(out + e, LD(src + e));
+        for (; e < kwC; e++) out[e] = src[e];
+        continue;
+      }
+      for (int b = 0; b < kw; b++) {
+        const int q = q0 + b * dwd;
+        if (q < 0 || q >= W)
+          for (int c = 0; c < C; c++) out[b * C + c] = 0.f;
+        else
+          for (int c = 0; c < C; c++) out[b * C + c] = xr[q * C + c];
+      }
+    }
+  }
+  for (int r = 0; r < cnt; r++)
+    for (int e = K; e < K4; e++) X[r * K4 + e] = 0.f;
+}
+
+/* ∂W[K, O] (the [kh, kw, C, O] filter) of x [N, H, W, C] for dy [N, Ho, Wo, O]; X: kc·K4 (+ K4·O when K4 > K) floats of scratch. */
+__attribute__((export_name("conv_filter_grad"))) void conv_filter_grad(const f32 *x, const f32 *dy, f32 *dw, f32 *X, int N, int H, int W, int C, int Ho, int Wo,
+                                                                        int O, int kh, int kw, int sh, int sw, int dh, int dwd, int pt, int pl, int kc) {
+  const int K = kh * kw * C;
+  const int K4 = (K + 3) & ~3;
+  const int P = N * Ho * Wo;
+  f32 *acc = K4 == K ? dw : X + kc * K4; /* ∂W with the padded rows */
+  if (P == 0) {
+    for (int e = 0; e < K * O; e++) dw[e] = 0.f;
+    return;
+  }
+  int n = 0, i = 0, j = 0; /* the chunk's first pixel */
+  for (int p = 0; p < P; p += kc) {
+    const int rows = P - p < kc ? P - p : kc;
+    for (int r = 0; r < rows;) {
+      /* the rest of output row (n, i) from column j, or the rest of the chunk */
+      const int cnt = Wo - j < rows - r ? Wo - j : rows - r;
+      patch_rows(x + n * H * W * C, X + r * K4, cnt, i, j, H, W, C, K, K4, kh, kw, sh, sw, dh, dwd, pt, pl);
+      r += cnt;
+      j += cnt;
+      if (j == Wo) {
+        j = 0;
+        if (++i == Ho) {
+          i = 0;
+          n++;
+        }
+      }
+    }
+    gemm(X, 1, K4, dy + p * O, acc, K4, O, rows, p > 0);
+  }
+  if (acc != dw)
+    for (int e = 0; e < K * O; e++) dw[e] = acc[e];
+}

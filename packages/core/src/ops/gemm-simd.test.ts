@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
-import { depthwiseSimd } from './depthwise-simd.js';
+import { depthwiseSimd, simdKernelsStatus } from './depthwise-simd.js';
+import { DEPTHWISE_SIMD_SHARED_WASM, DEPTHWISE_SIMD_WASM } from './depthwise-simd.wasm.js';
 import { withConvFormulation } from './formulation.js';
 import { simdPointwiseForward } from './gemm-simd.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, withGradientMode } from './gradients.js';
@@ -74,4 +75,143 @@ describe("forgetless's SIMD 1×1 convolution kernels on wasm", () => {
       await tf.setBackend('cpu');
     },
   );
+});
+
+type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
+/** x shape, filter [kh, kw] and O (C = x's last axis), strides, dilations, padding. */
+type FewCase = { x: [number, number, number, number]; k: [number, number]; o: number; s: [number, number]; d: [number, number]; pad: Pad; what: string };
+const few: FewCase[] = [
+  { x: [1, 97, 97, 3], k: [3, 3], o: 16, s: [2, 2], d: [1, 1], pad: 'valid', what: "MobileNetV2's stem (ZeroPadding2D, then 3×3 stride 2 valid, 3 → 16)" },
+  { x: [3, 13, 12, 3], k: [3, 3], o: 32, s: [2, 2], d: [1, 1], pad: 'same', what: '3×3 stride 2 same, 3 → 32, batch 3' },
+  { x: [1, 23, 22, 3], k: [7, 7], o: 64, s: [2, 2], d: [1, 1], pad: 'same', what: '7×7 stride 2 same (pad 3 on top), 3 → 64' },
+  {
+    x: [1, 16, 16, 3],
+    k: [7, 7],
+    o: 64,
+    s: [2, 2],
+    d: [1, 1],
+    pad: [
+      [0, 0],
+      [3, 3],
+      [3, 3],
+      [0, 0],
+    ],
+    what: "ResNet's stem, explicit padding 3, 7×7 stride 2, 3 → 64",
+  },
+  { x: [2, 28, 28, 1], k: [5, 5], o: 64, s: [1, 1], d: [1, 1], pad: 'same', what: "paper 2's conv1 (5×5 same, 1 → 64)" },
+  { x: [3, 11, 10, 2], k: [3, 3], o: 6, s: [1, 1], d: [2, 2], pad: 'same', what: '3×3 dilation 2 same, O = 6, batch 3' },
+  { x: [1, 12, 13, 1], k: [3, 2], o: 5, s: [1, 1], d: [3, 2], pad: 'valid', what: '3×2 dilations [3, 2] valid, 1 → 5' },
+  { x: [3, 9, 11, 5], k: [2, 3], o: 7, s: [2, 1], d: [1, 1], pad: 'same', what: '2×3 strides [2, 1] same, 5 → 7 (K = 30)' },
+  { x: [1, 6, 5, 7], k: [1, 1], o: 9, s: [2, 2], d: [1, 1], pad: 'valid', what: '1×1 stride 2, 7 → 9' },
+];
+
+/** ∂W by tfjs's stock Conv2DBackpropFilter on cpu; a dilated filter as its undilated extent (stride 1), every d-th tap taken. */
+function stockFilterGrad(c: FewCase, x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor {
+  const [kh, kw] = c.k;
+  const [dh, dw] = c.d;
+  const ext = [(kh - 1) * dh + 1, (kw - 1) * dw + 1, x.shape[3], c.o];
+  const full = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: c.s, pad: c.pad, dataFormat: 'NHWC', filterShape: ext } as never) as tf.Tensor;
+  return dh === 1 && dw === 1 ? full : tf.stridedSlice(full, [0, 0, 0, 0], ext, [dh, dw, 1, 1]);
+}
+
+describe("forgetless's SIMD filter gradient for few input channels on wasm", () => {
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it.each(few)("$what: the kernel, forgetless's gradient and tf.grads match tfjs's stock Conv2DBackpropFilter on cpu within 1e-5", async (c) => {
+    await tf.setBackend('cpu'); // the reference on cpu, also after a failed case
+    const [kh, kw] = c.k;
+    const fs: [number, number, number, number] = [kh, kw, c.x[3], c.o];
+    const x = tf.randomNormal(c.x, 0, 1, 'float32', 1) as tf.Tensor4D;
+    const f = tf.randomNormal(fs, 0, 0.5, 'float32', 2) as tf.Tensor4D;
+    const y = tf.conv2d(x, f, c.s, c.pad, 'NHWC', c.d);
+    const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 3) as tf.Tensor4D;
+    const ref = stockFilterGrad(c, x, dy);
+    const [hx, hdy, hf, href] = [x, dy, f, ref].map(host) as Host[];
+    tf.dispose([x, f, y, dy, ref]);
+    await tf.setBackend('wasm');
+    ensureWasmKernels();
+    expect(depthwiseSimd(tf.backend())).toBeDefined();
+    const [xw, dyw, fw] = [dev(hx as Host), dev(hdy as Host), dev(hf as Host)] as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+    const explicit = Array.isArray(c.pad);
+    const dilated = c.d[0] !== 1 || c.d[1] !== 1;
+    await expectNoLeak(() => {
+      for (const formulation of ['auto', 'composed'] as const) {
+        // the composed fallback takes 'same'/'valid' only (wasm's kernel), as before
+        if (explicit && formulation === 'composed') continue;
+        const calls = () => simdKernelsStatus().calls.conv_filter_grad ?? 0;
+        const before = calls();
+        const got = withConvFormulation(formulation, () =>
+          tf.tidy(() => {
+            const out: tf.Tensor[] = [];
+            if (!dilated)
+              out.push(tf.engine().runKernel('Conv2DBackpropFilter', { x: xw, dy: dyw }, { strides: c.s, pad: c.pad, dataFormat: 'NHWC', filterShape: fs } as never) as tf.Tensor);
+            if (!explicit) out.push(conv2dBackpropFilter(xw, dyw, fs, c.s, c.pad as 'same', c.d));
+            out.push(tf.grad((w) => tf.sum(tf.mul(tf.conv2d(xw, w as tf.Tensor4D, c.s, c.pad, 'NHWC', c.d), dyw)))(fw));
+            return out.map(host);
+          }),
+        );
+        got.forEach((g, i) => expect(relErr(g.v, (href as Host).v), `${formulation} #${i}`).toBeLessThanOrEqual(1e-5));
+        expect(calls() - before, `${formulation}: conv_filter_grad calls`).toBe(formulation === 'auto' ? got.length : 0);
+      }
+    });
+    tf.dispose([xw, dyw, fw]);
+    await tf.setBackend('cpu');
+  });
+
+  it('conv_filter_grad writes nothing but its output and its scratch in the memory it imports, both variants', async () => {
+    await tf.setBackend('cpu');
+    for (const c of [few[6], few[2]] as FewCase[]) {
+      // K = 6 (padded to 8: ∂W through scratch) and K = 147 (also padded), then K = 4·k below
+      const [kh, kw] = c.k;
+      const fs: [number, number, number, number] = [kh, kw, c.x[3], c.o];
+      const x = tf.randomNormal(c.x, 0, 1, 'float32', 4) as tf.Tensor4D;
+      const info = tf.backend_util.computeConv2DInfo(c.x, fs as never, c.s, c.d, c.pad as 'same');
+      const dy = tf.randomNormal([c.x[0], info.outHeight, info.outWidth, c.o], 0, 1, 'float32', 5) as tf.Tensor4D;
+      const ref = stockFilterGrad(c, x, dy);
+      const [hx, hdy, href] = [x, dy, ref].map(host) as Host[];
+      tf.dispose([x, dy, ref]);
+      const k = kh * kw * c.x[3];
+      const k4 = (k + 3) & ~3;
+      for (const [variant, b64, shared] of [
+        ['plain', DEPTHWISE_SIMD_WASM, false],
+        ['shared', DEPTHWISE_SIMD_SHARED_WASM, true],
+      ] as const) {
+        const memory = new WebAssembly.Memory({ initial: 8, maximum: 16, shared } as WebAssembly.MemoryDescriptor);
+        const ex = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0))), { env: { memory } }).exports;
+        const heap = new Float32Array(memory.buffer);
+        heap.fill(Number.NaN);
+        const at = { x: 1001, dy: 30001, out: 70001, scratch: 90000 }; // float indices (8 mod 16 bytes, as tfjs-wasm's heap places tensors)
+        const kc = 16;
+        const scratchLen = kc * k4 + k4 * c.o;
+        heap.set((hx as Host).v, at.x);
+        heap.set((hdy as Host).v, at.dy);
+        const before = heap.slice();
+        (ex.conv_filter_grad as (...a: number[]) => void)(
+          at.x * 4,
+          at.dy * 4,
+          at.out * 4,
+          at.scratch * 4,
+          ...c.x,
+          info.outHeight,
+          info.outWidth,
+          c.o,
+          kh,
+          kw,
+          ...c.s,
+          ...c.d,
+          info.padInfo.top,
+          info.padInfo.left,
+          kc,
+        );
+        const n = (href as Host).v.length;
+        expect(relErr(heap.subarray(at.out, at.out + n), (href as Host).v), variant).toBeLessThanOrEqual(1e-5);
+        for (let i = 0; i < heap.length; i++) {
+          if ((i >= at.out && i < at.out + n) || (i >= at.scratch && i < at.scratch + scratchLen)) continue;
+          if (!Object.is(heap[i], before[i])) throw new Error(`${variant}: conv_filter_grad wrote float ${i}, outside its output and scratch`);
+        }
+      }
+    }
+  });
 });

@@ -1,14 +1,16 @@
 /**
- * forgetless's WebAssembly SIMD kernels for 1×1 convolutions at unit stride and dilation
- * (`gemm-simd.c`, linked into the depthwise kernels' module: `depthwise-simd.ts` binds it to tfjs-wasm's
- * memory), NHWC, float32: ∂W = xᵀ·dy read from x and dy in place, where tfjs's matMul needs x
- * transposed and dy packed (two full copies of the activations per layer), and ∂x = dy·Wᵀ. Run under
+ * forgetless's WebAssembly SIMD kernels for 1×1 convolutions at unit stride and dilation, and for
+ * the filter gradient of convolutions with few input channels (`simdConvFilterGrad`) (`gemm-simd.c`,
+ * linked into the depthwise kernels' module: `depthwise-simd.ts` binds it to tfjs-wasm's memory),
+ * NHWC, float32: ∂W = xᵀ·dy read from x and dy in place, where tfjs's matMul needs x transposed and dy
+ * packed (two full copies of the activations per layer), and ∂x = dy·Wᵀ. Run under
  * 'auto' on wasm where the module runs (`simdKernelsFor`) by forgetless's Conv2D gradient
  * (`gradients.ts`) and by the Conv2DBackpropFilter/Conv2DBackpropInput kernels forgetless registers
  * for wasm (`wasm-kernels.ts`: stock tfjs-layers models call those directly).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type Exports, type WasmHeapBackend, depthwiseSimd, simdKernelsFor } from './depthwise-simd.js';
+import { IM2COL_MIN_CHANNELS } from './im2col.js';
 
 const offset = (b: WasmHeapBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0] as number, (v[1] ?? v[0]) as number] : [(v as number) ?? 1, (v as number) ?? 1]);
@@ -78,3 +80,86 @@ export function simdPointwiseForward(ex: Exports, backend: unknown, x: tf.Tensor
 }
 
 export { depthwiseSimd };
+
+/**
+ * Whether a convolution's filter gradient runs on `conv_filter_grad` (`simdConvFilterGrad`) where the
+ * SIMD kernels run: fewer than `IM2COL_MIN_CHANNELS` input channels (a network's stem, grayscale
+ * inputs), any kernel size, stride, dilation and padding, NHWC. There tfjs's formulations spend their
+ * time on patches of a few floats; with more channels the im2col matMul and the 1×1 kernel serve.
+ */
+export function isFewChannelConv(filterShape: readonly number[], attrs: { dataFormat?: unknown }): boolean {
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC' && attrs.dataFormat !== 'channelsLast') return false;
+  return filterShape.length === 4 && (filterShape[2] as number) < IM2COL_MIN_CHANNELS;
+}
+
+/**
+ * Output pixels per chunk of `conv_filter_grad`'s patch rows (64·K4 floats of scratch: 7 KB at 3×3×3).
+ * 32 to 256 measured the same at MobileNetV2's stem; 128 and 256 were 10–15 % slower at 5×5×1 → 64.
+ */
+const PATCH_CHUNK = 64;
+
+/**
+ * ∂W [kh, kw, C, O] of a convolution of x [N, H, W, C] (any kernel size, stride, dilation, padding
+ * tfjs's Conv2D takes) for dy [N, Ho, Wo, O], by `conv_filter_grad` (patches a chunk at a time, then
+ * the 1×1 filter gradient's micro-kernel), as a wasm kernel function's output.
+ */
+export function simdConvFilterGrad(
+  ex: Exports,
+  backend: unknown,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  filterShape: readonly number[],
+  attrs: { strides?: unknown; dilations?: unknown; pad?: unknown; dimRoundingMode?: unknown; dataFormat?: unknown },
+): tf.TensorInfo {
+  const b = backend as WasmHeapBackend;
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC' && attrs.dataFormat !== 'channelsLast')
+    throw new Error(`Conv2DBackpropFilter on wasm (forgetless): only NHWC is supported, got ${String(attrs.dataFormat)}`);
+  const [kh, kw, c, o] = filterShape as [number, number, number, number];
+  if (x.shape.length !== 4 || dy.shape.length !== 4 || filterShape.length !== 4)
+    throw new Error(
+      `Conv2DBackpropFilter on wasm (forgetless): expected x and dy of rank 4 and a filter shape [kh, kw, C, O], got x [${x.shape}], dy [${dy.shape}], filter [${filterShape}]`,
+    );
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    [kh, kw, c, o],
+    pair(attrs.strides ?? 1),
+    pair(attrs.dilations ?? 1),
+    attrs.pad as 'same',
+    attrs.dimRoundingMode as 'round' | undefined,
+    false,
+  );
+  if (x.shape[3] !== c || dy.shape[0] !== x.shape[0] || dy.shape[1] !== info.outHeight || dy.shape[2] !== info.outWidth || dy.shape[3] !== o)
+    throw new Error(`Conv2DBackpropFilter on wasm (forgetless): x [${x.shape}] and dy [${dy.shape}] do not fit filter [${filterShape}] (output [${info.outShape}])`);
+  const out = b.makeOutput([kh, kw, c, o], 'float32');
+  const k = kh * kw * c;
+  if (k * o === 0) return out;
+  const k4 = (k + 3) & ~3;
+  const scratch = b.wasm._malloc((PATCH_CHUNK * k4 + k4 * o) * 4);
+  try {
+    ex.conv_filter_grad(
+      offset(b, x),
+      offset(b, dy),
+      offset(b, out),
+      scratch,
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      c,
+      info.outHeight,
+      info.outWidth,
+      o,
+      kh,
+      kw,
+      info.strideHeight,
+      info.strideWidth,
+      info.dilationHeight,
+      info.dilationWidth,
+      info.padInfo.top,
+      info.padInfo.left,
+      PATCH_CHUNK,
+    );
+  } finally {
+    b.wasm._free(scratch);
+  }
+  return out;
+}

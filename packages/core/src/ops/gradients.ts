@@ -5,6 +5,7 @@
  * | kernel                | ours                                                   | used in 'auto' when            |
  * | BatchMatMul           | ∂a = δ·bᵀ, ∂b = aᵀ·δ with explicit transposes          | backend is wasm (its matMul with transposeA/B is ~12× slower) |
  * | Conv2D                | ∂filter = Xᵀ·δ over patches (`im2col.ts`), or from forward convolutions | backend has no Conv2DBackpropFilter kernel (wasm) |
+ * | Conv2D                | ∂filter by forgetless's SIMD kernels (`gemm-simd.ts`): 1×1 unit-stride, or < 8 input channels | backend is wasm and the module runs there ('auto' only) |
  * | Conv2D                | ∂x = col2im(δ·Wᵀ), or a forward convolution at stride 1 | backend is wasm (its Conv2DBackpropInput is ~5× slower) |
  * | DepthwiseConv2dNative | ∂filter, ∂x by forgetless's SIMD kernels (`depthwise-simd.ts`) | backend is wasm and the module runs there ('auto' only) |
  * | DepthwiseConv2dNative | ∂filter, ∂x from forward depthwise convolutions        | backend lacks DepthwiseConv2dNativeBackpropFilter/Input (wasm) |
@@ -33,7 +34,7 @@ import { depthwiseInputGrad, formulatedDepthwiseFilterGrad } from './depthwise.j
 import { simdKernelsFor } from './depthwise-simd.js';
 import { maxPoolGrad } from './max-pool.js';
 import { normSimdUsable, simdClipGrad, simdRelu6Grad } from './norm-simd.js';
-import { isPointwise, pointwiseSimd } from './gemm-simd.js';
+import { isFewChannelConv, isPointwise, pointwiseSimd } from './gemm-simd.js';
 import { registerOwnGradient } from './own-gradients.js';
 import { ensureWasmKernels, isForgetlessKernel } from './wasm-kernels.js';
 
@@ -108,8 +109,10 @@ export function conv2dBackpropInput(
 
 /**
  * ∂filter of `tf.conv2d(x, filter, strides, pad, 'NHWC', dilation)` as forgetless's registered
- * gradient computes it: ours (`formulatedFilterGrad`: im2col, or forward convolutions) where the backend has
- * no Conv2DBackpropFilter kernel (wasm) or the conv is dilated, tfjs's kernel otherwise.
+ * gradient computes it: on wasm under 'auto', forgetless's SIMD kernels for 1×1 unit-stride convolutions
+ * and for fewer than 8 input channels (`gemm-simd.ts`); else ours (`formulatedFilterGrad`: im2col, or
+ * forward convolutions) where the backend has no Conv2DBackpropFilter kernel (wasm) or the conv is
+ * dilated, tfjs's kernel otherwise.
  */
 export function conv2dBackpropFilter(
   x: tf.Tensor4D,
@@ -123,6 +126,9 @@ export function conv2dBackpropFilter(
   const d = pair(dilation);
   // 1×1 at unit stride on wasm under 'auto': xᵀ·dy by forgetless's SIMD kernel (`gemm-simd.ts`), through wasm's Conv2DBackpropFilter (ours)
   const pointwise = pointwiseHere('Conv2DBackpropFilter', filterShape, s, d, x, dy);
+  // fewer than 8 input channels (a stem), any geometry, dilated too: patches a chunk at a time and the same micro-kernel, through the same kernel
+  const few = !pointwise && fewChannelsHere(filterShape, x, dy);
+  if (few) return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: s, pad, dataFormat: 'NHWC', filterShape, dilations: d } as never) as tf.Tensor4D;
   if (!pointwise && (isDilated(d) || use(missing('Conv2DBackpropFilter')))) return formulatedFilterGrad(x, dy, filterShape, s, pad, d);
   return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: s, pad, dataFormat: 'NHWC', filterShape } as never) as tf.Tensor4D;
 }
@@ -182,6 +188,17 @@ export function useFusedBatchNorm(x: tf.Tensor): boolean {
 function pointwiseHere(kernel: string, filterShape: readonly number[], s: readonly number[], d: readonly number[], ...tensors: tf.Tensor[]): boolean {
   if (mode === 'stock' || tf.getBackend() !== 'wasm' || !isPointwise(filterShape, { strides: s, dilations: d, pad: 'valid' })) return false;
   const k = tf.getKernel(kernel, 'wasm');
+  return k !== undefined && isForgetlessKernel(k) && pointwiseSimd(tf.backend(), ...tensors) !== undefined;
+}
+
+/**
+ * A convolution with fewer than 8 input channels whose ∂W forgetless's SIMD kernel takes here (wasm,
+ * 'auto', float32, the module running; `simdConvFilterGrad` in `gemm-simd.ts`, called by wasm's
+ * Conv2DBackpropFilter, ours).
+ */
+function fewChannelsHere(filterShape: readonly number[], ...tensors: tf.Tensor[]): boolean {
+  if (mode === 'stock' || tf.getBackend() !== 'wasm' || !isFewChannelConv(filterShape, {})) return false;
+  const k = tf.getKernel('Conv2DBackpropFilter', 'wasm');
   return k !== undefined && isForgetlessKernel(k) && pointwiseSimd(tf.backend(), ...tensors) !== undefined;
 }
 
