@@ -166,7 +166,10 @@ export function buildProgram(argv: readonly string[]): Command {
     .option('--collect', 'write the report of the sweep in --out from its finished cells, and exit (every cell must be done; see --partial)')
     .option(
       '--partial <dir>',
-      'with --collect: write a report of the cells done so far (each method and λ whose seeds are all done) to <dir>, while the sweep runs or after it stopped',
+      dflt(
+        'with --collect: write a report of the cells done so far (each method and λ whose seeds are all done) to <dir>, while the sweep runs or after it stopped',
+        'none: every cell must be done',
+      ),
     )
     .option('--detach', 'with --queue: enqueue and exit (default: wait for the cells, then write the report)')
     .option('--attempts <n>', dflt('with --queue: tries per cell (retries back off exponentially from 5 s)', '3'))
