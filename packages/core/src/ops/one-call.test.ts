@@ -50,7 +50,7 @@ describe('per-variable work in one kernel call on wasm', () => {
       const theirs = init.map((t) => tf.variable(t.clone()));
       const a = tf.train.adam(0.0037, 0.85, 0.995, 1e-6);
       const b = tf.train.adam(0.0037, 0.85, 0.995, 1e-6);
-      const named = (vars: tf.Variable[], gs: tf.Tensor[]): tf.NamedTensor[] => vars.map((v, i) => ({ name: v.name, tensor: gs[i] as tf.Tensor }));
+      const named = (vars: tf.Variable[], gs: tf.Tensor[]): { name: string; tensor: tf.Tensor }[] => vars.map((v, i) => ({ name: v.name, tensor: gs[i] as tf.Tensor }));
       const calls = simdKernelsStatus().calls.adam_update ?? 0;
       const before = tf.memory().numTensors;
       for (let k = 0; k < 5; k++) {
