@@ -97,8 +97,8 @@ __attribute__((export_name("pw_input_grad"))) void pw_input_grad(const f32 *dy, 
 }
 
 /*
- * ∂W of a general convolution (any kh×kw, stride, dilation, padding) with few input channels, as
- * a product over patches built a chunk at a time (implicit im2col). With K = kh·kw·C and the patch row
+ * ∂W of a general convolution (any kh×kw, stride, dilation, padding, channel count), as a product
+ * over patches built a chunk at a time (implicit im2col). With K = kh·kw·C and the patch row
  * of output pixel r = (n, i, j),
  *   X[r, (a, b, c)] = x[n, i·sh + a·dh − pt, j·sw + b·dw − pl, c]   (0 outside x),
  * ∂W[(a, b, c), o] = Σ_r X[r, (a, b, c)]·dy[r, o] = Xᵀ·dy, the filter's [kh, kw, C, O] layout. For
@@ -109,7 +109,9 @@ __attribute__((export_name("pw_input_grad"))) void pw_input_grad(const f32 *dy, 
  * C is a few channels (a network's stem: 3 → 16 or 32 at stride 2), building the patches is what
  * tfjs's formulations spend their time on (transposes, a convolution with an Ho×Wo kernel); here
  * each filter row of a patch is one run of kw·C floats of x (at unit dilation, inside x), copied
- * by vectors.
+ * by vectors. Where C is large the product dominates, and ∂W (K·O) outgrows the cache: it is then
+ * computed in blocks of kb rows, each over all pixels, with only the block's columns of the patches
+ * written (`conv_filter_grad`).
  */
 
 /*
