@@ -97,8 +97,8 @@ __attribute__((export_name("pw_input_grad"))) void pw_input_grad(const f32 *dy, 
 }
 
 /*
- * ∂W of a general convolution (any kh×kw, stride, dilation, padding) with few input channels, as
- * a product over patches built a chunk at a time (implicit im2col). With K = kh·kw·C and the patch row
+ * ∂W of a general convolution (any kh×kw, stride, dilation, padding, channel count), as a product
+ * over patches built a chunk at a time (implicit im2col). With K = kh·kw·C and the patch row
  * of output pixel r = (n, i, j),
  *   X[r, (a, b, c)] = x[n, i·sh + a·dh − pt, j·sw + b·dw − pl, c]   (0 outside x),
  * ∂W[(a, b, c), o] = Σ_r X[r, (a, b, c)]·dy[r, o] = Xᵀ·dy, the filter's [kh, kw, C, O] layout. For
@@ -109,13 +109,20 @@ __attribute__((export_name("pw_input_grad"))) void pw_input_grad(const f32 *dy, 
  * C is a few channels (a network's stem: 3 → 16 or 32 at stride 2), building the patches is what
  * tfjs's formulations spend their time on (transposes, a convolution with an Ho×Wo kernel); here
  * each filter row of a patch is one run of kw·C floats of x (at unit dilation, inside x), copied
- * by vectors.
+ * by vectors. Where C is large the product dominates, and ∂W (K·O) outgrows the cache: it is then
+ * computed in blocks of kb rows, each over all pixels, with only the block's columns of the patches
+ * written (`conv_filter_grad`).
  */
 
-/* Patch rows of `cnt` pixels of output row (n, i), from column j on, into X (rows K4 apart). */
-INLINE void patch_rows(const f32 *xn, f32 *X, int cnt, int i, int j, int H, int W, int C, int K, int K4, int kh, int kw, int sh, int sw, int dh, int dwd, int pt,
-                       int pl) {
+/*
+ * Columns [k0, k0 + bk4) of the patch rows of `cnt` pixels of output row (n, i), from column j on,
+ * into X (rows bk4 apart; columns past K zero). Filter row a holds columns [a·kw·C, (a + 1)·kw·C):
+ * the part of it in the block is one run of x where the pixel's kw taps lie inside x (unit dilation).
+ */
+INLINE void patch_rows(const f32 *xn, f32 *X, int cnt, int i, int j, int H, int W, int C, int K, int k0, int bk4, int kh, int kw, int sh, int sw, int dh, int dwd,
+                       int pt, int pl) {
   const int kwC = kw * C;
+  const int k1 = k0 + bk4 < K ? k0 + bk4 : K;
   /* columns j whose kw taps all lie inside x, at unit dilation: [jlo, jhi) */
   int jlo = j + cnt, jhi = j + cnt;
   if (dwd == 1) {
@@ -125,67 +132,82 @@ INLINE void patch_rows(const f32 *xn, f32 *X, int cnt, int i, int j, int H, int 
     if (jhi > j + cnt) jhi = j + cnt;
     if (jlo > jhi) jlo = jhi;
   }
-  for (int a = 0; a < kh; a++) {
+  for (int a = k0 / kwC; a < kh && a * kwC < k1; a++) {
+    const int lo = k0 > a * kwC ? k0 - a * kwC : 0;           /* the block's run of filter row a: [lo, hi) */
+    const int hi = k1 < (a + 1) * kwC ? k1 - a * kwC : kwC;
+    const int len = hi - lo;
     const int y = i * sh + a * dh - pt;
-    f32 *row = X + a * kwC;
+    f32 *row = X + a * kwC + lo - k0;
     if (y < 0 || y >= H) {
       for (int r = 0; r < cnt; r++)
-        for (int e = 0; e < kwC; e++) row[r * K4 + e] = 0.f;
+        for (int e = 0; e < len; e++) row[r * bk4 + e] = 0.f;
       continue;
     }
     const f32 *xr = xn + y * W * C;
     for (int jj = j; jj < j + cnt; jj++) {
-      f32 *out = row + (jj - j) * K4;
+      f32 *out = row + (jj - j) * bk4;
       const int q0 = jj * sw - pl;
       if (jj >= jlo && jj < jhi) {
-        const f32 *src = xr + q0 * C;
+        const f32 *src = xr + q0 * C + lo;
         int e = 0;
-        for (; e + 4 <= kwC; e += 4) ST(out + e, LD(src + e));
-        for (; e < kwC; e++) out[e] = src[e];
+        for (; e + 4 <= len; e += 4) ST(out + e, LD(src + e));
+        for (; e < len; e++) out[e] = src[e];
         continue;
       }
-      for (int b = 0; b < kw; b++) {
+      for (int b = lo / C; b * C < hi; b++) {
+        const int c0 = lo > b * C ? lo - b * C : 0, c1 = hi < (b + 1) * C ? hi - b * C : C;
         const int q = q0 + b * dwd;
+        f32 *o = out + b * C - lo;
         if (q < 0 || q >= W)
-          for (int c = 0; c < C; c++) out[b * C + c] = 0.f;
+          for (int c = c0; c < c1; c++) o[c] = 0.f;
         else
-          for (int c = 0; c < C; c++) out[b * C + c] = xr[q * C + c];
+          for (int c = c0; c < c1; c++) o[c] = xr[q * C + c];
       }
     }
   }
   for (int r = 0; r < cnt; r++)
-    for (int e = K; e < K4; e++) X[r * K4 + e] = 0.f;
+    for (int e = k1 - k0; e < bk4; e++) X[r * bk4 + e] = 0.f;
 }
 
-/* ∂W[K, O] (the [kh, kw, C, O] filter) of x [N, H, W, C] for dy [N, Ho, Wo, O]; X: kc·K4 (+ K4·O when K4 > K) floats of scratch. */
+/*
+ * ∂W[K, O] (the [kh, kw, C, O] filter) of x [N, H, W, C] for dy [N, Ho, Wo, O]. ∂W is computed in
+ * blocks of kb rows (a multiple of 4; kb ≥ K: one block), each over all pixels in chunks of kc: the
+ * block (kb·O floats) stays in cache while the pixels stream by, where one block of all K rows is
+ * reloaded from memory once per chunk at wide layers (3×3 512 → 512: 9 MB). X: kc·min(kb, K4)
+ * (+ K4·O when K4 > K) floats of scratch.
+ */
 __attribute__((export_name("conv_filter_grad"))) void conv_filter_grad(const f32 *x, const f32 *dy, f32 *dw, f32 *X, int N, int H, int W, int C, int Ho, int Wo,
-                                                                        int O, int kh, int kw, int sh, int sw, int dh, int dwd, int pt, int pl, int kc) {
+                                                                        int O, int kh, int kw, int sh, int sw, int dh, int dwd, int pt, int pl, int kc, int kb) {
   const int K = kh * kw * C;
   const int K4 = (K + 3) & ~3;
   const int P = N * Ho * Wo;
-  f32 *acc = K4 == K ? dw : X + kc * K4; /* ∂W with the padded rows */
+  if (kb > K4) kb = K4;
+  f32 *acc = K4 == K ? dw : X + kc * kb; /* ∂W with the padded rows */
   if (P == 0) {
     for (int e = 0; e < K * O; e++) dw[e] = 0.f;
     return;
   }
-  int n = 0, i = 0, j = 0; /* the chunk's first pixel */
-  for (int p = 0; p < P; p += kc) {
-    const int rows = P - p < kc ? P - p : kc;
-    for (int r = 0; r < rows;) {
-      /* the rest of output row (n, i) from column j, or the rest of the chunk */
-      const int cnt = Wo - j < rows - r ? Wo - j : rows - r;
-      patch_rows(x + n * H * W * C, X + r * K4, cnt, i, j, H, W, C, K, K4, kh, kw, sh, sw, dh, dwd, pt, pl);
-      r += cnt;
-      j += cnt;
-      if (j == Wo) {
-        j = 0;
-        if (++i == Ho) {
-          i = 0;
-          n++;
+  for (int k0 = 0; k0 < K4; k0 += kb) {
+    const int bk4 = K4 - k0 < kb ? K4 - k0 : kb;
+    int n = 0, i = 0, j = 0; /* the chunk's first pixel */
+    for (int p = 0; p < P; p += kc) {
+      const int rows = P - p < kc ? P - p : kc;
+      for (int r = 0; r < rows;) {
+        /* the rest of output row (n, i) from column j, or the rest of the chunk */
+        const int cnt = Wo - j < rows - r ? Wo - j : rows - r;
+        patch_rows(x + n * H * W * C, X + r * bk4, cnt, i, j, H, W, C, K, k0, bk4, kh, kw, sh, sw, dh, dwd, pt, pl);
+        r += cnt;
+        j += cnt;
+        if (j == Wo) {
+          j = 0;
+          if (++i == Ho) {
+            i = 0;
+            n++;
+          }
         }
       }
+      gemm(X, 1, bk4, dy + p * O, acc + k0 * O, bk4, O, rows, p > 0);
     }
-    gemm(X, 1, K4, dy + p * O, acc, K4, O, rows, p > 0);
   }
   if (acc != dw)
     for (int e = 0; e < K * O; e++) dw[e] = acc[e];

@@ -6,7 +6,7 @@ import '../gradients.js';
 import { depthwiseSimd, simdKernelsStatus } from './depthwise-simd.js';
 import { DEPTHWISE_SIMD_SHARED_WASM, DEPTHWISE_SIMD_WASM } from './depthwise-simd.wasm.js';
 import { withConvFormulation } from './formulation.js';
-import { simdPointwiseForward } from './gemm-simd.js';
+import { filterGradBlock, simdPointwiseForward } from './gemm-simd.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, withGradientMode } from './gradients.js';
 import { ensureWasmKernels } from './wasm-kernels.js';
 import { type Host, host, dev } from './wasm.test-helpers.js';
@@ -103,6 +103,17 @@ const few: FewCase[] = [
   { x: [1, 12, 13, 1], k: [3, 2], o: 5, s: [1, 1], d: [3, 2], pad: 'valid', what: '3×2 dilations [3, 2] valid, 1 → 5' },
   { x: [3, 9, 11, 5], k: [2, 3], o: 7, s: [2, 1], d: [1, 1], pad: 'same', what: '2×3 strides [2, 1] same, 5 → 7 (K = 30)' },
   { x: [1, 6, 5, 7], k: [1, 1], o: 9, s: [2, 2], d: [1, 1], pad: 'valid', what: '1×1 stride 2, 7 → 9' },
+  // 8 or more input channels (every Conv2D is routed since "the filter gradient of every Conv2D on SIMD")
+  { x: [1, 9, 10, 8], k: [3, 3], o: 13, s: [1, 1], d: [1, 1], pad: 'same', what: '3×3 same, 8 → 13, batch 1' },
+  { x: [3, 11, 9, 12], k: [3, 3], o: 10, s: [2, 2], d: [1, 1], pad: 'valid', what: '3×3 stride 2 valid, 12 → 10, batch 3' },
+  { x: [3, 10, 11, 9], k: [3, 3], o: 6, s: [1, 1], d: [2, 2], pad: 'same', what: '3×3 dilation 2 same, 9 → 6, batch 3' },
+  { x: [1, 8, 9, 16], k: [1, 7], o: 12, s: [1, 1], d: [1, 1], pad: 'same', what: '1×7 same, 16 → 12' },
+  { x: [2, 9, 8, 16], k: [7, 1], o: 18, s: [1, 1], d: [1, 1], pad: 'same', what: '7×1 same, 16 → 18, batch 2' },
+  { x: [1, 8, 8, 24], k: [1, 1], o: 10, s: [2, 2], d: [1, 1], pad: 'same', what: '1×1 stride 2 same, 24 → 10' },
+  // ∂W in blocks (K4·O over `filterGradBlock`'s one-block limit): blocks end inside taps and filter rows
+  { x: [1, 6, 7, 57], k: [3, 3], o: 255, s: [1, 1], d: [1, 1], pad: 'same', what: 'blocked: 3×3 same, 57 → 255 (K = 513, padded: ∂W through scratch)' },
+  { x: [3, 5, 6, 64], k: [3, 3], o: 230, s: [1, 1], d: [1, 1], pad: 'valid', what: 'blocked: 3×3 valid, 64 → 230, batch 3 (K = 576)' },
+  { x: [1, 9, 9, 60], k: [3, 3], o: 250, s: [1, 1], d: [2, 2], pad: 'valid', what: 'blocked: 3×3 dilation 2 valid, 60 → 250' },
 ];
 
 /** ∂W by tfjs's stock Conv2DBackpropFilter on cpu; a dilated filter as its undilated extent (stride 1), every d-th tap taken. */
@@ -114,7 +125,7 @@ function stockFilterGrad(c: FewCase, x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor
   return dh === 1 && dw === 1 ? full : tf.stridedSlice(full, [0, 0, 0, 0], ext, [dh, dw, 1, 1]);
 }
 
-describe("forgetless's SIMD filter gradient for few input channels on wasm", () => {
+describe("forgetless's SIMD filter gradient of every Conv2D (few input channels and wide) on wasm", () => {
   afterAll(async () => {
     await tf.setBackend('cpu');
   });
@@ -160,9 +171,16 @@ describe("forgetless's SIMD filter gradient for few input channels on wasm", () 
     await tf.setBackend('cpu');
   });
 
-  it('conv_filter_grad writes nothing but its output and its scratch in the memory it imports, both variants', async () => {
+  it('the blocked cases are blocked, the others one block', () => {
+    for (const c of few) {
+      const k4 = (c.k[0] * c.k[1] * c.x[3] + 3) & ~3;
+      expect(filterGradBlock(k4, c.o) < k4, c.what).toBe(c.what.startsWith('blocked'));
+    }
+  });
+
+  it('conv_filter_grad writes nothing but its output and its scratch in the memory it imports, both variants, one block and blocks of 8 rows', async () => {
     await tf.setBackend('cpu');
-    for (const c of [few[6], few[2]] as FewCase[]) {
+    for (const c of [few[6], few[2], few.find((f) => f.what.startsWith('3×3 dilation 2 same, 9'))] as FewCase[]) {
       // K = 6 (padded to 8: ∂W through scratch) and K = 147 (also padded), then K = 4·k below
       const [kh, kw] = c.k;
       const fs: [number, number, number, number] = [kh, kw, c.x[3], c.o];
@@ -174,9 +192,11 @@ describe("forgetless's SIMD filter gradient for few input channels on wasm", () 
       tf.dispose([x, dy, ref]);
       const k = kh * kw * c.x[3];
       const k4 = (k + 3) & ~3;
-      for (const [variant, b64, shared] of [
-        ['plain', DEPTHWISE_SIMD_WASM, false],
-        ['shared', DEPTHWISE_SIMD_SHARED_WASM, true],
+      for (const [variant, b64, shared, kb] of [
+        ['plain', DEPTHWISE_SIMD_WASM, false, k4],
+        ['shared', DEPTHWISE_SIMD_SHARED_WASM, true, k4],
+        ['plain, blocks of 8', DEPTHWISE_SIMD_WASM, false, 8],
+        ['shared, blocks of 8', DEPTHWISE_SIMD_SHARED_WASM, true, 8],
       ] as const) {
         const memory = new WebAssembly.Memory({ initial: 8, maximum: 16, shared } as WebAssembly.MemoryDescriptor);
         const ex = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0))), { env: { memory } }).exports;
@@ -184,7 +204,7 @@ describe("forgetless's SIMD filter gradient for few input channels on wasm", () 
         heap.fill(Number.NaN);
         const at = { x: 1001, dy: 30001, out: 70001, scratch: 90000 }; // float indices (8 mod 16 bytes, as tfjs-wasm's heap places tensors)
         const kc = 16;
-        const scratchLen = kc * k4 + k4 * c.o;
+        const scratchLen = kc * kb + (k4 > k ? k4 * c.o : 0);
         heap.set((hx as Host).v, at.x);
         heap.set((hdy as Host).v, at.dy);
         const before = heap.slice();
@@ -204,6 +224,7 @@ describe("forgetless's SIMD filter gradient for few input channels on wasm", () 
           info.padInfo.top,
           info.padInfo.left,
           kc,
+          kb,
         );
         const n = (href as Host).v.length;
         expect(relErr(heap.subarray(at.out, at.out + n), (href as Host).v), variant).toBeLessThanOrEqual(1e-5);

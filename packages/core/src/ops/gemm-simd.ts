@@ -1,6 +1,6 @@
 /**
  * forgetless's WebAssembly SIMD kernels for 1×1 convolutions at unit stride and dilation, and for
- * the filter gradient of convolutions with few input channels (`simdConvFilterGrad`) (`gemm-simd.c`,
+ * the filter gradient of every other convolution (`simdConvFilterGrad`) (`gemm-simd.c`,
  * linked into the depthwise kernels' module: `depthwise-simd.ts` binds it to tfjs-wasm's memory),
  * NHWC, float32: ∂W = xᵀ·dy read from x and dy in place, where tfjs's matMul needs x transposed and dy
  * packed (two full copies of the activations per layer), and ∂x = dy·Wᵀ. Run under
@@ -10,7 +10,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type Exports, type WasmHeapBackend, depthwiseSimd, simdKernelsFor } from './depthwise-simd.js';
-import { IM2COL_MIN_CHANNELS } from './im2col.js';
 
 const offset = (b: WasmHeapBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0] as number, (v[1] ?? v[0]) as number] : [(v as number) ?? 1, (v as number) ?? 1]);
@@ -83,13 +82,15 @@ export { depthwiseSimd };
 
 /**
  * Whether a convolution's filter gradient runs on `conv_filter_grad` (`simdConvFilterGrad`) where the
- * SIMD kernels run: fewer than `IM2COL_MIN_CHANNELS` input channels (a network's stem, grayscale
- * inputs), any kernel size, stride, dilation and padding, NHWC. There tfjs's formulations spend their
- * time on patches of a few floats; with more channels the im2col matMul and the 1×1 kernel serve.
+ * SIMD kernels run and the 1×1 unit-stride kernel (`isPointwise`, checked first) does not: every NHWC
+ * Conv2D, any kernel size, stride, dilation and padding. With few input channels (a stem) tfjs's
+ * formulations spend their time on patches of a few floats; with more, the kernel beat im2col + the
+ * matMul at every measured shape of real nets (0.5–0.9× its time, benchmark README "The filter
+ * gradient of every Conv2D on SIMD"), ∂W kept in cache-sized blocks (`filterGradBlock`).
  */
-export function isFewChannelConv(filterShape: readonly number[], attrs: { dataFormat?: unknown }): boolean {
+export function isSimdFilterGradConv(filterShape: readonly number[], attrs: { dataFormat?: unknown }): boolean {
   if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC' && attrs.dataFormat !== 'channelsLast') return false;
-  return filterShape.length === 4 && (filterShape[2] as number) < IM2COL_MIN_CHANNELS;
+  return filterShape.length === 4;
 }
 
 /**
@@ -97,6 +98,21 @@ export function isFewChannelConv(filterShape: readonly number[], attrs: { dataFo
  * 32 to 256 measured the same at MobileNetV2's stem; 128 and 256 were 10–15 % slower at 5×5×1 → 64.
  */
 const PATCH_CHUNK = 64;
+
+/**
+ * ∂W floats that `conv_filter_grad` keeps as one block over all pixels (512 KB, the L2 of a core
+ * here), and the block size past that (128 KB). Measured at 3×3 512 → 512 (14², batch 2): 128 KB
+ * blocks 0.87× im2col's time, 256 KB 0.93×, 512 KB 1.02×, one block of all of ∂W (9 MB) 1.02×;
+ * paper 2's conv2 (∂W 288 KB) is 11 % faster as one block than in 128 KB blocks. Chunks of 128
+ * pixels were slower than 64 at every block size.
+ */
+const DW_ONE_BLOCK_FLOATS = 1 << 17;
+const DW_BLOCK_FLOATS = 1 << 15;
+
+/** Rows of ∂W per block of `conv_filter_grad`: all K4 where K4·O fits `DW_ONE_BLOCK_FLOATS`, else the most that fit `DW_BLOCK_FLOATS`, a multiple of 4. */
+export function filterGradBlock(k4: number, o: number): number {
+  return k4 * o <= DW_ONE_BLOCK_FLOATS ? k4 : Math.max(4, Math.floor(DW_BLOCK_FLOATS / Math.max(1, o)) & ~3);
+}
 
 /**
  * ∂W [kh, kw, C, O] of a convolution of x [N, H, W, C] (any kernel size, stride, dilation, padding
@@ -134,7 +150,9 @@ export function simdConvFilterGrad(
   const k = kh * kw * c;
   if (k * o === 0) return out;
   const k4 = (k + 3) & ~3;
-  const scratch = b.wasm._malloc((PATCH_CHUNK * k4 + k4 * o) * 4);
+  const kc = PATCH_CHUNK;
+  const kb = Math.min(k4, filterGradBlock(k4, o));
+  const scratch = b.wasm._malloc((kc * kb + (k4 > k ? k4 * o : 0)) * 4);
   try {
     ex.conv_filter_grad(
       offset(b, x),
@@ -156,7 +174,8 @@ export function simdConvFilterGrad(
       info.dilationWidth,
       info.padInfo.top,
       info.padInfo.left,
-      PATCH_CHUNK,
+      kc,
+      kb,
     );
   } finally {
     b.wasm._free(scratch);

@@ -34,7 +34,7 @@ import { depthwiseInputGrad, formulatedDepthwiseFilterGrad } from './depthwise.j
 import { simdKernelsFor } from './depthwise-simd.js';
 import { maxPoolGrad } from './max-pool.js';
 import { normSimdUsable, simdClipGrad, simdRelu6Grad } from './norm-simd.js';
-import { isFewChannelConv, isPointwise, pointwiseSimd } from './gemm-simd.js';
+import { isSimdFilterGradConv, isPointwise, pointwiseSimd } from './gemm-simd.js';
 import { registerOwnGradient } from './own-gradients.js';
 import { ensureWasmKernels, isForgetlessKernel } from './wasm-kernels.js';
 
@@ -109,8 +109,8 @@ export function conv2dBackpropInput(
 
 /**
  * ∂filter of `tf.conv2d(x, filter, strides, pad, 'NHWC', dilation)` as forgetless's registered
- * gradient computes it: on wasm under 'auto', forgetless's SIMD kernels for 1×1 unit-stride convolutions
- * and for fewer than 8 input channels (`gemm-simd.ts`); else ours (`formulatedFilterGrad`: im2col, or
+ * gradient computes it: on wasm under 'auto', forgetless's SIMD kernels, one for 1×1 unit-stride
+ * convolutions and one for every other convolution (`gemm-simd.ts`); else ours (`formulatedFilterGrad`: im2col, or
  * forward convolutions) where the backend has no Conv2DBackpropFilter kernel (wasm) or the conv is
  * dilated, tfjs's kernel otherwise.
  */
@@ -126,9 +126,9 @@ export function conv2dBackpropFilter(
   const d = pair(dilation);
   // 1×1 at unit stride on wasm under 'auto': xᵀ·dy by forgetless's SIMD kernel (`gemm-simd.ts`), through wasm's Conv2DBackpropFilter (ours)
   const pointwise = pointwiseHere('Conv2DBackpropFilter', filterShape, s, d, x, dy);
-  // fewer than 8 input channels (a stem), any geometry, dilated too: patches a chunk at a time and the same micro-kernel, through the same kernel
-  const few = !pointwise && fewChannelsHere(filterShape, x, dy);
-  if (few) return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: s, pad, dataFormat: 'NHWC', filterShape, dilations: d } as never) as tf.Tensor4D;
+  // every other conv, any geometry, dilated too: patches a chunk at a time and the same micro-kernel, ∂W in cache-sized blocks, through the same kernel
+  const patches = !pointwise && simdFilterGradHere(filterShape, x, dy);
+  if (patches) return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: s, pad, dataFormat: 'NHWC', filterShape, dilations: d } as never) as tf.Tensor4D;
   if (!pointwise && (isDilated(d) || use(missing('Conv2DBackpropFilter')))) return formulatedFilterGrad(x, dy, filterShape, s, pad, d);
   return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: s, pad, dataFormat: 'NHWC', filterShape } as never) as tf.Tensor4D;
 }
@@ -192,12 +192,12 @@ function pointwiseHere(kernel: string, filterShape: readonly number[], s: readon
 }
 
 /**
- * A convolution with fewer than 8 input channels whose ∂W forgetless's SIMD kernel takes here (wasm,
+ * A convolution whose ∂W forgetless's patch SIMD kernel takes here (every NHWC one; wasm,
  * 'auto', float32, the module running; `simdConvFilterGrad` in `gemm-simd.ts`, called by wasm's
  * Conv2DBackpropFilter, ours).
  */
-function fewChannelsHere(filterShape: readonly number[], ...tensors: tf.Tensor[]): boolean {
-  if (mode === 'stock' || tf.getBackend() !== 'wasm' || !isFewChannelConv(filterShape, {})) return false;
+function simdFilterGradHere(filterShape: readonly number[], ...tensors: tf.Tensor[]): boolean {
+  if (mode === 'stock' || tf.getBackend() !== 'wasm' || !isSimdFilterGradConv(filterShape, {})) return false;
   const k = tf.getKernel('Conv2DBackpropFilter', 'wasm');
   return k !== undefined && isForgetlessKernel(k) && pointwiseSimd(tf.backend(), ...tensors) !== undefined;
 }

@@ -4,7 +4,7 @@
  * not through a gradient forgetless could replace):
  * - Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter and DepthwiseConv2dNativeBackpropInput,
  *   which the wasm backend lacks: the depthwise ones, and Conv2DBackpropFilter of 1×1 unit-stride
- *   convolutions and of convolutions with fewer than 8 input channels, by forgetless's WebAssembly
+ *   convolutions and of every other convolution, by forgetless's WebAssembly
  *   SIMD kernels under 'auto' (`depthwise-simd.ts`, `gemm-simd.ts`), otherwise composed of the ops
  *   forgetless's own gradients use (`im2col.ts`, `conv2d.ts`, `depthwise.ts`: matMul, convolutions,
  *   slices and pads that wasm has);
@@ -26,7 +26,7 @@ import type { Padding } from './conv2d.js';
 import { depthwiseInputGrad, formulatedDepthwiseFilterGrad } from './depthwise.js';
 import { simdDepthwiseFilterGrad, simdDepthwiseForward, simdDepthwiseInputGrad, simdKernelsFor } from './depthwise-simd.js';
 import { getConvFormulation, isAutoFormulation, onConvFormulation } from './formulation.js';
-import { isFewChannelConv, isPointwise, pointwiseSimd, simdConvFilterGrad, simdPointwiseFilterGrad, simdPointwiseForward, simdPointwiseInputGrad } from './gemm-simd.js';
+import { isSimdFilterGradConv, isPointwise, pointwiseSimd, simdConvFilterGrad, simdPointwiseFilterGrad, simdPointwiseForward, simdPointwiseInputGrad } from './gemm-simd.js';
 import { simdRelu6 } from './norm-simd.js';
 import { formulatedFilterGrad } from './im2col.js';
 import { maxPoolGrad } from './max-pool.js';
@@ -298,9 +298,9 @@ const BACKPROP: tf.KernelConfig[] = [
       // 1×1 at unit stride: xᵀ·dy by forgetless's SIMD kernel under 'auto' (`gemm-simd.ts`)
       const simd = isPointwise(attrs.filterShape as number[], attrs) ? pointwiseSimd(backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo) : undefined;
       if (simd) return simdPointwiseFilterGrad(simd, backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, attrs.filterShape as number[]);
-      // few input channels (a stem: 3×3 stride 2, 3 → 16): patches a chunk at a time + the same micro-kernel (`gemm-simd.ts`)
-      const few = isFewChannelConv(attrs.filterShape as number[], attrs) ? pointwiseSimd(backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo) : undefined;
-      if (few) return simdConvFilterGrad(few, backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, attrs.filterShape as number[], attrs);
+      // every other conv (a stem, 3×3 512 → 512, strided, dilated): patches a chunk at a time + the same micro-kernel, ∂W in cache-sized blocks (`gemm-simd.ts`)
+      const patches = isSimdFilterGradConv(attrs.filterShape as number[], attrs) ? pointwiseSimd(backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo) : undefined;
+      if (patches) return simdConvFilterGrad(patches, backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, attrs.filterShape as number[], attrs);
       const g = geometry('Conv2DBackpropFilter', attrs);
       return tf.tidy(() => formulatedFilterGrad(t4(inputs.x), t4(inputs.dy), attrs.filterShape as number[], g.s, g.pad, g.d));
     }) as unknown as tf.KernelFunc,
