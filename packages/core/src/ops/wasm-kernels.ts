@@ -26,7 +26,16 @@ import type { Padding } from './conv2d.js';
 import { depthwiseInputGrad, formulatedDepthwiseFilterGrad } from './depthwise.js';
 import { simdDepthwiseFilterGrad, simdDepthwiseForward, simdDepthwiseInputGrad, simdKernelsFor } from './depthwise-simd.js';
 import { getConvFormulation, isAutoFormulation, onConvFormulation } from './formulation.js';
-import { isFewChannelConv, isPointwise, pointwiseSimd, simdConvFilterGrad, simdPointwiseFilterGrad, simdPointwiseForward, simdPointwiseInputGrad } from './gemm-simd.js';
+import {
+  isFewChannelConv,
+  isPointwise,
+  pointwiseSimd,
+  simdConvFilterGrad,
+  simdConvForward,
+  simdPointwiseFilterGrad,
+  simdPointwiseForward,
+  simdPointwiseInputGrad,
+} from './gemm-simd.js';
 import { simdRelu6 } from './norm-simd.js';
 import { formulatedFilterGrad } from './im2col.js';
 import { maxPoolGrad } from './max-pool.js';
@@ -456,7 +465,10 @@ const REPLACEMENTS: tf.KernelConfig[] = [
     kernelFunc: ((args: KernelArgs) => {
       const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
       const simd = isPointwise(filter.shape, args.attrs) ? pointwiseSimd(args.backend, x, filter) : undefined;
-      return simd ? simdPointwiseForward(simd, args.backend, x, filter) : stockKernel('Conv2D', args);
+      if (simd) return simdPointwiseForward(simd, args.backend, x, filter);
+      // few input channels (a network's stem): patches a chunk at a time + the 1×1 forward's micro-kernel
+      const few = isFewChannelConv(filter.shape, args.attrs) ? pointwiseSimd(args.backend, x, filter) : undefined;
+      return few ? simdConvForward(few, args.backend, x, filter, args.attrs) : stockKernel('Conv2D', args);
     }) as unknown as tf.KernelFunc,
   },
   {
