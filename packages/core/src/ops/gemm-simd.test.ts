@@ -1,15 +1,18 @@
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
 import { depthwiseSimd, simdKernelsStatus } from './depthwise-simd.js';
 import { DEPTHWISE_SIMD_SHARED_WASM, DEPTHWISE_SIMD_WASM } from './depthwise-simd.wasm.js';
-import { withConvFormulation } from './formulation.js';
+import { loadLayersModelFromArtifacts } from '../keras/load.js';
+import { Rng } from '../rng.js';
+import { withConvFormulation, withLayerFusion } from './formulation.js';
 import { simdPointwiseForward } from './gemm-simd.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, withGradientMode } from './gradients.js';
 import { ensureWasmKernels } from './wasm-kernels.js';
-import { type Host, host, dev } from './wasm.test-helpers.js';
+import { type Host, host, dev, onWasm } from './wasm.test-helpers.js';
 
 // [N, H, W, C, O, stride]: channels not multiples of 4 or 8, one example and three, more pixels than a reduction chunk (256), stride 2 (not taken: the composed path)
 const cases: Array<[number, number, number, number, number, number]> = [
@@ -321,5 +324,84 @@ describe("forgetless's SIMD forward for few input channels on wasm", () => {
         }
       }
     }
+  });
+});
+
+describe('ZeroPadding2D folded into a following conv with few input channels', () => {
+  it('a stock tfjs-layers model (ZeroPadding2D → Conv2D stride 2 valid, twice) imported into forgetless takes one SGD step on wasm as on cpu, the paddings folded as run apart', async () => {
+    const input = tfl.input({ shape: [13, 12, 3] });
+    const pad = (p: [[number, number], [number, number]]) => tfl.layers.zeroPadding2d({ padding: p });
+    const conv = (filters: number, seed: number) =>
+      tfl.layers.conv2d({
+        filters,
+        kernelSize: 3,
+        strides: 2,
+        padding: 'valid',
+        activation: 'relu',
+        kernelInitializer: 'glorotNormal',
+        biasInitializer: 'glorotNormal',
+        seed,
+      } as never);
+    // the stem as Keras MobileNetV2 pads it (uneven), then a second one that is not first (its ∂x is needed), 5 → 7 channels
+    let h = conv(5, 1).apply(
+      pad([
+        [0, 1],
+        [0, 1],
+      ]).apply(input),
+    ) as tfl.SymbolicTensor;
+    h = conv(7, 2).apply(
+      pad([
+        [1, 1],
+        [2, 1],
+      ]).apply(h),
+    ) as tfl.SymbolicTensor;
+    const out = tfl.layers.dense({ units: 4, kernelInitializer: 'glorotNormal', seed: 3 } as never).apply(tfl.layers.globalAveragePooling2d({}).apply(h)) as tfl.SymbolicTensor;
+    const keras = tfl.model({ inputs: input, outputs: out });
+    let artifacts: tf.io.ModelArtifacts | undefined;
+    await keras.save(
+      tf.io.withSaveHandler(async (a) => {
+        artifacts = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    keras.dispose();
+    const xs = tf.tidy(() => host(tf.randomNormal([3, 13, 12, 3], 0, 1, 'float32', 11)));
+    /** One SGD step (lr 0.5, mean squared output): the weights after it, and the kernels run. */
+    const step = async () => {
+      const loaded = await loadLayersModelFromArtifacts(artifacts as tf.io.ModelArtifacts);
+      const m = loaded.model;
+      let got: ({ name: string } & Host)[] = [];
+      const profile = await tf.profile(() => {
+        got = tf.tidy(() => {
+          const x = dev(xs);
+          const vars = Object.values(m.params);
+          const { grads } = tf.variableGrads(() => tf.mean(tf.square(m.apply(x, { training: true, rng: new Rng(0) }))) as tf.Scalar, vars);
+          for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name] as tf.Tensor, 0.5)));
+          return vars.map((v) => ({ name: v.name, ...host(v) }));
+        });
+        return [];
+      });
+      loaded.dispose();
+      return { got, kernels: profile.kernels.map((k) => k.name) };
+    };
+    const ref = (await withGradientMode('stock', step)).got; // cpu, tfjs's own gradients
+    await onWasm(async () => {
+      await expectNoLeak(async () => {
+        const calls = () => simdKernelsStatus().calls.conv_forward ?? 0;
+        const c0 = calls();
+        const fused = await step();
+        const c1 = calls();
+        const apart = await withLayerFusion(false, step);
+        const count = (ks: string[], name: string) => ks.filter((k) => k === name).length;
+        // both paddings folded (explicit padding): two PadV2 fewer; both forwards on conv_forward either way
+        expect(count(apart.kernels, 'PadV2') - count(fused.kernels, 'PadV2')).toBe(2);
+        expect([c1 - c0, calls() - c1]).toEqual([2, 2]);
+        expect(fused.got.length).toBe(ref.length);
+        fused.got.forEach((g, i) => {
+          expect(relErr(g.v, (apart.got[i] as Host).v), `${g.name} fused vs apart`).toBeLessThanOrEqual(1e-5);
+          expect(relErr(g.v, (ref[i] as Host).v), g.name).toBeLessThanOrEqual(1e-5);
+        });
+      });
+    });
   });
 });
