@@ -12,6 +12,19 @@ import { useBackend, withConvFormulation } from '@forgetless/core';
 
 const cases = [
   { name: 'MobileNetV2 α0.35 96² stem: [8,97,97,3] 3×3 s2 valid →16', x: [8, 97, 97, 3], k: 3, o: 16, s: 2, pad: 'valid' },
+  // Keras's Conv1_pad folded: before, PadV2 (forgetless's, 'auto') then XNNPACK's valid conv; after, one conv with explicit padding
+  {
+    name: 'MobileNetV2 stem, ZeroPadding2D folded: [8,96,96,3] pad [0,1] 3×3 s2 →16',
+    x: [8, 96, 96, 3],
+    k: 3,
+    o: 16,
+    s: 2,
+    pad: 'valid',
+    fold: [
+      [0, 1],
+      [0, 1],
+    ],
+  },
   { name: 'InceptionV3 stem: [2,299,299,3] 3×3 s2 valid →32', x: [2, 299, 299, 3], k: 3, o: 32, s: 2, pad: 'valid' },
   { name: 'ResNet stem: [2,224,224,3] 7×7 s2 same →64', x: [2, 224, 224, 3], k: 7, o: 64, s: 2, pad: 'same' },
   { name: 'paper 2 conv1: [32,28,28,1] 5×5 s1 valid →64', x: [32, 28, 28, 1], k: 5, o: 64, s: 1, pad: 'valid' },
@@ -30,7 +43,22 @@ console.log(`load average at start ${load()}, ${new Date().toISOString()}, ${rou
 for (const c of cases) {
   const x = tf.randomNormal(c.x, 0, 1, 'float32', 1);
   const w = tf.randomNormal([c.k, c.k, c.x[3], c.o], 0, 0.5, 'float32', 2);
-  const fwd = (f) => withConvFormulation(f, () => tf.conv2d(x, w, c.s, c.pad));
+  const explicit = c.fold && [[0, 0], ...c.fold, [0, 0]];
+  const fwd = (f) =>
+    !c.fold
+      ? withConvFormulation(f, () => tf.conv2d(x, w, c.s, c.pad))
+      : f === 'auto'
+        ? withConvFormulation('auto', () => tf.conv2d(x, w, c.s, explicit))
+        : tf.tidy(() =>
+            withConvFormulation('composed', () =>
+              tf.conv2d(
+                withConvFormulation('auto', () => tf.pad(x, explicit)),
+                w,
+                c.s,
+                'valid',
+              ),
+            ),
+          );
   const run = (f) => {
     const t0 = performance.now();
     tf.dispose(fwd(f)); // wasm runs synchronously: timed to the op's return, the output disposed unread

@@ -1,6 +1,7 @@
 /**
  * forgetless's WebAssembly SIMD kernels for 1×1 convolutions at unit stride and dilation, and for
- * the filter gradient of convolutions with few input channels (`simdConvFilterGrad`) (`gemm-simd.c`,
+ * the forward and filter gradient of convolutions with few input channels (`simdConvForward`,
+ * `simdConvFilterGrad`) (`gemm-simd.c`,
  * linked into the depthwise kernels' module: `depthwise-simd.ts` binds it to tfjs-wasm's memory),
  * NHWC, float32: ∂W = xᵀ·dy read from x and dy in place, where tfjs's matMul needs x transposed and dy
  * packed (two full copies of the activations per layer), and ∂x = dy·Wᵀ. Run under

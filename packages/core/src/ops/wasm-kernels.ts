@@ -420,7 +420,10 @@ function reduceLeading(kernel: 'Sum' | 'Mean', { inputs, attrs, backend }: Kerne
  *   one under 'composed' or where the module cannot run;
  * - Conv2D and Conv2DBackpropInput of 1×1 unit-stride convolutions by forgetless's SIMD kernels under
  *   'auto' (`gemm-simd.ts`: x·W, 20–35 % faster than XNNPACK's at MobileNetV2's shapes; dy·Wᵀ, which
- *   stock tfjs-layers models call directly), the stock ones otherwise;
+ *   stock tfjs-layers models call directly), the stock ones otherwise; Conv2D of convolutions with
+ *   fewer than 8 input channels (a network's stem, any geometry, explicit padding too) likewise
+ *   (`simdConvForward`: 20–50 % faster than XNNPACK's at the stems of MobileNetV2, InceptionV3, ResNet
+ *   and paper 2's conv net); FusedConv2D stays XNNPACK's;
  * - PadV2 under 'auto' copying runs in place on the heap (`padInPlace`), the stock one otherwise;
  * - Tile under 'auto' where it repeats the whole input (`tileInPlace`: tfjs's batch-norm gradient), the stock one otherwise;
  * - Relu6 likewise by forgetless's SIMD kernel (`norm-simd.ts`; the stock one is a scalar loop, ~4×
