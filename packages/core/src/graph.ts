@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type ForwardOptions, type LayerShapes, type Model, exampleShapeProblem } from './contract.js';
 import { type BatchNorm, fusesWithRelu6 } from './layers/batch-norm.js';
+import { Conv2d } from './layers/conv2d.js';
 import { DepthwiseConv2d } from './layers/depthwise-conv2d.js';
 import { type ApplyContext, type Layer, type LayerCapture, type MergeLayer, type Shape, isMergeLayer } from './layers/layer.js';
 import { ZeroPadding2d } from './layers/shape.js';
@@ -62,8 +63,8 @@ export class GraphModel implements Model {
   private readonly consumers: ReadonlyMap<string, readonly string[]>;
   /** Batch norm node → the ReLU6 node that is its output's only consumer (run as one kernel in training where it can). */
   private readonly relu6After = new Map<string, string>();
-  /** ZeroPadding2D node → the 'valid' depthwise conv node that is its only consumer (the pad folded into the conv where it can). */
-  private readonly padInto = new Map<string, { name: string; layer: DepthwiseConv2d }>();
+  /** ZeroPadding2D node → the 'valid' depthwise conv or conv node that is its only consumer (the pad folded into the conv where it can). */
+  private readonly padInto = new Map<string, { name: string; layer: DepthwiseConv2d | Conv2d }>();
   private readonly frozenLayers = new Set<string>();
   private paramCache: ParamMap<tf.Variable> | undefined;
   private stateCache: ParamMap<tf.Variable> | undefined;
@@ -92,7 +93,13 @@ export class GraphModel implements Model {
       const users = consumers.get(n.name) ?? [];
       const next = users.length === 1 ? byName.get(users[0] as string) : undefined;
       if (n.name !== output && next && next.inputs.length === 1 && fusesWithRelu6(n.layer, next.layer)) this.relu6After.set(n.name, next.name);
-      if (n.name !== output && next && n.layer instanceof ZeroPadding2d && next.layer instanceof DepthwiseConv2d && next.layer.padding === 'valid')
+      if (
+        n.name !== output &&
+        next &&
+        n.layer instanceof ZeroPadding2d &&
+        (next.layer instanceof DepthwiseConv2d || next.layer instanceof Conv2d) &&
+        next.layer.padding === 'valid'
+      )
         this.padInto.set(n.name, { name: next.name, layer: next.layer });
     }
 
@@ -230,7 +237,7 @@ export class GraphModel implements Model {
     const open = new Map<tf.Tensor, string>();
     // ReLU6 nodes already run inside their batch norm's kernel
     const done = new Set<string>();
-    // depthwise conv node → its unpadded input and the padding folded into it
+    // depthwise conv or conv node → its unpadded input and the padding folded into it
     const padded = new Map<string, { x: tf.Tensor; pads: ZeroPadding2d['padding'] }>();
     for (const node of this.nodes) {
       if (done.has(node.name)) continue;
@@ -247,7 +254,7 @@ export class GraphModel implements Model {
       }
       const fold = padded.get(node.name);
       if (fold) {
-        values.set(node.name, (l as DepthwiseConv2d).applyPadded(fold.x, fold.pads, c));
+        values.set(node.name, (l as DepthwiseConv2d | Conv2d).applyPadded(fold.x, fold.pads, c));
         continue;
       }
       const relu6 = c.training ? this.relu6After.get(node.name) : undefined;

@@ -7,6 +7,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type InitializerName, initialize, toVariable } from '../init.js';
 import { type Padding, conv2d as conv2dOp } from '../ops/conv2d.js';
+import { simdKernelsFor } from '../ops/depthwise-simd.js';
+import { layerFusionOn } from '../ops/formulation.js';
+import { isFewChannelConv } from '../ops/gemm-simd.js';
+import { ensureWasmKernels } from '../ops/wasm-kernels.js';
 import type { Rng } from '../rng.js';
 import { type ActivationLike, type ActivationSpec, applyActivation, toActivationSpec } from './activation.js';
 import type { ApplyContext, Layer, LayerConfig, Shape } from './layer.js';
@@ -149,6 +153,34 @@ export class Conv2d implements Layer {
       padding: this.padding,
       dilation: this.dilation,
     });
+    return finish(this, x, z, ctx);
+  }
+
+  /**
+   * Whether `applyPadded` takes x here: layer fusions on (`withLayerFusion`), 'valid' padding, unit
+   * dilation, fewer than 8 input channels (a network's stem, as Keras pads before MobileNetV2's and
+   * InceptionV3's first conv), forgetless's SIMD kernels running (wasm, 'auto', float32: their Conv2D
+   * forward and filter gradient take explicit padding; the input gradient is wasm's stock kernel, which
+   * does too), and no capture or tap asking for this layer (whose input they record).
+   */
+  foldsPadding(x: tf.Tensor, ctx: ApplyContext): boolean {
+    if (!layerFusionOn() || this.padding !== 'valid' || ctx.capture || ctx.taps || tf.getBackend() !== 'wasm') return false;
+    if (this.dilation[0] !== 1 || this.dilation[1] !== 1) return false; // tfjs's Conv2D gradient (which takes explicit padding) has no dilation
+    const kernel = this.params.kernel as tf.Variable;
+    if (!isFewChannelConv(kernel.shape, {})) return false;
+    ensureWasmKernels();
+    return simdKernelsFor(tf.backend(), x, kernel) !== undefined;
+  }
+
+  /**
+   * This layer on x zero-padded by `pads` ([[top, bottom], [left, right]]: the ZeroPadding2D before it)
+   * as one convolution with explicit padding: the same values without the padded copy (and, for a
+   * layer that is not first, its gradient's slice). Only where `foldsPadding`.
+   */
+  applyPadded(x: tf.Tensor, pads: readonly [readonly [number, number], readonly [number, number]], ctx: ApplyContext): tf.Tensor {
+    const explicit: tf.backend_util.ExplicitPadding = [[0, 0], [...pads[0]], [...pads[1]], [0, 0]];
+    let z: tf.Tensor = tf.conv2d(x as tf.Tensor4D, this.params.kernel as tf.Variable<tf.Rank.R4>, this.strides, explicit, 'NHWC');
+    if (this.params.bias) z = tf.add(z, this.params.bias);
     return finish(this, x, z, ctx);
   }
 

@@ -34,6 +34,8 @@ export interface Exports {
   pw_input_grad(dy: number, w: number, wt: number, dx: number, p: number, c: number, o: number): void;
   /** ∂W of a general convolution over patches built a chunk at a time (`gemm-simd.c`): x, dy, dw, scratch, then N, H, W, C, Ho, Wo, O, kh, kw, sh, sw, dh, dw, pt, pl, kc. */
   conv_filter_grad(...args: number[]): void;
+  /** The forward of the same convolutions (`gemm-simd.c`): x, w, y, scratch, then N, H, W, C, Ho, Wo, O, kh, kw, sh, sw, dh, dw, pt, pl, kc. */
+  conv_forward(...args: number[]): void;
 }
 
 export interface WasmHeapBackend {

@@ -4,13 +4,13 @@
  *   (`gradients.ts` says which where), and on wasm forgetless's Identity, Sum, Mean and LeakyRelu
  *   kernels in place of the stock ones (`wasm-kernels.ts`) and its WebAssembly SIMD kernels:
  *   depthwise convolutions, forward and both gradients (`depthwise-simd.ts`); 1×1 unit-stride
- *   convolutions, forward and both gradients, and the filter gradient of every other convolution
- *   (`gemm-simd.ts`); training-mode batch norm, ReLU6 and
- *   its gradient (`norm-simd.ts`); and a PadV2 in place (`wasm-kernels.ts`).
+ *   convolutions, forward and both gradients, the forward of convolutions with fewer than 8 input
+ *   channels, and the filter gradient of every other convolution (`gemm-simd.ts`); training-mode batch
+ *   norm, ReLU6 and its gradient (`norm-simd.ts`); and a PadV2 in place (`wasm-kernels.ts`).
  * - `'composed'`: 'auto' without those SIMD kernels and that PadV2: depthwise gradients composed of
  *   tfjs ops (`depthwise.ts`), 1×1 gradients as matMuls, other filter gradients by im2col (from forward
  *   convolutions at stride > 1 with fewer than 8 input channels), batch norm and ReLU6's gradient of tfjs ops,
- *   tfjs-backend-wasm's own depthwise and 1×1 forward (XNNPACK), Relu6 and PadV2. Kept for
+ *   tfjs-backend-wasm's own depthwise, 1×1 and few-channel forward (XNNPACK), Relu6 and PadV2. Kept for
  *   comparison (the benchmark's "before") and as the fallback where the SIMD module cannot run.
  * - `'im2col'`: forgetless's previous default, kept for comparison: matrix products over patches (`im2col.ts`): ∂W = Xᵀ·δ, ∂x = col2im(δ·Wᵀ),
  *   1×1 kernels as plain matMuls; taps and pooling windows as rank-4 slices (`windows.ts`); on wasm,

@@ -212,3 +212,93 @@ __attribute__((export_name("conv_filter_grad"))) void conv_filter_grad(const f32
   if (acc != dw)
     for (int e = 0; e < K * O; e++) dw[e] = acc[e];
 }
+
+/*
+ * The forward of the same convolutions: y[r, o] = Σ_(a, b, c) X[r, (a, b, c)]·W[(a, b, c), o] = X·W,
+ * W the [kh, kw, C, O] filter read in place as a K×O matrix. An output row's pixels whose taps all lie
+ * inside x (at unit column dilation) read x in place, as an implicit product: for filter row a the
+ * patch values of pixel j are the kw·C floats of x from (i·sh + a·dh − pt, j·sw − pl), so a 4-pixel
+ * tile reads A(p, (a, e)) = x[row a + p·sw·C + e] (`itile`). The other pixels (borders, padding,
+ * column dilation) go through patch rows in scratch (`patch_rows`, the filter gradient's; their
+ * K4 − K padding columns are zero and not read) and the 1×1 forward's micro-kernel (`gemm`), up to kc
+ * pixels at a time. Writes only y and X (kc·K4 floats of scratch).
+ */
+
+/* C[p, j] = Σ_{a < kh, e < kwC} A[a·ars + p·sam + e]·B[(a·kwC + e)·ldb + j] for p < MR (4 or 1), j < 8·NV. */
+INLINE void itile(const f32 *A, int ars, int sam, int kwC, int kh, const f32 *B, int ldb, f32 *C, int ldc, const int MR, const int NV) {
+  v128_t c[4][2];
+  for (int i = 0; i < MR; i++)
+    for (int v = 0; v < NV; v++) c[i][v] = wasm_f32x4_splat(0.f);
+  for (int a = 0; a < kh; a++) {
+    const f32 *Aa = A + a * ars;
+    const f32 *Ba = B + a * kwC * ldb;
+    for (int e = 0; e < kwC; e++) {
+      const f32 *b = Ba + e * ldb;
+      v128_t b0 = LD(b), b1 = NV > 1 ? LD(b + 4) : b0;
+      for (int i = 0; i < MR; i++) {
+        v128_t ai = wasm_f32x4_splat(Aa[i * sam + e]);
+        MADD(c[i][0], ai, b0);
+        if (NV > 1) MADD(c[i][1], ai, b1);
+      }
+    }
+  }
+  for (int i = 0; i < MR; i++)
+    for (int v = 0; v < NV; v++) ST(C + i * ldc + 4 * v, c[i][v]);
+}
+
+/* Rows [0, MR) of y (pixels sam floats of x apart): all O columns in 8-, 4- and 1-wide tiles. */
+INLINE void irow_block(const f32 *A, int ars, int sam, int kwC, int kh, const f32 *B, f32 *C, int O, const int MR) {
+  int j = 0;
+  for (; j + 8 <= O; j += 8) itile(A, ars, sam, kwC, kh, B + j, O, C + j, O, MR, 2);
+  for (; j + 4 <= O; j += 4) itile(A, ars, sam, kwC, kh, B + j, O, C + j, O, MR, 1);
+  for (int i = 0; i < MR; i++)
+    for (int jj = j; jj < O; jj++) {
+      f32 s = 0.f;
+      for (int a = 0; a < kh; a++)
+        for (int e = 0; e < kwC; e++) s += A[a * ars + i * sam + e] * B[(a * kwC + e) * O + jj];
+      C[i * O + jj] = s;
+    }
+}
+
+/* y of columns [j0, j1) of output row (n, i) through patch rows, kc pixels at a time. */
+INLINE void patch_span(const f32 *xn, const f32 *w, f32 *yr, f32 *X, int j0, int j1, int i, int H, int W, int C, int O, int K, int K4, int kh, int kw, int sh, int sw, int dh,
+                       int dwd, int pt, int pl, int kc) {
+  for (int j = j0; j < j1; j += kc) {
+    const int cnt = j1 - j < kc ? j1 - j : kc;
+    patch_rows(xn, X, cnt, i, j, H, W, C, K, 0, K4, kh, kw, sh, sw, dh, dwd, pt, pl);
+    gemm(X, K4, 1, w, yr + j * O, cnt, O, K, 0);
+  }
+}
+
+__attribute__((export_name("conv_forward"))) void conv_forward(const f32 *x, const f32 *w, f32 *y, f32 *X, int N, int H, int W, int C, int Ho, int Wo, int O, int kh,
+                                                                int kw, int sh, int sw, int dh, int dwd, int pt, int pl, int kc) {
+  const int K = kh * kw * C;
+  const int K4 = (K + 3) & ~3;
+  const int kwC = kw * C;
+  /* columns whose kw taps all lie inside x, at unit column dilation: [jlo, jhi) */
+  int jlo = 0, jhi = 0;
+  if (dwd == 1) {
+    jlo = pl > 0 ? (pl + sw - 1) / sw : 0;
+    jhi = W - kw + pl < 0 ? 0 : (W - kw + pl) / sw + 1;
+    if (jhi > Wo) jhi = Wo;
+    if (jlo > jhi) jlo = jhi;
+  }
+  for (int n = 0; n < N; n++) {
+    const f32 *xn = x + n * H * W * C;
+    for (int i = 0; i < Ho; i++) {
+      f32 *yr = y + (n * Ho + i) * Wo * O;
+      const int y0 = i * sh - pt;
+      if (jlo == jhi || y0 < 0 || y0 + (kh - 1) * dh >= H) {
+        patch_span(xn, w, yr, X, 0, Wo, i, H, W, C, O, K, K4, kh, kw, sh, sw, dh, dwd, pt, pl, kc);
+        continue;
+      }
+      patch_span(xn, w, yr, X, 0, jlo, i, H, W, C, O, K, K4, kh, kw, sh, sw, dh, dwd, pt, pl, kc);
+      const f32 *xr = xn + y0 * W * C - pl * C;
+      const int ars = dh * W * C, sam = sw * C;
+      int j = jlo;
+      for (; j + 4 <= jhi; j += 4) irow_block(xr + j * sam, ars, sam, kwC, kh, w, yr + j * O, O, 4);
+      for (; j < jhi; j++) irow_block(xr + j * sam, ars, sam, kwC, kh, w, yr + j * O, O, 1);
+      patch_span(xn, w, yr, X, jhi, Wo, i, H, W, C, O, K, K4, kh, kw, sh, sw, dh, dwd, pt, pl, kc);
+    }
+  }
+}

@@ -1,15 +1,18 @@
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
 import { depthwiseSimd, simdKernelsStatus } from './depthwise-simd.js';
 import { DEPTHWISE_SIMD_SHARED_WASM, DEPTHWISE_SIMD_WASM } from './depthwise-simd.wasm.js';
-import { withConvFormulation } from './formulation.js';
+import { loadLayersModelFromArtifacts } from '../keras/load.js';
+import { Rng } from '../rng.js';
+import { withConvFormulation, withLayerFusion } from './formulation.js';
 import { filterGradBlock, simdPointwiseForward } from './gemm-simd.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, withGradientMode } from './gradients.js';
 import { ensureWasmKernels } from './wasm-kernels.js';
-import { type Host, host, dev } from './wasm.test-helpers.js';
+import { type Host, host, dev, onWasm } from './wasm.test-helpers.js';
 
 // [N, H, W, C, O, stride]: channels not multiples of 4 or 8, one example and three, more pixels than a reduction chunk (256), stride 2 (not taken: the composed path)
 const cases: Array<[number, number, number, number, number, number]> = [
@@ -234,5 +237,192 @@ describe("forgetless's SIMD filter gradient of every Conv2D (few input channels 
         }
       }
     }
+  });
+});
+
+/** The forward's cases: the filter gradient's, and stems at batch 3 with O not a multiple of 4. */
+const fewForward: FewCase[] = [
+  ...few.filter((c) => c.x[3] < 8), // the forward kernel serves few input channels only (the filter-gradient cases include wide ones)
+  { x: [3, 33, 31, 3], k: [3, 3], o: 13, s: [2, 2], d: [1, 1], pad: 'valid', what: 'a stem at batch 3, 3×3 stride 2 valid, 3 → 13' },
+  { x: [1, 75, 75, 3], k: [3, 3], o: 32, s: [2, 2], d: [1, 1], pad: 'valid', what: "InceptionV3's stem at 75² (3×3 stride 2 valid, 3 → 32)" },
+  { x: [3, 12, 12, 1], k: [5, 5], o: 64, s: [1, 1], d: [1, 1], pad: 'valid', what: "paper 2's conv1 valid, batch 3" },
+  {
+    x: [1, 10, 9, 3],
+    k: [3, 3],
+    o: 10,
+    s: [1, 1],
+    d: [2, 2],
+    pad: [
+      [0, 0],
+      [1, 2],
+      [0, 3],
+      [0, 0],
+    ],
+    what: 'dilation 2, explicit uneven padding, 3 → 10',
+  },
+];
+
+describe("forgetless's SIMD forward for few input channels on wasm", () => {
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it.each(fewForward)("$what: wasm's Conv2D (the kernel under 'auto', XNNPACK under 'composed') matches tfjs's stock Conv2D on cpu within 1e-5", async (c) => {
+    await tf.setBackend('cpu');
+    const [kh, kw] = c.k;
+    const fs: [number, number, number, number] = [kh, kw, c.x[3], c.o];
+    const x = tf.randomNormal(c.x, 0, 1, 'float32', 6) as tf.Tensor4D;
+    const f = tf.randomNormal(fs, 0, 0.5, 'float32', 7) as tf.Tensor4D;
+    const ref = tf.conv2d(x, f, c.s, c.pad, 'NHWC', c.d);
+    const [hx, hf, href] = [x, f, ref].map(host) as Host[];
+    tf.dispose([x, f, ref]);
+    await tf.setBackend('wasm');
+    ensureWasmKernels();
+    expect(depthwiseSimd(tf.backend())).toBeDefined();
+    const [xw, fw] = [dev(hx as Host), dev(hf as Host)] as [tf.Tensor4D, tf.Tensor4D];
+    await expectNoLeak(() => {
+      for (const formulation of ['auto', 'composed'] as const) {
+        if (Array.isArray(c.pad) && formulation === 'composed') continue; // XNNPACK's kernel: 'same'/'valid'
+        const calls = () => simdKernelsStatus().calls.conv_forward ?? 0;
+        const before = calls();
+        const got = withConvFormulation(formulation, () => tf.tidy(() => host(tf.conv2d(xw, fw, c.s, c.pad, 'NHWC', c.d))));
+        expect(got.s, formulation).toEqual((href as Host).s);
+        expect(relErr(got.v, (href as Host).v), formulation).toBeLessThanOrEqual(1e-5);
+        expect(calls() - before, `${formulation}: conv_forward calls`).toBe(formulation === 'auto' ? 1 : 0);
+      }
+    });
+    tf.dispose([xw, fw]);
+    await tf.setBackend('cpu');
+  });
+
+  it('conv_forward writes nothing but its output and its scratch in the memory it imports, both variants', async () => {
+    await tf.setBackend('cpu');
+    for (const c of [few[5], few[3], fewForward[fewForward.length - 1]] as FewCase[]) {
+      const [kh, kw] = c.k;
+      const fs: [number, number, number, number] = [kh, kw, c.x[3], c.o];
+      const x = tf.randomNormal(c.x, 0, 1, 'float32', 8) as tf.Tensor4D;
+      const f = tf.randomNormal(fs, 0, 0.5, 'float32', 9) as tf.Tensor4D;
+      const ref = tf.conv2d(x, f, c.s, c.pad, 'NHWC', c.d);
+      const info = tf.backend_util.computeConv2DInfo(c.x, fs as never, c.s, c.d, c.pad as 'same');
+      const [hx, hf, href] = [x, f, ref].map(host) as Host[];
+      tf.dispose([x, f, ref]);
+      const k4 = (kh * kw * c.x[3] + 3) & ~3;
+      for (const [variant, b64, shared] of [
+        ['plain', DEPTHWISE_SIMD_WASM, false],
+        ['shared', DEPTHWISE_SIMD_SHARED_WASM, true],
+      ] as const) {
+        const memory = new WebAssembly.Memory({ initial: 8, maximum: 16, shared } as WebAssembly.MemoryDescriptor);
+        const ex = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0))), { env: { memory } }).exports;
+        const heap = new Float32Array(memory.buffer);
+        heap.fill(Number.NaN);
+        const at = { x: 1001, w: 30001, out: 40001, scratch: 90000 };
+        const kc = 16;
+        heap.set((hx as Host).v, at.x);
+        heap.set((hf as Host).v, at.w);
+        const before = heap.slice();
+        (ex.conv_forward as (...a: number[]) => void)(
+          at.x * 4,
+          at.w * 4,
+          at.out * 4,
+          at.scratch * 4,
+          ...c.x,
+          info.outHeight,
+          info.outWidth,
+          c.o,
+          kh,
+          kw,
+          ...c.s,
+          ...c.d,
+          info.padInfo.top,
+          info.padInfo.left,
+          kc,
+        );
+        const n = (href as Host).v.length;
+        expect(relErr(heap.subarray(at.out, at.out + n), (href as Host).v), variant).toBeLessThanOrEqual(1e-5);
+        for (let i = 0; i < heap.length; i++) {
+          if ((i >= at.out && i < at.out + n) || (i >= at.scratch && i < at.scratch + kc * k4)) continue;
+          if (!Object.is(heap[i], before[i])) throw new Error(`${variant}: conv_forward wrote float ${i}, outside its output and scratch`);
+        }
+      }
+    }
+  });
+});
+
+describe('ZeroPadding2D folded into a following conv with few input channels', () => {
+  it('a stock tfjs-layers model (ZeroPadding2D → Conv2D stride 2 valid, twice) imported into forgetless takes one SGD step on wasm as on cpu, the paddings folded as run apart', async () => {
+    const input = tfl.input({ shape: [13, 12, 3] });
+    const pad = (p: [[number, number], [number, number]]) => tfl.layers.zeroPadding2d({ padding: p });
+    const conv = (filters: number, seed: number) =>
+      tfl.layers.conv2d({
+        filters,
+        kernelSize: 3,
+        strides: 2,
+        padding: 'valid',
+        activation: 'relu',
+        kernelInitializer: 'glorotNormal',
+        biasInitializer: 'glorotNormal',
+        seed,
+      } as never);
+    // the stem as Keras MobileNetV2 pads it (uneven), then a second one that is not first (its ∂x is needed), 5 → 7 channels
+    let h = conv(5, 1).apply(
+      pad([
+        [0, 1],
+        [0, 1],
+      ]).apply(input),
+    ) as tfl.SymbolicTensor;
+    h = conv(7, 2).apply(
+      pad([
+        [1, 1],
+        [2, 1],
+      ]).apply(h),
+    ) as tfl.SymbolicTensor;
+    const out = tfl.layers.dense({ units: 4, kernelInitializer: 'glorotNormal', seed: 3 } as never).apply(tfl.layers.globalAveragePooling2d({}).apply(h)) as tfl.SymbolicTensor;
+    const keras = tfl.model({ inputs: input, outputs: out });
+    let artifacts: tf.io.ModelArtifacts | undefined;
+    await keras.save(
+      tf.io.withSaveHandler(async (a) => {
+        artifacts = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    keras.dispose();
+    const xs = tf.tidy(() => host(tf.randomNormal([3, 13, 12, 3], 0, 1, 'float32', 11)));
+    /** One SGD step (lr 0.5, mean squared output): the weights after it, and the kernels run. */
+    const step = async () => {
+      const loaded = await loadLayersModelFromArtifacts(artifacts as tf.io.ModelArtifacts);
+      const m = loaded.model;
+      let got: ({ name: string } & Host)[] = [];
+      const profile = await tf.profile(() => {
+        got = tf.tidy(() => {
+          const x = dev(xs);
+          const vars = Object.values(m.params);
+          const { grads } = tf.variableGrads(() => tf.mean(tf.square(m.apply(x, { training: true, rng: new Rng(0) }))) as tf.Scalar, vars);
+          for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name] as tf.Tensor, 0.5)));
+          return vars.map((v) => ({ name: v.name, ...host(v) }));
+        });
+        return [];
+      });
+      loaded.dispose();
+      return { got, kernels: profile.kernels.map((k) => k.name) };
+    };
+    const ref = (await withGradientMode('stock', step)).got; // cpu, tfjs's own gradients
+    await onWasm(async () => {
+      await expectNoLeak(async () => {
+        const calls = () => simdKernelsStatus().calls.conv_forward ?? 0;
+        const c0 = calls();
+        const fused = await step();
+        const c1 = calls();
+        const apart = await withLayerFusion(false, step);
+        const count = (ks: string[], name: string) => ks.filter((k) => k === name).length;
+        // both paddings folded (explicit padding): two PadV2 fewer; both forwards on conv_forward either way
+        expect(count(apart.kernels, 'PadV2') - count(fused.kernels, 'PadV2')).toBe(2);
+        expect([c1 - c0, calls() - c1]).toEqual([2, 2]);
+        expect(fused.got.length).toBe(ref.length);
+        fused.got.forEach((g, i) => {
+          expect(relErr(g.v, (apart.got[i] as Host).v), `${g.name} fused vs apart`).toBeLessThanOrEqual(1e-5);
+          expect(relErr(g.v, (ref[i] as Host).v), g.name).toBeLessThanOrEqual(1e-5);
+        });
+      });
+    });
   });
 });

@@ -1,6 +1,7 @@
 /**
  * forgetless's WebAssembly SIMD kernels for 1×1 convolutions at unit stride and dilation, and for
- * the filter gradient of every other convolution (`simdConvFilterGrad`) (`gemm-simd.c`,
+ * the forward of convolutions with few input channels (`simdConvForward`) and the filter gradient of
+ * every other convolution (`simdConvFilterGrad`) (`gemm-simd.c`,
  * linked into the depthwise kernels' module: `depthwise-simd.ts` binds it to tfjs-wasm's memory),
  * NHWC, float32: ∂W = xᵀ·dy read from x and dy in place, where tfjs's matMul needs x transposed and dy
  * packed (two full copies of the activations per layer), and ∂x = dy·Wᵀ. Run under
@@ -10,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type Exports, type WasmHeapBackend, depthwiseSimd, simdKernelsFor } from './depthwise-simd.js';
+import { IM2COL_MIN_CHANNELS } from './im2col.js';
 
 const offset = (b: WasmHeapBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0] as number, (v[1] ?? v[0]) as number] : [(v as number) ?? 1, (v as number) ?? 1]);
@@ -91,6 +93,16 @@ export { depthwiseSimd };
 export function isSimdFilterGradConv(filterShape: readonly number[], attrs: { dataFormat?: unknown }): boolean {
   if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC' && attrs.dataFormat !== 'channelsLast') return false;
   return filterShape.length === 4;
+}
+
+/**
+ * Whether a convolution's forward runs on `conv_forward` (`simdConvForward`) where the SIMD kernels
+ * run: fewer than `IM2COL_MIN_CHANNELS` input channels (a network's stem, grayscale inputs), any kernel
+ * size, stride, dilation and padding, NHWC. XNNPACK's own is slower there (few floats per patch row);
+ * with more channels it serves.
+ */
+export function isFewChannelConv(filterShape: readonly number[], attrs: { dataFormat?: unknown }): boolean {
+  return isSimdFilterGradConv(filterShape, attrs) && (filterShape[2] as number) < IM2COL_MIN_CHANNELS;
 }
 
 /**
@@ -176,6 +188,69 @@ export function simdConvFilterGrad(
       info.padInfo.left,
       kc,
       kb,
+    );
+  } finally {
+    b.wasm._free(scratch);
+  }
+  return out;
+}
+
+/**
+ * y [N, Ho, Wo, O] = conv2d(x, filter) of a convolution with few input channels (`isFewChannelConv`;
+ * any kernel size, stride, dilation, padding incl. explicit), by `conv_forward`: patch rows of
+ * `PATCH_CHUNK` output pixels at a time into scratch, then their product with the filter read in
+ * place as a [kh·kw·C, O] matrix by the 1×1 forward's micro-kernel; as a wasm kernel function's output.
+ */
+export function simdConvForward(
+  ex: Exports,
+  backend: unknown,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  attrs: { strides?: unknown; dilations?: unknown; pad?: unknown; dimRoundingMode?: unknown; dataFormat?: unknown },
+): tf.TensorInfo {
+  const b = backend as WasmHeapBackend;
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC' && attrs.dataFormat !== 'channelsLast')
+    throw new Error(`Conv2D on wasm (forgetless): only NHWC is supported, got ${String(attrs.dataFormat)}`);
+  if (x.shape.length !== 4 || filter.shape.length !== 4)
+    throw new Error(`Conv2D on wasm (forgetless): expected x of rank 4 and a filter [kh, kw, C, O], got x [${x.shape}], filter [${filter.shape}]`);
+  const [kh, kw, c, o] = filter.shape as [number, number, number, number];
+  if (x.shape[3] !== c) throw new Error(`Conv2D on wasm (forgetless): x [${x.shape}] does not fit filter [${filter.shape}]`);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    [kh, kw, c, o],
+    pair(attrs.strides ?? 1),
+    pair(attrs.dilations ?? 1),
+    attrs.pad as 'same',
+    attrs.dimRoundingMode as 'round' | undefined,
+    false,
+  );
+  const out = b.makeOutput([...info.outShape], 'float32');
+  const k = kh * kw * c;
+  if (tf.util.sizeFromShape(info.outShape) === 0) return out;
+  const k4 = (k + 3) & ~3;
+  const scratch = b.wasm._malloc(Math.max(1, PATCH_CHUNK * k4) * 4);
+  try {
+    ex.conv_forward(
+      offset(b, x),
+      offset(b, filter),
+      offset(b, out),
+      scratch,
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      c,
+      info.outHeight,
+      info.outWidth,
+      o,
+      kh,
+      kw,
+      info.strideHeight,
+      info.strideWidth,
+      info.dilationHeight,
+      info.dilationWidth,
+      info.padInfo.top,
+      info.padInfo.left,
+      PATCH_CHUNK,
     );
   } finally {
     b.wasm._free(scratch);
