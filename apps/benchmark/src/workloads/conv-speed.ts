@@ -48,7 +48,7 @@ const LABEL: Record<ConvFormulation, string> = {
   'forward-conv': '0.1 (forward-conv)',
   im2col: 'im2col',
   composed: "before (composed: 'auto' without forgetless's SIMD kernels)",
-  auto: 'after (auto: SIMD depthwise, 1×1, few-channel ∂W, batch norm, ReLU6 kernels; batch norm + ReLU6 fused)',
+  auto: 'after (auto: SIMD depthwise, 1×1, conv ∂W, few-channel forward, batch norm, ReLU6 kernels and optimizer updates; batch norm + ReLU6 fused)',
 };
 /** The row of stock tfjs-layers training a live tfjs-layers MobileNetV2 (not imported into forgetless). */
 const FIT_MEASURE = 'MobileNetV2 step by stock tfjs-layers (its own model, trainOnBatch as fit runs it)';
