@@ -36,6 +36,8 @@ export interface Exports {
   conv_filter_grad(...args: number[]): void;
   /** The forward of the same convolutions (`gemm-simd.c`): x, w, y, scratch, then N, H, W, C, Ho, Wo, O, kh, kw, sh, sw, dh, dw, pt, pl, kc. */
   conv_forward(...args: number[]): void;
+  /** ∂x of the same convolutions (`gemm-simd.c`): dy, w, dx, scratch, then N, H, W, C, Ho, Wo, O, kh, kw, sh, sw, dh, dw, pt, pl, kc. */
+  conv_input_grad(...args: number[]): void;
 }
 
 export interface WasmHeapBackend {

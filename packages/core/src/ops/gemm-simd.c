@@ -302,3 +302,99 @@ __attribute__((export_name("conv_forward"))) void conv_forward(const f32 *x, con
     }
   }
 }
+
+/*
+ * ∂x of the same convolutions (any kh×kw, stride, dilation, padding): with G = dy·Wᵀ the patch
+ * gradients ([P, K], G[r, (a, b, c)] = Σ_o dy[r, o]·W[(a, b, c), o]), ∂x is G's rows added back where
+ * the patches came from (col2im, the reverse of `patch_rows`):
+ *   ∂x[n, i·sh + a·dh − pt, j·sw + b·dw − pl, c] += G[(n, i, j), (a, b, c)]   (inside x).
+ * Wᵀ ([O, K]) is written to scratch once; then, per chunk of up to kc output pixels, the chunk's G
+ * (kc·K floats of scratch, in cache) by the 1×1 micro-kernel in column stripes of NB (the stripe of
+ * Wᵀ, O·NB floats, stays in L1 across the chunk's row tiles), and its rows are added into ∂x (zeroed
+ * first): filter row a of a pixel whose kw taps lie inside x (unit dilation) is one run of kw·C floats.
+ * Writes only dx and its scratch (K·O + kc·K floats).
+ */
+#define NB 32
+
+/* C[M, N] = A·B over K, A(i, k) = A[i·sam + k·sak], B: [K, N] rows ldb apart, C rows ldc apart, in stripes of NB columns. */
+static void gemm_striped(const f32 *A, int sam, int sak, const f32 *B, int ldb, f32 *C, int ldc, int M, int N, int K) {
+  for (int j0 = 0; j0 < N; j0 += NB) {
+    const int nb = N - j0 < NB ? N - j0 : NB;
+    int i = 0;
+    for (; i + 4 <= M; i += 4) row_block(A + i * sam, sam, sak, B + j0, ldb, C + i * ldc + j0, ldc, K, nb, 4, 0);
+    for (; i < M; i++) row_block(A + i * sam, sam, sak, B + j0, ldb, C + i * ldc + j0, ldc, K, nb, 1, 0);
+  }
+}
+
+/* Adds the patch-gradient rows of `cnt` pixels of output row (n, i), from column j on, from G (rows K apart) into ∂x of image n. */
+INLINE void unpatch_rows(f32 *dxn, const f32 *G, int cnt, int i, int j, int H, int W, int C, int K, int kh, int kw, int sh, int sw, int dh, int dwd, int pt, int pl) {
+  const int kwC = kw * C;
+  int jlo = j + cnt, jhi = j + cnt;
+  if (dwd == 1) {
+    jlo = pl > 0 ? (pl + sw - 1) / sw : 0;
+    jhi = W - kw + pl < 0 ? 0 : (W - kw + pl) / sw + 1;
+    if (jlo < j) jlo = j;
+    if (jhi > j + cnt) jhi = j + cnt;
+    if (jlo > jhi) jlo = jhi;
+  }
+  for (int a = 0; a < kh; a++) {
+    const int y = i * sh + a * dh - pt;
+    if (y < 0 || y >= H) continue;
+    f32 *xr = dxn + y * W * C;
+    const f32 *row = G + a * kwC;
+    for (int jj = j; jj < j + cnt; jj++) {
+      const f32 *g = row + (jj - j) * K;
+      const int q0 = jj * sw - pl;
+      if (jj >= jlo && jj < jhi) {
+        f32 *dst = xr + q0 * C;
+        int e = 0;
+        for (; e + 4 <= kwC; e += 4) ST(dst + e, wasm_f32x4_add(LD(dst + e), LD(g + e)));
+        for (; e < kwC; e++) dst[e] += g[e];
+        continue;
+      }
+      for (int b = 0; b < kw; b++) {
+        const int q = q0 + b * dwd;
+        if (q < 0 || q >= W) continue;
+        f32 *dst = xr + q * C;
+        const f32 *gb = g + b * C;
+        int c = 0;
+        for (; c + 4 <= C; c += 4) ST(dst + c, wasm_f32x4_add(LD(dst + c), LD(gb + c)));
+        for (; c < C; c++) dst[c] += gb[c];
+      }
+    }
+  }
+}
+
+__attribute__((export_name("conv_input_grad"))) void conv_input_grad(const f32 *dy, const f32 *w, f32 *dx, f32 *S, int N, int H, int W, int C, int Ho, int Wo, int O,
+                                                                      int kh, int kw, int sh, int sw, int dh, int dwd, int pt, int pl, int kc) {
+  const int K = kh * kw * C;
+  const int P = N * Ho * Wo;
+  const int size = N * H * W * C;
+  {
+    int e = 0;
+    for (; e + 4 <= size; e += 4) ST(dx + e, wasm_f32x4_splat(0.f));
+    for (; e < size; e++) dx[e] = 0.f;
+  }
+  if (P == 0 || K == 0) return;
+  f32 *wt = S, *G = S + K * O;
+  for (int k = 0; k < K; k++)
+    for (int o = 0; o < O; o++) wt[o * K + k] = w[k * O + o];
+  int n = 0, i = 0, j = 0; /* the chunk's first pixel */
+  for (int p = 0; p < P; p += kc) {
+    const int rows = P - p < kc ? P - p : kc;
+    gemm_striped(dy + p * O, O, 1, wt, K, G, K, rows, K, O);
+    for (int r = 0; r < rows;) {
+      const int cnt = Wo - j < rows - r ? Wo - j : rows - r;
+      unpatch_rows(dx + n * H * W * C, G + r * K, cnt, i, j, H, W, C, K, kh, kw, sh, sw, dh, dwd, pt, pl);
+      r += cnt;
+      j += cnt;
+      if (j == Wo) {
+        j = 0;
+        if (++i == Ho) {
+          i = 0;
+          n++;
+        }
+      }
+    }
+  }
+}

@@ -257,3 +257,79 @@ export function simdConvForward(
   }
   return out;
 }
+
+/**
+ * Whether a convolution's input gradient runs on `conv_input_grad` (`simdConvInputGrad`) where the SIMD
+ * kernels run and the 1×1 unit-stride kernel (`isPointwise`, checked first) does not: every NHWC
+ * Conv2D, any kernel size, stride, dilation and padding (benchmark README "The input gradient of
+ * every Conv2D on SIMD").
+ */
+export function isSimdInputGradConv(filterShape: readonly number[], attrs: { dataFormat?: unknown }): boolean {
+  return isSimdFilterGradConv(filterShape, attrs) && (filterShape[0] as number) * (filterShape[1] as number) !== 1;
+}
+
+/**
+ * ∂x [N, H, W, C] of a convolution with filter [kh, kw, C, O] (any kernel size, stride, dilation,
+ * padding tfjs's Conv2D takes) for dy [N, Ho, Wo, O], by `conv_input_grad`: the patch gradients
+ * dy·Wᵀ of `PATCH_CHUNK` output pixels at a time (the 1×1 micro-kernel, Wᵀ in scratch), added back
+ * where the patches came from (col2im); as a wasm kernel function's output.
+ */
+export function simdConvInputGrad(
+  ex: Exports,
+  backend: unknown,
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  inputShape: readonly number[],
+  attrs: { strides?: unknown; dilations?: unknown; pad?: unknown; dimRoundingMode?: unknown; dataFormat?: unknown },
+): tf.TensorInfo {
+  const b = backend as WasmHeapBackend;
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC' && attrs.dataFormat !== 'channelsLast')
+    throw new Error(`Conv2DBackpropInput on wasm (forgetless): only NHWC is supported, got ${String(attrs.dataFormat)}`);
+  if (dy.shape.length !== 4 || filter.shape.length !== 4 || inputShape.length !== 4)
+    throw new Error(
+      `Conv2DBackpropInput on wasm (forgetless): expected dy of rank 4, a filter [kh, kw, C, O] and an input shape [N, H, W, C], got dy [${dy.shape}], filter [${filter.shape}], inputShape [${inputShape}]`,
+    );
+  const [kh, kw, c, o] = filter.shape as [number, number, number, number];
+  const info = tf.backend_util.computeConv2DInfo(
+    [...inputShape] as [number, number, number, number],
+    [kh, kw, c, o],
+    pair(attrs.strides ?? 1),
+    pair(attrs.dilations ?? 1),
+    attrs.pad as 'same',
+    attrs.dimRoundingMode as 'round' | undefined,
+    false,
+  );
+  if (inputShape[3] !== c || dy.shape[0] !== inputShape[0] || dy.shape[1] !== info.outHeight || dy.shape[2] !== info.outWidth || dy.shape[3] !== o)
+    throw new Error(`Conv2DBackpropInput on wasm (forgetless): dy [${dy.shape}] does not fit filter [${filter.shape}] and input shape [${inputShape}] (output [${info.outShape}])`);
+  const out = b.makeOutput([...inputShape], 'float32');
+  if (tf.util.sizeFromShape([...inputShape]) === 0) return out;
+  const k = kh * kw * c;
+  const scratch = b.wasm._malloc(Math.max(1, k * o + PATCH_CHUNK * k) * 4);
+  try {
+    ex.conv_input_grad(
+      offset(b, dy),
+      offset(b, filter),
+      offset(b, out),
+      scratch,
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      c,
+      info.outHeight,
+      info.outWidth,
+      o,
+      kh,
+      kw,
+      info.strideHeight,
+      info.strideWidth,
+      info.dilationHeight,
+      info.dilationWidth,
+      info.padInfo.top,
+      info.padInfo.left,
+      PATCH_CHUNK,
+    );
+  } finally {
+    b.wasm._free(scratch);
+  }
+  return out;
+}

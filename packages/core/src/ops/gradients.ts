@@ -34,7 +34,7 @@ import { depthwiseInputGrad, formulatedDepthwiseFilterGrad } from './depthwise.j
 import { simdKernelsFor } from './depthwise-simd.js';
 import { maxPoolGrad } from './max-pool.js';
 import { normSimdUsable, simdClipGrad, simdRelu6Grad } from './norm-simd.js';
-import { isSimdFilterGradConv, isPointwise, pointwiseSimd } from './gemm-simd.js';
+import { isSimdFilterGradConv, isSimdInputGradConv, isPointwise, pointwiseSimd } from './gemm-simd.js';
 import { registerOwnGradient } from './own-gradients.js';
 import { ensureWasmKernels, isForgetlessKernel } from './wasm-kernels.js';
 
@@ -99,6 +99,9 @@ export function conv2dBackpropInput(
   // 1×1 at unit stride on wasm under 'auto': dy·Wᵀ by forgetless's SIMD kernel (`gemm-simd.ts`), through wasm's Conv2DBackpropInput (ours)
   if (ours && pointwiseHere('Conv2DBackpropInput', filter.shape, s, d, dy, filter))
     return tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { strides: s, pad, dataFormat: 'NHWC', inputShape: [...inputShape] } as never) as tf.Tensor4D;
+  // every other conv on wasm under 'auto': the patch gradients dy·Wᵀ a chunk at a time, added back where the patches came from, through the same kernel
+  if (ours && simdInputGradHere(filter.shape, dy, filter))
+    return tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { strides: s, pad, dataFormat: 'NHWC', inputShape: [...inputShape], dilations: d } as never) as tf.Tensor4D;
   if (ours && f !== 'forward-conv' && (kh * kw === 1 || c >= IM2COL_MIN_CHANNELS)) {
     // 'auto': one matMul per tap (`conv2dInputGradTaps`), 1.1–1.7× faster than col2im's column matrix on wasm
     return isAutoFormulation(f) ? conv2dInputGradTaps(dy, filter, inputShape, s, pad, d) : conv2dInputGradIm2col(dy, filter, inputShape, s, pad, d);
@@ -199,6 +202,17 @@ function pointwiseHere(kernel: string, filterShape: readonly number[], s: readon
 function simdFilterGradHere(filterShape: readonly number[], ...tensors: tf.Tensor[]): boolean {
   if (mode === 'stock' || tf.getBackend() !== 'wasm' || !isSimdFilterGradConv(filterShape, {})) return false;
   const k = tf.getKernel('Conv2DBackpropFilter', 'wasm');
+  return k !== undefined && isForgetlessKernel(k) && pointwiseSimd(tf.backend(), ...tensors) !== undefined;
+}
+
+/**
+ * A convolution whose ∂x forgetless's patch SIMD kernel takes here (every NHWC one; wasm, 'auto',
+ * float32, the module running; `simdConvInputGrad` in `gemm-simd.ts`, called by wasm's
+ * Conv2DBackpropInput, ours).
+ */
+function simdInputGradHere(filterShape: readonly number[], ...tensors: tf.Tensor[]): boolean {
+  if (mode === 'stock' || tf.getBackend() !== 'wasm' || !isSimdInputGradConv(filterShape, {})) return false;
+  const k = tf.getKernel('Conv2DBackpropInput', 'wasm');
   return k !== undefined && isForgetlessKernel(k) && pointwiseSimd(tf.backend(), ...tensors) !== undefined;
 }
 

@@ -36,6 +36,8 @@ import {
   simdPointwiseFilterGrad,
   simdPointwiseForward,
   simdPointwiseInputGrad,
+  simdConvInputGrad,
+  isSimdInputGradConv,
 } from './gemm-simd.js';
 import { simdRelu6 } from './norm-simd.js';
 import { formulatedFilterGrad } from './im2col.js';
@@ -481,7 +483,10 @@ const REPLACEMENTS: tf.KernelConfig[] = [
     kernelFunc: ((args: KernelArgs) => {
       const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
       const simd = isPointwise(filter.shape, args.attrs) ? pointwiseSimd(args.backend, dy, filter) : undefined;
-      return simd ? simdPointwiseInputGrad(simd, args.backend, dy, filter, args.attrs.inputShape as number[]) : stockKernel('Conv2DBackpropInput', args);
+      if (simd) return simdPointwiseInputGrad(simd, args.backend, dy, filter, args.attrs.inputShape as number[]);
+      // every other conv: the patch gradients dy·Wᵀ a chunk at a time, added back where the patches came from (col2im)
+      const patches = isSimdInputGradConv(filter.shape, args.attrs) ? pointwiseSimd(args.backend, dy, filter) : undefined;
+      return patches ? simdConvInputGrad(patches, args.backend, dy, filter, args.attrs.inputShape as number[], args.attrs) : stockKernel('Conv2DBackpropInput', args);
     }) as unknown as tf.KernelFunc,
   },
   { kernelName: 'PadV2', backendName: 'wasm', kernelFunc: padInPlace as unknown as tf.KernelFunc },
