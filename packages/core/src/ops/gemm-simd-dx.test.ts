@@ -6,6 +6,7 @@ import '../gradients.js';
 import { depthwiseSimd, simdKernelsStatus } from './depthwise-simd.js';
 import { DEPTHWISE_SIMD_SHARED_WASM, DEPTHWISE_SIMD_WASM } from './depthwise-simd.wasm.js';
 import { withConvFormulation } from './formulation.js';
+import { setSimdConvInputGrad } from './gemm-simd.js';
 import { conv2dBackpropInput } from './gradients.js';
 import { ensureWasmKernels } from './wasm-kernels.js';
 import { type Host, dev, host } from './wasm.test-helpers.js';
@@ -48,9 +49,11 @@ function stockInputGrad(c: Case, f: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor {
   const ext: [number, number, number, number] = [(kh - 1) * dh + 1, (kw - 1) * dw + 1, c.x[3], c.o];
   let fe: tf.Tensor4D = f;
   if (dh !== 1 || dw !== 1) {
-    const v = f.arraySync();
+    const v = f.dataSync();
     const e = tf.buffer(ext);
-    for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) for (let ch = 0; ch < c.x[3]; ch++) for (let o = 0; o < c.o; o++) e.set(v[a][b][ch][o], a * dh, b * dw, ch, o);
+    for (let a = 0; a < kh; a++)
+      for (let b = 0; b < kw; b++)
+        for (let ch = 0; ch < c.x[3]; ch++) for (let o = 0; o < c.o; o++) e.set(v[((a * kw + b) * c.x[3] + ch) * c.o + o] as number, a * dh, b * dw, ch, o);
     fe = e.toTensor() as tf.Tensor4D;
   }
   const out = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: fe }, { strides: c.s, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x } as never) as tf.Tensor;
@@ -90,15 +93,13 @@ describe("forgetless's SIMD input gradient of every non-1×1 Conv2D on wasm", ()
             const out: tf.Tensor[] = [];
             if (!dilated || formulation === 'auto')
               out.push(
-                tf
-                  .engine()
-                  .runKernel('Conv2DBackpropInput', { dy: dyw, filter: fw }, {
-                    strides: c.s,
-                    pad: c.pad,
-                    dataFormat: 'NHWC',
-                    inputShape: c.x,
-                    dilations: c.d,
-                  } as never) as tf.Tensor,
+                tf.engine().runKernel('Conv2DBackpropInput', { dy: dyw, filter: fw }, {
+                  strides: c.s,
+                  pad: c.pad,
+                  dataFormat: 'NHWC',
+                  inputShape: c.x,
+                  dilations: c.d,
+                } as never) as tf.Tensor,
               );
             if (!explicit) out.push(conv2dBackpropInput(dyw, fw, c.x, c.s, c.pad as 'same', c.d));
             out.push(tf.grad((v) => tf.sum(tf.mul(tf.conv2d(v as tf.Tensor4D, fw, c.s, c.pad, 'NHWC', c.d), dyw)))(xw));
@@ -108,6 +109,16 @@ describe("forgetless's SIMD input gradient of every non-1×1 Conv2D on wasm", ()
         got.forEach((g, i) => expect(relErr(g.v, (href as Host).v), `${formulation} #${i}`).toBeLessThanOrEqual(1e-5));
         expect(calls() - before, `${formulation}: conv_input_grad calls`).toBe(formulation === 'auto' ? got.length : 0);
       }
+      // 'auto' with the kernel turned off: the routing before it (taps, a stride-1 forward conv, or wasm's stock kernel)
+      const before = simdKernelsStatus().calls.conv_input_grad ?? 0;
+      setSimdConvInputGrad(false);
+      try {
+        const old = tf.tidy(() => host(tf.grad((v) => tf.sum(tf.mul(tf.conv2d(v as tf.Tensor4D, fw, c.s, c.pad, 'NHWC', c.d), dyw)))(xw)));
+        expect(relErr(old.v, (href as Host).v), 'auto, kernel off').toBeLessThanOrEqual(1e-5);
+      } finally {
+        setSimdConvInputGrad(true);
+      }
+      expect((simdKernelsStatus().calls.conv_input_grad ?? 0) - before, 'auto, kernel off: conv_input_grad calls').toBe(0);
     });
     tf.dispose([xw, dyw, fw]);
     await tf.setBackend('cpu');

@@ -258,6 +258,17 @@ export function simdConvForward(
   return out;
 }
 
+let simdInputGradOn = true;
+
+/**
+ * Turns `conv_input_grad` off (false: 'auto' routes ∂x of non-1×1 convolutions as before it, one
+ * matMul per tap, and wasm's Conv2DBackpropInput to the stock kernel) or back on; for same-process
+ * before/after benchmarks and tests.
+ */
+export function setSimdConvInputGrad(on: boolean): void {
+  simdInputGradOn = on;
+}
+
 /**
  * Whether a convolution's input gradient runs on `conv_input_grad` (`simdConvInputGrad`) where the SIMD
  * kernels run and the 1×1 unit-stride kernel (`isPointwise`, checked first) does not: every NHWC
@@ -265,7 +276,7 @@ export function simdConvForward(
  * every Conv2D on SIMD").
  */
 export function isSimdInputGradConv(filterShape: readonly number[], attrs: { dataFormat?: unknown }): boolean {
-  return isSimdFilterGradConv(filterShape, attrs) && (filterShape[0] as number) * (filterShape[1] as number) !== 1;
+  return simdInputGradOn && isSimdFilterGradConv(filterShape, attrs) && (filterShape[0] as number) * (filterShape[1] as number) !== 1;
 }
 
 /**
