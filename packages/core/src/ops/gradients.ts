@@ -7,6 +7,7 @@
  * | Conv2D                | ∂filter = Xᵀ·δ over patches (`im2col.ts`), or from forward convolutions | backend has no Conv2DBackpropFilter kernel (wasm) |
  * | Conv2D                | ∂filter by forgetless's SIMD kernels (`gemm-simd.ts`): 1×1 unit-stride, or < 8 input channels | backend is wasm and the module runs there ('auto' only) |
  * | Conv2D                | ∂x = col2im(δ·Wᵀ), or a forward convolution at stride 1 | backend is wasm (its Conv2DBackpropInput is ~5× slower) |
+ * | Conv2D                | ∂x by forgetless's SIMD kernels (`gemm-simd.ts`): 1×1 unit-stride δ·Wᵀ, every other kernel col2im(δ·Wᵀ) a chunk at a time | backend is wasm and the module runs there ('auto' only) |
  * | DepthwiseConv2dNative | ∂filter, ∂x by forgetless's SIMD kernels (`depthwise-simd.ts`) | backend is wasm and the module runs there ('auto' only) |
  * | DepthwiseConv2dNative | ∂filter, ∂x from forward depthwise convolutions        | backend lacks DepthwiseConv2dNativeBackpropFilter/Input (wasm) |
  * | Conv2DBackpropInput   | ∂filter (of conv2dTranspose) by `conv2dFilterGrad`     | backend has no Conv2DBackpropFilter kernel (wasm) |
@@ -78,9 +79,13 @@ const isDilated = (d: readonly number[]) => d[0] !== 1 || d[1] !== 1;
 /**
  * ∂x of `tf.conv2d(x, filter, strides, pad, 'NHWC', dilation)` for upstream gradient dy, as
  * forgetless's registered Conv2D gradient computes it on the active backend, under the current
- * gradient mode and formulation: col2im (`im2col.ts`) on wasm under 'im2col' (1×1 kernels, or at
- * least 8 input channels), a forward convolution at stride 1 under 'forward-conv' or with fewer
- * channels, tfjs's Conv2DBackpropInput otherwise (dilated convolutions, which tfjs cannot
+ * gradient mode and formulation: on wasm under 'auto' where the module runs, forgetless's SIMD
+ * kernels (`gemm-simd.ts`: δ·Wᵀ at 1×1 unit stride; for every other kernel, stride, dilation and
+ * channel count the patch gradients δ·Wᵀ a chunk of pixels at a time, added back where the patches
+ * came from, `conv_input_grad`: 0.3–0.85× the time of the taps it replaced); else col2im
+ * (`im2col.ts`) on wasm (1×1 kernels, or at least 8 input channels: one matMul per tap under 'auto',
+ * one column matrix under 'im2col'), a forward convolution at stride 1 under 'forward-conv' or with
+ * fewer channels, tfjs's Conv2DBackpropInput otherwise (dilated convolutions, which tfjs cannot
  * differentiate, always take ours).
  */
 export function conv2dBackpropInput(

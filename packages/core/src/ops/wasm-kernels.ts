@@ -426,7 +426,9 @@ function reduceLeading(kernel: 'Sum' | 'Mean', { inputs, attrs, backend }: Kerne
  *   stock tfjs-layers models call directly), the stock ones otherwise; Conv2D of convolutions with
  *   fewer than 8 input channels (a network's stem, any geometry, explicit padding too) likewise
  *   (`simdConvForward`: 20–50 % faster than XNNPACK's at the stems of MobileNetV2, InceptionV3, ResNet
- *   and paper 2's conv net); FusedConv2D stays XNNPACK's;
+ *   and paper 2's conv net); FusedConv2D stays XNNPACK's; Conv2DBackpropInput of every other NHWC
+ *   convolution (any kernel, stride, dilation, padding) by `simdConvInputGrad` (col2im of δ·Wᵀ a
+ *   chunk at a time; the stock kernel is ~5× slower than forgetless's taps, which it beats too);
  * - PadV2 under 'auto' copying runs in place on the heap (`padInPlace`), the stock one otherwise;
  * - Tile under 'auto' where it repeats the whole input (`tileInPlace`: tfjs's batch-norm gradient), the stock one otherwise;
  * - Relu6 likewise by forgetless's SIMD kernel (`norm-simd.ts`; the stock one is a scalar loop, ~4×
