@@ -8,9 +8,9 @@
 // GFLOP/s ([1024, 1024]·[1024, 1024], interleaved the same way) and the load average at start and end.
 // ONLY=regex picks cases by name. Build first (`npx turbo run build --filter=@forgetless/benchmark...`).
 //   node apps/benchmark/scripts/conv-input-grad-ab.mjs
-import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropInput, setSimdConvInputGrad, useBackend, withConvFormulation } from '@forgetless/core';
+import { interleaved, load, maxRelDiff, ms } from './ab-lib.mjs';
 
 const all = [
   { name: '[8,24,24,32] 3×3 s2 same →64', x: [8, 24, 24, 32], k: [3, 3], o: 64, s: 2, pad: 'same' },
@@ -27,12 +27,6 @@ const all = [
 const only = process.env.ONLY ? new RegExp(process.env.ONLY) : null;
 const rounds = Number(process.env.ROUNDS ?? 21);
 const warm = Number(process.env.WARM ?? 20);
-const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-const stats = (a) => {
-  const s = [...a].sort((p, q) => p - q);
-  return { med: s[s.length >> 1], min: s[0], max: s[s.length - 1] };
-};
-const ms = (t) => `${t.med.toFixed(2)} (${t.min.toFixed(2)}–${t.max.toFixed(2)}) ms`;
 
 await useBackend('wasm');
 console.log(`load average at start ${load()}, ${new Date().toISOString()}, ${rounds} rounds after ${warm} warm-ups`);
@@ -54,29 +48,12 @@ for (const c of all.filter((c) => !only || only.test(c.name))) {
     new: () => withConvFormulation('auto', () => conv2dBackpropInput(dy, f, c.x, c.s, c.pad)),
     matMul: () => tf.matMul(ma, mb),
   };
-  const run = (g) => {
-    const t0 = performance.now();
-    tf.dispose(fns[g]()); // wasm runs synchronously: timed to the op's return, the output disposed unread
-    return performance.now() - t0;
-  };
-  const [a, b] = [fns.old(), fns.new()];
-  const [av, bv] = [a.dataSync(), b.dataSync()];
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < av.length; i++) {
-    num = Math.max(num, Math.abs(av[i] - bv[i]));
-    den = Math.max(den, Math.abs(av[i]));
-  }
-  tf.dispose([a, b]);
-  const order = ['old', 'new', 'matMul'];
-  for (let i = 0; i < warm; i++) for (const g of order) run(g);
-  const t = { old: [], new: [], matMul: [] };
-  for (let r = 0; r < rounds; r++) for (const g of r % 2 ? [...order].reverse() : order) t[g].push(run(g));
-  const [o, n, m] = [stats(t.old), stats(t.new), stats(t.matMul)];
+  const rel = maxRelDiff(fns.old(), fns.new());
+  const { old: o, new: n, matMul: m } = interleaved(fns, { rounds, warm });
   const mflop = (2 * tf.util.sizeFromShape(dy.shape.slice(0, 3)) * c.k[0] * c.k[1] * c.x[3] * c.o) / 1e6;
   const mm = (2 * 1024 ** 3) / 1e6 / m.med;
   console.log(
-    `${c.name}: ${mflop.toFixed(0)} MFLOP | before ${ms(o)}, ${((mflop / o.med / mm) * 100).toFixed(0)} % | after (SIMD) ${ms(n)}, ${(mflop / n.med).toFixed(1)} GFLOP/s, ${((mflop / n.med / mm) * 100).toFixed(0)} % of the matMul (${mm.toFixed(1)} GFLOP/s) | after/before ${(n.med / o.med).toFixed(2)} | max rel diff ${(num / den).toExponential(1)}`,
+    `${c.name}: ${mflop.toFixed(0)} MFLOP | before ${ms(o)}, ${((mflop / o.med / mm) * 100).toFixed(0)} % | after (SIMD) ${ms(n)}, ${(mflop / n.med).toFixed(1)} GFLOP/s, ${((mflop / n.med / mm) * 100).toFixed(0)} % of the matMul (${mm.toFixed(1)} GFLOP/s) | after/before ${(n.med / o.med).toFixed(2)} | max rel diff ${rel.toExponential(1)}`,
   );
   tf.dispose([f, dy]);
 }

@@ -6,9 +6,9 @@
 // median (min–max) ms, and the load average at start and end.
 // Build first (`npx turbo run build --filter=@forgetless/benchmark...`).
 //   node apps/benchmark/scripts/stem-forward-ab.mjs
-import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend, withConvFormulation } from '@forgetless/core';
+import { interleaved, load, maxRelDiff, ms } from './ab-lib.mjs';
 
 const cases = [
   { name: 'MobileNetV2 α0.35 96² stem: [8,97,97,3] 3×3 s2 valid →16', x: [8, 97, 97, 3], k: 3, o: 16, s: 2, pad: 'valid' },
@@ -31,12 +31,6 @@ const cases = [
   { name: '5×5 s1 same →64 on [32,28,28,1]', x: [32, 28, 28, 1], k: 5, o: 64, s: 1, pad: 'same' },
 ];
 const rounds = Number(process.env.ROUNDS ?? 41);
-const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-const stats = (a) => {
-  const s = [...a].sort((p, q) => p - q);
-  return { med: s[s.length >> 1], min: s[0], max: s[s.length - 1] };
-};
-const ms = (t) => `${t.med.toFixed(2)} (${t.min.toFixed(2)}–${t.max.toFixed(2)}) ms`;
 
 await useBackend('wasm');
 console.log(`load average at start ${load()}, ${new Date().toISOString()}, ${rounds} rounds`);
@@ -59,28 +53,13 @@ for (const c of cases) {
               ),
             ),
           );
-  const run = (f) => {
-    const t0 = performance.now();
-    tf.dispose(fwd(f)); // wasm runs synchronously: timed to the op's return, the output disposed unread
-    return performance.now() - t0;
-  };
-  const [a, b] = [fwd('composed'), fwd('auto')];
-  const [av, bv] = [a.dataSync(), b.dataSync()];
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < av.length; i++) {
-    num = Math.max(num, Math.abs(av[i] - bv[i]));
-    den = Math.max(den, Math.abs(av[i]));
-  }
-  const outShape = a.shape;
-  tf.dispose([a, b]);
-  for (let i = 0; i < 20; i++) for (const f of ['composed', 'auto']) run(f);
-  const t = { composed: [], auto: [] };
-  for (let r = 0; r < rounds; r++) for (const f of r % 2 ? ['auto', 'composed'] : ['composed', 'auto']) t[f].push(run(f));
-  const [o, n] = [stats(t.composed), stats(t.auto)];
+  const first = fwd('composed');
+  const outShape = first.shape;
+  const rel = maxRelDiff(first, fwd('auto'));
+  const { composed: o, auto: n } = interleaved({ composed: () => fwd('composed'), auto: () => fwd('auto') }, { rounds, warm: 20 });
   const mflop = (2 * outShape[0] * outShape[1] * outShape[2] * c.k * c.k * c.x[3] * c.o) / 1e6;
   console.log(
-    `${c.name}: ${mflop.toFixed(1)} MFLOP | XNNPACK ('composed') ${ms(o)}, ${(mflop / o.med).toFixed(1)} GFLOP/s | SIMD ('auto') ${ms(n)}, ${(mflop / n.med).toFixed(1)} GFLOP/s | auto/composed ${(n.med / o.med).toFixed(2)} | max rel diff ${(num / den).toExponential(1)}`,
+    `${c.name}: ${mflop.toFixed(1)} MFLOP | XNNPACK ('composed') ${ms(o)}, ${(mflop / o.med).toFixed(1)} GFLOP/s | SIMD ('auto') ${ms(n)}, ${(mflop / n.med).toFixed(1)} GFLOP/s | auto/composed ${(n.med / o.med).toFixed(2)} | max rel diff ${rel.toExponential(1)}`,
   );
   tf.dispose([x, w]);
 }

@@ -6,9 +6,9 @@
 // (min–max) ms, and the load average at start and end. ONLY=regex picks cases by name.
 // Build first (`npx turbo run build --filter=@forgetless/benchmark...`).
 //   node apps/benchmark/scripts/wide-filter-grad-ab.mjs
-import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dFilterGradIm2col, useBackend, withConvFormulation } from '@forgetless/core';
+import { interleaved, load, maxRelDiff, ms } from './ab-lib.mjs';
 
 const all = [
   { name: "paper 2's conv2 [32,12,12,64] 3×3 valid →128", x: [32, 12, 12, 64], k: [3, 3], o: 128, s: 1, pad: 'valid' },
@@ -23,12 +23,6 @@ const all = [
 ];
 const only = process.env.ONLY ? new RegExp(process.env.ONLY) : null;
 const rounds = Number(process.env.ROUNDS ?? 21);
-const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-const stats = (a) => {
-  const s = [...a].sort((p, q) => p - q);
-  return { med: s[s.length >> 1], min: s[0], max: s[s.length - 1] };
-};
-const ms = (t) => `${t.med.toFixed(2)} (${t.min.toFixed(2)}–${t.max.toFixed(2)}) ms`;
 
 await useBackend('wasm');
 console.log(`load average at start ${load()}, ${new Date().toISOString()}, ${rounds} rounds`);
@@ -41,27 +35,11 @@ for (const c of all.filter((c) => !only || only.test(c.name))) {
     old: () => withConvFormulation('auto', () => conv2dFilterGradIm2col(x, dy, fs, c.s, c.pad)),
     new: () => withConvFormulation('auto', () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs)),
   };
-  const run = (f) => {
-    const t0 = performance.now();
-    tf.dispose(fns[f]()); // wasm runs synchronously: timed to the op's return, the output disposed unread
-    return performance.now() - t0;
-  };
-  const [a, b] = [fns.old(), fns.new()];
-  const [av, bv] = [a.dataSync(), b.dataSync()];
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < av.length; i++) {
-    num = Math.max(num, Math.abs(av[i] - bv[i]));
-    den = Math.max(den, Math.abs(av[i]));
-  }
-  tf.dispose([a, b]);
-  for (let i = 0; i < 2; i++) for (const f of ['old', 'new']) run(f);
-  const t = { old: [], new: [] };
-  for (let r = 0; r < rounds; r++) for (const f of r % 2 ? ['new', 'old'] : ['old', 'new']) t[f].push(run(f));
-  const [o, n] = [stats(t.old), stats(t.new)];
+  const rel = maxRelDiff(fns.old(), fns.new());
+  const { old: o, new: n } = interleaved(fns, { rounds, warm: 2 });
   const mflop = (2 * tf.util.sizeFromShape(dy.shape.slice(0, 3)) * c.k[0] * c.k[1] * c.x[3] * c.o) / 1e6;
   console.log(
-    `${c.name}: ${mflop.toFixed(0)} MFLOP | before (im2col) ${ms(o)} | after (SIMD) ${ms(n)}, ${(mflop / n.med).toFixed(1)} GFLOP/s | after/before ${(n.med / o.med).toFixed(2)} | max rel diff ${(num / den).toExponential(1)}`,
+    `${c.name}: ${mflop.toFixed(0)} MFLOP | before (im2col) ${ms(o)} | after (SIMD) ${ms(n)}, ${(mflop / n.med).toFixed(1)} GFLOP/s | after/before ${(n.med / o.med).toFixed(2)} | max rel diff ${rel.toExponential(1)}`,
   );
   tf.dispose([x, dy]);
 }

@@ -4,12 +4,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
 import { depthwiseSimd, simdKernelsStatus } from './depthwise-simd.js';
-import { DEPTHWISE_SIMD_SHARED_WASM, DEPTHWISE_SIMD_WASM } from './depthwise-simd.wasm.js';
 import { withConvFormulation } from './formulation.js';
 import { setSimdConvInputGrad } from './gemm-simd.js';
 import { conv2dBackpropInput } from './gradients.js';
 import { ensureWasmKernels } from './wasm-kernels.js';
-import { type Host, dev, host } from './wasm.test-helpers.js';
+import { type Host, dev, expectWritesOnly, host, patchKernelGeometry, rawSimdModule } from './wasm.test-helpers.js';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 type Case = { x: [number, number, number, number]; k: [number, number]; o: number; s: [number, number]; d: [number, number]; pad: Pad; what: string };
@@ -136,42 +135,28 @@ describe("forgetless's SIMD input gradient of every non-1×1 Conv2D on wasm", ()
       const [hdy, hf, href] = [dy, f, ref].map(host) as Host[];
       tf.dispose([dy, f, ref]);
       const k = kh * kw * c.x[3];
-      for (const [variant, b64, shared] of [
-        ['plain', DEPTHWISE_SIMD_WASM, false],
-        ['shared', DEPTHWISE_SIMD_SHARED_WASM, true],
+      for (const [variant, shared] of [
+        ['plain', false],
+        ['shared', true],
       ] as const) {
-        const memory = new WebAssembly.Memory({ initial: 8, maximum: 16, shared } as WebAssembly.MemoryDescriptor);
-        const ex = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0))), { env: { memory } }).exports;
-        const heap = new Float32Array(memory.buffer);
-        heap.fill(Number.NaN);
+        const { call, heap } = rawSimdModule(shared);
         const at = { dy: 1001, w: 30001, out: 40001, scratch: 90001 };
         const kc = 16;
         heap.set((hdy as Host).v, at.dy);
         heap.set((hf as Host).v, at.w);
         const before = heap.slice();
-        (ex.conv_input_grad as (...a: number[]) => void)(
-          at.dy * 4,
-          at.w * 4,
-          at.out * 4,
-          at.scratch * 4,
-          ...c.x,
-          info.outHeight,
-          info.outWidth,
-          c.o,
-          kh,
-          kw,
-          ...c.s,
-          ...c.d,
-          info.padInfo.top,
-          info.padInfo.left,
-          kc,
-        );
+        call('conv_input_grad', at.dy * 4, at.w * 4, at.out * 4, at.scratch * 4, ...patchKernelGeometry(c, info, kh, kw), kc);
         const n = (href as Host).v.length;
         expect(relErr(heap.subarray(at.out, at.out + n), (href as Host).v), variant).toBeLessThanOrEqual(1e-5);
-        for (let i = 0; i < heap.length; i++) {
-          if ((i >= at.out && i < at.out + n) || (i >= at.scratch && i < at.scratch + k * c.o + kc * k)) continue;
-          if (!Object.is(heap[i], before[i])) throw new Error(`${variant}: conv_input_grad wrote float ${i}, outside its output and scratch`);
-        }
+        expectWritesOnly(
+          heap,
+          before,
+          [
+            [at.out, n],
+            [at.scratch, k * c.o + kc * k],
+          ],
+          `${variant}: conv_input_grad`,
+        );
       }
     }
   });

@@ -5,14 +5,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
 import { depthwiseSimd, simdKernelsStatus } from './depthwise-simd.js';
-import { DEPTHWISE_SIMD_SHARED_WASM, DEPTHWISE_SIMD_WASM } from './depthwise-simd.wasm.js';
 import { loadLayersModelFromArtifacts } from '../keras/load.js';
 import { Rng } from '../rng.js';
 import { withConvFormulation, withLayerFusion } from './formulation.js';
 import { filterGradBlock, simdPointwiseForward } from './gemm-simd.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, withGradientMode } from './gradients.js';
 import { ensureWasmKernels } from './wasm-kernels.js';
-import { type Host, host, dev, onWasm } from './wasm.test-helpers.js';
+import { type Host, dev, expectWritesOnly, host, onWasm, patchKernelGeometry, rawSimdModule } from './wasm.test-helpers.js';
 
 // [N, H, W, C, O, stride]: channels not multiples of 4 or 8, one example and three, more pixels than a reduction chunk (256), stride 2 (not taken: the composed path)
 const cases: Array<[number, number, number, number, number, number]> = [
@@ -195,46 +194,31 @@ describe("forgetless's SIMD filter gradient of every Conv2D (few input channels 
       tf.dispose([x, dy, ref]);
       const k = kh * kw * c.x[3];
       const k4 = (k + 3) & ~3;
-      for (const [variant, b64, shared, kb] of [
-        ['plain', DEPTHWISE_SIMD_WASM, false, k4],
-        ['shared', DEPTHWISE_SIMD_SHARED_WASM, true, k4],
-        ['plain, blocks of 8', DEPTHWISE_SIMD_WASM, false, 8],
-        ['shared, blocks of 8', DEPTHWISE_SIMD_SHARED_WASM, true, 8],
+      for (const [variant, shared, kb] of [
+        ['plain', false, k4],
+        ['shared', true, k4],
+        ['plain, blocks of 8', false, 8],
+        ['shared, blocks of 8', true, 8],
       ] as const) {
-        const memory = new WebAssembly.Memory({ initial: 8, maximum: 16, shared } as WebAssembly.MemoryDescriptor);
-        const ex = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0))), { env: { memory } }).exports;
-        const heap = new Float32Array(memory.buffer);
-        heap.fill(Number.NaN);
+        const { call, heap } = rawSimdModule(shared);
         const at = { x: 1001, dy: 30001, out: 70001, scratch: 90000 }; // float indices (8 mod 16 bytes, as tfjs-wasm's heap places tensors)
         const kc = 16;
         const scratchLen = kc * kb + (k4 > k ? k4 * c.o : 0);
         heap.set((hx as Host).v, at.x);
         heap.set((hdy as Host).v, at.dy);
         const before = heap.slice();
-        (ex.conv_filter_grad as (...a: number[]) => void)(
-          at.x * 4,
-          at.dy * 4,
-          at.out * 4,
-          at.scratch * 4,
-          ...c.x,
-          info.outHeight,
-          info.outWidth,
-          c.o,
-          kh,
-          kw,
-          ...c.s,
-          ...c.d,
-          info.padInfo.top,
-          info.padInfo.left,
-          kc,
-          kb,
-        );
+        call('conv_filter_grad', at.x * 4, at.dy * 4, at.out * 4, at.scratch * 4, ...patchKernelGeometry(c, info, kh, kw), kc, kb);
         const n = (href as Host).v.length;
         expect(relErr(heap.subarray(at.out, at.out + n), (href as Host).v), variant).toBeLessThanOrEqual(1e-5);
-        for (let i = 0; i < heap.length; i++) {
-          if ((i >= at.out && i < at.out + n) || (i >= at.scratch && i < at.scratch + scratchLen)) continue;
-          if (!Object.is(heap[i], before[i])) throw new Error(`${variant}: conv_filter_grad wrote float ${i}, outside its output and scratch`);
-        }
+        expectWritesOnly(
+          heap,
+          before,
+          [
+            [at.out, n],
+            [at.scratch, scratchLen],
+          ],
+          `${variant}: conv_filter_grad`,
+        );
       }
     }
   });
@@ -307,42 +291,28 @@ describe("forgetless's SIMD forward for few input channels on wasm", () => {
       const [hx, hf, href] = [x, f, ref].map(host) as Host[];
       tf.dispose([x, f, ref]);
       const k4 = (kh * kw * c.x[3] + 3) & ~3;
-      for (const [variant, b64, shared] of [
-        ['plain', DEPTHWISE_SIMD_WASM, false],
-        ['shared', DEPTHWISE_SIMD_SHARED_WASM, true],
+      for (const [variant, shared] of [
+        ['plain', false],
+        ['shared', true],
       ] as const) {
-        const memory = new WebAssembly.Memory({ initial: 8, maximum: 16, shared } as WebAssembly.MemoryDescriptor);
-        const ex = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0))), { env: { memory } }).exports;
-        const heap = new Float32Array(memory.buffer);
-        heap.fill(Number.NaN);
+        const { call, heap } = rawSimdModule(shared);
         const at = { x: 1001, w: 30001, out: 40001, scratch: 90000 };
         const kc = 16;
         heap.set((hx as Host).v, at.x);
         heap.set((hf as Host).v, at.w);
         const before = heap.slice();
-        (ex.conv_forward as (...a: number[]) => void)(
-          at.x * 4,
-          at.w * 4,
-          at.out * 4,
-          at.scratch * 4,
-          ...c.x,
-          info.outHeight,
-          info.outWidth,
-          c.o,
-          kh,
-          kw,
-          ...c.s,
-          ...c.d,
-          info.padInfo.top,
-          info.padInfo.left,
-          kc,
-        );
+        call('conv_forward', at.x * 4, at.w * 4, at.out * 4, at.scratch * 4, ...patchKernelGeometry(c, info, kh, kw), kc);
         const n = (href as Host).v.length;
         expect(relErr(heap.subarray(at.out, at.out + n), (href as Host).v), variant).toBeLessThanOrEqual(1e-5);
-        for (let i = 0; i < heap.length; i++) {
-          if ((i >= at.out && i < at.out + n) || (i >= at.scratch && i < at.scratch + kc * k4)) continue;
-          if (!Object.is(heap[i], before[i])) throw new Error(`${variant}: conv_forward wrote float ${i}, outside its output and scratch`);
-        }
+        expectWritesOnly(
+          heap,
+          before,
+          [
+            [at.out, n],
+            [at.scratch, kc * k4],
+          ],
+          `${variant}: conv_forward`,
+        );
       }
     }
   });

@@ -126,36 +126,68 @@ export function filterGradBlock(k4: number, o: number): number {
   return k4 * o <= DW_ONE_BLOCK_FLOATS ? k4 : Math.max(4, Math.floor(DW_BLOCK_FLOATS / Math.max(1, o)) & ~3);
 }
 
-/**
- * ∂W [kh, kw, C, O] of a convolution of x [N, H, W, C] (any kernel size, stride, dilation, padding
- * tfjs's Conv2D takes) for dy [N, Ho, Wo, O], by `conv_filter_grad` (patches a chunk at a time, then
- * the 1×1 filter gradient's micro-kernel), as a wasm kernel function's output.
- */
-export function simdConvFilterGrad(
-  ex: Exports,
-  backend: unknown,
-  x: tf.TensorInfo,
-  dy: tf.TensorInfo,
-  filterShape: readonly number[],
-  attrs: { strides?: unknown; dilations?: unknown; pad?: unknown; dimRoundingMode?: unknown; dataFormat?: unknown },
-): tf.TensorInfo {
-  const b = backend as WasmHeapBackend;
+type ConvAttrs = { strides?: unknown; dilations?: unknown; pad?: unknown; dimRoundingMode?: unknown; dataFormat?: unknown };
+
+/** tfjs's geometry of a NHWC convolution of input shape `xShape` by a [kh, kw, C, O] filter; `kernel` names the caller in errors. */
+function convGeometry(kernel: string, xShape: readonly number[], filterShape: readonly number[], attrs: ConvAttrs): tf.backend_util.Conv2DInfo {
   if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC' && attrs.dataFormat !== 'channelsLast')
-    throw new Error(`Conv2DBackpropFilter on wasm (forgetless): only NHWC is supported, got ${String(attrs.dataFormat)}`);
-  const [kh, kw, c, o] = filterShape as [number, number, number, number];
-  if (x.shape.length !== 4 || dy.shape.length !== 4 || filterShape.length !== 4)
-    throw new Error(
-      `Conv2DBackpropFilter on wasm (forgetless): expected x and dy of rank 4 and a filter shape [kh, kw, C, O], got x [${x.shape}], dy [${dy.shape}], filter [${filterShape}]`,
-    );
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    [kh, kw, c, o],
+    throw new Error(`${kernel} on wasm (forgetless): only NHWC is supported, got ${String(attrs.dataFormat)}`);
+  return tf.backend_util.computeConv2DInfo(
+    [...xShape] as [number, number, number, number],
+    [...filterShape] as [number, number, number, number],
     pair(attrs.strides ?? 1),
     pair(attrs.dilations ?? 1),
     attrs.pad as 'same',
     attrs.dimRoundingMode as 'round' | undefined,
     false,
   );
+}
+
+/** The geometry arguments every patch kernel of `gemm-simd.c` takes, in its order: N, H, W, C, Ho, Wo, O, kh, kw, sh, sw, dh, dw, pt, pl. */
+function geometryArgs(info: tf.backend_util.Conv2DInfo, filterShape: readonly number[]): number[] {
+  const [kh, kw, c, o] = filterShape as [number, number, number, number];
+  return [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    c,
+    info.outHeight,
+    info.outWidth,
+    o,
+    kh,
+    kw,
+    info.strideHeight,
+    info.strideWidth,
+    info.dilationHeight,
+    info.dilationWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ];
+}
+
+/** Runs `fn` with `floats` floats of scratch from tfjs-wasm's heap, freed after. */
+function withScratch<T>(b: WasmHeapBackend, floats: number, fn: (scratch: number) => T): T {
+  const scratch = b.wasm._malloc(Math.max(1, floats) * 4);
+  try {
+    return fn(scratch);
+  } finally {
+    b.wasm._free(scratch);
+  }
+}
+
+/**
+ * ∂W [kh, kw, C, O] of a convolution of x [N, H, W, C] (any kernel size, stride, dilation, padding
+ * tfjs's Conv2D takes) for dy [N, Ho, Wo, O], by `conv_filter_grad` (patches a chunk at a time, then
+ * the 1×1 filter gradient's micro-kernel), as a wasm kernel function's output.
+ */
+export function simdConvFilterGrad(ex: Exports, backend: unknown, x: tf.TensorInfo, dy: tf.TensorInfo, filterShape: readonly number[], attrs: ConvAttrs): tf.TensorInfo {
+  const b = backend as WasmHeapBackend;
+  const [kh, kw, c, o] = filterShape as [number, number, number, number];
+  if (x.shape.length !== 4 || dy.shape.length !== 4 || filterShape.length !== 4)
+    throw new Error(
+      `Conv2DBackpropFilter on wasm (forgetless): expected x and dy of rank 4 and a filter shape [kh, kw, C, O], got x [${x.shape}], dy [${dy.shape}], filter [${filterShape}]`,
+    );
+  const info = convGeometry('Conv2DBackpropFilter', x.shape, filterShape, attrs);
   if (x.shape[3] !== c || dy.shape[0] !== x.shape[0] || dy.shape[1] !== info.outHeight || dy.shape[2] !== info.outWidth || dy.shape[3] !== o)
     throw new Error(`Conv2DBackpropFilter on wasm (forgetless): x [${x.shape}] and dy [${dy.shape}] do not fit filter [${filterShape}] (output [${info.outShape}])`);
   const out = b.makeOutput([kh, kw, c, o], 'float32');
@@ -164,34 +196,9 @@ export function simdConvFilterGrad(
   const k4 = (k + 3) & ~3;
   const kc = PATCH_CHUNK;
   const kb = Math.min(k4, filterGradBlock(k4, o));
-  const scratch = b.wasm._malloc((kc * kb + (k4 > k ? k4 * o : 0)) * 4);
-  try {
-    ex.conv_filter_grad(
-      offset(b, x),
-      offset(b, dy),
-      offset(b, out),
-      scratch,
-      info.batchSize,
-      info.inHeight,
-      info.inWidth,
-      c,
-      info.outHeight,
-      info.outWidth,
-      o,
-      kh,
-      kw,
-      info.strideHeight,
-      info.strideWidth,
-      info.dilationHeight,
-      info.dilationWidth,
-      info.padInfo.top,
-      info.padInfo.left,
-      kc,
-      kb,
-    );
-  } finally {
-    b.wasm._free(scratch);
-  }
+  withScratch(b, kc * kb + (k4 > k ? k4 * o : 0), (scratch) =>
+    ex.conv_filter_grad(offset(b, x), offset(b, dy), offset(b, out), scratch, ...geometryArgs(info, filterShape), kc, kb),
+  );
   return out;
 }
 
@@ -201,60 +208,18 @@ export function simdConvFilterGrad(
  * `PATCH_CHUNK` output pixels at a time into scratch, then their product with the filter read in
  * place as a [kh·kw·C, O] matrix by the 1×1 forward's micro-kernel; as a wasm kernel function's output.
  */
-export function simdConvForward(
-  ex: Exports,
-  backend: unknown,
-  x: tf.TensorInfo,
-  filter: tf.TensorInfo,
-  attrs: { strides?: unknown; dilations?: unknown; pad?: unknown; dimRoundingMode?: unknown; dataFormat?: unknown },
-): tf.TensorInfo {
+export function simdConvForward(ex: Exports, backend: unknown, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: ConvAttrs): tf.TensorInfo {
   const b = backend as WasmHeapBackend;
-  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC' && attrs.dataFormat !== 'channelsLast')
-    throw new Error(`Conv2D on wasm (forgetless): only NHWC is supported, got ${String(attrs.dataFormat)}`);
   if (x.shape.length !== 4 || filter.shape.length !== 4)
     throw new Error(`Conv2D on wasm (forgetless): expected x of rank 4 and a filter [kh, kw, C, O], got x [${x.shape}], filter [${filter.shape}]`);
-  const [kh, kw, c, o] = filter.shape as [number, number, number, number];
+  const [kh, kw, c] = filter.shape as [number, number, number, number];
   if (x.shape[3] !== c) throw new Error(`Conv2D on wasm (forgetless): x [${x.shape}] does not fit filter [${filter.shape}]`);
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    [kh, kw, c, o],
-    pair(attrs.strides ?? 1),
-    pair(attrs.dilations ?? 1),
-    attrs.pad as 'same',
-    attrs.dimRoundingMode as 'round' | undefined,
-    false,
-  );
+  const info = convGeometry('Conv2D', x.shape, filter.shape, attrs);
   const out = b.makeOutput([...info.outShape], 'float32');
   const k = kh * kw * c;
   if (tf.util.sizeFromShape(info.outShape) === 0) return out;
   const k4 = (k + 3) & ~3;
-  const scratch = b.wasm._malloc(Math.max(1, PATCH_CHUNK * k4) * 4);
-  try {
-    ex.conv_forward(
-      offset(b, x),
-      offset(b, filter),
-      offset(b, out),
-      scratch,
-      info.batchSize,
-      info.inHeight,
-      info.inWidth,
-      c,
-      info.outHeight,
-      info.outWidth,
-      o,
-      kh,
-      kw,
-      info.strideHeight,
-      info.strideWidth,
-      info.dilationHeight,
-      info.dilationWidth,
-      info.padInfo.top,
-      info.padInfo.left,
-      PATCH_CHUNK,
-    );
-  } finally {
-    b.wasm._free(scratch);
-  }
+  withScratch(b, PATCH_CHUNK * k4, (scratch) => ex.conv_forward(offset(b, x), offset(b, filter), offset(b, out), scratch, ...geometryArgs(info, filter.shape), PATCH_CHUNK));
   return out;
 }
 
@@ -285,62 +250,21 @@ export function isSimdInputGradConv(filterShape: readonly number[], attrs: { dat
  * dy·Wᵀ of `PATCH_CHUNK` output pixels at a time (the 1×1 micro-kernel, Wᵀ in scratch), added back
  * where the patches came from (col2im); as a wasm kernel function's output.
  */
-export function simdConvInputGrad(
-  ex: Exports,
-  backend: unknown,
-  dy: tf.TensorInfo,
-  filter: tf.TensorInfo,
-  inputShape: readonly number[],
-  attrs: { strides?: unknown; dilations?: unknown; pad?: unknown; dimRoundingMode?: unknown; dataFormat?: unknown },
-): tf.TensorInfo {
+export function simdConvInputGrad(ex: Exports, backend: unknown, dy: tf.TensorInfo, filter: tf.TensorInfo, inputShape: readonly number[], attrs: ConvAttrs): tf.TensorInfo {
   const b = backend as WasmHeapBackend;
-  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC' && attrs.dataFormat !== 'channelsLast')
-    throw new Error(`Conv2DBackpropInput on wasm (forgetless): only NHWC is supported, got ${String(attrs.dataFormat)}`);
   if (dy.shape.length !== 4 || filter.shape.length !== 4 || inputShape.length !== 4)
     throw new Error(
       `Conv2DBackpropInput on wasm (forgetless): expected dy of rank 4, a filter [kh, kw, C, O] and an input shape [N, H, W, C], got dy [${dy.shape}], filter [${filter.shape}], inputShape [${inputShape}]`,
     );
   const [kh, kw, c, o] = filter.shape as [number, number, number, number];
-  const info = tf.backend_util.computeConv2DInfo(
-    [...inputShape] as [number, number, number, number],
-    [kh, kw, c, o],
-    pair(attrs.strides ?? 1),
-    pair(attrs.dilations ?? 1),
-    attrs.pad as 'same',
-    attrs.dimRoundingMode as 'round' | undefined,
-    false,
-  );
+  const info = convGeometry('Conv2DBackpropInput', inputShape, filter.shape, attrs);
   if (inputShape[3] !== c || dy.shape[0] !== inputShape[0] || dy.shape[1] !== info.outHeight || dy.shape[2] !== info.outWidth || dy.shape[3] !== o)
     throw new Error(`Conv2DBackpropInput on wasm (forgetless): dy [${dy.shape}] does not fit filter [${filter.shape}] and input shape [${inputShape}] (output [${info.outShape}])`);
   const out = b.makeOutput([...inputShape], 'float32');
   if (tf.util.sizeFromShape([...inputShape]) === 0) return out;
   const k = kh * kw * c;
-  const scratch = b.wasm._malloc(Math.max(1, k * o + PATCH_CHUNK * k) * 4);
-  try {
-    ex.conv_input_grad(
-      offset(b, dy),
-      offset(b, filter),
-      offset(b, out),
-      scratch,
-      info.batchSize,
-      info.inHeight,
-      info.inWidth,
-      c,
-      info.outHeight,
-      info.outWidth,
-      o,
-      kh,
-      kw,
-      info.strideHeight,
-      info.strideWidth,
-      info.dilationHeight,
-      info.dilationWidth,
-      info.padInfo.top,
-      info.padInfo.left,
-      PATCH_CHUNK,
-    );
-  } finally {
-    b.wasm._free(scratch);
-  }
+  withScratch(b, k * o + PATCH_CHUNK * k, (scratch) =>
+    ex.conv_input_grad(offset(b, dy), offset(b, filter), offset(b, out), scratch, ...geometryArgs(info, filter.shape), PATCH_CHUNK),
+  );
   return out;
 }
