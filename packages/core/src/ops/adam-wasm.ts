@@ -12,9 +12,8 @@
  * optimizer's own `applyGradients`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { WasmHeapBackend } from './depthwise-simd.js';
-import { simdKernelsFor } from './depthwise-simd.js';
-import { type UpdateExports, heapOffset } from './sgd-wasm.js';
+import { type WasmHeapBackend, heapOffset, simdKernelsFor } from './depthwise-simd.js';
+import type { UpdateExports } from './sgd-wasm.js';
 
 const ADAM_UPDATE = 'ForgetlessAdamUpdate';
 const stockApply = tf.AdamOptimizer.prototype.applyGradients;

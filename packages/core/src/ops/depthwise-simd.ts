@@ -285,7 +285,8 @@ function geometryArgs(info: tf.backend_util.Conv2DInfo, k: number): number[] {
   ];
 }
 
-const offset = (b: WasmHeapBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
+/** A tensor's byte offset in tfjs-wasm's heap (where the SIMD kernels read and write it in place). */
+export const heapOffset = (b: WasmHeapBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
 const size = (shape: readonly number[]) => shape.reduce((a, v) => a * v, 1);
 
 /** y = depthwiseConv2d(x, filter) (DepthwiseConv2dNative's attributes). */
@@ -297,14 +298,14 @@ export function simdDepthwiseForward(ex: Exports, backend: unknown, x: tf.Tensor
   if (size(info.outShape) === 0) return out;
   const g = geometryArgs(info, c * m);
   if (m === 1) {
-    ex.dw_forward(offset(b, x), offset(b, filter), offset(b, out), ...g);
+    ex.dw_forward(heapOffset(b, x), heapOffset(b, filter), heapOffset(b, out), ...g);
     return out;
   }
   const pixels = info.batchSize * info.inHeight * info.inWidth;
   const xe = b.wasm._malloc(pixels * c * m * 4);
   try {
-    ex.dw_expand(offset(b, x), xe, pixels, c, m);
-    ex.dw_forward(xe, offset(b, filter), offset(b, out), ...g);
+    ex.dw_expand(heapOffset(b, x), xe, pixels, c, m);
+    ex.dw_forward(xe, heapOffset(b, filter), heapOffset(b, out), ...g);
   } finally {
     b.wasm._free(xe);
   }
@@ -322,14 +323,14 @@ export function simdDepthwiseInputGrad(ex: Exports, backend: unknown, dy: tf.Ten
   if (size(inputShape) === 0) return out;
   const g = geometryArgs(info, c * m);
   if (m === 1) {
-    ex.dw_input_grad(offset(b, dy), offset(b, filter), offset(b, out), ...g);
+    ex.dw_input_grad(heapOffset(b, dy), heapOffset(b, filter), heapOffset(b, out), ...g);
     return out;
   }
   const pixels = info.batchSize * info.inHeight * info.inWidth;
   const dxe = b.wasm._malloc(pixels * c * m * 4);
   try {
-    ex.dw_input_grad(offset(b, dy), offset(b, filter), dxe, ...g);
-    ex.dw_reduce(dxe, offset(b, out), pixels, c, m);
+    ex.dw_input_grad(heapOffset(b, dy), heapOffset(b, filter), dxe, ...g);
+    ex.dw_reduce(dxe, heapOffset(b, out), pixels, c, m);
   } finally {
     b.wasm._free(dxe);
   }
@@ -348,13 +349,13 @@ export function simdDepthwiseFilterGrad(ex: Exports, backend: unknown, x: tf.Ten
   const g = geometryArgs(info, c * m);
   const pixels = info.batchSize * info.inHeight * info.inWidth;
   if (m === 1 || pixels === 0) {
-    ex.dw_filter_grad(offset(b, x), offset(b, dy), offset(b, out), ...g);
+    ex.dw_filter_grad(heapOffset(b, x), heapOffset(b, dy), heapOffset(b, out), ...g);
     return out;
   }
   const xe = b.wasm._malloc(pixels * c * m * 4);
   try {
-    ex.dw_expand(offset(b, x), xe, pixels, c, m);
-    ex.dw_filter_grad(xe, offset(b, dy), offset(b, out), ...g);
+    ex.dw_expand(heapOffset(b, x), xe, pixels, c, m);
+    ex.dw_filter_grad(xe, heapOffset(b, dy), heapOffset(b, out), ...g);
   } finally {
     b.wasm._free(xe);
   }
@@ -420,15 +421,15 @@ function perExampleSum(ex: Exports, backend: unknown, x: tf.TensorInfo, dy: tf.T
   const scratch = b.wasm._malloc(len * 4 + (m > 1 ? pixels * k * 4 : 0));
   try {
     const xe = scratch + len * 4;
-    if (info.batchSize === 0) ex.dw_filter_grad(0, 0, offset(b, out), ...g.map((v, i) => (i === 0 ? 0 : v)));
+    if (info.batchSize === 0) ex.dw_filter_grad(0, 0, heapOffset(b, out), ...g.map((v, i) => (i === 0 ? 0 : v)));
     for (let n = 0; n < info.batchSize; n++) {
-      let xn = offset(b, x) + n * xStep;
+      let xn = heapOffset(b, x) + n * xStep;
       if (m > 1) {
         ex.dw_expand(xn, xe, pixels, c, m);
         xn = xe;
       }
-      ex.dw_filter_grad(xn, offset(b, dy) + n * dyStep, scratch, ...g);
-      ex.dw_accumulate(scratch, offset(b, out), len, square, n === 0 ? 1 : 0);
+      ex.dw_filter_grad(xn, heapOffset(b, dy) + n * dyStep, scratch, ...g);
+      ex.dw_accumulate(scratch, heapOffset(b, out), len, square, n === 0 ? 1 : 0);
     }
   } finally {
     b.wasm._free(scratch);

@@ -10,10 +10,9 @@
  * for wasm (`wasm-kernels.ts`: stock tfjs-layers models call those directly).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Exports, type WasmHeapBackend, depthwiseSimd, simdKernelsFor } from './depthwise-simd.js';
+import { type Exports, type WasmHeapBackend, depthwiseSimd, heapOffset, simdKernelsFor } from './depthwise-simd.js';
 import { IM2COL_MIN_CHANNELS } from './im2col.js';
 
-const offset = (b: WasmHeapBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0] as number, (v[1] ?? v[0]) as number] : [(v as number) ?? 1, (v as number) ?? 1]);
 
 /**
@@ -47,7 +46,7 @@ export function simdPointwiseFilterGrad(ex: Exports, backend: unknown, x: tf.Ten
   if (x.shape[3] !== c || dy.shape[3] !== o || tf.util.sizeFromShape(dy.shape) !== p * o || dy.shape.slice(0, 3).some((v, i) => v !== x.shape[i]))
     throw new Error(`Conv2DBackpropFilter on wasm (forgetless): x [${x.shape}] and dy [${dy.shape}] do not fit a 1×1 filter [${filterShape}]`);
   const out = b.makeOutput([...filterShape], 'float32');
-  if (c * o > 0) ex.pw_filter_grad(offset(b, x), offset(b, dy), offset(b, out), p, c, o);
+  if (c * o > 0) ex.pw_filter_grad(heapOffset(b, x), heapOffset(b, dy), heapOffset(b, out), p, c, o);
   return out;
 }
 
@@ -62,7 +61,7 @@ export function simdPointwiseInputGrad(ex: Exports, backend: unknown, dy: tf.Ten
   if (p * c === 0) return out; // nothing to compute
   const wt = b.wasm._malloc(Math.max(1, c * o) * 4);
   try {
-    ex.pw_input_grad(offset(b, dy), offset(b, filter), wt, offset(b, out), p, c, o);
+    ex.pw_input_grad(heapOffset(b, dy), heapOffset(b, filter), wt, heapOffset(b, out), p, c, o);
   } finally {
     b.wasm._free(wt);
   }
@@ -76,7 +75,7 @@ export function simdPointwiseForward(ex: Exports, backend: unknown, x: tf.Tensor
   if (x.shape[3] !== c) throw new Error(`Conv2D on wasm (forgetless): x [${x.shape}] does not fit filter [${filter.shape}]`);
   const out = b.makeOutput([...x.shape.slice(0, 3), o], 'float32');
   const p = tf.util.sizeFromShape(x.shape) / (c || 1);
-  if (p * o > 0) ex.pw_forward(offset(b, x), offset(b, filter), offset(b, out), p, c, o);
+  if (p * o > 0) ex.pw_forward(heapOffset(b, x), heapOffset(b, filter), heapOffset(b, out), p, c, o);
   return out;
 }
 
@@ -197,7 +196,7 @@ export function simdConvFilterGrad(ex: Exports, backend: unknown, x: tf.TensorIn
   const kc = PATCH_CHUNK;
   const kb = Math.min(k4, filterGradBlock(k4, o));
   withScratch(b, kc * kb + (k4 > k ? k4 * o : 0), (scratch) =>
-    ex.conv_filter_grad(offset(b, x), offset(b, dy), offset(b, out), scratch, ...geometryArgs(info, filterShape), kc, kb),
+    ex.conv_filter_grad(heapOffset(b, x), heapOffset(b, dy), heapOffset(b, out), scratch, ...geometryArgs(info, filterShape), kc, kb),
   );
   return out;
 }
@@ -219,7 +218,9 @@ export function simdConvForward(ex: Exports, backend: unknown, x: tf.TensorInfo,
   const k = kh * kw * c;
   if (tf.util.sizeFromShape(info.outShape) === 0) return out;
   const k4 = (k + 3) & ~3;
-  withScratch(b, PATCH_CHUNK * k4, (scratch) => ex.conv_forward(offset(b, x), offset(b, filter), offset(b, out), scratch, ...geometryArgs(info, filter.shape), PATCH_CHUNK));
+  withScratch(b, PATCH_CHUNK * k4, (scratch) =>
+    ex.conv_forward(heapOffset(b, x), heapOffset(b, filter), heapOffset(b, out), scratch, ...geometryArgs(info, filter.shape), PATCH_CHUNK),
+  );
   return out;
 }
 
@@ -264,7 +265,7 @@ export function simdConvInputGrad(ex: Exports, backend: unknown, dy: tf.TensorIn
   if (tf.util.sizeFromShape([...inputShape]) === 0) return out;
   const k = kh * kw * c;
   withScratch(b, k * o + PATCH_CHUNK * k, (scratch) =>
-    ex.conv_input_grad(offset(b, dy), offset(b, filter), offset(b, out), scratch, ...geometryArgs(info, filter.shape), PATCH_CHUNK),
+    ex.conv_input_grad(heapOffset(b, dy), heapOffset(b, filter), heapOffset(b, out), scratch, ...geometryArgs(info, filter.shape), PATCH_CHUNK),
   );
   return out;
 }

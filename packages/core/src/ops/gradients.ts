@@ -192,33 +192,29 @@ export function useFusedBatchNorm(x: tf.Tensor): boolean {
   return x.dtype === 'float32' && use(() => FAST_WASM_KERNELS.has(tf.getBackend()) && isAutoFormulation());
 }
 
-/** A 1×1 unit-stride convolution that forgetless's SIMD kernels take here (wasm, 'auto', float32, the module running; `gemm-simd.ts`). */
-function pointwiseHere(kernel: string, filterShape: readonly number[], s: readonly number[], d: readonly number[], ...tensors: tf.Tensor[]): boolean {
-  if (mode === 'stock' || tf.getBackend() !== 'wasm' || !isPointwise(filterShape, { strides: s, dilations: d, pad: 'valid' })) return false;
+/**
+ * Whether wasm's `kernel` is forgetless's here and its SIMD path takes these tensors (wasm, 'auto',
+ * float32, the module running; `gemm-simd.ts`), for a convolution `takes` says that path serves.
+ */
+function convSimdHere(kernel: string, takes: boolean, tensors: tf.Tensor[]): boolean {
+  if (!takes || mode === 'stock' || tf.getBackend() !== 'wasm') return false;
   const k = tf.getKernel(kernel, 'wasm');
   return k !== undefined && isForgetlessKernel(k) && pointwiseSimd(tf.backend(), ...tensors) !== undefined;
 }
 
-/**
- * A convolution whose ∂W forgetless's patch SIMD kernel takes here (every NHWC one; wasm,
- * 'auto', float32, the module running; `simdConvFilterGrad` in `gemm-simd.ts`, called by wasm's
- * Conv2DBackpropFilter, ours).
- */
-function simdFilterGradHere(filterShape: readonly number[], ...tensors: tf.Tensor[]): boolean {
-  if (mode === 'stock' || tf.getBackend() !== 'wasm' || !isSimdFilterGradConv(filterShape, {})) return false;
-  const k = tf.getKernel('Conv2DBackpropFilter', 'wasm');
-  return k !== undefined && isForgetlessKernel(k) && pointwiseSimd(tf.backend(), ...tensors) !== undefined;
+/** A 1×1 unit-stride convolution that forgetless's SIMD kernels take here. */
+function pointwiseHere(kernel: string, filterShape: readonly number[], s: readonly number[], d: readonly number[], ...tensors: tf.Tensor[]): boolean {
+  return convSimdHere(kernel, isPointwise(filterShape, { strides: s, dilations: d, pad: 'valid' }), tensors);
 }
 
-/**
- * A convolution whose ∂x forgetless's patch SIMD kernel takes here (every NHWC one; wasm, 'auto',
- * float32, the module running; `simdConvInputGrad` in `gemm-simd.ts`, called by wasm's
- * Conv2DBackpropInput, ours).
- */
+/** A convolution whose ∂W forgetless's patch kernel takes here (every NHWC one; `simdConvFilterGrad`, behind wasm's Conv2DBackpropFilter). */
+function simdFilterGradHere(filterShape: readonly number[], ...tensors: tf.Tensor[]): boolean {
+  return convSimdHere('Conv2DBackpropFilter', isSimdFilterGradConv(filterShape, {}), tensors);
+}
+
+/** A convolution whose ∂x forgetless's patch kernel takes here (every non-1×1 NHWC one; `simdConvInputGrad`, behind wasm's Conv2DBackpropInput). */
 function simdInputGradHere(filterShape: readonly number[], ...tensors: tf.Tensor[]): boolean {
-  if (mode === 'stock' || tf.getBackend() !== 'wasm' || !isSimdInputGradConv(filterShape, {})) return false;
-  const k = tf.getKernel('Conv2DBackpropInput', 'wasm');
-  return k !== undefined && isForgetlessKernel(k) && pointwiseSimd(tf.backend(), ...tensors) !== undefined;
+  return convSimdHere('Conv2DBackpropInput', isSimdInputGradConv(filterShape, {}), tensors);
 }
 
 /**

@@ -16,7 +16,7 @@
  * are those of the two ops run apart, bit for bit, and each way saves a full pass and a kernel call.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Exports, type WasmHeapBackend, depthwiseSimd, simdKernelsFor } from './depthwise-simd.js';
+import { type Exports, type WasmHeapBackend, depthwiseSimd, heapOffset, simdKernelsFor } from './depthwise-simd.js';
 
 const BN_FORWARD = 'ForgetlessBatchNormTrain';
 const BN_BACKWARD = 'ForgetlessBatchNormTrainGrad';
@@ -33,7 +33,6 @@ type NormExports = Exports & {
 };
 
 type Args = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown };
-const offset = (b: WasmHeapBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
 
 function kernelsOf(backend: unknown, name: string) {
   const ex = depthwiseSimd(backend);
@@ -68,20 +67,26 @@ function forwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
       if (p === 0 || c === 0) return [y, stats, newMean, newVar];
       // σ² into newVar's buffer, then the moving statistics' update in place: m·momentum + batch·(1 − momentum)
       (relu6 ? ex.bn_relu6_forward : ex.bn_forward)(
-        offset(b, x as tf.TensorInfo),
-        offset(b, gamma as tf.TensorInfo),
-        offset(b, beta as tf.TensorInfo),
-        offset(b, y),
-        offset(b, stats),
-        offset(b, newVar),
-        offset(b, stats) + 4 * c,
+        heapOffset(b, x as tf.TensorInfo),
+        heapOffset(b, gamma as tf.TensorInfo),
+        heapOffset(b, beta as tf.TensorInfo),
+        heapOffset(b, y),
+        heapOffset(b, stats),
+        heapOffset(b, newVar),
+        heapOffset(b, stats) + 4 * c,
         p,
         c,
         attrs.epsilon as number,
       );
       const heap = new Float32Array(b.wasm.HEAPU8.buffer);
       const mom = attrs.momentum as number;
-      const [mu, nm, nv, mm, mv] = [stats, newMean, newVar, movingMean, movingVariance].map((t) => offset(b, t as tf.TensorInfo) / 4) as [number, number, number, number, number];
+      const [mu, nm, nv, mm, mv] = [stats, newMean, newVar, movingMean, movingVariance].map((t) => heapOffset(b, t as tf.TensorInfo) / 4) as [
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
       for (let k = 0; k < c; k++) {
         heap[nm + k] = (heap[mm + k] as number) * mom + (heap[mu + k] as number) * (1 - mom);
         heap[nv + k] = (heap[mv + k] as number) * mom + (heap[nv + k] as number) * (1 - mom);
@@ -104,7 +109,7 @@ function backwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
       const dx = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
       const [dgamma, dbeta] = [0, 1].map(() => b.makeOutput([c], 'float32')) as [tf.TensorInfo, tf.TensorInfo];
       if (p > 0 && c > 0) {
-        const [ox, ody, og, om, odx, odg, odb] = [x, dy, gamma, stats, dx, dgamma, dbeta].map((t) => offset(b, t as tf.TensorInfo)) as [
+        const [ox, ody, og, om, odx, odg, odb] = [x, dy, gamma, stats, dx, dgamma, dbeta].map((t) => heapOffset(b, t as tf.TensorInfo)) as [
           number,
           number,
           number,
@@ -113,7 +118,7 @@ function backwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
           number,
           number,
         ];
-        if (relu6) ex.bn_relu6_backward(ox, ody, og, offset(b, beta as tf.TensorInfo), om, om + 4 * c, odx, odg, odb, p, c);
+        if (relu6) ex.bn_relu6_backward(ox, ody, og, heapOffset(b, beta as tf.TensorInfo), om, om + 4 * c, odx, odg, odb, p, c);
         else ex.bn_backward(ox, ody, og, om, om + 4 * c, odx, odg, odb, p, c);
       }
       return [dx, dgamma, dbeta];
@@ -135,7 +140,7 @@ const KERNELS: tf.KernelConfig[] = [
       const { x, dy } = inputs as Record<string, tf.TensorInfo>;
       const dx = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
       const n = tf.util.sizeFromShape((x as tf.TensorInfo).shape);
-      if (n > 0) ex.clip_grad(offset(b, x as tf.TensorInfo), offset(b, dy as tf.TensorInfo), offset(b, dx), n, attrs.lo as number, attrs.hi as number);
+      if (n > 0) ex.clip_grad(heapOffset(b, x as tf.TensorInfo), heapOffset(b, dy as tf.TensorInfo), heapOffset(b, dx), n, attrs.lo as number, attrs.hi as number);
       return dx;
     }) as unknown as tf.KernelFunc,
   },
@@ -148,7 +153,7 @@ const KERNELS: tf.KernelConfig[] = [
       const { x, dy } = inputs as Record<string, tf.TensorInfo>;
       const dx = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
       const n = tf.util.sizeFromShape((x as tf.TensorInfo).shape);
-      if (n > 0) ex.relu6_grad(offset(b, x as tf.TensorInfo), offset(b, dy as tf.TensorInfo), offset(b, dx), n);
+      if (n > 0) ex.relu6_grad(heapOffset(b, x as tf.TensorInfo), heapOffset(b, dy as tf.TensorInfo), heapOffset(b, dx), n);
       return dx;
     }) as unknown as tf.KernelFunc,
   },
@@ -286,6 +291,6 @@ export function simdRelu6(ex: Exports, backend: unknown, x: tf.TensorInfo): tf.T
   const b = backend as WasmHeapBackend;
   const y = b.makeOutput(x.shape, 'float32');
   const n = tf.util.sizeFromShape(x.shape);
-  if (n > 0) ex.relu6(offset(b, x), offset(b, y), n);
+  if (n > 0) ex.relu6(heapOffset(b, x), heapOffset(b, y), n);
   return y;
 }

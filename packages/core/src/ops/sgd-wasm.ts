@@ -12,7 +12,7 @@
  * anything else goes through the optimizer's own `applyGradients`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type WasmHeapBackend, simdKernelsFor } from './depthwise-simd.js';
+import { type WasmHeapBackend, heapOffset, simdKernelsFor } from './depthwise-simd.js';
 
 /** The update kernels of `update-simd.c` (the module's other exports are typed in `depthwise-simd.ts`). */
 export type UpdateExports = {
@@ -37,8 +37,6 @@ export type UpdateExports = {
   ): void;
 };
 
-export const heapOffset = (b: WasmHeapBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
-
 const SGD_UPDATE = 'ForgetlessSgdUpdate';
 /** tfjs's own SGD step, as loaded: one replaced since (on the instance or the class) is called instead. */
 const stockApply = tf.SGDOptimizer.prototype.applyGradients;
@@ -51,10 +49,6 @@ const config: tf.KernelConfig = {
   kernelName: SGD_UPDATE,
   backendName: 'wasm',
   kernelFunc: (({ inputs, attrs, backend }: KernelArgs) => {
-    const mul = tf.getKernel('Multiply', 'wasm')?.kernelFunc as unknown as StockKernel | undefined;
-    const add = tf.getKernel('Add', 'wasm')?.kernelFunc as unknown as StockKernel | undefined;
-    if (!mul || !add) throw new Error(`${SGD_UPDATE} (forgetless): wasm has no Multiply or Add kernel`);
-    const b = backend as { disposeData(id: unknown, force?: boolean): boolean };
     const c = inputs.c as tf.TensorInfo;
     const n = attrs.n as number;
     const out: tf.TensorInfo[] = [];
@@ -71,6 +65,10 @@ const config: tf.KernelConfig = {
       }
       return out;
     }
+    const mul = tf.getKernel('Multiply', 'wasm')?.kernelFunc as unknown as StockKernel | undefined;
+    const add = tf.getKernel('Add', 'wasm')?.kernelFunc as unknown as StockKernel | undefined;
+    if (!mul || !add) throw new Error(`${SGD_UPDATE} (forgetless): wasm has no Multiply or Add kernel`);
+    const b = backend as { disposeData(id: unknown, force?: boolean): boolean };
     for (let i = 0; i < n; i++) {
       // tfjs's SGD: add(mul(c, gradient), value)
       const step = mul({ inputs: { a: c, b: inputs[`g${i}`] as tf.TensorInfo }, backend, attrs: {} });

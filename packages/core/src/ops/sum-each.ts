@@ -6,16 +6,12 @@
  * cost ~160 engine ops and a stack of 158 scalars per step that way, one call this way.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { type WasmHeapBackend, heapOffset } from './depthwise-simd.js';
 
 const SUM_EACH = 'ForgetlessSumEach';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: tf.NamedAttrMap };
-type WasmBackend = {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  dataIdMap: { get(id: unknown): { memoryOffset: number } };
-  wasm: { HEAPU8: Uint8Array };
-  disposeData(id: unknown, force?: boolean): boolean;
-};
+type WasmBackend = WasmHeapBackend & { disposeData(id: unknown, force?: boolean): boolean };
 
 /** Inputs `t0` … `t{n−1}` (float32); output [n]: Σ of each, by the registered Sum kernel. */
 const config: tf.KernelConfig = {
@@ -30,11 +26,11 @@ const config: tf.KernelConfig = {
     for (let i = 0; i < n; i++) {
       // tf.sum(t): Sum over every axis
       const r = sum({ inputs: { x: inputs[`t${i}`] as tf.TensorInfo }, backend, attrs: { axis: null, keepDims: false } as unknown as tf.NamedAttrMap });
-      sums[i] = new Float32Array(b.wasm.HEAPU8.buffer, b.dataIdMap.get(r.dataId).memoryOffset, 1)[0] as number;
+      sums[i] = new Float32Array(b.wasm.HEAPU8.buffer, heapOffset(b, r), 1)[0] as number;
       b.disposeData(r.dataId);
     }
     const out = b.makeOutput([n], 'float32');
-    new Float32Array(b.wasm.HEAPU8.buffer, b.dataIdMap.get(out.dataId).memoryOffset, n).set(sums);
+    new Float32Array(b.wasm.HEAPU8.buffer, heapOffset(b, out), n).set(sums);
     return out;
   }) as unknown as tf.KernelFunc,
 };
