@@ -10,7 +10,7 @@
  * Exact per-example squares come from one backward pass per batch (`per-example.ts`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type DataSource, type ParamMap, Rng, type Model, assertFinite, disposeParams, maskLogits, softmaxCrossEntropy } from '@forgetless/core';
+import { type DataSource, type ParamMap, Rng, type Model, assertFinite, disposeParams, maskLogits, softmaxCrossEntropy, withLightSaves } from '@forgetless/core';
 import { forwardLogits } from './logits.js';
 import { loopSums } from './loop.js';
 import { type ExampleObjective, type PerExampleOptions, type SumsRequest, perExampleSums } from './per-example.js';
@@ -82,7 +82,7 @@ function squaredBatchGradient(model: Model, x: tf.Tensor, y: tf.Tensor1D, classe
   return tf.tidy(() => {
     const names = Object.keys(model.params);
     const vars = Object.values(model.params);
-    const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(forwardLogits(model, x), y, classes), vars);
+    const { value, grads } = withLightSaves(() => tf.variableGrads(() => softmaxCrossEntropy(forwardLogits(model, x), y, classes), vars));
     value.dispose();
     const out: ParamMap = {};
     names.forEach((name, i) => {

@@ -4,7 +4,7 @@
  * Cost: n backward passes per batch, against one for `perExampleSums`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Model, type ParamMap, ensureOwnGradients } from '@forgetless/core';
+import { type Model, type ParamMap, ensureOwnGradients, withLightSaves } from '@forgetless/core';
 import { forwardLogits } from './logits.js';
 import type { ExampleObjective, ParamSums, SumsRequest } from './per-example.js';
 
@@ -27,7 +27,7 @@ export function loopSums(model: Model, x: tf.Tensor, objective: ExampleObjective
   for (let i = 0; i < n; i++) {
     const next = tf.tidy(() => {
       const xi = tf.slice(x, i, 1);
-      const { value, grads } = tf.variableGrads(() => tf.sum(objective(forwardLogits(model, xi), { begin: i, size: 1 })) as tf.Scalar, vars);
+      const { value, grads } = withLightSaves(() => tf.variableGrads(() => tf.sum(objective(forwardLogits(model, xi), { begin: i, size: 1 })) as tf.Scalar, vars));
       value.dispose();
       const sq: ParamMap = {};
       const ab: ParamMap = {};

@@ -11,7 +11,7 @@
  * per-example autograd loop (`loop.ts`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Layer, type LayerCapture, type Model, type ParamMap, ensureOwnGradients } from '@forgetless/core';
+import { type Layer, type LayerCapture, type Model, type ParamMap, ensureOwnGradients, withLightSaves } from '@forgetless/core';
 import { forwardLogits } from './logits.js';
 import { loopSums } from './loop.js';
 import { FAST_PATHS, type LayerSums } from './per-example-layers.js';
@@ -81,26 +81,29 @@ export function perExampleSums(model: Model, x: tf.Tensor, objective: ExampleObj
       const shapes = model.layerShapes(x.shape.slice(1));
       const taps = fast.map((l) => tf.zeros([n, ...(shapes[l.name] as { output: number[] }).output]));
       const captures: Record<string, LayerCapture> = {};
-      const deltas = tf.grads((...t: tf.Tensor[]) => {
-        const tapMap: Record<string, tf.Tensor> = {};
-        fast.forEach((l, i) => {
-          tapMap[l.name] = t[i] as tf.Tensor;
-        });
-        const capture: Record<string, LayerCapture> = {};
-        const logits = forwardLogits(model, x, { capture, taps: tapMap });
-        // captured tensors must outlive the gradient's scope; clones share the data
-        const keep = (v: tf.Tensor) => {
-          const c = tf.keep(tf.clone(v));
-          kept.push(c);
-          return c;
-        };
-        for (const l of fast) {
-          const c = capture[l.name] as LayerCapture;
-          const inner = c.inner ? Object.fromEntries(Object.entries(c.inner).map(([k, v]) => [k, keep(v)])) : undefined;
-          captures[l.name] = { input: keep(c.input), preActivation: c.preActivation, output: c.output, ...(inner ? { inner } : {}) };
-        }
-        return tf.sum(objective(logits, { begin: 0, size: n }));
-      })(taps);
+      // tensors saved for the backward pass share memory instead of being cloned (`withLightSaves`)
+      const deltas = withLightSaves(() =>
+        tf.grads((...t: tf.Tensor[]) => {
+          const tapMap: Record<string, tf.Tensor> = {};
+          fast.forEach((l, i) => {
+            tapMap[l.name] = t[i] as tf.Tensor;
+          });
+          const capture: Record<string, LayerCapture> = {};
+          const logits = forwardLogits(model, x, { capture, taps: tapMap });
+          // captured tensors must outlive the gradient's scope; clones share the data
+          const keep = (v: tf.Tensor) => {
+            const c = tf.keep(tf.clone(v));
+            kept.push(c);
+            return c;
+          };
+          for (const l of fast) {
+            const c = capture[l.name] as LayerCapture;
+            const inner = c.inner ? Object.fromEntries(Object.entries(c.inner).map(([k, v]) => [k, keep(v)])) : undefined;
+            captures[l.name] = { input: keep(c.input), preActivation: c.preActivation, output: c.output, ...(inner ? { inner } : {}) };
+          }
+          return tf.sum(objective(logits, { begin: 0, size: n }));
+        })(taps),
+      );
       const sqrtW = request.weights ? tf.sqrt(request.weights) : undefined;
       const byName: Record<Stat, Record<string, tf.Tensor>> = { square: {}, abs: {} };
       fast.forEach((layer, i) => {

@@ -11,7 +11,7 @@
  * reduces a signed map so (`reduce: 'abs-sum'`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type DataSource, type Model, type ParamMap, assertFinite, disposeParams } from '@forgetless/core';
+import { type DataSource, type Model, type ParamMap, assertFinite, disposeParams, withLightSaves } from '@forgetless/core';
 import { negLogLikelihood } from './fisher.js';
 import { forwardLogits } from './logits.js';
 import { RunningSum } from './running-sum.js';
@@ -31,7 +31,7 @@ function batchGradientSum(model: Model, x: tf.Tensor, y: tf.Tensor1D, classes: r
     const vars = Object.values(model.params);
     const n = y.shape[0];
     const objective = negLogLikelihood(y, classes);
-    const { value, grads } = tf.variableGrads(() => tf.sum(objective(forwardLogits(model, x), { begin: 0, size: n })) as tf.Scalar, vars);
+    const { value, grads } = withLightSaves(() => tf.variableGrads(() => tf.sum(objective(forwardLogits(model, x), { begin: 0, size: n })) as tf.Scalar, vars));
     value.dispose();
     const out: ParamMap = {};
     names.forEach((name, i) => {

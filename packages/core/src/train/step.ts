@@ -4,6 +4,7 @@ import type { Batch } from '../data.js';
 import { softmaxCrossEntropy } from '../loss.js';
 import { ensureOwnGradients } from '../ops/own-gradients.js';
 import { adamUpdateInOne } from '../ops/adam-wasm.js';
+import { withLightSaves } from '../ops/light-saves.js';
 import { sgdUpdateInOne } from '../ops/sgd-wasm.js';
 import type { ParamMap } from '../params.js';
 import type { Plugin, StepInfo, TrainContext } from './plugin.js';
@@ -52,18 +53,21 @@ export function trainStep(batch: Batch, ctx: TrainContext, plugins: readonly Plu
   const needsDelta = plugins.some((p) => p.needsDelta || p.transformStep);
   return tf.tidy(() => {
     let taskLoss: tf.Scalar | undefined;
-    const { value, grads: byId } = tf.variableGrads(() => {
-      const logits = model.logits(batch.x, { training: true, rng: ctx.rng });
-      // a batch's own per-example mask (replayed examples of other tasks) replaces the task's
-      const ce = batch.logitMask ? softmaxCrossEntropy(tf.add(logits, batch.logitMask), batch.y) : softmaxCrossEntropy(logits, batch.y, ctx.task.classes);
-      taskLoss = tf.keep(tf.clone(ce)); // reported; `ce` itself may become the returned value
-      let total: tf.Scalar = ce;
-      for (const p of plugins) {
-        const term = p.lossTerm?.(ctx, { batch, logits });
-        if (term) total = tf.add(total, term);
-      }
-      return total;
-    }, vars);
+    // tensors saved for the backward pass share memory instead of being cloned (`light-saves.ts`)
+    const { value, grads: byId } = withLightSaves(() =>
+      tf.variableGrads(() => {
+        const logits = model.logits(batch.x, { training: true, rng: ctx.rng });
+        // a batch's own per-example mask (replayed examples of other tasks) replaces the task's
+        const ce = batch.logitMask ? softmaxCrossEntropy(tf.add(logits, batch.logitMask), batch.y) : softmaxCrossEntropy(logits, batch.y, ctx.task.classes);
+        taskLoss = tf.keep(tf.clone(ce)); // reported; `ce` itself may become the returned value
+        let total: tf.Scalar = ce;
+        for (const p of plugins) {
+          const term = p.lossTerm?.(ctx, { batch, logits });
+          if (term) total = tf.add(total, term);
+        }
+        return total;
+      }, vars),
+    );
     // variableGrads keys gradients by tfjs's internal variable names; map back to ours.
     let grads: ParamMap = {};
     names.forEach((n, i) => {

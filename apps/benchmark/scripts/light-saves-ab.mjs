@@ -1,0 +1,91 @@
+// Training steps with the tensors tfjs saves for the backward pass cloned (before: an Identity kernel
+// and a tape node each, `setLightSaves(false)`) and shared (after: `withLightSaves`, the default), in
+// one process on wasm ('auto'), interleaved in alternating order with a 1024³ matMul whose GFLOP/s in
+// the same rounds is the ceiling each step's GFLOP/s is put against; ROUNDS rounds (default 15) after
+// WARM warm-ups (default 10); median (min–max) ms, the engine's clones per step, and the load average
+// at start and end (benchmark README, "Saved tensors without clones").
+// Build first (`npx turbo run build --filter=@forgetless/benchmark...`).
+//   node apps/benchmark/scripts/light-saves-ab.mjs
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, loadLayersModelFromArtifacts, paper2ConvNet, setLightSaves, trainStep, useBackend } from '@forgetless/core';
+import { mobileNetV2, saveToMemory } from '../dist/models/mobilenet-v2.js';
+import { load, stats } from './ab-lib.mjs';
+
+const rounds = Number(process.env.ROUNDS ?? 15);
+const warm = Number(process.env.WARM ?? 10);
+await useBackend('wasm');
+console.log(`load average at start ${load()}, ${new Date().toISOString()}, ${rounds} rounds after ${warm} warm-ups`);
+
+const keras = mobileNetV2({ alpha: 0.35, size: 96, blocks: 16, classes: 10, seed: 1 });
+const { model: mobilenet } = await loadLayersModelFromArtifacts(await saveToMemory(keras), 'mn');
+keras.dispose();
+const paper2 = paper2ConvNet({ width: 1, seed: 1 });
+// GFLOP of one step as the conv-speed rows count them (results/2026-11-30_conv-speed-final2/results.json)
+const cases = [
+  { name: 'MobileNetV2 α0.35 96², batch 8, SGD', model: mobilenet, opt: tf.train.sgd(0.01), x: tf.randomUniform([8, 96, 96, 3], 0, 1, 'float32', 1), n: 8, gflop: 0.495 },
+  { name: 'MobileNetV2 α0.35 96², batch 8, Adam', model: mobilenet, opt: tf.train.adam(1e-4), x: tf.randomUniform([8, 96, 96, 3], 0, 1, 'float32', 1), n: 8, gflop: 0.495 },
+  { name: "paper 2's conv net, batch 32, SGD", model: paper2, opt: tf.train.sgd(0.01), x: tf.randomUniform([32, 784], 0, 1, 'float32', 2), n: 32, gflop: 5.19 },
+];
+for (const c of cases) {
+  c.y = tf.tensor1d(
+    Array.from({ length: c.n }, (_, i) => i % 10),
+    'int32',
+  );
+  const task = { name: 'bench', classes: undefined };
+  c.ctx = { model: c.model, optimizer: c.opt, tasks: [task], taskIndex: 0, task, step: 0, taskStep: 0, epoch: 0, rng: new Rng(0) };
+}
+const engine = Object.getPrototypeOf(tf.engine());
+const clone = engine.clone;
+let clones = 0;
+engine.clone = function (t) {
+  clones++;
+  return clone.call(this, t);
+};
+const step = (c, light, check = true) => {
+  setLightSaves(light);
+  const before = tf.memory().numTensors;
+  clones = 0;
+  const t0 = performance.now();
+  const loss = trainStep({ x: c.x, y: c.y }, c.ctx, []);
+  const v = loss.dataSync()[0];
+  const t = performance.now() - t0;
+  loss.dispose();
+  if (!Number.isFinite(v)) throw new Error(`${c.name}: loss ${v}, diverged`);
+  if (check && tf.memory().numTensors !== before) throw new Error(`${c.name}: step leaked ${tf.memory().numTensors - before} tensors`);
+  return t;
+};
+const a = tf.randomUniform([1024, 1024], -1, 1, 'float32', 3);
+const b = tf.randomUniform([1024, 1024], -1, 1, 'float32', 4);
+const matmul = () => {
+  const t0 = performance.now();
+  const m = tf.matMul(a, b);
+  m.dataSync();
+  const t = performance.now() - t0;
+  m.dispose();
+  return (2 * 1024 ** 3) / (t / 1e3) / 1e9;
+};
+for (const c of cases) {
+  // Adam's first step creates its moments (tfjs's own update); the timed steps all run with them
+  step(c, true, false);
+  for (let i = 0; i < warm; i++) for (const light of [false, true]) step(c, light);
+  const t = { before: [], after: [] };
+  const perStep = {};
+  const ceiling = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const light of r % 2 ? [true, false] : [false, true]) {
+      t[light ? 'after' : 'before'].push(step(c, light));
+      perStep[light ? 'after' : 'before'] = clones;
+    }
+    ceiling.push(matmul());
+  }
+  const [o, n, m] = [stats(t.before), stats(t.after), stats(ceiling)];
+  const pct = (s) => `${((100 * c.gflop) / (s.med / 1e3) / m.med).toFixed(1)} %`;
+  console.log(
+    `${c.name}: before ${o.med.toFixed(1)} (${o.min.toFixed(1)}–${o.max.toFixed(1)}) ms, ${perStep.before} clones, ${pct(o)} of the matMul | ` +
+      `after ${n.med.toFixed(1)} (${n.min.toFixed(1)}–${n.max.toFixed(1)}) ms, ${perStep.after} clones, ${pct(n)} | after/before ${(n.med / o.med).toFixed(3)} | ` +
+      `matMul ${m.med.toFixed(1)} (${m.min.toFixed(1)}–${m.max.toFixed(1)}) GFLOP/s`,
+  );
+}
+setLightSaves(true);
+engine.clone = clone;
+console.log(`load average at end ${load()}`);
