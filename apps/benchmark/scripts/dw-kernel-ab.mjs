@@ -4,7 +4,9 @@
 // cache). Median ms and GFLOP/s of each build, their ratio, and the largest relative difference of the outputs.
 //   clang --target=wasm32 -O3 -msimd128 -nostdlib -fno-builtin -Wl,--no-entry -Wl,--import-memory -o A.wasm packages/core/src/ops/depthwise-simd.c
 //   (the same for the variant, B.wasm)
-//   node apps/benchmark/scripts/dw-kernel-ab.mjs A.wasm B.wasm [dw_filter_grad|dw_input_grad]      ROUNDS=31, COLD=1
+//   node apps/benchmark/scripts/dw-kernel-ab.mjs A.wasm B.wasm [dw_filter_grad|dw_input_grad]      ROUNDS=31, WARM=40, COLD=1,
+//   SHAPES='[[N, H, W, K, stride], …]'
+// WARM untimed calls of each build come first at every shape: fewer leave the first shape's code in V8's baseline tier.
 import { readFileSync } from 'node:fs';
 const memory = new WebAssembly.Memory({ initial: 4096 }); // 256 MB
 const inst = (f) => new WebAssembly.Instance(new WebAssembly.Module(readFileSync(f)), { env: { memory } }).exports;
@@ -17,16 +19,18 @@ const kernel = kernelArg ?? 'dw_filter_grad';
 const cold = process.env.COLD === '1';
 const rounds = Number(process.env.ROUNDS ?? 31);
 // N, H, W, K, stride
-const shapes = [
-  [8, 48, 48, 96, 2],
-  [8, 48, 48, 48, 2],
-  [8, 24, 24, 144, 1],
-  [8, 24, 24, 48, 2],
-  [8, 12, 12, 96, 2],
-  [8, 6, 6, 576, 1],
-  [8, 48, 48, 48, 1],
-  [8, 12, 12, 192, 1],
-];
+const shapes = process.env.SHAPES
+  ? JSON.parse(process.env.SHAPES)
+  : [
+      [8, 48, 48, 96, 2],
+      [8, 48, 48, 48, 2],
+      [8, 24, 24, 144, 1],
+      [8, 24, 24, 48, 2],
+      [8, 12, 12, 96, 2],
+      [8, 6, 6, 576, 1],
+      [8, 48, 48, 48, 1],
+      [8, 12, 12, 192, 1],
+    ];
 const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
 let off = 8; // floats; tfjs places tensors at 8 mod 16 bytes: byte offset 8 + 16k
 const alloc = (n) => {
@@ -59,7 +63,7 @@ for (const [N, H, W, K, S] of shapes) {
       ? M.dw_filter_grad(x * 4, dy * 4, o * 4, N, H, W, K, 3, 3, S, S, 1, 1, PT, PL, HO, WO)
       : M.dw_input_grad(dy * 4, w * 4, o * 4, N, H, W, K, 3, 3, S, S, 1, 1, PT, PL, HO, WO);
   const t = { a: [], b: [] };
-  for (let r = 0; r < 5; r++) {
+  for (let r = 0; r < Number(process.env.WARM ?? 40); r++) {
     call(A, oa);
     call(B, ob);
   }

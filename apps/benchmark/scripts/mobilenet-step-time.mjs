@@ -1,0 +1,40 @@
+// One process's MobileNetV2 SGD step on wasm ('auto'; Keras MobileNetV2 α 0.35, 96², batch 8, imported
+// from tfjs-layers): the median and minimum of 40 timed steps after 10 warm-ups, and the median over 15
+// profiled steps of the time its depthwise filter-gradient kernels take. To compare two builds of the
+// SIMD module, run it alternately with each build's packages/core/dist/ops/depthwise-simd.wasm.js in
+// place (TAG names the build in the output):
+//   for r in 1 2 3; do for v in old new; do cp $v.wasm.js packages/core/dist/ops/depthwise-simd.wasm.js; TAG=$v node apps/benchmark/scripts/mobilenet-step-time.mjs; done; done
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, loadLayersModelFromArtifacts, trainStep, useBackend } from '@forgetless/core';
+import { mobileNetV2, saveToMemory } from '../dist/models/mobilenet-v2.js';
+
+await useBackend('wasm');
+const keras = mobileNetV2({ alpha: 0.35, size: 96, blocks: 16, classes: 10, seed: 1 });
+const { model } = await loadLayersModelFromArtifacts(await saveToMemory(keras), 'mn');
+keras.dispose();
+const x = tf.randomUniform([8, 96, 96, 3], 0, 1, 'float32', 1);
+const y = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32');
+const task = { name: 'b', classes: undefined };
+const ctx = { model, optimizer: tf.train.sgd(0.01), tasks: [task], taskIndex: 0, task, step: 0, taskStep: 0, epoch: 0, rng: new Rng(0) };
+const once = () => {
+  const l = trainStep({ x, y }, ctx, []);
+  const v = l.dataSync()[0];
+  l.dispose();
+  if (!Number.isFinite(v)) throw new Error(`loss ${v}: diverged`);
+};
+const step = () => {
+  const t0 = performance.now();
+  once();
+  return performance.now() - t0;
+};
+for (let i = 0; i < 10; i++) step();
+const t = [];
+for (let i = 0; i < 40; i++) t.push(step());
+t.sort((a, b) => a - b);
+const d = [];
+for (let i = 0; i < 15; i++) {
+  const prof = await tf.profile(once);
+  d.push(prof.kernels.filter((k) => k.name === 'DepthwiseConv2dNativeBackpropFilter').reduce((s, k) => s + k.kernelTimeMs, 0));
+}
+d.sort((a, b) => a - b);
+console.log(`${process.env.TAG ?? ''} step median ${t[20].toFixed(2)} min ${t[0].toFixed(2)} ms | depthwise ∂W kernels per step (median of 15 profiled) ${d[7].toFixed(2)} ms`);
