@@ -56,6 +56,7 @@ export { ensureWasmKernels, restoreStockWasmKernels } from './ops/wasm-kernels.j
 export {
   conv2dBackpropFilter,
   conv2dBackpropInput,
+  DENSE_ON_POINTWISE_MAX,
   depthwiseBackpropFilter,
   depthwiseBackpropInput,
   type GradientMode,
@@ -64,6 +65,7 @@ export {
   matMulBT,
   pointwiseConvOnSimd,
   registerForgetlessGradients,
+  setDenseOnPointwise,
   setGradientMode,
   withGradientMode,
 } from './ops/gradients.js';

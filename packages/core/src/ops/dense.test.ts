@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
 import { dense } from './dense.js';
-import { type GradientMode, withGradientMode } from './gradients.js';
+import { simdKernelsStatus } from './depthwise-simd.js';
+import { DENSE_ON_POINTWISE_MAX, type GradientMode, withGradientMode } from './gradients.js';
+import { onWasm } from './wasm.test-helpers.js';
 
 function grads(mode: GradientMode, x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D | undefined, dy: tf.Tensor2D) {
   return withGradientMode(mode, () => {
@@ -61,5 +63,38 @@ describe('dense (BatchMatMul) gradient with explicit transposes', () => {
       }),
     );
     tf.dispose([x, w]);
+  });
+
+  it("on wasm ('auto') a dense layer's ∂x and ∂W run on the SIMD 1×1 convolution kernels up to C·O of DENSE_ON_POINTWISE_MAX, and match cpu's stock gradients", async () => {
+    // odd sizes exercise every edge tile; the last layer is past the bound and stays on the matMul
+    const layers: [number, number, number][] = [
+      [37, 70, 23],
+      [100, 784, 300],
+      [5, 3, 1],
+      [6, 600, 500],
+    ];
+    expect(784 * 300).toBeLessThanOrEqual(DENSE_ON_POINTWISE_MAX);
+    expect(600 * 500).toBeGreaterThan(DENSE_ON_POINTWISE_MAX);
+    for (const [P, C, O] of layers) {
+      const h = tf.tidy(() => ({
+        x: tf.randomNormal([P, C], 0, 1, 'float32', P).dataSync().slice(),
+        w: tf.randomNormal([C, O], 0, 0.3, 'float32', C).dataSync().slice(),
+        dy: tf.randomNormal([P, O], 0, 1, 'float32', O).dataSync().slice(),
+      }));
+      const run = (mode: GradientMode) =>
+        tf.tidy(() => grads(mode, tf.tensor2d(h.x, [P, C]), tf.tensor2d(h.w, [C, O]), undefined, tf.tensor2d(h.dy, [P, O])).map((g) => g.dataSync().slice()));
+      const ref = run('stock');
+      await onWasm(async () => {
+        const calls = () => ({ ...simdKernelsStatus().calls });
+        const before = calls();
+        const mine = await expectNoLeak(() => run('auto'));
+        const after = calls();
+        const used = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
+        const within = C * O <= DENSE_ON_POINTWISE_MAX;
+        expect(used('pw_input_grad')).toBe(within ? 1 : 0);
+        expect(used('pw_filter_grad')).toBe(within ? 1 : 0);
+        mine.forEach((g, i) => expect(relErr(g, ref[i] as Float32Array)).toBeLessThanOrEqual(1e-5));
+      });
+    }
   });
 });
