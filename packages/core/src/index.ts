@@ -106,6 +106,7 @@ export { type NonFiniteValue, assertFiniteModel, findNonFinite, findNonFiniteAsy
 export { type EvaluateOptions, evaluate } from './train/evaluate.js';
 export type { Penalty, Plugin, StepInfo, TrainContext } from './train/plugin.js';
 export { prepareBatch, trainStep } from './train/step.js';
+export { type VariableGradient, applyGradientsInOne } from './train/apply.js';
 export { type ConsolidateOptions, consolidate } from './train/consolidate.js';
 export { yieldToEventLoop } from './train/yield.js';
 export { type ParamMapManifest, decodeParamMap, encodeParamMap } from './weights-format.js';

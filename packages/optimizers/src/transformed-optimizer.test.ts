@@ -1,5 +1,6 @@
+import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
-import { type ParamMap, disposeParams } from '@forgetless/core';
+import { type ParamMap, disposeParams, simdKernelsStatus, useBackend, whenSimdKernelsReady } from '@forgetless/core';
 import { describe, expect, it } from 'vitest';
 import { batches, bitwiseEqual, disposeBatches, flat, model, trajectory } from '../test/fixtures.js';
 import { attenuateSteps } from './attenuate.js';
@@ -83,5 +84,43 @@ describe('withTransforms', () => {
     const m = model();
     expect(flat(m).length).toBe(10 * 8 + 8 + 8 * 4 + 4);
     m.dispose();
+  });
+
+  it('on wasm, the wrapped tfjs SGD or Adam steps in one SIMD call, bit for bit what its own applyGradients leaves', async () => {
+    await useBackend('wasm');
+    await whenSimdKernelsReady();
+    try {
+      const makers = {
+        sgd: [() => new tf.SGDOptimizer(0.1), () => new (class extends tf.SGDOptimizer {})(0.1), 'sgd_update'],
+        adam: [() => new tf.AdamOptimizer(0.01, 0.9, 0.999, 1e-7), () => new (class extends tf.AdamOptimizer {})(0.01, 0.9, 0.999, 1e-7), 'adam_update'],
+      } as const;
+      for (const [fast, own, kernel] of Object.values(makers)) {
+        const bs = batches();
+        const [m0, m1] = [model(), model()];
+        const a: ParamMap = { 'dense_0/kernel': tf.fill([10, 8], 0.3), 'dense_1/bias': tf.tensor1d([0, 0.5, 1, 2]) };
+        // a step transform (θ kept before the step) and none: both of applyGradients' paths
+        for (const transforms of [[attenuateSteps(a)], []] as Transform[][]) {
+          const o0 = withTransforms(fast(), transforms, { params: m0.params });
+          const o1 = withTransforms(own(), transforms, { params: m1.params });
+          const calls = () => simdKernelsStatus().calls[kernel] ?? 0;
+          const c0 = calls();
+          const x = trajectory(m0, o0, bs, 5);
+          const c1 = calls();
+          const y = trajectory(m1, o1, bs, 5);
+          // one call per parameter and step (Adam's first step is tfjs's own: it creates the moments)
+          expect(c1 - c0).toBe((kernel === 'adam_update' ? 4 : 5) * Object.keys(m0.params).length);
+          expect(calls()).toBe(c1); // the subclass is declined: tfjs's applyGradients
+          x.forEach((v, i) => expect(bitwiseEqual(v, y[i] as Float32Array)).toBe(true));
+          o0.dispose();
+          o1.dispose();
+        }
+        disposeParams(a);
+        m0.dispose();
+        m1.dispose();
+        disposeBatches(bs);
+      }
+    } finally {
+      await tf.setBackend('cpu');
+    }
   });
 });

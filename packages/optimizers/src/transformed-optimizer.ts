@@ -4,9 +4,11 @@
  * before the wrapped optimizer's `applyGradients`; step transforms after it, on
  * Δθ = θ_after − θ_before, assigning θ_before + Δθ′. The copy θ_before exists only inside
  * `applyGradients` (freed before it returns), and only when some transform has `transformStep`.
+ * The wrapped optimizer's step runs through core's `applyGradientsInOne`: tfjs's plain SGD and Adam on
+ * wasm in one kernel call, bit for bit what their own `applyGradients` computes.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ParamMap } from '@forgetless/core';
+import { type ParamMap, applyGradientsInOne } from '@forgetless/core';
 import type { Transform } from './transform.js';
 
 /** tfjs's NamedTensor (not exported by tfjs-core's index). */
@@ -83,7 +85,7 @@ export class TransformedOptimizer extends tf.Optimizer {
   applyGradients(variableGradients: tf.NamedTensorMap | NamedGradient[]): void {
     const transforms = this.transforms;
     if (transforms.length === 0) {
-      this.base.applyGradients(variableGradients);
+      applyGradientsInOne(this.base, variableGradients);
       return;
     }
     // The caller's order is kept (with any null gradients in place): adaptive optimizers index
@@ -118,7 +120,8 @@ export class TransformedOptimizer extends tf.Optimizer {
           if (key !== undefined) (before as ParamMap)[key] = tf.clone(variable(i));
         });
       }
-      this.base.applyGradients(named);
+      // tfjs's plain SGD and Adam on wasm in one kernel call, the same values (`applyGradientsInOne`)
+      applyGradientsInOne(this.base, named);
       if (!before) return;
       const b = before;
       const stepTransforms = transforms.filter((t) => t.transformStep);

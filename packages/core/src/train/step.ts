@@ -3,10 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Batch } from '../data.js';
 import { softmaxCrossEntropy } from '../loss.js';
 import { ensureOwnGradients } from '../ops/own-gradients.js';
-import { adamUpdateInOne } from '../ops/adam-wasm.js';
 import { withLightSaves } from '../ops/light-saves.js';
-import { sgdUpdateInOne } from '../ops/sgd-wasm.js';
 import type { ParamMap } from '../params.js';
+import { applyGradientsInOne } from './apply.js';
 import type { Plugin, StepInfo, TrainContext } from './plugin.js';
 
 /**
@@ -95,15 +94,12 @@ export function trainStep(batch: Batch, ctx: TrainContext, plugins: readonly Plu
       before = {};
       for (const n of names) before[n] = tf.clone(model.params[n] as tf.Variable);
     }
-    // tfjs's plain SGD and Adam on wasm: the same arithmetic in one call (`sgd-wasm.ts`, `adam-wasm.ts`); any other optimizer its own way
-    const final = names.map((n) => grads[n] as tf.Tensor);
-    if (!sgdUpdateInOne(optimizer, vars, final) && !adamUpdateInOne(optimizer, vars, final)) {
-      const named: tf.NamedTensorMap = {};
-      names.forEach((n, i) => {
-        named[(vars[i] as tf.Variable).name] = grads[n] as tf.Tensor;
-      });
-      optimizer.applyGradients(named);
-    }
+    // tfjs's plain SGD and Adam on wasm: the same arithmetic in one call (`apply.ts`); any other optimizer its own way
+    const named: tf.NamedTensorMap = {};
+    names.forEach((n, i) => {
+      named[(vars[i] as tf.Variable).name] = grads[n] as tf.Tensor;
+    });
+    applyGradientsInOne(optimizer, named);
 
     let delta: ParamMap | undefined;
     if (before) {
