@@ -46,3 +46,40 @@ export function interleaved(fns, { rounds, warm }) {
   for (let r = 0; r < rounds; r++) for (const n of r % 2 ? [...names].reverse() : names) t[n].push(run(n));
   return Object.fromEntries(names.map((n) => [n, stats(t[n])]));
 }
+
+/**
+ * Keras's MobileNetV2 (α 0.35, 96×96×3, 16 blocks, 10 classes, seed 1) built with tfjs-layers and
+ * imported into a forgetless model, as the conv-speed step rows run it; the Keras model is disposed.
+ */
+export async function mobileNetV2Step() {
+  const { loadLayersModelFromArtifacts } = await import('@forgetless/core');
+  const { mobileNetV2, saveToMemory } = await import('../dist/models/mobilenet-v2.js');
+  const keras = mobileNetV2({ alpha: 0.35, size: 96, blocks: 16, classes: 10, seed: 1 });
+  const { model } = await loadLayersModelFromArtifacts(await saveToMemory(keras), 'mn');
+  keras.dispose();
+  return model;
+}
+
+/** A training context for `trainStep` on one task without data (the step reads the model, optimizer, task classes and rng). */
+export async function stepContext(model, optimizer) {
+  const { Rng } = await import('@forgetless/core');
+  const task = { name: 'bench', classes: undefined };
+  return { model, optimizer, tasks: [task], taskIndex: 0, task, step: 0, taskStep: 0, epoch: 0, rng: new Rng(0) };
+}
+
+/**
+ * One `trainStep` on (x, y), timed to its loss read back (ms). Throws, naming `what`, when the loss is
+ * not finite (diverged) or, with `check`, when the step leaves a tensor behind.
+ */
+export async function timedStep(what, ctx, x, y, check = true) {
+  const { trainStep } = await import('@forgetless/core');
+  const before = tf.memory().numTensors;
+  const t0 = performance.now();
+  const loss = trainStep({ x, y }, ctx, []);
+  const v = loss.dataSync()[0];
+  const t = performance.now() - t0;
+  loss.dispose();
+  if (!Number.isFinite(v)) throw new Error(`${what}: loss ${v}, diverged`);
+  if (check && tf.memory().numTensors !== before) throw new Error(`${what}: step leaked ${tf.memory().numTensors - before} tensors`);
+  return t;
+}

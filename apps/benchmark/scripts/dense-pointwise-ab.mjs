@@ -6,8 +6,8 @@
 // Build first (`npx turbo run build --filter=@forgetless/benchmark...`).
 //   node apps/benchmark/scripts/dense-pointwise-ab.mjs
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, mlp, setDenseOnPointwise, trainStep, useBackend } from '@forgetless/core';
-import { load, stats } from './ab-lib.mjs';
+import { mlp, setDenseOnPointwise, useBackend } from '@forgetless/core';
+import { load, stats, stepContext, timedStep } from './ab-lib.mjs';
 
 const rounds = Number(process.env.ROUNDS ?? 31);
 const warm = Number(process.env.WARM ?? 20);
@@ -25,24 +25,15 @@ const y = tf.tensor1d(
 );
 for (const c of cases) {
   const model = mlp(c.sizes, { activation: c.act, seed: 1 });
-  const task = { name: 'bench', classes: undefined };
-  const ctx = { model, optimizer: c.opt(), tasks: [task], taskIndex: 0, task, step: 0, taskStep: 0, epoch: 0, rng: new Rng(0) };
+  const ctx = await stepContext(model, c.opt());
   const step = (on, check = true) => {
     setDenseOnPointwise(on);
-    const before = tf.memory().numTensors;
-    const t0 = performance.now();
-    const loss = trainStep({ x, y }, ctx, []);
-    const v = loss.dataSync()[0];
-    const t = performance.now() - t0;
-    loss.dispose();
-    if (!Number.isFinite(v)) throw new Error(`${c.name}: loss ${v}, diverged`);
-    if (check && tf.memory().numTensors !== before) throw new Error(`${c.name}: step leaked ${tf.memory().numTensors - before} tensors`);
-    return t;
+    return timedStep(c.name, ctx, x, y, check);
   };
-  step(true, false); // Adam's first step creates its moments
-  for (let i = 0; i < warm; i++) for (const on of [false, true]) step(on);
+  await step(true, false); // Adam's first step creates its moments
+  for (let i = 0; i < warm; i++) for (const on of [false, true]) await step(on);
   const t = { false: [], true: [] };
-  for (let r = 0; r < rounds; r++) for (const on of r % 2 ? [true, false] : [false, true]) t[on].push(step(on));
+  for (let r = 0; r < rounds; r++) for (const on of r % 2 ? [true, false] : [false, true]) t[on].push(await step(on));
   const [o, n] = [stats(t.false), stats(t.true)];
   const f = (s) => `${s.med.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)}) ms`;
   console.log(`${c.name}: before ${f(o)} | after ${f(n)} | after/before ${(n.med / o.med).toFixed(3)}`);

@@ -7,18 +7,15 @@
 // Build first (`npx turbo run build --filter=@forgetless/benchmark...`).
 //   node apps/benchmark/scripts/light-saves-ab.mjs
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, loadLayersModelFromArtifacts, paper2ConvNet, setLightSaves, trainStep, useBackend } from '@forgetless/core';
-import { mobileNetV2, saveToMemory } from '../dist/models/mobilenet-v2.js';
-import { load, stats } from './ab-lib.mjs';
+import { paper2ConvNet, setLightSaves, useBackend } from '@forgetless/core';
+import { load, mobileNetV2Step, stats, stepContext, timedStep } from './ab-lib.mjs';
 
 const rounds = Number(process.env.ROUNDS ?? 15);
 const warm = Number(process.env.WARM ?? 10);
 await useBackend('wasm');
 console.log(`load average at start ${load()}, ${new Date().toISOString()}, ${rounds} rounds after ${warm} warm-ups`);
 
-const keras = mobileNetV2({ alpha: 0.35, size: 96, blocks: 16, classes: 10, seed: 1 });
-const { model: mobilenet } = await loadLayersModelFromArtifacts(await saveToMemory(keras), 'mn');
-keras.dispose();
+const mobilenet = await mobileNetV2Step();
 const paper2 = paper2ConvNet({ width: 1, seed: 1 });
 // GFLOP of one step as the conv-speed rows count them (results/2026-11-30_conv-speed-final2/results.json)
 const cases = [
@@ -31,8 +28,7 @@ for (const c of cases) {
     Array.from({ length: c.n }, (_, i) => i % 10),
     'int32',
   );
-  const task = { name: 'bench', classes: undefined };
-  c.ctx = { model: c.model, optimizer: c.opt, tasks: [task], taskIndex: 0, task, step: 0, taskStep: 0, epoch: 0, rng: new Rng(0) };
+  c.ctx = await stepContext(c.model, c.opt);
 }
 const engine = Object.getPrototypeOf(tf.engine());
 const clone = engine.clone;
@@ -41,18 +37,10 @@ engine.clone = function (t) {
   clones++;
   return clone.call(this, t);
 };
-const step = (c, light, check = true) => {
+const step = async (c, light, check = true) => {
   setLightSaves(light);
-  const before = tf.memory().numTensors;
   clones = 0;
-  const t0 = performance.now();
-  const loss = trainStep({ x: c.x, y: c.y }, c.ctx, []);
-  const v = loss.dataSync()[0];
-  const t = performance.now() - t0;
-  loss.dispose();
-  if (!Number.isFinite(v)) throw new Error(`${c.name}: loss ${v}, diverged`);
-  if (check && tf.memory().numTensors !== before) throw new Error(`${c.name}: step leaked ${tf.memory().numTensors - before} tensors`);
-  return t;
+  return timedStep(c.name, c.ctx, c.x, c.y, check);
 };
 const a = tf.randomUniform([1024, 1024], -1, 1, 'float32', 3);
 const b = tf.randomUniform([1024, 1024], -1, 1, 'float32', 4);
@@ -66,14 +54,14 @@ const matmul = () => {
 };
 for (const c of cases) {
   // Adam's first step creates its moments (tfjs's own update); the timed steps all run with them
-  step(c, true, false);
-  for (let i = 0; i < warm; i++) for (const light of [false, true]) step(c, light);
+  await step(c, true, false);
+  for (let i = 0; i < warm; i++) for (const light of [false, true]) await step(c, light);
   const t = { before: [], after: [] };
   const perStep = {};
   const ceiling = [];
   for (let r = 0; r < rounds; r++) {
     for (const light of r % 2 ? [true, false] : [false, true]) {
-      t[light ? 'after' : 'before'].push(step(c, light));
+      t[light ? 'after' : 'before'].push(await step(c, light));
       perStep[light ? 'after' : 'before'] = clones;
     }
     ceiling.push(matmul());

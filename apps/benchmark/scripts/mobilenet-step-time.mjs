@@ -5,17 +5,14 @@
 // place (TAG names the build in the output):
 //   for r in 1 2 3; do for v in old new; do cp $v.wasm.js packages/core/dist/ops/depthwise-simd.wasm.js; TAG=$v node apps/benchmark/scripts/mobilenet-step-time.mjs; done; done
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, loadLayersModelFromArtifacts, trainStep, useBackend } from '@forgetless/core';
-import { mobileNetV2, saveToMemory } from '../dist/models/mobilenet-v2.js';
+import { trainStep, useBackend } from '@forgetless/core';
+import { mobileNetV2Step, stepContext } from './ab-lib.mjs';
 
 await useBackend('wasm');
-const keras = mobileNetV2({ alpha: 0.35, size: 96, blocks: 16, classes: 10, seed: 1 });
-const { model } = await loadLayersModelFromArtifacts(await saveToMemory(keras), 'mn');
-keras.dispose();
+const model = await mobileNetV2Step();
 const x = tf.randomUniform([8, 96, 96, 3], 0, 1, 'float32', 1);
 const y = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32');
-const task = { name: 'b', classes: undefined };
-const ctx = { model, optimizer: tf.train.sgd(0.01), tasks: [task], taskIndex: 0, task, step: 0, taskStep: 0, epoch: 0, rng: new Rng(0) };
+const ctx = await stepContext(model, tf.train.sgd(0.01));
 const once = () => {
   const l = trainStep({ x, y }, ctx, []);
   const v = l.dataSync()[0];

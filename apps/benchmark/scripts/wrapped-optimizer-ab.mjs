@@ -7,18 +7,15 @@
 // Build first (`npx turbo run build --filter=@forgetless/benchmark...`).
 //   node apps/benchmark/scripts/wrapped-optimizer-ab.mjs
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, loadLayersModelFromArtifacts, mlp, trainStep, useBackend } from '@forgetless/core';
+import { mlp, useBackend } from '@forgetless/core';
 import { attenuateSteps, withTransforms } from '@forgetless/optimizers';
-import { mobileNetV2, saveToMemory } from '../dist/models/mobilenet-v2.js';
-import { load, stats } from './ab-lib.mjs';
+import { load, mobileNetV2Step, stats, stepContext, timedStep } from './ab-lib.mjs';
 
 const rounds = Number(process.env.ROUNDS ?? 21);
 const warm = Number(process.env.WARM ?? 10);
 await useBackend('wasm');
 console.log(`load average at start ${load()}, ${new Date().toISOString()}, ${rounds} rounds after ${warm} warm-ups`);
-const keras = mobileNetV2({ alpha: 0.35, size: 96, blocks: 16, classes: 10, seed: 1 });
-const { model: mobilenet } = await loadLayersModelFromArtifacts(await saveToMemory(keras), 'mn');
-keras.dispose();
+const mobilenet = await mobileNetV2Step();
 const cases = [
   { name: 'MobileNetV2 α0.35 96², batch 8', make: () => mobilenet, x: tf.randomUniform([8, 96, 96, 3], 0, 1, 'float32', 1), n: 8 },
   {
@@ -37,31 +34,12 @@ for (const c of cases) {
   );
   // attenuation factors of 1/(1 + λ·I) with random importances: WVA's steps mode
   const factors = Object.fromEntries(Object.entries(model.params).map(([k, v], i) => [k, tf.randomUniform(v.shape, 0.2, 1, 'float32', 10 + i)]));
-  const task = { name: 'bench', classes: undefined };
-  const ctxOf = (opt) => ({
-    model,
-    optimizer: withTransforms(opt, [attenuateSteps(factors)], { params: model.params }),
-    tasks: [task],
-    taskIndex: 0,
-    task,
-    step: 0,
-    taskStep: 0,
-    epoch: 0,
-    rng: new Rng(0),
-  });
-  const ctx = { before: ctxOf(new DeclinedAdam(1e-4, 0.9, 0.999, 1e-7)), after: ctxOf(new tf.AdamOptimizer(1e-4, 0.9, 0.999, 1e-7)) };
-  const step = (k) => {
-    const t0 = performance.now();
-    const loss = trainStep({ x: c.x, y }, ctx[k], []);
-    const v = loss.dataSync()[0];
-    const t = performance.now() - t0;
-    loss.dispose();
-    if (!Number.isFinite(v)) throw new Error(`${c.name}: loss ${v}, diverged`);
-    return t;
-  };
-  for (let i = 0; i < warm; i++) for (const k of ['before', 'after']) step(k);
+  const ctxOf = (opt) => stepContext(model, withTransforms(opt, [attenuateSteps(factors)], { params: model.params }));
+  const ctx = { before: await ctxOf(new DeclinedAdam(1e-4, 0.9, 0.999, 1e-7)), after: await ctxOf(new tf.AdamOptimizer(1e-4, 0.9, 0.999, 1e-7)) };
+  const step = (k) => timedStep(c.name, ctx[k], c.x, y, false);
+  for (let i = 0; i < warm; i++) for (const k of ['before', 'after']) await step(k);
   const t = { before: [], after: [] };
-  for (let r = 0; r < rounds; r++) for (const k of r % 2 ? ['after', 'before'] : ['before', 'after']) t[k].push(step(k));
+  for (let r = 0; r < rounds; r++) for (const k of r % 2 ? ['after', 'before'] : ['before', 'after']) t[k].push(await step(k));
   const [o, n] = [stats(t.before), stats(t.after)];
   const f = (s) => `${s.med.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)}) ms`;
   console.log(`${c.name}, withTransforms(Adam, [attenuateSteps]): before ${f(o)} | after ${f(n)} | after/before ${(n.med / o.med).toFixed(3)}`);
