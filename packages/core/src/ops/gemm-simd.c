@@ -115,6 +115,23 @@ __attribute__((export_name("pw_input_grad"))) void pw_input_grad(const f32 *dy, 
  */
 
 /*
+ * The columns [*jlo, *jhi) among j … j + cnt − 1 of an output row whose kw taps all lie inside x's
+ * W columns; at unit dilation only (otherwise none: every pixel is checked tap by tap).
+ */
+INLINE void interior_cols(int j, int cnt, int W, int kw, int sw, int dwd, int pl, int *jlo, int *jhi) {
+  int lo = j + cnt, hi = j + cnt;
+  if (dwd == 1) {
+    lo = pl > 0 ? (pl + sw - 1) / sw : 0;
+    hi = W - kw + pl < 0 ? 0 : (W - kw + pl) / sw + 1;
+    if (lo < j) lo = j;
+    if (hi > j + cnt) hi = j + cnt;
+    if (lo > hi) lo = hi;
+  }
+  *jlo = lo;
+  *jhi = hi;
+}
+
+/*
  * Columns [k0, k0 + bk4) of the patch rows of `cnt` pixels of output row (n, i), from column j on,
  * into X (rows bk4 apart; columns past K zero). Filter row a holds columns [a·kw·C, (a + 1)·kw·C):
  * the part of it in the block is one run of x where the pixel's kw taps lie inside x (unit dilation).
@@ -123,15 +140,8 @@ INLINE void patch_rows(const f32 *xn, f32 *X, int cnt, int i, int j, int H, int 
                        int pt, int pl) {
   const int kwC = kw * C;
   const int k1 = k0 + bk4 < K ? k0 + bk4 : K;
-  /* columns j whose kw taps all lie inside x, at unit dilation: [jlo, jhi) */
-  int jlo = j + cnt, jhi = j + cnt;
-  if (dwd == 1) {
-    jlo = pl > 0 ? (pl + sw - 1) / sw : 0;
-    jhi = W - kw + pl < 0 ? 0 : (W - kw + pl) / sw + 1;
-    if (jlo < j) jlo = j;
-    if (jhi > j + cnt) jhi = j + cnt;
-    if (jlo > jhi) jlo = jhi;
-  }
+  int jlo, jhi;
+  interior_cols(j, cnt, W, kw, sw, dwd, pl, &jlo, &jhi);
   for (int a = k0 / kwC; a < kh && a * kwC < k1; a++) {
     const int lo = k0 > a * kwC ? k0 - a * kwC : 0;           /* the block's run of filter row a: [lo, hi) */
     const int hi = k1 < (a + 1) * kwC ? k1 - a * kwC : kwC;
@@ -329,14 +339,8 @@ static void gemm_striped(const f32 *A, int sam, int sak, const f32 *B, int ldb, 
 /* Adds the patch-gradient rows of `cnt` pixels of output row (n, i), from column j on, from G (rows K apart) into ∂x of image n. */
 INLINE void unpatch_rows(f32 *dxn, const f32 *G, int cnt, int i, int j, int H, int W, int C, int K, int kh, int kw, int sh, int sw, int dh, int dwd, int pt, int pl) {
   const int kwC = kw * C;
-  int jlo = j + cnt, jhi = j + cnt;
-  if (dwd == 1) {
-    jlo = pl > 0 ? (pl + sw - 1) / sw : 0;
-    jhi = W - kw + pl < 0 ? 0 : (W - kw + pl) / sw + 1;
-    if (jlo < j) jlo = j;
-    if (jhi > j + cnt) jhi = j + cnt;
-    if (jlo > jhi) jlo = jhi;
-  }
+  int jlo, jhi;
+  interior_cols(j, cnt, W, kw, sw, dwd, pl, &jlo, &jhi);
   for (int a = 0; a < kh; a++) {
     const int y = i * sh + a * dh - pt;
     if (y < 0 || y >= H) continue;
