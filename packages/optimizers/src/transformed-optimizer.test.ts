@@ -100,6 +100,7 @@ describe('withTransforms', () => {
         const a: ParamMap = { 'dense_0/kernel': tf.fill([10, 8], 0.3), 'dense_1/bias': tf.tensor1d([0, 0.5, 1, 2]) };
         // a step transform (θ kept before the step) and none: both of applyGradients' paths
         for (const transforms of [[attenuateSteps(a)], []] as Transform[][]) {
+          const tensors = tf.memory().numTensors;
           const o0 = withTransforms(fast(), transforms, { params: m0.params });
           const o1 = withTransforms(own(), transforms, { params: m1.params });
           const calls = () => simdKernelsStatus().calls[kernel] ?? 0;
@@ -113,6 +114,8 @@ describe('withTransforms', () => {
           x.forEach((v, i) => expect(bitwiseEqual(v, y[i] as Float32Array)).toBe(true));
           o0.dispose();
           o1.dispose();
+          // the steps and the optimizers (their moments, β powers and the transforms' factors) leave nothing behind
+          expect(tf.memory().numTensors).toBe(tensors);
         }
         disposeParams(a);
         m0.dispose();
