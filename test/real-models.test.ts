@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {
@@ -28,9 +29,12 @@ import {
   type Task,
   disposeParams,
   ensureOwnGradients,
+  ensureWasmKernels,
   fromLayersModel,
   layersModelArtifacts,
   loadLayersModelFromArtifacts,
+  setGradientMode,
+  simdKernelsStatus,
   softmaxCrossEntropy,
   toModelArtifacts,
   trainContinual,
@@ -347,6 +351,60 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
         expect(allFinite(importances[n] as tf.Tensor), `${what} ${n} finite`).toBe(true);
       }
       disposeParams(importances);
+    }
+  });
+
+  it("3w. on wasm ('auto': SIMD per-example filter-gradient and batch-norm sums, inference batch norm kernels) the uint8-quantized model's fast per-example Fisher and MAS equal the per-example loop on cpu under tfjs's stock gradients, no tensor left", async () => {
+    const q = await loadLayersModelFromArtifacts(quantizeArtifacts(artifacts, 'uint8'), `${name} (uint8)`);
+    const model = q.model;
+    const names = Object.keys(model.params);
+    const source = sourceFor(fixture, keras, 4, 31);
+    const { x, y: labelsOf } = allOf(source);
+    const objective: ExampleObjective = (z) =>
+      tf.sum(
+        tf.square(z),
+        z.shape.slice(1).map((_, i) => i + 1),
+      );
+    /** Fisher (empirical) and MAS (softmax) of a classifier, Σ g² and Σ |g| of Σ output² otherwise: host copies by parameter. */
+    const run = async (path: 'fast' | 'loop'): Promise<Record<string, Float32Array>[]> => {
+      let maps: ParamMap[];
+      if (classifier) maps = [await fisherDiagonal(model, source, { path, batchSize: 4 }), await mas(model, source, { path, batchSize: 4 })];
+      else {
+        const sums = path === 'fast' ? perExampleSums(model, x, objective, { square: true, abs: true }) : loopSums(model, x, objective, { square: true, abs: true });
+        maps = [sums.square as ParamMap, sums.abs as ParamMap];
+      }
+      const out = maps.map((m) => Object.fromEntries(names.map((n) => [n, (m[n] as tf.Tensor).dataSync().slice() as Float32Array])));
+      maps.forEach(disposeParams);
+      return out;
+    };
+    // the reference: the loop on cpu, tfjs's own gradients
+    setGradientMode('stock');
+    const ref = await run('loop').finally(() => setGradientMode('auto'));
+    await tf.setBackend('wasm');
+    ensureWasmKernels();
+    try {
+      const calls = () => ({ ...simdKernelsStatus().calls });
+      const before = calls();
+      const tensors = tf.memory().numTensors;
+      const fast = await run('fast');
+      expect(tf.memory().numTensors, 'tensors left by the fast path').toBe(tensors);
+      const ran = (k: string) => (calls()[k] ?? 0) - (before[k] ?? 0);
+      // the SIMD per-example kernels served the layers that have them
+      const kinds = new Set(keras.layers.flatMap((l) => (l instanceof tfl.LayersModel ? l.layers : [l])).map((l) => l.getClassName()));
+      if (kinds.has('BatchNormalization')) expect(ran('bn_example_sums'), 'bn_example_sums calls').toBeGreaterThan(0);
+      if (kinds.has('Conv2D')) expect(ran('pw_filter_grad') + ran('conv_filter_grad'), 'per-example conv filter gradients').toBeGreaterThan(0);
+      if (kinds.has('DepthwiseConv2D')) expect(ran('dw_filter_grad'), 'per-example depthwise filter gradients').toBeGreaterThan(0);
+      fast.forEach((m, i) => {
+        for (const n of names) expect(relErr(m[n] as Float32Array, ref[i]?.[n] as Float32Array), `${i === 0 ? 'Σ g²' : 'Σ |g|'} ${n}`).toBeLessThanOrEqual(GRAD_TOL);
+      });
+      expect(
+        names.some((n) => Math.max(...((ref[0] as Record<string, Float32Array>)[n] as Float32Array)) > 0),
+        'a non-trivial reference',
+      ).toBe(true);
+    } finally {
+      await tf.setBackend('cpu');
+      tf.dispose([x, labelsOf]);
+      q.dispose();
     }
   });
 

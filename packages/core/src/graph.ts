@@ -257,7 +257,7 @@ export class GraphModel implements Model {
         values.set(node.name, (l as DepthwiseConv2d | Conv2d).applyPadded(fold.x, fold.pads, c));
         continue;
       }
-      const relu6 = c.training ? this.relu6After.get(node.name) : undefined;
+      const relu6 = this.relu6After.get(node.name);
       if (relu6) {
         const fused = (l as BatchNorm).applyWithRelu6(ins[0] as tf.Tensor, c);
         if (fused) {

@@ -47,8 +47,10 @@ export {
   simdKernelsStatus,
   whenSimdKernelsReady,
 } from './ops/depthwise-simd.js';
-export { setSimdConvInputGrad } from './ops/gemm-simd.js';
+export { convPerExampleSum, setSimdConvInputGrad } from './ops/gemm-simd.js';
+export { batchNormExampleSums, setSimdBatchNormInference, setSimdPerExampleSums } from './ops/norm-simd.js';
 export { setLightSaves, withLightSaves } from './ops/light-saves.js';
+export { addTap, setLightTaps, zeroTap } from './ops/tap.js';
 export { type ConvFormulation, getConvFormulation, isAutoFormulation, setConvFormulation, withConvFormulation, withLayerFusion } from './ops/formulation.js';
 export { conv2dFilterGradIm2col, conv2dInputGradIm2col, conv2dInputGradTaps } from './ops/im2col.js';
 export { phaseView, strideScatter, stridePhases, strideView } from './ops/windows.js';

@@ -108,8 +108,8 @@ export class Sequential implements Model {
     let open: string | undefined; // parametric layer whose activation may still follow
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i] as Layer;
-      // a batch norm and the ReLU6 after it as one kernel where it can (training, wasm SIMD, no capture)
-      const fused = ctx.training && fusesWithRelu6(layer, this.layers[i + 1]) ? layer.applyWithRelu6(h, ctx) : undefined;
+      // a batch norm and the ReLU6 after it as one kernel where it can (wasm SIMD, no capture)
+      const fused = fusesWithRelu6(layer, this.layers[i + 1]) ? layer.applyWithRelu6(h, ctx) : undefined;
       if (fused) {
         h = fused;
         i++;

@@ -18,7 +18,7 @@
  * ([kh·kw·C, O]) is one 2-D matMul per example (wasm's batched matMul is ~20× slower than its 2-D
  * one), squared or made absolute, and summed over the chunk by one addN.
  */
-import { depthwisePerExampleSum, getConvFormulation, isAutoFormulation, phaseView, stridePhases, strideView } from '@forgetless/core';
+import { convPerExampleSum, depthwisePerExampleSum, getConvFormulation, isAutoFormulation, phaseView, stridePhases, strideView } from '@forgetless/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 export type Stat = 'square' | 'abs';
@@ -95,11 +95,9 @@ export function convKernelSums(
   maxChunk: number,
   multiplier?: number,
 ): Partial<Record<Stat, tf.Tensor>> {
+  const simd = simdSums(x, deltas, g, multiplier);
+  if (simd) return simd;
   if (!multiplier && getConvFormulation() !== 'forward-conv') return patchKernelSums(x, deltas, g, maxChunk);
-  if (multiplier) {
-    const simd = simdDepthwiseSums(x, deltas, g, multiplier);
-    if (simd) return simd;
-  }
   if (multiplier === 1 && isAutoFormulation()) return depthwiseTapSums(x, deltas, g, maxChunk);
   const [n, h, w, c] = x.shape;
   const [sh, sw] = g.strides;
@@ -173,11 +171,11 @@ function patchKernelSums(x: tf.Tensor4D, deltas: Partial<Record<Stat, tf.Tensor4
 }
 
 /**
- * Σ_n stat(g_n) of a depthwise kernel by @forgetless/core's SIMD kernels on wasm ('auto'): each
- * example's filter gradient computed and accumulated in place, no per-example tensors (bounded
- * memory whatever the batch). Undefined where those kernels do not run.
+ * Σ_n stat(g_n) of a standard (no `multiplier`) or depthwise conv kernel by @forgetless/core's SIMD
+ * kernels on wasm ('auto'): each example's filter gradient computed and accumulated in place, no
+ * per-example tensors (bounded memory whatever the batch). Undefined where those kernels do not run.
  */
-function simdDepthwiseSums(x: tf.Tensor4D, deltas: Partial<Record<Stat, tf.Tensor4D>>, g: ConvGeometry, multiplier: number): Partial<Record<Stat, tf.Tensor>> | undefined {
+function simdSums(x: tf.Tensor4D, deltas: Partial<Record<Stat, tf.Tensor4D>>, g: ConvGeometry, multiplier: number | undefined): Partial<Record<Stat, tf.Tensor>> | undefined {
   const [, h, w, c] = x.shape;
   const p = convPads(h, w, g);
   const pad = [
@@ -188,7 +186,9 @@ function simdDepthwiseSums(x: tf.Tensor4D, deltas: Partial<Record<Stat, tf.Tenso
   ];
   const out: Partial<Record<Stat, tf.Tensor>> = {};
   for (const [stat, d] of Object.entries(deltas) as [Stat, tf.Tensor4D][]) {
-    const s = depthwisePerExampleSum(x, d, [...g.kernelSize, c, multiplier], g.strides, pad, g.dilation, stat);
+    const s = multiplier
+      ? depthwisePerExampleSum(x, d, [...g.kernelSize, c, multiplier], g.strides, pad, g.dilation, stat)
+      : convPerExampleSum(x, d, [...g.kernelSize, c, d.shape[3]], g.strides, pad, g.dilation, stat);
     if (!s) {
       tf.dispose(Object.values(out));
       return undefined;

@@ -13,7 +13,7 @@
  * Any other kind (conv2dTranspose, shared layers) falls back to the per-example autograd loop.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Layer, LayerCapture } from '@forgetless/core';
+import { type Layer, type LayerCapture, batchNormExampleSums } from '@forgetless/core';
 import { type ConvGeometry, type Stat, convKernelSums, positionKernelSums } from './per-example-conv.js';
 
 export type LayerSums = Partial<Record<Stat, Record<string, tf.Tensor>>>;
@@ -147,8 +147,32 @@ function normSums(layer: Layer, xhat: tf.Tensor, deltas: Deltas, paramAxes: read
   return out;
 }
 
+/**
+ * A batch norm's γ/β sums over its last axis by @forgetless/core's SIMD kernel on wasm ('auto'): one
+ * pass over x and δ, no x̂ or per-example tensors. Undefined where that kernel does not run.
+ */
+function simdNormSums(layer: Layer, x: tf.Tensor, deltas: Deltas, epsilon: number): LayerSums | undefined {
+  const out = init(deltas);
+  const both: tf.Tensor[] = [];
+  for (const [stat, d] of Object.entries(deltas) as [Stat, tf.Tensor][]) {
+    const s = batchNormExampleSums(x, d, layer.state.moving_mean as tf.Variable, layer.state.moving_variance as tf.Variable, epsilon, stat);
+    if (!s) {
+      tf.dispose(both);
+      return undefined;
+    }
+    both.push(s);
+    const c = s.shape[1];
+    const r = out[stat] as Record<string, tf.Tensor>;
+    if (layer.params.gamma) r.gamma = tf.reshape(tf.slice(s, [0, 0], [1, c]), [c]);
+    if (layer.params.beta) r.beta = tf.reshape(tf.slice(s, [1, 0], [1, c]), [c]);
+  }
+  return out;
+}
+
 const batchNorm: FastPath = (layer, c, deltas) => {
   const bn = layer as unknown as { normalize?: (x: tf.Tensor) => tf.Tensor; resolvedAxis?: number; epsilon: number };
+  const simd = bn.resolvedAxis === c.input.rank - 1 ? simdNormSums(layer, c.input, deltas, bn.epsilon) : undefined;
+  if (simd) return simd;
   const xhat = bn.normalize
     ? bn.normalize(c.input)
     : tf.mul(tf.sub(c.input, layer.state.moving_mean as tf.Variable), tf.rsqrt(tf.add(layer.state.moving_variance as tf.Variable, bn.epsilon)));

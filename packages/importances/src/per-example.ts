@@ -11,7 +11,7 @@
  * per-example autograd loop (`loop.ts`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Layer, type LayerCapture, type Model, type ParamMap, ensureOwnGradients, withLightSaves } from '@forgetless/core';
+import { type Layer, type LayerCapture, type Model, type ParamMap, ensureOwnGradients, withLightSaves, zeroTap } from '@forgetless/core';
 import { forwardLogits } from './logits.js';
 import { loopSums } from './loop.js';
 import { FAST_PATHS, type LayerSums } from './per-example-layers.js';
@@ -79,7 +79,7 @@ export function perExampleSums(model: Model, x: tf.Tensor, objective: ExampleObj
   try {
     return tf.tidy(() => {
       const shapes = model.layerShapes(x.shape.slice(1));
-      const taps = fast.map((l) => tf.zeros([n, ...(shapes[l.name] as { output: number[] }).output]));
+      const taps = fast.map((l) => zeroTap([n, ...(shapes[l.name] as { output: number[] }).output]));
       const captures: Record<string, LayerCapture> = {};
       // tensors saved for the backward pass share memory instead of being cloned (`withLightSaves`)
       const deltas = withLightSaves(() =>

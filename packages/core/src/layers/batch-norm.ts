@@ -8,12 +8,13 @@
  * runs on every backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { addTap } from '../ops/tap.js';
 import { toVariable } from '../init.js';
 import type { Rng } from '../rng.js';
 import { type ApplyContext, type Layer, type LayerConfig, type MergeLayer, type Shape, isMergeLayer } from './layer.js';
 import { useFusedBatchNorm } from '../ops/gradients.js';
 import { layerFusionOn } from '../ops/formulation.js';
-import { simdBatchNormRelu6Train, simdBatchNormTrain, simdBatchNormUsable } from '../ops/norm-simd.js';
+import { simdBatchNormInfer, simdBatchNormInferUsable, simdBatchNormRelu6Train, simdBatchNormTrain, simdBatchNormUsable } from '../ops/norm-simd.js';
 
 export interface BatchNormOptions {
   /** Moving-average momentum (default 0.9, PyTorch's 0.1 update rate; Keras imports use 0.99). */
@@ -109,6 +110,10 @@ export class BatchNorm implements Layer {
       tf.dispose([f.movingMean, f.movingVariance]);
       return this.finish(f.y, x, ctx);
     }
+    if (this.simdInference(x, ctx)) {
+      // one kernel each way with the moving statistics (`norm-simd.ts`)
+      return this.finish(simdBatchNormInfer(x, this.params.gamma, this.params.beta, mm, mv, this.epsilon, false), x, ctx);
+    }
     if (ctx.training && this.params.gamma && this.params.beta && this.featureAxis === this.rank - 1 && useFusedBatchNorm(x)) {
       const f = fusedTrainingBatchNorm(x, this.params.gamma, this.params.beta, this.epsilon, this.reductionAxes());
       fused = f.y;
@@ -152,14 +157,28 @@ export class BatchNorm implements Layer {
     );
   }
 
+  /** Whether inference mode runs here by forgetless's SIMD batch norm kernels (wasm, 'auto', float32, last axis; γ and β optional). */
+  private simdInference(x: tf.Tensor, ctx: ApplyContext): boolean {
+    return (
+      !ctx.training &&
+      this.featureAxis === this.rank - 1 &&
+      useFusedBatchNorm(x) &&
+      simdBatchNormInferUsable(x, this.params.gamma, this.params.beta, this.state.moving_mean as tf.Variable, this.state.moving_variance as tf.Variable)
+    );
+  }
+
   /**
-   * relu6(this layer's output) in one kernel each way (`simdBatchNormRelu6Train`), for a graph whose
-   * only consumer of this layer's output is a ReLU6: the same values, moving statistics included, as
-   * `apply` followed by ReLU6. Undefined (nothing run) where that kernel does not apply: not training,
-   * not the SIMD kernels' case, the fusion turned off, or a tap or capture asked for this layer's own output.
+   * relu6(this layer's output) in one kernel each way (`simdBatchNormRelu6Train` training,
+   * `simdBatchNormInfer` in inference), for a graph whose only consumer of this layer's output is a
+   * ReLU6: the same values, moving statistics included, as `apply` followed by ReLU6. Undefined
+   * (nothing run) where that kernel does not apply: not the SIMD kernels' case, the fusion turned off,
+   * or a tap or capture asked for this layer's own output.
    */
   applyWithRelu6(x: tf.Tensor, ctx: ApplyContext): tf.Tensor | undefined {
-    if (!layerFusionOn() || ctx.taps?.[this.name] || ctx.capture || !this.simdTraining(x, ctx)) return undefined;
+    if (!layerFusionOn() || ctx.taps?.[this.name] || ctx.capture) return undefined;
+    if (this.simdInference(x, ctx))
+      return simdBatchNormInfer(x, this.params.gamma, this.params.beta, this.state.moving_mean as tf.Variable, this.state.moving_variance as tf.Variable, this.epsilon, true);
+    if (!this.simdTraining(x, ctx)) return undefined;
     const mm = this.state.moving_mean as tf.Variable;
     const mv = this.state.moving_variance as tf.Variable;
     const f = simdBatchNormRelu6Train(x, this.params.gamma as tf.Tensor, this.params.beta as tf.Tensor, mm, mv, this.epsilon, this.momentum);
@@ -173,7 +192,7 @@ export class BatchNorm implements Layer {
   private finish(out: tf.Tensor, x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
     let z = out;
     const tap = ctx.taps?.[this.name];
-    if (tap) z = tf.add(z, tap);
+    if (tap) z = addTap(z, tap);
     if (ctx.capture) ctx.capture[this.name] = { input: x, preActivation: z, output: z };
     return z;
   }

@@ -5,6 +5,7 @@
  * Also the geometry helpers the other convolution layers share.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { addTap } from '../ops/tap.js';
 import { type InitializerName, initialize, toVariable } from '../init.js';
 import { type Padding, conv2d as conv2dOp } from '../ops/conv2d.js';
 import { simdKernelsFor } from '../ops/depthwise-simd.js';
@@ -78,7 +79,7 @@ export function imageOutput(
 /** Adds the layer's tap to z, applies the activation, records the capture. */
 export function finish(layer: Layer & { activation: ActivationSpec }, x: tf.Tensor, z0: tf.Tensor, ctx: ApplyContext, inner?: Record<string, tf.Tensor>): tf.Tensor {
   const tap = ctx.taps?.[layer.name];
-  const z = tap ? tf.add(z0, tap) : z0;
+  const z = tap ? addTap(z0, tap) : z0;
   const y = applyActivation(z, layer.activation);
   if (ctx.capture) ctx.capture[layer.name] = { input: x, preActivation: z, output: y, ...(inner ? { inner } : {}) };
   return y;

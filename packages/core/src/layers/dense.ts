@@ -1,5 +1,6 @@
 /** Fully connected layer: y = act(x·W + b), W: [in, out]. */
 import * as tf from '@tensorflow/tfjs-core';
+import { addTap } from '../ops/tap.js';
 import { type InitializerName, initialize, toVariable } from '../init.js';
 import { dense as denseOp } from '../ops/dense.js';
 import type { Rng } from '../rng.js';
@@ -48,7 +49,7 @@ export class Dense implements Layer {
     const kernel = this.params.kernel as tf.Variable<tf.Rank.R2>;
     let z: tf.Tensor = denseOp(x as tf.Tensor2D, kernel, this.params.bias as tf.Tensor1D | undefined);
     const tap = ctx.taps?.[this.name];
-    if (tap) z = tf.add(z, tap);
+    if (tap) z = addTap(z, tap);
     const y = applyActivation(z, this.activation);
     if (ctx.capture) ctx.capture[this.name] = { input: x, preActivation: z, output: y };
     return y;

@@ -7,6 +7,7 @@
  * the looked-up vectors (the layer's pre-activation).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { addTap } from '../ops/tap.js';
 import { tensorFrom, toVariable } from '../init.js';
 import type { Rng } from '../rng.js';
 import type { ApplyContext, Layer, LayerConfig, Shape } from './layer.js';
@@ -49,9 +50,9 @@ export class Embedding implements Layer {
 
   apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
     const ids = x.dtype === 'int32' ? x : tf.cast(x, 'int32');
-    let y = tf.gather(this.params.embeddings as tf.Variable, ids);
+    let y: tf.Tensor = tf.gather(this.params.embeddings as tf.Variable, ids);
     const tap = ctx.taps?.[this.name];
-    if (tap) y = tf.add(y, tap);
+    if (tap) y = addTap(y, tap);
     if (ctx.capture) ctx.capture[this.name] = { input: x, preActivation: y, output: y };
     return y;
   }

@@ -6,6 +6,7 @@
  * training and inference; no state. `center: false` drops β, `scale: false` drops γ.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { addTap } from '../ops/tap.js';
 import { toVariable } from '../init.js';
 import type { Rng } from '../rng.js';
 import type { ApplyContext, Layer, LayerConfig, Shape } from './layer.js';
@@ -88,7 +89,7 @@ export class LayerNorm implements Layer {
     if (this.params.gamma) z = tf.mul(z, this.broadcast(this.params.gamma));
     if (this.params.beta) z = tf.add(z, this.broadcast(this.params.beta));
     const tap = ctx.taps?.[this.name];
-    if (tap) z = tf.add(z, tap);
+    if (tap) z = addTap(z, tap);
     if (ctx.capture) ctx.capture[this.name] = { input: x, preActivation: z, output: z };
     return z;
   }

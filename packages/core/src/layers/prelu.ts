@@ -7,6 +7,7 @@
  * the tap is added to y.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { addTap } from '../ops/tap.js';
 import { toVariable } from '../init.js';
 import type { Rng } from '../rng.js';
 import type { ApplyContext, Layer, LayerConfig, Shape } from './layer.js';
@@ -54,7 +55,7 @@ export class PReLU implements Layer {
   apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
     let y = tf.sub(tf.relu(x), tf.mul(this.params.alpha as tf.Variable, tf.relu(tf.neg(x))));
     const tap = ctx.taps?.[this.name];
-    if (tap) y = tf.add(y, tap);
+    if (tap) y = addTap(y, tap);
     if (ctx.capture) ctx.capture[this.name] = { input: x, preActivation: y, output: y };
     return y;
   }

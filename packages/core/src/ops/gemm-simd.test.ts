@@ -8,7 +8,7 @@ import { depthwiseSimd, simdKernelsStatus } from './depthwise-simd.js';
 import { loadLayersModelFromArtifacts } from '../keras/load.js';
 import { Rng } from '../rng.js';
 import { withConvFormulation, withLayerFusion } from './formulation.js';
-import { filterGradBlock, simdPointwiseForward } from './gemm-simd.js';
+import { convPerExampleSum, filterGradBlock, simdPointwiseForward } from './gemm-simd.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, withGradientMode } from './gradients.js';
 import { ensureWasmKernels } from './wasm-kernels.js';
 import { type Host, dev, expectWritesOnly, host, onWasm, patchKernelGeometry, rawSimdModule } from './wasm.test-helpers.js';
@@ -245,6 +245,63 @@ const fewForward: FewCase[] = [
     what: 'dilation 2, explicit uneven padding, 3 → 10',
   },
 ];
+
+describe("per-example Σ g² and Σ |g| of a Conv2D's filter by forgetless's SIMD kernels on wasm (convPerExampleSum)", () => {
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  // the filter-gradient cases (one of the blocked ones) with 2 or more examples, and 1×1 unit-stride filters (pw_filter_grad)
+  const cases: FewCase[] = [
+    ...few
+      .filter((c, i) => !c.what.startsWith('blocked') || i === few.findIndex((b) => b.what.startsWith('blocked')))
+      .map((c) => ({ ...c, x: [c.x[0] === 1 ? 2 : c.x[0], ...c.x.slice(1)] as FewCase['x'] })),
+    { x: [3, 6, 5, 7], k: [1, 1], o: 9, s: [1, 1], d: [1, 1], pad: 'same', what: '1×1, 7 → 9' },
+    { x: [4, 8, 8, 24], k: [1, 1], o: 40, s: [1, 1], d: [1, 1], pad: 'valid', what: '1×1, 24 → 40 (MobileNetV2-like)' },
+  ];
+  it.each(cases)("$what: equals a per-example loop of tfjs's stock Conv2DBackpropFilter on cpu within 1e-5", async (c) => {
+    await tf.setBackend('cpu'); // the reference on cpu, also after a failed case
+    const [kh, kw] = c.k;
+    const fs: [number, number, number, number] = [kh, kw, c.x[3], c.o];
+    const x = tf.randomNormal(c.x, 0, 1, 'float32', 11) as tf.Tensor4D;
+    const f = tf.zeros(fs) as tf.Tensor4D;
+    const y = tf.conv2d(x, f, c.s, c.pad, 'NHWC', c.d);
+    const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 12) as tf.Tensor4D;
+    expect(convPerExampleSum(x, dy, fs, c.s, c.pad, c.d, 'square'), 'not on cpu').toBeUndefined();
+    const ref = tf.tidy(() => {
+      const sq: tf.Tensor[] = [];
+      const ab: tf.Tensor[] = [];
+      for (let e = 0; e < c.x[0]; e++) {
+        const g = stockFilterGrad(c, tf.slice(x, e, 1), tf.slice(dy, e, 1));
+        sq.push(tf.square(g));
+        ab.push(tf.abs(g));
+      }
+      return [tf.addN(sq), tf.addN(ab)].map(host);
+    });
+    const [hx, hdy] = [x, dy].map(host) as [Host, Host];
+    tf.dispose([x, f, y, dy]);
+    await tf.setBackend('wasm');
+    ensureWasmKernels();
+    const [xw, dyw] = [dev(hx), dev(hdy)] as [tf.Tensor4D, tf.Tensor4D];
+    const pointwise = kh === 1 && kw === 1 && c.s[0] === 1 && c.s[1] === 1;
+    const kernel = pointwise ? 'pw_filter_grad' : 'conv_filter_grad';
+    await expectNoLeak(() => {
+      (['square', 'abs'] as const).forEach((stat, i) => {
+        const before = simdKernelsStatus().calls[kernel] ?? 0;
+        const got = convPerExampleSum(xw, dyw, fs, c.s, c.pad, c.d, stat) as tf.Tensor;
+        // one filter gradient per example
+        expect((simdKernelsStatus().calls[kernel] ?? 0) - before, `${kernel} calls`).toBe(c.x[0]);
+        expect(got.shape).toEqual(fs);
+        expect(relErr(got, (ref[i] as Host).v), stat).toBeLessThanOrEqual(1e-5);
+        got.dispose();
+      });
+      // 'composed' (the before) leaves it to the caller's formulation
+      expect(withConvFormulation('composed', () => convPerExampleSum(xw, dyw, fs, c.s, c.pad, c.d, 'square'))).toBeUndefined();
+    });
+    tf.dispose([xw, dyw]);
+    await tf.setBackend('cpu');
+  });
+});
 
 describe("forgetless's SIMD forward for few input channels on wasm", () => {
   afterAll(async () => {

@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type Exports, type WasmHeapBackend, depthwiseSimd, heapOffset, simdKernelsFor } from './depthwise-simd.js';
 import { IM2COL_MIN_CHANNELS } from './im2col.js';
+import { simdPerExampleSumsOn } from './norm-simd.js';
 
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0] as number, (v[1] ?? v[0]) as number] : [(v as number) ?? 1, (v as number) ?? 1]);
 
@@ -267,5 +268,79 @@ export function simdConvInputGrad(ex: Exports, backend: unknown, dy: tf.TensorIn
   withScratch(b, k * o + PATCH_CHUNK * k, (scratch) =>
     ex.conv_input_grad(heapOffset(b, dy), heapOffset(b, filter), heapOffset(b, out), scratch, ...geometryArgs(info, filter.shape), PATCH_CHUNK),
   );
+  return out;
+}
+
+/** The name of the wasm kernel behind `convPerExampleSum` (forgetless's own, no tfjs op has it). */
+const CONV_PER_EXAMPLE_SUM = 'ForgetlessConvPerExampleFilterGradSum';
+
+/**
+ * Σ_n stat(g_n) over the examples n of a batch, g_n = ∂W of example n alone (the filter gradient of
+ * a Conv2D for x[n], dy[n]), stat = square ('square', the empirical Fisher's diagonal) or absolute
+ * value ('abs'): per example the SIMD filter gradient (`pw_filter_grad` for 1×1 unit-stride filters,
+ * else `conv_filter_grad`) into a scratch buffer, then added to the sum (no per-example tensors, no
+ * transposed copy of x). x: [N, H, W, C], dy: [N, Ho, Wo, O] → [kh, kw, C, O]. On wasm under 'auto'
+ * where the module runs; undefined elsewhere (the caller's own formulation then serves).
+ */
+export function convPerExampleSum(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: readonly number[],
+  strides: number | readonly number[],
+  pad: 'same' | 'valid' | readonly (readonly number[])[],
+  dilations: number | readonly number[],
+  stat: 'square' | 'abs',
+): tf.Tensor4D | undefined {
+  if (!simdPerExampleSumsOn() || tf.getBackend() !== 'wasm' || !simdKernelsFor(tf.backend(), x, dy)) return undefined;
+  if (!tf.getKernel(CONV_PER_EXAMPLE_SUM, 'wasm')) {
+    tf.registerKernel({
+      kernelName: CONV_PER_EXAMPLE_SUM,
+      backendName: 'wasm',
+      kernelFunc: (({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown }) => {
+        const ex = depthwiseSimd(backend);
+        if (!ex) throw new Error(`${CONV_PER_EXAMPLE_SUM}: forgetless's SIMD kernels do not run here`);
+        return convPerExampleKernel(ex, backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, attrs as never);
+      }) as unknown as tf.KernelFunc,
+    });
+  }
+  return tf.engine().runKernel(CONV_PER_EXAMPLE_SUM, { x, dy }, { strides, pad, dilations, filterShape, stat } as never) as tf.Tensor4D;
+}
+
+function convPerExampleKernel(ex: Exports, backend: unknown, x: tf.TensorInfo, dy: tf.TensorInfo, attrs: ConvAttrs & { filterShape: unknown; stat: unknown }): tf.TensorInfo {
+  const b = backend as WasmHeapBackend;
+  const filterShape = attrs.filterShape as number[];
+  const [kh, kw, c, o] = filterShape as [number, number, number, number];
+  if (x.shape.length !== 4 || dy.shape.length !== 4 || filterShape.length !== 4)
+    throw new Error(`${CONV_PER_EXAMPLE_SUM}: expected x and dy of rank 4 and a filter shape [kh, kw, C, O], got x [${x.shape}], dy [${dy.shape}], filter [${filterShape}]`);
+  const info = convGeometry(CONV_PER_EXAMPLE_SUM, x.shape, filterShape, attrs);
+  if (x.shape[3] !== c || dy.shape[0] !== x.shape[0] || dy.shape[1] !== info.outHeight || dy.shape[2] !== info.outWidth || dy.shape[3] !== o)
+    throw new Error(`${CONV_PER_EXAMPLE_SUM}: x [${x.shape}] and dy [${dy.shape}] do not fit filter [${filterShape}] (output [${info.outShape}])`);
+  const out = b.makeOutput([kh, kw, c, o], 'float32');
+  const len = kh * kw * c * o;
+  if (len === 0) return out;
+  const n = info.batchSize;
+  const square = attrs.stat === 'square' ? 1 : 0;
+  const pixels = info.inHeight * info.inWidth;
+  const positions = info.outHeight * info.outWidth;
+  const pointwise = isPointwise(filterShape, attrs);
+  const k = kh * kw * c;
+  const k4 = (k + 3) & ~3;
+  const kb = Math.min(k4, filterGradBlock(k4, o));
+  const patch = pointwise ? 0 : PATCH_CHUNK * kb + (k4 > k ? k4 * o : 0);
+  const geometry = geometryArgs(info, filterShape);
+  geometry[0] = 1; // one example at a time
+  withScratch(b, len + patch, (scratch) => {
+    const ox = heapOffset(b, x);
+    const ody = heapOffset(b, dy);
+    const ou = heapOffset(b, out);
+    if (n === 0) new Float32Array(b.wasm.HEAPU8.buffer, ou, len).fill(0);
+    for (let e = 0; e < n; e++) {
+      const xe = ox + e * pixels * c * 4;
+      const de = ody + e * positions * o * 4;
+      if (pointwise) ex.pw_filter_grad(xe, de, scratch, pixels, c, o);
+      else ex.conv_filter_grad(xe, de, scratch, scratch + len * 4, ...geometry, PATCH_CHUNK, kb);
+      ex.dw_accumulate(scratch, ou, len, square, e === 0 ? 1 : 0);
+    }
+  });
   return out;
 }

@@ -362,6 +362,157 @@ __attribute__((export_name("bn_relu6_backward"))) void bn_relu6_backward(const f
   bn_backward_impl(x, dy, gamma, beta, mean, rstd, dx, dgamma, dbeta, P, C, 1);
 }
 
+/* ---------------------------------------------------------------- inference mode */
+
+/*
+ * Inference-mode batch norm forward with the moving statistics μ, σ²: stats[0, C) = μ (copied),
+ * stats[C, 2C) = r = 1/√(σ² + ε) (one [2, C] tensor the backward reads as the training one's), then
+ * y = (x − μ)·(γ·r) + β (relu6(y) when `act`) by the training forward's last pass: one read of x and
+ * one write of y, where tfjs's ops take four full-size passes.
+ */
+AI void bn_infer_forward_impl(const f32 *x, const f32 *gamma, const f32 *beta, const f32 *mmean, const f32 *mvar, f32 *y, f32 *stats, int P, int C, f32 eps,
+                              int act) {
+  f32 *mean = stats, *rstd = stats + C;
+  for (int c = 0; c < C; c++) {
+    mean[c] = mmean[c];
+    rstd[c] = rsqrt1(mvar[c] + eps);
+  }
+  for (int p = 0; p < P; p += BLOCK) {
+    const int rows = P - p < BLOCK ? P - p : BLOCK;
+    const f32 *xb = x + p * C;
+    f32 *yb = y + p * C;
+    CHUNKS(KA, A_CALL, A_ONE);
+  }
+}
+
+__attribute__((export_name("bn_infer_forward"))) void bn_infer_forward(const f32 *x, const f32 *gamma, const f32 *beta, const f32 *mmean, const f32 *mvar, f32 *y,
+                                                                         f32 *stats, int P, int C, f32 eps, int act) {
+  if (act)
+    bn_infer_forward_impl(x, gamma, beta, mmean, mvar, y, stats, P, C, eps, 1);
+  else
+    bn_infer_forward_impl(x, gamma, beta, mmean, mvar, y, stats, P, C, eps, 0);
+}
+
+/*
+ * One block of the inference-mode backward over K vectors of channels, in one pass: δ = dy (through
+ * ReLU6's mask when `act`, y recomputed as the forward does), ∂x = δ·(γ·r) stored, ∂β += Σ δ,
+ * ∂γ += Σ δ·(x − μ).
+ */
+AI void isum_chunk(const f32 *x, const f32 *dy, f32 *dx, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, f32 *dbeta, f32 *dgamma, int rows,
+                   int C, int K, int act) {
+  const int U = GU / K;
+  v128_t m[RW], s[RW], b[RW], sb[8], sg[8];
+  const v128_t lim = MASK_LIM;
+  for (int k = 0; k < K; k++) {
+    m[k] = LD(mean + 4 * k);
+    s[k] = wasm_f32x4_mul(LD(gamma + 4 * k), LD(rstd + 4 * k));
+    b[k] = act ? LD(beta + 4 * k) : m[k];
+  }
+  for (int i = 0; i < 8; i++) sb[i] = sg[i] = wasm_f32x4_splat(0.f);
+  int p = 0;
+  for (; p + U <= rows; p += U)
+    for (int u = 0; u < U; u++)
+      for (int k = 0; k < K; k++) {
+        const int o = (p + u) * C + 4 * k, i = u * K + k;
+        v128_t xc = wasm_f32x4_sub(LD(x + o), m[k]);
+        v128_t d = delta4(LD(dy + o), xc, s[k], b[k], lim, act);
+        ST(dx + o, wasm_f32x4_mul(d, s[k]));
+        sb[i] = wasm_f32x4_add(sb[i], d);
+        sg[i] = wasm_f32x4_add(sg[i], wasm_f32x4_mul(d, xc));
+      }
+  for (; p < rows; p++)
+    for (int k = 0; k < K; k++) {
+      const int o = p * C + 4 * k;
+      v128_t xc = wasm_f32x4_sub(LD(x + o), m[k]);
+      v128_t d = delta4(LD(dy + o), xc, s[k], b[k], lim, act);
+      ST(dx + o, wasm_f32x4_mul(d, s[k]));
+      sb[k] = wasm_f32x4_add(sb[k], d);
+      sg[k] = wasm_f32x4_add(sg[k], wasm_f32x4_mul(d, xc));
+    }
+  for (int w = U / 2; w >= 1; w /= 2)
+    for (int i = 0; i < w * K; i++) {
+      sb[i] = wasm_f32x4_add(sb[i], sb[i + w * K]);
+      sg[i] = wasm_f32x4_add(sg[i], sg[i + w * K]);
+    }
+  for (int k = 0; k < K; k++) {
+    ST(dbeta + 4 * k, wasm_f32x4_add(LD(dbeta + 4 * k), sb[k]));
+    ST(dgamma + 4 * k, wasm_f32x4_add(LD(dgamma + 4 * k), sg[k]));
+  }
+}
+
+static void isum_one(const f32 *x, const f32 *dy, f32 *dx, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, f32 *dbeta, f32 *dgamma, int rows, int C,
+                     int act) {
+  f32 sb = 0.f, sg = 0.f;
+  const f32 s = *gamma * *rstd, b = act ? *beta : 0.f;
+  for (int p = 0; p < rows; p++) {
+    f32 xc = x[p * C] - *mean;
+    f32 d = delta1(dy[p * C], xc, s, b, act);
+    dx[p * C] = d * s;
+    sb += d;
+    sg += d * xc;
+  }
+  *dbeta += sb;
+  *dgamma += sg;
+}
+
+/*
+ * Inference-mode batch norm backward (the forward's output through ReLU6 when `act`) from x, γ, β and
+ * the [2, C] statistics (μ, r): ∂x = δ·γ·r, ∂γ = Σ δ·x̂, ∂β = Σ δ. One read of x and dy, one write of ∂x.
+ */
+AI void bn_infer_backward_impl(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *stats, f32 *dx, f32 *dgamma, f32 *dbeta, int P, int C,
+                               int act) {
+  const f32 *mean = stats, *rstd = stats + C;
+  for (int c = 0; c < C; c++) dbeta[c] = dgamma[c] = 0.f;
+  for (int p = 0; p < P; p += BLOCK) {
+    const int rows = P - p < BLOCK ? P - p : BLOCK;
+    const f32 *xb = x + p * C, *db = dy + p * C;
+    f32 *ob = dx + p * C;
+#define I_CALL(c, K) isum_chunk(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, K, act)
+#define I_ONE(c) isum_one(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, act)
+    CHUNKS(KG, I_CALL, I_ONE);
+  }
+  for (int c = 0; c < C; c++) dgamma[c] *= rstd[c];
+}
+
+__attribute__((export_name("bn_infer_backward"))) void bn_infer_backward(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *stats, f32 *dx,
+                                                                           f32 *dgamma, f32 *dbeta, int P, int C, int act) {
+  if (act)
+    bn_infer_backward_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, P, C, 1);
+  else
+    bn_infer_backward_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, P, C, 0);
+}
+
+/*
+ * Per-example sums of an inference-mode batch norm's parameter gradients: for each of N examples of P
+ * rows, g_γ,n = Σ_p δ·x̂ and g_β,n = Σ_p δ (δ = dy, the gradient at the batch norm's output;
+ * x̂ = (x − μ)·r with the moving μ, σ² and r = 1/√(σ² + ε) as `bn_infer_forward` computes it), and
+ * out[0, C) = Σ_n stat(g_γ,n), out[C, 2C) = Σ_n stat(g_β,n), stat = square (`square` ≠ 0) or |·|.
+ * `scratch`: 3C floats. One read of x and dy.
+ */
+__attribute__((export_name("bn_example_sums"))) void bn_example_sums(const f32 *x, const f32 *dy, const f32 *mean, const f32 *mvar, f32 eps, f32 *scratch, f32 *out,
+                                                                       int N, int P, int C, int square) {
+  f32 *rstd = scratch, *sg = scratch + C, *sbeta = scratch + 2 * C;
+  for (int c = 0; c < C; c++) rstd[c] = rsqrt1(mvar[c] + eps);
+  for (int c = 0; c < 2 * C; c++) out[c] = 0.f;
+  for (int n = 0; n < N; n++) {
+    const f32 *xn = x + n * P * C, *dn = dy + n * P * C;
+    for (int c = 0; c < C; c++) sg[c] = sbeta[c] = 0.f;
+    for (int p = 0; p < P; p += BLOCK) {
+      const int rows = P - p < BLOCK ? P - p : BLOCK;
+      const f32 *xb = xn + p * C, *db = dn + p * C;
+      /* gsum_chunk without ReLU6 (act 0): its γ, β and δ-store arguments unused */
+#define E_CALL(c, K) gsum_chunk(xb + (c), db + (c), 0, mean + (c), mean + (c), rstd + (c), mean + (c), sbeta + (c), sg + (c), rows, C, K, 0)
+#define E_ONE(c) gsum_one(xb + (c), db + (c), 0, mean + (c), mean + (c), rstd + (c), mean + (c), sbeta + (c), sg + (c), rows, C, 0)
+      CHUNKS(KG, E_CALL, E_ONE);
+    }
+    for (int c = 0; c < C; c++) {
+      f32 g = sg[c] * rstd[c], b = sbeta[c];
+      out[c] += square ? g * g : (g < 0.f ? -g : g);
+      out[C + c] += square ? b * b : (b < 0.f ? -b : b);
+    }
+  }
+}
+
 /* ReLU6's gradient: dx = dy where 0 < x ≤ 6, else 0 (tfjs's dy·[x ≤ 6]·step(x)), n values. */
 __attribute__((export_name("relu6_grad"))) void relu6_grad(const f32 *x, const f32 *dy, f32 *dx, int n) {
   int i = 0;

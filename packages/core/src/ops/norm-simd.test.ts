@@ -10,7 +10,16 @@ import { sequential } from '../model.js';
 import { Rng } from '../rng.js';
 import { withConvFormulation, withLayerFusion } from './formulation.js';
 import { withGradientMode } from './gradients.js';
-import { normSimdUsable, simdBatchNormRelu6Train, simdBatchNormTrain, simdBatchNormUsable, simdClipGrad, simdRelu6Grad } from './norm-simd.js';
+import {
+  batchNormExampleSums,
+  normSimdUsable,
+  simdBatchNormInfer,
+  simdBatchNormRelu6Train,
+  simdBatchNormTrain,
+  simdBatchNormUsable,
+  simdClipGrad,
+  simdRelu6Grad,
+} from './norm-simd.js';
 import { type Host, host, dev, onWasm } from './wasm.test-helpers.js';
 
 /** A tfjs-layers model's memory artifacts (its own save). */
@@ -179,6 +188,195 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
     },
   );
 
+  /** Inference-mode batch norm with the moving statistics mm, mv by tfjs ops (relu6 of it when `relu6`). */
+  const inferRef = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, mm: tf.Tensor, mv: tf.Tensor, eps: number, relu6: boolean) => {
+    const y = tf.add(tf.mul(tf.div(tf.sub(x, mm), tf.sqrt(tf.add(mv, eps))), g), b);
+    return relu6 ? tf.relu6(y) : y;
+  };
+
+  // shapes as above; with ReLU6 the data reach both clamps (γ, β shifted)
+  it.each(
+    [
+      [3, 9, 9, 6],
+      [3, 20, 25, 5],
+      [1, 1, 1, 7],
+      [10, 3],
+      [2, 7, 9, 31],
+      [2, 10, 10, 40],
+    ].flatMap((shape) => [
+      [shape, false],
+      [shape, true],
+    ]) as [number[], boolean][],
+  )('inference-mode batch norm (moving statistics) by one kernel each way matches tfjs on cpu within 1e-5: %j, ReLU6 fused %s', async (shape, relu6) => {
+    const c = shape[shape.length - 1] as number;
+    const eps = 1e-3;
+    const inputs = tf.tidy(() => [
+      tf.add(tf.mul(tf.randomNormal(shape, 0, 1, 'float32', 41), 3), 1.5),
+      relu6 ? tf.randomNormal([c], 3, 2, 'float32', 42) : tf.randomNormal([c], 1, 0.3, 'float32', 42),
+      relu6 ? tf.randomNormal([c], 2, 1.5, 'float32', 43) : tf.randomNormal([c], 0, 0.3, 'float32', 43),
+      tf.randomNormal([c], 1, 1, 'float32', 44),
+      tf.randomUniform([c], 0.5, 9, 'float32', 45),
+      tf.randomNormal(shape, 0, 1, 'float32', 46),
+    ]);
+    const ref = withGradientMode('stock', () =>
+      tf.tidy(() => {
+        const [x, g, b, mm, mv, dy] = inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => inferRef(xx, gg, bb, mm, mv, eps, relu6);
+        const gr = tf.grads((a, bb, cc) => tf.sum(tf.mul(f(a as tf.Tensor, bb as tf.Tensor, cc as tf.Tensor), dy)))([x, g, b]);
+        return [f(x, g, b), ...gr].map(host);
+      }),
+    );
+    const hs = inputs.map(host);
+    tf.dispose(inputs);
+    await onWasm(async () => {
+      const [x, g, b, mm, mv, dy] = hs.map(dev) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      expect(simdBatchNormUsable(x, g, b, mm, mv)).toBe(true);
+      await expectNoLeak(() => {
+        const got = tf.tidy(() => {
+          let out: tf.Tensor | undefined;
+          const grads = tf.grads((xx, gg, bb) => {
+            out = tf.keep(simdBatchNormInfer(xx as tf.Tensor, gg as tf.Tensor, bb as tf.Tensor, mm, mv, eps, relu6));
+            return tf.sum(tf.mul(out, dy));
+          })([x, g, b]);
+          // no gradient recorded: the kernel alone, the same y
+          const plain = simdBatchNormInfer(x, g, b, mm, mv, eps, relu6);
+          const result = [out as tf.Tensor, ...grads, plain].map(host);
+          (out as tf.Tensor).dispose();
+          return result;
+        });
+        if (relu6) {
+          const y = Array.from((got[0] as Host).v);
+          expect(y.filter((v) => v === 0).length + y.filter((v) => v === 6).length, 'outputs on a clamp').toBeGreaterThan(0);
+          if (y.length > 100) expect(Math.min(y.filter((v) => v === 0).length, y.filter((v) => v === 6).length)).toBeGreaterThan(0);
+        }
+        const names = ['y', '∂x', '∂γ', '∂β', 'y without a tape'];
+        got.forEach((t, i) => {
+          const want = ref[i === 4 ? 0 : i] as Host;
+          expect(t.s, names[i]).toEqual(want.s);
+          expect(relErr(t.v, want.v), names[i]).toBeLessThanOrEqual(1e-5);
+        });
+      });
+      tf.dispose([x, g, b, mm, mv, dy]);
+    });
+  });
+
+  it.each([
+    [[3, 9, 9, 6], 'no scale'],
+    [[2, 7, 9, 31], 'no scale'],
+    [[2, 7, 9, 31], 'no center'],
+    [[4, 5], 'neither'],
+  ] as [number[], string][])(
+    'inference-mode batch norm without γ or β (Keras scale/center false) by the kernels matches tfjs on cpu within 1e-5: %j, %s, ReLU6 fused and not',
+    async (shape, which) => {
+      const c = shape[shape.length - 1] as number;
+      const eps = 1e-3;
+      const hasG = which === 'no center';
+      const hasB = which === 'no scale';
+      const inputs = tf.tidy(() => [
+        tf.add(tf.mul(tf.randomNormal(shape, 0, 1, 'float32', 61), 3), 2),
+        tf.randomNormal([c], 1.5, 1, 'float32', 62),
+        tf.randomNormal([c], 1, 1, 'float32', 63),
+        tf.randomNormal([c], 1, 1, 'float32', 64),
+        tf.randomUniform([c], 0.2, 2, 'float32', 65),
+        tf.randomNormal(shape, 0, 1, 'float32', 66),
+      ]);
+      const refs = [false, true].map((relu6) =>
+        withGradientMode('stock', () =>
+          tf.tidy(() => {
+            const [x, g, b, mm, mv, dy] = inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+            const f = (xx: tf.Tensor, p: tf.Tensor) => inferRef(xx, hasG ? p : tf.onesLike(g), hasB ? p : tf.zerosLike(b), mm, mv, eps, relu6);
+            const param = hasG ? g : b;
+            // 'neither': x alone is differentiated
+            const gr = tf.grads((a, pp) => tf.sum(tf.mul(f(a as tf.Tensor, (pp ?? param) as tf.Tensor), dy)))(which === 'neither' ? [x] : [x, param]);
+            return [f(x, param), ...gr].map(host);
+          }),
+        ),
+      );
+      const hs = inputs.map(host);
+      tf.dispose(inputs);
+      await onWasm(async () => {
+        const all = hs.map(dev);
+        const [x, g, b, mm, mv, dy] = all as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const param = hasG ? g : b;
+        await expectNoLeak(() => {
+          [false, true].forEach((relu6, k) => {
+            const got = tf.tidy(() => {
+              let out: tf.Tensor | undefined;
+              const run = (xx: tf.Tensor, pp: tf.Tensor) => simdBatchNormInfer(xx, hasG ? pp : undefined, hasB ? pp : undefined, mm, mv, eps, relu6);
+              const grads = tf.grads((xx, pp) => {
+                out = tf.keep(run(xx as tf.Tensor, (pp ?? param) as tf.Tensor));
+                return tf.sum(tf.mul(out, dy));
+              })(which === 'neither' ? [x] : [x, param]);
+              const result = [out as tf.Tensor, ...grads].map(host);
+              (out as tf.Tensor).dispose();
+              return result;
+            });
+            const names = ['y', '∂x', hasG ? '∂γ' : '∂β'];
+            expect(got.length).toBe(which === 'neither' ? 2 : 3);
+            got.forEach((t, i) => {
+              expect(relErr(t.v, ((refs[k] as Host[])[i] as Host).v), `${names[i]} (ReLU6 ${relu6})`).toBeLessThanOrEqual(1e-5);
+            });
+          });
+        });
+        tf.dispose(all);
+      });
+    },
+  );
+
+  it.each([[[3, 5, 7, 13]], [[4, 6]], [[2, 10, 10, 40]], [[1, 1, 1, 7]], [[5, 3, 2, 9]]])(
+    "an inference-mode batch norm's per-example Σ g² and Σ |g| of γ and β by one kernel equal a per-example loop of tfjs's autodiff on cpu within 1e-5: %j",
+    async (shape) => {
+      const c = shape[shape.length - 1] as number;
+      const n = shape[0] as number;
+      const eps = 1e-3;
+      const inputs = tf.tidy(() => [
+        tf.add(tf.mul(tf.randomNormal(shape, 0, 1, 'float32', 51), 2), 0.5),
+        tf.randomNormal([c], 1, 0.3, 'float32', 52),
+        tf.randomNormal([c], 0, 0.3, 'float32', 53),
+        tf.randomNormal([c], 0.5, 1, 'float32', 54),
+        tf.randomUniform([c], 0.5, 4, 'float32', 55),
+        tf.randomNormal(shape, 0, 1, 'float32', 56),
+      ]);
+      // per example: the gradient of Σ y·δ over γ and β, squared or made absolute, summed over the examples
+      const ref = withGradientMode('stock', () =>
+        tf.tidy(() => {
+          const [x, g, b, mm, mv, dy] = inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+          const sq = [tf.zeros([c]), tf.zeros([c])];
+          const ab = [tf.zeros([c]), tf.zeros([c])];
+          for (let e = 0; e < n; e++) {
+            const xe = tf.slice(x, e, 1);
+            const de = tf.slice(dy, e, 1);
+            const gr = tf.grads((gg, bb) => tf.sum(tf.mul(inferRef(xe, gg as tf.Tensor, bb as tf.Tensor, mm, mv, eps, false), de)))([g, b]);
+            for (let i = 0; i < 2; i++) {
+              sq[i] = tf.add(sq[i] as tf.Tensor, tf.square(gr[i] as tf.Tensor));
+              ab[i] = tf.add(ab[i] as tf.Tensor, tf.abs(gr[i] as tf.Tensor));
+            }
+          }
+          return [tf.stack(sq), tf.stack(ab)].map(host);
+        }),
+      );
+      const hs = inputs.map(host);
+      tf.dispose(inputs);
+      await onWasm(async () => {
+        const all = hs.map(dev);
+        const [x, , , mm, mv, dy] = all as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        await expectNoLeak(() => {
+          (['square', 'abs'] as const).forEach((stat, i) => {
+            const got = batchNormExampleSums(x, dy, mm, mv, eps, stat) as tf.Tensor;
+            expect(got.shape).toEqual([2, c]);
+            expect(relErr(got, (ref[i] as Host).v), stat).toBeLessThanOrEqual(1e-5);
+            got.dispose();
+          });
+        });
+        // not this kernel's case: shapes that do not fit, and 'composed'
+        const wrong = tf.ones([c + 1]);
+        expect(batchNormExampleSums(x, dy, wrong, mv, eps, 'square')).toBeUndefined();
+        expect(withConvFormulation('composed', () => batchNormExampleSums(x, dy, mm, mv, eps, 'square'))).toBeUndefined();
+        tf.dispose([...all, wrong]);
+      });
+    },
+  );
+
   it("batch norm's statistics merged block by block match tfjs's two passes on cpu within 1e-5 where the mean is 20σ from 0 and drifts along the rows", async () => {
     const shape = [4, 16, 16, 12];
     const eps = 1e-3;
@@ -282,10 +480,11 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
     });
   });
 
-  it('a sequential model runs batch norm + ReLU6 fused in training (and apart in inference, or when a capture asks for the batch norm): the same step either way', async () => {
+  it('a sequential model runs batch norm + ReLU6 fused in training and in inference (apart when a capture asks for the batch norm): the same step and predictions either way', async () => {
     await onWasm(async () => {
       const make = () => sequential([conv2d(6, 3, { useBias: false }), batchNorm({ momentum: 0.7 }), activation('relu6'), flatten(), dense(3)], { inputShape: [6, 6, 2], seed: 3 });
       const x = tf.randomNormal([4, 6, 6, 2], 0, 1, 'float32', 30);
+      const count = (p: { kernels: { name: string }[] }, name: string) => p.kernels.filter((k) => k.name === name).length;
       const run = async (fuse: boolean) => {
         const m = make();
         let got: Host[] = [];
@@ -300,27 +499,36 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
           return [];
         });
         // (tfjs reuses its profile object: counted before the next profile)
-        const fused = p.kernels.filter((k) => k.name.startsWith('ForgetlessBatchNormRelu6')).length;
-        // inference and a capture take the unfused path
+        // one kernel each way
+        const fused = count(p, 'ForgetlessBatchNormRelu6Train') + count(p, 'ForgetlessBatchNormRelu6TrainGrad');
+        let predicted: Host | undefined;
         const q = await tf.profile(() => {
+          predicted = withLayerFusion(fuse, () => tf.tidy(() => host(m.apply(x))));
+          return [];
+        });
+        const inference = [count(q, 'ForgetlessBatchNormInfer'), count(q, 'Relu6')];
+        // a capture takes the unfused path
+        const r = await tf.profile(() => {
           tf.tidy(() => {
-            m.apply(x);
             m.apply(x, { training: true, capture: {} });
           });
           return [];
         });
+        const captured = count(r, 'ForgetlessBatchNormRelu6Train');
         m.dispose();
-        return {
-          got,
-          fused,
-          later: q.kernels.filter((k) => k.name.startsWith('ForgetlessBatchNormRelu6')).length,
-        };
+        return { got, fused, inference, captured, predicted: predicted as Host };
       };
       await expectNoLeak(async () => {
         const on = await run(true);
         const off = await run(false);
-        expect([on.fused, off.fused, on.later, off.later]).toEqual([2, 0, 0, 0]);
+        expect([on.fused, off.fused, on.captured, off.captured]).toEqual([2, 0, 0, 0]);
+        // inference: the batch norm's kernel with ReLU6 inside it, or then wasm's Relu6
+        expect([on.inference, off.inference]).toEqual([
+          [1, 0],
+          [1, 1],
+        ]);
         on.got.forEach((g, i) => expect(relErr(g.v, (off.got[i] as Host).v), `output ${i}`).toBeLessThanOrEqual(1e-6));
+        expect(relErr(on.predicted.v, off.predicted.v), 'predictions').toBeLessThanOrEqual(1e-6);
       });
       x.dispose();
     });

@@ -24,12 +24,18 @@ const RELU6_GRAD = 'ForgetlessRelu6Grad';
 const BN_RELU6_FORWARD = 'ForgetlessBatchNormRelu6Train';
 const BN_RELU6_BACKWARD = 'ForgetlessBatchNormRelu6TrainGrad';
 const CLIP_GRAD = 'ForgetlessClipByValueGrad';
+const BN_INFER = 'ForgetlessBatchNormInfer';
+const BN_INFER_GRAD = 'ForgetlessBatchNormInferGrad';
+const BN_EXAMPLE_SUMS = 'ForgetlessBatchNormExampleSums';
 
 /** The fused batch norm + ReLU6 kernels of `norm-simd.c` (the module's other exports are typed in `depthwise-simd.ts`). */
 type NormExports = Exports & {
   bn_relu6_forward(x: number, gamma: number, beta: number, out: number, mean: number, variance: number, rstd: number, p: number, c: number, eps: number): void;
   bn_relu6_backward(x: number, dy: number, gamma: number, beta: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number, p: number, c: number): void;
   clip_grad(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
+  bn_infer_forward(x: number, gamma: number, beta: number, mean: number, variance: number, y: number, stats: number, p: number, c: number, eps: number, act: number): void;
+  bn_infer_backward(x: number, dy: number, gamma: number, beta: number, stats: number, dx: number, dgamma: number, dbeta: number, p: number, c: number, act: number): void;
+  bn_example_sums(x: number, dy: number, mean: number, variance: number, eps: number, scratch: number, out: number, n: number, p: number, c: number, square: number): void;
 };
 
 type Args = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown };
@@ -126,7 +132,98 @@ function backwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
   };
 }
 
+/**
+ * `fn` with γ and β on the heap: the tensors' own memory, or (a batch norm without scale or center)
+ * C ones or zeros in scratch memory freed after.
+ */
+function withAffine<T>(b: WasmHeapBackend, c: number, gamma: tf.TensorInfo | undefined, beta: tf.TensorInfo | undefined, fn: (og: number, ob: number) => T): T {
+  const scratch = gamma && beta ? 0 : b.wasm._malloc(2 * c * 4);
+  try {
+    if (scratch) {
+      const heap = new Float32Array(b.wasm.HEAPU8.buffer, scratch, 2 * c);
+      heap.fill(1, 0, c);
+      heap.fill(0, c);
+    }
+    return fn(gamma ? heapOffset(b, gamma) : scratch, beta ? heapOffset(b, beta) : scratch + 4 * c);
+  } finally {
+    if (scratch) b.wasm._free(scratch);
+  }
+}
+
+/**
+ * Inference-mode batch norm forward with the moving statistics (through ReLU6 when `attrs.relu6`): y
+ * and [2, C] (μ, r = 1/√(σ² + ε)). γ (scale) and β (center) may be absent: 1 and 0.
+ */
+const inferForward: tf.KernelConfig = {
+  kernelName: BN_INFER,
+  backendName: 'wasm',
+  kernelFunc: (({ inputs, attrs, backend }: Args) => {
+    const ex = kernelsOf(backend, BN_INFER) as NormExports;
+    const b = backend as WasmHeapBackend;
+    const { x, gamma, beta, movingMean, movingVariance } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { p, c } = rowsOf(x as tf.TensorInfo);
+    const y = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
+    const stats = b.makeOutput([2, c], 'float32');
+    if (c === 0) return [y, stats];
+    const [ox, om, ov] = [x, movingMean, movingVariance].map((t) => heapOffset(b, t as tf.TensorInfo)) as [number, number, number];
+    withAffine(b, c, gamma, beta, (og, ob) => ex.bn_infer_forward(ox, og, ob, om, ov, heapOffset(b, y), heapOffset(b, stats), p, c, attrs.epsilon as number, attrs.relu6 ? 1 : 0));
+    return [y, stats];
+  }) as unknown as tf.KernelFunc,
+};
+
+/**
+ * Inference-mode batch norm backward (dy through ReLU6's mask first when `attrs.relu6`): ∂x, ∂γ, ∂β
+ * from x, γ, β (either may be absent: 1 and 0) and the forward's [2, C] statistics.
+ */
+const inferBackward: tf.KernelConfig = {
+  kernelName: BN_INFER_GRAD,
+  backendName: 'wasm',
+  kernelFunc: (({ inputs, attrs, backend }: Args) => {
+    const ex = kernelsOf(backend, BN_INFER_GRAD) as NormExports;
+    const b = backend as WasmHeapBackend;
+    const { x, dy, gamma, beta, stats } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { p, c } = rowsOf(x as tf.TensorInfo);
+    const dx = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
+    const [dgamma, dbeta] = [0, 1].map(() => b.makeOutput([c], 'float32')) as [tf.TensorInfo, tf.TensorInfo];
+    if (c > 0) {
+      const [ox, ody, os] = [x, dy, stats].map((t) => heapOffset(b, t as tf.TensorInfo)) as [number, number, number];
+      withAffine(b, c, gamma, beta, (og, ob) =>
+        ex.bn_infer_backward(ox, ody, og, ob, os, heapOffset(b, dx), heapOffset(b, dgamma), heapOffset(b, dbeta), p, c, attrs.relu6 ? 1 : 0),
+      );
+    }
+    return [dx, dgamma, dbeta];
+  }) as unknown as tf.KernelFunc,
+};
+
+/** Σ_n stat(g_n) of an inference-mode batch norm's γ and β over the examples of a batch: [2, C] (row 0 γ, row 1 β). */
+const exampleSums: tf.KernelConfig = {
+  kernelName: BN_EXAMPLE_SUMS,
+  backendName: 'wasm',
+  kernelFunc: (({ inputs, attrs, backend }: Args) => {
+    const ex = kernelsOf(backend, BN_EXAMPLE_SUMS) as NormExports;
+    const b = backend as WasmHeapBackend;
+    const { x, dy, movingMean, movingVariance } = inputs as Record<string, tf.TensorInfo>;
+    const xs = (x as tf.TensorInfo).shape;
+    const c = xs[xs.length - 1] as number;
+    const n = xs[0] as number;
+    const out = b.makeOutput([2, c], 'float32');
+    if (c === 0) return out;
+    const p = n === 0 ? 0 : tf.util.sizeFromShape(xs) / (n * c);
+    const scratch = b.wasm._malloc(3 * c * 4);
+    try {
+      const [ox, ody, om, ov] = [x, dy, movingMean, movingVariance].map((t) => heapOffset(b, t as tf.TensorInfo)) as [number, number, number, number];
+      ex.bn_example_sums(ox, ody, om, ov, attrs.epsilon as number, scratch, heapOffset(b, out), n, p, c, attrs.stat === 'square' ? 1 : 0);
+    } finally {
+      b.wasm._free(scratch);
+    }
+    return out;
+  }) as unknown as tf.KernelFunc,
+};
+
 const KERNELS: tf.KernelConfig[] = [
+  inferForward,
+  inferBackward,
+  exampleSums,
   forwardKernel(BN_FORWARD, false),
   forwardKernel(BN_RELU6_FORWARD, true),
   backwardKernel(BN_RELU6_BACKWARD, true),
@@ -267,6 +364,114 @@ export function simdBatchNormRelu6Train(
   momentum: number,
 ): { y: tf.Tensor; movingMean: tf.Tensor; movingVariance: tf.Tensor } {
   return batchNormTrainOp(true, x, gamma, beta, movingMean, movingVariance, epsilon, momentum);
+}
+
+let inferenceOn = true;
+let exampleSumsOn = true;
+
+/**
+ * Turns the inference-mode batch norm kernels off (false: inference composes tfjs ops, as before
+ * them) or back on; for same-process before/after benchmarks and tests.
+ */
+export function setSimdBatchNormInference(on: boolean): void {
+  inferenceOn = on;
+}
+
+/**
+ * Turns the per-example sums kernels of batch norms (`batchNormExampleSums`) and convolutions
+ * (`convPerExampleSum`) off (false: both return undefined and the callers' own formulations serve,
+ * as before them) or back on; for same-process before/after benchmarks and tests.
+ */
+export function setSimdPerExampleSums(on: boolean): void {
+  exampleSumsOn = on;
+}
+
+/** Whether `setSimdPerExampleSums` left the per-example sums kernels on. */
+export function simdPerExampleSumsOn(): boolean {
+  return exampleSumsOn;
+}
+
+/** Whether `simdBatchNormInfer` runs for these tensors now (wasm, 'auto', float32, the module usable; per-channel vectors [C], γ and β optional). */
+export function simdBatchNormInferUsable(x: tf.Tensor, gamma: tf.Tensor | undefined, beta: tf.Tensor | undefined, movingMean: tf.Tensor, movingVariance: tf.Tensor): boolean {
+  const c = x.shape[x.rank - 1];
+  const vectors = [gamma, beta, movingMean, movingVariance].filter((t): t is tf.Tensor => t !== undefined);
+  return inferenceOn && x.rank >= 2 && vectors.every((t) => t.rank === 1 && t.shape[0] === c) && normSimdUsable(x, ...vectors);
+}
+
+/**
+ * An inference-mode batch norm over the last axis of x with the moving statistics μ, σ² (relu6 of it
+ * when `relu6`) by the SIMD kernels: y = (x − μ)·(γ·r) + β, r = 1/√(σ² + ε), in one kernel call, and
+ * (a custom gradient from the saved x, γ, β and the [2, C] statistics) ∂x = δ·γ·r, ∂γ = Σ δ·x̂,
+ * ∂β = Σ δ in one more, δ the upstream gradient (through ReLU6's mask when `relu6`). γ or β may be
+ * absent (a batch norm without scale or center: 1 and 0). tfjs's ops take four full-size passes
+ * forward and about six back. Where no gradient is being recorded, the kernel runs without the custom
+ * gradient's wrapper. Only where `simdBatchNormInferUsable`.
+ */
+export function simdBatchNormInfer(
+  x: tf.Tensor,
+  gamma: tf.Tensor | undefined,
+  beta: tf.Tensor | undefined,
+  movingMean: tf.Tensor,
+  movingVariance: tf.Tensor,
+  epsilon: number,
+  relu6: boolean,
+): tf.Tensor {
+  ensureRegistered();
+  const affine = (g: tf.Tensor | undefined, b: tf.Tensor | undefined) => ({ ...(g ? { gamma: g } : {}), ...(b ? { beta: b } : {}) });
+  const run = (xi: tf.Tensor, g: tf.Tensor | undefined, b: tf.Tensor | undefined) =>
+    tf.engine().runKernel(BN_INFER, { x: xi, ...affine(g, b), movingMean, movingVariance }, { epsilon, relu6 } as never) as unknown as [tf.Tensor, tf.Tensor];
+  if (!((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0)) {
+    const [y, stats] = run(x, gamma, beta);
+    stats.dispose();
+    return y;
+  }
+  // the op's inputs: x, then γ and β where present
+  const op = tf.customGrad(((...args: tf.Tensor[]) => {
+    const save = args.pop() as unknown as tf.GradSaveFunc;
+    const [xi, ...rest] = args as [tf.Tensor, ...tf.Tensor[]];
+    const g = gamma ? rest.shift() : undefined;
+    const b = beta ? rest.shift() : undefined;
+    const [y, stats] = run(xi, g, b);
+    save([xi, stats, ...(g ? [g] : []), ...(b ? [b] : [])]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, st, ...sr] = saved as [tf.Tensor, tf.Tensor, ...tf.Tensor[]];
+        const sg = gamma ? sr.shift() : undefined;
+        const sb = beta ? sr.shift() : undefined;
+        const [dx, dg, db] = tf.engine().runKernel(BN_INFER_GRAD, { x: sx, dy, ...affine(sg, sb), stats: st }, { relu6 } as never) as unknown as tf.Tensor[];
+        const out = [dx as tf.Tensor];
+        if (gamma) out.push(dg as tf.Tensor);
+        else (dg as tf.Tensor).dispose();
+        if (beta) out.push(db as tf.Tensor);
+        else (db as tf.Tensor).dispose();
+        return out;
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])) as tf.Tensor;
+}
+
+/**
+ * Σ_n stat(g_n) over the examples n of a batch of an inference-mode batch norm's γ and β (moving
+ * statistics, last axis), g_γ,n = Σ δ_n·x̂_n and g_β,n = Σ δ_n over example n's positions, stat the
+ * square or the absolute value: [2, C], row 0 for γ, row 1 for β, by one SIMD kernel call (one read
+ * of x and dy, no per-example tensors). x, dy: [N, …, C]. Undefined where the kernels do not run
+ * (`normSimdUsable`).
+ */
+export function batchNormExampleSums(
+  x: tf.Tensor,
+  dy: tf.Tensor,
+  movingMean: tf.Tensor,
+  movingVariance: tf.Tensor,
+  epsilon: number,
+  stat: 'square' | 'abs',
+): tf.Tensor2D | undefined {
+  const c = x.shape[x.rank - 1] as number;
+  if (!exampleSumsOn || x.rank < 2 || dy.rank !== x.rank || dy.shape.some((v, i) => v !== x.shape[i]) || movingMean.size !== c || movingVariance.size !== c) return undefined;
+  if (!normSimdUsable(x, dy, movingMean, movingVariance)) return undefined;
+  ensureRegistered();
+  return tf.engine().runKernel(BN_EXAMPLE_SUMS, { x, dy, movingMean, movingVariance }, { epsilon, stat } as never) as tf.Tensor2D;
 }
 
 /** ReLU6's gradient dy·[0 < x ≤ 6] by the SIMD kernel (x NaN gives 0 where tfjs's gives NaN). Only where `normSimdUsable(x, dy)`. */

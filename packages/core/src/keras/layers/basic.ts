@@ -5,6 +5,7 @@
  * function and are not read. Recurrent layers and wrappers are deliberately not registered.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { addTap } from '../../ops/tap.js';
 import { initialize, toVariable } from '../../init.js';
 import { type ActivationLike, type ActivationSpec, applyActivation, toActivationSpec } from '../../layers/activation.js';
 import { BatchNorm } from '../../layers/batch-norm.js';
@@ -108,7 +109,7 @@ export class KerasDense implements Layer {
       ? tf.reshape(denseOp(tf.reshape(x, [-1, kernel.shape[0]]), kernel, bias), [...x.shape.slice(0, -1), this.units])
       : denseOp(x as tf.Tensor2D, kernel, bias);
     const tap = ctx.taps?.[this.name];
-    if (tap) z = tf.add(z, tap);
+    if (tap) z = addTap(z, tap);
     const y = applyActivation(z, this.activation);
     if (ctx.capture) ctx.capture[this.name] = { input: x, preActivation: z, output: y };
     return y;
