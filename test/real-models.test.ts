@@ -354,7 +354,7 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
     }
   });
 
-  it("3w. on wasm ('auto': SIMD per-example filter-gradient and batch-norm sums, inference batch norm kernels) the uint8-quantized model's fast per-example Fisher and MAS equal the per-example loop on cpu under tfjs's stock gradients, no tensor left", async () => {
+  it("3w. on wasm ('auto': SIMD per-example filter-gradient and batch-norm sums, SIG's tap sums, inference batch norm kernels) the uint8-quantized model's fast per-example Fisher and MAS equal the per-example loop on cpu under tfjs's stock gradients, and SIG equals SIG on cpu; no tensor left", async () => {
     const q = await loadLayersModelFromArtifacts(quantizeArtifacts(artifacts, 'uint8'), `${name} (uint8)`);
     const model = q.model;
     const names = Object.keys(model.params);
@@ -377,9 +377,19 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
       maps.forEach(disposeParams);
       return out;
     };
-    // the reference: the loop on cpu, tfjs's own gradients
+    // SIG (one forward pass; not for a layer called at several nodes), as host copies
+    const shared = model.sharedLayers.size > 0;
+    const sigOf = async (): Promise<Record<string, Float32Array> | undefined> => {
+      if (shared) return undefined;
+      const m = await sig(model, source, { batchSize: 4 });
+      const out = Object.fromEntries(names.map((n) => [n, (m[n] as tf.Tensor).dataSync().slice() as Float32Array]));
+      disposeParams(m);
+      return out;
+    };
+    // the reference: the loop on cpu, tfjs's own gradients; SIG on cpu (tap views and matMuls)
     setGradientMode('stock');
     const ref = await run('loop').finally(() => setGradientMode('auto'));
+    const sigRef = await sigOf();
     await tf.setBackend('wasm');
     ensureWasmKernels();
     try {
@@ -387,13 +397,16 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
       const before = calls();
       const tensors = tf.memory().numTensors;
       const fast = await run('fast');
-      expect(tf.memory().numTensors, 'tensors left by the fast path').toBe(tensors);
+      const sigWasm = await sigOf();
+      expect(tf.memory().numTensors, 'tensors left by the fast path and SIG').toBe(tensors);
       const ran = (k: string) => (calls()[k] ?? 0) - (before[k] ?? 0);
       // the SIMD per-example kernels served the layers that have them
       const kinds = new Set(keras.layers.flatMap((l) => (l instanceof tfl.LayersModel ? l.layers : [l])).map((l) => l.getClassName()));
       if (kinds.has('BatchNormalization')) expect(ran('bn_example_sums'), 'bn_example_sums calls').toBeGreaterThan(0);
       if (kinds.has('Conv2D')) expect(ran('pw_filter_grad') + ran('conv_filter_grad'), 'per-example conv filter gradients').toBeGreaterThan(0);
       if (kinds.has('DepthwiseConv2D')) expect(ran('dw_filter_grad'), 'per-example depthwise filter gradients').toBeGreaterThan(0);
+      if (!shared && (kinds.has('Conv2D') || kinds.has('DepthwiseConv2D'))) expect(ran('tap_abs_sums'), "SIG's tap sums").toBeGreaterThan(0);
+      for (const n of names) if (sigRef) expect(relErr(sigWasm?.[n] as Float32Array, sigRef[n] as Float32Array), `SIG ${n}`).toBeLessThanOrEqual(GRAD_TOL);
       fast.forEach((m, i) => {
         for (const n of names) expect(relErr(m[n] as Float32Array, ref[i]?.[n] as Float32Array), `${i === 0 ? 'Σ g²' : 'Σ |g|'} ${n}`).toBeLessThanOrEqual(GRAD_TOL);
       });

@@ -1,10 +1,10 @@
 // Per-example importances and inference before/after the SIMD per-example sums (a conv's filter
-// gradient per example, a batch norm's γ/β sums), light taps and the inference-mode batch norm kernels, in one
+// gradient per example, a batch norm's γ/β sums, SIG's tap sums), light taps and the inference-mode batch norm kernels, in one
 // process, interleaved round by round: `setSimdPerExampleSums`, `setLightTaps` and `setSimdBatchNormInference` off
 // (before) and on (after), everything else the same ('auto', wasm). Per model: one forward+backward
 // pass over the batch (inference mode, all parameters), the fast per-example Fisher (empirical) and
-// MAS (softmax), the per-example loop (on fewer examples, scaled to the batch) and a forward pass
-// (`predict`); the importances of both sides compared.
+// MAS (softmax), the per-example loop (on fewer examples, scaled to the batch), SIG (its tap sums:
+// `tapAbsSums`) and a forward pass (`predict`); the Fisher of both sides compared.
 //
 //   npx turbo run build --filter=@forgetless/benchmark...
 //   node apps/benchmark/scripts/per-example-ab.mjs          ROUNDS=5 by default
@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { load, mobileNetV2Step, stats } from './ab-lib.mjs';
 
 const core = await import('@forgetless/core');
-const { fisherDiagonal, mas } = await import('@forgetless/importances');
+const { fisherDiagonal, mas, sig } = await import('@forgetless/importances');
 const { randomImages } = await import('../dist/data.js');
 await core.useBackend('wasm');
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
@@ -46,7 +46,8 @@ async function measure(label, model, shape, n, loopN) {
   };
   const fis = (path) => async () => dispose(await settle(fisherDiagonal(model, source, { batchSize: n, limit: path === 'fast' ? n : loopN, path })));
   const masFast = async () => dispose(await settle(mas(model, source, { batchSize: n, limit: n, path: 'fast' })));
-  const what = { 'forward+backward': fb, 'FIS fast': fis('fast'), 'MAS fast': masFast, 'FIS loop': fis('loop'), predict };
+  const sigOf = async () => dispose(await settle(sig(model, source, { batchSize: n, limit: n })));
+  const what = { 'forward+backward': fb, 'FIS fast': fis('fast'), 'MAS fast': masFast, 'FIS loop': fis('loop'), SIG: sigOf, predict };
   const entries = [];
   for (const on of [false, true]) for (const [name, f] of Object.entries(what)) entries.push({ on, name, f, t: [] });
   // the same importances both ways

@@ -47,7 +47,7 @@ export {
   simdKernelsStatus,
   whenSimdKernelsReady,
 } from './ops/depthwise-simd.js';
-export { convPerExampleSum, setSimdConvInputGrad } from './ops/gemm-simd.js';
+export { convPerExampleSum, setSimdConvInputGrad, type TapPads, tapAbsSums } from './ops/gemm-simd.js';
 export { batchNormExampleSums, setSimdBatchNormInference, setSimdPerExampleSums } from './ops/norm-simd.js';
 export { setLightSaves, withLightSaves } from './ops/light-saves.js';
 export { addTap, setLightTaps, zeroTap } from './ops/tap.js';

@@ -15,10 +15,10 @@
  * - embedding, E[v, d] multiplies the one-hot input of token v: I_E = |E| · frequency of v.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type DataSource, type Layer, type LayerCapture, type Model, type ParamMap, assertFinite, disposeParams, maskLogits } from '@forgetless/core';
+import { type DataSource, type Layer, type LayerCapture, type Model, type ParamMap, assertFinite, disposeParams, maskLogits, tapAbsSums } from '@forgetless/core';
 import { forwardLogits } from './logits.js';
 import { tapViews } from './patches.js';
-import type { ConvGeometry } from './per-example-conv.js';
+import { type ConvGeometry, convPads } from './per-example-conv.js';
 import { RunningSum } from './running-sum.js';
 import { type BatchingOptions, checkBatching, checkSource, forEachBatch } from './source.js';
 
@@ -36,6 +36,21 @@ function perExampleMeanSum(t: tf.Tensor, keep: readonly number[]): tf.Tensor {
 }
 
 const lastAxis = (t: tf.Tensor) => [t.rank - 1];
+
+/**
+ * `perExampleMeanSum(|t|, keep)`; over every axis but the batch and the last (keep = [last]) by one
+ * SIMD kernel call on wasm under 'auto' (`tapAbsSums` of a 1×1 tap on t viewed as [N, 1, P, C]),
+ * where tfjs's Abs and Sum take two passes and its Sum is slow.
+ */
+function absMeanSum(t: tf.Tensor, keep: readonly number[]): tf.Tensor {
+  if (t.rank >= 2 && keep.length === 1 && keep[0] === t.rank - 1 && t.dtype === 'float32') {
+    const c = t.shape[t.rank - 1] as number;
+    const n = t.shape[0] as number;
+    const simd = n * c > 0 ? tapAbsSums(tf.reshape(t, [n, 1, t.size / (n * c), c]) as tf.Tensor4D, [1, 1], [1, 1], [1, 1], { top: 0, bottom: 0, left: 0, right: 0 }) : undefined;
+    if (simd) return tf.reshape(simd, [c]);
+  }
+  return perExampleMeanSum(tf.abs(t), keep);
+}
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0] as number, v[1] as number] : [(v as number) ?? 1, (v as number) ?? 1]);
 
 function geometry(layer: Layer): ConvGeometry {
@@ -43,8 +58,13 @@ function geometry(layer: Layer): ConvGeometry {
   return { kernelSize: pair(l.kernelSize), strides: pair(l.strides ?? l.stride ?? 1), dilation: pair(l.dilation ?? 1), padding: l.padding as ConvGeometry['padding'] };
 }
 
-/** Mean |input| under each kernel tap, per channel: [kh, kw, C] (summed over the batch). */
+/**
+ * Mean |input| under each kernel tap, per channel: [kh, kw, C] (summed over the batch); on wasm
+ * under 'auto' by one SIMD kernel call (`tapAbsSums`), elsewhere through the taps' views.
+ */
 function tapSignal(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor {
+  const simd = tapAbsSums(x, g.kernelSize, g.strides, g.dilation, convPads(x.shape[1], x.shape[2], g));
+  if (simd) return simd;
   const views = tapViews(tf.abs(x), g); // |x| once: the padding's zeros stay zeros
   const [kh, kw] = g.kernelSize;
   const c = x.shape[3];
@@ -60,7 +80,7 @@ function tapSignal(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor {
 type Signals = Record<string, tf.Tensor>;
 
 /** Per layer kind: each weight's summed input signal (broadcastable against |W|), and biases' output signal. */
-const denseSignals = (_l: Layer, c: LayerCapture): Signals => ({ kernel: tf.expandDims(perExampleMeanSum(tf.abs(c.input), lastAxis(c.input)), -1) });
+const denseSignals = (_l: Layer, c: LayerCapture): Signals => ({ kernel: tf.expandDims(absMeanSum(c.input, lastAxis(c.input)), -1) });
 
 const SIGNALS: Record<string, (layer: Layer, c: LayerCapture, y: tf.Tensor) => Signals> = {
   dense: denseSignals,
@@ -77,21 +97,21 @@ const SIGNALS: Record<string, (layer: Layer, c: LayerCapture, y: tf.Tensor) => S
     const d = c.inner?.depthwise as tf.Tensor;
     return {
       depthwise_kernel: tf.expandDims(tapSignal(c.input as tf.Tensor4D, geometry(l)), -1),
-      pointwise_kernel: tf.reshape(perExampleMeanSum(tf.abs(d), lastAxis(d)), [1, 1, d.shape.at(-1) as number, 1]),
+      pointwise_kernel: tf.reshape(absMeanSum(d, lastAxis(d)), [1, 1, d.shape.at(-1) as number, 1]),
     };
   },
-  conv2dTranspose: (_l, c) => ({ kernel: tf.reshape(perExampleMeanSum(tf.abs(c.input), lastAxis(c.input)), [1, 1, 1, c.input.shape.at(-1) as number]) }),
+  conv2dTranspose: (_l, c) => ({ kernel: tf.reshape(absMeanSum(c.input, lastAxis(c.input)), [1, 1, 1, c.input.shape.at(-1) as number]) }),
   batchNorm: (l, c) => {
     const bn = l as unknown as { normalize?: (x: tf.Tensor) => tf.Tensor; resolvedAxis?: number };
     const xhat = bn.normalize ? bn.normalize(c.input) : c.input;
-    return { gamma: perExampleMeanSum(tf.abs(xhat), [bn.resolvedAxis ?? c.input.rank - 1]) };
+    return { gamma: absMeanSum(xhat, [bn.resolvedAxis ?? c.input.rank - 1]) };
   },
   layerNorm: (l, c) => {
     const ln = l as unknown as { normalize: (x: tf.Tensor) => tf.Tensor; resolvedAxes: readonly number[] };
     const axes = [...ln.resolvedAxes].sort((a, b) => a - b);
     return {
       gamma: tf.reshape(
-        perExampleMeanSum(tf.abs(ln.normalize(c.input)), axes),
+        absMeanSum(ln.normalize(c.input), axes),
         axes.map((a) => c.input.shape[a] as number),
       ),
     };
@@ -132,7 +152,7 @@ function batchSignals(model: Model, x: tf.Tensor, classes: readonly number[] | u
         if (s[local]) out[name] = s[local] as tf.Tensor;
         else if (local === 'bias' || local === 'beta') {
           const featureAxis = local === 'beta' && layer.kind === 'batchNorm' ? ((layer as unknown as { resolvedAxis?: number }).resolvedAxis ?? y.rank - 1) : y.rank - 1;
-          const v = perExampleMeanSum(tf.abs(y), [featureAxis]);
+          const v = absMeanSum(y, [featureAxis]);
           out[name] = local === 'beta' && layer.kind === 'layerNorm' ? tf.reshape(v, (layer.params.beta as tf.Variable).shape) : v;
         } else throw new Error(`sig: no SIG form for weight '${name}' of a ${layer.kind} layer`);
       }

@@ -38,6 +38,8 @@ export interface Exports {
   conv_forward(...args: number[]): void;
   /** ∂x of the same convolutions (`gemm-simd.c`): dy, w, dx, scratch, then N, H, W, C, Ho, Wo, O, kh, kw, sh, sw, dh, dw, pt, pl, kc. */
   conv_input_grad(...args: number[]): void;
+  /** SIG's signal under each kernel tap (`gemm-simd.c`): x, out, row scratch, then N, H, W, C, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl. */
+  tap_abs_sums(...args: number[]): void;
 }
 
 export interface WasmHeapBackend {

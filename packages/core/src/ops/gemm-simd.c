@@ -402,3 +402,41 @@ __attribute__((export_name("conv_input_grad"))) void conv_input_grad(const f32 *
     }
   }
 }
+
+/*
+ * SIG's signal under each tap of a convolution: out[a, b, c] = Σ_n Σ_{i<Ho, j<Wo}
+ * |x[n, i·sh + a·dh − pt, j·sw + b·dw − pl, c]| / (Ho·Wo), positions outside x counting 0 (the
+ * padding's zeros). Each output row's sums go to `row` (kh·kw·C floats of scratch) first, then to
+ * out: float32 rounding grows with Wo and with N·Ho, not with their product. One read of x per tap
+ * from cache.
+ */
+__attribute__((export_name("tap_abs_sums"))) void tap_abs_sums(const f32 *x, f32 *out, f32 *row, int N, int H, int W, int C, int Ho, int Wo, int kh, int kw, int sh,
+                                                               int sw, int dh, int dw, int pt, int pl) {
+  const int K = kh * kw * C;
+  for (int e = 0; e < K; e++) out[e] = 0.f;
+  if (Ho * Wo == 0) return;
+  for (int n = 0; n < N; n++)
+    for (int i = 0; i < Ho; i++) {
+      for (int e = 0; e < K; e++) row[e] = 0.f;
+      for (int a = 0; a < kh; a++) {
+        const int r = i * sh + a * dh - pt;
+        if (r < 0 || r >= H) continue;
+        const f32 *xr = x + (n * H + r) * W * C;
+        for (int j = 0; j < Wo; j++)
+          for (int b = 0; b < kw; b++) {
+            const int q = j * sw + b * dw - pl;
+            if (q < 0 || q >= W) continue;
+            const f32 *src = xr + q * C;
+            f32 *dst = row + (a * kw + b) * C;
+            int c = 0;
+            for (; c + 4 <= C; c += 4) ST(dst + c, wasm_f32x4_add(LD(dst + c), wasm_f32x4_abs(LD(src + c))));
+            for (; c < C; c++) dst[c] += src[c] < 0.f ? -src[c] : src[c];
+          }
+      }
+      int e = 0;
+      for (; e + 4 <= K; e += 4) ST(out + e, wasm_f32x4_add(LD(out + e), LD(row + e)));
+      for (; e < K; e++) out[e] += row[e];
+    }
+  const f32 inv = 1.f / (f32)(Ho * Wo);
+  for (int e = 0; e < K; e++) out[e] *= inv;
+}

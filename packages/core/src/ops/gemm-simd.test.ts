@@ -8,7 +8,7 @@ import { depthwiseSimd, simdKernelsStatus } from './depthwise-simd.js';
 import { loadLayersModelFromArtifacts } from '../keras/load.js';
 import { Rng } from '../rng.js';
 import { withConvFormulation, withLayerFusion } from './formulation.js';
-import { convPerExampleSum, filterGradBlock, simdPointwiseForward } from './gemm-simd.js';
+import { type TapPads, convPerExampleSum, filterGradBlock, simdPointwiseForward, tapAbsSums } from './gemm-simd.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, withGradientMode } from './gradients.js';
 import { ensureWasmKernels } from './wasm-kernels.js';
 import { type Host, dev, expectWritesOnly, host, onWasm, patchKernelGeometry, rawSimdModule } from './wasm.test-helpers.js';
@@ -300,6 +300,64 @@ describe("per-example Σ g² and Σ |g| of a Conv2D's filter by forgetless's SIM
     });
     tf.dispose([xw, dyw]);
     await tf.setBackend('cpu');
+  });
+});
+
+describe("SIG's signal under each kernel tap by one SIMD kernel call on wasm (tapAbsSums)", () => {
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  type TapCase = { x: [number, number, number, number]; k: [number, number]; s: [number, number]; d: [number, number]; pads: TapPads; what: string };
+  const tapCases: TapCase[] = [
+    { x: [2, 7, 6, 5], k: [3, 3], s: [1, 1], d: [1, 1], pads: { top: 1, bottom: 1, left: 1, right: 1 }, what: '3×3 same, C = 5' },
+    { x: [3, 9, 9, 8], k: [3, 3], s: [2, 2], d: [1, 1], pads: { top: 0, bottom: 0, left: 0, right: 0 }, what: '3×3 stride 2 valid' },
+    { x: [2, 8, 8, 12], k: [3, 3], s: [2, 2], d: [1, 1], pads: { top: 0, bottom: 1, left: 0, right: 1 }, what: "Keras's ZeroPadding2D (0, 1) before a stride-2 3×3" },
+    { x: [1, 11, 10, 3], k: [3, 2], s: [1, 1], d: [2, 3], pads: { top: 2, bottom: 2, left: 1, right: 2 }, what: '3×2 dilations [2, 3]' },
+    { x: [2, 5, 6, 17], k: [1, 1], s: [1, 1], d: [1, 1], pads: { top: 0, bottom: 0, left: 0, right: 0 }, what: '1×1, C = 17' },
+    { x: [1, 13, 12, 3], k: [7, 7], s: [2, 2], d: [1, 1], pads: { top: 3, bottom: 3, left: 3, right: 3 }, what: '7×7 stride 2 pad 3 (a stem)' },
+    { x: [3, 1, 9, 6], k: [1, 3], s: [1, 1], d: [1, 2], pads: { top: 0, bottom: 0, left: 4, right: 0 }, what: 'Conv1D causal, dilation 2, as [N, 1, steps, C]' },
+  ];
+
+  it.each(tapCases)('$what: equals the mean |x| under each tap computed by hand', async (c) => {
+    await tf.setBackend('cpu');
+    const x = tf.randomNormal(c.x, 0, 1, 'float32', 21) as tf.Tensor4D;
+    const xv = x.dataSync().slice();
+    expect(tapAbsSums(x, c.k, c.s, c.d, c.pads), 'not on cpu').toBeUndefined();
+    x.dispose();
+    // by hand: Σ_n mean over output positions of |xp| under tap (a, b), the padding counting 0
+    const [n, h, w, ch] = c.x;
+    const ho = Math.floor((h + c.pads.top + c.pads.bottom - (c.k[0] - 1) * c.d[0] - 1) / c.s[0]) + 1;
+    const wo = Math.floor((w + c.pads.left + c.pads.right - (c.k[1] - 1) * c.d[1] - 1) / c.s[1]) + 1;
+    const want = new Float64Array(c.k[0] * c.k[1] * ch);
+    for (let a = 0; a < c.k[0]; a++)
+      for (let b = 0; b < c.k[1]; b++)
+        for (let q = 0; q < ch; q++) {
+          let sum = 0;
+          for (let e = 0; e < n; e++)
+            for (let i = 0; i < ho; i++)
+              for (let j = 0; j < wo; j++) {
+                const r = i * c.s[0] + a * c.d[0] - c.pads.top;
+                const col = j * c.s[1] + b * c.d[1] - c.pads.left;
+                if (r >= 0 && r < h && col >= 0 && col < w) sum += Math.abs(xv[((e * h + r) * w + col) * ch + q] as number);
+              }
+          want[(a * c.k[1] + b) * ch + q] = sum / (ho * wo);
+        }
+    await onWasm(async () => {
+      const xw = tf.tensor(xv, c.x) as tf.Tensor4D;
+      await expectNoLeak(() => {
+        const got = tapAbsSums(xw, c.k, c.s, c.d, c.pads) as tf.Tensor;
+        expect(got.shape).toEqual([...c.k, ch]);
+        expect(relErr(got, want)).toBeLessThanOrEqual(1e-6);
+        got.dispose();
+        expect(
+          withConvFormulation('composed', () => tapAbsSums(xw, c.k, c.s, c.d, c.pads)),
+          "'composed'",
+        ).toBeUndefined();
+      });
+      expect(() => tapAbsSums(xw, [0, 3], c.s, c.d, c.pads)).toThrow(/tapAbsSums: expected .* kernel \[0,3\]/);
+      xw.dispose();
+    });
   });
 });
 

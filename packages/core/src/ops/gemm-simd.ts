@@ -344,3 +344,61 @@ function convPerExampleKernel(ex: Exports, backend: unknown, x: tf.TensorInfo, d
   });
   return out;
 }
+
+/** The name of the wasm kernel behind `tapAbsSums`. */
+const TAP_ABS_SUMS = 'ForgetlessTapAbsSums';
+
+/** A convolution's zero padding on each side (explicit: 'same', 'valid' and causal resolved by the caller). */
+export interface TapPads {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
+
+/**
+ * SIG's signal of a convolution's kernel taps: out[a, b, c] = Σ_n mean over output positions (i, j)
+ * of |xp[n, i·sh + a·dh, j·sw + b·dw, c]|, xp = x zero-padded by `pads` (the padding's zeros count
+ * as inputs of value 0): [kh, kw, C], in one kernel call (`tap_abs_sums`: each tap read from x in
+ * place, no tap views, no matMul). On wasm under 'auto' where the module runs and
+ * `setSimdPerExampleSums` left the importances' kernels on; undefined elsewhere.
+ */
+export function tapAbsSums(
+  x: tf.Tensor4D,
+  kernelSize: readonly [number, number],
+  strides: readonly [number, number],
+  dilation: readonly [number, number],
+  pads: TapPads,
+): tf.Tensor3D | undefined {
+  if (!simdPerExampleSumsOn() || tf.getBackend() !== 'wasm' || !simdKernelsFor(tf.backend(), x)) return undefined;
+  if (!tf.getKernel(TAP_ABS_SUMS, 'wasm')) {
+    tf.registerKernel({
+      kernelName: TAP_ABS_SUMS,
+      backendName: 'wasm',
+      kernelFunc: (({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown }) => {
+        const ex = depthwiseSimd(backend);
+        if (!ex) throw new Error(`${TAP_ABS_SUMS}: forgetless's SIMD kernels do not run here`);
+        const b = backend as WasmHeapBackend;
+        const xi = inputs.x as tf.TensorInfo;
+        const [kh, kw] = attrs.kernelSize as [number, number];
+        const [sh, sw] = attrs.strides as [number, number];
+        const [dh, dw] = attrs.dilation as [number, number];
+        const p = attrs.pads as unknown as TapPads;
+        const [n, h, w, c] = xi.shape as [number, number, number, number];
+        const ho = Math.max(0, Math.floor((h + p.top + p.bottom - (kh - 1) * dh - 1) / sh) + 1);
+        const wo = Math.max(0, Math.floor((w + p.left + p.right - (kw - 1) * dw - 1) / sw) + 1);
+        const out = b.makeOutput([kh, kw, c], 'float32');
+        const k = kh * kw * c;
+        if (k === 0) return out;
+        withScratch(b, k, (row) => ex.tap_abs_sums(heapOffset(b, xi), heapOffset(b, out), row, n, h, w, c, ho, wo, kh, kw, sh, sw, dh, dw, p.top, p.left));
+        return out;
+      }) as unknown as tf.KernelFunc,
+    });
+  }
+  const bad = [...kernelSize, ...strides, ...dilation].some((v) => !Number.isInteger(v) || v < 1) || Object.values(pads).some((v) => !Number.isInteger(v) || v < 0);
+  if (x.rank !== 4 || bad)
+    throw new Error(
+      `tapAbsSums: expected x [N, H, W, C] and positive integer kernel size, strides and dilation, non-negative pads; got x [${x.shape}], kernel [${kernelSize}], strides [${strides}], dilation [${dilation}], pads ${JSON.stringify(pads)}`,
+    );
+  return tf.engine().runKernel(TAP_ABS_SUMS, { x }, { kernelSize, strides, dilation, pads } as never) as tf.Tensor3D;
+}

@@ -378,9 +378,9 @@ export function setSimdBatchNormInference(on: boolean): void {
 }
 
 /**
- * Turns the per-example sums kernels of batch norms (`batchNormExampleSums`) and convolutions
- * (`convPerExampleSum`) off (false: both return undefined and the callers' own formulations serve,
- * as before them) or back on; for same-process before/after benchmarks and tests.
+ * Turns the importances' kernels off (false: `batchNormExampleSums`, `convPerExampleSum` and
+ * `tapAbsSums` return undefined and the callers' own formulations serve, as before them) or back on;
+ * for same-process before/after benchmarks and tests.
  */
 export function setSimdPerExampleSums(on: boolean): void {
   exampleSumsOn = on;

@@ -48,7 +48,7 @@ describe('taps (addTap, zeroTap)', () => {
             expect(Array.from(off[k]), `${k} (light taps off)`).toEqual(Array.from(plain[k]));
           }
           // the tap's gradient is the upstream gradient at z: w·(1 − tanh²(1.5x)), by hand from the same x and w
-          const [x, w] = tf.tidy(() => [1, 2].map((seed) => tf.randomNormal([3, 4, 5], 0, 1, 'float32', seed).dataSync()));
+          const [x, w] = tf.tidy(() => [1, 2].map((seed) => tf.randomNormal([3, 4, 5], 0, 1, 'float32', seed).dataSync() as Float32Array)) as [Float32Array, Float32Array];
           const want = Array.from(x, (v, i) => (w[i] as number) * (1 - Math.tanh(1.5 * v) ** 2));
           light.dt.forEach((v, i) => expect(Math.abs(v - (want[i] as number))).toBeLessThanOrEqual(1e-5));
           // a tap that is not a zero tap is added: its values count
