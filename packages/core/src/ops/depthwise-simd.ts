@@ -370,6 +370,26 @@ function checkDy(dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, kernel: st
     throw new Error(`${kernel} on wasm (forgetless): dy has shape [${dy.shape}], the convolution's output is [${want}]`);
 }
 
+/**
+ * Registers `name` (once) as a wasm kernel of forgetless's own that runs `fn` with the SIMD module's
+ * exports for the backend's memory (an error naming the kernel where the module does not run there).
+ */
+export function ensureSimdKernel(
+  name: string,
+  fn: (ex: Exports, backend: unknown, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) => tf.TensorInfo | tf.TensorInfo[],
+): void {
+  if (tf.getKernel(name, 'wasm')) return;
+  tf.registerKernel({
+    kernelName: name,
+    backendName: 'wasm',
+    kernelFunc: (({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown }) => {
+      const ex = depthwiseSimd(backend);
+      if (!ex) throw new Error(`${name}: forgetless's SIMD kernels do not run here`);
+      return fn(ex, backend, inputs, attrs);
+    }) as unknown as tf.KernelFunc,
+  });
+}
+
 /** The name of the wasm kernel behind `depthwisePerExampleSum` (forgetless's own, no tfjs op has it). */
 const PER_EXAMPLE_SUM = 'ForgetlessDepthwisePerExampleFilterGradSum';
 
@@ -390,17 +410,7 @@ export function depthwisePerExampleSum(
   stat: 'square' | 'abs',
 ): tf.Tensor4D | undefined {
   if (tf.getBackend() !== 'wasm' || !simdKernelsFor(tf.backend(), x, dy)) return undefined;
-  if (!tf.getKernel(PER_EXAMPLE_SUM, 'wasm')) {
-    tf.registerKernel({
-      kernelName: PER_EXAMPLE_SUM,
-      backendName: 'wasm',
-      kernelFunc: (({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown }) => {
-        const ex = depthwiseSimd(backend);
-        if (!ex) throw new Error(`${PER_EXAMPLE_SUM}: forgetless's SIMD depthwise kernels do not run here`);
-        return perExampleSum(ex, backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, attrs as never);
-      }) as unknown as tf.KernelFunc,
-    });
-  }
+  ensureSimdKernel(PER_EXAMPLE_SUM, (ex, backend, inputs, attrs) => perExampleSum(ex, backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, attrs as never));
   return tf.engine().runKernel(PER_EXAMPLE_SUM, { x, dy }, { strides, pad, dilations, filterShape, stat } as never) as tf.Tensor4D;
 }
 

@@ -10,7 +10,7 @@
  * for wasm (`wasm-kernels.ts`: stock tfjs-layers models call those directly).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Exports, type WasmHeapBackend, depthwiseSimd, heapOffset, simdKernelsFor } from './depthwise-simd.js';
+import { type Exports, type WasmHeapBackend, depthwiseSimd, ensureSimdKernel, heapOffset, simdKernelsFor } from './depthwise-simd.js';
 import { IM2COL_MIN_CHANNELS } from './im2col.js';
 import { simdPerExampleSumsOn } from './norm-simd.js';
 
@@ -292,17 +292,7 @@ export function convPerExampleSum(
   stat: 'square' | 'abs',
 ): tf.Tensor4D | undefined {
   if (!simdPerExampleSumsOn() || tf.getBackend() !== 'wasm' || !simdKernelsFor(tf.backend(), x, dy)) return undefined;
-  if (!tf.getKernel(CONV_PER_EXAMPLE_SUM, 'wasm')) {
-    tf.registerKernel({
-      kernelName: CONV_PER_EXAMPLE_SUM,
-      backendName: 'wasm',
-      kernelFunc: (({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown }) => {
-        const ex = depthwiseSimd(backend);
-        if (!ex) throw new Error(`${CONV_PER_EXAMPLE_SUM}: forgetless's SIMD kernels do not run here`);
-        return convPerExampleKernel(ex, backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, attrs as never);
-      }) as unknown as tf.KernelFunc,
-    });
-  }
+  ensureSimdKernel(CONV_PER_EXAMPLE_SUM, (ex, backend, inputs, attrs) => convPerExampleKernel(ex, backend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, attrs as never));
   return tf.engine().runKernel(CONV_PER_EXAMPLE_SUM, { x, dy }, { strides, pad, dilations, filterShape, stat } as never) as tf.Tensor4D;
 }
 
@@ -371,30 +361,22 @@ export function tapAbsSums(
   pads: TapPads,
 ): tf.Tensor3D | undefined {
   if (!simdPerExampleSumsOn() || tf.getBackend() !== 'wasm' || !simdKernelsFor(tf.backend(), x)) return undefined;
-  if (!tf.getKernel(TAP_ABS_SUMS, 'wasm')) {
-    tf.registerKernel({
-      kernelName: TAP_ABS_SUMS,
-      backendName: 'wasm',
-      kernelFunc: (({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown }) => {
-        const ex = depthwiseSimd(backend);
-        if (!ex) throw new Error(`${TAP_ABS_SUMS}: forgetless's SIMD kernels do not run here`);
-        const b = backend as WasmHeapBackend;
-        const xi = inputs.x as tf.TensorInfo;
-        const [kh, kw] = attrs.kernelSize as [number, number];
-        const [sh, sw] = attrs.strides as [number, number];
-        const [dh, dw] = attrs.dilation as [number, number];
-        const p = attrs.pads as unknown as TapPads;
-        const [n, h, w, c] = xi.shape as [number, number, number, number];
-        const ho = Math.max(0, Math.floor((h + p.top + p.bottom - (kh - 1) * dh - 1) / sh) + 1);
-        const wo = Math.max(0, Math.floor((w + p.left + p.right - (kw - 1) * dw - 1) / sw) + 1);
-        const out = b.makeOutput([kh, kw, c], 'float32');
-        const k = kh * kw * c;
-        if (k === 0) return out;
-        withScratch(b, k, (row) => ex.tap_abs_sums(heapOffset(b, xi), heapOffset(b, out), row, n, h, w, c, ho, wo, kh, kw, sh, sw, dh, dw, p.top, p.left));
-        return out;
-      }) as unknown as tf.KernelFunc,
-    });
-  }
+  ensureSimdKernel(TAP_ABS_SUMS, (ex, backend, inputs, attrs) => {
+    const b = backend as WasmHeapBackend;
+    const xi = inputs.x as tf.TensorInfo;
+    const [kh, kw] = attrs.kernelSize as [number, number];
+    const [sh, sw] = attrs.strides as [number, number];
+    const [dh, dw] = attrs.dilation as [number, number];
+    const p = attrs.pads as unknown as TapPads;
+    const [n, h, w, c] = xi.shape as [number, number, number, number];
+    const ho = Math.max(0, Math.floor((h + p.top + p.bottom - (kh - 1) * dh - 1) / sh) + 1);
+    const wo = Math.max(0, Math.floor((w + p.left + p.right - (kw - 1) * dw - 1) / sw) + 1);
+    const out = b.makeOutput([kh, kw, c], 'float32');
+    const k = kh * kw * c;
+    if (k === 0) return out;
+    withScratch(b, k, (row) => ex.tap_abs_sums(heapOffset(b, xi), heapOffset(b, out), row, n, h, w, c, ho, wo, kh, kw, sh, sw, dh, dw, p.top, p.left));
+    return out;
+  });
   const bad = [...kernelSize, ...strides, ...dilation].some((v) => !Number.isInteger(v) || v < 1) || Object.values(pads).some((v) => !Number.isInteger(v) || v < 0);
   if (x.rank !== 4 || bad)
     throw new Error(

@@ -239,15 +239,19 @@ AI f32 delta1(f32 d, f32 xc, f32 s, f32 b, int act) {
   return y > 0.f && y <= 6.f ? d : 0.f;
 }
 
-/* ∂β += Σ_{p < rows} δ,  ∂γ += Σ_{p < rows} δ·(x − μ) over K vectors of channels (one block's sums, then added) */
+/*
+ * ∂β += Σ_{p < rows} δ,  ∂γ += Σ_{p < rows} δ·(x − μ) over K vectors of channels (one block's sums,
+ * then added); δ stored into dl when `act` (the training backward's second pass reads it), or ∂x = δ·γ·r
+ * stored there when `inf` (the inference backward: its one pass).
+ */
 AI void gsum_chunk(const f32 *x, const f32 *dy, f32 *dl, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, f32 *dbeta, f32 *dgamma, int rows,
-                   int C, int K, int act) {
+                   int C, int K, int act, int inf) {
   const int U = GU / K; /* rows at a time: 2·U·K independent sums */
   v128_t m[RW], s[RW], b[RW], sb[8], sg[8];
   const v128_t lim = MASK_LIM;
   for (int k = 0; k < K; k++) {
     m[k] = LD(mean + 4 * k);
-    s[k] = act ? wasm_f32x4_mul(LD(gamma + 4 * k), LD(rstd + 4 * k)) : m[k];
+    s[k] = act || inf ? wasm_f32x4_mul(LD(gamma + 4 * k), LD(rstd + 4 * k)) : m[k];
     b[k] = act ? LD(beta + 4 * k) : m[k];
   }
   for (int i = 0; i < 8; i++) sb[i] = sg[i] = wasm_f32x4_splat(0.f);
@@ -258,7 +262,10 @@ AI void gsum_chunk(const f32 *x, const f32 *dy, f32 *dl, const f32 *mean, const 
         const int o = (p + u) * C + 4 * k, i = u * K + k;
         v128_t xc = wasm_f32x4_sub(LD(x + o), m[k]);
         v128_t d = delta4(LD(dy + o), xc, s[k], b[k], lim, act);
-        if (act) ST(dl + o, d);
+        if (inf)
+          ST(dl + o, wasm_f32x4_mul(d, s[k]));
+        else if (act)
+          ST(dl + o, d);
         sb[i] = wasm_f32x4_add(sb[i], d);
         sg[i] = wasm_f32x4_add(sg[i], wasm_f32x4_mul(d, xc));
       }
@@ -267,7 +274,10 @@ AI void gsum_chunk(const f32 *x, const f32 *dy, f32 *dl, const f32 *mean, const 
       const int o = p * C + 4 * k;
       v128_t xc = wasm_f32x4_sub(LD(x + o), m[k]);
       v128_t d = delta4(LD(dy + o), xc, s[k], b[k], lim, act);
-      if (act) ST(dl + o, d);
+      if (inf)
+        ST(dl + o, wasm_f32x4_mul(d, s[k]));
+      else if (act)
+        ST(dl + o, d);
       sb[k] = wasm_f32x4_add(sb[k], d);
       sg[k] = wasm_f32x4_add(sg[k], wasm_f32x4_mul(d, xc));
     }
@@ -283,13 +293,16 @@ AI void gsum_chunk(const f32 *x, const f32 *dy, f32 *dl, const f32 *mean, const 
 }
 
 static void gsum_one(const f32 *x, const f32 *dy, f32 *dl, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, f32 *dbeta, f32 *dgamma, int rows, int C,
-                     int act) {
+                     int act, int inf) {
   f32 sb = 0.f, sg = 0.f;
-  const f32 s = act ? *gamma * *rstd : 0.f, b = act ? *beta : 0.f;
+  const f32 s = act || inf ? *gamma * *rstd : 0.f, b = act ? *beta : 0.f;
   for (int p = 0; p < rows; p++) {
     f32 xc = x[p * C] - *mean;
     f32 d = delta1(dy[p * C], xc, s, b, act);
-    if (act) dl[p * C] = d;
+    if (inf)
+      dl[p * C] = d * s;
+    else if (act)
+      dl[p * C] = d;
     sb += d;
     sg += d * xc;
   }
@@ -334,8 +347,8 @@ AI void bn_backward_impl(const f32 *x, const f32 *dy, const f32 *gamma, const f3
   for (int p = 0; p < P; p += BLOCK) {
     const int rows = P - p < BLOCK ? P - p : BLOCK;
     const f32 *xb = x + p * C, *db = dy + p * C;
-#define G_CALL(c, K) gsum_chunk(xb + (c), db + (c), dx + p * C + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, K, act)
-#define G_ONE(c) gsum_one(xb + (c), db + (c), dx + p * C + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, act)
+#define G_CALL(c, K) gsum_chunk(xb + (c), db + (c), dx + p * C + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, K, act, 0)
+#define G_ONE(c) gsum_one(xb + (c), db + (c), dx + p * C + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, act, 0)
     CHUNKS(KG, G_CALL, G_ONE);
   }
   for (int c = 0; c < C; c++) dgamma[c] *= rstd[c]; /* Σ δ·(x − μ) → Σ δ·x̂ */
@@ -394,68 +407,6 @@ __attribute__((export_name("bn_infer_forward"))) void bn_infer_forward(const f32
 }
 
 /*
- * One block of the inference-mode backward over K vectors of channels, in one pass: δ = dy (through
- * ReLU6's mask when `act`, y recomputed as the forward does), ∂x = δ·(γ·r) stored, ∂β += Σ δ,
- * ∂γ += Σ δ·(x − μ).
- */
-AI void isum_chunk(const f32 *x, const f32 *dy, f32 *dx, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, f32 *dbeta, f32 *dgamma, int rows,
-                   int C, int K, int act) {
-  const int U = GU / K;
-  v128_t m[RW], s[RW], b[RW], sb[8], sg[8];
-  const v128_t lim = MASK_LIM;
-  for (int k = 0; k < K; k++) {
-    m[k] = LD(mean + 4 * k);
-    s[k] = wasm_f32x4_mul(LD(gamma + 4 * k), LD(rstd + 4 * k));
-    b[k] = act ? LD(beta + 4 * k) : m[k];
-  }
-  for (int i = 0; i < 8; i++) sb[i] = sg[i] = wasm_f32x4_splat(0.f);
-  int p = 0;
-  for (; p + U <= rows; p += U)
-    for (int u = 0; u < U; u++)
-      for (int k = 0; k < K; k++) {
-        const int o = (p + u) * C + 4 * k, i = u * K + k;
-        v128_t xc = wasm_f32x4_sub(LD(x + o), m[k]);
-        v128_t d = delta4(LD(dy + o), xc, s[k], b[k], lim, act);
-        ST(dx + o, wasm_f32x4_mul(d, s[k]));
-        sb[i] = wasm_f32x4_add(sb[i], d);
-        sg[i] = wasm_f32x4_add(sg[i], wasm_f32x4_mul(d, xc));
-      }
-  for (; p < rows; p++)
-    for (int k = 0; k < K; k++) {
-      const int o = p * C + 4 * k;
-      v128_t xc = wasm_f32x4_sub(LD(x + o), m[k]);
-      v128_t d = delta4(LD(dy + o), xc, s[k], b[k], lim, act);
-      ST(dx + o, wasm_f32x4_mul(d, s[k]));
-      sb[k] = wasm_f32x4_add(sb[k], d);
-      sg[k] = wasm_f32x4_add(sg[k], wasm_f32x4_mul(d, xc));
-    }
-  for (int w = U / 2; w >= 1; w /= 2)
-    for (int i = 0; i < w * K; i++) {
-      sb[i] = wasm_f32x4_add(sb[i], sb[i + w * K]);
-      sg[i] = wasm_f32x4_add(sg[i], sg[i + w * K]);
-    }
-  for (int k = 0; k < K; k++) {
-    ST(dbeta + 4 * k, wasm_f32x4_add(LD(dbeta + 4 * k), sb[k]));
-    ST(dgamma + 4 * k, wasm_f32x4_add(LD(dgamma + 4 * k), sg[k]));
-  }
-}
-
-static void isum_one(const f32 *x, const f32 *dy, f32 *dx, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, f32 *dbeta, f32 *dgamma, int rows, int C,
-                     int act) {
-  f32 sb = 0.f, sg = 0.f;
-  const f32 s = *gamma * *rstd, b = act ? *beta : 0.f;
-  for (int p = 0; p < rows; p++) {
-    f32 xc = x[p * C] - *mean;
-    f32 d = delta1(dy[p * C], xc, s, b, act);
-    dx[p * C] = d * s;
-    sb += d;
-    sg += d * xc;
-  }
-  *dbeta += sb;
-  *dgamma += sg;
-}
-
-/*
  * Inference-mode batch norm backward (the forward's output through ReLU6 when `act`) from x, γ, β and
  * the [2, C] statistics (μ, r): ∂x = δ·γ·r, ∂γ = Σ δ·x̂, ∂β = Σ δ. One read of x and dy, one write of ∂x.
  */
@@ -467,8 +418,8 @@ AI void bn_infer_backward_impl(const f32 *x, const f32 *dy, const f32 *gamma, co
     const int rows = P - p < BLOCK ? P - p : BLOCK;
     const f32 *xb = x + p * C, *db = dy + p * C;
     f32 *ob = dx + p * C;
-#define I_CALL(c, K) isum_chunk(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, K, act)
-#define I_ONE(c) isum_one(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, act)
+#define I_CALL(c, K) gsum_chunk(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, K, act, 1)
+#define I_ONE(c) gsum_one(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, act, 1)
     CHUNKS(KG, I_CALL, I_ONE);
   }
   for (int c = 0; c < C; c++) dgamma[c] *= rstd[c];
@@ -501,8 +452,8 @@ __attribute__((export_name("bn_example_sums"))) void bn_example_sums(const f32 *
       const int rows = P - p < BLOCK ? P - p : BLOCK;
       const f32 *xb = xn + p * C, *db = dn + p * C;
       /* gsum_chunk without ReLU6 (act 0): its γ, β and δ-store arguments unused */
-#define E_CALL(c, K) gsum_chunk(xb + (c), db + (c), 0, mean + (c), mean + (c), rstd + (c), mean + (c), sbeta + (c), sg + (c), rows, C, K, 0)
-#define E_ONE(c) gsum_one(xb + (c), db + (c), 0, mean + (c), mean + (c), rstd + (c), mean + (c), sbeta + (c), sg + (c), rows, C, 0)
+#define E_CALL(c, K) gsum_chunk(xb + (c), db + (c), 0, mean + (c), mean + (c), rstd + (c), mean + (c), sbeta + (c), sg + (c), rows, C, K, 0, 0)
+#define E_ONE(c) gsum_one(xb + (c), db + (c), 0, mean + (c), mean + (c), rstd + (c), mean + (c), sbeta + (c), sg + (c), rows, C, 0, 0)
       CHUNKS(KG, E_CALL, E_ONE);
     }
     for (int c = 0; c < C; c++) {
