@@ -56,8 +56,9 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     expect(await waitForEnd(page, 120_000)).toBe('done');
     console.log(`demo page e2e: experiment ${((Date.now() - t0) / 1000).toFixed(1)} s, ${await page.textContent('#backend-name')}`);
     // the worker's SIMD kernels: bound and active; an MLP has none of the layers they serve (convolutions, ReLU6,
-    // batch norm): its SGD update runs on them (one call per variable and step) and its dense layers' gradients
-    // (∂W, and ∂x above the first layer, on the 1×1 convolution kernels), nothing else
+    // batch norm): its SGD update runs on them (one call per variable and step), its dense layers' gradients
+    // (∂W, and ∂x above the first layer, on the 1×1 convolution kernels) and SIG's mean |input| per unit (the
+    // correlations' SIG: one tap_abs_sums call per layer and batch), nothing else
     const kernels = JSON.parse((await page.getAttribute('#backend-name', 'data-simd-kernels')) ?? 'null') as SimdKernelsStatus | null;
     expect(kernels, 'the worker reported its SIMD kernels').toMatchObject({ active: true, state: 'active', variant: 'single-thread' });
     const calls = kernels?.calls ?? {};
@@ -65,7 +66,8 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     expect(calls.sgd_update ?? 0).toBeGreaterThan(0);
     expect(calls.pw_filter_grad ?? 0).toBeGreaterThan(0);
     expect(calls.pw_input_grad ?? 0).toBeGreaterThan(0);
-    const mlpKernels = new Set(['sgd_update', 'pw_filter_grad', 'pw_input_grad']);
+    expect(calls.tap_abs_sums ?? 0).toBeGreaterThan(0);
+    const mlpKernels = new Set(['sgd_update', 'pw_filter_grad', 'pw_input_grad', 'tap_abs_sums']);
     expect(Object.entries(calls).filter(([name, n]) => !mlpKernels.has(name) && n > 0)).toEqual([]);
     const total = Object.values(calls).reduce((a, b) => a + b, 0);
     expect(await page.textContent('#backend-name')).toBe(`backend: wasm · SIMD kernels: on (single-thread, ${total} calls)`);
