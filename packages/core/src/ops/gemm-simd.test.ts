@@ -359,6 +359,35 @@ describe("SIG's signal under each kernel tap by one SIMD kernel call on wasm (ta
       xw.dispose();
     });
   });
+
+  it('tap_abs_sums writes nothing but its output and its row scratch in the memory it imports, both variants', () => {
+    for (const c of [tapCases[2], tapCases[3]] as TapCase[]) {
+      const [n, h, w, ch] = c.x;
+      const r = new Rng(9);
+      const x = Float32Array.from({ length: n * h * w * ch }, () => r.next() * 2 - 1);
+      const ho = Math.floor((h + c.pads.top + c.pads.bottom - (c.k[0] - 1) * c.d[0] - 1) / c.s[0]) + 1;
+      const wo = Math.floor((w + c.pads.left + c.pads.right - (c.k[1] - 1) * c.d[1] - 1) / c.s[1]) + 1;
+      const k = c.k[0] * c.k[1] * ch;
+      for (const shared of [false, true]) {
+        const { call, heap } = rawSimdModule(shared);
+        const at = { x: 1001, out: 9001, row: 12001 };
+        heap.set(x, at.x);
+        const before = heap.slice();
+        call('tap_abs_sums', at.x * 4, at.out * 4, at.row * 4, n, h, w, ch, ho, wo, ...c.k, ...c.s, ...c.d, c.pads.top, c.pads.left);
+        expectWritesOnly(
+          heap,
+          before,
+          [
+            [at.out, k],
+            [at.row, k],
+          ],
+          `${c.what} (${shared ? 'shared' : 'plain'}): tap_abs_sums`,
+        );
+        const out = heap.subarray(at.out, at.out + k);
+        expect(Array.from(out).every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
+      }
+    }
+  });
 });
 
 describe("forgetless's SIMD forward for few input channels on wasm", () => {

@@ -20,7 +20,7 @@ import {
   simdClipGrad,
   simdRelu6Grad,
 } from './norm-simd.js';
-import { type Host, host, dev, onWasm } from './wasm.test-helpers.js';
+import { type Host, dev, expectWritesOnly, host, onWasm, rawSimdModule } from './wasm.test-helpers.js';
 
 /** A tfjs-layers model's memory artifacts (its own save). */
 async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
@@ -376,6 +376,103 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
       });
     },
   );
+
+  it('the inference-mode and per-example kernels write nothing but their outputs and scratch in the memory they import, both variants, and compute what a hand computation does', () => {
+    // P = 70 rows (a 64-row block and a partial one) of C = 13 channels (chunks of 8, 4 and 1), 3 examples for the sums
+    const [p, c, n] = [70, 13, 3];
+    const r = new Rng(5);
+    const rnd = (len: number, lo: number, hi: number) => Float32Array.from({ length: len }, () => lo + (hi - lo) * r.next());
+    const x = rnd(n * p * c, -4, 4);
+    const dy = rnd(n * p * c, -1, 1);
+    const [g, b, mm] = [rnd(c, 0.5, 2), rnd(c, 0, 3), rnd(c, -1, 1)];
+    const mv = rnd(c, 0.2, 2);
+    const eps = 1e-3;
+    const rstd = Array.from(mv, (v) => 1 / Math.sqrt(v + eps));
+    for (const shared of [false, true]) {
+      const { call, heap } = rawSimdModule(shared);
+      // float indices 8 mod 16 bytes apart, as tfjs-wasm's heap places tensors
+      const at = { x: 1001, dy: 5001, g: 9001, b: 9101, mm: 9201, mv: 9301, y: 10001, stats: 14001, dx: 14101, dg: 18101, db: 18201, scratch: 18301, out: 18501 };
+      heap.set(x.subarray(0, p * c), at.x);
+      heap.set(dy.subarray(0, p * c), at.dy);
+      for (const [k, v] of [
+        ['g', g],
+        ['b', b],
+        ['mm', mm],
+        ['mv', mv],
+      ] as const)
+        heap.set(v, at[k]);
+      for (const act of [0, 1]) {
+        const what = `${shared ? 'shared' : 'plain'}, ReLU6 ${act}`;
+        let before = heap.slice();
+        call('bn_infer_forward', at.x * 4, at.g * 4, at.b * 4, at.mm * 4, at.mv * 4, at.y * 4, at.stats * 4, p, c, eps, act);
+        expectWritesOnly(
+          heap,
+          before,
+          [
+            [at.y, p * c],
+            [at.stats, 2 * c],
+          ],
+          `${what}: bn_infer_forward`,
+        );
+        const relu6 = (v: number) => (act ? Math.min(Math.max(v, 0), 6) : v);
+        const want = Array.from({ length: p * c }, (_, i) =>
+          relu6(((x[i] as number) - (mm[i % c] as number)) * (rstd[i % c] as number) * (g[i % c] as number) + (b[i % c] as number)),
+        );
+        expect(relErr(heap.subarray(at.y, at.y + p * c), want), `${what}: y`).toBeLessThanOrEqual(1e-5);
+        before = heap.slice();
+        call('bn_infer_backward', at.x * 4, at.dy * 4, at.g * 4, at.b * 4, at.stats * 4, at.dx * 4, at.dg * 4, at.db * 4, p, c, act);
+        expectWritesOnly(
+          heap,
+          before,
+          [
+            [at.dx, p * c],
+            [at.dg, c],
+            [at.db, c],
+          ],
+          `${what}: bn_infer_backward`,
+        );
+        // ∂x = δ·γ·r, δ = dy where the pre-activation is in (0, 6] under ReLU6
+        const pre = (i: number) => ((x[i] as number) - (mm[i % c] as number)) * (rstd[i % c] as number) * (g[i % c] as number) + (b[i % c] as number);
+        const delta = (i: number) => (!act || (pre(i) > 0 && pre(i) <= 6) ? (dy[i] as number) : 0);
+        const wantDx = Array.from({ length: p * c }, (_, i) => delta(i) * (g[i % c] as number) * (rstd[i % c] as number));
+        expect(relErr(heap.subarray(at.dx, at.dx + p * c), wantDx), `${what}: ∂x`).toBeLessThanOrEqual(1e-5);
+        const wantDb = Array.from({ length: c }, (_, k) => Array.from({ length: p }, (_, q) => delta(q * c + k)).reduce((s, v) => s + v, 0));
+        expect(relErr(heap.subarray(at.db, at.db + c), wantDb), `${what}: ∂β`).toBeLessThanOrEqual(1e-5);
+      }
+      // the per-example sums over the 3 examples
+      const big = { x: 30001, dy: 40001 };
+      heap.set(x, big.x);
+      heap.set(dy, big.dy);
+      for (const square of [1, 0]) {
+        const before = heap.slice();
+        call('bn_example_sums', big.x * 4, big.dy * 4, at.mm * 4, at.mv * 4, eps, at.scratch * 4, at.out * 4, n, p, c, square);
+        expectWritesOnly(
+          heap,
+          before,
+          [
+            [at.scratch, 3 * c],
+            [at.out, 2 * c],
+          ],
+          `${shared ? 'shared' : 'plain'}: bn_example_sums`,
+        );
+        const stat = (v: number) => (square ? v * v : Math.abs(v));
+        const want = new Array(2 * c).fill(0);
+        for (let e = 0; e < n; e++)
+          for (let k = 0; k < c; k++) {
+            let sg = 0;
+            let sb = 0;
+            for (let q = 0; q < p; q++) {
+              const i = (e * p + q) * c + k;
+              sg += (dy[i] as number) * ((x[i] as number) - (mm[k] as number)) * (rstd[k] as number);
+              sb += dy[i] as number;
+            }
+            want[k] += stat(sg);
+            want[c + k] += stat(sb);
+          }
+        expect(relErr(heap.subarray(at.out, at.out + 2 * c), want), `bn_example_sums, square ${square}`).toBeLessThanOrEqual(1e-5);
+      }
+    }
+  });
 
   it("batch norm's statistics merged block by block match tfjs's two passes on cpu within 1e-5 where the mean is 20σ from 0 and drifts along the rows", async () => {
     const shape = [4, 16, 16, 12];
