@@ -51,6 +51,7 @@ function absMeanSum(t: tf.Tensor, keep: readonly number[]): tf.Tensor {
   }
   return perExampleMeanSum(tf.abs(t), keep);
 }
+
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0] as number, v[1] as number] : [(v as number) ?? 1, (v as number) ?? 1]);
 
 function geometry(layer: Layer): ConvGeometry {

@@ -1,5 +1,6 @@
 /*
- * Training-mode batch norm over the last axis and ReLU6's gradient in WebAssembly SIMD, for
+ * Batch norm over the last axis (training mode; inference mode with the moving statistics; the
+ * per-example sums of its γ and β for the importances) and ReLU6's gradient in WebAssembly SIMD, for
  * forgetless's tfjs-backend-wasm kernels (`norm-simd.ts`). Linked into the same module as the
  * depthwise kernels (`depthwise-simd.c`, scripts/build-wasm.mjs) under the same rules: it imports
  * tfjs-wasm's memory, every pointer is a byte offset into tfjs's heap (tensors read and written in

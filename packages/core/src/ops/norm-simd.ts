@@ -1,5 +1,6 @@
 /**
- * forgetless's WebAssembly SIMD batch norm (training mode, last axis) and ReLU6 gradient kernels
+ * forgetless's WebAssembly SIMD batch norm (last axis: training mode, inference mode, per-example
+ * γ/β sums) and ReLU6 gradient kernels
  * (`norm-simd.c`, linked into the depthwise kernels' module: `depthwise-simd.ts` binds it to
  * tfjs-wasm's memory), registered for tfjs-backend-wasm under forgetless's own kernel names and run
  * by `fusedTrainingBatchNorm` (`layers/batch-norm.ts`) and the Relu6 gradient (`gradients.ts`) where

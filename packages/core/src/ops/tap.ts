@@ -11,7 +11,7 @@ const zeroTaps = new WeakSet<tf.Tensor>();
 let light = true;
 
 /**
- * Turns light taps off (false: `zeroTap` makes its zeros as \`tf.zeros\` does and `addTap` always
+ * Turns light taps off (false: `zeroTap` makes its zeros as `tf.zeros` does and `addTap` always
  * adds, as before them) or back on; for same-process before/after benchmarks and tests.
  */
 export function setLightTaps(on: boolean): void {
