@@ -8,8 +8,8 @@
  *   them (`conv2dBackpropInput` …), under the 0.1 formulation ('forward-conv'), 'im2col', 'composed'
  *   (before: the previous 'auto') and the default ('auto', after: with forgetless's SIMD depthwise
  *   kernels), interleaved round by round;
- * - a training step (SGD) of paper 2's conv net (batch 32) and of Keras's MobileNetV2 (α 0.35,
- *   96×96, batch 8, imported from tfjs-layers), under each formulation, with the conv/dense FLOPs of a step
+ * - a training step (SGD) of paper 2's conv net (batch 32) and of Keras's MobileNetV2 (α 0.35 and
+ *   α 1.0, the pretrained models' width; 96×96, batch 8, imported from tfjs-layers), under each formulation, with the conv/dense FLOPs of a step
  *   (forward + filter gradients + input gradients but the first layer's; batch norm and activations
  *   not counted);
  * - the fast per-example FIS and MAS of paper 2's conv net and of MobileNetV2 against the per-example
@@ -315,6 +315,40 @@ function context(model: Model, optimizer: tf.Optimizer): TrainContext {
   return { model, optimizer, tasks: [task], taskIndex: 0, task, step: 0, taskStep: 0, epoch: 0, rng: new Rng(0) };
 }
 
+/** A MobileNetV2 configuration's shape label, e.g. `α0.35 96×96×3`. */
+const mobilenetShape = (m: { alpha: number; size: number; blocks: number }) => `α${m.alpha} ${m.size}×${m.size}×3${m.blocks === 16 ? '' : `, first ${m.blocks} blocks`}`;
+
+/**
+ * Stock tfjs-layers training its own live MobileNetV2 (`trainOnBatch`: what `fit` runs per batch),
+ * 'composed' and 'auto' interleaved: what a tfjs user gets without forgetless's training step.
+ */
+async function stockFitRows(
+  m: { alpha: number; size: number; blocks: number; batch: number },
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  shape: string,
+  backend: string,
+  rounds: number,
+  ceiling: number,
+): Promise<Row[]> {
+  const live = mobileNetV2({ alpha: m.alpha, size: m.size, blocks: m.blocks, classes: 10, seed: 1 });
+  live.compile({ optimizer: tf.train.sgd(0.01), loss: 'sparseCategoricalCrossentropy' });
+  const yFit = tf.reshape(tf.cast(y, 'float32'), [m.batch, 1]);
+  try {
+    const forms = ['composed', 'auto'] as const;
+    const fit = await pairedRounds(
+      forms.map((f) => () => under(f, () => live.trainOnBatch(x, yFit))),
+      { rounds, warmup: 2 },
+    );
+    const t = (i: number) => (fit[i] as { timing: Timing }).timing;
+    process.stderr.write(`  conv-speed MobileNetV2 ${shape} stock tfjs-layers trainOnBatch: ${forms.map((_, i) => t(i).median.toFixed(0)).join(' → ')} ms\n`);
+    return forms.map((f, i) => row(FIT_MEASURE, shape, backend, LABEL[f], m.batch, t(i), '', ceiling));
+  } finally {
+    yFit.dispose();
+    live.dispose();
+  }
+}
+
 /**
  * Before/after step timings of `model`, interleaved round by round with the matMul ceiling; `autoUnfused`
  * adds 'auto' with the layer fusions off (`withLayerFusion(false)`: 'auto' before them).
@@ -438,6 +472,11 @@ export interface ConvSpeedShapes {
   paper2Width: number;
   paper2Batch: number;
   mobilenet: { alpha: number; size: number; blocks: number; batch: number };
+  /**
+   * The same step at full width (α 1.0): the width of the pretrained MobileNetV2 that ships in npm
+   * packages (nsfwjs's is Keras's α 1.0 at 224²), where α 0.35 is the narrowest Keras offers.
+   */
+  mobilenetFull: { alpha: number; size: number; blocks: number; batch: number };
   stepRounds: number;
   perExample: { samples: number; loopSamples: number; rounds: number; mobilenet: { samples: number; loopSamples: number; rounds: number } };
 }
@@ -450,6 +489,7 @@ export function convSpeedShapes(quick: boolean): ConvSpeedShapes {
         paper2Width: 0.0625,
         paper2Batch: 2,
         mobilenet: { alpha: 0.35, size: 32, blocks: 2, batch: 2 },
+        mobilenetFull: { alpha: 1, size: 32, blocks: 2, batch: 2 },
         stepRounds: 2,
         perExample: { samples: 8, loopSamples: 2, rounds: 1, mobilenet: { samples: 2, loopSamples: 1, rounds: 1 } },
       }
@@ -459,6 +499,7 @@ export function convSpeedShapes(quick: boolean): ConvSpeedShapes {
         paper2Width: 1,
         paper2Batch: 32,
         mobilenet: { alpha: 0.35, size: 96, blocks: 16, batch: 8 },
+        mobilenetFull: { alpha: 1, size: 96, blocks: 16, batch: 8 },
         stepRounds: 7,
         perExample: { samples: 100, loopSamples: 20, rounds: 3, mobilenet: { samples: 16, loopSamples: 4, rounds: 3 } },
       };
@@ -537,28 +578,13 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
     try {
       const { t, ceiling, unfused } = await stepPair(loaded.model, x, y, s.matmul, s.stepRounds, true);
       const gflop = stepGflop(macs, m.batch);
-      const shape = `α${m.alpha} ${m.size}×${m.size}×3${m.blocks === 16 ? '' : `, first ${m.blocks} blocks`}`;
+      const shape = mobilenetShape(m);
       for (const f of FORMULATIONS) rows.push(row('MobileNetV2 training step', shape, b, LABEL[f], m.batch, t[f], gflop, ceiling));
       if (unfused) rows.push(row('MobileNetV2 training step', shape, b, AUTO_UNFUSED, m.batch, unfused, gflop, ceiling));
       say(
         `MobileNetV2 step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms, auto, fusions off ${unfused?.median.toFixed(0)} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`,
       );
-      // stock tfjs-layers training its own live model (`trainOnBatch`: what `fit` runs per batch), before and after
-      const live = mobileNetV2({ alpha: m.alpha, size: m.size, blocks: m.blocks, classes: 10, seed: 1 });
-      live.compile({ optimizer: tf.train.sgd(0.01), loss: 'sparseCategoricalCrossentropy' });
-      const yFit = tf.reshape(tf.cast(y, 'float32'), [m.batch, 1]);
-      try {
-        const forms = ['composed', 'auto'] as const;
-        const fit = await pairedRounds(
-          forms.map((f) => () => under(f, () => live.trainOnBatch(x, yFit))),
-          { rounds: s.stepRounds, warmup: 2 },
-        );
-        forms.forEach((f, i) => rows.push(row(FIT_MEASURE, shape, b, LABEL[f], m.batch, (fit[i] as { timing: Timing }).timing, '', ceiling)));
-        say(`MobileNetV2 stock tfjs-layers trainOnBatch: ${forms.map((_, i) => (fit[i] as { timing: Timing }).timing.median.toFixed(0)).join(' → ')} ms`);
-      } finally {
-        yFit.dispose();
-        live.dispose();
-      }
+      rows.push(...(await stockFitRows(m, x, y, shape, b, s.stepRounds, ceiling)));
       // Adam: the update in one SIMD call (`adam-wasm.ts`, bit for bit tfjs's) against tfjs's applyGradients (~14 ops per variable)
       {
         const mm = matmulEntry(s.matmul);
@@ -582,6 +608,31 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
       }
       const pe = s.perExample.mobilenet;
       rows.push(...(await perExampleRows('MobileNetV2', loaded.model, randomImages(pe.samples, [m.size, m.size, 3], 7), pe, ['FIS empirical', 'MAS softmax'], b, shape)));
+    } finally {
+      tf.dispose([x, y]);
+      loaded.dispose();
+    }
+  }
+
+  // the same step at full width (α 1.0), the pretrained models' width: steps under each formulation and stock tfjs-layers
+  {
+    const m = s.mobilenetFull;
+    const keras = mobileNetV2({ alpha: m.alpha, size: m.size, blocks: m.blocks, classes: 10, seed: 1 });
+    const macs = kerasMacs(keras);
+    const loaded = await loadLayersModelFromArtifacts(await saveToMemory(keras), 'mobilenet_v2 α1 (memory)');
+    keras.dispose();
+    const x = tf.randomUniform([m.batch, m.size, m.size, 3], 0, 1, 'float32', 1);
+    const y = tf.tensor1d(
+      Array.from({ length: m.batch }, (_, i) => i % 10),
+      'int32',
+    );
+    try {
+      const { t, ceiling } = await stepPair(loaded.model, x, y, s.matmul, s.stepRounds);
+      const gflop = stepGflop(macs, m.batch);
+      const shape = mobilenetShape(m);
+      for (const f of FORMULATIONS) rows.push(row('MobileNetV2 training step', shape, b, LABEL[f], m.batch, t[f], gflop, ceiling));
+      say(`MobileNetV2 α${m.alpha} step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`);
+      rows.push(...(await stockFitRows(m, x, y, shape, b, s.stepRounds, ceiling)));
     } finally {
       tf.dispose([x, y]);
       loaded.dispose();
@@ -623,7 +674,8 @@ export async function finishConvSpeed(ctx: FinishContext): Promise<WorkloadResul
   const notes: string[] = [];
   const s = convSpeedShapes(ctx.quick);
   const mine = ctx.results['conv-speed']?.rows ?? [];
-  const gflopOf = (measure: string) => mine.find((r) => r.measure === measure && typeof r.gflop === 'number')?.gflop as number | undefined;
+  const gflopOf = (measure: string, shape?: string) =>
+    mine.find((r) => r.measure === measure && (shape === undefined || r.shape === shape) && typeof r.gflop === 'number')?.gflop as number | undefined;
   try {
     const m = s.mobilenet;
     const steps = depthwiseOnly()
@@ -642,15 +694,19 @@ export async function finishConvSpeed(ctx: FinishContext): Promise<WorkloadResul
           ],
           1,
         );
-    const mob = await runTorch(['--mobilenet', `${m.alpha},${m.size},${m.batch},${m.blocks}`, '--mobilenet-parts', 'step', '--only-mobilenet', '--runs', ctx.quick ? '2' : '5'], 1);
-    for (const r of [...(steps?.rows ?? []), ...mob.rows]) {
+    const torchMobile = (c: typeof m) =>
+      runTorch(['--mobilenet', `${c.alpha},${c.size},${c.batch},${c.blocks}`, '--mobilenet-parts', 'step', '--only-mobilenet', '--runs', ctx.quick ? '2' : '5'], 1);
+    const mob = await torchMobile(m);
+    const full = await torchMobile(s.mobilenetFull);
+    const tagged = [...(steps?.rows ?? []).map((r) => ({ r, c: m })), ...mob.rows.map((r) => ({ r, c: m })), ...full.rows.map((r) => ({ r, c: s.mobilenetFull }))];
+    for (const { r, c } of tagged) {
       if (r.workload !== 'step' || r.model === 'mlp') continue;
       const measure = r.model === 'conv' ? 'paper 2 conv net training step' : 'MobileNetV2 training step';
-      const gflop = gflopOf(measure);
+      const gflop = gflopOf(measure, r.model === 'conv' ? undefined : mobilenetShape(c));
       const t = { median: r.median_ms, min: r.min_ms, max: r.max_ms, runs: r.runs };
       rows.push({
         measure,
-        shape: r.model === 'conv' ? (s.paper2Width === 1 ? 'full width' : `width ×${s.paper2Width}`) : `torchvision mobilenet_v2(width_mult=${m.alpha}), ${m.size}×${m.size}×3`,
+        shape: r.model === 'conv' ? (s.paper2Width === 1 ? 'full width' : `width ×${s.paper2Width}`) : `torchvision mobilenet_v2(width_mult=${c.alpha}), ${c.size}×${c.size}×3`,
         backend: 'torch 1 thread',
         formulation: `PyTorch ${mob.torch}`,
         batch: r.batch,
