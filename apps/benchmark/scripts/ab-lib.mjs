@@ -48,13 +48,13 @@ export function interleaved(fns, { rounds, warm }) {
 }
 
 /**
- * Keras's MobileNetV2 (α 0.35, 96×96×3, 16 blocks, 10 classes, seed 1) built with tfjs-layers and
+ * Keras's MobileNetV2 (α 0.35 unless `alpha` says otherwise, 96×96×3, 16 blocks, 10 classes, seed 1) built with tfjs-layers and
  * imported into a forgetless model, as the conv-speed step rows run it; the Keras model is disposed.
  */
-export async function mobileNetV2Step() {
+export async function mobileNetV2Step(alpha = 0.35) {
   const { loadLayersModelFromArtifacts } = await import('@forgetless/core');
   const { mobileNetV2, saveToMemory } = await import('../dist/models/mobilenet-v2.js');
-  const keras = mobileNetV2({ alpha: 0.35, size: 96, blocks: 16, classes: 10, seed: 1 });
+  const keras = mobileNetV2({ alpha, size: 96, blocks: 16, classes: 10, seed: 1 });
   const { model } = await loadLayersModelFromArtifacts(await saveToMemory(keras), 'mn');
   keras.dispose();
   return model;

@@ -3,7 +3,7 @@
 // profiles), beside the multiply-adds ×2 the conv-speed rows count for each group.
 //
 //   npx turbo run build --filter=@forgetless/benchmark...
-//   node apps/benchmark/scripts/step-kernels.mjs OUT.json [profiles=10]    profile, write OUT.json, print its table
+//   node apps/benchmark/scripts/step-kernels.mjs OUT.json [profiles=10]    profile, write OUT.json, print its table (ALPHA=1: the full-width net)
 //   node apps/benchmark/scripts/step-kernels.mjs --compare A.json B.json …   one table, a column per file (e.g. two builds
 //                                                                            of the module, run alternately)
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -93,7 +93,7 @@ if (args[0] === '--compare') {
   const { trainStep, useBackend } = await import('@forgetless/core');
   const { mobileNetV2Step, stepContext } = await import('./ab-lib.mjs');
   await useBackend('wasm');
-  const model = await mobileNetV2Step();
+  const model = await mobileNetV2Step(Number(process.env.ALPHA ?? 0.35));
   const x = tf.randomUniform([8, 96, 96, 3], 0, 1, 'float32', 1);
   const y = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32');
   const ctx = await stepContext(model, tf.train.sgd(0.01));
