@@ -1,4 +1,4 @@
-// One process's MobileNetV2 SGD step on wasm ('auto'; Keras MobileNetV2 α 0.35, 96², batch 8, imported
+// One process's MobileNetV2 SGD step on wasm ('auto'; Keras MobileNetV2 α 0.35 (ALPHA=1: full width), 96², batch 8, imported
 // from tfjs-layers): the median and minimum of 40 timed steps after 10 warm-ups, and the median over 15
 // profiled steps of the time its depthwise filter-gradient kernels take. To compare two builds of the
 // SIMD module, run it alternately with each build's packages/core/dist/ops/depthwise-simd.wasm.js in
@@ -9,7 +9,7 @@ import { trainStep, useBackend } from '@forgetless/core';
 import { mobileNetV2Step, stepContext } from './ab-lib.mjs';
 
 await useBackend('wasm');
-const model = await mobileNetV2Step();
+const model = await mobileNetV2Step(Number(process.env.ALPHA ?? 0.35));
 const x = tf.randomUniform([8, 96, 96, 3], 0, 1, 'float32', 1);
 const y = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32');
 const ctx = await stepContext(model, tf.train.sgd(0.01));

@@ -20,6 +20,9 @@ const cases: Array<[number, number, number, number, number, number]> = [
   [3, 12, 11, 16, 24, 1],
   [1, 3, 3, 3, 1, 1],
   [3, 9, 8, 10, 7, 2],
+  // B over 256 KB, taken in panels of 16 columns: the forward and ∂x (260·290 floats; the last panels 2 and 4 wide, 35 rows), ∂W (64 rows · 1100; C = 6 rows)
+  [1, 5, 7, 260, 290, 1],
+  [2, 8, 9, 6, 1100, 1],
 ];
 
 describe("forgetless's SIMD 1×1 convolution kernels on wasm", () => {
