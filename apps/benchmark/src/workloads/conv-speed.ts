@@ -315,6 +315,23 @@ function context(model: Model, optimizer: tf.Optimizer): TrainContext {
   return { model, optimizer, tasks: [task], taskIndex: 0, task, step: 0, taskStep: 0, epoch: 0, rng: new Rng(0) };
 }
 
+/**
+ * Keras's MobileNetV2 at a configuration (10 classes, seed 1), built with tfjs-layers and imported into
+ * forgetless (the Keras model disposed), its multiply-adds, and a batch of random images with labels.
+ */
+async function mobilenetInputs(m: { alpha: number; size: number; blocks: number; batch: number }) {
+  const keras = mobileNetV2({ alpha: m.alpha, size: m.size, blocks: m.blocks, classes: 10, seed: 1 });
+  const macs = kerasMacs(keras);
+  const loaded = await loadLayersModelFromArtifacts(await saveToMemory(keras), `mobilenet_v2 α${m.alpha} (memory)`);
+  keras.dispose();
+  const x = tf.randomUniform([m.batch, m.size, m.size, 3], 0, 1, 'float32', 1);
+  const y = tf.tensor1d(
+    Array.from({ length: m.batch }, (_, i) => i % 10),
+    'int32',
+  );
+  return { loaded, macs, x, y };
+}
+
 /** A MobileNetV2 configuration's shape label, e.g. `α0.35 96×96×3`. */
 const mobilenetShape = (m: { alpha: number; size: number; blocks: number }) => `α${m.alpha} ${m.size}×${m.size}×3${m.blocks === 16 ? '' : `, first ${m.blocks} blocks`}`;
 
@@ -594,15 +611,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   }
   {
     const m = s.mobilenet;
-    const keras = mobileNetV2({ alpha: m.alpha, size: m.size, blocks: m.blocks, classes: 10, seed: 1 });
-    const macs = kerasMacs(keras);
-    const loaded = await loadLayersModelFromArtifacts(await saveToMemory(keras), 'mobilenet_v2 (memory)');
-    keras.dispose();
-    const x = tf.randomUniform([m.batch, m.size, m.size, 3], 0, 1, 'float32', 1);
-    const y = tf.tensor1d(
-      Array.from({ length: m.batch }, (_, i) => i % 10),
-      'int32',
-    );
+    const { loaded, macs, x, y } = await mobilenetInputs(m);
     try {
       const { t, ceiling, unfused, stream } = await stepPair(loaded.model, x, y, s.matmul, s.stepRounds, true);
       const gflop = stepGflop(macs, m.batch);
@@ -646,15 +655,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   // the same step at full width (α 1.0), the pretrained models' width: steps under each formulation and stock tfjs-layers
   {
     const m = s.mobilenetFull;
-    const keras = mobileNetV2({ alpha: m.alpha, size: m.size, blocks: m.blocks, classes: 10, seed: 1 });
-    const macs = kerasMacs(keras);
-    const loaded = await loadLayersModelFromArtifacts(await saveToMemory(keras), 'mobilenet_v2 α1 (memory)');
-    keras.dispose();
-    const x = tf.randomUniform([m.batch, m.size, m.size, 3], 0, 1, 'float32', 1);
-    const y = tf.tensor1d(
-      Array.from({ length: m.batch }, (_, i) => i % 10),
-      'int32',
-    );
+    const { loaded, macs, x, y } = await mobilenetInputs(m);
     try {
       const { t, ceiling, stream } = await stepPair(loaded.model, x, y, s.matmul, s.stepRounds);
       const gflop = stepGflop(macs, m.batch);
