@@ -377,42 +377,46 @@ async function stepPair(
   size: number,
   rounds: number,
   autoUnfused = false,
-): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number; unfused?: Timing; stream: Timing }> {
+): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number; unfused?: Timing }> {
   const optimizer = tf.train.sgd(0.01);
-  const probe = streamEntry(size);
   try {
     const ctx = context(model, optimizer);
     const step = (f: ConvFormulation) => () => under(f, () => trainStep({ x, y }, ctx, []));
-    const extra = [probe.run, ...(autoUnfused ? [() => under('auto', () => withLayerFusion(false, () => trainStep({ x, y }, ctx, [])))] : [])];
+    const extra = autoUnfused ? [() => under('auto', () => withLayerFusion(false, () => trainStep({ x, y }, ctx, [])))] : [];
     const r = await withCeiling(step, size, rounds, 2, extra);
-    return { t: r.t, ceiling: r.ceiling, stream: r.extra[0] as Timing, ...(autoUnfused ? { unfused: r.extra[1] as Timing } : {}) };
+    return { t: r.t, ceiling: r.ceiling, ...(autoUnfused ? { unfused: r.extra[0] as Timing } : {}) };
   } finally {
-    probe.done();
     optimizer.dispose();
   }
 }
 
 /**
- * The memory probe timed in the steps' rounds: tfjs's Add of two float32 tensors of 4·size² values
- * (16 MB each at size 1024; the three together outgrow the 32 MB L3), i.e. a stream of two reads and
- * one write. The matMul ceiling is compute-bound and does not see other processes' memory traffic;
- * a step with batch norms and depthwise convolutions does, and this row shows how much of it fell
- * on the step's rounds (GB/s: 12 bytes a value over its median).
+ * The memory probe, timed alone at the start and at the end of a backend's rows as the matMul is:
+ * tfjs's Add of two float32 tensors of 4·size² values (16 MB each at size 1024; the three together
+ * outgrow the 32 MB L3), a stream of two reads and one write (gb_s: 12 bytes a value over the median).
+ * The matMul is compute-bound and blind to memory traffic from outside this process, which slows
+ * the steps' batch norms and depthwise convolutions; this row shows what the host left of the memory
+ * bandwidth. (Timed inside the step rounds, right after a step or the matMul with the caches full of
+ * their dirty lines, the same Add read 3.3, 6.8 and 7.3 GB/s in two runs 40 minutes apart, whatever
+ * the host did: it measured the state the previous entry left, not the host.)
  */
-function streamEntry(size: number): { run: () => tf.Tensor; done: () => void } {
+async function streamTiming(size: number, runs: number): Promise<{ t: Timing; row: (label: string, backend: string) => Row }> {
   const n = 4 * size * size;
   const a = tf.randomUniform([n], 0, 1, 'float32', 9);
   const b = tf.randomUniform([n], 0, 1, 'float32', 10);
-  return { run: () => tf.add(a, b), done: () => tf.dispose([a, b]) };
-}
-
-/** The stream probe's row beside a step's: its time and GB/s in the step's rounds. */
-function streamRow(label: string, backend: string, size: number, t: Timing, ceiling: number): Row {
-  const n = 4 * size * size;
-  return {
-    ...row(`memory stream in the ${label} step's rounds (Add of two [${n}] float32: 2 reads + 1 write)`, `[${n}]`, backend, '-', 1, t, '', ceiling),
-    gb_s: Math.round((12 * n) / (t.median / 1000) / 1e8) / 10,
-  };
+  try {
+    const t = await timeIt(() => tf.add(a, b), { warmup: 2, runs });
+    return {
+      t,
+      row: (label, backend) => ({
+        ...row(`memory stream (Add of two [${n}] float32: 2 reads + 1 write), alone, ${label}`, `[${n}]`, backend, '-', 1, t, '', 0),
+        matmul_gflop_s: '',
+        gb_s: Math.round((12 * n) / (t.median / 1000) / 1e8) / 10,
+      }),
+    };
+  } finally {
+    tf.dispose([a, b]);
+  }
 }
 
 /**
@@ -558,6 +562,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   const mmName = `matMul ${s.matmul}×${s.matmul}×${s.matmul}`;
   const start = await matmulTiming(s.matmul, opts.quick ? 2 : 9);
   rows.push(row(`${mmName}, alone, at the start`, '-', b, '-', 1, start, mmFlop, gflopsOf(start, mmFlop)));
+  rows.push((await streamTiming(s.matmul, opts.quick ? 2 : 9)).row('at the start', b));
   say(`${mmName}: ${start.median.toFixed(1)} ms`);
 
   // ops: forward, input gradient, filter gradient, under each formulation, interleaved
@@ -596,14 +601,11 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
       'int32',
     );
     try {
-      const { t, ceiling, stream } = await stepPair(model, x, y, s.matmul, s.stepRounds);
+      const { t, ceiling } = await stepPair(model, x, y, s.matmul, s.stepRounds);
       const gflop = stepGflop(paper2Macs(s.paper2Width), s.paper2Batch);
       for (const f of FORMULATIONS)
         rows.push(row('paper 2 conv net training step', s.paper2Width === 1 ? 'full width' : `width ×${s.paper2Width}`, b, LABEL[f], s.paper2Batch, t[f], gflop, ceiling));
-      rows.push(streamRow('paper 2 conv net', b, s.matmul, stream, ceiling));
-      say(
-        `paper 2 step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms (matMul ${ceiling.toFixed(1)} GFLOP/s, stream ${streamRow('', b, s.matmul, stream, ceiling).gb_s} GB/s)`,
-      );
+      say(`paper 2 step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`);
     } finally {
       tf.dispose([x, y]);
       model.dispose();
@@ -613,14 +615,13 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
     const m = s.mobilenet;
     const { loaded, macs, x, y } = await mobilenetInputs(m);
     try {
-      const { t, ceiling, unfused, stream } = await stepPair(loaded.model, x, y, s.matmul, s.stepRounds, true);
+      const { t, ceiling, unfused } = await stepPair(loaded.model, x, y, s.matmul, s.stepRounds, true);
       const gflop = stepGflop(macs, m.batch);
       const shape = mobilenetShape(m);
       for (const f of FORMULATIONS) rows.push(row('MobileNetV2 training step', shape, b, LABEL[f], m.batch, t[f], gflop, ceiling));
       if (unfused) rows.push(row('MobileNetV2 training step', shape, b, AUTO_UNFUSED, m.batch, unfused, gflop, ceiling));
-      rows.push(streamRow(`MobileNetV2 ${shape}`, b, s.matmul, stream, ceiling));
       say(
-        `MobileNetV2 step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms, auto, fusions off ${unfused?.median.toFixed(0)} ms (matMul ${ceiling.toFixed(1)} GFLOP/s, stream ${streamRow('', b, s.matmul, stream, ceiling).gb_s} GB/s)`,
+        `MobileNetV2 step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms, auto, fusions off ${unfused?.median.toFixed(0)} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`,
       );
       rows.push(...(await stockFitRows(m, x, y, shape, b, s.stepRounds, ceiling)));
       // Adam: the update in one SIMD call (`adam-wasm.ts`, bit for bit tfjs's) against tfjs's applyGradients (~14 ops per variable)
@@ -657,14 +658,11 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
     const m = s.mobilenetFull;
     const { loaded, macs, x, y } = await mobilenetInputs(m);
     try {
-      const { t, ceiling, stream } = await stepPair(loaded.model, x, y, s.matmul, s.stepRounds);
+      const { t, ceiling } = await stepPair(loaded.model, x, y, s.matmul, s.stepRounds);
       const gflop = stepGflop(macs, m.batch);
       const shape = mobilenetShape(m);
       for (const f of FORMULATIONS) rows.push(row('MobileNetV2 training step', shape, b, LABEL[f], m.batch, t[f], gflop, ceiling));
-      rows.push(streamRow(`MobileNetV2 ${shape}`, b, s.matmul, stream, ceiling));
-      say(
-        `MobileNetV2 α${m.alpha} step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms (matMul ${ceiling.toFixed(1)} GFLOP/s, stream ${streamRow('', b, s.matmul, stream, ceiling).gb_s} GB/s)`,
-      );
+      say(`MobileNetV2 α${m.alpha} step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`);
       rows.push(...(await stockFitRows(m, x, y, shape, b, s.stepRounds, ceiling)));
     } finally {
       tf.dispose([x, y]);
@@ -686,6 +684,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
 
   const end = await matmulTiming(s.matmul, opts.quick ? 2 : 9);
   rows.push(row(`${mmName}, alone, at the end`, '-', b, '-', 1, end, mmFlop, gflopsOf(end, mmFlop)));
+  rows.push((await streamTiming(s.matmul, opts.quick ? 2 : 9)).row('at the end', b));
   if (depthwiseOnly())
     notes.push(
       `CONV_SPEED_ONLY=${process.env.CONV_SPEED_ONLY}: only the DepthwiseConv2D and SeparableConv2D ops${mobilenetOnly() ? ", MobileNetV2's 1×1 and stem Conv2D ops" : ''}, the MobileNetV2 step and its per-example importances ran. Each op also has a 'warm caches' row: per round each formulation (rotated order) runs once untimed, then three times back to back (their mean is the round's sample), the matMul once untimed and once timed; the other op rows run each op right after another formulation or the 12 MB matMul, so with the inputs out of cache.`,
@@ -694,7 +693,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
     `pct_of_matmul: a row's GFLOP/s over matmul_gflop_s, the GFLOP/s of a ${mmName} matMul timed in the same rounds as the row (each round runs every formulation and the matMul in a rotated order, so load from other processes falls on all alike); the matMul alone at the start and end of each backend's rows shows how much that load moved.`,
     "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), under 'forward-conv' (forgetless 0.1's formulation, with tfjs-backend-wasm's own kernels), 'im2col' (forgetless's Slice and MaxPoolGrad kernels), before ('composed', the 'auto' of the 2026-11-30 conv-speed-auto run: per op the fastest composition of tfjs ops, and forgetless's Identity, Cast, Sum, Mean and LeakyRelu kernels on wasm) and after ('auto', the default: the same plus forgetless's WebAssembly SIMD kernels where the module runs: depthwise convolutions forward, ∂x and ∂W (2026-11-30_conv-speed-simd), and since 2026-11-30_conv-speed-pw 1×1 unit-stride convolutions forward, ∂x and ∂W, training-mode batch norm (one kernel each way, the moving statistics folded in), ReLU6 and its gradient, and a PadV2 in place; not on wasm-nosimd, where 'auto' falls back to 'composed'), interleaved round by round (median of the rounds), each timed to its return (wasm runs synchronously) with its output disposed unread (the runs before 2026-11-30_conv-speed-simd read it back, a copy out of the heap of 1–2 ms for a [8, 24, 24, 144] output). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W, but separable ∂W: its row computes the 1×1 conv's ∂x too, to reach the depthwise kernel's gradient, and counts it since 2026-11-30_conv-speed-dw2).",
     `${FIT_MEASURE}: the same builder's tfjs-layers model compiled with SGD (lr 0.01) and sparse categorical cross-entropy, one trainOnBatch per sample, 'composed' and 'auto' interleaved (${s.stepRounds} rounds after 2 warm-ups each): tfjs-layers' own ops and gradients, which reach forgetless's wasm kernels by kernel name (Tile, the ClipByValue gradient of ReLU(max_value), Conv2DBackpropInput/Filter, depthwise, PadV2, Sum/Mean) but not its batch norm or batch norm + ReLU6 (tfjs-layers composes moments and FusedBatchNorm) nor its 1×1 forward (tfjs-layers calls FusedConv2D, XNNPACK's). No gflop: the timings are not from the matMul's rounds.`,
-    `Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), the four formulations interleaved (MobileNetV2: and 'auto' with the layer fusions off, batch norm and ReLU6 apart and ZeroPadding2D as its own PadV2: the 'auto' before them); gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done. Each step's rounds also time a memory stream (tfjs's Add of two float32 tensors of ${4 * s.matmul ** 2} values, ${(48 * s.matmul ** 2) / 1e6} MB moved; its gb_s): the matMul ceiling is compute-bound and blind to memory traffic from other processes on the host, which slows the steps' batch norms and depthwise convolutions, so a step's pct_of_matmul is to be read beside that row.`,
+    `Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), the four formulations interleaved (MobileNetV2: and 'auto' with the layer fusions off, batch norm and ReLU6 apart and ZeroPadding2D as its own PadV2: the 'auto' before them); gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done. Beside the matMul alone, at the start and at the end of each backend's rows, a memory stream alone (tfjs's Add of two float32 tensors of ${4 * s.matmul ** 2} values, ${(48 * s.matmul ** 2) / 1e6} MB moved; its gb_s): the matMul ceiling is compute-bound and blind to memory traffic from other processes on the host, which slows the steps' batch norms and depthwise convolutions, so a step's pct_of_matmul is to be read beside those rows.`,
     "MobileNetV2 training step, Adam (lr 1e-5, the 'auto' formulation): fine-tuning's default optimizer, its update as one SIMD call per variable (`adam-wasm.ts`: θ, m, v bit for bit what tfjs's applyGradients leaves) against tfjs's own applyGradients (a subclass of AdamOptimizer, which the one-call path declines; ~14 kernel calls per variable, 158 variables), interleaved with the matMul; the moments exist before timing.",
     `Per-example importances (inference mode): paper 2's conv net on ${s.perExample.samples} random 28×28 images, MobileNetV2 on ${s.perExample.mobilenet.samples} random images (FIS and MAS), each in one batch; the loop (one backward pass per example) on the first ${s.perExample.loopSamples} (MobileNetV2: ${s.perExample.mobilenet.loopSamples}), scaled per example. Every entry (forward+backward, fast path, loop; under each formulation) is interleaved round by round with the others: median, min and max of ${s.perExample.rounds} rounds after one warm-up round. x_loop: the loop's time per example over the fast path's; x_forward_backward: time over one plain forward+backward pass (mean cross-entropy, all parameters) over the same examples. Memory stays bounded: the per-example gradients are built in chunks of at most 2^23 floats (maxChunkElements).`,
   );
