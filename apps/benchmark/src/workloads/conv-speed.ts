@@ -400,19 +400,16 @@ async function stepPair(
  * their dirty lines, the same Add read 3.3, 6.8 and 7.3 GB/s in two runs 40 minutes apart, whatever
  * the host did: it measured the state the previous entry left, not the host.)
  */
-async function streamTiming(size: number, runs: number): Promise<{ t: Timing; row: (label: string, backend: string) => Row }> {
+async function streamRow(size: number, runs: number, label: string, backend: string): Promise<Row> {
   const n = 4 * size * size;
   const a = tf.randomUniform([n], 0, 1, 'float32', 9);
   const b = tf.randomUniform([n], 0, 1, 'float32', 10);
   try {
     const t = await timeIt(() => tf.add(a, b), { warmup: 2, runs });
     return {
-      t,
-      row: (label, backend) => ({
-        ...row(`memory stream (Add of two [${n}] float32: 2 reads + 1 write), alone, ${label}`, `[${n}]`, backend, '-', 1, t, '', 0),
-        matmul_gflop_s: '',
-        gb_s: Math.round((12 * n) / (t.median / 1000) / 1e8) / 10,
-      }),
+      ...row(`memory stream (Add of two [${n}] float32: 2 reads + 1 write), alone, ${label}`, `[${n}]`, backend, '-', 1, t, '', 0),
+      matmul_gflop_s: '',
+      gb_s: Math.round((12 * n) / (t.median / 1000) / 1e8) / 10,
     };
   } finally {
     tf.dispose([a, b]);
@@ -562,7 +559,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   const mmName = `matMul ${s.matmul}×${s.matmul}×${s.matmul}`;
   const start = await matmulTiming(s.matmul, opts.quick ? 2 : 9);
   rows.push(row(`${mmName}, alone, at the start`, '-', b, '-', 1, start, mmFlop, gflopsOf(start, mmFlop)));
-  rows.push((await streamTiming(s.matmul, opts.quick ? 2 : 9)).row('at the start', b));
+  rows.push(await streamRow(s.matmul, opts.quick ? 2 : 9, 'at the start', b));
   say(`${mmName}: ${start.median.toFixed(1)} ms`);
 
   // ops: forward, input gradient, filter gradient, under each formulation, interleaved
@@ -684,7 +681,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
 
   const end = await matmulTiming(s.matmul, opts.quick ? 2 : 9);
   rows.push(row(`${mmName}, alone, at the end`, '-', b, '-', 1, end, mmFlop, gflopsOf(end, mmFlop)));
-  rows.push((await streamTiming(s.matmul, opts.quick ? 2 : 9)).row('at the end', b));
+  rows.push(await streamRow(s.matmul, opts.quick ? 2 : 9, 'at the end', b));
   if (depthwiseOnly())
     notes.push(
       `CONV_SPEED_ONLY=${process.env.CONV_SPEED_ONLY}: only the DepthwiseConv2D and SeparableConv2D ops${mobilenetOnly() ? ", MobileNetV2's 1×1 and stem Conv2D ops" : ''}, the MobileNetV2 step and its per-example importances ran. Each op also has a 'warm caches' row: per round each formulation (rotated order) runs once untimed, then three times back to back (their mean is the round's sample), the matMul once untimed and once timed; the other op rows run each op right after another formulation or the 12 MB matMul, so with the inputs out of cache.`,

@@ -75,18 +75,13 @@ INLINE void row_block(const f32 *A, int sam, int sak, const f32 *B, int ldb, f32
  * were slower or no faster. Each C value is the same sum in the same order either way.
  */
 static void gemm(const f32 *A, int sam, int sak, const f32 *B, f32 *C, int M, int N, int K, int acc) {
-  if (K * N > 65536 && N >= 32) {
-    for (int j = 0; j < N; j += 16) {
-      const int nj = N - j < 16 ? N - j : 16;
-      int i = 0;
-      for (; i + 4 <= M; i += 4) row_block(A + i * sam, sam, sak, B + j, N, C + i * N + j, N, K, nj, 4, acc);
-      for (; i < M; i++) row_block(A + i * sam, sam, sak, B + j, N, C + i * N + j, N, K, nj, 1, acc);
-    }
-    return;
+  const int pw = K * N > 65536 && N >= 32 ? 16 : N; /* panel width: all of B in one panel unless it outgrows 256 KB */
+  for (int j = 0; j < N; j += pw) {
+    const int nj = N - j < pw ? N - j : pw;
+    int i = 0;
+    for (; i + 4 <= M; i += 4) row_block(A + i * sam, sam, sak, B + j, N, C + i * N + j, N, K, nj, 4, acc);
+    for (; i < M; i++) row_block(A + i * sam, sam, sak, B + j, N, C + i * N + j, N, K, nj, 1, acc);
   }
-  int i = 0;
-  for (; i + 4 <= M; i += 4) row_block(A + i * sam, sam, sak, B, N, C + i * N, N, K, N, 4, acc);
-  for (; i < M; i++) row_block(A + i * sam, sam, sak, B, N, C + i * N, N, K, N, 1, acc);
 }
 
 /* y[P, O] = x[P, C]·W[C, O]. */
