@@ -2,6 +2,9 @@
 # Fetches real pretrained TensorFlow.js LayersModels that ship inside npm packages (nobody here made
 # them) into a folder, unwrapping the UMD-wrapped ones: nsfwjs's MobileNetV2 and InceptionV3 (uint8
 # quantized Keras conversions) and UpscalerJS's ESRGAN-slim x4 (fully convolutional, [null, null, 3]).
+# forgetless's loaders read nsfwjs's wrapped folders as they are (pkg/nsfwjs-4.4.0/package/dist/models/<name>/,
+# parsed, not run); the copies unwrapped here by running the scripts with Node's require are the
+# independent reference they are compared with.
 #   bash scripts/fetch-real-models.sh /tmp/real-models
 # then, after `npx turbo run build`, for each model.json:
 #   node scripts/try-real-models.mjs /tmp/real-models/mobilenet_v2/model.json wasm

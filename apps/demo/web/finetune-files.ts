@@ -5,6 +5,7 @@
  * `<root>/<class>/<image>` or `<root>/train/<class>/…` + `<root>/test/<class>/…`.
  */
 import { isImageFile, planImages } from '@forgetless/datasets';
+import { WRAPPED_MODEL_NAMES, isScriptText, modelJsonFromScript, shardBytesFromScript, wrappedShardNames } from '@forgetless/core/wrapped';
 import type { PathBlob } from './protocol.js';
 
 /** The files of an `<input type="file">`: a folder input's paths are `webkitRelativePath` ('old/t-shirt/1.png'). */
@@ -48,35 +49,67 @@ export interface ModelFiles {
 
 const baseName = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 
-/** Finds model.json (or the one .json) and its .bin shards among `files`; throws a message for the field. */
-export async function modelFiles(files: readonly PathBlob[]): Promise<ModelFiles> {
-  const jsons = files.filter((f) => f.path.toLowerCase().endsWith('.json'));
+const lower = (p: string) => baseName(p).toLowerCase();
+
+/**
+ * The model file among `files`: model.json (or the one .json besides metadata.json), else a model
+ * shipped as a script (`model.min.js` or `model.js`, as nsfwjs ships them; read without running it).
+ */
+function pickModelFile(files: readonly PathBlob[]): PathBlob {
+  const jsons = files.filter((f) => lower(f.path).endsWith('.json'));
   const json =
     jsons.find((f) => baseName(f.path) === 'model.json') ??
     (jsons.length === 1 ? jsons[0] : jsons.filter((f) => baseName(f.path) !== 'metadata.json').length === 1 ? jsons.find((f) => baseName(f.path) !== 'metadata.json') : undefined);
-  if (!json) {
-    throw new Error(
-      jsons.length
-        ? `several .json files (${jsons.map((f) => baseName(f.path)).join(', ')}) and none is model.json`
-        : 'no model.json among the files: pick model.json and its .bin shards together',
-    );
-  }
-  const text = await json.blob.text();
+  if (json && baseName(json.path) !== 'metadata.json') return json;
+  const script = WRAPPED_MODEL_NAMES.map((n) => files.find((f) => lower(f.path) === n)).find((f) => f !== undefined);
+  if (script) return script;
+  if (json) return json;
+  throw new Error(
+    jsons.length
+      ? `several .json files (${jsons.map((f) => baseName(f.path)).join(', ')}) and none is model.json`
+      : 'no model.json (or model.min.js) among the files: pick model.json and its .bin shards together',
+  );
+}
+
+/**
+ * Finds model.json (or the one .json, or a model.min.js / model.js script) and its shards among
+ * `files`: `.bin` files named as the manifest's paths, or, as nsfwjs ships them, scripts named
+ * `<path>.min.js` / `<path>.js` exporting the shard as base64 (decoded here, nothing run). Throws a
+ * message for the field.
+ */
+export async function modelFiles(files: readonly PathBlob[]): Promise<ModelFiles> {
+  const picked = pickModelFile(files);
+  const name = baseName(picked.path);
+  const text = await picked.blob.text();
   let manifest: unknown;
-  try {
-    manifest = (JSON.parse(text) as { weightsManifest?: unknown }).weightsManifest;
-  } catch (e) {
-    throw new Error(`${baseName(json.path)} is not JSON (${(e as Error).message})`);
+  if (isScriptText(text)) manifest = modelJsonFromScript(text, name).weightsManifest;
+  else {
+    try {
+      manifest = (JSON.parse(text) as { weightsManifest?: unknown }).weightsManifest;
+    } catch (e) {
+      throw new Error(`${name} is not JSON (${(e as Error).message})`);
+    }
   }
-  if (!Array.isArray(manifest)) throw new Error(`${baseName(json.path)} has no weightsManifest: is it a TensorFlow.js LayersModel (tensorflowjs_converter, model.save)?`);
+  if (!Array.isArray(manifest)) throw new Error(`${name} has no weightsManifest: is it a TensorFlow.js LayersModel (tensorflowjs_converter, model.save)?`);
   const wanted = manifest.flatMap((g) =>
     Array.isArray((g as { paths?: unknown }).paths) ? ((g as { paths: unknown[] }).paths.filter((p) => typeof p === 'string') as string[]) : [],
   );
-  const bins = new Map(files.filter((f) => f.path.toLowerCase().endsWith('.bin')).map((f) => [baseName(f.path), f.blob]));
-  const missing = wanted.filter((p) => !bins.has(baseName(p)));
-  const shards = wanted.filter((p) => bins.has(baseName(p))).map((p) => ({ path: baseName(p), file: bins.get(baseName(p)) as Blob }));
+  const byName = new Map(files.map((f) => [baseName(f.path), f]));
+  const shards: ModelFiles['shards'] = [];
+  const missing: string[] = [];
+  for (const p of wanted) {
+    const plain = byName.get(baseName(p));
+    const wrapped = plain
+      ? undefined
+      : wrappedShardNames(baseName(p))
+          .map((n) => byName.get(n))
+          .find((f) => f !== undefined);
+    if (plain) shards.push({ path: baseName(p), file: plain.blob });
+    else if (wrapped) shards.push({ path: baseName(p), file: new Blob([shardBytesFromScript(await wrapped.blob.text(), baseName(wrapped.path))]) });
+    else missing.push(p);
+  }
   const labels = await labelsFile(files);
-  return { name: baseName(json.path), json: text, shards, missing, ...(labels ? { labels } : {}) };
+  return { name, json: text, shards, missing, ...(labels ? { labels } : {}) };
 }
 
 /**

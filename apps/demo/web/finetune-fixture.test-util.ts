@@ -5,7 +5,7 @@
  * (grey copied to RGB), only fewer: old = classes 0–4 as `<root>/<class>/<image>` (the page splits
  * them), new = classes 5–9 as `<root>/train/<class>/…` + `<root>/test/<class>/…`.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadEmbedded } from '@forgetless/datasets/node';
@@ -19,6 +19,8 @@ export interface Fixture {
   model: string[];
   /** The same and labels.txt naming the 5 outputs. */
   modelWithLabels: string[];
+  /** The same model as nsfwjs ships its models (model.min.js + group1-shard1of1.min.js: UMD scripts exporting the model.json object and the shard as base64), and labels.txt. */
+  wrappedWithLabels: string[];
   old: string;
   /** Every old image file. */
   oldFiles: string[];
@@ -82,8 +84,20 @@ export async function writeFixture(dir: string, counts = { old: 20, newTrain: 20
   const labels = join(dir, 'labels.txt');
   await writeFile(labels, `${CLASS_NAMES.slice(0, 5).join('\n')}\n`);
   const model = [join(EXAMPLE_MODEL_DIR, 'model.json'), join(EXAMPLE_MODEL_DIR, 'group1-shard1of1.bin')];
-  return { model, modelWithLabels: [...model, labels], old, oldFiles, new: neu, oldSeven, newTest };
+  const wrapped = join(dir, 'wrapped');
+  await mkdir(wrapped, { recursive: true });
+  const json = JSON.parse(await readFile(model[0] as string, 'utf8')) as { weightsManifest: { paths: string[] }[] };
+  for (const g of json.weightsManifest) g.paths = g.paths.map((p) => p.replace(/\.bin$/, ''));
+  await writeFile(join(wrapped, 'model.min.js'), umd('model', JSON.stringify(json)));
+  const shard = (await readFile(model[1] as string)).toString('base64');
+  await writeFile(join(wrapped, 'group1-shard1of1.min.js'), umd('group1_shard1of1', JSON.stringify(shard)));
+  const wrappedWithLabels = [join(wrapped, 'model.min.js'), join(wrapped, 'group1-shard1of1.min.js'), labels];
+  return { model, modelWithLabels: [...model, labels], wrappedWithLabels, old, oldFiles, new: neu, oldSeven, newTest };
 }
+
+/** A UMD script (the shape of nsfwjs's model files) whose module sets `exports` to `value` (JavaScript source). */
+const umd = (global: string, value: string) =>
+  `!function(e){"object"==typeof exports&&"undefined"!=typeof module?module.exports=e():("undefined"!=typeof window?window:self).${global}=e()}(function(){var m={exports:{}};(function(e,a){a.exports=${value}})(0,m);return m.exports});`;
 
 /** A PNG as the model's input: RGB, x/255 (the page's 'unit' preprocessing). */
 export async function pngInput(file: string): Promise<Float32Array> {

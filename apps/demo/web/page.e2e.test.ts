@@ -433,11 +433,12 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     await page.close();
   });
 
-  it('shows a run that diverges (EWC at λ 1e40) as diverged, with no accuracy and no model to download', async () => {
+  it('shows a run that diverges (EWC at λ 1e40) as diverged, with no accuracy and no model to download (the model picked as nsfwjs ships its models: UMD scripts)', async () => {
     const page = await newPage();
     const errors = collectErrors(page);
     await page.goto(url);
-    await pickFinetuneFiles(page, fixture.modelWithLabels, fixture.old, fixture.new);
+    await pickFinetuneFiles(page, fixture.wrappedWithLabels, fixture.old, fixture.new);
+    expect(await page.textContent('#ft-model-info')).toMatch(/^model\.min\.js: input 28×28×3, 5 outputs/);
     await page.selectOption('#ft-method', 'ewc-fis');
     await page.fill('#ft-lambda', '1e40');
     await page.click('#ft-run');
@@ -450,6 +451,9 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     expect(await ewc.getAttribute('data-diverged')).toBe('true');
     expect(await ewc.getAttribute('title')).toMatch(/diverged/);
     expect(await ewc.locator('td').allTextContents()).toEqual(['ewc-fis', '1e+40', 'diverged', '—', '—', '—', expect.stringMatching(/ s$/)]);
+    // the shard decoded from its script: the pretrained model knows its old classes (chance is 0.2)
+    const pretrainedOld = Number(await page.locator('#ft-results tbody tr[data-run="pretrained"] td[data-value]').first().getAttribute('data-value'));
+    expect(pretrainedOld).toBeGreaterThan(0.5);
     expect(await ewc.locator('td[data-value]').count()).toBe(0);
     expect(await page.locator('#ft-results tbody tr[data-run="plain"] td[data-value]').count()).toBe(4);
     expect(await page.isDisabled('#ft-download')).toBe(true);

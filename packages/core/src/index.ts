@@ -171,6 +171,7 @@ export {
   parseModelJson,
 } from './keras/load.js';
 export { checkShardPath, shardUrl } from './keras/paths.js';
+export { WRAPPED_MODEL_NAMES, isScriptText, modelJsonFromScript, shardBytesFromScript, wrappedShardNames } from './keras/wrapped.js';
 export { type HeadChange, type HeadMode, type ResizeHeadOptions, classifierHead, kerasLayerConfig, resizeHead } from './keras/head.js';
 export { type SaveOptions, type SavedLayersModel, type SavedWeightReport, layersModelArtifacts, toModelArtifacts } from './keras/save.js';
 export { type EncodedWeight, type StoredDtype, type WeightReport, encodeWeight, storedDtype } from './keras/quantize.js';

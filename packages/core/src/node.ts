@@ -8,6 +8,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 import type * as tf from '@tensorflow/tfjs-core';
 import { type LoadLayersModelOptions, type LoadedLayersModel, type ShardReadOptions, type ShardReader, loadLayersModelFromJson, parseModelJson } from './keras/load.js';
 import { checkShardPath } from './keras/paths.js';
+import { WRAPPED_MODEL_NAMES, shardBytesFromScript, wrappedShardNames } from './keras/wrapped.js';
 import { type SaveOptions, type SavedWeightReport, layersModelArtifacts } from './keras/save.js';
 import type { ParamMap } from './params.js';
 import { decodeParamMap, encodeParamMap } from './weights-format.js';
@@ -66,7 +67,7 @@ export async function loadParamMap(path: string, expected?: ParamMap): Promise<P
 
 const errCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
-/** `path` itself if it is a file, else `path/model.json`. */
+/** `path` itself if it is a file, else `path/model.json` (or, without it, the folder's `model.min.js` or `model.js`). */
 async function manifestPath(path: string): Promise<string> {
   const abs = resolve(path);
   let s: Stats;
@@ -75,8 +76,21 @@ async function manifestPath(path: string): Promise<string> {
   } catch (e) {
     throw new Error(`${abs}: cannot read the model (${errCode(e)})`);
   }
-  return s.isDirectory() ? join(abs, 'model.json') : abs;
+  if (!s.isDirectory()) return abs;
+  const json = join(abs, 'model.json');
+  if (await exists(json)) return json;
+  for (const name of WRAPPED_MODEL_NAMES) if (await exists(join(abs, name))) return join(abs, name);
+  return json;
 }
+
+const exists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
+
+/** The largest weight shard wrapped in a script that is read (its text is held whole while it is parsed). */
+const MAX_WRAPPED_SHARD_BYTES = 2 ** 30;
 
 /**
  * Reads shards beside `source`, refusing any path (symlinks included) that leaves its folder. Its
@@ -89,18 +103,33 @@ export function fileShardReader(source: string): ShardReader {
     const r = relative(base, f);
     return r !== '' && !r.startsWith('..') && !isAbsolute(r);
   };
-  const locate = async (p: string): Promise<string> => {
+  /**
+   * The shard's file: `p` itself, or, when there is no such file, `p.min.js` / `p.js` (a shard wrapped
+   * in a script, as nsfwjs ships them; `wrapped`).
+   */
+  const locate = async (p: string): Promise<{ real: string; wrapped: boolean }> => {
     checkShardPath(p, source);
     const file = resolve(dir, p);
     if (!inside(dir, file)) throw new Error(`${source}: weight-shard path '${p}' leaves the model's folder`);
-    let real: string;
+    let real: string | undefined;
+    let wrapped = false;
     try {
       real = await realpath(file);
     } catch (e) {
-      throw new Error(`${source}: weight shard '${p}' cannot be read (${errCode(e)}: ${file})`);
+      for (const alt of wrappedShardNames(p)) {
+        real = await realpath(resolve(dir, alt)).catch(() => undefined);
+        if (real !== undefined) {
+          wrapped = true;
+          break;
+        }
+      }
+      if (real === undefined) {
+        const tried = wrappedShardNames(basename(file)).join(', ');
+        throw new Error(`${source}: weight shard '${p}' cannot be read (${errCode(e)}: ${file}; nor is it wrapped as ${tried})`);
+      }
     }
     if (!inside(await realpath(dir), real)) throw new Error(`${source}: weight shard '${p}' is a link to ${real}, outside the model's folder`);
-    return real;
+    return { real, wrapped };
   };
   const sizeOf = async (p: string, real: string): Promise<number> => {
     try {
@@ -109,9 +138,37 @@ export function fileShardReader(source: string): ShardReader {
       throw new Error(`${source}: weight shard '${p}' cannot be read (${errCode(e)}: ${real})`);
     }
   };
-  const size = async (p: string): Promise<number> => sizeOf(p, await locate(p));
+  /** Wrapped shards decoded for `size` (their byte count is known only once decoded), kept for `read`. */
+  const decoded = new Map<string, Uint8Array>();
+  const unwrap = async (p: string, real: string): Promise<Uint8Array> => {
+    const have = decoded.get(p);
+    if (have) return have;
+    const bytes = await sizeOf(p, real);
+    if (bytes > MAX_WRAPPED_SHARD_BYTES)
+      throw new Error(`${source}: weight shard '${p}' is wrapped in a script of ${bytes} bytes (${real}); wrapped shards are read up to ${MAX_WRAPPED_SHARD_BYTES} bytes`);
+    let text: string;
+    try {
+      text = await readFile(real, 'utf8');
+    } catch (e) {
+      throw new Error(`${source}: weight shard '${p}' cannot be read (${errCode(e)}: ${real})`);
+    }
+    const data = shardBytesFromScript(text, real);
+    decoded.set(p, data);
+    return data;
+  };
+  const size = async (p: string): Promise<number> => {
+    const { real, wrapped } = await locate(p);
+    return wrapped ? (await unwrap(p, real)).byteLength : sizeOf(p, real);
+  };
   const read = async (p: string, options: ShardReadOptions = {}): Promise<Uint8Array> => {
-    const real = await locate(p);
+    const { real, wrapped } = await locate(p);
+    if (wrapped) {
+      const data = await unwrap(p, real);
+      decoded.delete(p);
+      if (options.maxBytes !== undefined && data.byteLength > options.maxBytes)
+        throw new Error(`${source}: weight shard '${p}' holds ${data.byteLength} bytes, more than the ${options.maxBytes} bytes the manifest leaves for it`);
+      return data;
+    }
     if (options.maxBytes !== undefined) {
       const bytes = await sizeOf(p, real);
       if (bytes > options.maxBytes) throw new Error(`${source}: weight shard '${p}' holds ${bytes} bytes, more than the ${options.maxBytes} bytes the manifest leaves for it`);

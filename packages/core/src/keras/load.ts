@@ -21,6 +21,7 @@ import { readResponseBody } from '../fetch-body.js';
 import { withShapeOnlyVariables } from '../init.js';
 import { type ImportOptions, type LayerBinding, importKerasTopology } from './import.js';
 import { checkShardPath, shardUrl } from './paths.js';
+import { isScriptText, modelJsonFromScript, shardBytesFromScript, wrappedShardNames } from './wrapped.js';
 
 export interface WeightEntry {
   /** The manifest's entry as written (name, shape, dtype, quantization). */
@@ -96,12 +97,17 @@ function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-/** JSON.parse with an error naming the file. */
+/**
+ * JSON.parse with an error naming the file. A model.json shipped as a script (a UMD / CommonJS / ES
+ * module file exporting the object, as nsfwjs's `model.min.js`) is read too, without running it
+ * (`modelJsonFromScript`).
+ */
 export function parseModelJson(text: string, source: string): Record<string, unknown> {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
+    if (isScriptText(text)) return modelJsonFromScript(text, source);
     throw new Error(`${source}: malformed JSON (${(e as Error).message})`);
   }
   if (!isObject(json)) throw new Error(`${source}: not a model.json (the JSON is not an object)`);
@@ -318,14 +324,49 @@ export async function loadLayersModelFromUrl(url: string | URL, options: UrlLoad
     if (!r.ok) throw new Error(`${source}: cannot fetch ${what} ${u.href} (HTTP ${r.status})`);
     return r;
   };
-  const json = parseModelJson(await (await get(modelUrl, 'the model.json')).text(), source);
-  const readShard: ShardReader = async (p, limit = {}) => {
-    const r = await get(shardUrl(modelUrl, p, source), `weight shard '${p}' at`);
-    return readResponseBody(r, limit.maxBytes, {
-      declared: (n) => new Error(`${source}: weight shard '${p}' has Content-Length ${n} bytes, more than the ${limit.maxBytes} bytes the manifest leaves for it`),
-      runsPast: () => new Error(`${source}: weight shard '${p}' runs past the ${limit.maxBytes} bytes the manifest leaves for it; stopped reading`),
+  const text = await (await get(modelUrl, 'the model.json')).text();
+  const json = parseModelJson(text, source);
+  const wrappedModel = isScriptText(text);
+  const shardBody = (r: Response, p: string, maxBytes: number | undefined) =>
+    readResponseBody(r, maxBytes, {
+      declared: (n) => new Error(`${source}: weight shard '${p}' has Content-Length ${n} bytes, more than the ${maxBytes} bytes the manifest leaves for it`),
+      runsPast: () => new Error(`${source}: weight shard '${p}' runs past the ${maxBytes} bytes the manifest leaves for it; stopped reading`),
       failed: (e) => new Error(`${source}: cannot read weight shard '${p}' (${(e as Error).message})`),
     });
+  const readShard: ShardReader = async (p, limit = {}) => {
+    const url = shardUrl(modelUrl, p, source);
+    if (wrappedModel) {
+      // a model shipped as a script (nsfwjs's model.min.js): its shards may be scripts too, `<p>.min.js` / `<p>.js`
+      let r: Response | undefined;
+      try {
+        r = await f(url.href, requestInit);
+      } catch (e) {
+        throw new Error(`${source}: cannot fetch weight shard '${p}' at ${url.href} (${(e as Error).message})`);
+      }
+      if (r.status === 404) {
+        for (const alt of wrappedShardNames(p)) {
+          const altUrl = shardUrl(modelUrl, alt, source);
+          const ra = await f(altUrl.href, requestInit).catch(() => undefined);
+          if (!ra?.ok) continue;
+          // base64 in a script: 4/3 of the bytes, plus the wrapper
+          const cap = limit.maxBytes === undefined ? undefined : Math.ceil((limit.maxBytes * 4) / 3) + 65536;
+          const body = await readResponseBody(ra, cap, {
+            declared: (n) =>
+              new Error(
+                `${source}: weight shard '${p}' (${altUrl.href}) has Content-Length ${n} bytes, more than a script of the ${limit.maxBytes} bytes the manifest leaves for it`,
+              ),
+            runsPast: () =>
+              new Error(`${source}: weight shard '${p}' (${altUrl.href}) runs past a script of the ${limit.maxBytes} bytes the manifest leaves for it; stopped reading`),
+            failed: (e) => new Error(`${source}: cannot read weight shard '${p}' at ${altUrl.href} (${(e as Error).message})`),
+          });
+          return shardBytesFromScript(new TextDecoder().decode(body), altUrl.href);
+        }
+        throw new Error(`${source}: cannot fetch weight shard '${p}' at ${url.href} (HTTP 404; nor ${wrappedShardNames(p).join(', ')} beside it)`);
+      }
+      if (!r.ok) throw new Error(`${source}: cannot fetch weight shard '${p}' at ${url.href} (HTTP ${r.status})`);
+      return shardBody(r, p, limit.maxBytes);
+    }
+    return shardBody(await get(url, `weight shard '${p}' at`), p, limit.maxBytes);
   };
   return loadLayersModelFromJson(json, readShard, source, loadOptions);
 }
