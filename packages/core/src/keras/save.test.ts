@@ -5,7 +5,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Rng } from '../rng.js';
 import type { LoadedLayersModel, WeightEntry } from './load.js';
-import { quantizeAffine } from './quantize.js';
+import { artifactsOf } from './artifacts.test-helpers.js';
 import { layersModelArtifacts, toModelArtifacts } from './save.js';
 
 let tensors = 0;
@@ -171,28 +171,6 @@ describe('layersModelArtifacts on stored weights of every dtype', () => {
     loaded.dispose();
   });
 });
-
-/** Saves a tfjs-layers model to memory artifacts, optionally quantizing every float weight as tensorflowjs_converter would. */
-export async function artifactsOf(model: tfl.LayersModel, quantize?: 'uint8' | 'uint16'): Promise<tf.io.ModelArtifacts> {
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  const a = artifacts as tf.io.ModelArtifacts;
-  if (!quantize) return a;
-  const values = read(new Uint8Array(a.weightData as ArrayBuffer), a.weightSpecs ?? []);
-  const specs: tf.io.WeightsManifestEntry[] = [];
-  const parts: number[] = [];
-  for (const s of a.weightSpecs ?? []) {
-    const q = quantizeAffine(values[s.name] as Float32Array, quantize);
-    specs.push({ ...s, quantization: { dtype: quantize, scale: q.scale, min: q.min } });
-    parts.push(...q.data);
-  }
-  return { ...a, weightSpecs: specs, weightData: new Uint8Array(parts).buffer };
-}
 
 /** A small convnet with seeded weights (variances positive). */
 export function convnet(): tfl.Sequential {

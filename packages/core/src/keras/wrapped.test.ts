@@ -10,7 +10,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { layersModelFiles, loadLayersModel } from '../node.js';
 import { loadLayersModelFromUrl, parseModelJson } from './load.js';
-import { quantizeAffine } from './quantize.js';
+import { artifactsOf } from './artifacts.test-helpers.js';
 import { isScriptText, modelJsonFromScript, shardBytesFromScript } from './wrapped.js';
 
 let root: string;
@@ -82,23 +82,11 @@ interface Written {
 
 /** The model's model.json object (uint8-quantized, as tensorflowjs_converter --quantize_uint8 writes) and its data in two shards. */
 async function quantizedArtifacts(model: tfl.LayersModel): Promise<Written> {
-  let a: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (x) => {
-      a = x;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  const art = a as tf.io.ModelArtifacts;
-  const specs0 = art.weightSpecs ?? [];
-  const ts = tf.io.decodeWeights(new Uint8Array(art.weightData as ArrayBuffer).slice().buffer, specs0);
-  const qs = specs0.map((s) => quantizeAffine((ts[s.name] as tf.Tensor).dataSync(), 'uint8'));
-  tf.dispose(Object.values(ts));
-  const specs = specs0.map((s, i) => ({ ...s, quantization: { dtype: 'uint8', scale: qs[i]?.scale, min: qs[i]?.min } }));
-  const data = new Uint8Array(qs.flatMap((q) => Array.from(q.data)));
+  const art = await artifactsOf(model, 'uint8');
+  const data = new Uint8Array(art.weightData as ArrayBuffer);
   const cut = Math.floor(data.length / 2);
   return {
-    json: { modelTopology: art.modelTopology, weightsManifest: [{ paths: ['group1-shard1of2', 'group1-shard2of2'], weights: specs }] },
+    json: { modelTopology: art.modelTopology, weightsManifest: [{ paths: ['group1-shard1of2', 'group1-shard2of2'], weights: art.weightSpecs ?? [] }] },
     shards: [data.slice(0, cut), data.slice(cut)],
   };
 }
