@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { prepareDepthwiseSimd } from './ops/depthwise-simd.js';
 import { ensureOwnGradients } from './ops/own-gradients.js';
+import { guardWasmMalloc } from './ops/wasm-memory.js';
 import { wasmThreadsCount, withNodeWasmThreads } from './wasm-threads.js';
 
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu' | 'tensorflow' | 'tensorflow-gpu';
@@ -216,6 +217,8 @@ async function activate(name: string, tfjsName: string): Promise<string> {
   }
   await tf.ready();
   if (tf.getBackend() === 'wasm') {
+    // an allocation past the heap's 4 GB throws, instead of tfjs writing through a null pointer
+    guardWasmMalloc(tf.backend());
     // forgetless's wasm kernels, and its gradients back where a later import (tfjs-layers, @tensorflow/tfjs) registered
     // tfjs's own again: stock tfjs-layers `fit` reaches them too
     ensureOwnGradients();

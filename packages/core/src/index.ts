@@ -5,6 +5,7 @@
 import './gradients.js';
 
 export { type BackendName, type UseBackendOptions, probeBackends, useBackend } from './backend.js';
+export { WASM_HEAP_MAX_BYTES, WasmOutOfMemoryError } from './ops/wasm-memory.js';
 export { type ArraySourceOptions, type Batch, type BatchOptions, type ConcatPart, type DataSource, type Task, ArraySource, arraySource, concatSources } from './data.js';
 export { type BodyErrors, readResponseBody } from './fetch-body.js';
 export { type InitializerName, initialize, toVariable, withShapeOnlyVariables } from './init.js';

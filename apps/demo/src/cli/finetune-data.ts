@@ -11,7 +11,7 @@
  * preprocessing. Bad images are reported by name and skipped, or refused with --bad-images refuse.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { ArraySource } from '@forgetless/core';
 import { type ImagePreprocessing, type ImageSet, imageSetSource, parsePreprocessing, splitIndices } from '@forgetless/datasets';
 import { loadImageArrays, loadImageFolder } from '@forgetless/datasets/node';
@@ -70,7 +70,7 @@ export async function readClassNames(path: string, flag = '--classes'): Promise<
  * Teachable Machine exports), else `labels.txt` or `classes.txt` (one per line).
  */
 export async function modelLabels(modelJson: string): Promise<string[] | undefined> {
-  const dir = modelJson.endsWith('.json') ? join(modelJson, '..') : modelJson;
+  const dir = (await isDir(modelJson)) ? modelJson : dirname(modelJson);
   const meta = join(dir, 'metadata.json');
   if (await isFile(meta)) {
     try {

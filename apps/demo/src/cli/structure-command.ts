@@ -14,7 +14,7 @@ import { saveLayersModel } from '@forgetless/pruning/node';
 import { usage } from './errors.js';
 import { number } from './options.js';
 import { claimOutputFolder } from './output-folder.js';
-import { type PruneFlags, backend, loadData, loadModel, pruneImportance } from './tools.js';
+import { type PruneFlags, backend, importanceBatch, loadData, loadModel, pruneImportance } from './tools.js';
 
 function target(flags: PruneFlags): StructureTarget | undefined {
   const given = (
@@ -106,7 +106,7 @@ export async function pruneChannelsCommand(flags: PruneFlags): Promise<void> {
       imported = chosen.imported;
       const importance = chosen.importance;
       const needsData = (typeof importance === 'string' && importance !== 'magnitude') || tune !== undefined;
-      const data = flags.data !== undefined || needsData ? await loadData(flags.data, loaded.model) : undefined;
+      const data = flags.data !== undefined || needsData ? await loadData(flags.data, loaded.model, flags.model, flags) : undefined;
       const accuracy = async (l: LoadedLayersModel) => (data ? (await evaluate(l.model, data.test)).accuracy : undefined);
       const result = await pruneLayersModelStructure(loaded, {
         importance,
@@ -114,7 +114,7 @@ export async function pruneChannelsCommand(flags: PruneFlags): Promise<void> {
         scope: flags.scope,
         ...(flags.reduce ? { reduce: flags.reduce } : {}),
         minWidth,
-        ...(data ? { calibration: data.train, importanceOptions: { limit: samples, batchSize: 100 } } : {}),
+        ...(data ? { calibration: data.train, importanceOptions: { limit: samples, batchSize: importanceBatch(loaded.model) } } : {}),
       });
       const small = result.model;
       try {

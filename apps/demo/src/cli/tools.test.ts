@@ -1,17 +1,19 @@
 // `forgetless importances | prune | correlate` on a small model.json made here: a Keras Sequential
 // (Dense 784→32 relu, Dense 32→10 softmax) as tfjs-layers writes it, trained for one epoch on the
 // embedded Fashion-MNIST subset by loading it and saving it back with @forgetless/pruning.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { type ParamMap, Rng, evaluate, trainContinual } from '@forgetless/core';
+import { ArraySource, type ParamMap, Rng, disposeParams, evaluate, trainContinual } from '@forgetless/core';
 import { taskSequence } from '@forgetless/datasets';
 import { embeddedDataDir, loadEmbedded } from '@forgetless/datasets/node';
-import { correlate, taylor } from '@forgetless/importances';
+import { computeImportance, correlate, taylor } from '@forgetless/importances';
 import { loadImportances } from '@forgetless/importances/node';
 import { pruneLayersModelStructure } from '@forgetless/pruning';
 import { loadLayersModel, saveLayersModel } from '@forgetless/pruning/node';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from './program.js';
 
@@ -191,6 +193,75 @@ describe('forgetless correlate', () => {
     expect(written.layers.map((l) => l.layer)).toEqual(['dense_Dense1', 'dense_Dense2']);
     written.layers.forEach((l, i) => expect(l.r).toBeCloseTo(direct[i]?.r as number, 10));
     for (const m of [a, b]) for (const t of Object.values(m.importances as ParamMap)) t.dispose();
+  });
+});
+
+describe('importances and prune on a folder of images (a pretrained RGB model, as forgetless finetune reads its old data)', () => {
+  const example = fileURLToPath(new URL('../../examples/fashion-0-4/', import.meta.url));
+  const labels = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat']; // the example's metadata.json
+  /** PNGs of Fashion-MNIST classes 0–4 (grey copied to RGB) under <root>/<split>/<class name>/, and the same images as [N, 28, 28, 3] bytes with the model's labels. */
+  async function writeImages(root: string, split: 'train' | 'test', perClass: number): Promise<{ x: Uint8Array; y: Int32Array }> {
+    const data = (await loadEmbedded())[split];
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (const [cls, name] of labels.entries()) {
+      await mkdir(join(root, split, name), { recursive: true });
+      let n = 0;
+      for (let i = 0; i < data.labels.length && n < perClass; i++) {
+        if (data.labels[i] !== cls) continue;
+        const rgb = new Uint8Array(28 * 28 * 3);
+        for (let p = 0; p < 28 * 28; p++) rgb[3 * p] = rgb[3 * p + 1] = rgb[3 * p + 2] = data.images[i * 784 + p] as number;
+        await sharp(rgb, { raw: { width: 28, height: 28, channels: 3 } })
+          .png()
+          .toFile(join(root, split, name, `${i}.png`));
+        xs.push(...rgb);
+        ys.push(cls);
+        n++;
+      }
+    }
+    return { x: Uint8Array.from(xs), y: Int32Array.from(ys) };
+  }
+
+  it("FIS on PNG class folders equals the library's on the same images; the folders are matched to the outputs by the model's metadata.json; prune reports the accuracy on test/", async () => {
+    const root = join(dir, 'images');
+    const train = await writeImages(root, 'train', 6);
+    const testSet = await writeImages(root, 'test', 4);
+    const { out } = await cli(['importances', '--model', example, '--data', root, '--method', 'fis', '--samples', '1000', '--out', join(dir, 'img-imp'), '--backend', 'cpu']);
+    expect(out).toMatch(/fisher importances of model\.json/);
+    const got = await loadImportances(join(dir, 'img-imp', 'importances-fisher.json'));
+    expect(got.metadata).toMatchObject({ method: 'fisher', samples: 30 });
+    const loaded = await loadLayersModel(example);
+    const source = new ArraySource({ x: train.x, y: train.y, exampleShape: [28, 28, 3], numClasses: 5 });
+    const want = await computeImportance('fisher', loaded.model, source, { limit: 1000, batchSize: 100 });
+    let worst = 0;
+    for (const [k, t] of Object.entries(want)) {
+      const a = (got.importances[k] as tf.Tensor).dataSync();
+      const b = t.dataSync();
+      const scale = Math.max(...Array.from(b, Math.abs));
+      for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs((a[i] as number) - (b[i] as number)) / scale);
+    }
+    expect(worst).toBeLessThan(1e-5);
+    // a wrong class order gives other per-example gradients: folder order instead of the labels moves FIS far beyond that
+    const shuffled = new ArraySource({ x: train.x, y: train.y.map((c) => (c + 1) % 5), exampleShape: [28, 28, 3], numClasses: 5 });
+    const wrong = await computeImportance('fisher', loaded.model, shuffled, { limit: 1000, batchSize: 100 });
+    const moved = Math.max(
+      ...Object.entries(want).map(([k, t]) => {
+        const a = (wrong[k] as tf.Tensor).dataSync();
+        const b = t.dataSync();
+        const scale = Math.max(...Array.from(b, Math.abs));
+        return Math.max(...Array.from(b, (v, i) => Math.abs(v - (a[i] as number)) / scale));
+      }),
+    );
+    expect(moved).toBeGreaterThan(1e-2);
+    for (const m of [got.importances, want, wrong]) disposeParams(m);
+
+    const pruned = await cli(['prune', '--model', example, '--data', root, '--importance', 'fis', '--sparsity', '0.3', '--out', join(dir, 'img-pruned'), '--backend', 'cpu']);
+    const accuracy = Number(/test accuracy ([0-9.]+) →/.exec(pruned.out)?.[1]);
+    // the example knows its classes (0.814 on 1000 test images); chance is 0.2
+    expect(accuracy).toBeGreaterThan(0.5);
+    const test = new ArraySource({ x: testSet.x, y: testSet.y, exampleShape: [28, 28, 3], numClasses: 5 });
+    expect(accuracy).toBeCloseTo((await evaluate(loaded.model, test)).accuracy, 4);
+    loaded.dispose();
   });
 });
 

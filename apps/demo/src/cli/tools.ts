@@ -1,11 +1,13 @@
 /**
  * Tools for pretrained models: `forgetless importances` (an importance map of a model.json on
- * MNIST-format data), `forgetless prune` (importance-ranked pruning, saved back as a model.json
+ * MNIST-format data or a folder of images), `forgetless prune` (importance-ranked pruning, saved back as a model.json
  * stock TensorFlow.js loads) and `forgetless correlate` (two importance maps compared per layer).
  * Their options are in tool-commands.ts. The output folder is claimed (created, write-probed,
  * locked) before the model is read.
  */
+import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type ArraySource,
@@ -19,7 +21,8 @@ import {
   useBackend,
 } from '@forgetless/core';
 import { writeFileAtomic } from '@forgetless/core/node';
-import { taskSequence } from '@forgetless/datasets';
+import { type ImagePreprocessing, taskSequence } from '@forgetless/datasets';
+import { findMnistFormatFiles } from '@forgetless/datasets/node';
 import { type ImportanceMethod, IMPORTANCE_METHODS, computeImportance, correlate, siTracker } from '@forgetless/importances';
 import { loadImportances, saveImportances } from '@forgetless/importances/node';
 import { type GroupReduce, prune } from '@forgetless/pruning';
@@ -27,8 +30,10 @@ import { loadLayersModel, saveLayersModel } from '@forgetless/pruning/node';
 import { formatSparsityReport } from '@forgetless/pruning';
 import { IMPORTANCE_NAMES } from '@forgetless/experiments';
 import { limitSource } from '@forgetless/experiments';
+import { type ClassPlan, planClasses } from '../finetune/classes.js';
 import { loadDataArgument } from './data.js';
 import { UserError, usage } from './errors.js';
+import { type LoadedPart, loadPart, modelLabels, parsePreprocessing, partSources, readClassNames } from './finetune-data.js';
 import { number } from './options.js';
 import { checkOutputFile, claimOutputFolder } from './output-folder.js';
 
@@ -48,17 +53,40 @@ export async function loadModel(path: string | undefined): Promise<LoadedLayersM
   }
 }
 
-/** The training and test images of `--data` (embedded, a dataset name or a folder), unpermuted, as sources for `model`. */
-export async function loadData(dir: string | undefined, model: Model): Promise<{ train: ArraySource; test: ArraySource; name: string }> {
-  if (!dir) throw usage('--data: required (embedded, fashion-mnist, mnist, or a folder of MNIST-format files)');
-  const dataset = await loadDataArgument(dir);
-  if (exampleShapeProblem(model.inputShape, [dataset.rows, dataset.cols]) && exampleShapeProblem(model.inputShape, [dataset.rows, dataset.cols, 1])) {
-    throw new UserError(`--data: ${dir} holds ${dataset.rows}×${dataset.cols} grayscale images, but the model takes inputs of shape [${model.inputShape.map((d) => d ?? 'any')}]`);
-  }
+/** How `--data` image folders are read (`importances`, `prune`): as `forgetless finetune` reads its old data. */
+export interface ImageDataFlags {
+  /** The model's input preprocessing (`parsePreprocessing`; default unit, x/255). */
+  preprocess?: string;
+  fit?: 'stretch' | 'center-crop';
+  /** A labels file naming the model's outputs (default: metadata.json / labels.txt beside the model, else the folders in order). */
+  classes?: string;
+}
+
+const isDirectory = async (p: string) => (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
+
+/**
+ * The training and test images of `--data`, as sources for `model`: embedded, a dataset name or a
+ * folder of MNIST-format files (unpermuted), or a folder of images (`<class>/<image>`, `train/` +
+ * `test/`, or x.npy + y.npy) read at the model's input size with its preprocessing, the class folders
+ * matched to its outputs as `forgetless finetune` matches its old data. `modelPath` is where the
+ * model was read (a labels file beside it names the outputs).
+ */
+export async function loadData(
+  dir: string | undefined,
+  model: Model,
+  modelPath?: string,
+  images: ImageDataFlags = {},
+): Promise<{ train: ArraySource; test: ArraySource; name: string }> {
+  if (!dir) throw usage(`--data: required (${DATA_KINDS})`);
   if (model.outputShape.length !== 1) {
     throw new UserError(
       `--data: the model's output has shape [${model.outputShape.map((d) => d ?? 'any')}], not one score per class; data-driven importances need a classifier (magnitude needs no data)`,
     );
+  }
+  if ((await isDirectory(dir)) && 'missing' in (await findMnistFormatFiles(dir))) return loadImageData(dir, model, modelPath, images);
+  const dataset = await loadDataArgument(dir);
+  if (exampleShapeProblem(model.inputShape, [dataset.rows, dataset.cols]) && exampleShapeProblem(model.inputShape, [dataset.rows, dataset.cols, 1])) {
+    throw new UserError(`--data: ${dir} holds ${dataset.rows}×${dataset.cols} grayscale images, but the model takes inputs of shape [${model.inputShape.map((d) => d ?? 'any')}]`);
   }
   if (dataset.numClasses > model.numClasses) {
     throw new UserError(`--data: ${dir} has ${dataset.numClasses} classes, but the model has ${model.numClasses} outputs`);
@@ -66,6 +94,90 @@ export async function loadData(dir: string | undefined, model: Model): Promise<{
   const [task] = taskSequence('permuted', { dataset, numTasks: 1, firstUnpermuted: true, validation: 0 });
   if (!task) throw new UserError(`--data: ${dir} gave no examples`);
   return { train: task.train as ArraySource, test: task.test as ArraySource, name: dataset.name };
+}
+
+const DATA_KINDS = 'embedded, fashion-mnist, mnist, a folder of MNIST-format files, or a folder of images';
+
+/** `--data` as an image folder: decoded with sharp at the model's input size, a bar on a terminal while it reads. */
+async function loadImageData(dir: string, model: Model, modelPath: string | undefined, flags: ImageDataFlags): Promise<{ train: ArraySource; test: ArraySource; name: string }> {
+  const inputShape = model.inputShape;
+  if (inputShape.some((d) => d === null)) {
+    throw new UserError(
+      `--data: ${dir} is a folder of images, but the model's input [${inputShape.map((d) => d ?? 'any').join(', ')}] has free dimensions; images need a fixed height and width`,
+    );
+  }
+  let preprocessing: ImagePreprocessing;
+  try {
+    preprocessing = parsePreprocessing(flags.preprocess ?? 'unit');
+  } catch (e) {
+    throw usage(`--preprocess: ${(e as Error).message}`);
+  }
+  const bar = process.stderr.isTTY
+    ? new cliProgress.SingleBar(
+        { format: '  reading --data |{bar}| {value}/{total} images | ETA {eta_formatted}', hideCursor: true, clearOnComplete: true, stream: process.stderr },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  let started = false;
+  let part: LoadedPart;
+  try {
+    part = await loadPart('--data', dir, {
+      inputShape: inputShape as number[],
+      fit: flags.fit ?? 'stretch',
+      badImages: 'skip',
+      testFraction: 0.2,
+      seed: 0,
+      onProgress: (done, total) => {
+        if (!bar) return;
+        if (!started) bar.start(total, 0);
+        started = true;
+        bar.update(done);
+      },
+    });
+  } finally {
+    if (started) bar?.stop();
+  }
+  for (const s of part.skipped.slice(0, 10)) process.stderr.write(`forgetless: --data: skipped ${s.file}: ${s.reason}\n`);
+  if (part.skipped.length > 10) process.stderr.write(`forgetless: --data: ... ${part.skipped.length - 10} more bad images skipped\n`);
+  const modelClasses = flags.classes ? await readClassNames(flags.classes) : modelPath ? await modelLabels(modelPath) : undefined;
+  let plan: ClassPlan;
+  try {
+    const where = `--data ${dir}`;
+    plan = planClasses({
+      head: 'keep',
+      outputWidth: model.numClasses,
+      oldNames: part.classNames,
+      newNames: part.classNames,
+      ...(modelClasses ? { modelClasses } : {}),
+      oldWhere: where,
+      newWhere: where,
+    });
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  const { train, test } = partSources(part, preprocessing, model.numClasses, plan.oldMap);
+  return { train, test, name: part.description };
+}
+
+/** The most memory an importance batch's activations may take: the wasm heap stops at 4 GB, and the backward pass needs as much again. */
+const IMPORTANCE_BATCH_BYTES = 1.5 * 2 ** 30;
+
+/**
+ * Examples per importance batch: 100, or fewer when the model's layer outputs for one example, twice
+ * over (kept for the backward pass, and its gradients), would not fit 1.5 GB that many times
+ * (a 224×224 MobileNetV2: 82 MB of layer outputs per example, batches of 9). Said on stderr when fewer.
+ */
+export function importanceBatch(model: Model): number {
+  let floats = 0;
+  try {
+    for (const s of Object.values(model.layerShapes())) floats += s.output.reduce((a, b) => a * b, 1);
+  } catch {
+    return 100; // inputs of any size: the examples' own shape decides, and is not known here
+  }
+  const perExample = 2 * 4 * floats;
+  const batch = Math.max(1, Math.min(100, Math.floor(IMPORTANCE_BATCH_BYTES / perExample)));
+  if (batch < 100) process.stderr.write(`forgetless: importances in batches of ${batch} (the model's layer outputs take ${Math.round((4 * floats) / 2 ** 20)} MB per example)\n`);
+  return batch;
 }
 
 export async function backend(name: string | undefined): Promise<void> {
@@ -88,7 +200,7 @@ async function siImportance(model: Model, train: ArraySource, epochs: number, lr
   }
 }
 
-export interface ImportanceFlags {
+export interface ImportanceFlags extends ImageDataFlags {
   model?: string;
   data?: string;
   method: string;
@@ -116,13 +228,13 @@ async function importances(method: ImportanceMethod, samples: number, out: strin
   const loaded = await loadModel(flags.model);
   try {
     // magnitude needs no data
-    const data = method === 'magnitude' && flags.data === undefined ? undefined : await loadData(flags.data, loaded.model);
+    const data = method === 'magnitude' && flags.data === undefined ? undefined : await loadData(flags.data, loaded.model, flags.model, flags);
     const t0 = performance.now();
     const map = !data
       ? await computeImportance(method, loaded.model, undefined)
       : method === 'si'
         ? await siImportance(loaded.model, limitSource(data.train, samples) as ArraySource, number('si-epochs', flags.siEpochs, 'int'), number('lr', flags.lr))
-        : await computeImportance(method, loaded.model, data.train, { limit: samples, batchSize: 100 });
+        : await computeImportance(method, loaded.model, data.train, { limit: samples, batchSize: importanceBatch(loaded.model) });
     try {
       const path = await saveImportances(join(out, `importances-${method}`), map, {
         method,
@@ -151,7 +263,7 @@ async function importances(method: ImportanceMethod, samples: number, out: strin
   }
 }
 
-export interface PruneFlags {
+export interface PruneFlags extends ImageDataFlags {
   model?: string;
   data?: string;
   importance: string;
@@ -210,13 +322,13 @@ async function pruneModel(sparsity: number, samples: number, out: string, flags:
     imported = chosen.imported;
     const importance = chosen.importance;
     const needsData = typeof importance === 'string' && importance !== 'magnitude';
-    const data = flags.data !== undefined || needsData ? await loadData(flags.data, loaded.model) : undefined;
+    const data = flags.data !== undefined || needsData ? await loadData(flags.data, loaded.model, flags.model, flags) : undefined;
     const result = await prune(loaded.model, {
       importance,
       sparsity,
       scope: flags.scope,
       biases: flags.biases !== false,
-      ...(data ? { calibration: data.train, importanceOptions: { limit: samples, batchSize: 100 }, evaluateOn: data.test } : {}),
+      ...(data ? { calibration: data.train, importanceOptions: { limit: samples, batchSize: importanceBatch(loaded.model) }, evaluateOn: data.test } : {}),
     });
     try {
       const zerosBefore = Object.fromEntries(result.report.params.map((p) => [p.name, p.zerosBefore ?? 0]));
