@@ -32,6 +32,7 @@ import { UserError, usage } from './errors.js';
 import { interrupts } from './interrupt.js';
 import { exampleModelPath, renderExampleData } from './finetune-example.js';
 import { type LoadedPart, loadPart, modelLabels, parsePreprocessing, partSources, readClassNames } from './finetune-data.js';
+import { importanceBatch } from './tools.js';
 import { fromJson, toJson } from './json.js';
 import { number, parseLambdaSpec } from './options.js';
 
@@ -321,6 +322,8 @@ export async function finetuneCommand(flags: FinetuneFlags, command: string): Pr
   } catch (e) {
     throw new UserError(`--model: ${(e as Error).message}`);
   }
+  // evaluation and importances in batches that fit memory (the wasm heap stops at 4 GB): 9 for a 224×224 MobileNetV2
+  if (config.evalBatchSize === undefined) config = { ...config, evalBatchSize: importanceBatch(loaded.model, 'evaluation and importances') };
   const inputShape = loaded.model.inputShape;
   if (inputShape.some((d) => d === null)) {
     loaded.dispose();

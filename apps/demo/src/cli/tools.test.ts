@@ -16,6 +16,7 @@ import { loadLayersModel, saveLayersModel } from '@forgetless/pruning/node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from './program.js';
+import { importanceBatch } from './tools.js';
 
 let dir: string;
 let modelPath: string;
@@ -193,6 +194,29 @@ describe('forgetless correlate', () => {
     expect(written.layers.map((l) => l.layer)).toEqual(['dense_Dense1', 'dense_Dense2']);
     written.layers.forEach((l, i) => expect(l.r).toBeCloseTo(direct[i]?.r as number, 10));
     for (const m of [a, b]) for (const t of Object.values(m.importances as ParamMap)) t.dispose();
+  });
+});
+
+describe('importanceBatch', () => {
+  it('100 examples a batch, fewer when the layer outputs would not fit 1.5 GB twice over; 100 for inputs of any size', () => {
+    const model = (outputs: number[][]) =>
+      ({ layerShapes: () => Object.fromEntries(outputs.map((o, i) => [`l${i}`, { input: [], output: o }])) }) as unknown as Parameters<typeof importanceBatch>[0];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(importanceBatch(model([[784], [100], [10]]))).toBe(100);
+      // 82.4 MB of layer outputs per example, as nsfwjs's 224×224 MobileNetV2: ⌊1.5 GiB / (2 × 82.4 MiB)⌋ = 9
+      expect(importanceBatch(model([[21_601_976]]))).toBe(9);
+      expect(String(spy.mock.calls.at(-1)?.[0])).toBe("forgetless: importances in batches of 9 (the model's layer outputs take 82 MB per example)\n");
+      expect(importanceBatch(model([[2 ** 30]]))).toBe(1);
+      const anySize = {
+        layerShapes: () => {
+          throw new Error('free dims');
+        },
+      } as unknown as Parameters<typeof importanceBatch>[0];
+      expect(importanceBatch(anySize)).toBe(100);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

@@ -167,7 +167,7 @@ const IMPORTANCE_BATCH_BYTES = 1.5 * 2 ** 30;
  * over (kept for the backward pass, and its gradients), would not fit 1.5 GB that many times
  * (a 224×224 MobileNetV2: 82 MB of layer outputs per example, batches of 9). Said on stderr when fewer.
  */
-export function importanceBatch(model: Model): number {
+export function importanceBatch(model: Model, what = 'importances'): number {
   let floats = 0;
   try {
     for (const s of Object.values(model.layerShapes())) floats += s.output.reduce((a, b) => a * b, 1);
@@ -176,7 +176,7 @@ export function importanceBatch(model: Model): number {
   }
   const perExample = 2 * 4 * floats;
   const batch = Math.max(1, Math.min(100, Math.floor(IMPORTANCE_BATCH_BYTES / perExample)));
-  if (batch < 100) process.stderr.write(`forgetless: importances in batches of ${batch} (the model's layer outputs take ${Math.round((4 * floats) / 2 ** 20)} MB per example)\n`);
+  if (batch < 100) process.stderr.write(`forgetless: ${what} in batches of ${batch} (the model's layer outputs take ${Math.round((4 * floats) / 2 ** 20)} MB per example)\n`);
   return batch;
 }
 
