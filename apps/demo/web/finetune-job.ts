@@ -25,7 +25,7 @@ import { type ImagePreprocessing, type ImageSet, decodeImageBlobs, imageSetSourc
 import { prune } from '@forgetless/pruning';
 import { variantLabel } from '@forgetless/experiments';
 import { planClasses } from '../src/finetune/classes.js';
-import { validateFinetuneConfig } from '../src/finetune/config.js';
+import { memoryFittingBatch, validateFinetuneConfig } from '../src/finetune/config.js';
 import { type FinetuneData, type FinetuneEvent, type FinetuneMetrics, measureFinetune, runFinetune } from '../src/finetune/run.js';
 import { activateBackend } from './backend.js';
 import { pageWording } from './wording.js';
@@ -112,6 +112,8 @@ export async function runFinetuneJob(request: FinetuneRequest, signal: AbortSign
     throw e instanceof FieldError ? e : new FieldError('model', (e as Error).message);
   }
   let working: LoadedLayersModel = loaded;
+  // evaluation and importances in batches that fit memory (the wasm heap stops at 4 GB): 9 for a 224×224 MobileNetV2
+  if (config.evalBatchSize === undefined) config = { ...config, evalBatchSize: memoryFittingBatch(loaded.model).batch };
   try {
     const shape = loaded.model.inputShape;
     const [h, w, c] = shape as number[];

@@ -31,6 +31,7 @@ import { formatSparsityReport } from '@forgetless/pruning';
 import { IMPORTANCE_NAMES } from '@forgetless/experiments';
 import { limitSource } from '@forgetless/experiments';
 import { type ClassPlan, planClasses } from '../finetune/classes.js';
+import { memoryFittingBatch } from '../finetune/config.js';
 import { loadDataArgument } from './data.js';
 import { UserError, usage } from './errors.js';
 import { type LoadedPart, loadPart, modelLabels, parsePreprocessing, partSources, readClassNames } from './finetune-data.js';
@@ -159,24 +160,10 @@ async function loadImageData(dir: string, model: Model, modelPath: string | unde
   return { train, test, name: part.description };
 }
 
-/** The most memory an importance batch's activations may take: the wasm heap stops at 4 GB, and the backward pass needs as much again. */
-const IMPORTANCE_BATCH_BYTES = 1.5 * 2 ** 30;
-
-/**
- * Examples per importance batch: 100, or fewer when the model's layer outputs for one example, twice
- * over (kept for the backward pass, and its gradients), would not fit 1.5 GB that many times
- * (a 224×224 MobileNetV2: 82 MB of layer outputs per example, batches of 9). Said on stderr when fewer.
- */
+/** Examples per importance batch (`memoryFittingBatch`: 100, or fewer that fit memory), said on stderr when fewer than 100. */
 export function importanceBatch(model: Model, what = 'importances'): number {
-  let floats = 0;
-  try {
-    for (const s of Object.values(model.layerShapes())) floats += s.output.reduce((a, b) => a * b, 1);
-  } catch {
-    return 100; // inputs of any size: the examples' own shape decides, and is not known here
-  }
-  const perExample = 2 * 4 * floats;
-  const batch = Math.max(1, Math.min(100, Math.floor(IMPORTANCE_BATCH_BYTES / perExample)));
-  if (batch < 100) process.stderr.write(`forgetless: ${what} in batches of ${batch} (the model's layer outputs take ${Math.round((4 * floats) / 2 ** 20)} MB per example)\n`);
+  const { batch, bytesPerExample } = memoryFittingBatch(model);
+  if (batch < 100) process.stderr.write(`forgetless: ${what} in batches of ${batch} (the model's layer outputs take ${Math.round(bytesPerExample / 2 ** 20)} MB per example)\n`);
   return batch;
 }
 

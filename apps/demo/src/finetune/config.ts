@@ -146,3 +146,22 @@ export function matchLayers(pattern: string, names: readonly string[]): string[]
   );
   return names.filter((n) => re.test(n));
 }
+
+/** The most memory a batch's layer outputs may take in evaluation and importances: the wasm heap stops at 4 GB, and a backward pass needs as much again. */
+export const BATCH_MEMORY_BYTES = 1.5 * 2 ** 30;
+
+/**
+ * Examples per evaluation / importance batch: 100, or fewer when the model's layer outputs for one
+ * example, twice over (kept for the backward pass, and its gradients), would not fit
+ * `BATCH_MEMORY_BYTES` that many times (nsfwjs's 224×224 MobileNetV2: 82 MB of layer outputs per
+ * example, batches of 9). Inputs of any size: 100 (the examples' shape decides, and is not known here).
+ */
+export function memoryFittingBatch(model: { layerShapes(): Record<string, { output: readonly number[] }> }): { batch: number; bytesPerExample: number } {
+  let floats = 0;
+  try {
+    for (const s of Object.values(model.layerShapes())) floats += s.output.reduce((a, b) => a * b, 1);
+  } catch {
+    return { batch: 100, bytesPerExample: 0 };
+  }
+  return { batch: Math.max(1, Math.min(100, Math.floor(BATCH_MEMORY_BYTES / (2 * 4 * floats)))), bytesPerExample: 4 * floats };
+}
