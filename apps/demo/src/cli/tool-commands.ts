@@ -11,6 +11,21 @@ const IMPORTANCE_CHOICES = [...Object.keys(IMPORTANCE_NAMES), 'fisher', 'taylor'
 const DATA =
   "embedded (the Fashion-MNIST subset shipped with @forgetless/datasets), fashion-mnist, mnist, a folder of MNIST-format files, or a folder of images (<class>/<image>, train/ + test/, or x.npy + y.npy; split 80/20 when not split) read at the model's input size";
 
+/** How `--data` image folders are read, the same for `importances` and `prune`. */
+const imageOptions = {
+  preprocess: () =>
+    new Option(
+      '--preprocess <spec>',
+      "image --data: the model's input preprocessing: unit (x/255), symmetric (x/127.5-1), imagenet, caffe, scale=..,offset=.., or mean=r,g,b;std=r,g,b",
+    ).default('unit'),
+  fit: () => new Option('--fit <mode>', 'image --data: resize images to the model input: stretch, or center-crop').choices(['stretch', 'center-crop']).default('stretch'),
+  classes: () =>
+    new Option(
+      '--classes <file>',
+      "image --data: names of the model's outputs (one per line, or a JSON array), matched to the class folders (default: metadata.json or labels.txt beside the model, else the folders in order)",
+    ),
+};
+
 export function registerToolCommands(program: Command): void {
   const backendOption = (fallback = 'wasm') => new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]).default(fallback);
   program
@@ -19,16 +34,9 @@ export function registerToolCommands(program: Command): void {
     .option('--model <path>', 'model.json of a TensorFlow.js LayersModel (or model.min.js, as some npm packages ship it), or its folder (required)')
     .option('--data <name|dir>', `${DATA}: importances on its training images (required, but for magnitude)`)
     .addOption(new Option('--method <name>', 'importance').choices(IMPORTANCE_CHOICES).default('sig'))
-    .option(
-      '--preprocess <spec>',
-      "image --data: the model's input preprocessing: unit (x/255), symmetric (x/127.5-1), imagenet, caffe, scale=..,offset=.., or mean=r,g,b;std=r,g,b",
-      'unit',
-    )
-    .addOption(new Option('--fit <mode>', 'image --data: resize images to the model input: stretch, or center-crop').choices(['stretch', 'center-crop']).default('stretch'))
-    .option(
-      '--classes <file>',
-      "image --data: names of the model's outputs (one per line, or a JSON array), matched to the class folders (default: metadata.json or labels.txt beside the model, else the folders in order)",
-    )
+    .addOption(imageOptions.preprocess())
+    .addOption(imageOptions.fit())
+    .addOption(imageOptions.classes())
     .option('--out <dir>', 'folder to write importances-<method>.json/.bin into (required)')
     .option('--samples <n>', 'training examples the importances are computed on (SI: fine-tuned on)', '5000')
     .option('--si-epochs <n>', 'SI: epochs of fine-tuning whose path SI integrates', '1')
@@ -41,16 +49,9 @@ export function registerToolCommands(program: Command): void {
     .option('--model <path>', 'model.json of a TensorFlow.js LayersModel (or model.min.js, as some npm packages ship it), or its folder (required)')
     .option('--data <name|dir>', `${DATA}: calibration on its training images, accuracy on its test images (required, but for magnitude or a .json importance)`)
     .option('--importance <name|file>', 'sig, magnitude, fis, mas, taylor (first-order Taylor |θ·ḡ|), or an importance map (.json) from `forgetless importances`', 'sig')
-    .option(
-      '--preprocess <spec>',
-      "image --data: the model's input preprocessing: unit (x/255), symmetric (x/127.5-1), imagenet, caffe, scale=..,offset=.., or mean=r,g,b;std=r,g,b",
-      'unit',
-    )
-    .addOption(new Option('--fit <mode>', 'image --data: resize images to the model input: stretch, or center-crop').choices(['stretch', 'center-crop']).default('stretch'))
-    .option(
-      '--classes <file>',
-      "image --data: names of the model's outputs (one per line, or a JSON array), matched to the class folders (default: metadata.json or labels.txt beside the model, else the folders in order)",
-    )
+    .addOption(imageOptions.preprocess())
+    .addOption(imageOptions.fit())
+    .addOption(imageOptions.classes())
     .option('--sparsity <x>', 'fraction of weights to zero (0.9 = 90 %)', '0.9')
     .addOption(new Option('--scope <scope>', 'rank over all weights or within each layer').choices(['global', 'layer']).default('global'))
     .option('--no-biases', 'leave biases out of the ranking')
