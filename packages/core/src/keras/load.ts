@@ -314,59 +314,46 @@ export async function loadLayersModelFromUrl(url: string | URL, options: UrlLoad
   if (typeof f !== 'function') throw new Error('loadLayersModelFromUrl: no fetch available (pass options.fetch)');
   const modelUrl = new URL(String(url), typeof location !== 'undefined' ? location.href : undefined);
   const source = modelUrl.href;
-  const get = async (u: URL, what: string): Promise<Response> => {
+  /** The response at `u`; with `missingOk`, undefined for a 404 instead of an error. */
+  async function get(u: URL, what: string): Promise<Response>;
+  async function get(u: URL, what: string, missingOk: true): Promise<Response | undefined>;
+  async function get(u: URL, what: string, missingOk = false): Promise<Response | undefined> {
     let r: Response;
     try {
       r = await f(u.href, requestInit);
     } catch (e) {
       throw new Error(`${source}: cannot fetch ${what} ${u.href} (${(e as Error).message})`);
     }
+    if (missingOk && r.status === 404) return undefined;
     if (!r.ok) throw new Error(`${source}: cannot fetch ${what} ${u.href} (HTTP ${r.status})`);
     return r;
-  };
+  }
   const text = await (await get(modelUrl, 'the model.json')).text();
   const json = parseModelJson(text, source);
   const wrappedModel = isScriptText(text);
-  const shardBody = (r: Response, p: string, maxBytes: number | undefined) =>
+  /** A shard's body, read only up to `maxBytes` (`at`: the file it came from, when not `p` itself). */
+  const shardBody = (r: Response, p: string, maxBytes: number | undefined, at = '') =>
     readResponseBody(r, maxBytes, {
-      declared: (n) => new Error(`${source}: weight shard '${p}' has Content-Length ${n} bytes, more than the ${maxBytes} bytes the manifest leaves for it`),
-      runsPast: () => new Error(`${source}: weight shard '${p}' runs past the ${maxBytes} bytes the manifest leaves for it; stopped reading`),
-      failed: (e) => new Error(`${source}: cannot read weight shard '${p}' (${(e as Error).message})`),
+      declared: (n) => new Error(`${source}: weight shard '${p}'${at} has Content-Length ${n} bytes, more than the ${maxBytes} bytes the manifest leaves for it`),
+      runsPast: () => new Error(`${source}: weight shard '${p}'${at} runs past the ${maxBytes} bytes the manifest leaves for it; stopped reading`),
+      failed: (e) => new Error(`${source}: cannot read weight shard '${p}'${at} (${(e as Error).message})`),
     });
   const readShard: ShardReader = async (p, limit = {}) => {
     const url = shardUrl(modelUrl, p, source);
-    if (wrappedModel) {
-      // a model shipped as a script (nsfwjs's model.min.js): its shards may be scripts too, `<p>.min.js` / `<p>.js`
-      let r: Response | undefined;
-      try {
-        r = await f(url.href, requestInit);
-      } catch (e) {
-        throw new Error(`${source}: cannot fetch weight shard '${p}' at ${url.href} (${(e as Error).message})`);
-      }
-      if (r.status === 404) {
-        for (const alt of wrappedShardNames(p)) {
-          const altUrl = shardUrl(modelUrl, alt, source);
-          const ra = await f(altUrl.href, requestInit).catch(() => undefined);
-          if (!ra?.ok) continue;
-          // base64 in a script: 4/3 of the bytes, plus the wrapper
-          const cap = limit.maxBytes === undefined ? undefined : Math.ceil((limit.maxBytes * 4) / 3) + 65536;
-          const body = await readResponseBody(ra, cap, {
-            declared: (n) =>
-              new Error(
-                `${source}: weight shard '${p}' (${altUrl.href}) has Content-Length ${n} bytes, more than a script of the ${limit.maxBytes} bytes the manifest leaves for it`,
-              ),
-            runsPast: () =>
-              new Error(`${source}: weight shard '${p}' (${altUrl.href}) runs past a script of the ${limit.maxBytes} bytes the manifest leaves for it; stopped reading`),
-            failed: (e) => new Error(`${source}: cannot read weight shard '${p}' at ${altUrl.href} (${(e as Error).message})`),
-          });
-          return shardBytesFromScript(new TextDecoder().decode(body), altUrl.href);
-        }
-        throw new Error(`${source}: cannot fetch weight shard '${p}' at ${url.href} (HTTP 404; nor ${wrappedShardNames(p).join(', ')} beside it)`);
-      }
-      if (!r.ok) throw new Error(`${source}: cannot fetch weight shard '${p}' at ${url.href} (HTTP ${r.status})`);
-      return shardBody(r, p, limit.maxBytes);
+    if (!wrappedModel) return shardBody(await get(url, `weight shard '${p}' at`), p, limit.maxBytes);
+    // a model shipped as a script (nsfwjs's model.min.js): a shard missing beside it may be a script too, `<p>.min.js` / `<p>.js`
+    const r = await get(url, `weight shard '${p}' at`, true);
+    if (r) return shardBody(r, p, limit.maxBytes);
+    for (const alt of wrappedShardNames(p)) {
+      const altUrl = shardUrl(modelUrl, alt, source);
+      const ra = await get(altUrl, `weight shard '${p}' at`, true);
+      if (!ra) continue;
+      // base64 in a script: 4/3 of the bytes, plus the wrapper
+      const cap = limit.maxBytes === undefined ? undefined : Math.ceil((limit.maxBytes * 4) / 3) + 65536;
+      const body = await shardBody(ra, p, cap, ` (a script, ${altUrl.href})`);
+      return shardBytesFromScript(new TextDecoder().decode(body), altUrl.href);
     }
-    return shardBody(await get(url, `weight shard '${p}' at`), p, limit.maxBytes);
+    throw new Error(`${source}: cannot fetch weight shard '${p}' at ${url.href} (HTTP 404; nor ${wrappedShardNames(p).join(', ')} beside it)`);
   };
   return loadLayersModelFromJson(json, readShard, source, loadOptions);
 }

@@ -31,14 +31,18 @@ export function isScriptText(text: string): boolean {
 }
 
 function parseScript(text: string, source: string): AnyNode {
-  for (const sourceType of ['script', 'module'] as const) {
+  const parseAs = (sourceType: 'script' | 'module') =>
+    parse(text, { ecmaVersion: 'latest', sourceType, allowHashBang: true, allowReturnOutsideFunction: true }) as unknown as AnyNode;
+  try {
+    return parseAs('script');
+  } catch {
+    // `export …` parses only as a module
     try {
-      return parse(text, { ecmaVersion: 'latest', sourceType, allowHashBang: true, allowReturnOutsideFunction: true }) as unknown as AnyNode;
+      return parseAs('module');
     } catch (e) {
-      if (sourceType === 'module') throw new Error(`${source}: neither JSON nor a JavaScript file forgetless can read (${(e as Error).message})`);
+      throw new Error(`${source}: neither JSON nor a JavaScript file forgetless can read (${(e as Error).message})`);
     }
   }
-  throw new Error('unreachable');
 }
 
 /** The value of a literal node; throws NotLiteral for anything that would need running. */
