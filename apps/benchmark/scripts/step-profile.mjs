@@ -2,7 +2,7 @@
 // JavaScript"). Runs N SGD steps (α 0.35, 96², batch 8, wasm) after warm-up under V8's sampling
 // profiler (100 µs) and splits their samples: wasm code (the kernels), JavaScript, garbage
 // collection; also tensors created and tf.profile entries per step. Build first (`npm run build`).
-//   node apps/benchmark/scripts/step-profile.mjs [path/to/a/core/dist/index.js]
+//   node apps/benchmark/scripts/step-profile.mjs [path/to/a/core/dist/index.js]    (INTERVAL=µs between samples, default 100; N steps, default 50)
 // The optional argument runs another build of @forgetless/core (a base commit's dist, copied
 // beside a package.json of @forgetless/core so its `#imports` resolve) against the same model.
 import { writeFileSync } from 'node:fs';
@@ -31,7 +31,7 @@ const entries = (await tf.profile(step)).kernels.length;
 const session = new Session();
 session.connect();
 await session.post('Profiler.enable');
-await session.post('Profiler.setSamplingInterval', { interval: 100 });
+await session.post('Profiler.setSamplingInterval', { interval: Number(process.env.INTERVAL ?? 100) });
 const id0 = tf.scalar(0).id;
 const times = [];
 await session.post('Profiler.start');

@@ -51,6 +51,7 @@ export {
 export { convPerExampleSum, setSimdConvInputGrad, type TapPads, tapAbsSums } from './ops/gemm-simd.js';
 export { batchNormExampleSums, setSimdBatchNormInference, setSimdPerExampleSums } from './ops/norm-simd.js';
 export { setLightSaves, withLightSaves } from './ops/light-saves.js';
+export { setInPlaceUpdates } from './ops/in-place.js';
 export { addTap, setLightTaps, zeroTap } from './ops/tap.js';
 export { type ConvFormulation, getConvFormulation, isAutoFormulation, setConvFormulation, withConvFormulation, withLayerFusion } from './ops/formulation.js';
 export { conv2dFilterGradIm2col, conv2dInputGradIm2col, conv2dInputGradTaps } from './ops/im2col.js';

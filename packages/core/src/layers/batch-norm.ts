@@ -14,7 +14,7 @@ import type { Rng } from '../rng.js';
 import { type ApplyContext, type Layer, type LayerConfig, type MergeLayer, type Shape, isMergeLayer } from './layer.js';
 import { useFusedBatchNorm } from '../ops/gradients.js';
 import { layerFusionOn } from '../ops/formulation.js';
-import { simdBatchNormInfer, simdBatchNormInferUsable, simdBatchNormRelu6Train, simdBatchNormTrain, simdBatchNormUsable } from '../ops/norm-simd.js';
+import { type TrainOutputs, simdBatchNormInfer, simdBatchNormInferUsable, simdBatchNormRelu6Train, simdBatchNormTrain, simdBatchNormUsable } from '../ops/norm-simd.js';
 
 export interface BatchNormOptions {
   /** Moving-average momentum (default 0.9, PyTorch's 0.1 update rate; Keras imports use 0.99). */
@@ -105,9 +105,7 @@ export class BatchNorm implements Layer {
     if (this.simdTraining(x, ctx)) {
       // one kernel: y, its gradient registered, and the moving statistics' update (`norm-simd.ts`)
       const f = simdBatchNormTrain(x, this.params.gamma as tf.Tensor, this.params.beta as tf.Tensor, mm, mv, this.epsilon, this.momentum);
-      mm.assign(f.movingMean);
-      mv.assign(f.movingVariance);
-      tf.dispose([f.movingMean, f.movingVariance]);
+      assignMoving(mm, mv, f);
       return this.finish(f.y, x, ctx);
     }
     if (this.simdInference(x, ctx)) {
@@ -182,9 +180,7 @@ export class BatchNorm implements Layer {
     const mm = this.state.moving_mean as tf.Variable;
     const mv = this.state.moving_variance as tf.Variable;
     const f = simdBatchNormRelu6Train(x, this.params.gamma as tf.Tensor, this.params.beta as tf.Tensor, mm, mv, this.epsilon, this.momentum);
-    mm.assign(f.movingMean);
-    mv.assign(f.movingVariance);
-    tf.dispose([f.movingMean, f.movingVariance]);
+    assignMoving(mm, mv, f);
     return f.y;
   }
 
@@ -207,6 +203,13 @@ export class BatchNorm implements Layer {
       ...(this.axis === -1 ? {} : { axis: this.axis }),
     };
   }
+}
+
+/** The SIMD kernel's moving statistics into the layer's variables (nothing to do where it wrote them in place). */
+function assignMoving(mm: tf.Variable, mv: tf.Variable, f: TrainOutputs): void {
+  if (f.movingMean) mm.assign(f.movingMean);
+  if (f.movingVariance) mv.assign(f.movingVariance);
+  tf.dispose([f.movingMean, f.movingVariance].filter((t): t is tf.Tensor => t !== undefined));
 }
 
 /**

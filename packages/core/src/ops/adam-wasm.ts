@@ -13,7 +13,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type WasmHeapBackend, heapOffset, simdKernelsFor } from './depthwise-simd.js';
-import type { UpdateExports } from './sgd-wasm.js';
+import { rewritten } from './in-place.js';
+import { inPlaceFlags, type UpdateExports } from './sgd-wasm.js';
 
 const ADAM_UPDATE = 'ForgetlessAdamUpdate';
 const stockApply = tf.AdamOptimizer.prototype.applyGradients;
@@ -34,7 +35,8 @@ type AdamInternals = {
 
 /**
  * Inputs `acc1`, `acc2` (β1ᵗ, β2ᵗ before the step), then `t<i>`, `g<i>`, `m<i>`, `v<i>` per variable;
- * outputs β1ᵗ⁺¹, β2ᵗ⁺¹, then θ', m', v' per variable.
+ * outputs β1ᵗ⁺¹, β2ᵗ⁺¹, then θ', m', v' per variable, each written over θ, m or v instead where attr
+ * `inPlace[3i]`, `[3i + 1]` or `[3i + 2]` is 1 (`in-place.ts`; those are not among the outputs).
  */
 const config: tf.KernelConfig = {
   kernelName: ADAM_UPDATE,
@@ -56,15 +58,24 @@ const config: tf.KernelConfig = {
     heap[heapOffset(b, out[0] as tf.TensorInfo) / 4] = f(a1 * f(beta1));
     heap[heapOffset(b, out[1] as tf.TensorInfo) / 4] = f(a2 * f(beta2));
     const args = [f(beta1), f(1 - beta1), f(beta2), f(1 - beta2), f(1 - a1), f(1 - a2), f(epsilon), f(-learningRate)] as const;
+    const inPlace = attrs.inPlace as number[];
     for (let i = 0; i < n; i++) {
       const t = inputs[`t${i}`] as tf.TensorInfo;
-      const [ot, om, ov] = [0, 1, 2].map(() => b.makeOutput(t.shape, 'float32')) as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
+      // θ, m, v themselves where they may be overwritten (element-wise: each value read before its result is written)
+      const [ot, om, ov] = (['t', 'm', 'v'] as const).map((k, j) => (inPlace[3 * i + j] ? (inputs[`${k}${i}`] as tf.TensorInfo) : b.makeOutput(t.shape, 'float32'))) as [
+        tf.TensorInfo,
+        tf.TensorInfo,
+        tf.TensorInfo,
+      ];
       const size = tf.util.sizeFromShape(t.shape);
       if (size > 0) {
         const [pt, pg, pm, pv] = ['t', 'g', 'm', 'v'].map((k) => heapOffset(b, inputs[`${k}${i}`] as tf.TensorInfo)) as [number, number, number, number];
         ex.adam_update(pt, pg, pm, pv, heapOffset(b, ot), heapOffset(b, om), heapOffset(b, ov), size, ...args);
       }
-      out.push(ot, om, ov);
+      [ot, om, ov].forEach((o, j) => {
+        if (inPlace[3 * i + j]) rewritten(backend, o);
+        else out.push(o);
+      });
     }
     return out;
   }) as unknown as tf.KernelFunc,
@@ -100,23 +111,28 @@ export function adamUpdateInOne(optimizer: tf.Optimizer, vars: readonly tf.Varia
     inputs[`m${i}`] = m.variable;
     inputs[`v${i}`] = s.variable;
   }
+  // a variable listed twice: tfjs updates it twice in turn, each from the value the one before left
+  if (new Set(vars).size !== vars.length) return false;
   if (!tf.getKernel(ADAM_UPDATE, 'wasm')) tf.registerKernel(config);
+  // θ, m, v of each variable in order
+  const targets = vars.flatMap((v, i) => [v, (ms[i] as NonNullable<Moment>).variable, (vs[i] as NonNullable<Moment>).variable]);
+  const inPlace = inPlaceFlags(tf.backend(), targets, true);
   const out = tf.engine().runKernel(ADAM_UPDATE, inputs, {
     n: vars.length,
     beta1: o.beta1,
     beta2: o.beta2,
     epsilon: o.epsilon,
     learningRate: o.learningRate,
+    inPlace,
   } as never) as unknown as tf.Tensor[];
   const assign = (target: tf.Variable, value: tf.Tensor) => {
     target.assign(value);
     value.dispose();
   };
-  for (let i = 0; i < vars.length; i++) {
-    assign(vars[i] as tf.Variable, out[2 + 3 * i] as tf.Tensor);
-    assign((ms[i] as NonNullable<Moment>).variable, out[3 + 3 * i] as tf.Tensor);
-    assign((vs[i] as NonNullable<Moment>).variable, out[4 + 3 * i] as tf.Tensor);
-  }
+  let k = 2;
+  targets.forEach((t, j) => {
+    if (!inPlace[j]) assign(t, out[k++] as tf.Tensor);
+  });
   assign(accBeta1, out[0] as tf.Tensor);
   assign(accBeta2, out[1] as tf.Tensor);
   o.incrementIterations();

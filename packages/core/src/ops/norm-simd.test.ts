@@ -89,7 +89,7 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
           const grads = tf.grads((xx, gg, bb) => {
             const f = simdBatchNormTrain(xx as tf.Tensor, gg as tf.Tensor, bb as tf.Tensor, mm, mv, eps, 0.8);
             // kept: tf.grads disposes what its function made but the value
-            moving = [tf.keep(f.movingMean), tf.keep(f.movingVariance)];
+            moving = [tf.keep(f.movingMean as tf.Tensor), tf.keep(f.movingVariance as tf.Tensor)];
             out = tf.keep(f.y);
             return tf.sum(tf.mul(f.y, dy));
           })([x, g, b]);
@@ -155,7 +155,7 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
               const train = fused ? simdBatchNormRelu6Train : simdBatchNormTrain;
               const f = train(xx as tf.Tensor, gg as tf.Tensor, bb as tf.Tensor, mm, mv, eps, 0.8);
               const y = fused ? f.y : tf.relu6(f.y);
-              moving = [tf.keep(f.movingMean), tf.keep(f.movingVariance)];
+              moving = [tf.keep(f.movingMean as tf.Tensor), tf.keep(f.movingVariance as tf.Tensor)];
               out = tf.keep(y);
               return tf.sum(tf.mul(y, dy));
             })([x, g, b]);
@@ -494,8 +494,8 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
         const got = tf.tidy(() => {
           // momentum 0: the moving statistics are the batch's μ and σ²
           const f = simdBatchNormTrain(x, g, b, mm, mv, eps, 0);
-          const r = [f.y, f.movingMean, f.movingVariance].map(host);
-          tf.dispose([f.movingMean, f.movingVariance]);
+          const r = [f.y, f.movingMean as tf.Tensor, f.movingVariance as tf.Tensor].map(host);
+          tf.dispose([f.movingMean as tf.Tensor, f.movingVariance as tf.Tensor]);
           return r;
         });
         ['y', 'μ', 'σ²'].forEach((name, i) => expect(relErr((got[i] as Host).v, (ref[i] as Host).v), name).toBeLessThanOrEqual(1e-5));

@@ -18,6 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type Exports, type WasmHeapBackend, depthwiseSimd, heapOffset, simdKernelsFor } from './depthwise-simd.js';
+import { overwritable, rewritten } from './in-place.js';
 
 const BN_FORWARD = 'ForgetlessBatchNormTrain';
 const BN_BACKWARD = 'ForgetlessBatchNormTrainGrad';
@@ -56,7 +57,8 @@ function rowsOf(x: tf.TensorInfo): { p: number; c: number } {
 /**
  * Training-mode batch norm forward (its output through ReLU6 when `relu6`): y, the batch's statistics
  * [2, C] (row 0 μ, row 1 r = 1/√(σ² + ε): one tensor, so one saved copy for the backward pass), and
- * the updated moving statistics.
+ * the updated moving statistics: as two more outputs, or (attr `inPlace` 1) written over the inputs
+ * `movingMean` and `movingVariance` themselves (`in-place.ts`).
  */
 function forwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
   return {
@@ -67,24 +69,29 @@ function forwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
       const b = backend as WasmHeapBackend;
       const { x, gamma, beta, movingMean, movingVariance } = inputs as Record<string, tf.TensorInfo>;
       const { p, c } = rowsOf(x as tf.TensorInfo);
+      const inPlace = attrs.inPlace === 1;
       const y = b.makeOutput((x as tf.TensorInfo).shape, 'float32');
       const stats = b.makeOutput([2, c], 'float32');
-      const newMean = b.makeOutput([c], 'float32');
-      const newVar = b.makeOutput([c], 'float32');
-      if (p === 0 || c === 0) return [y, stats, newMean, newVar];
-      // σ² into newVar's buffer, then the moving statistics' update in place: m·momentum + batch·(1 − momentum)
+      const newMean = inPlace ? (movingMean as tf.TensorInfo) : b.makeOutput([c], 'float32');
+      const newVar = inPlace ? (movingVariance as tf.TensorInfo) : b.makeOutput([c], 'float32');
+      const outputs = inPlace ? [y, stats] : [y, stats, newMean, newVar];
+      if (p === 0 || c === 0) return outputs;
+      // the batch's σ² into scratch (in place) or newVar's buffer
+      const scratch = inPlace ? b.wasm._malloc(4 * c) : 0;
+      const variance = inPlace ? scratch : heapOffset(b, newVar);
       (relu6 ? ex.bn_relu6_forward : ex.bn_forward)(
         heapOffset(b, x as tf.TensorInfo),
         heapOffset(b, gamma as tf.TensorInfo),
         heapOffset(b, beta as tf.TensorInfo),
         heapOffset(b, y),
         heapOffset(b, stats),
-        heapOffset(b, newVar),
+        variance,
         heapOffset(b, stats) + 4 * c,
         p,
         c,
         attrs.epsilon as number,
       );
+      // the moving statistics: m·momentum + batch·(1 − momentum), each value read before it is written
       const heap = new Float32Array(b.wasm.HEAPU8.buffer);
       const mom = attrs.momentum as number;
       const [mu, nm, nv, mm, mv] = [stats, newMean, newVar, movingMean, movingVariance].map((t) => heapOffset(b, t as tf.TensorInfo) / 4) as [
@@ -94,11 +101,17 @@ function forwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
         number,
         number,
       ];
+      const bv = variance / 4;
       for (let k = 0; k < c; k++) {
         heap[nm + k] = (heap[mm + k] as number) * mom + (heap[mu + k] as number) * (1 - mom);
-        heap[nv + k] = (heap[mv + k] as number) * mom + (heap[nv + k] as number) * (1 - mom);
+        heap[nv + k] = (heap[mv + k] as number) * mom + (heap[bv + k] as number) * (1 - mom);
       }
-      return [y, stats, newMean, newVar];
+      if (scratch) {
+        b.wasm._free(scratch);
+        rewritten(b, newMean);
+        rewritten(b, newVar);
+      }
+      return outputs;
     }) as unknown as tf.KernelFunc,
   };
 }
@@ -289,17 +302,29 @@ function batchNormTrainOp(
   movingVariance: tf.Tensor,
   epsilon: number,
   momentum: number,
-): { y: tf.Tensor; movingMean: tf.Tensor; movingVariance: tf.Tensor } {
+): TrainOutputs {
   ensureRegistered();
   let newMean: tf.Tensor | undefined;
   let newVar: tf.Tensor | undefined;
+  // variables (never plain tensors, which tfjs keeps immutable) held by nothing else are updated in place
+  const backend = tf.backend();
+  const inPlace =
+    movingMean instanceof tf.Variable &&
+    movingVariance instanceof tf.Variable &&
+    movingMean.dataId !== movingVariance.dataId &&
+    overwritable(backend, movingMean) &&
+    overwritable(backend, movingVariance);
   const op = tf.customGrad(((xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [y, stats, nm, nv] = tf
-      .engine()
-      .runKernel(relu6 ? BN_RELU6_FORWARD : BN_FORWARD, { x: xi, gamma: g, beta: b, movingMean, movingVariance }, { epsilon, momentum } as never) as unknown as tf.Tensor[];
+    const [y, stats, nm, nv] = tf.engine().runKernel(relu6 ? BN_RELU6_FORWARD : BN_FORWARD, { x: xi, gamma: g, beta: b, movingMean, movingVariance }, {
+      epsilon,
+      momentum,
+      inPlace: inPlace ? 1 : 0,
+    } as never) as unknown as tf.Tensor[];
     // kept: customGrad's forward runs in a tidy that keeps only its value (the statistics live on as the saved copy)
-    newMean = tf.keep(nm as tf.Tensor);
-    newVar = tf.keep(nv as tf.Tensor);
+    if (!inPlace) {
+      newMean = tf.keep(nm as tf.Tensor);
+      newVar = tf.keep(nv as tf.Tensor);
+    }
     // β only where the ReLU6 mask needs it (recomputed from x, γ, β)
     save(relu6 ? [xi, stats as tf.Tensor, g, b] : [xi, stats as tf.Tensor, g]);
     return {
@@ -318,7 +343,18 @@ function batchNormTrainOp(
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   const y = op(x, gamma, beta) as tf.Tensor;
-  return { y, movingMean: newMean as tf.Tensor, movingVariance: newVar as tf.Tensor };
+  return newMean && newVar ? { y, movingMean: newMean, movingVariance: newVar } : { y };
+}
+
+/**
+ * A training-mode batch norm's output y and its updated moving statistics, for the caller to assign
+ * and dispose; absent where the kernel wrote them over the moving statistics' own memory (variables
+ * that no other tensor shares, `in-place.ts`).
+ */
+export interface TrainOutputs {
+  y: tf.Tensor;
+  movingMean?: tf.Tensor;
+  movingVariance?: tf.Tensor;
 }
 
 /** Whether the SIMD kernels run for these tensors now: wasm, 'auto', float32, the module usable. */
@@ -336,7 +372,8 @@ export function simdBatchNormUsable(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Ten
  * Training-mode batch norm over the last axis of x by the SIMD kernel, one tfjs kernel call in a
  * custom gradient (∂x, ∂γ, ∂β by the backward kernel from the saved x, γ, μ, r): y, and the
  * moving statistics updated with the batch's μ and biased σ² (m·momentum + batch·(1 − momentum)),
- * for the caller to assign and dispose. Only where `simdBatchNormUsable`.
+ * for the caller to assign and dispose (`TrainOutputs`: variables that nothing else shares are
+ * updated in place instead). Only where `simdBatchNormUsable`.
  */
 export function simdBatchNormTrain(
   x: tf.Tensor,
@@ -346,7 +383,7 @@ export function simdBatchNormTrain(
   movingVariance: tf.Tensor,
   epsilon: number,
   momentum: number,
-): { y: tf.Tensor; movingMean: tf.Tensor; movingVariance: tf.Tensor } {
+): TrainOutputs {
   return batchNormTrainOp(false, x, gamma, beta, movingMean, movingVariance, epsilon, momentum);
 }
 
@@ -363,7 +400,7 @@ export function simdBatchNormRelu6Train(
   movingVariance: tf.Tensor,
   epsilon: number,
   momentum: number,
-): { y: tf.Tensor; movingMean: tf.Tensor; movingVariance: tf.Tensor } {
+): TrainOutputs {
   return batchNormTrainOp(true, x, gamma, beta, movingMean, movingVariance, epsilon, momentum);
 }
 

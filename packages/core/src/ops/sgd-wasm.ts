@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type WasmHeapBackend, heapOffset, simdKernelsFor } from './depthwise-simd.js';
+import { overwritable, rewritten } from './in-place.js';
 
 /** The update kernels of `update-simd.c` (the module's other exports are typed in `depthwise-simd.ts`). */
 export type UpdateExports = {
@@ -44,13 +45,18 @@ const stockApply = tf.SGDOptimizer.prototype.applyGradients;
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: tf.NamedAttrMap };
 type StockKernel = (args: KernelArgs) => tf.TensorInfo;
 
-/** Inputs `c` (the optimizer's −lr scalar), `v0`, `g0`, `v1`, `g1`, …; outputs v_i + c·g_i, in order. */
+/**
+ * Inputs `c` (the optimizer's −lr scalar), `v0`, `g0`, `v1`, `g1`, …; v_i + c·g_i written over v_i
+ * where attr `inPlace[i]` is 1 (`in-place.ts`), otherwise returned as a new output: the outputs are
+ * those of the others, in order.
+ */
 const config: tf.KernelConfig = {
   kernelName: SGD_UPDATE,
   backendName: 'wasm',
   kernelFunc: (({ inputs, attrs, backend }: KernelArgs) => {
     const c = inputs.c as tf.TensorInfo;
     const n = attrs.n as number;
+    const inPlace = attrs.inPlace as number[];
     const out: tf.TensorInfo[] = [];
     const simd = simdKernelsFor(backend, c) as (UpdateExports & object) | undefined;
     if (simd) {
@@ -58,10 +64,12 @@ const config: tf.KernelConfig = {
       const cValue = new Float32Array(h.wasm.HEAPU8.buffer, heapOffset(h, c), 1)[0] as number;
       for (let i = 0; i < n; i++) {
         const v = inputs[`v${i}`] as tf.TensorInfo;
-        const next = h.makeOutput(v.shape, 'float32');
+        const next = inPlace[i] ? v : h.makeOutput(v.shape, 'float32');
         const size = tf.util.sizeFromShape(v.shape);
+        // element-wise, each value read before its result is written: the output may be θ itself
         if (size > 0) simd.sgd_update(heapOffset(h, v), heapOffset(h, inputs[`g${i}`] as tf.TensorInfo), heapOffset(h, next), size, cValue);
-        out.push(next);
+        if (inPlace[i]) rewritten(backend, v);
+        else out.push(next);
       }
       return out;
     }
@@ -69,6 +77,7 @@ const config: tf.KernelConfig = {
     const add = tf.getKernel('Add', 'wasm')?.kernelFunc as unknown as StockKernel | undefined;
     if (!mul || !add) throw new Error(`${SGD_UPDATE} (forgetless): wasm has no Multiply or Add kernel`);
     const b = backend as { disposeData(id: unknown, force?: boolean): boolean };
+    // (without the module nothing is updated in place: `sgdUpdateInOne` asks for it only with the module)
     for (let i = 0; i < n; i++) {
       // tfjs's SGD: add(mul(c, gradient), value)
       const step = mul({ inputs: { a: c, b: inputs[`g${i}`] as tf.TensorInfo }, backend, attrs: {} });
@@ -95,18 +104,31 @@ export function sgdUpdateInOne(optimizer: tf.Optimizer, vars: readonly tf.Variab
     const g = grads[i] as tf.Tensor | undefined;
     if (!g || v.dtype !== 'float32' || g.dtype !== 'float32' || !tf.util.arraysEqual(g.shape, v.shape) || !v.trainable) return false;
   }
+  // a variable listed twice: tfjs updates it twice in turn, each from the value the one before left
+  if (new Set(vars).size !== vars.length) return false;
   if (!tf.getKernel(SGD_UPDATE, 'wasm')) tf.registerKernel(config);
   const inputs: tf.NamedTensorMap = { c };
   for (let i = 0; i < vars.length; i++) {
     inputs[`v${i}`] = vars[i] as tf.Variable;
     inputs[`g${i}`] = grads[i] as tf.Tensor;
   }
-  const out = tf.engine().runKernel(SGD_UPDATE, inputs, { n: vars.length } as never) as unknown as tf.Tensor[];
+  const inPlace = inPlaceFlags(tf.backend(), vars, simdKernelsFor(tf.backend(), c) !== undefined);
+  const out = tf.engine().runKernel(SGD_UPDATE, inputs, { n: vars.length, inPlace } as never) as unknown as tf.Tensor[];
+  let k = 0;
   for (let i = 0; i < vars.length; i++) {
-    const next = out[i] as tf.Tensor;
+    if (inPlace[i]) continue;
+    const next = out[k++] as tf.Tensor;
     (vars[i] as tf.Variable).assign(next);
     next.dispose();
   }
   o.incrementIterations();
   return true;
+}
+
+/**
+ * Per tensor, 1 where its update may overwrite its memory (`overwritable`, and `module`: the SIMD
+ * kernels run), 0 where it gets a new buffer.
+ */
+export function inPlaceFlags(backend: unknown, tensors: readonly tf.Tensor[], module: boolean): number[] {
+  return tensors.map((t) => (module && overwritable(backend, t) ? 1 : 0));
 }
