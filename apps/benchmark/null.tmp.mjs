@@ -1,0 +1,22 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { trainStep, useBackend } from '@forgetless/core';
+import { depthwiseSimd } from '/work/main/packages/core/dist/ops/depthwise-simd.js';
+import { mobileNetV2Step, stepContext } from './scripts/ab-lib.mjs';
+await useBackend('wasm');
+const model = await mobileNetV2Step(Number(process.env.ALPHA ?? 0.35));
+const x = tf.randomUniform([8, 96, 96, 3], 0, 1, 'float32', 1);
+const y = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32');
+const ctx = await stepContext(model, tf.train.sgd(0.01));
+const time = (n) => { const t = []; for (let i = 0; i < n; i++) { const t0 = performance.now(); const l = trainStep({ x, y }, ctx, []); l.dataSync(); l.dispose(); t.push(performance.now() - t0); } t.sort((a, b) => a - b); return t; };
+time(10);
+const a = time(40);
+console.log('real kernels: median', a[20].toFixed(2), 'min', a[0].toFixed(2));
+const ex = depthwiseSimd(tf.backend());
+const saved = {};
+for (const k of Object.keys(ex)) { if (typeof ex[k] === 'function') { saved[k] = ex[k]; ex[k] = () => {}; } }
+time(5);
+const b = time(40);
+console.log('null SIMD kernels (tfjs-wasm kernels and JS remain): median', b[20].toFixed(2), 'min', b[0].toFixed(2));
+const prof = await tf.profile(() => { const l = trainStep({ x, y }, ctx, []); l.dispose(); });
+const byName = new Map(); for (const k of prof.kernels) byName.set(k.name, (byName.get(k.name) ?? 0) + k.kernelTimeMs);
+console.log([...byName].sort((p, q) => q[1] - p[1]).slice(0, 12).map(([n, v]) => `${n} ${v.toFixed(2)}`).join(' | '));
