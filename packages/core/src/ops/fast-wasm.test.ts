@@ -47,6 +47,47 @@ describe("'auto' formulation: forgetless's wasm kernels, fused batch norm, eleme
     x.dispose();
   });
 
+  it("Mean's gradient (δ broadcast ÷ the reduced size, no ones tensor) is tfjs's stock one bit for bit on cpu and wasm, over every axis set", async () => {
+    const cases: [number | number[] | undefined, boolean][] = [
+      [[1, 2], false], // a global average pool
+      [[1, 2], true],
+      [0, false],
+      [[-1], true],
+      [[0, 3], false],
+      [undefined, false],
+      [[0, 1, 2, 3], true],
+    ];
+    const x0 = tf.randomNormal([3, 5, 4, 7], 0, 1, 'float32', 11);
+    const hx = host(x0);
+    x0.dispose();
+    const grads = (mode: GradientMode) =>
+      cases.map(([axis, keep]) =>
+        tf.tidy(() => {
+          const x = dev(hx);
+          const probe = tf.randomNormal(tf.mean(x, axis, keep).shape, 0, 1, 'float32', 12);
+          return host(withGradientMode(mode, () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.mean(a, axis, keep), probe)))(x)));
+        }),
+      );
+    const run = async () => {
+      let stock: Host[] = [];
+      let own: Host[] = [];
+      await expectNoLeak(() => {
+        stock = grads('stock');
+        own = grads('auto');
+      });
+      own.forEach((g, i) => {
+        expect(g.s, JSON.stringify(cases[i])).toEqual(hx.s);
+        expect(Array.from(g.v), JSON.stringify(cases[i])).toEqual(Array.from((stock[i] as Host).v));
+      });
+      // and it is the mean's gradient: probe ÷ size everywhere (one hand-checked case, all axes)
+      const all = own[5] as Host;
+      const again = tf.tidy(() => host(tf.div(tf.randomNormal([], 0, 1, 'float32', 12), 3 * 5 * 4 * 7)));
+      expect(Array.from(all.v)).toEqual(new Array(hx.v.length).fill(again.v[0]));
+    };
+    await run();
+    await onWasm(run);
+  });
+
   it('Sum, Mean (leading axes as an average pooling, the others stock), Identity, Cast and LeakyRelu on wasm agree with cpu', async () => {
     const x = tf.randomNormal([4, 5, 6, 7], 0, 1, 'float32', 9);
     const xi = tf.tensor([3, -1, 4, 1, -5, 9, 2, -6, 5, 3, 5, -8], [3, 4], 'int32');

@@ -275,15 +275,16 @@ function convAttrs(attrs: tf.NamedAttrMap): { s: [number, number]; d: [number, n
 /** Registers the gradients above (idempotent; called when @forgetless/core is imported). */
 export function registerForgetlessGradients(): void {
   if (registered) return;
-  const kernels = ['BatchMatMul', 'Conv2D', 'MaxPool', 'DepthwiseConv2dNative', 'Conv2DBackpropInput', 'LeakyRelu', 'Relu6', 'ClipByValue'];
+  const kernels = ['BatchMatMul', 'Conv2D', 'MaxPool', 'DepthwiseConv2dNative', 'Conv2DBackpropInput', 'LeakyRelu', 'Relu6', 'ClipByValue', 'Mean'];
   const stocks = kernels.map((k) => tf.getGradient(k));
   const absent = kernels.filter((_, i) => !stocks[i]);
   if (absent.length) throw new Error(`@forgetless/core: tfjs gradients are not registered (${absent.join('/')} missing)`);
   registered = true;
   // wasm's missing backprop kernels (and, when tfjs-backend-wasm is already loaded, its Slice and MaxPoolGrad)
   ensureWasmKernels();
-  const [stockMatMul, stockConv, stockMaxPool, stockDw, stockBpi, stockLeaky, stockRelu6, stockClip] = stocks as tf.GradConfig[];
-  const [sm, sc, sp, sd, sb, sl, s6, sClip] = (stocks as tf.GradConfig[]).map((g) => g.gradFunc as unknown as GradFunc) as [
+  const [stockMatMul, stockConv, stockMaxPool, stockDw, stockBpi, stockLeaky, stockRelu6, stockClip, stockMean] = stocks as tf.GradConfig[];
+  const [sm, sc, sp, sd, sb, sl, s6, sClip, sMean] = (stocks as tf.GradConfig[]).map((g) => g.gradFunc as unknown as GradFunc) as [
+    GradFunc,
     GradFunc,
     GradFunc,
     GradFunc,
@@ -315,6 +316,21 @@ export function registerForgetlessGradients(): void {
       const [x] = saved as [tf.Tensor];
       if (!fastElementwise(x) || !normSimdUsable(x, dy)) return sClip(dy, saved, attrs);
       return { x: () => simdClipGrad(x, dy, attrs.clipValueMin as number, attrs.clipValueMax as number) };
+    }) as never,
+  } as tf.GradConfig);
+
+  // Mean (a global average pool's): δ broadcast over the reduced axes, ÷ their size. tfjs's stock
+  // gradient multiplies by ones(x.shape) first, a typed array of x's size filled in JavaScript and
+  // copied to the backend every backward pass; × 1 changes no value, so this is it bit for bit.
+  registerOwnGradient({
+    ...stockMean,
+    gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const [x] = saved as [tf.Tensor];
+      if (mode === 'stock' || x.dtype !== 'float32' || dy.dtype !== 'float32') return sMean(dy, saved, attrs);
+      const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape);
+      const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+      const size = axes.reduce((p, a) => p * (x.shape[a] as number), 1);
+      return { x: () => tf.div(tf.broadcastTo(tf.reshape(dy, expanded), x.shape), size) };
     }) as never,
   } as tf.GradConfig);
 
