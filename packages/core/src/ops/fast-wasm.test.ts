@@ -47,45 +47,61 @@ describe("'auto' formulation: forgetless's wasm kernels, fused batch norm, eleme
     x.dispose();
   });
 
-  it("Mean's gradient (δ broadcast ÷ the reduced size, no ones tensor) is tfjs's stock one bit for bit on cpu and wasm, over every axis set", async () => {
-    const cases: [number | number[] | undefined, boolean][] = [
-      [[1, 2], false], // a global average pool
-      [[1, 2], true],
-      [0, false],
-      [[-1], true],
-      [[0, 3], false],
-      [undefined, false],
-      [[0, 1, 2, 3], true],
+  it("Mean's and Sum's gradients (δ repeated by Concat, no ones tensor) are tfjs's stock ones bit for bit on cpu and wasm, over every axis set", async () => {
+    type Case = { shape: number[]; axis: number | number[] | undefined; keep: boolean };
+    const cases: Case[] = [
+      { shape: [3, 5, 4, 7], axis: [1, 2], keep: false }, // a global average pool
+      { shape: [3, 5, 4, 7], axis: [2, 1], keep: true },
+      { shape: [3, 5, 4, 7], axis: 0, keep: false },
+      { shape: [3, 5, 4, 7], axis: [-1], keep: true },
+      { shape: [3, 5, 4, 7], axis: [0, 3], keep: false }, // not one run: stock
+      { shape: [3, 5, 4, 7], axis: undefined, keep: false },
+      { shape: [2, 10, 13, 3], axis: [1, 2], keep: false }, // 130 copies: by doubling
+      { shape: [4097], axis: 0, keep: true },
     ];
-    const x0 = tf.randomNormal([3, 5, 4, 7], 0, 1, 'float32', 11);
-    const hx = host(x0);
-    x0.dispose();
-    const grads = (mode: GradientMode) =>
-      cases.map(([axis, keep]) =>
+    const inputs = cases.map((c, i) => tf.tidy(() => host(tf.randomNormal(c.shape, 0, 1, 'float32', 11 + i))));
+    const reduce = (op: 'mean' | 'sum', a: tf.Tensor, axis: number | number[] | undefined, keep: boolean) => (op === 'mean' ? tf.mean(a, axis, keep) : tf.sum(a, axis, keep));
+    const grads = (mode: GradientMode, op: 'mean' | 'sum') =>
+      cases.map(({ axis, keep }, i) =>
         tf.tidy(() => {
-          const x = dev(hx);
-          const probe = tf.randomNormal(tf.mean(x, axis, keep).shape, 0, 1, 'float32', 12);
-          return host(withGradientMode(mode, () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.mean(a, axis, keep), probe)))(x)));
+          const x = dev(inputs[i] as Host);
+          const probe = tf.randomNormal(reduce(op, x, axis, keep).shape, 0, 1, 'float32', 40 + i);
+          return host(withGradientMode(mode, () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(reduce(op, a, axis, keep), probe)))(x)));
         }),
       );
-    const run = async () => {
-      let stock: Host[] = [];
-      let own: Host[] = [];
-      await expectNoLeak(() => {
-        stock = grads('stock');
-        own = grads('auto');
-      });
-      own.forEach((g, i) => {
-        expect(g.s, JSON.stringify(cases[i])).toEqual(hx.s);
-        expect(Array.from(g.v), JSON.stringify(cases[i])).toEqual(Array.from((stock[i] as Host).v));
-      });
-      // and it is the mean's gradient: probe ÷ size everywhere (one hand-checked case, all axes)
-      const all = own[5] as Host;
-      const again = tf.tidy(() => host(tf.div(tf.randomNormal([], 0, 1, 'float32', 12), 3 * 5 * 4 * 7)));
-      expect(Array.from(all.v)).toEqual(new Array(hx.v.length).fill(again.v[0]));
+    // cpu: forced with 'custom' (it is wasm's under 'auto'); wasm: as a step runs it
+    const run = async (mode: GradientMode) => {
+      for (const op of ['mean', 'sum'] as const) {
+        let stock: Host[] = [];
+        let own: Host[] = [];
+        await expectNoLeak(() => {
+          stock = grads('stock', op);
+          own = grads(mode, op);
+        });
+        own.forEach((g, i) => {
+          const what = `${op} ${JSON.stringify(cases[i])}`;
+          expect(g.s, what).toEqual((inputs[i] as Host).s);
+          expect(Array.from(g.v), what).toEqual(Array.from((stock[i] as Host).v));
+        });
+        // and they are the reductions' gradients: the probe (÷ size) everywhere, for the full reduction
+        const all = own[5] as Host;
+        const p = tf.tidy(() => tf.randomNormal([], 0, 1, 'float32', 45).dataSync()[0] as number);
+        const want = op === 'mean' ? Math.fround(p / (3 * 5 * 4 * 7)) : p;
+        expect(Array.from(all.v)).toEqual(new Array(all.v.length).fill(want));
+      }
     };
-    await run();
-    await onWasm(run);
+    await run('custom');
+    await onWasm(async () => {
+      await run('auto');
+      // no Multiply or Tile of x's size: Concat copies
+      const x = tf.randomNormal([8, 3, 3, 64]);
+      const prof = await tf.profile(() => tf.grad((a: tf.Tensor) => tf.sum(tf.mean(a, [1, 2])))(x));
+      const big = prof.kernels.filter((k) => k.outputShapes.some((s) => s && tf.util.sizeFromShape(s as number[]) === x.size)).map((k) => k.name);
+      expect(big).not.toContain('Multiply');
+      expect(big).not.toContain('Tile');
+      expect(big).toContain('Concat');
+      x.dispose();
+    });
   });
 
   it('Sum, Mean (leading axes as an average pooling, the others stock), Identity, Cast and LeakyRelu on wasm agree with cpu', async () => {
