@@ -6,12 +6,20 @@
 // before and after in turn (ABBAAB…: alternating single runs would let one side's garbage, the ones
 // tensors, be collected in the other's time), after WARM warm-ups of each (default 5); median (min–max)
 // ms over all blocks; the values compared bit for bit; the load average at start and end (benchmark
-// README, "Mean's and Sum's gradients").
+// README, "Mean's and Sum's gradients"). Then whole SGD steps of MobileNetV2 (α 0.35 and 1, 96², batch 8)
+// with tfjs's own Mean and Sum gradient functions (captured before @forgetless/core loads and swapped
+// into forgetless's registered gradients, which the step keeps) against forgetless's, alternated
+// round by round with a 1024³ matMul (STEP_ROUNDS, default 15, after 5 warm-ups of each).
 // Build first (`npx turbo run build --filter=@forgetless/benchmark...`).
 //   node apps/benchmark/scripts/reduce-grad-ab.mjs
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend, withGradientMode } from '@forgetless/core';
-import { load, ms, stats } from './ab-lib.mjs';
+import { load, mobileNetV2Step, ms, stats, stepContext, timedStep } from './ab-lib.mjs';
+
+// tfjs's own gradient functions, before forgetless registers its own over them: tfjs-core's
+// register_all_gradients as @forgetless/core carries it for Node (its file, run first)
+await import(new URL('../../../packages/core/dist/generated/tfjs-gradients.js', import.meta.url).href);
+const stock = { Mean: tf.getGradient('Mean').gradFunc, Sum: tf.getGradient('Sum').gradFunc };
+const { useBackend, withGradientMode } = await import('@forgetless/core');
 
 const rounds = Number(process.env.ROUNDS ?? 8);
 const blocks = Number(process.env.BLOCKS ?? 6);
@@ -53,5 +61,57 @@ for (const c of cases) {
   const t = { stock: stats(times.stock), concat: stats(times.auto) };
   console.log(`${c.what}: before (ones × δ) ${ms(t.stock)} | after (Concat) ${ms(t.concat)} | after/before ${(t.concat.med / t.stock.med).toFixed(3)} | bit for bit`);
   tf.dispose([x, probe]);
+}
+
+// whole steps: forgetless's registered configs keep their identity (so the step does not put them back)
+// and take tfjs's functions for the 'before' rounds
+const own = { Mean: tf.getGradient('Mean'), Sum: tf.getGradient('Sum') };
+const ownFns = { Mean: own.Mean.gradFunc, Sum: own.Sum.gradFunc };
+if (ownFns.Mean === stock.Mean || ownFns.Sum === stock.Sum) throw new Error('forgetless did not register its Mean/Sum gradients');
+const useStock = (on) => {
+  for (const k of ['Mean', 'Sum']) own[k].gradFunc = on ? stock[k] : ownFns[k];
+};
+const stepRounds = Number(process.env.STEP_ROUNDS ?? 15);
+const a = tf.randomUniform([1024, 1024], -1, 1, 'float32', 3);
+const b = tf.randomUniform([1024, 1024], -1, 1, 'float32', 4);
+const matmul = () => {
+  const t0 = performance.now();
+  const m = tf.matMul(a, b);
+  m.dataSync();
+  const t = performance.now() - t0;
+  m.dispose();
+  return (2 * 1024 ** 3) / (t / 1e3) / 1e9;
+};
+const y = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32');
+const x = tf.randomUniform([8, 96, 96, 3], 0, 1, 'float32', 1);
+// GFLOP of one step as the conv-speed rows count them
+for (const [alpha, gflop] of [
+  [0.35, 0.496],
+  [1, 2.61],
+]) {
+  const model = await mobileNetV2Step(alpha);
+  const ctx = await stepContext(model, tf.train.sgd(0.01));
+  const what = `MobileNetV2 α ${alpha} 96², batch 8, SGD`;
+  const step = async (before) => {
+    useStock(before);
+    try {
+      return await timedStep(what, ctx, x, y);
+    } finally {
+      useStock(false);
+    }
+  };
+  for (let i = 0; i < 5; i++) for (const before of [true, false]) await step(before);
+  const t = { before: [], after: [] };
+  const ceiling = [];
+  for (let r = 0; r < stepRounds; r++) {
+    for (const before of r % 2 ? [false, true] : [true, false]) t[before ? 'before' : 'after'].push(await step(before));
+    ceiling.push(matmul());
+  }
+  const [o, n, m] = [stats(t.before), stats(t.after), stats(ceiling)];
+  const pct = (s) => `${((100 * gflop) / (s.med / 1e3) / m.med).toFixed(1)} %`;
+  console.log(
+    `${what}: before (tfjs's Mean/Sum gradients) ${ms(o)}, ${pct(o)} of the matMul | after ${ms(n)}, ${pct(n)} | after/before ${(n.med / o.med).toFixed(3)} | matMul ${m.med.toFixed(1)} (${m.min.toFixed(1)}–${m.max.toFixed(1)}) GFLOP/s`,
+  );
+  model.dispose();
 }
 console.log(`load average at end ${load()}`);
