@@ -83,3 +83,57 @@ export async function timedStep(what, ctx, x, y, check = true) {
   if (check && tf.memory().numTensors !== before) throw new Error(`${what}: step leaked ${tf.memory().numTensors - before} tensors`);
   return t;
 }
+
+/** A 1024³ matMul's GFLOP/s per call: the ceiling a step's GFLOP/s is put against, timed in the same rounds. */
+export function matmulCeiling() {
+  const a = tf.randomUniform([1024, 1024], -1, 1, 'float32', 3);
+  const b = tf.randomUniform([1024, 1024], -1, 1, 'float32', 4);
+  return () => {
+    const t0 = performance.now();
+    const m = tf.matMul(a, b);
+    m.dataSync();
+    const t = performance.now() - t0;
+    m.dispose();
+    return (2 * 1024 ** 3) / (t / 1e3) / 1e9;
+  };
+}
+
+/**
+ * One case's steps before and after a switch, in one process: `step(after)` runs one timed step (ms)
+ * with the switch off (before) or on; `count()`, when given, reads a per-step count (`unit`) after each.
+ * `warm` warm-ups of each, then `rounds` rounds in alternating order, each with one call of `ceiling`
+ * (`matmulCeiling()`); prints median (min–max) ms, the count, % of the matMul (`gflop` per step) and
+ * after/before.
+ */
+export async function stepAB({ name, gflop, step, count, unit = '', rounds, warm, ceiling, before = 'before', after = 'after' }) {
+  for (let i = 0; i < warm; i++) for (const on of [false, true]) await step(on);
+  const t = { before: [], after: [] };
+  const counts = {};
+  const flops = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const on of r % 2 ? [true, false] : [false, true]) {
+      t[on ? 'after' : 'before'].push(await step(on));
+      if (count) counts[on ? 'after' : 'before'] = count();
+    }
+    flops.push(ceiling());
+  }
+  const [o, n, m] = [stats(t.before), stats(t.after), stats(flops)];
+  const pct = (s) => `${((100 * gflop) / (s.med / 1e3) / m.med).toFixed(1)} %`;
+  const counted = (k) => (count ? `, ${counts[k]} ${unit}` : '');
+  console.log(
+    `${name}: ${before} ${ms(o)}${counted('before')}, ${pct(o)} of the matMul | ${after} ${ms(n)}${counted('after')}, ${pct(n)} | ` +
+      `after/before ${(n.med / o.med).toFixed(3)} | matMul ${m.med.toFixed(1)} (${m.min.toFixed(1)}–${m.max.toFixed(1)}) GFLOP/s`,
+  );
+}
+
+/** Step cases ({ name, model, opt, x, n, gflop }) with labels `i % 10` for their n examples and a `stepContext` each, in place. */
+export async function withStepContexts(cases) {
+  for (const c of cases) {
+    c.y = tf.tensor1d(
+      Array.from({ length: c.n }, (_, i) => i % 10),
+      'int32',
+    );
+    c.ctx = await stepContext(c.model, c.opt);
+  }
+  return cases;
+}

@@ -8,7 +8,7 @@
 //   node apps/benchmark/scripts/light-saves-ab.mjs
 import * as tf from '@tensorflow/tfjs-core';
 import { paper2ConvNet, setLightSaves, useBackend } from '@forgetless/core';
-import { load, mobileNetV2Step, stats, stepContext, timedStep } from './ab-lib.mjs';
+import { load, matmulCeiling, mobileNetV2Step, stepAB, timedStep, withStepContexts } from './ab-lib.mjs';
 
 const rounds = Number(process.env.ROUNDS ?? 15);
 const warm = Number(process.env.WARM ?? 10);
@@ -23,13 +23,7 @@ const cases = [
   { name: 'MobileNetV2 α0.35 96², batch 8, Adam', model: mobilenet, opt: tf.train.adam(1e-4), x: tf.randomUniform([8, 96, 96, 3], 0, 1, 'float32', 1), n: 8, gflop: 0.495 },
   { name: "paper 2's conv net, batch 32, SGD", model: paper2, opt: tf.train.sgd(0.01), x: tf.randomUniform([32, 784], 0, 1, 'float32', 2), n: 32, gflop: 5.19 },
 ];
-for (const c of cases) {
-  c.y = tf.tensor1d(
-    Array.from({ length: c.n }, (_, i) => i % 10),
-    'int32',
-  );
-  c.ctx = await stepContext(c.model, c.opt);
-}
+await withStepContexts(cases);
 const engine = Object.getPrototypeOf(tf.engine());
 const clone = engine.clone;
 let clones = 0;
@@ -42,37 +36,11 @@ const step = async (c, light, check = true) => {
   clones = 0;
   return timedStep(c.name, c.ctx, c.x, c.y, check);
 };
-const a = tf.randomUniform([1024, 1024], -1, 1, 'float32', 3);
-const b = tf.randomUniform([1024, 1024], -1, 1, 'float32', 4);
-const matmul = () => {
-  const t0 = performance.now();
-  const m = tf.matMul(a, b);
-  m.dataSync();
-  const t = performance.now() - t0;
-  m.dispose();
-  return (2 * 1024 ** 3) / (t / 1e3) / 1e9;
-};
+const ceiling = matmulCeiling();
 for (const c of cases) {
   // Adam's first step creates its moments (tfjs's own update); the timed steps all run with them
   await step(c, true, false);
-  for (let i = 0; i < warm; i++) for (const light of [false, true]) await step(c, light);
-  const t = { before: [], after: [] };
-  const perStep = {};
-  const ceiling = [];
-  for (let r = 0; r < rounds; r++) {
-    for (const light of r % 2 ? [true, false] : [false, true]) {
-      t[light ? 'after' : 'before'].push(await step(c, light));
-      perStep[light ? 'after' : 'before'] = clones;
-    }
-    ceiling.push(matmul());
-  }
-  const [o, n, m] = [stats(t.before), stats(t.after), stats(ceiling)];
-  const pct = (s) => `${((100 * c.gflop) / (s.med / 1e3) / m.med).toFixed(1)} %`;
-  console.log(
-    `${c.name}: before ${o.med.toFixed(1)} (${o.min.toFixed(1)}–${o.max.toFixed(1)}) ms, ${perStep.before} clones, ${pct(o)} of the matMul | ` +
-      `after ${n.med.toFixed(1)} (${n.min.toFixed(1)}–${n.max.toFixed(1)}) ms, ${perStep.after} clones, ${pct(n)} | after/before ${(n.med / o.med).toFixed(3)} | ` +
-      `matMul ${m.med.toFixed(1)} (${m.min.toFixed(1)}–${m.max.toFixed(1)}) GFLOP/s`,
-  );
+  await stepAB({ name: c.name, gflop: c.gflop, step: (light) => step(c, light), count: () => clones, unit: 'clones', rounds, warm, ceiling });
 }
 setLightSaves(true);
 engine.clone = clone;

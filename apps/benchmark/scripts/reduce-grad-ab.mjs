@@ -13,7 +13,7 @@
 // Build first (`npx turbo run build --filter=@forgetless/benchmark...`).
 //   node apps/benchmark/scripts/reduce-grad-ab.mjs
 import * as tf from '@tensorflow/tfjs-core';
-import { load, mobileNetV2Step, ms, stats, stepContext, timedStep } from './ab-lib.mjs';
+import { load, matmulCeiling, mobileNetV2Step, ms, stats, stepAB, stepContext, timedStep } from './ab-lib.mjs';
 
 // tfjs's own gradient functions, before forgetless registers its own over them: tfjs-core's
 // register_all_gradients as @forgetless/core carries it for Node (its file, run first)
@@ -72,16 +72,7 @@ const useStock = (on) => {
   for (const k of ['Mean', 'Sum']) own[k].gradFunc = on ? stock[k] : ownFns[k];
 };
 const stepRounds = Number(process.env.STEP_ROUNDS ?? 15);
-const a = tf.randomUniform([1024, 1024], -1, 1, 'float32', 3);
-const b = tf.randomUniform([1024, 1024], -1, 1, 'float32', 4);
-const matmul = () => {
-  const t0 = performance.now();
-  const m = tf.matMul(a, b);
-  m.dataSync();
-  const t = performance.now() - t0;
-  m.dispose();
-  return (2 * 1024 ** 3) / (t / 1e3) / 1e9;
-};
+const ceiling = matmulCeiling();
 const y = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32');
 const x = tf.randomUniform([8, 96, 96, 3], 0, 1, 'float32', 1);
 // GFLOP of one step as the conv-speed rows count them
@@ -100,18 +91,7 @@ for (const [alpha, gflop] of [
       useStock(false);
     }
   };
-  for (let i = 0; i < 5; i++) for (const before of [true, false]) await step(before);
-  const t = { before: [], after: [] };
-  const ceiling = [];
-  for (let r = 0; r < stepRounds; r++) {
-    for (const before of r % 2 ? [false, true] : [true, false]) t[before ? 'before' : 'after'].push(await step(before));
-    ceiling.push(matmul());
-  }
-  const [o, n, m] = [stats(t.before), stats(t.after), stats(ceiling)];
-  const pct = (s) => `${((100 * gflop) / (s.med / 1e3) / m.med).toFixed(1)} %`;
-  console.log(
-    `${what}: before (tfjs's Mean/Sum gradients) ${ms(o)}, ${pct(o)} of the matMul | after ${ms(n)}, ${pct(n)} | after/before ${(n.med / o.med).toFixed(3)} | matMul ${m.med.toFixed(1)} (${m.min.toFixed(1)}–${m.max.toFixed(1)}) GFLOP/s`,
-  );
+  await stepAB({ name: what, gflop, step: (after) => step(!after), rounds: stepRounds, warm: 5, ceiling, before: "before (tfjs's Mean/Sum gradients)" });
   model.dispose();
 }
 console.log(`load average at end ${load()}`);

@@ -2,40 +2,19 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import '../gradients.js';
-import { activation, batchNorm, conv2d, dense, flatten } from '../layers/index.js';
-import { DepthwiseConv2d } from '../layers/depthwise-conv2d.js';
-import { Sequential } from '../model.js';
 import { Rng } from '../rng.js';
-import type { TrainContext } from '../train/plugin.js';
 import { trainStep } from '../train/step.js';
 import { adamUpdateInOne } from './adam-wasm.js';
 import { setInPlaceUpdates } from './in-place.js';
 import { sgdUpdateInOne } from './sgd-wasm.js';
+import { batchNorm } from '../layers/index.js';
+import { netStepSetup, trainSteps } from './mobilenet-style.test-helpers.js';
 import { onWasm } from './wasm.test-helpers.js';
 
 const same = (a: tf.Tensor | Float32Array, b: tf.Tensor | Float32Array) => {
   const [x, y] = [a instanceof Float32Array ? a : a.dataSync(), b instanceof Float32Array ? b : b.dataSync()];
   return x.length === y.length && x.every((v, i) => Object.is(v, y[i]));
 };
-
-/** A MobileNet-style stack: conv, batch norm + ReLU6, depthwise stride 2, batch norm + ReLU6, 1×1, batch norm, dense. */
-function net(): Sequential {
-  return new Sequential(
-    [
-      conv2d(8, 3, { padding: 'same' }),
-      batchNorm(),
-      activation('relu6'),
-      new DepthwiseConv2d({ kernelSize: 3, stride: 2, padding: 'same' }),
-      batchNorm(),
-      activation('relu6'),
-      conv2d(6, 1),
-      batchNorm(),
-      flatten(),
-      dense(5),
-    ],
-    { inputShape: [10, 10, 3], seed: 3 },
-  );
-}
 
 type Run = { losses: number[]; params: Float32Array[]; state: Float32Array[]; moved: number; created: number; leaked: number };
 
@@ -46,18 +25,9 @@ type Run = { losses: number[]; params: Float32Array[]; state: Float32Array[]; mo
  */
 async function train(inPlace: boolean, optimizer: () => tf.Optimizer, slotsPerParam: number): Promise<Run> {
   setInPlaceUpdates(inPlace);
-  const model = net();
-  const x = tf.randomNormal([4, 10, 10, 3], 0, 1, 'float32', 11);
-  const y = tf.tensor1d([0, 1, 2, 4], 'int32');
-  const task = { name: 't', classes: undefined };
-  const ctx = { model, optimizer: optimizer(), tasks: [task], taskIndex: 0, task, step: 0, taskStep: 0, epoch: 0, rng: new Rng(0) } as unknown as TrainContext;
+  const { model, x, y, ctx } = netStepSetup(optimizer());
   const before = tf.memory().numTensors;
-  const losses: number[] = [];
-  for (let s = 0; s < 3; s++) {
-    const l = trainStep({ x, y }, ctx, []);
-    losses.push((await l.data())[0] as number);
-    l.dispose();
-  }
+  const losses = await trainSteps(ctx, x, y, 3);
   const vars = [...Object.values(model.params), ...Object.values(model.state)];
   const ids = vars.map((v) => v.dataId);
   const id0 = tf.scalar(0).id;

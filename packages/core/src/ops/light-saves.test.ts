@@ -2,51 +2,18 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import '../gradients.js';
-import { activation, batchNorm, conv2d, dense, flatten } from '../layers/index.js';
-import { DepthwiseConv2d } from '../layers/depthwise-conv2d.js';
-import { Sequential } from '../model.js';
-import { Rng } from '../rng.js';
-import type { TrainContext } from '../train/plugin.js';
 import { trainStep } from '../train/step.js';
 import { setLightSaves, withLightSaves } from './light-saves.js';
+import { netStepSetup, trainSteps } from './mobilenet-style.test-helpers.js';
 import { onWasm } from './wasm.test-helpers.js';
-
-/** A MobileNet-style stack: conv, batch norm, ReLU6, depthwise stride 2, 1×1, batch norm, dense. */
-function net(): Sequential {
-  return new Sequential(
-    [
-      conv2d(8, 3, { padding: 'same' }),
-      batchNorm(),
-      activation('relu6'),
-      new DepthwiseConv2d({ kernelSize: 3, stride: 2, padding: 'same' }),
-      batchNorm(),
-      activation('relu6'),
-      conv2d(6, 1),
-      batchNorm(),
-      flatten(),
-      dense(5),
-    ],
-    { inputShape: [10, 10, 3], seed: 3 },
-  );
-}
 
 /** Three Adam steps; the losses, every parameter after them, and the engine's clones in a fourth step. */
 async function train(light: boolean): Promise<{ losses: number[]; params: Float32Array[]; clones: number; leaked: number }> {
   setLightSaves(light);
   try {
-    const model = net();
-    const x = tf.randomNormal([4, 10, 10, 3], 0, 1, 'float32', 11);
-    const y = tf.tensor1d([0, 1, 2, 4], 'int32');
-    const task = { name: 't', classes: undefined };
-    // trainStep reads the model, optimizer, task classes and rng of its context; a task's data is not needed
-    const ctx = { model, optimizer: tf.train.adam(0.01), tasks: [task], taskIndex: 0, task, step: 0, taskStep: 0, epoch: 0, rng: new Rng(0) } as unknown as TrainContext;
+    const { model, x, y, ctx } = netStepSetup(tf.train.adam(0.01));
     const before = tf.memory().numTensors;
-    const losses: number[] = [];
-    for (let s = 0; s < 3; s++) {
-      const l = trainStep({ x, y }, ctx, []);
-      losses.push((await l.data())[0] as number);
-      l.dispose();
-    }
+    const losses = await trainSteps(ctx, x, y, 3);
     // a fourth step counting the engine's own clones (an Identity kernel and a tape node each)
     const proto = Object.getPrototypeOf(tf.engine()) as { clone: (this: unknown, t: tf.Tensor) => tf.Tensor };
     const clone = proto.clone;
