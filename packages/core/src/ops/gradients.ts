@@ -276,18 +276,18 @@ function convAttrs(attrs: tf.NamedAttrMap): { s: [number, number]; d: [number, n
  * A reduction's input seen as [A, R, B] with the reduced axes as R, when they are one run of adjacent
  * axes (after sorting) of a non-empty tensor; undefined otherwise.
  */
-export function reducedRun(shape: readonly number[], axis: number | number[] | undefined): [number, number, number] | undefined {
+function reducedRun(shape: readonly number[], axis: number | number[] | undefined): [number, number, number] | undefined {
   const axes = [...tf.util.parseAxisParam(axis as number | number[], shape as number[])].sort((a, b) => a - b);
   if (!axes.length || tf.util.sizeFromShape(shape as number[]) === 0) return undefined;
   if (axes.some((a, i) => i > 0 && a !== (axes[i - 1] as number) + 1)) return undefined;
   const lo = axes[0] as number;
   const hi = axes[axes.length - 1] as number;
-  const prod = (d: readonly number[]) => d.reduce((p, v) => p * v, 1);
-  return [prod(shape.slice(0, lo)), prod(shape.slice(lo, hi + 1)), prod(shape.slice(hi + 1))];
+  const size = tf.util.sizeFromShape;
+  return [size(shape.slice(0, lo)), size(shape.slice(lo, hi + 1)), size(shape.slice(hi + 1))];
 }
 
 /** `n` copies of `s` ([A, 1, B]) side by side on axis 1, by Concat: directly up to 64, by doubling above. */
-export function repeatAxis1(s: tf.Tensor, n: number): tf.Tensor {
+function repeatAxis1(s: tf.Tensor, n: number): tf.Tensor {
   if (n <= 64) return n === 1 ? s : tf.concat(new Array<tf.Tensor>(n).fill(s), 1);
   const half = repeatAxis1(s, n >> 1);
   return tf.concat(n & 1 ? [half, half, s] : [half, half], 1);
