@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type ForwardOptions, type LayerShapes, type Model, exampleShapeProblem } from './contract.js';
-import { type BatchNorm, fusesWithRelu6 } from './layers/batch-norm.js';
+import { type BatchNorm, type FusableConv, batchNormAfterConv, fusesWithRelu6 } from './layers/batch-norm.js';
 import { Conv2d } from './layers/conv2d.js';
 import { DepthwiseConv2d } from './layers/depthwise-conv2d.js';
 import { type ApplyContext, type Layer, type LayerCapture, type MergeLayer, type Shape, isMergeLayer } from './layers/layer.js';
@@ -63,6 +63,8 @@ export class GraphModel implements Model {
   private readonly consumers: ReadonlyMap<string, readonly string[]>;
   /** Batch norm node → the ReLU6 node that is its output's only consumer (run as one kernel in training where it can). */
   private readonly relu6After = new Map<string, string>();
+  /** Conv or depthwise conv node → the batch norm node that is its output's only consumer (run as one op in training where it can: `ops/conv-bn.ts`). */
+  private readonly bnAfter = new Map<string, { name: string; layer: BatchNorm }>();
   /** ZeroPadding2D node → the 'valid' depthwise conv or conv node that is its only consumer (the pad folded into the conv where it can). */
   private readonly padInto = new Map<string, { name: string; layer: DepthwiseConv2d | Conv2d }>();
   private readonly frozenLayers = new Set<string>();
@@ -93,6 +95,8 @@ export class GraphModel implements Model {
       const users = consumers.get(n.name) ?? [];
       const next = users.length === 1 ? byName.get(users[0] as string) : undefined;
       if (n.name !== output && next && next.inputs.length === 1 && fusesWithRelu6(n.layer, next.layer)) this.relu6After.set(n.name, next.name);
+      const bn = n.name !== output && next && next.inputs.length === 1 ? batchNormAfterConv(n.layer, next.layer) : undefined;
+      if (bn && next) this.bnAfter.set(n.name, { name: next.name, layer: bn });
       if (
         n.name !== output &&
         next &&
@@ -232,7 +236,8 @@ export class GraphModel implements Model {
     };
     const inference: ApplyContext = { ...ctx, training: false };
     const capture = options.capture;
-    const values = new Map<string, tf.Tensor>([[this.inputName, this.reshapeInput(x)]]);
+    const modelInput = this.reshapeInput(x);
+    const values = new Map<string, tf.Tensor>([[this.inputName, modelInput]]);
     // tensor → parametric layer whose captured output it is (extended through activation layers)
     const open = new Map<tf.Tensor, string>();
     // ReLU6 nodes already run inside their batch norm's kernel
@@ -253,6 +258,19 @@ export class GraphModel implements Model {
         }
       }
       const fold = padded.get(node.name);
+      const bn = this.bnAfter.get(node.name);
+      if (bn && c === ctx && !this.frozenLayers.has(bn.layer.name)) {
+        // conv + batch norm (+ ReLU6) as one op each way, unless the conv reads the model's input (whose gradient the op would compute)
+        const x = fold ? fold.x : (ins[0] as tf.Tensor);
+        const relu6 = this.relu6After.get(bn.name);
+        const y = x === modelInput ? undefined : bn.layer.applyAfterConv(l as unknown as FusableConv, x, fold?.pads, relu6 !== undefined, c);
+        if (y) {
+          values.set(relu6 ?? bn.name, y);
+          done.add(bn.name);
+          if (relu6) done.add(relu6);
+          continue;
+        }
+      }
       if (fold) {
         values.set(node.name, (l as DepthwiseConv2d | Conv2d).applyPadded(fold.x, fold.pads, c));
         continue;

@@ -50,6 +50,7 @@ export {
 } from './ops/depthwise-simd.js';
 export { convPerExampleSum, setSimdConvInputGrad, type TapPads, tapAbsSums } from './ops/gemm-simd.js';
 export { batchNormExampleSums, setSimdBatchNormInference, setSimdPerExampleSums } from './ops/norm-simd.js';
+export { setConvBatchNormFusion } from './ops/conv-bn.js';
 export { setLightSaves, withLightSaves } from './ops/light-saves.js';
 export { setInPlaceUpdates } from './ops/in-place.js';
 export { addTap, setLightTaps, zeroTap } from './ops/tap.js';

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardOptions, LayerShapes, Model } from './contract.js';
-import { fusesWithRelu6 } from './layers/batch-norm.js';
+import { type FusableConv, batchNormAfterConv, fusesWithRelu6 } from './layers/batch-norm.js';
 import { layerFromConfig } from './layers/index.js';
 import type { LayerCapture, Layer, LayerConfig } from './layers/layer.js';
 import { type ParamMap, assignWeights, copyWeights } from './params.js';
@@ -104,10 +104,23 @@ export class Sequential implements Model {
       ...(options.capture ? { capture: options.capture } : {}),
       ...(options.taps ? { taps: options.taps } : {}),
     };
-    let h = this.reshapeInput(x);
+    const input = this.reshapeInput(x);
+    let h = input;
     let open: string | undefined; // parametric layer whose activation may still follow
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i] as Layer;
+      // a conv, the batch norm after it (and a ReLU6 after that) as one op each way where it can (wasm
+      // SIMD, training, no capture), unless the conv reads the model's input (the op computes ∂x)
+      const bn = h === input ? undefined : batchNormAfterConv(layer, this.layers[i + 1]);
+      if (bn) {
+        const relu6 = fusesWithRelu6(bn, this.layers[i + 2]);
+        const y = bn.applyAfterConv(layer as unknown as FusableConv, h, undefined, relu6, ctx);
+        if (y) {
+          h = y;
+          i += relu6 ? 2 : 1;
+          continue;
+        }
+      }
       // a batch norm and the ReLU6 after it as one kernel where it can (wasm SIMD, no capture)
       const fused = fusesWithRelu6(layer, this.layers[i + 1]) ? layer.applyWithRelu6(h, ctx) : undefined;
       if (fused) {

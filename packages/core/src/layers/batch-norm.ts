@@ -13,6 +13,7 @@ import { toVariable } from '../init.js';
 import type { Rng } from '../rng.js';
 import { type ApplyContext, type Layer, type LayerConfig, type MergeLayer, type Shape, isMergeLayer } from './layer.js';
 import { useFusedBatchNorm } from '../ops/gradients.js';
+import { type ConvGeometry, type ConvKind, convBatchNormTrain, convBatchNormUsable } from '../ops/conv-bn.js';
 import { layerFusionOn } from '../ops/formulation.js';
 import { type TrainOutputs, simdBatchNormInfer, simdBatchNormInferUsable, simdBatchNormRelu6Train, simdBatchNormTrain, simdBatchNormUsable } from '../ops/norm-simd.js';
 
@@ -184,6 +185,33 @@ export class BatchNorm implements Layer {
     return f.y;
   }
 
+  /**
+   * This layer (relu6 of it when `relu6`) on the output of the convolution `conv` of x, in training,
+   * as one op each way (`ops/conv-bn.ts`): the same values, moving statistics and gradients, to the
+   * bit, as the conv, this layer and the ReLU6 run apart, with a third of their kernel calls. For a
+   * graph whose only consumer of the conv's output is this layer. Undefined (nothing run) where it
+   * does not apply: not training, a tap or capture asked for, the conv with a bias or activation of
+   * its own, or not `convBatchNormUsable`.
+   */
+  applyAfterConv(
+    conv: FusableConv,
+    x: tf.Tensor,
+    pads: readonly [readonly [number, number], readonly [number, number]] | undefined,
+    relu6: boolean,
+    ctx: ApplyContext,
+  ): tf.Tensor | undefined {
+    const { gamma, beta } = this.params;
+    if (!ctx.training || ctx.taps || ctx.capture || !gamma || !beta || this.featureAxis !== this.rank - 1 || x.dtype !== 'float32') return undefined;
+    const spec = conv.fusedConv(pads);
+    if (!spec) return undefined;
+    const mm = this.state.moving_mean as tf.Variable;
+    const mv = this.state.moving_variance as tf.Variable;
+    if (!convBatchNormUsable(spec.kind, x, spec.filter, spec.geometry, [gamma, beta, mm, mv])) return undefined;
+    const f = convBatchNormTrain(spec.kind, x as tf.Tensor4D, spec.filter as tf.Tensor4D, spec.geometry, gamma, beta, mm, mv, this.epsilon, this.momentum, relu6);
+    assignMoving(mm, mv, f);
+    return f.y;
+  }
+
   /** The output z after the pre-activation tap and capture. */
   private finish(out: tf.Tensor, x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
     let z = out;
@@ -203,6 +231,16 @@ export class BatchNorm implements Layer {
       ...(this.axis === -1 ? {} : { axis: this.axis }),
     };
   }
+}
+
+/** A convolution layer that can run with the batch norm after it as one op (`BatchNorm.applyAfterConv`). */
+export interface FusableConv {
+  fusedConv(pads?: readonly [readonly [number, number], readonly [number, number]]): { kind: ConvKind; filter: tf.Variable; geometry: ConvGeometry } | undefined;
+}
+
+/** `next` when `layer` is a conv or depthwise conv and `next` a batch norm (a pair `applyAfterConv` may run as one op). */
+export function batchNormAfterConv(layer: Layer | MergeLayer, next: Layer | MergeLayer | undefined): BatchNorm | undefined {
+  return next instanceof BatchNorm && !isMergeLayer(layer) && typeof (layer as Partial<FusableConv>).fusedConv === 'function' ? next : undefined;
 }
 
 /** The SIMD kernel's moving statistics into the layer's variables (nothing to do where it wrote them in place). */

@@ -10,6 +10,7 @@ import { type InitializerName, initialize, toVariable } from '../init.js';
 import { type Padding, conv2d as conv2dOp } from '../ops/conv2d.js';
 import { simdKernelsFor } from '../ops/depthwise-simd.js';
 import { layerFusionOn } from '../ops/formulation.js';
+import type { ConvGeometry, ConvKind } from '../ops/conv-bn.js';
 import { isFewChannelConv } from '../ops/gemm-simd.js';
 import { ensureWasmKernels } from '../ops/wasm-kernels.js';
 import type { Rng } from '../rng.js';
@@ -185,6 +186,15 @@ export class Conv2d implements Layer {
     return finish(this, x, z, ctx);
   }
 
+  /**
+   * This layer as the convolution of a conv + batch norm pair run as one op (`ops/conv-bn.ts`): its
+   * kernel, filter and geometry (the ZeroPadding2D before it folded in as explicit `pads`); undefined
+   * where the layer adds a bias or an activation of its own.
+   */
+  fusedConv(pads?: readonly [readonly [number, number], readonly [number, number]]): { kind: ConvKind; filter: tf.Variable; geometry: ConvGeometry } | undefined {
+    return convSpec('Conv2D', this, this.params.kernel, pads);
+  }
+
   config(): LayerConfig {
     const one = (p: [number, number]) => (p[0] === p[1] ? p[0] : p);
     return {
@@ -197,4 +207,16 @@ export class Conv2d implements Layer {
       activation: this.activation,
     };
   }
+}
+
+/** A conv layer's kernel, filter and geometry for `ops/conv-bn.ts`; undefined with a bias or an activation. */
+export function convSpec(
+  kind: ConvKind,
+  layer: { params: Record<string, tf.Variable>; activation: ActivationSpec; strides: [number, number]; dilation: [number, number]; padding: Padding },
+  filter: tf.Variable | undefined,
+  pads?: readonly [readonly [number, number], readonly [number, number]],
+): { kind: ConvKind; filter: tf.Variable; geometry: ConvGeometry } | undefined {
+  if (!filter || layer.params.bias || layer.activation.name !== 'linear') return undefined;
+  const pad: ConvGeometry['pad'] = pads ? [[0, 0], [...pads[0]], [...pads[1]], [0, 0]] : layer.padding;
+  return { kind, filter, geometry: { strides: [...layer.strides], pad, dilations: [...layer.dilation] } };
 }

@@ -14,7 +14,8 @@ import { layerFusionOn } from '../ops/formulation.js';
 import { ensureWasmKernels } from '../ops/wasm-kernels.js';
 import type { Rng } from '../rng.js';
 import { type ActivationLike, type ActivationSpec, toActivationSpec } from './activation.js';
-import { type Size2, checkPadding, checkStrideDilation, finish, imageInput, imageOutput, sizePair } from './conv2d.js';
+import type { ConvGeometry, ConvKind } from '../ops/conv-bn.js';
+import { type Size2, checkPadding, checkStrideDilation, convSpec, finish, imageInput, imageOutput, sizePair } from './conv2d.js';
 import type { ApplyContext, Layer, LayerConfig, Shape } from './layer.js';
 
 export interface DepthwiseConv2dOptions {
@@ -104,6 +105,11 @@ export class DepthwiseConv2d implements Layer {
     let z = tf.depthwiseConv2d(x as tf.Tensor4D, this.params.depthwise_kernel as tf.Variable<tf.Rank.R4>, this.strides, explicit, 'NHWC', this.dilation);
     if (this.params.bias) z = tf.add(z, this.params.bias);
     return finish(this, x, z, ctx);
+  }
+
+  /** This layer as the convolution of a conv + batch norm pair run as one op (see `Conv2d.fusedConv`). */
+  fusedConv(pads?: readonly [readonly [number, number], readonly [number, number]]): { kind: ConvKind; filter: tf.Variable; geometry: ConvGeometry } | undefined {
+    return convSpec('DepthwiseConv2dNative', this, this.params.depthwise_kernel, pads);
   }
 
   config(): LayerConfig {

@@ -104,7 +104,7 @@ describe("'auto' formulation: forgetless's wasm kernels, fused batch norm, eleme
     });
   });
 
-  it('Sum, Mean (leading axes as an average pooling, the others stock), Identity, Cast and LeakyRelu on wasm agree with cpu', async () => {
+  it('Sum, Mean (one run of adjacent axes short of the last as an average pooling, the others stock), Identity, Cast and LeakyRelu on wasm agree with cpu', async () => {
     const x = tf.randomNormal([4, 5, 6, 7], 0, 1, 'float32', 9);
     const xi = tf.tensor([3, -1, 4, 1, -5, 9, 2, -6, 5, 3, 5, -8], [3, 4], 'int32');
     type Op = { name: string; f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor };
@@ -113,12 +113,16 @@ describe("'auto' formulation: forgetless's wasm kernels, fused batch norm, eleme
       { name: 'sum [0,1] keepDims', f: (a) => tf.sum(a, [0, 1], true) },
       { name: 'sum [-4,-3]', f: (a) => tf.sum(a, [-4, -3]) },
       { name: 'sum 0', f: (a) => tf.sum(a, 0) },
-      { name: 'sum [1,2] (not leading)', f: (a) => tf.sum(a, [1, 2]) },
+      { name: 'sum [1,2] (middle axes)', f: (a) => tf.sum(a, [1, 2]) },
+      { name: 'sum [0,2] (not one run: stock)', f: (a) => tf.sum(a, [0, 2]) },
+      { name: 'sum [2,3] (to the last: stock)', f: (a) => tf.sum(a, [2, 3]) },
       { name: 'sum all', f: (a) => tf.sum(a) },
       { name: 'sum int32 [0]', f: (_, b) => tf.sum(b, 0) },
       { name: 'mean [0,1,2]', f: (a) => tf.mean(a, [0, 1, 2]) },
       { name: 'mean [0] keepDims', f: (a) => tf.mean(a, 0, true) },
-      { name: 'mean [1,2] (not leading)', f: (a) => tf.mean(a, [1, 2]) },
+      { name: 'mean [1,2] (middle axes: a global average pool)', f: (a) => tf.mean(a, [1, 2]) },
+      { name: 'mean [1,2] keepDims', f: (a) => tf.mean(a, [1, 2], true) },
+      { name: 'mean [1]', f: (a) => tf.mean(a, 1) },
       { name: 'mean int32 [0]', f: (_, b) => tf.mean(b, 0) },
       { name: 'clone', f: (a) => tf.clone(a) },
       { name: 'cast float32', f: (a) => tf.cast(a, 'float32') },

@@ -37,6 +37,7 @@ import { simdKernelsFor } from './depthwise-simd.js';
 import { maxPoolGrad } from './max-pool.js';
 import { normSimdUsable, simdClipGrad, simdRelu6Grad } from './norm-simd.js';
 import { isSimdFilterGradConv, isSimdInputGradConv, isPointwise, pointwiseSimd } from './gemm-simd.js';
+import { sharedTensor } from './light-saves.js';
 import { registerOwnGradient } from './own-gradients.js';
 import { ensureWasmKernels, isForgetlessKernel } from './wasm-kernels.js';
 
@@ -296,15 +297,16 @@ function repeatAxis1(s: tf.Tensor, n: number): tf.Tensor {
 /** Registers the gradients above (idempotent; called when @forgetless/core is imported). */
 export function registerForgetlessGradients(): void {
   if (registered) return;
-  const kernels = ['BatchMatMul', 'Conv2D', 'MaxPool', 'DepthwiseConv2dNative', 'Conv2DBackpropInput', 'LeakyRelu', 'Relu6', 'ClipByValue', 'Mean', 'Sum'];
+  const kernels = ['BatchMatMul', 'Conv2D', 'MaxPool', 'DepthwiseConv2dNative', 'Conv2DBackpropInput', 'LeakyRelu', 'Relu6', 'ClipByValue', 'Mean', 'Sum', 'Add'];
   const stocks = kernels.map((k) => tf.getGradient(k));
   const absent = kernels.filter((_, i) => !stocks[i]);
   if (absent.length) throw new Error(`@forgetless/core: tfjs gradients are not registered (${absent.join('/')} missing)`);
   registered = true;
   // wasm's missing backprop kernels (and, when tfjs-backend-wasm is already loaded, its Slice and MaxPoolGrad)
   ensureWasmKernels();
-  const [stockMatMul, stockConv, stockMaxPool, stockDw, stockBpi, stockLeaky, stockRelu6, stockClip, stockMean, stockSum] = stocks as tf.GradConfig[];
-  const [sm, sc, sp, sd, sb, sl, s6, sClip, sMean, sSum] = (stocks as tf.GradConfig[]).map((g) => g.gradFunc as unknown as GradFunc) as [
+  const [stockMatMul, stockConv, stockMaxPool, stockDw, stockBpi, stockLeaky, stockRelu6, stockClip, stockMean, stockSum, stockAdd] = stocks as tf.GradConfig[];
+  const [sm, sc, sp, sd, sb, sl, s6, sClip, sMean, sSum, sAdd] = (stocks as tf.GradConfig[]).map((g) => g.gradFunc as unknown as GradFunc) as [
+    GradFunc,
     GradFunc,
     GradFunc,
     GradFunc,
@@ -361,6 +363,19 @@ export function registerForgetlessGradients(): void {
       }) as never,
     } as tf.GradConfig);
   }
+
+  // Add of two tensors of δ's shape (a residual connection): δ itself for a and a second tensor on δ's
+  // memory for b, where tfjs's gradient reshapes δ to each input's shape, two Reshape kernel calls (the
+  // same memory, and the engine's per-call work for each). Inputs that broadcast stay stock.
+  registerOwnGradient({
+    ...stockAdd,
+    gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const [a, b] = saved as [tf.Tensor, tf.Tensor];
+      const same = (t: tf.Tensor) => t.rank === dy.rank && t.shape.every((v, i) => v === dy.shape[i]);
+      if (dy.dtype !== 'float32' || !same(a) || !same(b) || !use(() => FAST_WASM_KERNELS.has(tf.getBackend()))) return sAdd(dy, saved, attrs);
+      return { a: () => dy, b: () => sharedTensor(dy) };
+    }) as never,
+  } as tf.GradConfig);
 
   // LeakyRelu: δ·step(x, α) (1 where x > 0, α elsewhere) is the stock where(x > 0, δ, α·δ) exactly, in
   // two fast wasm kernels where the stock one runs Greater and Select (10 ms for [32, 24, 24, 64]).

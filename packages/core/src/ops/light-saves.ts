@@ -72,3 +72,16 @@ export function withLightSaves<T>(fn: () => T): T {
     }
   }
 }
+
+/**
+ * A second tensor on x's memory, made without a kernel call (a reference count, what the cpu and wasm
+ * backends' Reshape to the same shape does); on other backends, or where the engine lacks the
+ * internals this relies on, `tf.reshape(x, x.shape)` as tfjs's gradients make it.
+ */
+export function sharedTensor(x: tf.Tensor): tf.Tensor {
+  const engine = tf.engine() as unknown as EngineInternals;
+  const entry = usable(engine) && SHARING_BACKENDS.has(tf.getBackend()) && x.dtype !== 'string' ? engine.state?.tensorInfo?.get(x.dataId) : undefined;
+  if (!entry || typeof entry.backend?.incRef !== 'function') return tf.reshape(x, x.shape);
+  entry.backend.incRef(x.dataId);
+  return (engine.makeTensorFromTensorInfo as NonNullable<EngineInternals['makeTensorFromTensorInfo']>)({ dataId: x.dataId, shape: x.shape, dtype: x.dtype }, entry.backend);
+}

@@ -6,17 +6,20 @@ import { Rng } from '../rng.js';
 import type { TrainContext } from '../train/plugin.js';
 import { trainStep } from '../train/step.js';
 
-/** A MobileNet-style stack on 10×10×3: conv, batch norm + ReLU6, depthwise stride 2, batch norm + ReLU6, 1×1, batch norm, dense (seed 3). */
-export function mobileNetStyleNet(): Sequential {
+/**
+ * A MobileNet-style stack on 10×10×3: conv, batch norm + ReLU6, depthwise stride 2, batch norm + ReLU6,
+ * 1×1, batch norm, dense (seed 3); the convs with biases unless `useBias` is false (as Keras's MobileNetV2).
+ */
+export function mobileNetStyleNet({ useBias = true }: { useBias?: boolean } = {}): Sequential {
   return new Sequential(
     [
-      conv2d(8, 3, { padding: 'same' }),
+      conv2d(8, 3, { padding: 'same', useBias }),
       batchNorm(),
       activation('relu6'),
-      new DepthwiseConv2d({ kernelSize: 3, stride: 2, padding: 'same' }),
+      new DepthwiseConv2d({ kernelSize: 3, stride: 2, padding: 'same', useBias }),
       batchNorm(),
       activation('relu6'),
-      conv2d(6, 1),
+      conv2d(6, 1, { useBias }),
       batchNorm(),
       flatten(),
       dense(5),
@@ -29,8 +32,8 @@ export function mobileNetStyleNet(): Sequential {
  * A fresh `mobileNetStyleNet()`, a batch of four examples (seed 11) and a context for `trainStep` under
  * `optimizer` (trainStep reads the model, optimizer, task classes and rng; a task's data is not needed).
  */
-export function netStepSetup(optimizer: tf.Optimizer): { model: Sequential; x: tf.Tensor; y: tf.Tensor1D; ctx: TrainContext } {
-  const model = mobileNetStyleNet();
+export function netStepSetup(optimizer: tf.Optimizer, net: { useBias?: boolean } = {}): { model: Sequential; x: tf.Tensor; y: tf.Tensor1D; ctx: TrainContext } {
+  const model = mobileNetStyleNet(net);
   const x = tf.randomNormal([4, 10, 10, 3], 0, 1, 'float32', 11);
   const y = tf.tensor1d([0, 1, 2, 4], 'int32');
   const task = { name: 't', classes: undefined };

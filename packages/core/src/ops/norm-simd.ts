@@ -276,7 +276,7 @@ let registered = false;
  * Registers the kernels (once; again only if something unregistered them: one registry look-up a
  * call, where checking all six cost a step of MobileNetV2 ~600 look-ups).
  */
-function ensureRegistered(): void {
+export function ensureNormKernels(): void {
   if (registered && tf.getKernel(BN_FORWARD, 'wasm')) return;
   for (const k of KERNELS) if (!tf.getKernel(k.kernelName, 'wasm')) tf.registerKernel(k);
   registered = true;
@@ -303,7 +303,7 @@ function batchNormTrainOp(
   epsilon: number,
   momentum: number,
 ): TrainOutputs {
-  ensureRegistered();
+  ensureNormKernels();
   let newMean: tf.Tensor | undefined;
   let newVar: tf.Tensor | undefined;
   // variables (never plain tensors, which tfjs keeps immutable) held by nothing else are updated in place
@@ -454,7 +454,7 @@ export function simdBatchNormInfer(
   epsilon: number,
   relu6: boolean,
 ): tf.Tensor {
-  ensureRegistered();
+  ensureNormKernels();
   const affine = (g: tf.Tensor | undefined, b: tf.Tensor | undefined) => ({ ...(g ? { gamma: g } : {}), ...(b ? { beta: b } : {}) });
   const run = (xi: tf.Tensor, g: tf.Tensor | undefined, b: tf.Tensor | undefined) =>
     tf.engine().runKernel(BN_INFER, { x: xi, ...affine(g, b), movingMean, movingVariance }, { epsilon, relu6 } as never) as unknown as [tf.Tensor, tf.Tensor];
@@ -508,14 +508,14 @@ export function batchNormExampleSums(
   const c = x.shape[x.rank - 1] as number;
   if (!exampleSumsOn || x.rank < 2 || dy.rank !== x.rank || dy.shape.some((v, i) => v !== x.shape[i]) || movingMean.size !== c || movingVariance.size !== c) return undefined;
   if (!normSimdUsable(x, dy, movingMean, movingVariance)) return undefined;
-  ensureRegistered();
+  ensureNormKernels();
   return tf.engine().runKernel(BN_EXAMPLE_SUMS, { x, dy, movingMean, movingVariance }, { epsilon, stat } as never) as tf.Tensor2D;
 }
 
 /** ReLU6's gradient dy·[0 < x ≤ 6] by the SIMD kernel (x NaN gives 0 where tfjs's gives NaN). Only where `normSimdUsable(x, dy)`. */
 export function simdRelu6Grad(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
   if (dy.size !== x.size) throw new Error(`ReLU6 gradient on wasm (forgetless): dy has shape [${dy.shape}], x [${x.shape}]`);
-  ensureRegistered();
+  ensureNormKernels();
   return tf.engine().runKernel(RELU6_GRAD, { x, dy }, {}) as tf.Tensor;
 }
 
@@ -525,7 +525,7 @@ export function simdRelu6Grad(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
  */
 export function simdClipGrad(x: tf.Tensor, dy: tf.Tensor, lo: number, hi: number): tf.Tensor {
   if (dy.size !== x.size) throw new Error(`ClipByValue gradient on wasm (forgetless): dy has shape [${dy.shape}], x [${x.shape}]`);
-  ensureRegistered();
+  ensureNormKernels();
   return tf.engine().runKernel(CLIP_GRAD, { x, dy }, { lo, hi } as never) as tf.Tensor;
 }
 

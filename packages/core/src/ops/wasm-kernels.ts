@@ -364,28 +364,32 @@ function stockKernel(name: string, args: KernelArgs): tf.TensorInfo {
 }
 
 /**
- * The reduction axes of a Sum/Mean when they are the leading ones (0 … k−1, k < rank), as the
- * number of rows P and of columns C of the [P, C] view: those reduce as one average pooling of the
- * [1, P, 1, C] view over a [P, 1] window (XNNPACK's, vectorised; ×P for a sum), 6–10× faster than
- * wasm's Sum and Mean, which transpose the input first whenever the reduced axes are not the
- * innermost (3.8 against 0.4–0.6 ms for a [32, 24, 24, 64] tensor over [0, 1, 2]: batch norm and
- * bias gradients over N·H·W). (A GEMV ones[1, P]·X is as fast only when X was seen before: XNNPACK
- * packs the right-hand side of every new matMul, 8 ms here.)
+ * The reduction axes of a Sum/Mean when they are one run of adjacent axes lo … hi short of the last
+ * (the leading ones: batch norm and bias gradients over N·H·W; the middle ones: a global average
+ * pool over H, W), as the [A, P, C] view (A the axes before, P the reduced, C those after): they
+ * reduce as one average pooling of the [A, P, C / cb, cb] view over a [P, 1] window (XNNPACK's,
+ * vectorised; ×P for a sum), 6–10× faster than wasm's Sum and Mean, which transpose the input first
+ * whenever the reduced axes are not the innermost (3.8 against 0.4–0.6 ms for a [32, 24, 24, 64]
+ * tensor over [0, 1, 2]; 0.22 against 0.03 ms for MobileNetV2's pool of [8, 3, 3, 1280] over [1, 2]).
+ * (A GEMV ones[1, P]·X is as fast only when X was seen before: XNNPACK packs the right-hand side of
+ * every new matMul, 8 ms here.)
  */
-function leadingReduction(x: tf.TensorInfo, axis: unknown): { p: number; c: number; k: number; cb: number } | undefined {
+function runReduction(x: tf.TensorInfo, axis: unknown): { a: number; p: number; c: number; lo: number; hi: number; cb: number } | undefined {
   if (x.dtype !== 'float32') return undefined;
   const rank = x.shape.length;
   const axes = [...new Set(tf.util.parseAxisParam(axis as number | number[], x.shape))].sort((a, b) => a - b);
-  const k = axes.length;
-  if (k === 0 || k >= rank || axes.some((a, i) => a !== i)) return undefined;
-  const p = x.shape.slice(0, k).reduce((a, b) => a * b, 1);
-  const c = x.shape.slice(k).reduce((a, b) => a * b, 1);
-  if (p < 2 || c === 0) return undefined;
+  if (axes.length === 0) return undefined;
+  const lo = axes[0] as number;
+  const hi = axes[axes.length - 1] as number;
+  if (hi >= rank - 1 || axes.some((v, i) => v !== lo + i)) return undefined;
+  const size = (from: number, to: number) => x.shape.slice(from, to).reduce((u, v) => u * v, 1);
+  const [a, p, c] = [size(0, lo), size(lo, hi + 1), size(hi + 1, rank)];
+  if (p < 2 || c === 0 || a === 0) return undefined;
   // channels per pooling position: at most POOL_MAX_CHANNELS, the columns split into [C / cb, cb]
   let cb = Math.min(c, POOL_MAX_CHANNELS);
   while (c % cb !== 0) cb--;
   if (cb < 64 && cb !== c) return undefined;
-  return { p, c, k, cb };
+  return { a, p, c, lo, hi, cb };
 }
 
 /**
@@ -395,16 +399,16 @@ function leadingReduction(x: tf.TensorInfo, axis: unknown): { p: number; c: numb
  */
 const POOL_MAX_CHANNELS = 8192;
 
-function reduceLeading(kernel: 'Sum' | 'Mean', { inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
+function reduceRun(kernel: 'Sum' | 'Mean', { inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const x = inputs.x as tf.TensorInfo;
-  const r = leadingReduction(x, attrs.axis);
+  const r = runReduction(x, attrs.axis);
   if (!r) return stockKernel(kernel, { inputs, attrs, backend });
   return tf.tidy(() => {
-    const column = tf.reshape(t4(x) as tf.Tensor, [1, r.p, r.c / r.cb, r.cb]) as tf.Tensor4D;
-    let s: tf.Tensor = tf.avgPool(column, [r.p, 1], 1, 'valid');
+    const view = tf.reshape(t4(x) as tf.Tensor, [r.a, r.p, r.c / r.cb, r.cb]) as tf.Tensor4D;
+    let s: tf.Tensor = tf.avgPool(view, [r.p, 1], 1, 'valid');
     if (kernel === 'Sum') s = tf.mul(s, r.p);
-    const rest = x.shape.slice(r.k);
-    return tf.reshape(s, attrs.keepDims ? [...Array.from({ length: r.k }, () => 1), ...rest] : rest);
+    const shape = attrs.keepDims ? x.shape.map((d, i) => (i >= r.lo && i <= r.hi ? 1 : d)) : x.shape.filter((_, i) => i < r.lo || i > r.hi);
+    return tf.reshape(s, shape);
   }) as unknown as tf.TensorInfo;
 }
 
@@ -416,7 +420,7 @@ function reduceLeading(kernel: 'Sum' | 'Mean', { inputs, attrs, backend }: Kerne
  *   do) where the stock one copies it: tfjs clones every tensor it saves for the backward pass, so
  *   a conv-net step ran ~130 full-size copies (11 ms of paper 2's step); so does Cast to the same
  *   dtype (which tfjs's ops call on every float input);
- * - Sum and Mean over leading axes as an average pooling (`leadingReduction`);
+ * - Sum and Mean over one run of adjacent axes short of the last as an average pooling (`runReduction`);
  * - LeakyRelu as x·step(x, α) (two fast kernels, 2 against 9.6 ms for [32, 24, 24, 64]; the stock one
  *   is a scalar loop); its gradient is forgetless's (`gradients.ts`);
  * - DepthwiseConv2dNative by forgetless's SIMD kernel under 'auto' (`depthwise-simd.ts`), the stock
@@ -455,8 +459,8 @@ const REPLACEMENTS: tf.KernelConfig[] = [
       return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     }) as unknown as tf.KernelFunc,
   },
-  { kernelName: 'Sum', backendName: 'wasm', kernelFunc: ((args: KernelArgs) => reduceLeading('Sum', args)) as unknown as tf.KernelFunc },
-  { kernelName: 'Mean', backendName: 'wasm', kernelFunc: ((args: KernelArgs) => reduceLeading('Mean', args)) as unknown as tf.KernelFunc },
+  { kernelName: 'Sum', backendName: 'wasm', kernelFunc: ((args: KernelArgs) => reduceRun('Sum', args)) as unknown as tf.KernelFunc },
+  { kernelName: 'Mean', backendName: 'wasm', kernelFunc: ((args: KernelArgs) => reduceRun('Mean', args)) as unknown as tf.KernelFunc },
   {
     kernelName: 'DepthwiseConv2dNative',
     backendName: 'wasm',
