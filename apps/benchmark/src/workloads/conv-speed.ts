@@ -34,6 +34,7 @@ import {
   setConvFormulation,
   softmaxCrossEntropy,
   trainStep,
+  setConvBatchNormFusion,
   withLayerFusion,
 } from '@forgetless/core';
 import { fisherDiagonal, mas } from '@forgetless/importances';
@@ -57,7 +58,9 @@ const ADAM_MEASURE = 'MobileNetV2 training step, Adam';
 /** tfjs's Adam as tfjs runs it: a subclass, which forgetless's one-call update declines. */
 class StockAdam extends tf.AdamOptimizer {}
 /** 'auto' with forgetless's layer fusions off (`withLayerFusion(false)`): batch norm and ReLU6 apart, the padding as its own op. */
-const AUTO_UNFUSED = "auto, layer fusions off (batch norm + ReLU6 apart, ZeroPadding2D as its own PadV2: 'auto' before them)";
+const AUTO_UNFUSED = "auto, layer fusions off (conv, batch norm and ReLU6 apart, ZeroPadding2D as its own PadV2: 'auto' before them)";
+/** 'auto' with only the conv + batch norm fusion off (`setConvBatchNormFusion(false)`): batch norm + ReLU6 still one kernel. */
+const AUTO_CONV_BN_APART = "auto, conv + batch norm apart (three engine kernel calls each way per pair: 'auto' before 2026-12-02)";
 
 /**
  * `CONV_SPEED_ONLY=depthwise` restricts the workload to what the SIMD depthwise kernels change: the
@@ -251,9 +254,11 @@ async function warmCeiling(
   rounds: number,
   reps: number,
   forms: readonly ConvFormulation[] = FORMULATIONS,
-): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number }> {
+  extra: readonly (() => unknown)[] = [],
+): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number; extra: Timing[] }> {
   const mm = matmulEntry(size);
-  const entries = [...forms.map(run), mm.run];
+  const entries = [...forms.map(run), ...extra, mm.run];
+  const ceilingAt = entries.length - 1;
   const samples = entries.map(() => [] as number[]);
   const settle = async (out: unknown) => {
     const v = await out;
@@ -267,7 +272,7 @@ async function warmCeiling(
       for (let e = 0; e < entries.length; e++) {
         const i = (e + r) % entries.length;
         const fn = entries[i] as () => unknown;
-        const n = i === forms.length ? 1 : reps;
+        const n = i === ceilingAt ? 1 : reps;
         await settle(fn());
         const t0 = performance.now();
         for (let k = 0; k < n; k++) await settle(fn());
@@ -275,7 +280,7 @@ async function warmCeiling(
       }
     }
     const t = Object.fromEntries(forms.map((f, i) => [f, summarize(samples[i] as number[])])) as Record<ConvFormulation, Timing>;
-    return { t, ceiling: gflopsOf(summarize(samples[forms.length] as number[]), mm.gflop) };
+    return { t, ceiling: gflopsOf(summarize(samples[ceilingAt] as number[]), mm.gflop), extra: extra.map((_, i) => summarize(samples[forms.length + i] as number[])) };
   } finally {
     mm.done();
   }
@@ -401,14 +406,33 @@ const STEADY_SUFFIX = ', steady state (back to back, as in a training loop)';
  * timed step follows a step of its own kind, as every step of a loop does (its weights, activations'
  * buffers and the allocator's free lists as the previous step left them); the matMul once untimed,
  * once timed. `stepPair`'s rows time each step right after another formulation's step or the 12 MB
- * matMul.
+ * matMul (always the same one: 'auto' after 'composed', an extra after the one before it), so only
+ * these rows compare 'auto' with a variant of itself fairly: `convBnApart` adds 'auto' with each conv +
+ * batch norm pair apart.
  */
-async function steadySteps(model: Model, x: tf.Tensor, y: tf.Tensor1D, size: number, rounds: number): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number }> {
+async function steadySteps(
+  model: Model,
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  size: number,
+  rounds: number,
+  convBnApart = false,
+): Promise<{ t: Record<ConvFormulation, Timing>; ceiling: number; apart?: Timing }> {
   const optimizer = tf.train.sgd(0.01);
   try {
     const ctx = context(model, optimizer);
     const step = (f: ConvFormulation) => () => under(f, () => trainStep({ x, y }, ctx, []));
-    return await warmCeiling(step, size, rounds, 2, STEADY);
+    // 'auto' with each conv + batch norm pair apart (`setConvBatchNormFusion(false)`), in the same rounds
+    const apart = () => {
+      setConvBatchNormFusion(false);
+      try {
+        return under('auto', () => trainStep({ x, y }, ctx, []));
+      } finally {
+        setConvBatchNormFusion(true);
+      }
+    };
+    const r = await warmCeiling(step, size, rounds, 2, STEADY, convBnApart ? [apart] : []);
+    return { t: r.t, ceiling: r.ceiling, ...(convBnApart ? { apart: r.extra[0] as Timing } : {}) };
   } finally {
     optimizer.dispose();
   }
@@ -424,9 +448,13 @@ async function steadyRows(
   run: () => ReturnType<typeof steadySteps>,
   say: (m: string) => void,
 ): Promise<Row[]> {
-  const { t, ceiling } = await run();
-  say(`${measure}${STEADY_SUFFIX}: ${STEADY.map((f) => t[f].median.toFixed(1)).join(' → ')} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`);
-  return STEADY.map((f) => row(`${measure}${STEADY_SUFFIX}`, shape, backend, LABEL[f], batch, t[f], gflop, ceiling));
+  const { t, ceiling, apart } = await run();
+  say(
+    `${measure}${STEADY_SUFFIX}: ${STEADY.map((f) => t[f].median.toFixed(1)).join(' → ')} ms${apart ? `, conv + batch norm apart ${apart.median.toFixed(1)} ms` : ''} (matMul ${ceiling.toFixed(1)} GFLOP/s)`,
+  );
+  const rows = STEADY.map((f) => row(`${measure}${STEADY_SUFFIX}`, shape, backend, LABEL[f], batch, t[f], gflop, ceiling));
+  if (apart) rows.push(row(`${measure}${STEADY_SUFFIX}`, shape, backend, AUTO_CONV_BN_APART, batch, apart, gflop, ceiling));
+  return rows;
 }
 
 /**
@@ -670,7 +698,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
       say(
         `MobileNetV2 step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms, auto, fusions off ${unfused?.median.toFixed(0)} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`,
       );
-      rows.push(...(await steadyRows('MobileNetV2 training step', shape, b, m.batch, gflop, () => steadySteps(loaded.model, x, y, s.matmul, s.stepRounds), say)));
+      rows.push(...(await steadyRows('MobileNetV2 training step', shape, b, m.batch, gflop, () => steadySteps(loaded.model, x, y, s.matmul, s.stepRounds, true), say)));
       rows.push(...(await stockFitRows(m, x, y, shape, b, s.stepRounds, ceiling)));
       // Adam: the update in one SIMD call (`adam-wasm.ts`, bit for bit tfjs's) against tfjs's applyGradients (~14 ops per variable)
       {
@@ -711,7 +739,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
       const shape = mobilenetShape(m);
       for (const f of FORMULATIONS) rows.push(row('MobileNetV2 training step', shape, b, LABEL[f], m.batch, t[f], gflop, ceiling));
       say(`MobileNetV2 α${m.alpha} step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`);
-      rows.push(...(await steadyRows('MobileNetV2 training step', shape, b, m.batch, gflop, () => steadySteps(loaded.model, x, y, s.matmul, s.stepRounds), say)));
+      rows.push(...(await steadyRows('MobileNetV2 training step', shape, b, m.batch, gflop, () => steadySteps(loaded.model, x, y, s.matmul, s.stepRounds, true), say)));
       rows.push(...(await stockFitRows(m, x, y, shape, b, s.stepRounds, ceiling)));
     } finally {
       tf.dispose([x, y]);
@@ -743,7 +771,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
     "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), under 'forward-conv' (forgetless 0.1's formulation, with tfjs-backend-wasm's own kernels), 'im2col' (forgetless's Slice and MaxPoolGrad kernels), before ('composed', the 'auto' of the 2026-11-30 conv-speed-auto run: per op the fastest composition of tfjs ops, and forgetless's Identity, Cast, Sum, Mean and LeakyRelu kernels on wasm) and after ('auto', the default: the same plus forgetless's WebAssembly SIMD kernels where the module runs: depthwise convolutions forward, ∂x and ∂W (2026-11-30_conv-speed-simd), and since 2026-11-30_conv-speed-pw 1×1 unit-stride convolutions forward, ∂x and ∂W, training-mode batch norm (one kernel each way, the moving statistics folded in), ReLU6 and its gradient, and a PadV2 in place; not on wasm-nosimd, where 'auto' falls back to 'composed'), interleaved round by round (median of the rounds), each timed to its return (wasm runs synchronously) with its output disposed unread (the runs before 2026-11-30_conv-speed-simd read it back, a copy out of the heap of 1–2 ms for a [8, 24, 24, 144] output). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W, but separable ∂W: its row computes the 1×1 conv's ∂x too, to reach the depthwise kernel's gradient, and counts it since 2026-11-30_conv-speed-dw2).",
     `${FIT_MEASURE}: the same builder's tfjs-layers model compiled with SGD (lr 0.01) and sparse categorical cross-entropy, one trainOnBatch per sample, 'composed' and 'auto' interleaved (${s.stepRounds} rounds after 2 warm-ups each): tfjs-layers' own ops and gradients, which reach forgetless's wasm kernels by kernel name (Tile, the ClipByValue gradient of ReLU(max_value), Conv2DBackpropInput/Filter, depthwise, PadV2, Sum/Mean) but not its batch norm or batch norm + ReLU6 (tfjs-layers composes moments and FusedBatchNorm) nor its 1×1 forward (tfjs-layers calls FusedConv2D, XNNPACK's). No gflop: the timings are not from the matMul's rounds.`,
     `Steps${STEADY_SUFFIX.replace(', ', ': ')}: the same step, before ('composed') and after ('auto') only; per round each runs one untimed step and then two timed ones back to back (their mean is the round's sample), the matMul once untimed and once timed, in a rotated order: each timed step follows a step of its own kind, as in a training loop, where the other step rows time a step right after another formulation's step or the 12 MB matMul (caches and the heap's free lists as that left them).`,
-    `Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), the four formulations interleaved (MobileNetV2: and 'auto' with the layer fusions off, batch norm and ReLU6 apart and ZeroPadding2D as its own PadV2: the 'auto' before them); gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done. Beside the matMul alone, at the start and at the end of each backend's rows, a memory stream alone (tfjs's Add of two float32 tensors of ${4 * s.matmul ** 2} values, ${(48 * s.matmul ** 2) / 1e6} MB moved; its gb_s): the matMul ceiling is compute-bound and blind to memory traffic from other processes on the host, which slows the steps' batch norms and depthwise convolutions, so a step's pct_of_matmul is to be read beside those rows.`,
+    `Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), the four formulations interleaved (MobileNetV2: and 'auto' with the layer fusions off, conv, batch norm and ReLU6 apart and ZeroPadding2D as its own PadV2: the 'auto' before them; its steady-state rows also 'auto' with only each conv + batch norm pair apart, the 'auto' before 2026-12-02); gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done. Beside the matMul alone, at the start and at the end of each backend's rows, a memory stream alone (tfjs's Add of two float32 tensors of ${4 * s.matmul ** 2} values, ${(48 * s.matmul ** 2) / 1e6} MB moved; its gb_s): the matMul ceiling is compute-bound and blind to memory traffic from other processes on the host, which slows the steps' batch norms and depthwise convolutions, so a step's pct_of_matmul is to be read beside those rows.`,
     "MobileNetV2 training step, Adam (lr 1e-5, the 'auto' formulation): fine-tuning's default optimizer, its update as one SIMD call per variable (`adam-wasm.ts`: θ, m, v bit for bit what tfjs's applyGradients leaves) against tfjs's own applyGradients (a subclass of AdamOptimizer, which the one-call path declines; ~14 kernel calls per variable, 158 variables), interleaved with the matMul; the moments exist before timing.",
     `Per-example importances (inference mode): paper 2's conv net on ${s.perExample.samples} random 28×28 images, MobileNetV2 on ${s.perExample.mobilenet.samples} random images (FIS and MAS), each in one batch; the loop (one backward pass per example) on the first ${s.perExample.loopSamples} (MobileNetV2: ${s.perExample.mobilenet.loopSamples}), scaled per example. Every entry (forward+backward, fast path, loop; under each formulation) is interleaved round by round with the others: median, min and max of ${s.perExample.rounds} rounds after one warm-up round. x_loop: the loop's time per example over the fast path's; x_forward_backward: time over one plain forward+backward pass (mean cross-entropy, all parameters) over the same examples. Memory stays bounded: the per-example gradients are built in chunks of at most 2^23 floats (maxChunkElements).`,
   );
