@@ -84,12 +84,18 @@ function forward(
   attrs: Attrs,
 ): tf.TensorInfo[] {
   const z = run(attrs.conv, { x, filter }, convAttrs(attrs), backend) as tf.TensorInfo;
-  const bn = run(
-    attrs.relu6 ? 'ForgetlessBatchNormRelu6Train' : 'ForgetlessBatchNormTrain',
-    { x: z, gamma, beta, movingMean, movingVariance },
-    { epsilon: attrs.epsilon, momentum: attrs.momentum, inPlace: attrs.inPlace } as tf.NamedAttrMap,
-    backend,
-  ) as tf.TensorInfo[];
+  let bn: tf.TensorInfo[];
+  try {
+    bn = run(
+      attrs.relu6 ? 'ForgetlessBatchNormRelu6Train' : 'ForgetlessBatchNormTrain',
+      { x: z, gamma, beta, movingMean, movingVariance },
+      { epsilon: attrs.epsilon, momentum: attrs.momentum, inPlace: attrs.inPlace } as tf.NamedAttrMap,
+      backend,
+    ) as tf.TensorInfo[];
+  } catch (e) {
+    (backend as Backend).disposeData(z.dataId, true);
+    throw e;
+  }
   return [bn[0] as tf.TensorInfo, z, ...bn.slice(1)];
 }
 
@@ -110,12 +116,16 @@ function backward(
     : run('ForgetlessBatchNormTrainGrad', { x: z, dy, gamma, stats }, {}, backend);
   const [dz, dgamma, dbeta] = bn as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
   const geometry = convAttrs(attrs);
+  const made: tf.TensorInfo[] = [dgamma, dbeta];
   try {
     const dx = run(BACKPROP[attrs.conv].input, { dy: dz, filter }, { ...geometry, inputShape: [...x.shape] }, backend) as tf.TensorInfo;
+    made.push(dx);
     const dw = run(BACKPROP[attrs.conv].filter, { x, dy: dz }, { ...geometry, filterShape: [...filter.shape] }, backend) as tf.TensorInfo;
+    made.length = 0;
     return [dx, dw, dgamma, dbeta];
   } finally {
-    (backend as Backend).disposeData(dz.dataId, true);
+    // ∂z always; the outputs made so far when a kernel threw
+    for (const t of [dz, ...made]) (backend as Backend).disposeData(t.dataId, true);
   }
 }
 

@@ -104,6 +104,50 @@ describe("'auto' formulation: forgetless's wasm kernels, fused batch norm, eleme
     });
   });
 
+  it("Add's gradient on wasm hands δ on without Reshapes and equals tfjs's stock one bit for bit, through chains of Adds, Add(x, x) and broadcasting", async () => {
+    const shapes = { a: [2, 3, 4], b: [2, 3, 4], c: [4] };
+    const hs = Object.fromEntries(Object.entries(shapes).map(([k, sh], i) => [k, tf.tidy(() => host(tf.randomNormal(sh, 0, 1, 'float32', 60 + i)))])) as Record<string, Host>;
+    // residual-style: a + b feeds two consumers, a reaches the loss three ways (one of them Add(a, a)), c broadcasts
+    const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => {
+      const s1 = tf.add(a, b);
+      const s2 = tf.add(s1, a);
+      const s3 = tf.add(tf.add(a, a), s2);
+      return tf.sum(tf.add(tf.mul(tf.add(s3, c), s1), tf.mul(s2, 0.5)));
+    };
+    const grads = (mode: GradientMode) =>
+      tf.tidy(() =>
+        withGradientMode(mode, () =>
+          tf
+            .grads(f)([dev(hs.a as Host), dev(hs.b as Host), dev(hs.c as Host)])
+            .map(host),
+        ),
+      );
+    const cpu = grads('stock');
+    await onWasm(async () => {
+      let own: Host[] = [];
+      let stock: Host[] = [];
+      await expectNoLeak(() => {
+        own = grads('auto');
+        stock = grads('stock');
+      });
+      own.forEach((g, i) => {
+        expect(Array.from(g.v), `input ${i}`).toEqual(Array.from((stock[i] as Host).v));
+        expect(relErr(g.v, (cpu[i] as Host).v), `input ${i} against cpu`).toBeLessThanOrEqual(1e-6);
+      });
+      const [a, b] = [dev(hs.a as Host), dev(hs.b as Host)];
+      // the Add alone, from a given δ: tfjs's gradient reshapes δ to each input's shape, forgetless's makes no kernel call
+      const dy = tf.onesLike(a);
+      const calls = async (mode: GradientMode) =>
+        (await tf.profile(() => withGradientMode(mode, () => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.add(x, y))([a, b], dy)))).kernels
+          .map((k) => k.name)
+          .filter((n) => n !== 'Identity'); // (the saved copies of a and b)
+      expect(await calls('stock')).toEqual(['Add', 'Reshape', 'Reshape']);
+      expect(await calls('auto')).toEqual(['Add']);
+      dy.dispose();
+      tf.dispose([a, b]);
+    });
+  });
+
   it('Sum, Mean (one run of adjacent axes short of the last as an average pooling, the others stock), Identity, Cast and LeakyRelu on wasm agree with cpu', async () => {
     const x = tf.randomNormal([4, 5, 6, 7], 0, 1, 'float32', 9);
     const xi = tf.tensor([3, -1, 4, 1, -5, 9, 2, -6, 5, 3, 5, -8], [3, 4], 'int32');
