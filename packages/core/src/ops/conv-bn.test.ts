@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
+import { artifactsOf } from '../keras/artifacts.test-helpers.js';
 import { loadLayersModelFromArtifacts } from '../keras/load.js';
 import type { Model } from '../contract.js';
 import { Rng } from '../rng.js';
@@ -48,15 +49,9 @@ async function kerasArtifacts(): Promise<tf.io.ModelArtifacts> {
   h = apply(relu6(), apply(bn(), apply(conv(16, 1, 'valid', true), h)));
   const out = apply(tfl.layers.dense({ units: 4, ...init() }), apply(tfl.layers.globalAveragePooling2d({}), h));
   const keras = tfl.model({ inputs: input, outputs: out });
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await keras.save(
-    tf.io.withSaveHandler(async (a) => {
-      artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
+  const artifacts = await artifactsOf(keras);
   keras.dispose();
-  return artifacts as tf.io.ModelArtifacts;
+  return artifacts;
 }
 
 type Named = { name: string } & Host;

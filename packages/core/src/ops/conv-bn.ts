@@ -22,7 +22,7 @@ import { getGradientMode } from './gradients.js';
 import { isAutoFormulation, layerFusionOn } from './formulation.js';
 import { simdKernelsFor } from './depthwise-simd.js';
 import { isPointwise, isSimdInputGradConv } from './gemm-simd.js';
-import { overwritable } from './in-place.js';
+import { movingStatsInPlace } from './in-place.js';
 import type { TrainOutputs } from './norm-simd.js';
 import { ensureNormKernels } from './norm-simd.js';
 import { isForgetlessKernel } from './wasm-kernels.js';
@@ -190,12 +190,7 @@ export function convBatchNormTrain(
   const backend = tf.backend();
   const engine = tf.engine();
   const wrap = (infos: tf.TensorInfo[]) => infos.map((t) => engine.makeTensorFromTensorInfo(t, backend));
-  const inPlace =
-    movingMean instanceof tf.Variable &&
-    movingVariance instanceof tf.Variable &&
-    movingMean.dataId !== movingVariance.dataId &&
-    overwritable(backend, movingMean) &&
-    overwritable(backend, movingVariance);
+  const inPlace = movingStatsInPlace(backend, movingMean, movingVariance);
   const attrs = { conv: kind, ...geometry, relu6: relu6 ? 1 : 0, epsilon, momentum, inPlace: inPlace ? 1 : 0 } as unknown as Attrs;
   let newMean: tf.Tensor | undefined;
   let newVar: tf.Tensor | undefined;

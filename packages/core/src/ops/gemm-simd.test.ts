@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
 import { depthwiseSimd, simdKernelsStatus } from './depthwise-simd.js';
+import { artifactsOf } from '../keras/artifacts.test-helpers.js';
 import { loadLayersModelFromArtifacts } from '../keras/load.js';
 import { Rng } from '../rng.js';
 import { withConvFormulation, withLayerFusion } from './formulation.js';
@@ -495,18 +496,12 @@ describe('ZeroPadding2D folded into a following conv with few input channels', (
     ) as tfl.SymbolicTensor;
     const out = tfl.layers.dense({ units: 4, kernelInitializer: 'glorotNormal', seed: 3 } as never).apply(tfl.layers.globalAveragePooling2d({}).apply(h)) as tfl.SymbolicTensor;
     const keras = tfl.model({ inputs: input, outputs: out });
-    let artifacts: tf.io.ModelArtifacts | undefined;
-    await keras.save(
-      tf.io.withSaveHandler(async (a) => {
-        artifacts = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
+    const artifacts = await artifactsOf(keras);
     keras.dispose();
     const xs = tf.tidy(() => host(tf.randomNormal([3, 13, 12, 3], 0, 1, 'float32', 11)));
     /** One SGD step (lr 0.5, mean squared output): the weights after it, and the kernels run. */
     const step = async () => {
-      const loaded = await loadLayersModelFromArtifacts(artifacts as tf.io.ModelArtifacts);
+      const loaded = await loadLayersModelFromArtifacts(artifacts);
       const m = loaded.model;
       let got: ({ name: string } & Host)[] = [];
       const profile = await tf.profile(() => {

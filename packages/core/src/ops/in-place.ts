@@ -21,7 +21,7 @@
  * registers the same memory again under the same id; without that, a Dense layer run by tfjs's own
  * MatMul would go on multiplying by the weights of before the update.
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 
 let enabled = true;
 
@@ -53,6 +53,21 @@ export function overwritable(backend: unknown, t: tf.TensorInfo): boolean {
   const tfjs = b.wasm?.tfjs;
   if (typeof b.refCount !== 'function' || typeof tfjs?.disposeData !== 'function' || typeof tfjs.registerTensor !== 'function') return false;
   return b.refCount(t.dataId) === 1 && b.dataIdMap?.get(t.dataId) !== undefined;
+}
+
+/**
+ * Whether a batch norm kernel may write the updated moving statistics over `movingMean` and
+ * `movingVariance` themselves: variables (tfjs keeps plain tensors immutable), two buffers, each
+ * `overwritable` (held by nothing else).
+ */
+export function movingStatsInPlace(backend: unknown, movingMean: tf.Tensor, movingVariance: tf.Tensor): boolean {
+  return (
+    movingMean instanceof tf.Variable &&
+    movingVariance instanceof tf.Variable &&
+    movingMean.dataId !== movingVariance.dataId &&
+    overwritable(backend, movingMean) &&
+    overwritable(backend, movingVariance)
+  );
 }
 
 /**

@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
+import { artifactsOf } from '../keras/artifacts.test-helpers.js';
 import { loadLayersModelFromArtifacts } from '../keras/load.js';
 import { activation, batchNorm, conv2d, dense, flatten } from '../layers/index.js';
 import { sequential } from '../model.js';
@@ -22,18 +23,6 @@ import {
   simdRelu6Grad,
 } from './norm-simd.js';
 import { type Host, dev, expectWritesOnly, host, onWasm, rawSimdModule } from './wasm.test-helpers.js';
-
-/** A tfjs-layers model's memory artifacts (its own save). */
-async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  return artifacts as tf.io.ModelArtifacts;
-}
 
 /** Training-mode batch norm by tfjs ops on cpu, differentiated by tfjs's stock autodiff: y, μ, σ², ∂x, ∂γ, ∂β. */
 function reference(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, dy: tf.Tensor, eps: number): Host[] {

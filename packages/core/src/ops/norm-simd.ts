@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type Exports, type WasmHeapBackend, depthwiseSimd, heapOffset, simdKernelsFor } from './depthwise-simd.js';
-import { overwritable, rewritten } from './in-place.js';
+import { movingStatsInPlace, rewritten } from './in-place.js';
 
 const BN_FORWARD = 'ForgetlessBatchNormTrain';
 const BN_BACKWARD = 'ForgetlessBatchNormTrainGrad';
@@ -308,12 +308,7 @@ function batchNormTrainOp(
   let newVar: tf.Tensor | undefined;
   // variables (never plain tensors, which tfjs keeps immutable) held by nothing else are updated in place
   const backend = tf.backend();
-  const inPlace =
-    movingMean instanceof tf.Variable &&
-    movingVariance instanceof tf.Variable &&
-    movingMean.dataId !== movingVariance.dataId &&
-    overwritable(backend, movingMean) &&
-    overwritable(backend, movingVariance);
+  const inPlace = movingStatsInPlace(backend, movingMean, movingVariance);
   const op = tf.customGrad(((xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     const [y, stats, nm, nv] = tf.engine().runKernel(relu6 ? BN_RELU6_FORWARD : BN_FORWARD, { x: xi, gamma: g, beta: b, movingMean, movingVariance }, {
       epsilon,
