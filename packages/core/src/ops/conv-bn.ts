@@ -64,13 +64,9 @@ function kernel(name: string): tf.KernelFunc {
 const run = (name: string, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap, backend: unknown) =>
   kernel(name)({ inputs, attrs, backend: backend as never }) as tf.TensorInfo | tf.TensorInfo[];
 
-/** The conv's attributes for its kernels (tf.conv2d's and tf.depthwiseConv2d's, NHWC). */
-function convAttrs(attrs: tf.NamedAttrMap): tf.NamedAttrMap {
-  return { strides: attrs.strides, pad: attrs.pad, dilations: attrs.dilations, dataFormat: 'NHWC' } as tf.NamedAttrMap;
-}
-
 type Backend = { disposeData(dataId: unknown, force?: boolean): boolean };
-type Attrs = tf.NamedAttrMap & { conv: ConvKind; relu6: number };
+/** The op's attributes: the conv's kernel and its attributes (tf.conv2d's and tf.depthwiseConv2d's, NHWC), the batch norm's. */
+type Attrs = { conv: ConvKind; geometry: tf.NamedAttrMap; relu6: boolean; bn: tf.NamedAttrMap };
 
 /** The fused forward: y, z (the batch norm's input), the [2, C] statistics [, the moving statistics], as the backend's tensor infos. */
 function forward(
@@ -83,15 +79,10 @@ function forward(
   movingVariance: tf.TensorInfo,
   attrs: Attrs,
 ): tf.TensorInfo[] {
-  const z = run(attrs.conv, { x, filter }, convAttrs(attrs), backend) as tf.TensorInfo;
+  const z = run(attrs.conv, { x, filter }, attrs.geometry, backend) as tf.TensorInfo;
   let bn: tf.TensorInfo[];
   try {
-    bn = run(
-      attrs.relu6 ? 'ForgetlessBatchNormRelu6Train' : 'ForgetlessBatchNormTrain',
-      { x: z, gamma, beta, movingMean, movingVariance },
-      { epsilon: attrs.epsilon, momentum: attrs.momentum, inPlace: attrs.inPlace } as tf.NamedAttrMap,
-      backend,
-    ) as tf.TensorInfo[];
+    bn = run(attrs.relu6 ? 'ForgetlessBatchNormRelu6Train' : 'ForgetlessBatchNormTrain', { x: z, gamma, beta, movingMean, movingVariance }, attrs.bn, backend) as tf.TensorInfo[];
   } catch (e) {
     (backend as Backend).disposeData(z.dataId, true);
     throw e;
@@ -115,7 +106,7 @@ function backward(
     ? run('ForgetlessBatchNormRelu6TrainGrad', { x: z, dy, gamma, beta, stats }, {}, backend)
     : run('ForgetlessBatchNormTrainGrad', { x: z, dy, gamma, stats }, {}, backend);
   const [dz, dgamma, dbeta] = bn as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
-  const geometry = convAttrs(attrs);
+  const geometry = attrs.geometry;
   const made: tf.TensorInfo[] = [dgamma, dbeta];
   try {
     const dx = run(BACKPROP[attrs.conv].input, { dy: dz, filter }, { ...geometry, inputShape: [...x.shape] }, backend) as tf.TensorInfo;
@@ -191,7 +182,12 @@ export function convBatchNormTrain(
   const engine = tf.engine();
   const wrap = (infos: tf.TensorInfo[]) => infos.map((t) => engine.makeTensorFromTensorInfo(t, backend));
   const inPlace = movingStatsInPlace(backend, movingMean, movingVariance);
-  const attrs = { conv: kind, ...geometry, relu6: relu6 ? 1 : 0, epsilon, momentum, inPlace: inPlace ? 1 : 0 } as unknown as Attrs;
+  const attrs: Attrs = {
+    conv: kind,
+    geometry: { ...geometry, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap,
+    relu6,
+    bn: { epsilon, momentum, inPlace: inPlace ? 1 : 0 },
+  };
   let newMean: tf.Tensor | undefined;
   let newVar: tf.Tensor | undefined;
   const op = tf.customGrad(((xi: tf.Tensor, f: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {

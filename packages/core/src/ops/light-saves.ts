@@ -52,11 +52,7 @@ export function withLightSaves<T>(fn: () => T): T {
     const previous = engine.clone as (x: tf.Tensor) => tf.Tensor;
     const own = Object.hasOwn(engine, 'clone');
     engine.clone = function lightClone(this: EngineInternals, x: tf.Tensor): tf.Tensor {
-      const state = this.state as NonNullable<EngineInternals['state']>;
-      const entry = x.dtype === 'string' || state.gradientDepth !== 1 ? undefined : state.tensorInfo?.get(x.dataId);
-      if (!entry || typeof entry.backend?.incRef !== 'function') return previous.call(this, x);
-      entry.backend.incRef(x.dataId);
-      return (this.makeTensorFromTensorInfo as NonNullable<EngineInternals['makeTensorFromTensorInfo']>)({ dataId: x.dataId, shape: x.shape, dtype: x.dtype }, entry.backend);
+      return ((this.state as NonNullable<EngineInternals['state']>).gradientDepth === 1 ? shareMemory(this, x) : undefined) ?? previous.call(this, x);
     };
     installed = { engine, own, previous };
   }
@@ -80,8 +76,13 @@ export function withLightSaves<T>(fn: () => T): T {
  */
 export function sharedTensor(x: tf.Tensor): tf.Tensor {
   const engine = tf.engine() as unknown as EngineInternals;
-  const entry = usable(engine) && SHARING_BACKENDS.has(tf.getBackend()) && x.dtype !== 'string' ? engine.state?.tensorInfo?.get(x.dataId) : undefined;
-  if (!entry || typeof entry.backend?.incRef !== 'function') return tf.reshape(x, x.shape);
+  return (usable(engine) && SHARING_BACKENDS.has(tf.getBackend()) ? shareMemory(engine, x) : undefined) ?? tf.reshape(x, x.shape);
+}
+
+/** A new tensor on x's memory (its backend's reference count raised, no kernel), or undefined where the backend cannot share it. */
+function shareMemory(engine: EngineInternals, x: tf.Tensor): tf.Tensor | undefined {
+  const entry = x.dtype === 'string' ? undefined : engine.state?.tensorInfo?.get(x.dataId);
+  if (!entry || typeof entry.backend?.incRef !== 'function') return undefined;
   entry.backend.incRef(x.dataId);
   return (engine.makeTensorFromTensorInfo as NonNullable<EngineInternals['makeTensorFromTensorInfo']>)({ dataId: x.dataId, shape: x.shape, dtype: x.dtype }, entry.backend);
 }
