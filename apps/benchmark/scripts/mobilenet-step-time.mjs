@@ -1,11 +1,13 @@
 // One process's MobileNetV2 SGD step on wasm ('auto'; Keras MobileNetV2 α 0.35 (ALPHA=1: full width), 96², batch 8, imported
 // from tfjs-layers): the median and minimum of 40 timed steps after 10 warm-ups, and the median over 15
-// profiled steps of the time its depthwise filter-gradient kernels take. To compare two builds of the
+// profiled steps of the time its depthwise filter-gradient kernels take (those steps with each conv + batch
+// norm pair apart, `setConvBatchNormFusion(false)`: the fused op calls the same kernels out of tf.profile's
+// sight). To compare two builds of the
 // SIMD module, run it alternately with each build's packages/core/dist/ops/depthwise-simd.wasm.js in
 // place (TAG names the build in the output):
 //   for r in 1 2 3; do for v in old new; do cp $v.wasm.js packages/core/dist/ops/depthwise-simd.wasm.js; TAG=$v node apps/benchmark/scripts/mobilenet-step-time.mjs; done; done
 import * as tf from '@tensorflow/tfjs-core';
-import { trainStep, useBackend } from '@forgetless/core';
+import { setConvBatchNormFusion, trainStep, useBackend } from '@forgetless/core';
 import { mobileNetV2Step, stepContext } from './ab-lib.mjs';
 
 await useBackend('wasm');
@@ -29,6 +31,7 @@ const t = [];
 for (let i = 0; i < 40; i++) t.push(step());
 t.sort((a, b) => a - b);
 const d = [];
+setConvBatchNormFusion(false);
 for (let i = 0; i < 15; i++) {
   const prof = await tf.profile(once);
   d.push(prof.kernels.filter((k) => k.name === 'DepthwiseConv2dNativeBackpropFilter').reduce((s, k) => s + k.kernelTimeMs, 0));

@@ -16,8 +16,10 @@
  * (taps outside the input are zeros). All three vectorise over 4 channels and register-block four
  * output pixels (forward, input gradient: one filter load per four pixel loads; at 3×3 stride 2 the
  * forward up to six, the input gradient eight)
- * or up to four taps (filter gradient: one dy load per four x loads; three taps over 8 channels), so a
- * multiply-add costs ~1.25 loads or fewer. At unit stride the input gradient runs on the forward
+ * or up to four taps (filter gradient: one dy load per four x loads; three taps over 8 channels, where
+ * at stride 1 a pixel's taps 0 and 1 are the previous pixel's taps 1 and 2 and stay in registers, one
+ * x load per dy load, and at stride 2 its tap 0 is the previous one's tap 2), so a multiply-add costs
+ * ~1.25 loads or fewer. At unit stride the input gradient runs on the forward
  * kernels (dy with the filter flipped, `dw_input_grad`).
  */
 #include <wasm_simd128.h>
@@ -779,6 +781,43 @@ INLINE void fg_taps(const f32 *xr, const f32 *dyr, f32 *dw, int W, int K, int KW
         const f32 *xrr = xr + k, *dyrr = dyr + k;
         for (int j = 0; j < WO; j++) {
           if (j == lo && lo < hi) {
+            if (DW == 1 && SW == 1) {
+              /* unit stride: pixel j + 1's taps 0 and 1 are pixel j's taps 1 and 2, carried in registers (one new x column a pixel) */
+              const f32 *xp = xrr + (j - PL + b) * K;
+              v128_t u0 = LD(xp), v0 = LD(xp + 4), u1 = LD(xp + K), v1 = LD(xp + K + 4);
+              for (; j < hi; j++, xp += K) {
+                const v128_t u2 = LD(xp + 2 * K), v2 = LD(xp + 2 * K + 4);
+                v128_t d = LD(dyrr + j * K);
+                MADD(p0, u0, d);
+                MADD(p1, u1, d);
+                MADD(p2, u2, d);
+                d = LD(dyrr + j * K + 4);
+                MADD(q0, v0, d);
+                MADD(q1, v1, d);
+                MADD(q2, v2, d);
+                u0 = u1;
+                v0 = v1;
+                u1 = u2;
+                v1 = v2;
+              }
+            } else if (DW == 1 && SW == 2) {
+              /* stride 2: pixel j + 1's tap 0 is pixel j's tap 2, carried in registers (two new x columns a pixel) */
+              const f32 *xp = xrr + (2 * j - PL + b) * K;
+              v128_t u0 = LD(xp), v0 = LD(xp + 4);
+              for (; j < hi; j++, xp += 2 * K) {
+                const v128_t u1 = LD(xp + K), v1 = LD(xp + K + 4), u2 = LD(xp + 2 * K), v2 = LD(xp + 2 * K + 4);
+                v128_t d = LD(dyrr + j * K);
+                MADD(p0, u0, d);
+                MADD(p1, u1, d);
+                MADD(p2, u2, d);
+                d = LD(dyrr + j * K + 4);
+                MADD(q0, v0, d);
+                MADD(q1, v1, d);
+                MADD(q2, v2, d);
+                u0 = u2;
+                v0 = v2;
+              }
+            }
             for (; j < hi; j++) {
               const f32 *xp = xrr + (j * SW - PL + b * DW) * K;
               v128_t d = LD(dyrr + j * K);
