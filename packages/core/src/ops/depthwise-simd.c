@@ -766,6 +766,20 @@ __attribute__((export_name("dw_input_grad"))) void dw_input_grad(const f32 *dy, 
 
 /* ---------------------------------------------------------------- filter gradient */
 
+/* the three taps' products of one 8-channel dy column (at dp) with the x columns u0–u2 (its channels 0–3) and v0–v2
+   (4–7), into p0–p2 and q0–q2 (`fg_taps`'s carried-column loops) */
+#define TAPS3X8(dp)                                                                                                                                            \
+  do {                                                                                                                                                         \
+    v128_t d_ = LD(dp);                                                                                                                                        \
+    MADD(p0, u0, d_);                                                                                                                                          \
+    MADD(p1, u1, d_);                                                                                                                                          \
+    MADD(p2, u2, d_);                                                                                                                                          \
+    d_ = LD((dp) + 4);                                                                                                                                         \
+    MADD(q0, v0, d_);                                                                                                                                          \
+    MADD(q1, v1, d_);                                                                                                                                          \
+    MADD(q2, v2, d_);                                                                                                                                          \
+  } while (0)
+
 /*
  * Adds to dw[a, b..b+T−1, k..] the products of one row of dy (n, i) with the x row ih, for T ≤ 4 taps
  * of filter row a: T accumulator vectors per 4 channels over the row's columns (one dy load per T
@@ -791,14 +805,7 @@ INLINE void fg_taps(const f32 *xr, const f32 *dyr, f32 *dw, int W, int K, int KW
               v128_t u0 = LD(xp), v0 = LD(xp + 4), u1 = LD(xp + K), v1 = LD(xp + K + 4);
               for (; j < hi; j++, xp += K) {
                 const v128_t u2 = LD(xp + 2 * K), v2 = LD(xp + 2 * K + 4);
-                v128_t d = LD(dyrr + j * K);
-                MADD(p0, u0, d);
-                MADD(p1, u1, d);
-                MADD(p2, u2, d);
-                d = LD(dyrr + j * K + 4);
-                MADD(q0, v0, d);
-                MADD(q1, v1, d);
-                MADD(q2, v2, d);
+                TAPS3X8(dyrr + j * K);
                 u0 = u1;
                 v0 = v1;
                 u1 = u2;
@@ -810,14 +817,7 @@ INLINE void fg_taps(const f32 *xr, const f32 *dyr, f32 *dw, int W, int K, int KW
               v128_t u0 = LD(xp), v0 = LD(xp + 4);
               for (; j < hi; j++, xp += 2 * K) {
                 const v128_t u1 = LD(xp + K), v1 = LD(xp + K + 4), u2 = LD(xp + 2 * K), v2 = LD(xp + 2 * K + 4);
-                v128_t d = LD(dyrr + j * K);
-                MADD(p0, u0, d);
-                MADD(p1, u1, d);
-                MADD(p2, u2, d);
-                d = LD(dyrr + j * K + 4);
-                MADD(q0, v0, d);
-                MADD(q1, v1, d);
-                MADD(q2, v2, d);
+                TAPS3X8(dyrr + j * K);
                 u0 = u2;
                 v0 = v2;
               }
@@ -902,9 +902,11 @@ INLINE void fg_taps(const f32 *xr, const f32 *dyr, f32 *dw, int W, int K, int KW
   }
 }
 
-/* XOR of one 32-bit word per 64-byte line of [p, p + n floats): a read that pulls the lines into cache in order. */
+/* XOR of one 32-bit word per 64-byte line of [p, p + n floats): a read that pulls the lines into cache in order
+   (the floats' bits read as integers through a may_alias type). */
+typedef unsigned __attribute__((may_alias)) u32_alias;
 INLINE unsigned touch(const f32 *p, int n) {
-  const unsigned *u = (const unsigned *)p;
+  const u32_alias *u = (const u32_alias *)p;
   unsigned s = 0;
   for (int e = 0; e < n; e += 16) s ^= u[e];
   return s;
