@@ -1,6 +1,8 @@
 // Where a MobileNetV2 step's time goes: tf.profile of forgetless's SGD step (Keras MobileNetV2 α 0.35,
 // 96², batch 8, 10 classes, wasm, 'auto'), its kernel times summed by kernel group (median over the
-// profiles), beside the multiply-adds ×2 the conv-speed rows count for each group.
+// profiles), beside the multiply-adds ×2 the conv-speed rows count for each group. The profiled steps run
+// each conv + batch norm pair apart (`setConvBatchNormFusion(false)`: the fused op calls the same kernels,
+// in the same order, out of tf.profile's sight); the timed steps run as a training loop does, fused.
 //
 //   npx turbo run build --filter=@forgetless/benchmark...
 //   node apps/benchmark/scripts/step-kernels.mjs OUT.json [profiles=10]    profile, write OUT.json, print its table (ALPHA=1: the full-width net)
@@ -90,7 +92,7 @@ if (args[0] === '--compare') {
   const [out, n] = args;
   if (!out) throw new Error('usage: node step-kernels.mjs OUT.json [profiles] | --compare A.json B.json …');
   const tf = await import('@tensorflow/tfjs-core');
-  const { trainStep, useBackend } = await import('@forgetless/core');
+  const { setConvBatchNormFusion, trainStep, useBackend } = await import('@forgetless/core');
   const { mobileNetV2Step, stepContext } = await import('./ab-lib.mjs');
   await useBackend('wasm');
   const model = await mobileNetV2Step(Number(process.env.ALPHA ?? 0.35));
@@ -107,6 +109,7 @@ if (args[0] === '--compare') {
     steps.push(performance.now() - t0);
   }
   const runs = [];
+  setConvBatchNormFusion(false);
   for (let r = 0; r < Number(n ?? 10); r++) {
     const prof = await tf.profile(() => step());
     runs.push(prof.kernels.map((k) => ({ name: k.name, in: k.inputShapes, out: k.outputShapes, ms: k.kernelTimeMs })));
