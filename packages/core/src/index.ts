@@ -53,7 +53,7 @@ export { batchNormExampleSums, setSimdBatchNormInference, setSimdPerExampleSums 
 export { setConvBatchNormFusion } from './ops/conv-bn.js';
 export { setLightSaves, withLightSaves } from './ops/light-saves.js';
 export { setInPlaceUpdates } from './ops/in-place.js';
-export { addTap, setLightTaps, zeroTap } from './ops/tap.js';
+export { addTap, lightTapsOn, recordingTap, setLightTaps, type TapRecord, zeroTap } from './ops/tap.js';
 export { type ConvFormulation, getConvFormulation, isAutoFormulation, setConvFormulation, withConvFormulation, withLayerFusion } from './ops/formulation.js';
 export { conv2dFilterGradIm2col, conv2dInputGradIm2col, conv2dInputGradTaps } from './ops/im2col.js';
 export { phaseView, strideScatter, stridePhases, strideView } from './ops/windows.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectNoLeak } from '../../../test/helpers.js';
 import { loadParamMap, saveParamMap } from './node.js';
-import { addParams, disposeParams, scaleParams, zipParams } from './params.js';
+import { addParams, assertFinite, disposeParams, scaleParams, zipParams } from './params.js';
 
 describe('parameter maps', () => {
   it('adds and scales per parameter, and names the parameter whose shape disagrees', async () => {
@@ -66,5 +66,32 @@ describe('parameter maps', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('assertFinite', () => {
+  it('passes finite maps (values near the float32 limit too, whose plain sum overflows) and names the first parameter holding NaN or ±Infinity, leaking nothing', async () => {
+    await expectNoLeak(async () => {
+      const big = tf.fill([1000], 3e38);
+      const ok = { a: tf.tensor1d([1, -2, 0]), big, n: tf.tensor1d([1, 2], 'int32'), empty: tf.zeros([0, 3]) };
+      await expect(assertFinite(ok, 'check')).resolves.toBeUndefined();
+      // the check's premise: a plain sum of these values is not finite
+      const s = tf.sum(big);
+      expect(Number.isFinite(s.dataSync()[0])).toBe(false);
+      s.dispose();
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+        const m = {
+          a: tf.tensor1d([1, 2]),
+          b: tf.tensor2d([
+            [0, 1],
+            [bad, 3],
+          ]),
+          c: tf.tensor1d([bad]),
+        };
+        await expect(assertFinite(m, 'check')).rejects.toThrow("check: parameter 'b' contains NaN or Infinity");
+        tf.dispose(Object.values(m));
+      }
+      tf.dispose(Object.values(ok));
+    });
   });
 });

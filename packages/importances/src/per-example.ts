@@ -11,7 +11,7 @@
  * per-example autograd loop (`loop.ts`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Layer, type LayerCapture, type Model, type ParamMap, ensureOwnGradients, withLightSaves, zeroTap } from '@forgetless/core';
+import { type Layer, type LayerCapture, type Model, type ParamMap, type TapRecord, ensureOwnGradients, lightTapsOn, recordingTap, withLightSaves, zeroTap } from '@forgetless/core';
 import { forwardLogits } from './logits.js';
 import { loopSums } from './loop.js';
 import { FAST_PATHS, type LayerSums } from './per-example-layers.js';
@@ -76,13 +76,16 @@ export function perExampleSums(model: Model, x: tf.Tensor, objective: ExampleObj
   const slow = layers.filter((l) => !fast.includes(l));
   if (fast.length === 0) return loopSums(model, x, objective, request);
   const kept: tf.Tensor[] = [];
+  // recording taps: a scalar per layer, its δ kept by the backward pass (no zero tensor of the layer's
+  // output shape); zero taps when light taps are off (the reference, for before/after comparisons)
+  const records: TapRecord[] = lightTapsOn() ? fast.map(() => recordingTap()) : [];
   try {
     return tf.tidy(() => {
       const shapes = model.layerShapes(x.shape.slice(1));
-      const taps = fast.map((l) => zeroTap([n, ...(shapes[l.name] as { output: number[] }).output]));
+      const taps = records.length > 0 ? records.map((r) => r.tap) : fast.map((l) => zeroTap([n, ...(shapes[l.name] as { output: number[] }).output]));
       const captures: Record<string, LayerCapture> = {};
       // tensors saved for the backward pass share memory instead of being cloned (`withLightSaves`)
-      const deltas = withLightSaves(() =>
+      const tapGrads = withLightSaves(() =>
         tf.grads((...t: tf.Tensor[]) => {
           const tapMap: Record<string, tf.Tensor> = {};
           fast.forEach((l, i) => {
@@ -104,6 +107,14 @@ export function perExampleSums(model: Model, x: tf.Tensor, objective: ExampleObj
           return tf.sum(objective(logits, { begin: 0, size: n }));
         })(taps),
       );
+      const deltas =
+        records.length > 0
+          ? records.map((r) => {
+              const d = r.delta();
+              kept.push(d); // kept by the backward pass, out of this scope's reach
+              return d;
+            })
+          : tapGrads;
       const sqrtW = request.weights ? tf.sqrt(request.weights) : undefined;
       const byName: Record<Stat, Record<string, tf.Tensor>> = { square: {}, abs: {} };
       fast.forEach((layer, i) => {
@@ -136,5 +147,6 @@ export function perExampleSums(model: Model, x: tf.Tensor, objective: ExampleObj
     });
   } finally {
     tf.dispose(kept);
+    for (const r of records) r.dispose();
   }
 }
