@@ -9,7 +9,7 @@
  *   (before: the previous 'auto') and the default ('auto', after: with forgetless's SIMD depthwise
  *   kernels), interleaved round by round;
  * - a training step (SGD) of paper 2's conv net (batch 32) and of Keras's MobileNetV2 (α 0.35 and
- *   α 1.0, the pretrained models' width; 96×96, batch 8, imported from tfjs-layers), under each formulation, with the conv/dense FLOPs of a step
+ *   α 1.0, the pretrained models' width; 96×96, batch 8 (α 0.35 also at batch 32 in steady state), imported from tfjs-layers), under each formulation, with the conv/dense FLOPs of a step
  *   (forward + filter gradients + input gradients but the first layer's; batch norm and activations
  *   not counted);
  * - the fast per-example FIS and MAS of paper 2's conv net and of MobileNetV2 against the per-example
@@ -450,7 +450,7 @@ async function steadyRows(
 ): Promise<Row[]> {
   const { t, ceiling, apart } = await run();
   say(
-    `${measure}${STEADY_SUFFIX}: ${STEADY.map((f) => t[f].median.toFixed(1)).join(' → ')} ms${apart ? `, conv + batch norm apart ${apart.median.toFixed(1)} ms` : ''} (matMul ${ceiling.toFixed(1)} GFLOP/s)`,
+    `${measure}${STEADY_SUFFIX}, batch ${batch}: ${STEADY.map((f) => t[f].median.toFixed(1)).join(' → ')} ms${apart ? `, conv + batch norm apart ${apart.median.toFixed(1)} ms` : ''} (matMul ${ceiling.toFixed(1)} GFLOP/s)`,
   );
   const rows = STEADY.map((f) => row(`${measure}${STEADY_SUFFIX}`, shape, backend, LABEL[f], batch, t[f], gflop, ceiling));
   if (apart) rows.push(row(`${measure}${STEADY_SUFFIX}`, shape, backend, AUTO_CONV_BN_APART, batch, apart, gflop, ceiling));
@@ -587,6 +587,11 @@ export interface ConvSpeedShapes {
    * packages (nsfwjs's is Keras's α 1.0 at 224²), where α 0.35 is the narrowest Keras offers.
    */
   mobilenetFull: { alpha: number; size: number; blocks: number; batch: number };
+  /**
+   * The α 0.35 step's steady-state rows again at a fine-tuning batch: MobileNetV2's ~5800 kernel
+   * calls per step cost about the same at any batch, its multiply-adds grow with it.
+   */
+  mobilenetLargeBatch: number;
   stepRounds: number;
   perExample: { samples: number; loopSamples: number; rounds: number; mobilenet: { samples: number; loopSamples: number; rounds: number } };
 }
@@ -600,6 +605,7 @@ export function convSpeedShapes(quick: boolean): ConvSpeedShapes {
         paper2Batch: 2,
         mobilenet: { alpha: 0.35, size: 32, blocks: 2, batch: 2 },
         mobilenetFull: { alpha: 1, size: 32, blocks: 2, batch: 2 },
+        mobilenetLargeBatch: 4,
         stepRounds: 2,
         perExample: { samples: 8, loopSamples: 2, rounds: 1, mobilenet: { samples: 2, loopSamples: 1, rounds: 1 } },
       }
@@ -610,6 +616,7 @@ export function convSpeedShapes(quick: boolean): ConvSpeedShapes {
         paper2Batch: 32,
         mobilenet: { alpha: 0.35, size: 96, blocks: 16, batch: 8 },
         mobilenetFull: { alpha: 1, size: 96, blocks: 16, batch: 8 },
+        mobilenetLargeBatch: 32,
         stepRounds: 7,
         perExample: { samples: 100, loopSamples: 20, rounds: 3, mobilenet: { samples: 16, loopSamples: 4, rounds: 3 } },
       };
@@ -699,6 +706,20 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
         `MobileNetV2 step: ${FORMULATIONS.map((f) => t[f].median.toFixed(0)).join(' → ')} ms, auto, fusions off ${unfused?.median.toFixed(0)} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`,
       );
       rows.push(...(await steadyRows('MobileNetV2 training step', shape, b, m.batch, gflop, () => steadySteps(loaded.model, x, y, s.matmul, s.stepRounds, true), say)));
+      // the same steady-state step at a fine-tuning batch
+      {
+        const big = s.mobilenetLargeBatch;
+        const xb = tf.randomUniform([big, m.size, m.size, 3], 0, 1, 'float32', 2);
+        const yb = tf.tensor1d(
+          Array.from({ length: big }, (_, i) => i % 10),
+          'int32',
+        );
+        try {
+          rows.push(...(await steadyRows('MobileNetV2 training step', shape, b, big, stepGflop(macs, big), () => steadySteps(loaded.model, xb, yb, s.matmul, s.stepRounds), say)));
+        } finally {
+          tf.dispose([xb, yb]);
+        }
+      }
       rows.push(...(await stockFitRows(m, x, y, shape, b, s.stepRounds, ceiling)));
       // Adam: the update in one SIMD call (`adam-wasm.ts`, bit for bit tfjs's) against tfjs's applyGradients (~14 ops per variable)
       {
@@ -771,7 +792,7 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
     "Ops: exactly what forgetless's registered gradients run (conv2dBackpropInput/Filter, depthwiseBackpropInput/Filter; separable = depthwise then a 1×1 conv, its filter gradient both kernels'), under 'forward-conv' (forgetless 0.1's formulation, with tfjs-backend-wasm's own kernels), 'im2col' (forgetless's Slice and MaxPoolGrad kernels), before ('composed', the 'auto' of the 2026-11-30 conv-speed-auto run: per op the fastest composition of tfjs ops, and forgetless's Identity, Cast, Sum, Mean and LeakyRelu kernels on wasm) and after ('auto', the default: the same plus forgetless's WebAssembly SIMD kernels where the module runs: depthwise convolutions forward, ∂x and ∂W (2026-11-30_conv-speed-simd), and since 2026-11-30_conv-speed-pw 1×1 unit-stride convolutions forward, ∂x and ∂W, training-mode batch norm (one kernel each way, the moving statistics folded in), ReLU6 and its gradient, and a PadV2 in place; not on wasm-nosimd, where 'auto' falls back to 'composed'), interleaved round by round (median of the rounds), each timed to its return (wasm runs synchronously) with its output disposed unread (the runs before 2026-11-30_conv-speed-simd read it back, a copy out of the heap of 1–2 ms for a [8, 24, 24, 144] output). gflop: 2 × multiply-adds of the pass (the same count for forward, ∂x and ∂W, but separable ∂W: its row computes the 1×1 conv's ∂x too, to reach the depthwise kernel's gradient, and counts it since 2026-11-30_conv-speed-dw2).",
     `${FIT_MEASURE}: the same builder's tfjs-layers model compiled with SGD (lr 0.01) and sparse categorical cross-entropy, one trainOnBatch per sample, 'composed' and 'auto' interleaved (${s.stepRounds} rounds after 2 warm-ups each): tfjs-layers' own ops and gradients, which reach forgetless's wasm kernels by kernel name (Tile, the ClipByValue gradient of ReLU(max_value), Conv2DBackpropInput/Filter, depthwise, PadV2, Sum/Mean) but not its batch norm or batch norm + ReLU6 (tfjs-layers composes moments and FusedBatchNorm) nor its 1×1 forward (tfjs-layers calls FusedConv2D, XNNPACK's). No gflop: the timings are not from the matMul's rounds.`,
     `Steps${STEADY_SUFFIX.replace(', ', ': ')}: the same step, before ('composed') and after ('auto') only; per round each runs one untimed step and then two timed ones back to back (their mean is the round's sample), the matMul once untimed and once timed, in a rotated order: each timed step follows a step of its own kind, as in a training loop, where the other step rows time a step right after another formulation's step or the 12 MB matMul (caches and the heap's free lists as that left them).`,
-    `Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), the four formulations interleaved (MobileNetV2: and 'auto' with the layer fusions off, conv, batch norm and ReLU6 apart and ZeroPadding2D as its own PadV2: the 'auto' before them; its steady-state rows also 'auto' with only each conv + batch norm pair apart, the 'auto' before 2026-12-02); gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done. Beside the matMul alone, at the start and at the end of each backend's rows, a memory stream alone (tfjs's Add of two float32 tensors of ${4 * s.matmul ** 2} values, ${(48 * s.matmul ** 2) / 1e6} MB moved; its gb_s): the matMul ceiling is compute-bound and blind to memory traffic from other processes on the host, which slows the steps' batch norms and depthwise convolutions, so a step's pct_of_matmul is to be read beside those rows.`,
+    `Steps: one SGD step (lr 0.01, mean cross-entropy, training mode), the four formulations interleaved (MobileNetV2: and 'auto' with the layer fusions off, conv, batch norm and ReLU6 apart and ZeroPadding2D as its own PadV2: the 'auto' before them; its steady-state rows also 'auto' with only each conv + batch norm pair apart, the 'auto' before 2026-12-02; α 0.35's steady-state rows again at batch ${s.mobilenetLargeBatch}, a fine-tuning batch, on the same model); gflop counts the Conv2D/DepthwiseConv2D/Dense multiply-adds ×2 of the forward pass, the filter gradients and the input gradients but the first layer's; batch norm, activations and pooling are not counted, so gflop_s is a lower bound of the work done. Beside the matMul alone, at the start and at the end of each backend's rows, a memory stream alone (tfjs's Add of two float32 tensors of ${4 * s.matmul ** 2} values, ${(48 * s.matmul ** 2) / 1e6} MB moved; its gb_s): the matMul ceiling is compute-bound and blind to memory traffic from other processes on the host, which slows the steps' batch norms and depthwise convolutions, so a step's pct_of_matmul is to be read beside those rows.`,
     "MobileNetV2 training step, Adam (lr 1e-5, the 'auto' formulation): fine-tuning's default optimizer, its update as one SIMD call per variable (`adam-wasm.ts`: θ, m, v bit for bit what tfjs's applyGradients leaves) against tfjs's own applyGradients (a subclass of AdamOptimizer, which the one-call path declines; ~14 kernel calls per variable, 158 variables), interleaved with the matMul; the moments exist before timing.",
     `Per-example importances (inference mode): paper 2's conv net on ${s.perExample.samples} random 28×28 images, MobileNetV2 on ${s.perExample.mobilenet.samples} random images (FIS and MAS), each in one batch; the loop (one backward pass per example) on the first ${s.perExample.loopSamples} (MobileNetV2: ${s.perExample.mobilenet.loopSamples}), scaled per example. Every entry (forward+backward, fast path, loop; under each formulation) is interleaved round by round with the others: median, min and max of ${s.perExample.rounds} rounds after one warm-up round. x_loop: the loop's time per example over the fast path's; x_forward_backward: time over one plain forward+backward pass (mean cross-entropy, all parameters) over the same examples. Memory stays bounded: the per-example gradients are built in chunks of at most 2^23 floats (maxChunkElements).`,
   );
