@@ -14,6 +14,7 @@ import { type DataSource, type ParamMap, Rng, type Model, assertFinite, disposeP
 import { forwardLogits } from './logits.js';
 import { loopSums } from './loop.js';
 import { type ExampleObjective, type PerExampleOptions, type SumsRequest, perExampleSums } from './per-example.js';
+import { checkMaxBatchElements, subBatchSize, sumOverSubBatches } from './sub-batches.js';
 import { RunningSum } from './running-sum.js';
 import { type BatchingOptions, checkBatching, checkSource, forEachBatch } from './source.js';
 
@@ -41,9 +42,19 @@ export function negLogLikelihood(labels: tf.Tensor1D, classes: readonly number[]
   };
 }
 
-/** Class probabilities [n, K] under the class mask, inference mode. */
-function probabilities(model: Model, x: tf.Tensor, classes: readonly number[] | undefined): tf.Tensor2D {
-  return tf.tidy(() => tf.softmax(maskLogits(forwardLogits(model, x), classes)) as tf.Tensor2D);
+/** Class probabilities [n, K] under the class mask, inference mode; by sub-batches over `maxBatch` (`sub-batches.ts`). */
+function probabilities(model: Model, x: tf.Tensor, classes: readonly number[] | undefined, maxBatch: number): tf.Tensor2D {
+  const of = (xs: tf.Tensor) => tf.tidy(() => tf.softmax(maskLogits(forwardLogits(model, xs), classes)) as tf.Tensor2D);
+  const n = x.shape[0] as number;
+  const sub = subBatchSize(model, x, maxBatch);
+  if (sub >= n) return of(x);
+  const parts: tf.Tensor2D[] = [];
+  try {
+    for (let begin = 0; begin < n; begin += sub) parts.push(tf.tidy(() => of(tf.slice(x, begin, Math.min(sub, n - begin)))));
+    return tf.concat(parts) as tf.Tensor2D;
+  } finally {
+    tf.dispose(parts);
+  }
 }
 
 /** One label per row drawn from the rows of `p` [n, K] with `rng`. */
@@ -77,20 +88,54 @@ export function checkPath(path: unknown, what: string): GradientPath {
   return path;
 }
 
-/** Squared minibatch-mean gradient of the cross-entropy (the `batched` variant's per-batch term). */
-function squaredBatchGradient(model: Model, x: tf.Tensor, y: tf.Tensor1D, classes: readonly number[] | undefined): ParamMap {
+/**
+ * The gradient of the cross-entropy's mean over the batch, times `scale` (zeros where no gradient
+ * flows), for every parameter.
+ */
+function meanGradient(model: Model, x: tf.Tensor, y: tf.Tensor1D, classes: readonly number[] | undefined, scale = 1): ParamMap {
   return tf.tidy(() => {
     const names = Object.keys(model.params);
     const vars = Object.values(model.params);
-    const { value, grads } = withLightSaves(() => tf.variableGrads(() => softmaxCrossEntropy(forwardLogits(model, x), y, classes), vars));
+    const { value, grads } = withLightSaves(() =>
+      tf.variableGrads(() => {
+        const ce = softmaxCrossEntropy(forwardLogits(model, x), y, classes);
+        return scale === 1 ? ce : tf.mul(ce, scale);
+      }, vars),
+    );
     value.dispose();
     const out: ParamMap = {};
     names.forEach((name, i) => {
       const v = vars[i] as tf.Variable;
-      out[name] = tf.square(grads[v.name] ?? tf.zerosLike(v));
+      out[name] = grads[v.name] ?? tf.zerosLike(v);
     });
     return out;
   });
+}
+
+/**
+ * Squared minibatch-mean gradient of the cross-entropy (the `batched` variant's per-batch term); a
+ * batch over `maxBatch` (`sub-batches.ts`) takes it as Σ over sub-batches of their sums' gradients,
+ * divided by the batch size, then squared.
+ */
+function squaredBatchGradient(model: Model, x: tf.Tensor, y: tf.Tensor1D, classes: readonly number[] | undefined, maxBatch: number): ParamMap {
+  const n = y.shape[0];
+  const g =
+    subBatchSize(model, x, maxBatch) >= n
+      ? meanGradient(model, x, y, classes)
+      : scaleParamMap(
+          sumOverSubBatches(model, x, y, maxBatch, (xs, ys) => meanGradient(model, xs, ys as tf.Tensor1D, classes, ys?.shape[0] ?? 1)),
+          1 / n,
+        );
+  const out = tf.tidy(() => Object.fromEntries(Object.entries(g).map(([name, t]) => [name, tf.square(t)])) as ParamMap);
+  disposeParams(g);
+  return out;
+}
+
+/** m·s per parameter; m is disposed. */
+function scaleParamMap(m: ParamMap, s: number): ParamMap {
+  const out = tf.tidy(() => Object.fromEntries(Object.entries(m).map(([name, t]) => [name, tf.mul(t, s)])) as ParamMap);
+  disposeParams(m);
+  return out;
 }
 
 /**
@@ -108,6 +153,7 @@ export async function fisherDiagonal(model: Model, source: DataSource, options: 
   const rng = new Rng(options.seed ?? 0);
   const k = model.numClasses;
   const kept = classes ? [...classes] : Array.from({ length: k }, (_, j) => j);
+  const maxBatch = checkMaxBatchElements(what, options.maxBatchElements);
   const engine = (x: tf.Tensor, objective: ExampleObjective, request: SumsRequest): ParamMap =>
     (path === 'fast' ? perExampleSums(model, x, objective, request, options) : loopSums(model, x, objective, request)).square as ParamMap;
   const sum = new RunningSum();
@@ -116,11 +162,11 @@ export async function fisherDiagonal(model: Model, source: DataSource, options: 
     const count = await forEachBatch(what, source, options, async ({ x, y }) => {
       batches++;
       if (variant === 'batched') {
-        sum.add(squaredBatchGradient(model, x, y, classes));
+        sum.add(squaredBatchGradient(model, x, y, classes, maxBatch));
       } else if (variant === 'empirical') {
         sum.add(engine(x, negLogLikelihood(y, classes), { square: true }));
       } else if (variant === 'true') {
-        const p = probabilities(model, x, classes);
+        const p = probabilities(model, x, classes, maxBatch);
         const data = (await p.data()) as Float32Array;
         p.dispose();
         const sampled = tf.tensor1d(sampleLabels(data, k, rng), 'int32');
@@ -130,7 +176,7 @@ export async function fisherDiagonal(model: Model, source: DataSource, options: 
           sampled.dispose();
         }
       } else {
-        const p = probabilities(model, x, classes);
+        const p = probabilities(model, x, classes, maxBatch);
         const n = x.shape[0] as number;
         try {
           for (const c of kept) {

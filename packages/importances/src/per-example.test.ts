@@ -21,7 +21,7 @@ import { allOf, convNet, denseBnNet, mlpNet, randomSource } from '../test/nets.j
 import { negLogLikelihood } from './fisher.js';
 import { loopSums } from './loop.js';
 import { masObjective } from './mas.js';
-import { type ExampleObjective, type SumsRequest, hasFastPath, perExampleSums } from './per-example.js';
+import { type ExampleObjective, type PerExampleOptions, type SumsRequest, hasFastPath, perExampleSums } from './per-example.js';
 
 const TOL = 1e-5;
 
@@ -31,13 +31,13 @@ function compare(
   n: number,
   objective: (y: tf.Tensor1D) => ExampleObjective,
   request: Omit<SumsRequest, 'weights'> & { weighted?: boolean },
-  maxChunkElements?: number,
+  options: PerExampleOptions = {},
 ): number {
   const src = randomSource(n, model.inputShape, model.numClasses, 7);
   const { x, y } = allOf(src);
   const weights = request.weighted ? (tf.randomUniform([n], 0, 1, 'float32', 3) as tf.Tensor1D) : undefined;
   const req: SumsRequest = { ...(request.square ? { square: true } : {}), ...(request.abs ? { abs: true } : {}), ...(weights ? { weights } : {}) };
-  const fast = perExampleSums(model, x, objective(y), req, maxChunkElements ? { maxChunkElements } : {});
+  const fast = perExampleSums(model, x, objective(y), req, options);
   const loop = loopSums(model, x, objective(y), req);
   let worst = 0;
   for (const stat of ['square', 'abs'] as const) {
@@ -106,7 +106,7 @@ describe('perExampleSums (fast) against the per-example autograd loop', () => {
     );
     withConvFormulation(formulation, () => {
       compare(model, 5, nll(), { square: true, abs: true });
-      compare(model, 3, masSoftmax, { square: true, abs: true }, 900);
+      compare(model, 3, masSoftmax, { square: true, abs: true }, { maxChunkElements: 900 });
     });
     model.dispose();
   });
@@ -125,14 +125,49 @@ describe('perExampleSums (fast) against the per-example autograd loop', () => {
     );
     withConvFormulation(formulation, () => {
       compare(model, 5, nll(), { square: true, abs: true });
-      compare(model, 3, masSoftmax, { square: true, abs: true }, 700);
+      compare(model, 3, masSoftmax, { square: true, abs: true }, { maxChunkElements: 700 });
     });
     model.dispose();
   });
 
   it('conv per-example gradients in chunks of one example give the same sums', () => {
     const model = convNet('strided-same', 5);
-    compare(model, 7, masSoftmax, { square: true, abs: true }, 1);
+    compare(model, 7, masSoftmax, { square: true, abs: true }, { maxChunkElements: 1 });
+    model.dispose();
+  });
+
+  it('splits a batch whose layer outputs exceed maxBatchElements into sub-batches: the sums of the loop (weighted too, a class mask too), at a lower peak', async () => {
+    const model = convNet('strided-same', 5);
+    const ex = model.inputShape as number[];
+    const perExample = tf.util.sizeFromShape(ex) + Object.values(model.layerShapes(ex)).reduce((s, l) => s + tf.util.sizeFromShape(l.output), 0);
+    // 3 examples a pass: sub-batches of 3, 3 and 1
+    const maxBatchElements = 3 * perExample + 1;
+    compare(model, 7, nll(), { square: true, abs: true, weighted: true }, { maxBatchElements });
+    compare(model, 7, nll([1, 3]), { square: true }, { maxBatchElements });
+    compare(model, 5, masSoftmax, { abs: true }, { maxBatchElements: 1 }); // one example a pass
+    // the peak of tensor memory during the call, split and whole
+    const { x, y } = allOf(randomSource(12, ex, model.numClasses, 3));
+    const peak = async (opts: PerExampleOptions) => {
+      let s: ReturnType<typeof perExampleSums> = {};
+      const p = await tf.profile(() => {
+        s = perExampleSums(model, x, negLogLikelihood(y, undefined), { square: true }, opts);
+        return [];
+      });
+      const sums = s.square as Record<string, tf.Tensor>;
+      return { bytes: p.peakBytes, sums };
+    };
+    await expectNoLeak(async () => {
+      const whole = await peak({});
+      const split = await peak({ maxBatchElements: 2 * perExample });
+      expect(split.bytes).toBeLessThan(0.5 * whole.bytes);
+      for (const [name, t] of Object.entries(whole.sums)) expect(relErr(split.sums[name] as tf.Tensor, t), name).toBeLessThanOrEqual(1e-6);
+      disposeParams(whole.sums);
+      disposeParams(split.sums);
+    });
+    expect(() => perExampleSums(model, x, negLogLikelihood(y, undefined), { square: true }, { maxBatchElements: 0 })).toThrow(
+      'perExampleSums: maxBatchElements must be >= 1, got 0',
+    );
+    tf.dispose([x, y]);
     model.dispose();
   });
 

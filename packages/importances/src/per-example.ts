@@ -15,6 +15,7 @@ import { type Layer, type LayerCapture, type Model, type ParamMap, type TapRecor
 import { forwardLogits } from './logits.js';
 import { loopSums } from './loop.js';
 import { FAST_PATHS, type LayerSums } from './per-example-layers.js';
+import { addMaps, checkMaxBatchElements, subBatchSize } from './sub-batches.js';
 
 /**
  * A per-example objective: the model's logits [n, K] for rows `begin … begin + size − 1` of the
@@ -43,6 +44,8 @@ export interface PerExampleOptions {
    * and the per-example gradients); default 2²³ (32 MB).
    */
   maxChunkElements?: number;
+  /** Bound on the layer outputs one pass holds (`BatchingOptions.maxBatchElements`): larger batches run as sub-batches. */
+  maxBatchElements?: number;
 }
 
 /** True if the layer's parameters have a per-example fast path here (`per-example-layers.ts`). */
@@ -70,6 +73,39 @@ export function perExampleSums(model: Model, x: tf.Tensor, objective: ExampleObj
   ensureOwnGradients();
   const maxChunk = options.maxChunkElements ?? 2 ** 23;
   if (!(maxChunk >= 1)) throw new Error(`perExampleSums: maxChunkElements must be >= 1, got ${maxChunk}`);
+  const maxBatch = checkMaxBatchElements('perExampleSums', options.maxBatchElements);
+  const sub = subBatchSize(model, x, maxBatch);
+  if (sub >= n) return batchSums(model, x, objective, request, maxChunk);
+  // sums over examples: the sub-batches' sums added
+  let total: ParamSums | undefined;
+  for (let begin = 0; begin < n; begin += sub) {
+    const size = Math.min(sub, n - begin);
+    const [xs, ws] = tf.tidy(() => [tf.slice(x, begin, size), request.weights ? tf.slice(request.weights, begin, size) : undefined]);
+    let part: ParamSums;
+    try {
+      const shifted: ExampleObjective = (logits, rows) => objective(logits, { begin: begin + rows.begin, size: rows.size });
+      part = batchSums(model, xs as tf.Tensor, shifted, { ...request, weights: ws as tf.Tensor1D | undefined }, maxChunk);
+    } finally {
+      tf.dispose([xs as tf.Tensor, ...(ws ? [ws] : [])]);
+    }
+    total = total ? addSums(total, part) : part;
+  }
+  return total as ParamSums;
+}
+
+/** a + b per statistic and parameter; both are disposed. */
+function addSums(a: ParamSums, b: ParamSums): ParamSums {
+  const out: ParamSums = {};
+  for (const stat of ['square', 'abs'] as const) {
+    const [p, q] = [a[stat], b[stat]];
+    if (p && q) out[stat] = addMaps(p, q);
+  }
+  return out;
+}
+
+/** `perExampleSums` of one pass over the whole of `x`. */
+function batchSums(model: Model, x: tf.Tensor, objective: ExampleObjective, request: SumsRequest, maxChunk: number): ParamSums {
+  const n = x.shape[0] as number;
   const layers = model.parametricLayers;
   const shared = model.sharedLayers;
   const fast = layers.filter((l) => hasFastPath(l) && !shared?.has(l.name));

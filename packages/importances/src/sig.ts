@@ -21,6 +21,7 @@ import { tapViews } from './patches.js';
 import { type ConvGeometry, convPads } from './per-example-conv.js';
 import { RunningSum } from './running-sum.js';
 import { type BatchingOptions, checkBatching, checkSource, forEachBatch } from './source.js';
+import { checkMaxBatchElements, sumOverSubBatches } from './sub-batches.js';
 
 export interface SigOptions extends BatchingOptions {
   /** Task-incremental class mask for the last layer's softmax. */
@@ -169,7 +170,8 @@ export async function sig(model: Model, source: DataSource, options: SigOptions 
   checkSource(what, model, source);
   const sum = new RunningSum();
   try {
-    const count = await forEachBatch(what, source, options, ({ x }) => sum.add(batchSignals(model, x, options.classes)));
+    const maxBatch = checkMaxBatchElements(what, options.maxBatchElements);
+    const count = await forEachBatch(what, source, options, ({ x }) => sum.add(sumOverSubBatches(model, x, undefined, maxBatch, (xs) => batchSignals(model, xs, options.classes))));
     const signals = sum.mean(count, what);
     const importances = tf.tidy(() => {
       const out: ParamMap = {};

@@ -4,12 +4,20 @@
  */
 import type { Batch, DataSource, Model } from '@forgetless/core';
 import { ensureOwnGradients, exampleShapeProblem, yieldToEventLoop } from '@forgetless/core';
+import { checkMaxBatchElements } from './sub-batches.js';
 
 export interface BatchingOptions {
   /** Examples per batch (default 100). */
   batchSize?: number;
   /** Use at most this many examples, the first ones (default: all). */
   limit?: number;
+  /**
+   * Bound on the layer outputs one forward and backward pass holds, in float32 values: a batch whose
+   * examples' input and layer outputs exceed it runs as sub-batches, their sums added (every
+   * importance here is a sum over examples). Default 2²⁷ (512 MB): Keras MobileNetV2 at 224² (21.8 M
+   * values per example) takes 6 examples a pass, at 96² and α 0.35 (1.76 M) 76 (`sub-batches.ts`).
+   */
+  maxBatchElements?: number;
 }
 
 /** Throws a clear error if `source` cannot feed `model` (wrong shape, too many classes, empty). */
@@ -28,6 +36,7 @@ export function checkBatching(what: string, options: BatchingOptions): { batchSi
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`${what}: batchSize must be a positive integer, got ${batchSize}`);
   const limit = options.limit;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new Error(`${what}: limit must be a positive integer, got ${limit}`);
+  checkMaxBatchElements(what, options.maxBatchElements);
   return { batchSize, limit };
 }
 

@@ -16,6 +16,7 @@ import { negLogLikelihood } from './fisher.js';
 import { forwardLogits } from './logits.js';
 import { RunningSum } from './running-sum.js';
 import { type BatchingOptions, checkBatching, checkSource, forEachBatch } from './source.js';
+import { checkMaxBatchElements, sumOverSubBatches } from './sub-batches.js';
 
 export interface TaylorOptions extends BatchingOptions {
   /** Task-incremental class mask: log-probabilities over these classes only. */
@@ -52,7 +53,10 @@ export async function taylor(model: Model, source: DataSource, options: TaylorOp
   const sum = new RunningSum();
   let gbar: ParamMap | undefined;
   try {
-    const count = await forEachBatch(what, source, options, ({ x, y }) => sum.add(batchGradientSum(model, x, y, classes)));
+    const maxBatch = checkMaxBatchElements(what, options.maxBatchElements);
+    const count = await forEachBatch(what, source, options, ({ x, y }) =>
+      sum.add(sumOverSubBatches(model, x, y, maxBatch, (xs, ys) => batchGradientSum(model, xs, ys as tf.Tensor1D, classes))),
+    );
     gbar = sum.mean(count, what);
     const g = gbar;
     const out = tf.tidy(() => {
