@@ -262,6 +262,10 @@ describe("per-example Σ g² and Σ |g| of a Conv2D's filter by forgetless's SIM
       .map((c) => ({ ...c, x: [c.x[0] === 1 ? 2 : c.x[0], ...c.x.slice(1)] as FewCase['x'] })),
     { x: [3, 6, 5, 7], k: [1, 1], o: 9, s: [1, 1], d: [1, 1], pad: 'same', what: '1×1, 7 → 9' },
     { x: [4, 8, 8, 24], k: [1, 1], o: 40, s: [1, 1], d: [1, 1], pad: 'valid', what: '1×1, 24 → 40 (MobileNetV2-like)' },
+    // more pixels than a reduction chunk (64): two chunks an example; 11 outputs: an 8-wide tile, then 3 one by one
+    { x: [2, 10, 9, 6], k: [1, 1], o: 11, s: [1, 1], d: [1, 1], pad: 'same', what: '1×1, 6 → 11, 90 pixels an example (two chunks)' },
+    // B over 256 KB (64 · 1100 floats): panels of 16 columns, the last one 12 wide
+    { x: [2, 9, 8, 5], k: [1, 1], o: 1100, s: [1, 1], d: [1, 1], pad: 'same', what: '1×1, 5 → 1100, 72 pixels an example (panels)' },
   ];
   it.each(cases)("$what: equals a per-example loop of tfjs's stock Conv2DBackpropFilter on cpu within 1e-5", async (c) => {
     await tf.setBackend('cpu'); // the reference on cpu, also after a failed case
