@@ -52,6 +52,9 @@ import { relErr } from './helpers.js';
 const PREDICT_TOL = 1e-5;
 const GRAD_TOL = 1e-4;
 const IMPORTANCE_TOL = 1e-5;
+/** One example's input and layer outputs, in values: what `maxBatchElements` counts per example. */
+const exampleElements = (model: { layerShapes(e: readonly number[]): Record<string, { output: readonly number[] }> }, example: readonly number[]) =>
+  Object.values(model.layerShapes(example)).reduce((sum, l) => sum + tf.util.sizeFromShape([...l.output]), tf.util.sizeFromShape([...example]));
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -317,6 +320,12 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
       for (const variant of ['empirical', 'exact'] as const) {
         const fast = await fisherDiagonal(model, source, { path: 'fast', variant, batchSize: 2 });
         const loop = await fisherDiagonal(model, source, { path: 'loop', variant, batchSize: 2 });
+        if (variant === 'empirical') {
+          // the batch of 4 as two sub-batches of 2 (maxBatchElements: two examples' input and layer outputs): the loop's values too
+          const split = await fisherDiagonal(model, source, { path: 'fast', batchSize: 4, maxBatchElements: 2 * exampleElements(model, source.exampleShape) });
+          for (const n of names) expect(relErr(split[n] as tf.Tensor, loop[n] as tf.Tensor), `Fisher by sub-batches ${n}`).toBeLessThanOrEqual(IMPORTANCE_TOL);
+          disposeParams(split);
+        }
         compare(fast, loop, `Fisher (${variant})`);
       }
       for (const output of ['softmax', 'logits'] as const) {
@@ -343,6 +352,14 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
     if (shared) {
       // SIG is a signal per connection of one call; a layer called at several nodes is refused by name
       await expect(sig(model, source, { batchSize: 2 })).rejects.toThrow(/layer 'shared' is shared \(called at several nodes\)/);
+    }
+    if (!shared) {
+      // SIG of a batch of 4 as two sub-batches of 2 equals SIG of the whole batch
+      const whole = await sig(model, source, { batchSize: 4 });
+      const split = await sig(model, source, { batchSize: 4, maxBatchElements: 2 * exampleElements(model, source.exampleShape) });
+      for (const n of names) expect(relErr(split[n] as tf.Tensor, whole[n] as tf.Tensor), `SIG by sub-batches ${n}`).toBeLessThanOrEqual(IMPORTANCE_TOL);
+      disposeParams(whole);
+      disposeParams(split);
     }
     for (const [what, importances] of [...(shared ? [] : ([['SIG', await sig(model, source, { batchSize: 2 })]] as const)), ['magnitude', magnitude(model)]] as const) {
       expect(Object.keys(importances), what).toEqual(names);
