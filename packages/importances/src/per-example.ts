@@ -78,17 +78,23 @@ export function perExampleSums(model: Model, x: tf.Tensor, objective: ExampleObj
   if (sub >= n) return batchSums(model, x, objective, request, maxChunk);
   // sums over examples: the sub-batches' sums added
   let total: ParamSums | undefined;
-  for (let begin = 0; begin < n; begin += sub) {
-    const size = Math.min(sub, n - begin);
-    const [xs, ws] = tf.tidy(() => [tf.slice(x, begin, size), request.weights ? tf.slice(request.weights, begin, size) : undefined]);
-    let part: ParamSums;
-    try {
-      const shifted: ExampleObjective = (logits, rows) => objective(logits, { begin: begin + rows.begin, size: rows.size });
-      part = batchSums(model, xs as tf.Tensor, shifted, { ...request, weights: ws as tf.Tensor1D | undefined }, maxChunk);
-    } finally {
-      tf.dispose([xs as tf.Tensor, ...(ws ? [ws] : [])]);
+  try {
+    for (let begin = 0; begin < n; begin += sub) {
+      const size = Math.min(sub, n - begin);
+      const [xs, ws] = tf.tidy(() => [tf.slice(x, begin, size), request.weights ? tf.slice(request.weights, begin, size) : undefined]);
+      let part: ParamSums;
+      try {
+        const shifted: ExampleObjective = (logits, rows) => objective(logits, { begin: begin + rows.begin, size: rows.size });
+        part = batchSums(model, xs as tf.Tensor, shifted, { ...request, weights: ws as tf.Tensor1D | undefined }, maxChunk);
+      } finally {
+        tf.dispose([xs as tf.Tensor, ...(ws ? [ws] : [])]);
+      }
+      total = total ? addSums(total, part) : part;
     }
-    total = total ? addSums(total, part) : part;
+  } catch (e) {
+    // a failed sub-batch (out of memory, say) leaves nothing behind
+    for (const m of [total?.square, total?.abs]) if (m) tf.dispose(Object.values(m));
+    throw e;
   }
   return total as ParamSums;
 }

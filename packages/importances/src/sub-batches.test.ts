@@ -3,11 +3,11 @@ import { type ParamMap, disposeParams } from '@forgetless/core';
 import { describe, expect, it } from 'vitest';
 import { expectNoLeak, relErr } from '../../../test/helpers.js';
 import { avgPool2d, batchNorm, conv2d, dense, flatten, sequential } from '@forgetless/core';
-import { convNet, randomSource, randomizeState } from '../test/nets.js';
+import { allOf, convNet, randomSource, randomizeState } from '../test/nets.js';
 import { type FisherVariant, fisherDiagonal } from './fisher.js';
 import { mas } from './mas.js';
 import { sig } from './sig.js';
-import { exampleElements } from './sub-batches.js';
+import { exampleElements, sumOverSubBatches } from './sub-batches.js';
 import { taylor } from './taylor.js';
 
 type Run = (maxBatchElements?: number) => Promise<ParamMap>;
@@ -75,6 +75,25 @@ describe('importances by sub-batches (maxBatchElements)', () => {
         disposeParams(split);
       }
     });
+    model.dispose();
+  });
+
+  it('a sub-batch that fails leaves no tensor behind: the sums of the ones before it are released', async () => {
+    // (a failure inside the forward pass of `tf.grads` leaves the tensors its tape saved: tfjs's engine, not these sums)
+    const model = convNet('strided-same', 2);
+    const { x, y } = allOf(randomSource(7, model.inputShape as number[], model.numClasses, 3));
+    const two = 2 * exampleElements(model, model.inputShape as number[]);
+    await expectNoLeak(() => {
+      let calls = 0;
+      expect(() =>
+        sumOverSubBatches(model, x, y, two, (xs) => {
+          if (++calls === 3) throw new Error('sub-batch failed');
+          return { s: tf.sum(xs) } as ParamMap;
+        }),
+      ).toThrow('sub-batch failed');
+      expect(calls).toBe(3);
+    });
+    tf.dispose([x, y]);
     model.dispose();
   });
 

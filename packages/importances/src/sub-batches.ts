@@ -53,16 +53,22 @@ export function sumOverSubBatches(
   const sub = subBatchSize(model, x, maxBatch);
   if (sub >= n) return fn(x, y, 0);
   let total: ParamMap | undefined;
-  for (let begin = 0; begin < n; begin += sub) {
-    const size = Math.min(sub, n - begin);
-    const [xs, ys] = tf.tidy(() => [tf.slice(x, begin, size), y ? tf.slice(y, begin, size) : undefined]);
-    let part: ParamMap;
-    try {
-      part = fn(xs as tf.Tensor, ys, begin);
-    } finally {
-      tf.dispose([xs as tf.Tensor, ...(ys ? [ys] : [])]);
+  try {
+    for (let begin = 0; begin < n; begin += sub) {
+      const size = Math.min(sub, n - begin);
+      const [xs, ys] = tf.tidy(() => [tf.slice(x, begin, size), y ? tf.slice(y, begin, size) : undefined]);
+      let part: ParamMap;
+      try {
+        part = fn(xs as tf.Tensor, ys, begin);
+      } finally {
+        tf.dispose([xs as tf.Tensor, ...(ys ? [ys] : [])]);
+      }
+      total = total ? addMaps(total, part) : part;
     }
-    total = total ? addMaps(total, part) : part;
+  } catch (e) {
+    // a failed sub-batch (out of memory, say) leaves nothing behind
+    if (total) tf.dispose(Object.values(total));
+    throw e;
   }
   return total as ParamMap;
 }
