@@ -10,11 +10,11 @@
  * Exact per-example squares come from one backward pass per batch (`per-example.ts`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type DataSource, type ParamMap, Rng, type Model, assertFinite, disposeParams, maskLogits, softmaxCrossEntropy, withLightSaves } from '@forgetless/core';
+import { type DataSource, type ParamMap, Rng, type Model, assertFinite, disposeParams, mapParams, maskLogits, softmaxCrossEntropy, withLightSaves } from '@forgetless/core';
 import { forwardLogits } from './logits.js';
 import { loopSums } from './loop.js';
 import { type ExampleObjective, type PerExampleOptions, type SumsRequest, perExampleSums } from './per-example.js';
-import { checkMaxBatchElements, subBatchSize, sumOverSubBatches } from './sub-batches.js';
+import { checkMaxBatchElements, reduceSubBatches, subBatchSize, sumOverSubBatches } from './sub-batches.js';
 import { RunningSum } from './running-sum.js';
 import { type BatchingOptions, checkBatching, checkSource, forEachBatch } from './source.js';
 
@@ -44,17 +44,18 @@ export function negLogLikelihood(labels: tf.Tensor1D, classes: readonly number[]
 
 /** Class probabilities [n, K] under the class mask, inference mode; by sub-batches over `maxBatch` (`sub-batches.ts`). */
 function probabilities(model: Model, x: tf.Tensor, classes: readonly number[] | undefined, maxBatch: number): tf.Tensor2D {
-  const of = (xs: tf.Tensor) => tf.tidy(() => tf.softmax(maskLogits(forwardLogits(model, xs), classes)) as tf.Tensor2D);
-  const n = x.shape[0] as number;
-  const sub = subBatchSize(model, x, maxBatch);
-  if (sub >= n) return of(x);
-  const parts: tf.Tensor2D[] = [];
-  try {
-    for (let begin = 0; begin < n; begin += sub) parts.push(tf.tidy(() => of(tf.slice(x, begin, Math.min(sub, n - begin)))));
-    return tf.concat(parts) as tf.Tensor2D;
-  } finally {
-    tf.dispose(parts);
-  }
+  return reduceSubBatches(
+    model,
+    [x],
+    maxBatch,
+    ([xs]) => tf.tidy(() => tf.softmax(maskLogits(forwardLogits(model, xs as tf.Tensor), classes)) as tf.Tensor2D),
+    (a, b) => {
+      const ab = tf.concat([a, b]) as tf.Tensor2D;
+      tf.dispose([a, b]);
+      return ab;
+    },
+    (t) => t.dispose(),
+  );
 }
 
 /** One label per row drawn from the rows of `p` [n, K] with `rng`. */
@@ -118,23 +119,14 @@ function meanGradient(model: Model, x: tf.Tensor, y: tf.Tensor1D, classes: reado
  * divided by the batch size, then squared.
  */
 function squaredBatchGradient(model: Model, x: tf.Tensor, y: tf.Tensor1D, classes: readonly number[] | undefined, maxBatch: number): ParamMap {
-  const n = y.shape[0];
-  const g =
-    subBatchSize(model, x, maxBatch) >= n
-      ? meanGradient(model, x, y, classes)
-      : scaleParamMap(
-          sumOverSubBatches(model, x, y, maxBatch, (xs, ys) => meanGradient(model, xs, ys as tf.Tensor1D, classes, ys?.shape[0] ?? 1)),
-          1 / n,
-        );
-  const out = tf.tidy(() => Object.fromEntries(Object.entries(g).map(([name, t]) => [name, tf.square(t)])) as ParamMap);
+  const whole = subBatchSize(model, x, maxBatch) >= y.shape[0];
+  const g = whole
+    ? meanGradient(model, x, y, classes)
+    : sumOverSubBatches(model, x, y, maxBatch, (xs, ys) => meanGradient(model, xs, ys as tf.Tensor1D, classes, ys?.shape[0] ?? 1));
+  // the sub-batches' sums over the batch size; a whole batch's gradient is already its mean's
+  const s = whole ? 1 : 1 / y.shape[0];
+  const out = tf.tidy(() => mapParams(g, (t) => tf.square(s === 1 ? t : tf.mul(t, s))));
   disposeParams(g);
-  return out;
-}
-
-/** m·s per parameter; m is disposed. */
-function scaleParamMap(m: ParamMap, s: number): ParamMap {
-  const out = tf.tidy(() => Object.fromEntries(Object.entries(m).map(([name, t]) => [name, tf.mul(t, s)])) as ParamMap);
-  disposeParams(m);
   return out;
 }
 

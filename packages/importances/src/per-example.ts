@@ -11,11 +11,23 @@
  * per-example autograd loop (`loop.ts`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Layer, type LayerCapture, type Model, type ParamMap, type TapRecord, ensureOwnGradients, lightTapsOn, recordingTap, withLightSaves, zeroTap } from '@forgetless/core';
+import {
+  type Layer,
+  type LayerCapture,
+  type Model,
+  type ParamMap,
+  type TapRecord,
+  disposeParams,
+  ensureOwnGradients,
+  lightTapsOn,
+  recordingTap,
+  withLightSaves,
+  zeroTap,
+} from '@forgetless/core';
 import { forwardLogits } from './logits.js';
 import { loopSums } from './loop.js';
 import { FAST_PATHS, type LayerSums } from './per-example-layers.js';
-import { addMaps, checkMaxBatchElements, subBatchSize } from './sub-batches.js';
+import { addMaps, checkMaxBatchElements, reduceSubBatches } from './sub-batches.js';
 
 /**
  * A per-example objective: the model's logits [n, K] for rows `begin … begin + size − 1` of the
@@ -74,29 +86,21 @@ export function perExampleSums(model: Model, x: tf.Tensor, objective: ExampleObj
   const maxChunk = options.maxChunkElements ?? 2 ** 23;
   if (!(maxChunk >= 1)) throw new Error(`perExampleSums: maxChunkElements must be >= 1, got ${maxChunk}`);
   const maxBatch = checkMaxBatchElements('perExampleSums', options.maxBatchElements);
-  const sub = subBatchSize(model, x, maxBatch);
-  if (sub >= n) return batchSums(model, x, objective, request, maxChunk);
   // sums over examples: the sub-batches' sums added
-  let total: ParamSums | undefined;
-  try {
-    for (let begin = 0; begin < n; begin += sub) {
-      const size = Math.min(sub, n - begin);
-      const [xs, ws] = tf.tidy(() => [tf.slice(x, begin, size), request.weights ? tf.slice(request.weights, begin, size) : undefined]);
-      let part: ParamSums;
-      try {
-        const shifted: ExampleObjective = (logits, rows) => objective(logits, { begin: begin + rows.begin, size: rows.size });
-        part = batchSums(model, xs as tf.Tensor, shifted, { ...request, weights: ws as tf.Tensor1D | undefined }, maxChunk);
-      } finally {
-        tf.dispose([xs as tf.Tensor, ...(ws ? [ws] : [])]);
-      }
-      total = total ? addSums(total, part) : part;
-    }
-  } catch (e) {
-    // a failed sub-batch (out of memory, say) leaves nothing behind
-    for (const m of [total?.square, total?.abs]) if (m) tf.dispose(Object.values(m));
-    throw e;
-  }
-  return total as ParamSums;
+  return reduceSubBatches(
+    model,
+    [x, request.weights],
+    maxBatch,
+    ([xs, ws], begin) => {
+      const shifted: ExampleObjective = (logits, rows) => objective(logits, { begin: begin + rows.begin, size: rows.size });
+      return batchSums(model, xs as tf.Tensor, shifted, { ...request, weights: ws as tf.Tensor1D | undefined }, maxChunk);
+    },
+    addSums,
+    (t) => {
+      disposeParams(t.square);
+      disposeParams(t.abs);
+    },
+  );
 }
 
 /** a + b per statistic and parameter; both are disposed. */

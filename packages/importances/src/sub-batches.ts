@@ -6,7 +6,7 @@
  * takes ⌊maxBatchElements / e⌋ examples (at least one), e = one example's input and layer outputs.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Model, ParamMap } from '@forgetless/core';
+import { type Model, type ParamMap, addParams, disposeParams } from '@forgetless/core';
 
 /** The default bound on the layer outputs one pass holds: 2²⁷ float32 values (512 MB). */
 export const DEFAULT_MAX_BATCH_ELEMENTS = 2 ** 27;
@@ -30,12 +30,51 @@ export function subBatchSize(model: Model, x: tf.Tensor, maxBatch: number): numb
   return Math.max(1, Math.floor(maxBatch / exampleElements(model, x.shape.slice(1))));
 }
 
-/** a + b per parameter; both are disposed. */
+/** a + b per parameter (core's `addParams`); both are disposed. */
 export function addMaps(a: ParamMap, b: ParamMap): ParamMap {
-  const out: ParamMap = {};
-  for (const [name, t] of Object.entries(a)) out[name] = tf.add(t, b[name] as tf.Tensor);
-  tf.dispose([...Object.values(a), ...Object.values(b)]);
+  const out = addParams(a, b);
+  disposeParams(a);
+  disposeParams(b);
   return out;
+}
+
+/**
+ * `run` over the batch's sub-batches (`subBatchSize`), its results combined by `add` (which disposes
+ * both); `rows` (the batch's x first, then any tensor with a row per example: labels, weights) sliced
+ * to each sub-batch's rows. One call on the tensors themselves when the batch fits under `maxBatch`.
+ * When a sub-batch fails, what the ones before it gave is `release`d.
+ */
+export function reduceSubBatches<T>(
+  model: Model,
+  rows: readonly [tf.Tensor, ...(tf.Tensor | undefined)[]],
+  maxBatch: number,
+  run: (rows: (tf.Tensor | undefined)[], begin: number) => T,
+  add: (a: T, b: T) => T,
+  release: (t: T) => void,
+): T {
+  const x = rows[0];
+  const n = x.shape[0] as number;
+  const sub = subBatchSize(model, x, maxBatch);
+  if (sub >= n) return run([...rows], 0);
+  let total: T | undefined;
+  try {
+    for (let begin = 0; begin < n; begin += sub) {
+      const size = Math.min(sub, n - begin);
+      const sliced = tf.tidy(() => rows.map((t) => (t ? tf.slice(t, begin, size) : undefined)));
+      let part: T;
+      try {
+        part = run(sliced, begin);
+      } finally {
+        tf.dispose(sliced.filter((t): t is tf.Tensor => t !== undefined));
+      }
+      total = total === undefined ? part : add(total, part);
+    }
+  } catch (e) {
+    // a failed sub-batch (out of memory, say) leaves nothing behind
+    if (total !== undefined) release(total);
+    throw e;
+  }
+  return total as T;
 }
 
 /**
@@ -49,26 +88,5 @@ export function sumOverSubBatches(
   maxBatch: number,
   fn: (x: tf.Tensor, y: tf.Tensor | undefined, begin: number) => ParamMap,
 ): ParamMap {
-  const n = x.shape[0] as number;
-  const sub = subBatchSize(model, x, maxBatch);
-  if (sub >= n) return fn(x, y, 0);
-  let total: ParamMap | undefined;
-  try {
-    for (let begin = 0; begin < n; begin += sub) {
-      const size = Math.min(sub, n - begin);
-      const [xs, ys] = tf.tidy(() => [tf.slice(x, begin, size), y ? tf.slice(y, begin, size) : undefined]);
-      let part: ParamMap;
-      try {
-        part = fn(xs as tf.Tensor, ys, begin);
-      } finally {
-        tf.dispose([xs as tf.Tensor, ...(ys ? [ys] : [])]);
-      }
-      total = total ? addMaps(total, part) : part;
-    }
-  } catch (e) {
-    // a failed sub-batch (out of memory, say) leaves nothing behind
-    if (total) tf.dispose(Object.values(total));
-    throw e;
-  }
-  return total as ParamMap;
+  return reduceSubBatches(model, [x, y], maxBatch, ([xs, ys], begin) => fn(xs as tf.Tensor, ys, begin), addMaps, disposeParams);
 }
