@@ -264,8 +264,9 @@ export function simdConvInputGrad(ex: Exports, backend: unknown, dy: tf.TensorIn
     throw new Error(`Conv2DBackpropInput on wasm (forgetless): dy [${dy.shape}] does not fit filter [${filter.shape}] and input shape [${inputShape}] (output [${info.outShape}])`);
   const out = b.makeOutput([...inputShape], 'float32');
   if (tf.util.sizeFromShape([...inputShape]) === 0) return out;
-  const k = kh * kw * c;
-  withScratch(b, k * o + PATCH_CHUNK * k, (scratch) =>
+  // the kernel pads Wᵀ's and the patch gradients' rows to a multiple of 4 floats
+  const k4 = (kh * kw * c + 3) & ~3;
+  withScratch(b, k4 * o + PATCH_CHUNK * k4, (scratch) =>
     ex.conv_input_grad(heapOffset(b, dy), heapOffset(b, filter), heapOffset(b, out), scratch, ...geometryArgs(info, filter.shape), PATCH_CHUNK),
   );
   return out;
