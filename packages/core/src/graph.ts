@@ -279,9 +279,10 @@ export class GraphModel implements Model {
       if (relu6) {
         const fused = (l as BatchNorm).applyWithRelu6(ins[0] as tf.Tensor, c);
         if (fused) {
-          // (no capture here: the fused path declines when one is asked for)
+          // a capture (inference only) is taken after the ReLU6: activation layers after it extend it as after the ReLU6 run apart
           values.set(relu6, fused);
           done.add(relu6);
+          if (capture?.[l.name]) open.set(fused, l.name);
           continue;
         }
       }

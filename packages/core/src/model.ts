@@ -121,11 +121,13 @@ export class Sequential implements Model {
           continue;
         }
       }
-      // a batch norm and the ReLU6 after it as one kernel where it can (wasm SIMD, no capture)
+      // a batch norm and the ReLU6 after it as one kernel where it can (wasm SIMD; in training, no tap or
+      // capture; in inference, a tap or capture is taken after the ReLU6: `LayerCapture.fusedActivation`)
       const fused = fusesWithRelu6(layer, this.layers[i + 1]) ? layer.applyWithRelu6(h, ctx) : undefined;
       if (fused) {
         h = fused;
         i++;
+        if (options.capture) open = options.capture[layer.name] ? layer.name : undefined;
         continue;
       }
       h = layer.apply(h, ctx);

@@ -7,7 +7,8 @@
  * - conv2d, depthwiseConv2d, conv1d (as a [1, steps] image): `per-example-conv.ts`.
  * - separableConv2d: the pointwise kernel sees the depthwise output d (captured), g_n = Σ_p d_n[p]ᵀδ_n[p];
  *   the depthwise kernel sees δ_dw = δ·W_pwᵀ (the pointwise kernel is linear).
- * - batchNorm (inference), layerNorm: y = γ·x̂ + β → g_γ,n = Σ_positions δ_n·x̂_n, g_β,n = Σ_positions δ_n.
+ * - batchNorm (inference), layerNorm: y = γ·x̂ + β → g_γ,n = Σ_positions δ_n·x̂_n, g_β,n = Σ_positions δ_n (a batch norm whose
+ *   ReLU6 ran inside it: its tap is after the ReLU6, and δ_n is taken through the ReLU6's mask).
  * - prelu, y = relu(x) − α·relu(−x): g_α,n = −Σ_shared axes δ_n·relu(−x_n).
  * - embedding, E[v, :]: g_n = onehot(ids_n)ᵀ δ_n (a batched matmul, in chunks).
  * Any other kind (conv2dTranspose, shared layers) falls back to the per-example autograd loop.
@@ -149,13 +150,16 @@ function normSums(layer: Layer, xhat: tf.Tensor, deltas: Deltas, paramAxes: read
 
 /**
  * A batch norm's γ/β sums over its last axis by @forgetless/core's SIMD kernel on wasm ('auto'): one
- * pass over x and δ, no x̂ or per-example tensors. Undefined where that kernel does not run.
+ * pass over x and δ, no x̂ or per-example tensors; δ through the ReLU6's mask where the ReLU6 after the
+ * layer ran inside it (`relu6`: the tap's gradient is the one at the ReLU6's output). Undefined where
+ * that kernel does not run.
  */
-function simdNormSums(layer: Layer, x: tf.Tensor, deltas: Deltas, epsilon: number): LayerSums | undefined {
+function simdNormSums(layer: Layer, x: tf.Tensor, deltas: Deltas, epsilon: number, relu6: boolean): LayerSums | undefined {
   const out = init(deltas);
   const both: tf.Tensor[] = [];
+  const affine = relu6 ? { ...(layer.params.gamma ? { gamma: layer.params.gamma } : {}), ...(layer.params.beta ? { beta: layer.params.beta } : {}) } : undefined;
   for (const [stat, d] of Object.entries(deltas) as [Stat, tf.Tensor][]) {
-    const s = batchNormExampleSums(x, d, layer.state.moving_mean as tf.Variable, layer.state.moving_variance as tf.Variable, epsilon, stat);
+    const s = batchNormExampleSums(x, d, layer.state.moving_mean as tf.Variable, layer.state.moving_variance as tf.Variable, epsilon, stat, affine);
     if (!s) {
       tf.dispose(both);
       return undefined;
@@ -171,14 +175,33 @@ function simdNormSums(layer: Layer, x: tf.Tensor, deltas: Deltas, epsilon: numbe
 
 const batchNorm: FastPath = (layer, c, deltas) => {
   const bn = layer as unknown as { normalize?: (x: tf.Tensor) => tf.Tensor; resolvedAxis?: number; epsilon: number };
-  const simd = bn.resolvedAxis === c.input.rank - 1 ? simdNormSums(layer, c.input, deltas, bn.epsilon) : undefined;
+  const relu6 = c.fusedActivation === 'relu6';
+  const simd = bn.resolvedAxis === c.input.rank - 1 ? simdNormSums(layer, c.input, deltas, bn.epsilon, relu6) : undefined;
   if (simd) return simd;
   const xhat = bn.normalize
     ? bn.normalize(c.input)
     : tf.mul(tf.sub(c.input, layer.state.moving_mean as tf.Variable), tf.rsqrt(tf.add(layer.state.moving_variance as tf.Variable, bn.epsilon)));
   const axis = bn.resolvedAxis ?? c.input.rank - 1;
-  return normSums(layer, xhat, deltas, [axis], [c.input.shape[axis] as number]);
+  // δ at the ReLU6's output (run inside the batch norm's kernel) through ReLU6's mask, 0 < y ≤ 6 for y = γ·x̂ + β
+  const masked = relu6 ? maskRelu6(layer, xhat, axis, deltas) : deltas;
+  return normSums(layer, xhat, masked, [axis], [c.input.shape[axis] as number]);
 };
+
+/** Each δ through ReLU6's mask at the batch norm's output γ·x̂ + β (γ, β broadcast along `axis`). */
+function maskRelu6(layer: Layer, xhat: tf.Tensor, axis: number, deltas: Deltas): Deltas {
+  const shape = xhat.shape.map((d, i) => (i === axis ? d : 1));
+  const { gamma, beta } = layer.params;
+  let y = gamma ? tf.mul(xhat, tf.reshape(gamma, shape)) : xhat;
+  if (beta) y = tf.add(y, tf.reshape(beta, shape));
+  const mask = tf.cast(tf.logicalAnd(tf.greater(y, 0), tf.lessEqual(y, 6)), 'float32');
+  const out: Deltas = {};
+  const seen = new Map<tf.Tensor, tf.Tensor>();
+  for (const [stat, d] of Object.entries(deltas) as [Stat, tf.Tensor][]) {
+    if (!seen.has(d)) seen.set(d, tf.mul(d, mask));
+    out[stat] = seen.get(d) as tf.Tensor;
+  }
+  return out;
+}
 
 const layerNorm: FastPath = (layer, c, deltas) => {
   const ln = layer as unknown as { normalize: (x: tf.Tensor) => tf.Tensor; resolvedAxes: readonly number[] };

@@ -148,7 +148,13 @@ function batchSums(model: Model, x: tf.Tensor, objective: ExampleObjective, requ
           for (const l of fast) {
             const c = capture[l.name] as LayerCapture;
             const inner = c.inner ? Object.fromEntries(Object.entries(c.inner).map(([k, v]) => [k, keep(v)])) : undefined;
-            captures[l.name] = { input: keep(c.input), preActivation: c.preActivation, output: c.output, ...(inner ? { inner } : {}) };
+            captures[l.name] = {
+              input: keep(c.input),
+              preActivation: c.preActivation,
+              output: c.output,
+              ...(inner ? { inner } : {}),
+              ...(c.fusedActivation ? { fusedActivation: c.fusedActivation } : {}),
+            };
           }
           return tf.sum(objective(logits, { begin: 0, size: n }));
         })(taps),

@@ -1,10 +1,24 @@
 // The fast paths on the wasm backend (its depthwise convolution, strided slices and matmuls).
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
-import { DepthwiseConv2d, SeparableConv2d, dense, disposeParams, flatten, sequential, setConvFormulation } from '@forgetless/core';
+import {
+  DepthwiseConv2d,
+  type LayerCapture,
+  SeparableConv2d,
+  activation,
+  batchNorm,
+  conv2d,
+  dense,
+  disposeParams,
+  flatten,
+  sequential,
+  setConvFormulation,
+  simdKernelsStatus,
+  withLayerFusion,
+} from '@forgetless/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { relErr } from '../../../test/helpers.js';
-import { convNet, mlpNet, randomSource } from '../test/nets.js';
+import { convNet, mlpNet, randomSource, randomizeState } from '../test/nets.js';
 import { fisherDiagonal } from './fisher.js';
 import { mas } from './mas.js';
 import { sig } from './sig.js';
@@ -59,6 +73,70 @@ describe('per-example fast paths on wasm', () => {
       model.dispose();
     },
   );
+
+  it("batch norm + ReLU6 (MobileNet's blocks) run as one kernel under the taps: Fisher (empirical, exact) and MAS equal the per-example loop, and Fisher, MAS and SIG equal them run apart; no ReLU6 kernel runs, no tensor is left", async () => {
+    const model = sequential(
+      [
+        conv2d(8, 3, { stride: 2, padding: 'same', useBias: false }),
+        batchNorm(),
+        activation('relu6'),
+        new DepthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false }),
+        batchNorm({ center: false }),
+        activation('relu6'),
+        conv2d(6, 1, { useBias: false }),
+        batchNorm(),
+        flatten(),
+        dense(3),
+      ],
+      { inputShape: [9, 9, 3], seed: 6 },
+    );
+    randomizeState(model, 7);
+    const source = randomSource(6, model.inputShape, 3, 8);
+    // the masks cut: each ReLU6's input (the batch norm's output, captured with the fusions off) has values ≤ 0
+    const [batch] = [...source.batches(6, { limit: 6 })];
+    const lows = withLayerFusion(false, () =>
+      tf.tidy(() => {
+        const capture: Record<string, LayerCapture> = {};
+        model.logits((batch as { x: tf.Tensor }).x, { capture });
+        return model.parametricLayers.filter((l) => l.kind === 'batchNorm').map((l) => tf.min((capture[l.name] as LayerCapture).preActivation).dataSync()[0] as number);
+      }),
+    );
+    tf.dispose([batch?.x, batch?.y].filter((t): t is tf.Tensor => t !== undefined));
+    expect(lows.length).toBe(3);
+    for (const v of lows.slice(0, 2)) expect(v, "a ReLU6's smallest input").toBeLessThan(0);
+    const runs = {
+      empirical: (path: 'fast' | 'loop') => fisherDiagonal(model, source, { path, batchSize: 4 }),
+      exact: (path: 'fast' | 'loop') => fisherDiagonal(model, source, { path, batchSize: 4, variant: 'exact' }),
+      mas: (path: 'fast' | 'loop') => mas(model, source, { path, batchSize: 4 }),
+    };
+    const calls = () => ({ ...simdKernelsStatus().calls });
+    for (const [what, run] of Object.entries(runs)) {
+      const tensors = tf.memory().numTensors;
+      const c0 = calls();
+      const fast = await run('fast');
+      const c1 = calls();
+      // fused: the per-example batch norm sums ran (through the mask), the ReLU6 kernels did not
+      expect((c1.bn_example_sums ?? 0) - (c0.bn_example_sums ?? 0), `${what}: bn_example_sums calls`).toBeGreaterThan(0);
+      expect((c1.relu6 ?? 0) - (c0.relu6 ?? 0), `${what}: relu6 calls`).toBe(0);
+      expect((c1.relu6_grad ?? 0) - (c0.relu6_grad ?? 0), `${what}: relu6_grad calls`).toBe(0);
+      const loop = await run('loop');
+      const apart = await withLayerFusion(false, () => run('fast'));
+      const c2 = calls();
+      expect((c2.relu6_grad ?? 0) - (c1.relu6_grad ?? 0), `${what}: relu6_grad calls, fusions off`).toBeGreaterThan(0);
+      for (const k of Object.keys(model.params)) {
+        expect(relErr(fast[k] as tf.Tensor, loop[k] as tf.Tensor), `${what} ${k}: against the loop`).toBeLessThanOrEqual(1e-5);
+        expect(relErr(fast[k] as tf.Tensor, apart[k] as tf.Tensor), `${what} ${k}: against the fusions off`).toBeLessThanOrEqual(1e-6);
+      }
+      for (const m of [fast, loop, apart]) disposeParams(m);
+      expect(tf.memory().numTensors, `${what}: tensors left`).toBe(tensors);
+    }
+    const fused = await sig(model, source);
+    const apart = await withLayerFusion(false, () => sig(model, source));
+    for (const k of Object.keys(model.params)) expect(relErr(fused[k] as tf.Tensor, apart[k] as tf.Tensor), `SIG ${k}`).toBeLessThanOrEqual(1e-6);
+    disposeParams(fused);
+    disposeParams(apart);
+    model.dispose();
+  });
 
   it('MLP Fisher and SIG agree with the cpu backend', async () => {
     const source = randomSource(8, [5], 4, 2);

@@ -171,13 +171,17 @@ export class BatchNorm implements Layer {
    * `simdBatchNormInfer` in inference), for a graph whose only consumer of this layer's output is a
    * ReLU6: the same values, moving statistics included, as `apply` followed by ReLU6. Undefined
    * (nothing run) where that kernel does not apply: not the SIMD kernels' case, the fusion turned off,
-   * or a tap or capture asked for this layer's own output.
+   * or, in training, a tap or capture asked for this layer. In inference a tap and a capture are taken
+   * after the ReLU6 (`LayerCapture.fusedActivation`: the per-example importances take the ReLU6's mask
+   * in their batch norm sums).
    */
   applyWithRelu6(x: tf.Tensor, ctx: ApplyContext): tf.Tensor | undefined {
-    if (!layerFusionOn() || ctx.taps?.[this.name] || ctx.capture) return undefined;
-    if (this.simdInference(x, ctx))
-      return simdBatchNormInfer(x, this.params.gamma, this.params.beta, this.state.moving_mean as tf.Variable, this.state.moving_variance as tf.Variable, this.epsilon, true);
-    if (!this.simdTraining(x, ctx)) return undefined;
+    if (!layerFusionOn()) return undefined;
+    if (this.simdInference(x, ctx)) {
+      const y = simdBatchNormInfer(x, this.params.gamma, this.params.beta, this.state.moving_mean as tf.Variable, this.state.moving_variance as tf.Variable, this.epsilon, true);
+      return this.finish(y, x, ctx, 'relu6');
+    }
+    if (ctx.taps?.[this.name] || ctx.capture || !this.simdTraining(x, ctx)) return undefined;
     const mm = this.state.moving_mean as tf.Variable;
     const mv = this.state.moving_variance as tf.Variable;
     const f = simdBatchNormRelu6Train(x, this.params.gamma as tf.Tensor, this.params.beta as tf.Tensor, mm, mv, this.epsilon, this.momentum);
@@ -212,12 +216,12 @@ export class BatchNorm implements Layer {
     return f.y;
   }
 
-  /** The output z after the pre-activation tap and capture. */
-  private finish(out: tf.Tensor, x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
+  /** The output z after the tap and capture (taken after the ReLU6 run inside this layer's kernel where `fused`). */
+  private finish(out: tf.Tensor, x: tf.Tensor, ctx: ApplyContext, fused?: 'relu6'): tf.Tensor {
     let z = out;
     const tap = ctx.taps?.[this.name];
     if (tap) z = addTap(z, tap);
-    if (ctx.capture) ctx.capture[this.name] = { input: x, preActivation: z, output: z };
+    if (ctx.capture) ctx.capture[this.name] = { input: x, preActivation: z, output: z, ...(fused ? { fusedActivation: fused } : {}) };
     return z;
   }
 

@@ -19,6 +19,12 @@ export interface LayerCapture {
    * convolution's output that the pointwise kernel sees).
    */
   inner?: Record<string, tf.Tensor>;
+  /**
+   * Set where the activation layer after this one ran inside it (a batch norm and the ReLU6 after it,
+   * in inference mode on wasm: one kernel each way): `preActivation` and `output` are then after that
+   * activation, and so is this layer's tap, whose gradient is the one at the activation's output.
+   */
+  fusedActivation?: 'relu6';
 }
 
 export interface ApplyContext {

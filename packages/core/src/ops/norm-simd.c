@@ -242,8 +242,9 @@ AI f32 delta1(f32 d, f32 xc, f32 s, f32 b, int act) {
 
 /*
  * ∂β += Σ_{p < rows} δ,  ∂γ += Σ_{p < rows} δ·(x − μ) over K vectors of channels (one block's sums,
- * then added); δ stored into dl when `act` (the training backward's second pass reads it), or ∂x = δ·γ·r
- * stored there when `inf` (the inference backward: its one pass).
+ * then added); δ = dy through ReLU6's mask when `act` (1 or 2), plain dy when 0. δ stored into dl when
+ * `act` is 1 (the training backward's second pass reads it), or ∂x = δ·γ·r stored there when `inf`
+ * (the inference backward: its one pass); nothing stored when `act` is 2 and `inf` 0 (the per-example sums).
  */
 AI void gsum_chunk(const f32 *x, const f32 *dy, f32 *dl, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, f32 *dbeta, f32 *dgamma, int rows,
                    int C, int K, int act, int inf) {
@@ -265,7 +266,7 @@ AI void gsum_chunk(const f32 *x, const f32 *dy, f32 *dl, const f32 *mean, const 
         v128_t d = delta4(LD(dy + o), xc, s[k], b[k], lim, act);
         if (inf)
           ST(dl + o, wasm_f32x4_mul(d, s[k]));
-        else if (act)
+        else if (act == 1)
           ST(dl + o, d);
         sb[i] = wasm_f32x4_add(sb[i], d);
         sg[i] = wasm_f32x4_add(sg[i], wasm_f32x4_mul(d, xc));
@@ -277,7 +278,7 @@ AI void gsum_chunk(const f32 *x, const f32 *dy, f32 *dl, const f32 *mean, const 
       v128_t d = delta4(LD(dy + o), xc, s[k], b[k], lim, act);
       if (inf)
         ST(dl + o, wasm_f32x4_mul(d, s[k]));
-      else if (act)
+      else if (act == 1)
         ST(dl + o, d);
       sb[k] = wasm_f32x4_add(sb[k], d);
       sg[k] = wasm_f32x4_add(sg[k], wasm_f32x4_mul(d, xc));
@@ -302,7 +303,7 @@ static void gsum_one(const f32 *x, const f32 *dy, f32 *dl, const f32 *mean, cons
     f32 d = delta1(dy[p * C], xc, s, b, act);
     if (inf)
       dl[p * C] = d * s;
-    else if (act)
+    else if (act == 1)
       dl[p * C] = d;
     sb += d;
     sg += d * xc;
@@ -436,13 +437,15 @@ __attribute__((export_name("bn_infer_backward"))) void bn_infer_backward(const f
 
 /*
  * Per-example sums of an inference-mode batch norm's parameter gradients: for each of N examples of P
- * rows, g_γ,n = Σ_p δ·x̂ and g_β,n = Σ_p δ (δ = dy, the gradient at the batch norm's output;
- * x̂ = (x − μ)·r with the moving μ, σ² and r = 1/√(σ² + ε) as `bn_infer_forward` computes it), and
- * out[0, C) = Σ_n stat(g_γ,n), out[C, 2C) = Σ_n stat(g_β,n), stat = square (`square` ≠ 0) or |·|.
- * `scratch`: 3C floats. One read of x and dy.
+ * rows, g_γ,n = Σ_p δ·x̂ and g_β,n = Σ_p δ (x̂ = (x − μ)·r with the moving μ, σ² and r = 1/√(σ² + ε) as
+ * `bn_infer_forward` computes it), and out[0, C) = Σ_n stat(g_γ,n), out[C, 2C) = Σ_n stat(g_β,n),
+ * stat = square (`square` ≠ 0) or |·|. δ = dy, the gradient at the batch norm's output; or, when `act`,
+ * dy is the gradient at the output of the ReLU6 fused into it (`bn_infer_forward` with `act`) and δ is
+ * dy through ReLU6's mask, computed from x, γ and β as the forward computes its output. γ and β are
+ * read only when `act`. `scratch`: 3C floats. One read of x and dy.
  */
-__attribute__((export_name("bn_example_sums"))) void bn_example_sums(const f32 *x, const f32 *dy, const f32 *mean, const f32 *mvar, f32 eps, f32 *scratch, f32 *out,
-                                                                       int N, int P, int C, int square) {
+__attribute__((export_name("bn_example_sums"))) void bn_example_sums(const f32 *x, const f32 *dy, const f32 *mean, const f32 *mvar, const f32 *gamma, const f32 *beta,
+                                                                       f32 eps, f32 *scratch, f32 *out, int N, int P, int C, int square, int act) {
   f32 *rstd = scratch, *sg = scratch + C, *sbeta = scratch + 2 * C;
   for (int c = 0; c < C; c++) rstd[c] = rsqrt1(mvar[c] + eps);
   for (int c = 0; c < 2 * C; c++) out[c] = 0.f;
@@ -452,10 +455,16 @@ __attribute__((export_name("bn_example_sums"))) void bn_example_sums(const f32 *
     for (int p = 0; p < P; p += BLOCK) {
       const int rows = P - p < BLOCK ? P - p : BLOCK;
       const f32 *xb = xn + p * C, *db = dn + p * C;
-      /* gsum_chunk without ReLU6 (act 0): its γ, β and δ-store arguments unused */
+      /* gsum_chunk storing nothing: without ReLU6 (act 0; its γ and β unused), or through its mask (act 2) */
+      if (act) {
+#define M_CALL(c, K) gsum_chunk(xb + (c), db + (c), 0, mean + (c), gamma + (c), rstd + (c), beta + (c), sbeta + (c), sg + (c), rows, C, K, 2, 0)
+#define M_ONE(c) gsum_one(xb + (c), db + (c), 0, mean + (c), gamma + (c), rstd + (c), beta + (c), sbeta + (c), sg + (c), rows, C, 2, 0)
+        CHUNKS(KG, M_CALL, M_ONE);
+      } else {
 #define E_CALL(c, K) gsum_chunk(xb + (c), db + (c), 0, mean + (c), mean + (c), rstd + (c), mean + (c), sbeta + (c), sg + (c), rows, C, K, 0, 0)
 #define E_ONE(c) gsum_one(xb + (c), db + (c), 0, mean + (c), mean + (c), rstd + (c), mean + (c), sbeta + (c), sg + (c), rows, C, 0, 0)
-      CHUNKS(KG, E_CALL, E_ONE);
+        CHUNKS(KG, E_CALL, E_ONE);
+      }
     }
     for (int c = 0; c < C; c++) {
       f32 g = sg[c] * rstd[c], b = sbeta[c];

@@ -327,35 +327,43 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
         tf.randomUniform([c], 0.5, 4, 'float32', 55),
         tf.randomNormal(shape, 0, 1, 'float32', 56),
       ]);
-      // per example: the gradient of Σ y·δ over γ and β, squared or made absolute, summed over the examples
-      const ref = withGradientMode('stock', () =>
-        tf.tidy(() => {
-          const [x, g, b, mm, mv, dy] = inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-          const sq = [tf.zeros([c]), tf.zeros([c])];
-          const ab = [tf.zeros([c]), tf.zeros([c])];
-          for (let e = 0; e < n; e++) {
-            const xe = tf.slice(x, e, 1);
-            const de = tf.slice(dy, e, 1);
-            const gr = tf.grads((gg, bb) => tf.sum(tf.mul(inferRef(xe, gg as tf.Tensor, bb as tf.Tensor, mm, mv, eps, false), de)))([g, b]);
-            for (let i = 0; i < 2; i++) {
-              sq[i] = tf.add(sq[i] as tf.Tensor, tf.square(gr[i] as tf.Tensor));
-              ab[i] = tf.add(ab[i] as tf.Tensor, tf.abs(gr[i] as tf.Tensor));
+      // per example: the gradient of Σ y·δ over γ and β, squared or made absolute, summed over the
+      // examples; y the batch norm's output, or (relu6) the output of the ReLU6 after it
+      const refOf = (relu6: boolean) =>
+        withGradientMode('stock', () =>
+          tf.tidy(() => {
+            const [x, g, b, mm, mv, dy] = inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+            const sq = [tf.zeros([c]), tf.zeros([c])];
+            const ab = [tf.zeros([c]), tf.zeros([c])];
+            for (let e = 0; e < n; e++) {
+              const xe = tf.slice(x, e, 1);
+              const de = tf.slice(dy, e, 1);
+              const gr = tf.grads((gg, bb) => tf.sum(tf.mul(inferRef(xe, gg as tf.Tensor, bb as tf.Tensor, mm, mv, eps, relu6), de)))([g, b]);
+              for (let i = 0; i < 2; i++) {
+                sq[i] = tf.add(sq[i] as tf.Tensor, tf.square(gr[i] as tf.Tensor));
+                ab[i] = tf.add(ab[i] as tf.Tensor, tf.abs(gr[i] as tf.Tensor));
+              }
             }
-          }
-          return [tf.stack(sq), tf.stack(ab)].map(host);
-        }),
-      );
+            return [tf.stack(sq), tf.stack(ab)].map(host);
+          }),
+        );
+      const ref = refOf(false);
+      const refRelu6 = refOf(true);
       const hs = inputs.map(host);
       tf.dispose(inputs);
       await onWasm(async () => {
         const all = hs.map(dev);
-        const [x, , , mm, mv, dy] = all as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const [x, g, b, mm, mv, dy] = all as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
         await expectNoLeak(() => {
           (['square', 'abs'] as const).forEach((stat, i) => {
             const got = batchNormExampleSums(x, dy, mm, mv, eps, stat) as tf.Tensor;
             expect(got.shape).toEqual([2, c]);
             expect(relErr(got, (ref[i] as Host).v), stat).toBeLessThanOrEqual(1e-5);
-            got.dispose();
+            const viaRelu6 = batchNormExampleSums(x, dy, mm, mv, eps, stat, { gamma: g, beta: b }) as tf.Tensor;
+            expect(relErr(viaRelu6, (refRelu6[i] as Host).v), `${stat}, dy at the ReLU6's output`).toBeLessThanOrEqual(1e-5);
+            // the mask matters here: the two differ
+            expect(relErr(viaRelu6, (ref[i] as Host).v), `${stat}: with and without the mask`).toBeGreaterThan(1e-2);
+            tf.dispose([got, viaRelu6]);
           });
         });
         // not this kernel's case: shapes that do not fit, and 'composed'
@@ -433,9 +441,15 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
       const big = { x: 30001, dy: 40001 };
       heap.set(x, big.x);
       heap.set(dy, big.dy);
-      for (const square of [1, 0]) {
+      // (act 1: dy at the output of the ReLU6 fused into the batch norm, through its mask)
+      for (const [square, act] of [
+        [1, 0],
+        [0, 0],
+        [1, 1],
+        [0, 1],
+      ] as const) {
         const before = heap.slice();
-        call('bn_example_sums', big.x * 4, big.dy * 4, at.mm * 4, at.mv * 4, eps, at.scratch * 4, at.out * 4, n, p, c, square);
+        call('bn_example_sums', big.x * 4, big.dy * 4, at.mm * 4, at.mv * 4, at.g * 4, at.b * 4, eps, at.scratch * 4, at.out * 4, n, p, c, square, act);
         expectWritesOnly(
           heap,
           before,
@@ -447,19 +461,26 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
         );
         const stat = (v: number) => (square ? v * v : Math.abs(v));
         const want = new Array(2 * c).fill(0);
+        let masked = 0;
         for (let e = 0; e < n; e++)
           for (let k = 0; k < c; k++) {
             let sg = 0;
             let sb = 0;
             for (let q = 0; q < p; q++) {
               const i = (e * p + q) * c + k;
-              sg += (dy[i] as number) * ((x[i] as number) - (mm[k] as number)) * (rstd[k] as number);
-              sb += dy[i] as number;
+              const xhat = ((x[i] as number) - (mm[k] as number)) * (rstd[k] as number);
+              const pre = xhat * (g[k] as number) + (b[k] as number);
+              const d = !act || (pre > 0 && pre <= 6) ? (dy[i] as number) : 0;
+              if (act && d === 0) masked++;
+              sg += d * xhat;
+              sb += d;
             }
             want[k] += stat(sg);
             want[c + k] += stat(sb);
           }
-        expect(relErr(heap.subarray(at.out, at.out + 2 * c), want), `bn_example_sums, square ${square}`).toBeLessThanOrEqual(1e-5);
+        // the mask must cut some values, or the ReLU6 case would test nothing
+        if (act) expect(masked, 'values the ReLU6 mask cuts').toBeGreaterThan(n * p * c * 0.1);
+        expect(relErr(heap.subarray(at.out, at.out + 2 * c), want), `bn_example_sums, square ${square}, ReLU6 ${act}`).toBeLessThanOrEqual(1e-5);
       }
     }
   });

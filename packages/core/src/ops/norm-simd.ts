@@ -37,7 +37,22 @@ type NormExports = Exports & {
   clip_grad(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
   bn_infer_forward(x: number, gamma: number, beta: number, mean: number, variance: number, y: number, stats: number, p: number, c: number, eps: number, act: number): void;
   bn_infer_backward(x: number, dy: number, gamma: number, beta: number, stats: number, dx: number, dgamma: number, dbeta: number, p: number, c: number, act: number): void;
-  bn_example_sums(x: number, dy: number, mean: number, variance: number, eps: number, scratch: number, out: number, n: number, p: number, c: number, square: number): void;
+  bn_example_sums(
+    x: number,
+    dy: number,
+    mean: number,
+    variance: number,
+    gamma: number,
+    beta: number,
+    eps: number,
+    scratch: number,
+    out: number,
+    n: number,
+    p: number,
+    c: number,
+    square: number,
+    act: number,
+  ): void;
 };
 
 type Args = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown };
@@ -209,14 +224,18 @@ const inferBackward: tf.KernelConfig = {
   }) as unknown as tf.KernelFunc,
 };
 
-/** Σ_n stat(g_n) of an inference-mode batch norm's γ and β over the examples of a batch: [2, C] (row 0 γ, row 1 β). */
+/**
+ * Σ_n stat(g_n) of an inference-mode batch norm's γ and β over the examples of a batch: [2, C] (row 0 γ,
+ * row 1 β). With `attrs.relu6`, dy is the gradient at the output of the ReLU6 fused into the batch norm,
+ * taken through its mask (from x and γ, β: either may be absent, 1 and 0).
+ */
 const exampleSums: tf.KernelConfig = {
   kernelName: BN_EXAMPLE_SUMS,
   backendName: 'wasm',
   kernelFunc: (({ inputs, attrs, backend }: Args) => {
     const ex = kernelsOf(backend, BN_EXAMPLE_SUMS) as NormExports;
     const b = backend as WasmHeapBackend;
-    const { x, dy, movingMean, movingVariance } = inputs as Record<string, tf.TensorInfo>;
+    const { x, dy, movingMean, movingVariance, gamma, beta } = inputs as Record<string, tf.TensorInfo | undefined>;
     const xs = (x as tf.TensorInfo).shape;
     const c = xs[xs.length - 1] as number;
     const n = xs[0] as number;
@@ -226,7 +245,10 @@ const exampleSums: tf.KernelConfig = {
     const scratch = b.wasm._malloc(3 * c * 4);
     try {
       const [ox, ody, om, ov] = [x, dy, movingMean, movingVariance].map((t) => heapOffset(b, t as tf.TensorInfo)) as [number, number, number, number];
-      ex.bn_example_sums(ox, ody, om, ov, attrs.epsilon as number, scratch, heapOffset(b, out), n, p, c, attrs.stat === 'square' ? 1 : 0);
+      const square = attrs.stat === 'square' ? 1 : 0;
+      if (attrs.relu6)
+        withAffine(b, c, gamma, beta, (og, ob) => ex.bn_example_sums(ox, ody, om, ov, og, ob, attrs.epsilon as number, scratch, heapOffset(b, out), n, p, c, square, 1));
+      else ex.bn_example_sums(ox, ody, om, ov, 0, 0, attrs.epsilon as number, scratch, heapOffset(b, out), n, p, c, square, 0);
     } finally {
       b.wasm._free(scratch);
     }
@@ -489,8 +511,10 @@ export function simdBatchNormInfer(
  * Σ_n stat(g_n) over the examples n of a batch of an inference-mode batch norm's γ and β (moving
  * statistics, last axis), g_γ,n = Σ δ_n·x̂_n and g_β,n = Σ δ_n over example n's positions, stat the
  * square or the absolute value: [2, C], row 0 for γ, row 1 for β, by one SIMD kernel call (one read
- * of x and dy, no per-example tensors). x, dy: [N, …, C]. Undefined where the kernels do not run
- * (`normSimdUsable`).
+ * of x and dy, no per-example tensors). x, dy: [N, …, C]. With `relu6`, dy is the gradient at the
+ * output of a ReLU6 fused into the batch norm (`simdBatchNormInfer(…, true)`: a tap after it) and δ_n is
+ * dy through ReLU6's mask, from x and the batch norm's γ and β (either may be absent: 1 and 0) as its
+ * forward computes them. Undefined where the kernels do not run (`normSimdUsable`).
  */
 export function batchNormExampleSums(
   x: tf.Tensor,
@@ -499,12 +523,15 @@ export function batchNormExampleSums(
   movingVariance: tf.Tensor,
   epsilon: number,
   stat: 'square' | 'abs',
+  relu6?: { gamma?: tf.Tensor; beta?: tf.Tensor },
 ): tf.Tensor2D | undefined {
   const c = x.shape[x.rank - 1] as number;
   if (!exampleSumsOn || x.rank < 2 || dy.rank !== x.rank || dy.shape.some((v, i) => v !== x.shape[i]) || movingMean.size !== c || movingVariance.size !== c) return undefined;
-  if (!normSimdUsable(x, dy, movingMean, movingVariance)) return undefined;
+  const affine = relu6 ? [relu6.gamma, relu6.beta].filter((t): t is tf.Tensor => t !== undefined) : [];
+  if (affine.some((t) => t.size !== c) || !normSimdUsable(x, dy, movingMean, movingVariance, ...affine)) return undefined;
   ensureNormKernels();
-  return tf.engine().runKernel(BN_EXAMPLE_SUMS, { x, dy, movingMean, movingVariance }, { epsilon, stat } as never) as tf.Tensor2D;
+  const inputs = { x, dy, movingMean, movingVariance, ...(relu6?.gamma ? { gamma: relu6.gamma } : {}), ...(relu6?.beta ? { beta: relu6.beta } : {}) };
+  return tf.engine().runKernel(BN_EXAMPLE_SUMS, inputs, { epsilon, stat, relu6: relu6 ? 1 : 0 } as never) as tf.Tensor2D;
 }
 
 /** ReLU6's gradient dy·[0 < x ≤ 6] by the SIMD kernel (x NaN gives 0 where tfjs's gives NaN). Only where `normSimdUsable(x, dy)`. */
