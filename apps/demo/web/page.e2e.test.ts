@@ -224,9 +224,11 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     console.log(`demo page e2e: SIMD kernels in the worker: ${k.state}, ${k.variant} variant, compiled ${k.compile}; calls ${JSON.stringify(k.calls)}`);
     // bound before the first op: useBackend('wasm') awaits the module's (asynchronous) compile
     expect(k).toMatchObject({ active: true, state: 'active', variant: 'single-thread' });
-    // depthwise 3×3 and 1×1 convolutions, forward and both gradients, and ReLU6 with its gradient, in every training step
-    // and fine-tuning's Adam update, one call per step (its first step is tfjs's own)
-    for (const name of ['dw_forward', 'dw_input_grad', 'dw_filter_grad', 'pw_forward', 'pw_input_grad', 'pw_filter_grad', 'relu6', 'relu6_grad', 'adam_update'])
+    // depthwise 3×3 and 1×1 convolutions, forward and both gradients, in every training step; the frozen
+    // batch norms (inference mode) with the ReLU6 after them inside their kernels, both ways, in the steps
+    // and under the Fisher's taps (no ReLU6 kernel of its own since 2026-12-02); and fine-tuning's Adam
+    // update, one call per step (its first step is tfjs's own)
+    for (const name of ['dw_forward', 'dw_input_grad', 'dw_filter_grad', 'pw_forward', 'pw_input_grad', 'pw_filter_grad', 'bn_infer_forward', 'bn_infer_backward', 'adam_update'])
       expect(k.calls[name] ?? 0, `kernel ${name} called in the worker`).toBeGreaterThan(0);
     expect(await page.textContent('#ft-status')).toMatch(/SIMD kernels: on \(single-thread, \d+ calls\)/);
 
