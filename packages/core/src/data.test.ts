@@ -1,3 +1,4 @@
+import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { expectNoLeak } from '../../../test/helpers.js';
@@ -20,6 +21,26 @@ describe('ArraySource', () => {
       for (const bb of s.batches(4)) tf.dispose([bb.x, bb.y]);
       tf.dispose([b?.x as tf.Tensor, b?.y as tf.Tensor]);
     });
+  });
+
+  it.each(['cpu', 'wasm'] as const)('on %s, batches held together keep their own values (one buffer reused for them on wasm only)', async (backend) => {
+    const before = tf.getBackend();
+    await tf.setBackend(backend);
+    try {
+      await expectNoLeak(() => {
+        const s = source();
+        // all batches made before any is read: 4, 4 and a last one of 2 (a smaller part of the buffer)
+        const all = [...s.batches(4)];
+        expect(all.map((b) => b.x.shape[0])).toEqual([4, 4, 2]);
+        all.forEach((b, k) => {
+          const want = Array.from({ length: b.x.size }, (_, i) => Math.fround((16 * k + i) / 255));
+          expect(Array.from(b.x.dataSync()), `batch ${k}`).toEqual(want);
+        });
+        for (const b of all) tf.dispose([b.x, b.y]);
+      });
+    } finally {
+      await tf.setBackend(before);
+    }
   });
 
   it('shuffles reproducibly by seed, covers every example once, honours limit and subsets', () => {
