@@ -84,6 +84,39 @@ export async function timedStep(what, ctx, x, y, check = true) {
   return t;
 }
 
+/**
+ * Two builds' runs of one kernel call, `runA` and `runB` (synchronous), timed against each other: 10
+ * untimed calls of each, then `rounds` rounds in alternating order, `between()` (e.g. a matMul for the
+ * ceiling) after every fourth round; each one's times in ms.
+ */
+export function alternating(runA, runB, rounds, between) {
+  for (let i = 0; i < 10; i++) {
+    runA();
+    runB();
+  }
+  const ta = [];
+  const tb = [];
+  for (let r = 0; r < rounds; r++) {
+    const order =
+      r % 2
+        ? [
+            [runA, ta],
+            [runB, tb],
+          ]
+        : [
+            [runB, tb],
+            [runA, ta],
+          ];
+    for (const [run, t] of order) {
+      const t0 = performance.now();
+      run();
+      t.push(performance.now() - t0);
+    }
+    if (r % 4 === 0) between?.();
+  }
+  return { ta, tb };
+}
+
 /** A 1024³ matMul's GFLOP/s per call: the ceiling a step's GFLOP/s is put against, timed in the same rounds. */
 export function matmulCeiling() {
   const a = tf.randomUniform([1024, 1024], -1, 1, 'float32', 3);

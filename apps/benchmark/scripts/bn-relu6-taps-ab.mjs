@@ -11,7 +11,7 @@
 //   npx turbo run build --filter=@forgetless/benchmark...
 //   node apps/benchmark/scripts/bn-relu6-taps-ab.mjs
 import * as tf from '@tensorflow/tfjs-core';
-import { load, mobileNetV2Step, stats } from './ab-lib.mjs';
+import { load, maxRelDiff, mobileNetV2Step, stats } from './ab-lib.mjs';
 
 const core = await import('@forgetless/core');
 const { fisherDiagonal, mas, sig } = await import('@forgetless/importances');
@@ -27,20 +27,8 @@ const settle = async (p) => {
   await Object.values(r)[0].data();
   return r;
 };
-const relDiff = (a, b) => {
-  let worst = 0;
-  for (const k of Object.keys(a)) {
-    const [x, y] = [a[k].dataSync(), b[k].dataSync()];
-    let num = 0;
-    let den = 1e-30;
-    for (let i = 0; i < x.length; i++) {
-      num = Math.max(num, Math.abs(x[i] - y[i]));
-      den = Math.max(den, Math.abs(x[i]));
-    }
-    worst = Math.max(worst, num / den);
-  }
-  return worst;
-};
+/** The largest `maxRelDiff` over the parameters of two importance maps (both disposed). */
+const relDiff = (a, b) => Math.max(...Object.keys(a).map((k) => maxRelDiff(a[k], b[k])));
 
 for (const n of (process.env.NS ?? '16,64').split(',').map(Number)) {
   const source = randomImages(n, [96, 96, 3], 7);
@@ -61,8 +49,6 @@ for (const n of (process.env.NS ?? '16,64').split(',').map(Number)) {
     const fused = await settle(methods[name]());
     const apart = await settle(core.withLayerFusion(false, methods[name]));
     console.log(`batch ${n}: ${name} fused against apart, largest relative difference ${relDiff(apart, fused).toExponential(1)}`);
-    core.disposeParams(fused);
-    core.disposeParams(apart);
   }
   const entries = [{ name: 'forward+backward', f: fb, t: [] }];
   for (const [name, m] of Object.entries(methods)) {

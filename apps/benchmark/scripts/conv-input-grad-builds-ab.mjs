@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
+import { alternating, matmulCeiling } from './ab-lib.mjs';
 
 const memory = new WebAssembly.Memory({ initial: 4096 }); // 256 MB
 const inst = (f) => new WebAssembly.Instance(new WebAssembly.Module(readFileSync(f)), { env: { memory } }).exports;
@@ -34,15 +35,9 @@ const shapes = [
 const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
 const min = (a) => Math.min(...a);
 await tf.setBackend('wasm');
-const ma = tf.randomUniform([1024, 1024]);
-const mb = tf.randomUniform([1024, 1024]);
-const mm = () => {
-  const t0 = performance.now();
-  tf.matMul(ma, mb).dispose();
-  return performance.now() - t0;
-};
+const ceiling = matmulCeiling();
 const load0 = loadavg()[0];
-const mmTimes = [];
+const gflops = [];
 console.log(`conv_input_grad: A = ${fa}, B = ${fb}; ${rounds} rounds, alternating order`);
 for (const [name, N, H, W, C, O, kh, kw, s, pad] of shapes) {
   const Ho = pad === 'same' ? Math.ceil(H / s) : Math.floor((H - kh) / s) + 1;
@@ -65,30 +60,12 @@ for (const [name, N, H, W, C, O, kh, kw, s, pad] of shapes) {
   for (let i = 0; i < N * Ho * Wo * O; i++) heap[dy + i] = Math.cos(i * 0.11);
   for (let i = 0; i < kh * kw * C * O; i++) heap[w + i] = Math.sin(i * 1.3);
   const call = (M, o) => M.conv_input_grad(4 * dy, 4 * w, 4 * o, 4 * scratch, N, H, W, C, Ho, Wo, O, kh, kw, s, s, 1, 1, pt, pl, KC);
-  for (let i = 0; i < 10; i++) {
-    call(A, oa);
-    call(B, ob);
-  }
-  const ta = [];
-  const tb = [];
-  for (let r = 0; r < rounds; r++) {
-    const order =
-      r % 2
-        ? [
-            [A, oa, ta],
-            [B, ob, tb],
-          ]
-        : [
-            [B, ob, tb],
-            [A, oa, ta],
-          ];
-    for (const [M, o, t] of order) {
-      const t0 = performance.now();
-      call(M, o);
-      t.push(performance.now() - t0);
-    }
-    if (r % 4 === 0) mmTimes.push(mm());
-  }
+  const { ta, tb } = alternating(
+    () => call(A, oa),
+    () => call(B, ob),
+    rounds,
+    () => gflops.push(ceiling()),
+  );
   let same = true;
   for (let i = 0; i < nx && same; i++) same = Object.is(heap[oa + i], heap[ob + i]);
   const f = 2 * N * Ho * Wo * O * kh * kw * C;
@@ -97,7 +74,4 @@ for (const [name, N, H, W, C, O, kh, kw, s, pad] of shapes) {
     `${name}: A ${a.toFixed(3)} (${min(ta).toFixed(3)}) ms ${(f / a / 1e6).toFixed(1)} GFLOP/s | B ${b.toFixed(3)} (${min(tb).toFixed(3)}) ms ${(f / b / 1e6).toFixed(1)} GFLOP/s | A/B ${(a / b).toFixed(2)} | outputs ${same ? 'the same to the bit' : 'DIFFER'}`,
   );
 }
-const mmMed = med(mmTimes);
-console.log(
-  `matMul 1024³ in the same rounds: ${mmMed.toFixed(1)} ms, ${((2 * 1024 ** 3) / mmMed / 1e6).toFixed(1)} GFLOP/s; load average ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)}`,
-);
+console.log(`matMul 1024³ in the same rounds: ${med(gflops).toFixed(1)} GFLOP/s; load average ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)}`);

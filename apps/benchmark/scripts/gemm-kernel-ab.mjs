@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
+import { alternating } from './ab-lib.mjs';
 
 const memory = new WebAssembly.Memory({ initial: 4096 }); // 256 MB
 const inst = (f) => new WebAssembly.Instance(new WebAssembly.Module(readFileSync(f)), { env: { memory } }).exports;
@@ -80,28 +81,12 @@ for (const [P, C, O, calls] of shapes) {
       : kernel === 'pw_input_grad'
         ? M.pw_input_grad(4 * dy, 4 * w, 4 * scratch, 4 * o, P, C, O)
         : M.pw_filter_grad(4 * x, 4 * dy, 4 * o, P, C, O);
-  for (let i = 0; i < 10; i++) {
-    call(A, oa);
-    call(B, ob);
-  }
-  const ta = [];
-  const tb = [];
-  for (let r = 0; r < rounds; r++) {
-    for (const [M, o, t] of r % 2
-      ? [
-          [A, oa, ta],
-          [B, ob, tb],
-        ]
-      : [
-          [B, ob, tb],
-          [A, oa, ta],
-        ]) {
-      const t0 = performance.now();
-      call(M, o);
-      t.push(performance.now() - t0);
-    }
-    if (r % 4 === 0) mmTimes.push(mm());
-  }
+  const { ta, tb } = alternating(
+    () => call(A, oa),
+    () => call(B, ob),
+    rounds,
+    () => mmTimes.push(mm()),
+  );
   const len = kernel === 'pw_filter_grad' ? C * O : kernel === 'pw_input_grad' ? P * C : P * O;
   let d = 0;
   let m = 0;
