@@ -13,6 +13,7 @@ import {
   flatten,
   sequential,
   setConvFormulation,
+  setSimdPerExampleSums,
   simdKernelsStatus,
   withLayerFusion,
 } from '@forgetless/core';
@@ -123,11 +124,16 @@ describe('per-example fast paths on wasm', () => {
       const apart = await withLayerFusion(false, () => run('fast'));
       const c2 = calls();
       expect((c2.relu6_grad ?? 0) - (c1.relu6_grad ?? 0), `${what}: relu6_grad calls, fusions off`).toBeGreaterThan(0);
+      // fused, the batch norm sums by tf ops (the mask as a tensor) where the SIMD sums are off
+      setSimdPerExampleSums(false);
+      const byOps = await run('fast').finally(() => setSimdPerExampleSums(true));
+      expect((calls().bn_example_sums ?? 0) - (c2.bn_example_sums ?? 0), `${what}: bn_example_sums calls, SIMD sums off`).toBe(0);
       for (const k of Object.keys(model.params)) {
         expect(relErr(fast[k] as tf.Tensor, loop[k] as tf.Tensor), `${what} ${k}: against the loop`).toBeLessThanOrEqual(1e-5);
         expect(relErr(fast[k] as tf.Tensor, apart[k] as tf.Tensor), `${what} ${k}: against the fusions off`).toBeLessThanOrEqual(1e-6);
+        expect(relErr(byOps[k] as tf.Tensor, loop[k] as tf.Tensor), `${what} ${k}: tf ops' sums against the loop`).toBeLessThanOrEqual(1e-5);
       }
-      for (const m of [fast, loop, apart]) disposeParams(m);
+      for (const m of [fast, loop, apart, byOps]) disposeParams(m);
       expect(tf.memory().numTensors, `${what}: tensors left`).toBe(tensors);
     }
     const fused = await sig(model, source);
