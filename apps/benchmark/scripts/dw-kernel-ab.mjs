@@ -1,17 +1,17 @@
 // The depthwise kernels of two builds of depthwise-simd.c on one memory, interleaved in alternating order:
-// dw_filter_grad or dw_input_grad at MobileNetV2's 3×3 shapes (batch 8), tensors at 8 mod 16 bytes as
+// dw_filter_grad, dw_input_grad or dw_forward at MobileNetV2's 3×3 shapes (batch 8), tensors at 8 mod 16 bytes as
 // tfjs-wasm's heap places them; COLD=1 writes a 64 MB buffer before every call (inputs from memory, not
 // cache). Median ms and GFLOP/s of each build, their ratio, and the largest relative difference of the outputs.
 //   clang --target=wasm32 -O3 -msimd128 -nostdlib -fno-builtin -Wl,--no-entry -Wl,--import-memory -o A.wasm packages/core/src/ops/depthwise-simd.c
 //   (the same for the variant, B.wasm)
-//   node apps/benchmark/scripts/dw-kernel-ab.mjs A.wasm B.wasm [dw_filter_grad|dw_input_grad]      ROUNDS=31, WARM=40, COLD=1,
+//   node apps/benchmark/scripts/dw-kernel-ab.mjs A.wasm B.wasm [dw_filter_grad|dw_input_grad|dw_forward]      ROUNDS=31, WARM=40, COLD=1,
 //   SHAPES='[[N, H, W, K, stride], …]'
 // WARM untimed calls of each build come first at every shape: fewer leave the first shape's code in V8's baseline tier.
 import { readFileSync } from 'node:fs';
 const memory = new WebAssembly.Memory({ initial: 4096 }); // 256 MB
 const inst = (f) => new WebAssembly.Instance(new WebAssembly.Module(readFileSync(f)), { env: { memory } }).exports;
 const [fa, fb, kernelArg] = process.argv.slice(2);
-if (!fa || !fb) throw new Error('usage: node dw-kernel-ab.mjs A.wasm B.wasm [dw_filter_grad|dw_input_grad]');
+if (!fa || !fb) throw new Error('usage: node dw-kernel-ab.mjs A.wasm B.wasm [dw_filter_grad|dw_input_grad|dw_forward]');
 const A = inst(fa);
 const B = inst(fb);
 const heap = new Float32Array(memory.buffer);
@@ -61,7 +61,9 @@ for (const [N, H, W, K, S] of shapes) {
   const call = (M, o) =>
     kernel === 'dw_filter_grad'
       ? M.dw_filter_grad(x * 4, dy * 4, o * 4, N, H, W, K, 3, 3, S, S, 1, 1, PT, PL, HO, WO)
-      : M.dw_input_grad(dy * 4, w * 4, o * 4, N, H, W, K, 3, 3, S, S, 1, 1, PT, PL, HO, WO);
+      : kernel === 'dw_forward'
+        ? M.dw_forward(x * 4, w * 4, o * 4, N, H, W, K, 3, 3, S, S, 1, 1, PT, PL, HO, WO)
+        : M.dw_input_grad(dy * 4, w * 4, o * 4, N, H, W, K, 3, 3, S, S, 1, 1, PT, PL, HO, WO);
   const t = { a: [], b: [] };
   for (let r = 0; r < Number(process.env.WARM ?? 40); r++) {
     call(A, oa);
@@ -74,7 +76,7 @@ for (const [N, H, W, K, S] of shapes) {
       call(v === 'a' ? A : B, v === 'a' ? oa : ob);
       t[v].push(performance.now() - t0);
     }
-  const n = kernel === 'dw_filter_grad' ? 9 * K : nx;
+  const n = kernel === 'dw_filter_grad' ? 9 * K : kernel === 'dw_forward' ? ny : nx;
   let d = 0,
     m = 0;
   for (let i = 0; i < n; i++) {

@@ -46,6 +46,16 @@ INLINE void tap_rows(int ih0, int D, int KH, int H, int *lo, int *hi) {
   *hi = h;
 }
 
+/* XOR of one 32-bit word per 64-byte line of [p, p + n floats): a read that pulls the lines into cache in order
+   (the floats' bits read as integers through a may_alias type). */
+typedef unsigned __attribute__((may_alias)) u32_alias;
+INLINE unsigned touch(const f32 *p, int n) {
+  const u32_alias *u = (const u32_alias *)p;
+  unsigned s = 0;
+  for (int e = 0; e < n; e += 16) s ^= u[e];
+  return s;
+}
+
 /* One output pixel (n, i, j) at the image's edges: filter rows [alo, ahi), each column tap bounds-checked. */
 INLINE void fw_pixel(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int KW, int TS, int DH, int DW, int ih0, int iw0, int alo, int ahi) {
   int k = 0;
@@ -298,20 +308,31 @@ INLINE void fw_row(const f32 *xn, const f32 *w, f32 *yr, int W, int K, int KW, i
   for (; j < WO; j++) fw_pixel(xn, w, yr + j * K, W, K, KW, TS, DH, DW, ih0, j * SW - PL, alo, ahi);
 }
 
-INLINE void fw_all(const f32 *x, const f32 *w, int TS, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH, int DW, int PT, int PL,
-                   int HO, int WO, const int KWC) {
+INLINE unsigned fw_all(const f32 *x, const f32 *w, int TS, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH, int DW, int PT, int PL,
+                       int HO, int WO, const int KWC) {
   int lo, hi;
   interior(WO, (KW - 1) * DW + 1, PL, SW, W, &lo, &hi);
+  unsigned touched = 0;
   for (int n = 0; n < N; n++) {
     const f32 *xn = x + n * H * W * K;
     for (int i = 0; i < HO; i++) {
       f32 *yr = y + ((n * HO + i) * WO) * K;
       int ih0 = i * SH - PT;
+      /* at stride ≥ 2: read one float per cache line of the x rows the next output row adds, so that they
+         stream from memory in order while this row computes (cold inputs: 0.51–0.71× the time at
+         MobileNetV2's stride-2 shapes; at unit stride it gained nothing; benchmark README) */
+      if (SH > 1 && i + 1 < HO) {
+        int r0 = ih0 + (KH - 1) * DH + 1, r1 = ih0 + SH + (KH - 1) * DH;
+        if (r0 < 0) r0 = 0;
+        if (r1 > H - 1) r1 = H - 1;
+        if (r1 >= r0) touched ^= touch(xn + r0 * W * K, (r1 - r0 + 1) * W * K);
+      }
       int alo, ahi;
       tap_rows(ih0, DH, KH, H, &alo, &ahi);
       fw_row(xn, w, yr, W, K, KW, TS, SW, DH, DW, PL, WO, ih0, alo, ahi, lo, hi, KWC);
     }
   }
+  return touched;
 }
 
 /*
@@ -322,7 +343,9 @@ INLINE void fw_all(const f32 *x, const f32 *w, int TS, f32 *y, int N, int H, int
 #define FW_ALL(NAME, KWC_)                                                                                                                                     \
   __attribute__((noinline)) static void NAME(const f32 *x, const f32 *w, int TS, f32 *y, int N, int H, int W, int K, int KH, int KW, int SH, int SW, int DH,  \
                                              int DW, int PT, int PL, int HO, int WO) {                                                                          \
-    fw_all(x, w, TS, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO, KWC_);                                                                        \
+    unsigned touched = fw_all(x, w, TS, y, N, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO, KWC_);                                                     \
+    /* keeps the touches: a store of y[0]'s own value, on a condition the compiler cannot decide */                                                        \
+    if (touched == 0x9E3779B9u && N * HO * WO * K > 0) *(volatile f32 *)y = y[0];                                                                          \
   }
 FW_ALL(fw_3, 3)
 FW_ALL(fw_5, 5)
@@ -900,16 +923,6 @@ INLINE void fg_taps(const f32 *xr, const f32 *dyr, f32 *dw, int W, int K, int KW
       dw[(a * KW + b + t) * K + k] = acc;
     }
   }
-}
-
-/* XOR of one 32-bit word per 64-byte line of [p, p + n floats): a read that pulls the lines into cache in order
-   (the floats' bits read as integers through a may_alias type). */
-typedef unsigned __attribute__((may_alias)) u32_alias;
-INLINE unsigned touch(const f32 *p, int n) {
-  const u32_alias *u = (const u32_alias *)p;
-  unsigned s = 0;
-  for (int e = 0; e < n; e += 16) s ^= u[e];
-  return s;
 }
 
 __attribute__((export_name("dw_filter_grad"))) void dw_filter_grad(const f32 *x, const f32 *dy, f32 *dw, int N, int H, int W, int K, int KH, int KW, int SH,
