@@ -652,10 +652,14 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
         const { t, ceiling } = await withCeiling(op, s.matmul, s.opRounds, 1);
         for (const f of FORMULATIONS) rows.push(row(`${c.kind} ${pass}: ${c.name}`, shape, b, LABEL[f], c.n, t[f], gflop, ceiling));
         say(`${c.name} ${pass}: ${FORMULATIONS.map((f) => t[f].median.toFixed(1)).join(' → ')} ms (matMul ${ceiling.toFixed(1)} GFLOP/s)`);
-        if (depthwiseOnly()) {
-          const warm = await warmCeiling(op, s.matmul, s.opRounds, 3);
-          for (const f of FORMULATIONS) rows.push(row(`${c.kind} ${pass}, warm caches: ${c.name}`, shape, b, LABEL[f], c.n, warm.t[f], gflop, warm.ceiling));
-          say(`${c.name} ${pass}, warm: ${FORMULATIONS.map((f) => warm.t[f].median.toFixed(2)).join(' → ')} ms (matMul ${warm.ceiling.toFixed(1)} GFLOP/s)`);
+        // warm caches too: every formulation under CONV_SPEED_ONLY=depthwise; otherwise 'auto' alone, for the
+        // depthwise and separable ops, whose rows above read their inputs from memory after the 12 MB matMul
+        // (in a training step an op reads what the op before it has just written)
+        if (depthwiseOnly() || c.kind !== 'conv2d') {
+          const forms: readonly ConvFormulation[] = depthwiseOnly() ? FORMULATIONS : ['auto'];
+          const warm = await warmCeiling(op, s.matmul, s.opRounds, 3, forms);
+          for (const f of forms) rows.push(row(`${c.kind} ${pass}, warm caches: ${c.name}`, shape, b, LABEL[f], c.n, warm.t[f], gflop, warm.ceiling));
+          say(`${c.name} ${pass}, warm: ${forms.map((f) => warm.t[f].median.toFixed(2)).join(' → ')} ms (matMul ${warm.ceiling.toFixed(1)} GFLOP/s)`);
         }
       }
     } finally {
@@ -786,6 +790,10 @@ export async function benchConvSpeed(opts: RunOptions): Promise<WorkloadResult> 
   if (depthwiseOnly())
     notes.push(
       `CONV_SPEED_ONLY=${process.env.CONV_SPEED_ONLY}: only the DepthwiseConv2D and SeparableConv2D ops${mobilenetOnly() ? ", MobileNetV2's 1×1 and stem Conv2D ops" : ''}, the MobileNetV2 step and its per-example importances ran. Each op also has a 'warm caches' row: per round each formulation (rotated order) runs once untimed, then three times back to back (their mean is the round's sample), the matMul once untimed and once timed; the other op rows run each op right after another formulation or the 12 MB matMul, so with the inputs out of cache.`,
+    );
+  if (!depthwiseOnly())
+    notes.push(
+      "Ops, 'warm caches' rows (DepthwiseConv2D and SeparableConv2D, 'auto' only): per round the op runs once untimed, then three times back to back (their mean is the round's sample), the matMul once untimed and once timed, as an op reads its inputs in a training step, just written by the op before it; the other op rows run each op right after another formulation or the 12 MB matMul, so with its inputs out of cache.",
     );
   notes.push(
     `pct_of_matmul: a row's GFLOP/s over matmul_gflop_s, the GFLOP/s of a ${mmName} matMul timed in the same rounds as the row (each round runs every formulation and the matMul in a rotated order, so load from other processes falls on all alike); the matMul alone at the start and end of each backend's rows shows how much that load moved.`,
