@@ -319,7 +319,7 @@ INLINE unsigned fw_all(const f32 *x, const f32 *w, int TS, f32 *y, int N, int H,
       f32 *yr = y + ((n * HO + i) * WO) * K;
       int ih0 = i * SH - PT;
       /* at stride ≥ 2: read one float per cache line of the x rows the next output row adds, so that they
-         stream from memory in order while this row computes (cold inputs: 0.51–0.71× the time at
+         stream from memory in order while this row computes (cold inputs: 0.51–0.61× the time at
          MobileNetV2's stride-2 shapes; at unit stride it gained nothing; benchmark README) */
       if (SH > 1 && i + 1 < HO) {
         int r0 = ih0 + (KH - 1) * DH + 1, r1 = ih0 + SH + (KH - 1) * DH;
