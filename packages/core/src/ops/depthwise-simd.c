@@ -286,6 +286,80 @@ INLINE int fw_row_k3s2(const f32 *xn, const f32 *w, f32 *yr, int W, int K, int T
   }
 }
 
+/*
+ * A whole output row of a narrow image (W = P ≤ 8 columns) of a 3-wide filter at unit stride and
+ * dilation, padding 1 on the left and as much on the right (WO = W): the columns outside the image
+ * are zeros left out, so the edge pixels run in the same registers as the others. Each input column
+ * is loaded once per filter row and added to the (up to) three pixels it reaches: P + 3 loads for
+ * 3P − 2 products, P accumulators + 3 weights + 1 input live. Before it, a 6-column row ran four
+ * pixels as a block and the two edge pixels tap by tap (17 loads for 16 products). K a multiple
+ * of 4; P a compile-time constant after inlining.
+ */
+INLINE void fw_row_narrow_k3(const f32 *xn, const f32 *w, f32 *yr, int K, int TS, int DH, int ih0, int alo, int ahi, const int P) {
+  for (int k = 0; k + 4 <= K; k += 4) {
+    v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+#pragma clang loop unroll(disable)
+    for (int a = alo; a < ahi; a++) {
+      const f32 *xr = xn + (ih0 + a * DH) * P * K + k;
+      const f32 *wr = w + a * 3 * TS + k;
+      const v128_t w0 = LD(wr), w1 = LD(wr + TS), w2 = LD(wr + 2 * TS);
+      /* column c: pixel c − 1 by tap 2, pixel c by tap 1, pixel c + 1 by tap 0 */
+      v128_t x = LD(xr);
+      MADD(a0, x, w1);
+      if (P > 1) MADD(a1, x, w0);
+#define NARROW_COL(c, prev, cur, next) \
+  if (P > c) {                          \
+    x = LD(xr + c * K);                 \
+    MADD(prev, x, w2);                  \
+    MADD(cur, x, w1);                   \
+    if (P > c + 1) MADD(next, x, w0);   \
+  }
+      NARROW_COL(1, a0, a1, a2)
+      NARROW_COL(2, a1, a2, a3)
+      NARROW_COL(3, a2, a3, a4)
+      NARROW_COL(4, a3, a4, a5)
+      NARROW_COL(5, a4, a5, a6)
+      NARROW_COL(6, a5, a6, a7)
+      NARROW_COL(7, a6, a7, a7)
+#undef NARROW_COL
+    }
+    ST(yr + k, a0);
+    if (P > 1) ST(yr + K + k, a1);
+    if (P > 2) ST(yr + 2 * K + k, a2);
+    if (P > 3) ST(yr + 3 * K + k, a3);
+    if (P > 4) ST(yr + 4 * K + k, a4);
+    if (P > 5) ST(yr + 5 * K + k, a5);
+    if (P > 6) ST(yr + 6 * K + k, a6);
+    if (P > 7) ST(yr + 7 * K + k, a7);
+  }
+}
+
+#define FW_NARROW(P_)                                                                                                                                          \
+  __attribute__((noinline)) static void fw_narrow_##P_(const f32 *xn, const f32 *w, f32 *yr, int K, int TS, int DH, int ih0, int alo, int ahi) {               \
+    fw_row_narrow_k3(xn, w, yr, K, TS, DH, ih0, alo, ahi, P_);                                                                                               \
+  }
+FW_NARROW(2)
+FW_NARROW(3)
+FW_NARROW(4)
+FW_NARROW(5)
+FW_NARROW(6)
+FW_NARROW(7)
+FW_NARROW(8)
+
+/* The narrow row kernel for W columns (2–8), or 0 when W is outside that range (the caller runs the general row). */
+INLINE int fw_row_narrow(const f32 *xn, const f32 *w, f32 *yr, int W, int K, int TS, int DH, int ih0, int alo, int ahi) {
+  switch (W) {
+  case 2: fw_narrow_2(xn, w, yr, K, TS, DH, ih0, alo, ahi); return 1;
+  case 3: fw_narrow_3(xn, w, yr, K, TS, DH, ih0, alo, ahi); return 1;
+  case 4: fw_narrow_4(xn, w, yr, K, TS, DH, ih0, alo, ahi); return 1;
+  case 5: fw_narrow_5(xn, w, yr, K, TS, DH, ih0, alo, ahi); return 1;
+  case 6: fw_narrow_6(xn, w, yr, K, TS, DH, ih0, alo, ahi); return 1;
+  case 7: fw_narrow_7(xn, w, yr, K, TS, DH, ih0, alo, ahi); return 1;
+  case 8: fw_narrow_8(xn, w, yr, K, TS, DH, ih0, alo, ahi); return 1;
+  default: return 0;
+  }
+}
+
 /* Columns j with every tap inside the image: [lo, hi) (lo ≤ hi ≤ WO). */
 INLINE void interior(int WO, int extent, int pad, int S, int size, int *lo, int *hi) {
   /* j·S − pad ≥ 0 and j·S − pad + extent − 1 < size */
@@ -301,6 +375,7 @@ INLINE void interior(int WO, int extent, int pad, int S, int size, int *lo, int 
 /* One output row (n, i): edge pixels one by one, the interior four at a time. */
 INLINE void fw_row(const f32 *xn, const f32 *w, f32 *yr, int W, int K, int KW, int TS, int SW, int DH, int DW, int PL, int WO, int ih0, int alo, int ahi,
                    int lo, int hi, const int KWC) {
+  if (KWC == 3 && SW == 1 && DW == 1 && PL == 1 && WO == W && W <= 8 && (K & 3) == 0 && fw_row_narrow(xn, w, yr, W, K, TS, DH, ih0, alo, ahi)) return;
   int j = 0;
   for (; j < lo; j++) fw_pixel(xn, w, yr + j * K, W, K, KW, TS, DH, DW, ih0, j * SW - PL, alo, ahi);
   if (KWC == 3 && SW == 2 && DW == 1 && (K & 3) == 0) j = fw_row_k3s2(xn, w, yr, W, K, TS, DH, PL, ih0, alo, ahi, j, hi);
@@ -313,15 +388,17 @@ INLINE unsigned fw_all(const f32 *x, const f32 *w, int TS, f32 *y, int N, int H,
   int lo, hi;
   interior(WO, (KW - 1) * DW + 1, PL, SW, W, &lo, &hi);
   unsigned touched = 0;
+  const int narrow = KWC == 3 && SW == 1 && DW == 1 && PL == 1 && WO == W && W <= 8 && (K & 3) == 0;
   for (int n = 0; n < N; n++) {
     const f32 *xn = x + n * H * W * K;
     for (int i = 0; i < HO; i++) {
       f32 *yr = y + ((n * HO + i) * WO) * K;
       int ih0 = i * SH - PT;
-      /* at stride ≥ 2: read one float per cache line of the x rows the next output row adds, so that they
-         stream from memory in order while this row computes (cold inputs: 0.51–0.61× the time at
-         MobileNetV2's stride-2 shapes; at unit stride it gained nothing; benchmark README) */
-      if (SH > 1 && i + 1 < HO) {
+      /* at stride ≥ 2 and on narrow images: read one float per cache line of the x rows the next output row
+         adds, so that they stream from memory in order while this row computes (cold inputs: 0.51–0.61× the
+         time at MobileNetV2's stride-2 shapes, 0.62–0.96× on 3–7 columns; on wider images at unit stride it
+         gained nothing; benchmark README) */
+      if ((SH > 1 || narrow) && i + 1 < HO) {
         int r0 = ih0 + (KH - 1) * DH + 1, r1 = ih0 + SH + (KH - 1) * DH;
         if (r0 < 0) r0 = 0;
         if (r1 > H - 1) r1 = H - 1;
@@ -925,11 +1002,128 @@ INLINE void fg_taps(const f32 *xr, const f32 *dyr, f32 *dw, int W, int K, int KW
   }
 }
 
+/*
+ * The filter gradient of a narrow image (W = P ≤ 8 columns, 3 wide, unit stride and dilation, padding 1
+ * left and right: WO = W), image by image: for each filter row a and 8 channels, the three taps'
+ * accumulators stay in registers over all of the image's dy rows (the general path loads and stores
+ * them for every row), and each row runs unrolled with its edge pixels' missing taps left out at
+ * compile time: one x load and one dy load per three products, the x columns carried in registers as
+ * in `fg_taps`. The sums are added in the general path's order (n, i, j for each tap), so dw is the
+ * same to the bit. Before each image, one word per cache line of the next one's x and dy is read
+ * (as in the general path, a row ahead). K a multiple of 4; P a compile-time constant after inlining.
+ */
+INLINE unsigned fg_narrow_k3(const f32 *x, const f32 *dy, f32 *dw, int N, int H, int K, int KH, int DH, int PT, int HO, const int P) {
+  unsigned touched = 0;
+  for (int n = 0; n < N; n++) {
+    if (n + 1 < N) {
+      touched ^= touch(x + (n + 1) * H * P * K, H * P * K);
+      touched ^= touch(dy + (n + 1) * HO * P * K, HO * P * K);
+    }
+    for (int a = 0; a < KH; a++) {
+      /* dy rows i whose x row i − PT + a·DH lies inside [0, H) */
+      int ilo = PT - a * DH, ihi = H + PT - a * DH;
+      if (ilo < 0) ilo = 0;
+      if (ihi > HO) ihi = HO;
+      if (ilo >= ihi) continue;
+      int k = 0;
+      for (; k + 8 <= K; k += 8) {
+        f32 *dwp = dw + a * 3 * K + k;
+        v128_t p0 = LD(dwp), p1 = LD(dwp + K), p2 = LD(dwp + 2 * K);
+        v128_t q0 = LD(dwp + 4), q1 = LD(dwp + K + 4), q2 = LD(dwp + 2 * K + 4);
+#pragma clang loop unroll(disable)
+        for (int i = ilo; i < ihi; i++) {
+          const f32 *xr = x + ((n * H + i - PT + a * DH) * P) * K + k, *dr = dy + ((n * HO + i) * P) * K + k;
+          v128_t u0 = wasm_f32x4_splat(0.f), v0 = u0, u1 = LD(xr), v1 = LD(xr + 4), u2 = u0, v2 = u0;
+          /* pixel j: tap 0 at column j − 1 (none at j = 0), tap 1 at j, tap 2 at j + 1 (none at j = P − 1) */
+#define NARROW_FG(j)                                  \
+  if (P > j) {                                        \
+    const v128_t d = LD(dr + j * K), e = LD(dr + j * K + 4); \
+    if (j > 0) {                                      \
+      MADD(p0, u0, d);                                \
+      MADD(q0, v0, e);                                \
+    }                                                 \
+    MADD(p1, u1, d);                                  \
+    MADD(q1, v1, e);                                  \
+    if (P > j + 1) {                                  \
+      u2 = LD(xr + (j + 1) * K);                      \
+      v2 = LD(xr + (j + 1) * K + 4);                  \
+      MADD(p2, u2, d);                                \
+      MADD(q2, v2, e);                                \
+    }                                                 \
+    u0 = u1;                                          \
+    v0 = v1;                                          \
+    u1 = u2;                                          \
+    v1 = v2;                                          \
+  }
+          NARROW_FG(0)
+          NARROW_FG(1)
+          NARROW_FG(2)
+          NARROW_FG(3)
+          NARROW_FG(4)
+          NARROW_FG(5)
+          NARROW_FG(6)
+          NARROW_FG(7)
+#undef NARROW_FG
+        }
+        ST(dwp, p0);
+        ST(dwp + K, p1);
+        ST(dwp + 2 * K, p2);
+        ST(dwp + 4, q0);
+        ST(dwp + K + 4, q1);
+        ST(dwp + 2 * K + 4, q2);
+      }
+      for (; k + 4 <= K; k += 4) {
+        f32 *dwp = dw + a * 3 * K + k;
+        v128_t p0 = LD(dwp), p1 = LD(dwp + K), p2 = LD(dwp + 2 * K);
+#pragma clang loop unroll(disable)
+        for (int i = ilo; i < ihi; i++) {
+          const f32 *xr = x + ((n * H + i - PT + a * DH) * P) * K + k, *dr = dy + ((n * HO + i) * P) * K + k;
+          for (int j = 0; j < P; j++) {
+            const v128_t d = LD(dr + j * K);
+            if (j > 0) MADD(p0, LD(xr + (j - 1) * K), d);
+            MADD(p1, LD(xr + j * K), d);
+            if (j + 1 < P) MADD(p2, LD(xr + (j + 1) * K), d);
+          }
+        }
+        ST(dwp, p0);
+        ST(dwp + K, p1);
+        ST(dwp + 2 * K, p2);
+      }
+    }
+  }
+  return touched;
+}
+
+#define FG_NARROW(P_)                                                                                                                                          \
+  __attribute__((noinline)) static unsigned fg_narrow_##P_(const f32 *x, const f32 *dy, f32 *dw, int N, int H, int K, int KH, int DH, int PT, int HO) {      \
+    return fg_narrow_k3(x, dy, dw, N, H, K, KH, DH, PT, HO, P_);                                                                                             \
+  }
+FG_NARROW(2)
+FG_NARROW(3)
+FG_NARROW(4)
+FG_NARROW(5)
+FG_NARROW(6)
+FG_NARROW(7)
+FG_NARROW(8)
+
 __attribute__((export_name("dw_filter_grad"))) void dw_filter_grad(const f32 *x, const f32 *dy, f32 *dw, int N, int H, int W, int K, int KH, int KW, int SH,
                                                                   int SW, int DH, int DW, int PT, int PL, int HO, int WO) {
   int total = KH * KW * K;
   for (int e = 0; e < total; e++) dw[e] = 0.f;
   unsigned touched = 0;
+  if (KW == 3 && SW == 1 && DW == 1 && PL == 1 && WO == W && W >= 2 && W <= 8 && (K & 3) == 0) {
+    switch (W) {
+    case 2: touched = fg_narrow_2(x, dy, dw, N, H, K, KH, DH, PT, HO); break;
+    case 3: touched = fg_narrow_3(x, dy, dw, N, H, K, KH, DH, PT, HO); break;
+    case 4: touched = fg_narrow_4(x, dy, dw, N, H, K, KH, DH, PT, HO); break;
+    case 5: touched = fg_narrow_5(x, dy, dw, N, H, K, KH, DH, PT, HO); break;
+    case 6: touched = fg_narrow_6(x, dy, dw, N, H, K, KH, DH, PT, HO); break;
+    case 7: touched = fg_narrow_7(x, dy, dw, N, H, K, KH, DH, PT, HO); break;
+    default: touched = fg_narrow_8(x, dy, dw, N, H, K, KH, DH, PT, HO); break;
+    }
+    if (touched == 0x9E3779B9u) *(volatile f32 *)dw = dw[0];
+    return;
+  }
   for (int n = 0; n < N; n++) {
     for (int i = 0; i < HO; i++) {
       const f32 *dyr = dy + (n * HO + i) * WO * K;

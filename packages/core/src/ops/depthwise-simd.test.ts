@@ -41,6 +41,28 @@ const cases: Case[] = [
   { n: 1, h: 7, w: 6, c: 4, m: 3, k: [2, 4], s: [2, 1], pad: 'same' },
   { n: 2, h: 5, w: 7, c: 7, m: 1, k: [1, 1], s: [1, 1], pad: 'valid' },
   { n: 2, h: 14, w: 14, c: 36, m: 1, k: [3, 3], s: [1, 1], pad: 'same' },
+  // narrow images (2–8 columns, 3 wide, unit stride, padding 1 each side): whole rows in registers, edges included
+  { n: 2, h: 6, w: 6, c: 16, m: 1, k: [3, 3], s: [1, 1], pad: 'same' },
+  { n: 2, h: 3, w: 3, c: 12, m: 1, k: [3, 3], s: [1, 1], pad: 'same' },
+  { n: 1, h: 5, w: 2, c: 4, m: 1, k: [3, 3], s: [1, 1], pad: 'same' },
+  { n: 1, h: 4, w: 8, c: 8, m: 1, k: [3, 3], s: [1, 1], pad: 'same' },
+  { n: 1, h: 9, w: 7, c: 4, m: 2, k: [3, 3], s: [1, 1], d: [2, 1], pad: 'same' },
+  { n: 1, h: 5, w: 5, c: 6, m: 1, k: [3, 3], s: [1, 1], pad: 'same' }, // 6 channels: not a multiple of 4, the general rows
+  {
+    n: 1,
+    h: 4,
+    w: 4,
+    c: 8,
+    m: 1,
+    k: [3, 3],
+    s: [1, 1],
+    pad: [
+      [0, 0],
+      [0, 2],
+      [1, 1],
+      [0, 0],
+    ],
+  },
   { n: 2, h: 15, w: 13, c: 24, m: 1, k: [3, 3], s: [2, 2], pad: 'same' },
   { n: 2, h: 11, w: 21, c: 13, m: 1, k: [3, 3], s: [2, 2], pad: 'same' },
   { n: 1, h: 9, w: 23, c: 6, m: 2, k: [3, 3], s: [2, 2], pad: 'valid' },
@@ -111,6 +133,7 @@ const refs = new Map<Case, ReturnType<typeof reference>>();
 function refOf(c: Case) {
   let r = refs.get(c);
   if (!r) {
+    if (tf.getBackend() !== 'cpu') throw new Error(`the reference is computed on cpu, not on ${tf.getBackend()}`);
     r = reference(c, 10 + cases.indexOf(c) * 7);
     refs.set(c, r);
   }
@@ -134,7 +157,11 @@ function kernels(c: Case, h: Host): Float32Array[] {
 }
 
 describe("forgetless's SIMD depthwise kernels on wasm", () => {
-  afterEach(() => disableDepthwiseSimd(false));
+  // back on cpu after every test, a failed one too: the next one's reference must not be computed by the kernels under test
+  afterEach(async () => {
+    disableDepthwiseSimd(false);
+    await tf.setBackend('cpu');
+  });
   afterAll(async () => {
     await tf.setBackend('cpu');
   });
