@@ -6,6 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Layer, LayerCapture, Shape } from './layers/layer.js';
+import type { BatchNormSumsRequest } from './ops/norm-simd.js';
 import type { ParamMap } from './params.js';
 import type { Rng } from './rng.js';
 
@@ -16,6 +17,11 @@ export interface ForwardOptions {
   capture?: Record<string, LayerCapture>;
   /** Tensors added to the named layers' pre-activation outputs (zero taps give per-example δ). */
   taps?: Record<string, tf.Tensor>;
+  /**
+   * Per-example γ/β sums asked of the named batch norms' backward kernels (inference mode, wasm SIMD):
+   * the per-example importances' one pass over x and δ (`BatchNormSumsRequest`).
+   */
+  exampleSums?: Record<string, BatchNormSumsRequest>;
   rng?: Rng;
 }
 

@@ -233,6 +233,7 @@ export class GraphModel implements Model {
       ...(options.rng ? { rng: options.rng } : {}),
       ...(options.capture ? { capture: options.capture } : {}),
       ...(options.taps ? { taps: options.taps } : {}),
+      ...(options.exampleSums ? { exampleSums: options.exampleSums } : {}),
     };
     const inference: ApplyContext = { ...ctx, training: false };
     const capture = options.capture;

@@ -49,7 +49,7 @@ export {
   whenSimdKernelsReady,
 } from './ops/depthwise-simd.js';
 export { convPerExampleSum, setSimdConvInputGrad, type TapPads, tapAbsSums } from './ops/gemm-simd.js';
-export { batchNormExampleSums, setSimdBatchNormInference, setSimdPerExampleSums } from './ops/norm-simd.js';
+export { type BatchNormSumsRequest, batchNormExampleSums, setSimdBatchNormInference, setSimdPerExampleSums } from './ops/norm-simd.js';
 export { setConvBatchNormFusion } from './ops/conv-bn.js';
 export { setLightSaves, withLightSaves } from './ops/light-saves.js';
 export { setInPlaceUpdates } from './ops/in-place.js';

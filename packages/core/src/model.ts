@@ -103,6 +103,7 @@ export class Sequential implements Model {
       ...(options.rng ? { rng: options.rng } : {}),
       ...(options.capture ? { capture: options.capture } : {}),
       ...(options.taps ? { taps: options.taps } : {}),
+      ...(options.exampleSums ? { exampleSums: options.exampleSums } : {}),
     };
     const input = this.reshapeInput(x);
     let h = input;

@@ -130,6 +130,7 @@ export class MultiHead implements Model {
       ...(options.rng ? { rng: options.rng } : {}),
       ...(options.capture ? { capture: options.capture } : {}),
       ...(options.taps ? { taps: options.taps } : {}),
+      ...(options.exampleSums ? { exampleSums: options.exampleSums } : {}),
     };
     let h = this.trunk.reshapeInput(x);
     let open: string | undefined;

@@ -4,13 +4,13 @@
  * softmax gives back its logits (`Model.logits`).
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { LayerCapture, Model } from '@forgetless/core';
+import type { ForwardOptions, Model } from '@forgetless/core';
 
 /**
- * Forward pass in inference mode returning logits [n, K]. `capture` and `taps` are passed to
+ * Forward pass in inference mode returning logits [n, K]. `capture`, `taps` and `exampleSums` are passed to
  * `model.logits`.
  */
-export function forwardLogits(model: Model, x: tf.Tensor, options: { capture?: Record<string, LayerCapture>; taps?: Record<string, tf.Tensor> } = {}): tf.Tensor {
+export function forwardLogits(model: Model, x: tf.Tensor, options: Pick<ForwardOptions, 'capture' | 'taps' | 'exampleSums'> = {}): tf.Tensor {
   return model.logits(x, options);
 }
 

@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  type BatchNormSumsRequest,
   type Layer,
   type LayerCapture,
   type Model,
@@ -113,6 +114,19 @@ function addSums(a: ParamSums, b: ParamSums): ParamSums {
   return out;
 }
 
+/** A batch norm's γ/β sums from the [2, C] tensors its backward kernel delivered (row 0 γ, row 1 β). */
+function fusedNormSums(layer: Layer, sums: Partial<Record<Stat, tf.Tensor2D>>): LayerSums {
+  const out: LayerSums = {};
+  for (const [stat, s] of Object.entries(sums) as [Stat, tf.Tensor2D][]) {
+    const c = s.shape[1];
+    const r: Record<string, tf.Tensor> = {};
+    if (layer.params.gamma) r.gamma = tf.reshape(tf.slice(s, [0, 0], [1, c]), [c]);
+    if (layer.params.beta) r.beta = tf.reshape(tf.slice(s, [1, 0], [1, c]), [c]);
+    out[stat] = r;
+  }
+  return out;
+}
+
 /** `perExampleSums` of one pass over the whole of `x`. */
 function batchSums(model: Model, x: tf.Tensor, objective: ExampleObjective, request: SumsRequest, maxChunk: number): ParamSums {
   const n = x.shape[0] as number;
@@ -125,6 +139,23 @@ function batchSums(model: Model, x: tf.Tensor, objective: ExampleObjective, requ
   // recording taps: a scalar per layer, its δ kept by the backward pass (no zero tensor of the layer's
   // output shape); zero taps when light taps are off (the reference, for before/after comparisons)
   const records: TapRecord[] = lightTapsOn() ? fast.map(() => recordingTap()) : [];
+  // batch norms' γ/β sums taken by their backward kernels in the pass that reads x and δ anyway (wasm
+  // SIMD; unweighted, with recording taps: δ is then exactly the gradient that kernel receives)
+  const stats = [...(request.square ? (['square'] as const) : []), ...(request.abs ? (['abs'] as const) : [])];
+  const fused: Record<string, Partial<Record<Stat, tf.Tensor2D>>> = {};
+  const exampleSums: Record<string, BatchNormSumsRequest> = {};
+  if (records.length > 0 && !request.weights && stats.length > 0) {
+    for (const l of fast) {
+      if (l.kind !== 'batchNorm') continue;
+      exampleSums[l.name] = {
+        stats,
+        deliver: (sums) => {
+          for (const t of Object.values(sums)) kept.push(t);
+          fused[l.name] = sums;
+        },
+      };
+    }
+  }
   try {
     return tf.tidy(() => {
       const shapes = model.layerShapes(x.shape.slice(1));
@@ -138,7 +169,7 @@ function batchSums(model: Model, x: tf.Tensor, objective: ExampleObjective, requ
             tapMap[l.name] = t[i] as tf.Tensor;
           });
           const capture: Record<string, LayerCapture> = {};
-          const logits = forwardLogits(model, x, { capture, taps: tapMap });
+          const logits = forwardLogits(model, x, { capture, taps: tapMap, exampleSums });
           // captured tensors must outlive the gradient's scope; clones share the data
           const keep = (v: tf.Tensor) => {
             const c = tf.keep(tf.clone(v));
@@ -175,8 +206,11 @@ function batchSums(model: Model, x: tf.Tensor, objective: ExampleObjective, requ
         if (request.square) ds.square = sqrtW ? tf.mul(d, tf.reshape(sqrtW, [n, ...d.shape.slice(1).map(() => 1)])) : d;
         if (request.abs) ds.abs = d;
         const c = captures[layer.name] as LayerCapture;
+        const f = fused[layer.name];
         // one scope per layer keeps the peak memory to one layer's intermediates
-        const sums = tf.tidy(() => (FAST_PATHS[layer.kind] as (typeof FAST_PATHS)[string]).sums(layer, c, ds, maxChunk)) as LayerSums;
+        const sums = tf.tidy(() =>
+          f && stats.every((s) => f[s]) ? fusedNormSums(layer, f) : (FAST_PATHS[layer.kind] as (typeof FAST_PATHS)[string]).sums(layer, c, ds, maxChunk),
+        ) as LayerSums;
         for (const [stat, r] of Object.entries(sums) as [Stat, Record<string, tf.Tensor>][]) {
           for (const [local, t] of Object.entries(r)) byName[stat][`${layer.name}/${local}`] = t;
         }

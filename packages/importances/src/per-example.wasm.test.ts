@@ -116,8 +116,17 @@ describe('per-example fast paths on wasm', () => {
       const c0 = calls();
       const fast = await run('fast');
       const c1 = calls();
-      // fused: the per-example batch norm sums ran (through the mask), the ReLU6 kernels did not
-      expect((c1.bn_example_sums ?? 0) - (c0.bn_example_sums ?? 0), `${what}: bn_example_sums calls`).toBeGreaterThan(0);
+      // fused: the per-example batch norm sums ran (through the mask), the ReLU6 kernels did not; unweighted
+      // (empirical Fisher, MAS) inside the batch norms' backward kernels, weighted (exact) by their own kernel
+      const inBackward = (c1.bn_infer_backward_sums ?? 0) - (c0.bn_infer_backward_sums ?? 0);
+      const apartSums = (c1.bn_example_sums ?? 0) - (c0.bn_example_sums ?? 0);
+      if (what === 'exact') {
+        expect(apartSums, `${what}: bn_example_sums calls`).toBeGreaterThan(0);
+        expect(inBackward, `${what}: bn_infer_backward_sums calls`).toBe(0);
+      } else {
+        expect(inBackward, `${what}: bn_infer_backward_sums calls (3 batch norms × 2 batches)`).toBe(6);
+        expect(apartSums, `${what}: bn_example_sums calls`).toBe(0);
+      }
       expect((c1.relu6 ?? 0) - (c0.relu6 ?? 0), `${what}: relu6 calls`).toBe(0);
       expect((c1.relu6_grad ?? 0) - (c0.relu6_grad ?? 0), `${what}: relu6_grad calls`).toBe(0);
       const loop = await run('loop');
@@ -128,6 +137,7 @@ describe('per-example fast paths on wasm', () => {
       setSimdPerExampleSums(false);
       const byOps = await run('fast').finally(() => setSimdPerExampleSums(true));
       expect((calls().bn_example_sums ?? 0) - (c2.bn_example_sums ?? 0), `${what}: bn_example_sums calls, SIMD sums off`).toBe(0);
+      expect((calls().bn_infer_backward_sums ?? 0) - (c2.bn_infer_backward_sums ?? 0), `${what}: bn_infer_backward_sums calls, SIMD sums off`).toBe(0);
       for (const k of Object.keys(model.params)) {
         expect(relErr(fast[k] as tf.Tensor, loop[k] as tf.Tensor), `${what} ${k}: against the loop`).toBeLessThanOrEqual(1e-5);
         expect(relErr(fast[k] as tf.Tensor, apart[k] as tf.Tensor), `${what} ${k}: against the fusions off`).toBeLessThanOrEqual(1e-6);

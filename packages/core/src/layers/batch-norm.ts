@@ -111,7 +111,7 @@ export class BatchNorm implements Layer {
     }
     if (this.simdInference(x, ctx)) {
       // one kernel each way with the moving statistics (`norm-simd.ts`)
-      return this.finish(simdBatchNormInfer(x, this.params.gamma, this.params.beta, mm, mv, this.epsilon, false), x, ctx);
+      return this.finish(simdBatchNormInfer(x, this.params.gamma, this.params.beta, mm, mv, this.epsilon, false, ctx.exampleSums?.[this.name]), x, ctx);
     }
     if (ctx.training && this.params.gamma && this.params.beta && this.featureAxis === this.rank - 1 && useFusedBatchNorm(x)) {
       const f = fusedTrainingBatchNorm(x, this.params.gamma, this.params.beta, this.epsilon, this.reductionAxes());
@@ -178,7 +178,16 @@ export class BatchNorm implements Layer {
   applyWithRelu6(x: tf.Tensor, ctx: ApplyContext): tf.Tensor | undefined {
     if (!layerFusionOn()) return undefined;
     if (this.simdInference(x, ctx)) {
-      const y = simdBatchNormInfer(x, this.params.gamma, this.params.beta, this.state.moving_mean as tf.Variable, this.state.moving_variance as tf.Variable, this.epsilon, true);
+      const y = simdBatchNormInfer(
+        x,
+        this.params.gamma,
+        this.params.beta,
+        this.state.moving_mean as tf.Variable,
+        this.state.moving_variance as tf.Variable,
+        this.epsilon,
+        true,
+        ctx.exampleSums?.[this.name],
+      );
       return this.finish(y, x, ctx, 'relu6');
     }
     if (ctx.taps?.[this.name] || ctx.capture || !this.simdTraining(x, ctx)) return undefined;

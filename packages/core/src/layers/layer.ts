@@ -1,5 +1,6 @@
 /** The layer contract every layer of a forgetless model follows. */
 import type * as tf from '@tensorflow/tfjs-core';
+import type { BatchNormSumsRequest } from '../ops/norm-simd.js';
 import type { Rng } from '../rng.js';
 import type { ActivationSpec } from './activation.js';
 
@@ -39,6 +40,8 @@ export interface ApplyContext {
    * gradient with respect to the tap into the per-example pre-activation gradient δ.
    */
   taps?: Record<string, tf.Tensor>;
+  /** Per-example γ/β sums asked of the named batch norms' backward kernels (`ForwardOptions.exampleSums`). */
+  exampleSums?: Record<string, BatchNormSumsRequest>;
 }
 
 /**

@@ -474,6 +474,60 @@ __attribute__((export_name("bn_example_sums"))) void bn_example_sums(const f32 *
   }
 }
 
+/*
+ * bn_infer_backward and bn_example_sums in one pass over x and dy, for the per-example importances: ∂x
+ * as bn_infer_backward computes it, ∂γ and ∂β summed example by example (the same values up to
+ * rounding), and the per-example sums Σ_n g² into `sq` and Σ_n |g| into `ab` ([2, C] each, laid out as
+ * bn_example_sums lays them; either may be 0: not wanted), the same to the bit as bn_example_sums
+ * computes them (the same blocks of rows, the same δ). N examples of P rows. `scratch`: 2C floats.
+ */
+AI void bn_infer_backward_sums_impl(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *stats, f32 *dx, f32 *dgamma, f32 *dbeta,
+                                    f32 *scratch, f32 *sq, f32 *ab, int N, int P, int C, int act) {
+  const f32 *mean = stats, *rstd = stats + C;
+  f32 *sg = scratch, *sbeta = scratch + C;
+  for (int c = 0; c < C; c++) dbeta[c] = dgamma[c] = 0.f;
+  for (int c = 0; c < 2 * C; c++) {
+    if (sq) sq[c] = 0.f;
+    if (ab) ab[c] = 0.f;
+  }
+  for (int n = 0; n < N; n++) {
+    const f32 *xn = x + n * P * C, *dn = dy + n * P * C;
+    f32 *on = dx + n * P * C;
+    for (int c = 0; c < C; c++) sg[c] = sbeta[c] = 0.f;
+    for (int p = 0; p < P; p += BLOCK) {
+      const int rows = P - p < BLOCK ? P - p : BLOCK;
+      const f32 *xb = xn + p * C, *db = dn + p * C;
+      f32 *ob = on + p * C;
+#define X_CALL(c, K) gsum_chunk(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), sbeta + (c), sg + (c), rows, C, K, act, 1)
+#define X_ONE(c) gsum_one(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), sbeta + (c), sg + (c), rows, C, act, 1)
+      CHUNKS(KG, X_CALL, X_ONE);
+    }
+    for (int c = 0; c < C; c++) {
+      f32 g = sg[c] * rstd[c], b = sbeta[c];
+      dgamma[c] += sg[c];
+      dbeta[c] += b;
+      if (sq) {
+        sq[c] += g * g;
+        sq[C + c] += b * b;
+      }
+      if (ab) {
+        ab[c] += g < 0.f ? -g : g;
+        ab[C + c] += b < 0.f ? -b : b;
+      }
+    }
+  }
+  for (int c = 0; c < C; c++) dgamma[c] *= rstd[c];
+}
+
+__attribute__((export_name("bn_infer_backward_sums"))) void bn_infer_backward_sums(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *stats,
+                                                                                     f32 *dx, f32 *dgamma, f32 *dbeta, f32 *scratch, f32 *sq, f32 *ab, int N, int P,
+                                                                                     int C, int act) {
+  if (act)
+    bn_infer_backward_sums_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, scratch, sq, ab, N, P, C, 1);
+  else
+    bn_infer_backward_sums_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, scratch, sq, ab, N, P, C, 0);
+}
+
 /* ReLU6's gradient: dx = dy where 0 < x ≤ 6, else 0 (tfjs's dy·[x ≤ 6]·step(x)), n values. */
 __attribute__((export_name("relu6_grad"))) void relu6_grad(const f32 *x, const f32 *dy, f32 *dx, int n) {
   int i = 0;

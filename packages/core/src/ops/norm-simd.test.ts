@@ -13,6 +13,7 @@ import { setConvBatchNormFusion } from './conv-bn.js';
 import { withConvFormulation, withLayerFusion } from './formulation.js';
 import { withGradientMode } from './gradients.js';
 import {
+  type BatchNormSumsRequest,
   batchNormExampleSums,
   normSimdUsable,
   simdBatchNormInfer,
@@ -20,6 +21,7 @@ import {
   simdBatchNormTrain,
   simdBatchNormUsable,
   simdClipGrad,
+  setSimdPerExampleSums,
   simdRelu6Grad,
 } from './norm-simd.js';
 import { type Host, dev, expectWritesOnly, host, onWasm, rawSimdModule } from './wasm.test-helpers.js';
@@ -366,6 +368,42 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
             tf.dispose([got, viaRelu6]);
           });
         });
+        // the same sums asked of the batch norm's backward kernel (the importances' one pass): to the bit
+        // those of batchNormExampleSums, ∂x to the bit that of the backward without them, ∂γ and ∂β the
+        // same within rounding (summed example by example)
+        await expectNoLeak(() => {
+          for (const relu6 of [false, true]) {
+            const grads = (sums?: BatchNormSumsRequest) =>
+              tf.grads((xx, gg, bb) => tf.sum(tf.mul(simdBatchNormInfer(xx as tf.Tensor, gg, bb, mm, mv, eps, relu6, sums), dy)))([x, g, b]);
+            const delivered: Partial<Record<'square' | 'abs', tf.Tensor2D>>[] = [];
+            const fused = grads({ stats: ['square', 'abs'], deliver: (s) => delivered.push(s) });
+            const plain = grads();
+            expect(delivered.length, `relu6 ${relu6}: delivered once`).toBe(1);
+            const affine = relu6 ? { gamma: g, beta: b } : undefined;
+            for (const stat of ['square', 'abs'] as const) {
+              const apart = batchNormExampleSums(x, dy, mm, mv, eps, stat, affine) as tf.Tensor;
+              const got = delivered[0]?.[stat] as tf.Tensor;
+              expect(Array.from(got.dataSync()), `relu6 ${relu6}, ${stat}: the sums, bit for bit`).toEqual(Array.from(apart.dataSync()));
+              tf.dispose([apart, got]);
+            }
+            expect(Array.from((fused[0] as tf.Tensor).dataSync()), `relu6 ${relu6}: ∂x, bit for bit`).toEqual(Array.from((plain[0] as tf.Tensor).dataSync()));
+            for (const i of [1, 2]) expect(relErr(fused[i] as tf.Tensor, (plain[i] as tf.Tensor).dataSync()), `relu6 ${relu6}: ∂γ/∂β ${i}`).toBeLessThanOrEqual(1e-6);
+            tf.dispose([...fused, ...plain]);
+            // one statistic asked for: only it; the per-example kernels off: nothing delivered
+            const one: Partial<Record<'square' | 'abs', tf.Tensor2D>>[] = [];
+            tf.dispose(grads({ stats: ['abs'], deliver: (s) => one.push(s) }));
+            expect(Object.keys(one[0] ?? {}), `relu6 ${relu6}: abs only`).toEqual(['abs']);
+            tf.dispose(Object.values(one[0] ?? {}));
+            setSimdPerExampleSums(false);
+            const none: unknown[] = [];
+            try {
+              tf.dispose(grads({ stats: ['square'], deliver: (s) => none.push(s) }));
+            } finally {
+              setSimdPerExampleSums(true);
+            }
+            expect(none.length, `relu6 ${relu6}: nothing delivered with the per-example kernels off`).toBe(0);
+          }
+        });
         // not this kernel's case: shapes that do not fit, and 'composed'
         const wrong = tf.ones([c + 1]);
         expect(batchNormExampleSums(x, dy, wrong, mv, eps, 'square')).toBeUndefined();
@@ -481,6 +519,87 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
         // the mask must cut some values, or the ReLU6 case would test nothing
         if (act) expect(masked, 'values the ReLU6 mask cuts').toBeGreaterThan(n * p * c * 0.1);
         expect(relErr(heap.subarray(at.out, at.out + 2 * c), want), `bn_example_sums, square ${square}, ReLU6 ${act}`).toBeLessThanOrEqual(1e-5);
+      }
+      // the backward with the per-example sums in its pass: ∂x over the 3 examples, ∂γ, ∂β, and both sums
+      // the same to the bit as bn_example_sums', writing nothing else but its scratch
+      const fusedAt = { sq: 18601, ab: 18701, scratch: 18801 };
+      for (const act of [0, 1]) {
+        const apart = [1, 0].map((square) => {
+          call('bn_example_sums', big.x * 4, big.dy * 4, at.mm * 4, at.mv * 4, at.g * 4, at.b * 4, eps, at.scratch * 4, at.out * 4, n, p, c, square, act);
+          return Array.from(heap.subarray(at.out, at.out + 2 * c));
+        });
+        const before = heap.slice();
+        call(
+          'bn_infer_backward_sums',
+          big.x * 4,
+          big.dy * 4,
+          at.g * 4,
+          at.b * 4,
+          at.stats * 4,
+          at.dx * 4,
+          at.dg * 4,
+          at.db * 4,
+          fusedAt.scratch * 4,
+          fusedAt.sq * 4,
+          fusedAt.ab * 4,
+          n,
+          p,
+          c,
+          act,
+        );
+        expectWritesOnly(
+          heap,
+          before,
+          [
+            [at.dx, n * p * c],
+            [at.dg, c],
+            [at.db, c],
+            [fusedAt.scratch, 2 * c],
+            [fusedAt.sq, 2 * c],
+            [fusedAt.ab, 2 * c],
+          ],
+          `${shared ? 'shared' : 'plain'}: bn_infer_backward_sums, ReLU6 ${act}`,
+        );
+        expect(Array.from(heap.subarray(fusedAt.sq, fusedAt.sq + 2 * c)), `bn_infer_backward_sums Σ g², ReLU6 ${act}`).toEqual(apart[0]);
+        expect(Array.from(heap.subarray(fusedAt.ab, fusedAt.ab + 2 * c)), `bn_infer_backward_sums Σ |g|, ReLU6 ${act}`).toEqual(apart[1]);
+        const pre = (i: number) => ((x[i] as number) - (mm[i % c] as number)) * (rstd[i % c] as number) * (g[i % c] as number) + (b[i % c] as number);
+        const delta = (i: number) => (!act || (pre(i) > 0 && pre(i) <= 6) ? (dy[i] as number) : 0);
+        const wantDx = Array.from({ length: n * p * c }, (_, i) => delta(i) * (g[i % c] as number) * (rstd[i % c] as number));
+        expect(relErr(heap.subarray(at.dx, at.dx + n * p * c), wantDx), `bn_infer_backward_sums ∂x, ReLU6 ${act}`).toBeLessThanOrEqual(1e-5);
+        const wantDb = Array.from({ length: c }, (_, k) => Array.from({ length: n * p }, (_, q) => delta(q * c + k)).reduce((t, v) => t + v, 0));
+        expect(relErr(heap.subarray(at.db, at.db + c), wantDb), `bn_infer_backward_sums ∂β, ReLU6 ${act}`).toBeLessThanOrEqual(1e-5);
+        // one statistic: the other pointer 0, nothing written there
+        const one = heap.slice();
+        call(
+          'bn_infer_backward_sums',
+          big.x * 4,
+          big.dy * 4,
+          at.g * 4,
+          at.b * 4,
+          at.stats * 4,
+          at.dx * 4,
+          at.dg * 4,
+          at.db * 4,
+          fusedAt.scratch * 4,
+          0,
+          fusedAt.ab * 4,
+          n,
+          p,
+          c,
+          act,
+        );
+        expectWritesOnly(
+          heap,
+          one,
+          [
+            [at.dx, n * p * c],
+            [at.dg, c],
+            [at.db, c],
+            [fusedAt.scratch, 2 * c],
+            [fusedAt.ab, 2 * c],
+          ],
+          `bn_infer_backward_sums, Σ |g| only, ReLU6 ${act}`,
+        );
       }
     }
   });

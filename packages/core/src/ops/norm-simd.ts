@@ -29,6 +29,7 @@ const CLIP_GRAD = 'ForgetlessClipByValueGrad';
 const BN_INFER = 'ForgetlessBatchNormInfer';
 const BN_INFER_GRAD = 'ForgetlessBatchNormInferGrad';
 const BN_EXAMPLE_SUMS = 'ForgetlessBatchNormExampleSums';
+const BN_INFER_GRAD_SUMS = 'ForgetlessBatchNormInferGradExampleSums';
 
 /** The fused batch norm + ReLU6 kernels of `norm-simd.c` (the module's other exports are typed in `depthwise-simd.ts`). */
 type NormExports = Exports & {
@@ -37,6 +38,23 @@ type NormExports = Exports & {
   clip_grad(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
   bn_infer_forward(x: number, gamma: number, beta: number, mean: number, variance: number, y: number, stats: number, p: number, c: number, eps: number, act: number): void;
   bn_infer_backward(x: number, dy: number, gamma: number, beta: number, stats: number, dx: number, dgamma: number, dbeta: number, p: number, c: number, act: number): void;
+  bn_infer_backward_sums(
+    x: number,
+    dy: number,
+    gamma: number,
+    beta: number,
+    stats: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    scratch: number,
+    sq: number,
+    ab: number,
+    n: number,
+    p: number,
+    c: number,
+    act: number,
+  ): void;
   bn_example_sums(
     x: number,
     dy: number,
@@ -256,9 +274,61 @@ const exampleSums: tf.KernelConfig = {
   }) as unknown as tf.KernelFunc,
 };
 
+/**
+ * `inferBackward` and the per-example γ/β sums of `exampleSums` in one pass over x and dy: ∂x, ∂γ, ∂β,
+ * then one [2, C] output per statistic asked for (attrs `square`, `abs`; in that order), the same to
+ * the bit as `exampleSums` gives them. ∂γ and ∂β are summed example by example (the same up to rounding).
+ */
+const inferBackwardSums: tf.KernelConfig = {
+  kernelName: BN_INFER_GRAD_SUMS,
+  backendName: 'wasm',
+  kernelFunc: (({ inputs, attrs, backend }: Args) => {
+    const ex = kernelsOf(backend, BN_INFER_GRAD_SUMS) as NormExports;
+    const b = backend as WasmHeapBackend;
+    const { x, dy, gamma, beta, stats } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const xs = (x as tf.TensorInfo).shape;
+    const c = xs[xs.length - 1] as number;
+    const n = xs[0] as number;
+    const dx = b.makeOutput(xs, 'float32');
+    const [dgamma, dbeta] = [0, 1].map(() => b.makeOutput([c], 'float32')) as [tf.TensorInfo, tf.TensorInfo];
+    const sq = attrs.square ? b.makeOutput([2, c], 'float32') : undefined;
+    const ab = attrs.abs ? b.makeOutput([2, c], 'float32') : undefined;
+    const outputs = [dx, dgamma, dbeta, ...(sq ? [sq] : []), ...(ab ? [ab] : [])];
+    if (c === 0) return outputs;
+    const p = n === 0 ? 0 : tf.util.sizeFromShape(xs) / (n * c);
+    const scratch = b.wasm._malloc(2 * c * 4);
+    try {
+      const [ox, ody, os] = [x, dy, stats].map((t) => heapOffset(b, t as tf.TensorInfo)) as [number, number, number];
+      withAffine(b, c, gamma, beta, (og, ob) =>
+        ex.bn_infer_backward_sums(
+          ox,
+          ody,
+          og,
+          ob,
+          os,
+          heapOffset(b, dx),
+          heapOffset(b, dgamma),
+          heapOffset(b, dbeta),
+          scratch,
+          sq ? heapOffset(b, sq) : 0,
+          ab ? heapOffset(b, ab) : 0,
+          n,
+          p,
+          c,
+          attrs.relu6 ? 1 : 0,
+        ),
+      );
+    } finally {
+      b.wasm._free(scratch);
+    }
+    return outputs;
+  }) as unknown as tf.KernelFunc,
+};
+
 const KERNELS: tf.KernelConfig[] = [
   inferForward,
   inferBackward,
+  inferBackwardSums,
   exampleSums,
   forwardKernel(BN_FORWARD, false),
   forwardKernel(BN_RELU6_FORWARD, true),
@@ -454,6 +524,18 @@ export function simdBatchNormInferUsable(x: tf.Tensor, gamma: tf.Tensor | undefi
 }
 
 /**
+ * A request, from the per-example importances, for an inference-mode batch norm's per-example γ/β sums
+ * (`batchNormExampleSums`' values, to the bit) computed inside its backward kernel, which reads x and
+ * the upstream gradient anyway: one pass over both instead of two. `deliver` receives, when that
+ * backward runs, one [2, C] tensor per statistic (row 0 γ, row 1 β), kept: the receiver disposes them.
+ * Nothing is delivered where the SIMD kernels do not run (the caller computes the sums itself).
+ */
+export interface BatchNormSumsRequest {
+  readonly stats: readonly ('square' | 'abs')[];
+  deliver(sums: Partial<Record<'square' | 'abs', tf.Tensor2D>>): void;
+}
+
+/**
  * An inference-mode batch norm over the last axis of x with the moving statistics μ, σ² (relu6 of it
  * when `relu6`) by the SIMD kernels: y = (x − μ)·(γ·r) + β, r = 1/√(σ² + ε), in one kernel call, and
  * (a custom gradient from the saved x, γ, β and the [2, C] statistics) ∂x = δ·γ·r, ∂γ = Σ δ·x̂,
@@ -470,6 +552,7 @@ export function simdBatchNormInfer(
   movingVariance: tf.Tensor,
   epsilon: number,
   relu6: boolean,
+  sums?: BatchNormSumsRequest,
 ): tf.Tensor {
   ensureNormKernels();
   const affine = (g: tf.Tensor | undefined, b: tf.Tensor | undefined) => ({ ...(g ? { gamma: g } : {}), ...(b ? { beta: b } : {}) });
@@ -494,7 +577,18 @@ export function simdBatchNormInfer(
         const [sx, st, ...sr] = saved as [tf.Tensor, tf.Tensor, ...tf.Tensor[]];
         const sg = gamma ? sr.shift() : undefined;
         const sb = beta ? sr.shift() : undefined;
-        const [dx, dg, db] = tf.engine().runKernel(BN_INFER_GRAD, { x: sx, dy, ...affine(sg, sb), stats: st }, { relu6 } as never) as unknown as tf.Tensor[];
+        const inputs = { x: sx, dy, ...affine(sg, sb), stats: st };
+        // the per-example sums asked for, in the same pass (when the kernel can run them: exampleSumsOn, batched x)
+        const wanted = sums && exampleSumsOn && sx.rank >= 2 ? sums.stats : [];
+        const [dx, dg, db, ...rest] =
+          wanted.length > 0
+            ? (tf.engine().runKernel(BN_INFER_GRAD_SUMS, inputs, { relu6, square: wanted.includes('square'), abs: wanted.includes('abs') } as never) as unknown as tf.Tensor[])
+            : (tf.engine().runKernel(BN_INFER_GRAD, inputs, { relu6 } as never) as unknown as tf.Tensor[]);
+        if (sums && wanted.length > 0) {
+          const result: Partial<Record<'square' | 'abs', tf.Tensor2D>> = {};
+          for (const stat of ['square', 'abs'] as const) if (wanted.includes(stat)) result[stat] = tf.keep(rest.shift() as tf.Tensor2D);
+          sums.deliver(result);
+        }
         const out = [dx as tf.Tensor];
         if (gamma) out.push(dg as tf.Tensor);
         else (dg as tf.Tensor).dispose();
