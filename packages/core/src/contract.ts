@@ -22,6 +22,12 @@ export interface ForwardOptions {
    * the per-example importances' one pass over x and δ (`BatchNormSumsRequest`).
    */
   exampleSums?: Record<string, BatchNormSumsRequest>;
+  /**
+   * Let a ZeroPadding2D be folded into the conv or depthwise conv after it (wasm SIMD kernels) even
+   * under `capture` and `taps`: that layer's capture then holds its unpadded input and the `pads`
+   * (`LayerCapture.pads`). For callers that read `pads`; without it, captures hold the padded input.
+   */
+  capturePads?: boolean;
   rng?: Rng;
 }
 

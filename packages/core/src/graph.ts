@@ -234,6 +234,7 @@ export class GraphModel implements Model {
       ...(options.capture ? { capture: options.capture } : {}),
       ...(options.taps ? { taps: options.taps } : {}),
       ...(options.exampleSums ? { exampleSums: options.exampleSums } : {}),
+      ...(options.capturePads ? { capturePads: true } : {}),
     };
     const inference: ApplyContext = { ...ctx, training: false };
     const capture = options.capture;
@@ -273,7 +274,10 @@ export class GraphModel implements Model {
         }
       }
       if (fold) {
-        values.set(node.name, (l as DepthwiseConv2d | Conv2d).applyPadded(fold.x, fold.pads, c));
+        const y = (l as DepthwiseConv2d | Conv2d).applyPadded(fold.x, fold.pads, c);
+        values.set(node.name, y);
+        // (under `capturePads`) activation layers after it extend its capture, as after any layer
+        if (capture?.[l.name]) open.set(y, l.name);
         continue;
       }
       const relu6 = this.relu6After.get(node.name);

@@ -7,10 +7,10 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { ForwardOptions, Model } from '@forgetless/core';
 
 /**
- * Forward pass in inference mode returning logits [n, K]. `capture`, `taps` and `exampleSums` are passed to
+ * Forward pass in inference mode returning logits [n, K]. `capture`, `taps`, `exampleSums` and `capturePads` are passed to
  * `model.logits`.
  */
-export function forwardLogits(model: Model, x: tf.Tensor, options: Pick<ForwardOptions, 'capture' | 'taps' | 'exampleSums'> = {}): tf.Tensor {
+export function forwardLogits(model: Model, x: tf.Tensor, options: Pick<ForwardOptions, 'capture' | 'taps' | 'exampleSums' | 'capturePads'> = {}): tf.Tensor {
   return model.logits(x, options);
 }
 

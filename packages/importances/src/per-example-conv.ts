@@ -27,8 +27,11 @@ export interface ConvGeometry {
   kernelSize: readonly [number, number];
   strides: readonly [number, number];
   dilation: readonly [number, number];
-  /** 'causal' pads the width axis by (kw − 1)·dw on the left (Conv1D viewed as [1, steps]). */
-  padding: 'same' | 'valid' | 'causal';
+  /**
+   * 'causal' pads the width axis by (kw − 1)·dw on the left (Conv1D viewed as [1, steps]); explicit
+   * `Pads` are a ZeroPadding2D folded into the layer (`LayerCapture.pads`), its input unpadded.
+   */
+  padding: 'same' | 'valid' | 'causal' | Pads;
 }
 
 export interface Pads {
@@ -38,7 +41,7 @@ export interface Pads {
   right: number;
 }
 
-function axisPad(size: number, k: number, s: number, d: number, padding: ConvGeometry['padding']): [number, number] {
+function axisPad(size: number, k: number, s: number, d: number, padding: 'same' | 'valid' | 'causal'): [number, number] {
   const ke = (k - 1) * d + 1;
   if (padding === 'valid') return [0, 0];
   if (padding === 'causal') return [ke - 1, 0];
@@ -49,6 +52,7 @@ function axisPad(size: number, k: number, s: number, d: number, padding: ConvGeo
 
 /** tfjs's zero padding of a convolution of this geometry on an [h, w] input. */
 export function convPads(h: number, w: number, g: ConvGeometry): Pads {
+  if (typeof g.padding === 'object') return { ...g.padding };
   const [top, bottom] = axisPad(h, g.kernelSize[0], g.strides[0], g.dilation[0], g.padding === 'causal' ? 'valid' : g.padding);
   const [left, right] = axisPad(w, g.kernelSize[1], g.strides[1], g.dilation[1], g.padding);
   return { top, bottom, left, right };

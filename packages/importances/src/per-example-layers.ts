@@ -24,13 +24,15 @@ type FastPath = (layer: Layer, c: LayerCapture, deltas: Deltas, maxChunk: number
 const pair = (v: unknown, fallback: number): [number, number] => (Array.isArray(v) ? [v[0] as number, v[1] as number] : typeof v === 'number' ? [v, v] : [fallback, fallback]);
 
 /** A conv layer's geometry from its public fields (`kernelSize`, `strides` or `stride`, `dilation`, `padding`). */
-function geometry(layer: Layer): ConvGeometry {
+function geometry(layer: Layer, c?: LayerCapture): ConvGeometry {
   const l = layer as unknown as Record<string, unknown>;
+  // a ZeroPadding2D folded into the layer: its input captured unpadded, the pads explicit (the layer's own padding 'valid')
+  const p = c?.pads;
   return {
     kernelSize: pair(l.kernelSize, 1),
     strides: pair(l.strides ?? l.stride, 1),
     dilation: pair(l.dilation, 1),
-    padding: l.padding as ConvGeometry['padding'],
+    padding: p ? { top: p[0][0], bottom: p[0][1], left: p[1][0], right: p[1][1] } : (l.padding as ConvGeometry['padding']),
   };
 }
 
@@ -77,7 +79,7 @@ const dense: FastPath = (layer, c, deltas, maxChunk) => {
 
 const conv2d: FastPath = (layer, c, deltas, maxChunk) => {
   const out = init(deltas);
-  put(out, 'kernel', convKernelSums(c.input as tf.Tensor4D, deltas as Partial<Record<Stat, tf.Tensor4D>>, geometry(layer), maxChunk));
+  put(out, 'kernel', convKernelSums(c.input as tf.Tensor4D, deltas as Partial<Record<Stat, tf.Tensor4D>>, geometry(layer, c), maxChunk));
   biasSums(layer, deltas, out);
   return out;
 };
@@ -85,7 +87,7 @@ const conv2d: FastPath = (layer, c, deltas, maxChunk) => {
 const depthwiseConv2d: FastPath = (layer, c, deltas, maxChunk) => {
   const out = init(deltas);
   const m = (layer.params.depthwise_kernel as tf.Variable).shape[3] as number;
-  put(out, 'depthwise_kernel', convKernelSums(c.input as tf.Tensor4D, deltas as Partial<Record<Stat, tf.Tensor4D>>, geometry(layer), maxChunk, m));
+  put(out, 'depthwise_kernel', convKernelSums(c.input as tf.Tensor4D, deltas as Partial<Record<Stat, tf.Tensor4D>>, geometry(layer, c), maxChunk, m));
   biasSums(layer, deltas, out);
   return out;
 };
@@ -109,7 +111,7 @@ const separableConv2d: FastPath = (layer, c, deltas, maxChunk) => {
     dwDeltas[stat] = seen.get(d) as tf.Tensor;
   }
   const m = (layer.params.depthwise_kernel as tf.Variable).shape[3] as number;
-  put(out, 'depthwise_kernel', convKernelSums(c.input as tf.Tensor4D, dwDeltas as Partial<Record<Stat, tf.Tensor4D>>, geometry(layer), maxChunk, m));
+  put(out, 'depthwise_kernel', convKernelSums(c.input as tf.Tensor4D, dwDeltas as Partial<Record<Stat, tf.Tensor4D>>, geometry(layer, c), maxChunk, m));
   biasSums(layer, deltas, out);
   return out;
 };

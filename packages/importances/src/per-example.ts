@@ -169,7 +169,8 @@ function batchSums(model: Model, x: tf.Tensor, objective: ExampleObjective, requ
             tapMap[l.name] = t[i] as tf.Tensor;
           });
           const capture: Record<string, LayerCapture> = {};
-          const logits = forwardLogits(model, x, { capture, taps: tapMap, exampleSums });
+          // captures carry the pads of a ZeroPadding2D folded into the conv after it (read by geometry())
+          const logits = forwardLogits(model, x, { capture, taps: tapMap, exampleSums, capturePads: true });
           // captured tensors must outlive the gradient's scope; clones share the data
           const keep = (v: tf.Tensor) => {
             const c = tf.keep(tf.clone(v));
@@ -185,6 +186,7 @@ function batchSums(model: Model, x: tf.Tensor, objective: ExampleObjective, requ
               output: c.output,
               ...(inner ? { inner } : {}),
               ...(c.fusedActivation ? { fusedActivation: c.fusedActivation } : {}),
+              ...(c.pads ? { pads: c.pads } : {}),
             };
           }
           return tf.sum(objective(logits, { begin: 0, size: n }));

@@ -78,11 +78,18 @@ export function imageOutput(
 }
 
 /** Adds the layer's tap to z, applies the activation, records the capture. */
-export function finish(layer: Layer & { activation: ActivationSpec }, x: tf.Tensor, z0: tf.Tensor, ctx: ApplyContext, inner?: Record<string, tf.Tensor>): tf.Tensor {
+export function finish(
+  layer: Layer & { activation: ActivationSpec },
+  x: tf.Tensor,
+  z0: tf.Tensor,
+  ctx: ApplyContext,
+  inner?: Record<string, tf.Tensor>,
+  pads?: readonly [readonly [number, number], readonly [number, number]],
+): tf.Tensor {
   const tap = ctx.taps?.[layer.name];
   const z = tap ? addTap(z0, tap) : z0;
   const y = applyActivation(z, layer.activation);
-  if (ctx.capture) ctx.capture[layer.name] = { input: x, preActivation: z, output: y, ...(inner ? { inner } : {}) };
+  if (ctx.capture) ctx.capture[layer.name] = { input: x, preActivation: z, output: y, ...(inner ? { inner } : {}), ...(pads ? { pads } : {}) };
   return y;
 }
 
@@ -163,10 +170,11 @@ export class Conv2d implements Layer {
    * dilation, fewer than 8 input channels (a network's stem, as Keras pads before MobileNetV2's and
    * InceptionV3's first conv), forgetless's SIMD kernels running (wasm, 'auto', float32: their Conv2D
    * forward and filter gradient take explicit padding; the input gradient is wasm's stock kernel, which
-   * does too), and no capture or tap asking for this layer (whose input they record).
+   * does too), and no capture or tap asking for this layer (whose input they record) unless the
+   * caller reads `LayerCapture.pads` (`ctx.capturePads`).
    */
   foldsPadding(x: tf.Tensor, ctx: ApplyContext): boolean {
-    if (!layerFusionOn() || this.padding !== 'valid' || ctx.capture || ctx.taps || tf.getBackend() !== 'wasm') return false;
+    if (!layerFusionOn() || this.padding !== 'valid' || ((ctx.capture || ctx.taps) && !ctx.capturePads) || tf.getBackend() !== 'wasm') return false;
     if (this.dilation[0] !== 1 || this.dilation[1] !== 1) return false; // tfjs's Conv2D gradient (which takes explicit padding) has no dilation
     const kernel = this.params.kernel as tf.Variable;
     if (!isFewChannelConv(kernel.shape, {})) return false;
@@ -183,7 +191,7 @@ export class Conv2d implements Layer {
     const explicit: tf.backend_util.ExplicitPadding = [[0, 0], [...pads[0]], [...pads[1]], [0, 0]];
     let z: tf.Tensor = tf.conv2d(x as tf.Tensor4D, this.params.kernel as tf.Variable<tf.Rank.R4>, this.strides, explicit, 'NHWC');
     if (this.params.bias) z = tf.add(z, this.params.bias);
-    return finish(this, x, z, ctx);
+    return finish(this, x, z, ctx, undefined, pads);
   }
 
   /**

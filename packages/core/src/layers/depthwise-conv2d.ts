@@ -87,10 +87,11 @@ export class DepthwiseConv2d implements Layer {
   /**
    * Whether `applyPadded` takes x here: layer fusions on (`withLayerFusion`), 'valid' padding, forgetless's SIMD depthwise kernels running
    * (wasm, 'auto', float32: they take explicit padding, forward and both gradients), and no capture
-   * or tap asking for this layer (whose input they record).
+   * or tap asking for this layer (whose input they record) unless the caller reads `LayerCapture.pads`
+   * (`ctx.capturePads`).
    */
   foldsPadding(x: tf.Tensor, ctx: ApplyContext): boolean {
-    if (!layerFusionOn() || this.padding !== 'valid' || ctx.capture || ctx.taps || tf.getBackend() !== 'wasm') return false;
+    if (!layerFusionOn() || this.padding !== 'valid' || ((ctx.capture || ctx.taps) && !ctx.capturePads) || tf.getBackend() !== 'wasm') return false;
     ensureWasmKernels();
     return simdKernelsFor(tf.backend(), x, this.params.depthwise_kernel as tf.Variable) !== undefined;
   }
@@ -104,7 +105,7 @@ export class DepthwiseConv2d implements Layer {
     const explicit: tf.backend_util.ExplicitPadding = [[0, 0], [...pads[0]], [...pads[1]], [0, 0]];
     let z = tf.depthwiseConv2d(x as tf.Tensor4D, this.params.depthwise_kernel as tf.Variable<tf.Rank.R4>, this.strides, explicit, 'NHWC', this.dilation);
     if (this.params.bias) z = tf.add(z, this.params.bias);
-    return finish(this, x, z, ctx);
+    return finish(this, x, z, ctx, undefined, pads);
   }
 
   /** This layer as the convolution of a conv + batch norm pair run as one op (see `Conv2d.fusedConv`). */

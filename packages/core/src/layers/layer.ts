@@ -26,6 +26,12 @@ export interface LayerCapture {
    * activation, and so is this layer's tap, whose gradient is the one at the activation's output.
    */
   fusedActivation?: 'relu6';
+  /**
+   * Set where the ZeroPadding2D before this conv or depthwise conv was folded into it
+   * (`ForwardOptions.capturePads`): `input` is then the unpadded input, and these are the zeros the
+   * layer's 'valid' convolution sees around it, [[top, bottom], [left, right]].
+   */
+  pads?: readonly [readonly [number, number], readonly [number, number]];
 }
 
 export interface ApplyContext {
@@ -42,6 +48,8 @@ export interface ApplyContext {
   taps?: Record<string, tf.Tensor>;
   /** Per-example γ/β sums asked of the named batch norms' backward kernels (`ForwardOptions.exampleSums`). */
   exampleSums?: Record<string, BatchNormSumsRequest>;
+  /** A ZeroPadding2D may be folded into the conv after it under captures and taps too (`ForwardOptions.capturePads`). */
+  capturePads?: boolean;
 }
 
 /**

@@ -7,6 +7,7 @@ import '../gradients.js';
 import { artifactsOf } from '../keras/artifacts.test-helpers.js';
 import { loadLayersModelFromArtifacts } from '../keras/load.js';
 import type { Model } from '../contract.js';
+import type { LayerCapture } from '../layers/layer.js';
 import { Rng } from '../rng.js';
 import { setConvBatchNormFusion } from './conv-bn.js';
 import { withLayerFusion } from './formulation.js';
@@ -115,6 +116,58 @@ describe('conv + batch norm (+ ReLU6) as one op on wasm', () => {
         const moved = fused.got.filter((g, i) => maxAbsDiff(g.v, (fused.initial[i] as Named).v) > 1e-4).length;
         expect(moved).toBeGreaterThanOrEqual(fused.got.length - 2);
       });
+    });
+  });
+
+  it('under a capture the ZeroPadding2D runs apart; with capturePads it is folded into the depthwise conv, whose capture holds the unpadded input and the pads, and the logits are those of the plain forward', async () => {
+    const artifacts = await kerasArtifacts();
+    const xs = tf.tidy(() => host(tf.randomNormal([2, 12, 12, 3], 0, 1, 'float32', 6)));
+    await onWasm(async () => {
+      const { model } = await loadLayersModelFromArtifacts(artifacts);
+      const dw = model.parametricLayers.find((l) => l.kind === 'depthwiseConv2d');
+      expect(dw, 'the depthwise conv').toBeDefined();
+      const name = (dw as { name: string }).name;
+      await expectNoLeak(async () => {
+        const x = dev(xs);
+        const kernelsOf = async (f: () => tf.Tensor) => {
+          let out: Float32Array = new Float32Array();
+          const info = await tf.profile(() => {
+            const y = f();
+            out = y.dataSync() as Float32Array;
+            y.dispose();
+          });
+          return { out, pads: info.kernels.filter((k) => k.name === 'PadV2').length };
+        };
+        const apart: Record<string, LayerCapture> = {};
+        const folded: Record<string, LayerCapture> = {};
+        // the captured tensors kept out of the forward's scope, the rest of it disposed
+        const keepCaptures = (capture: Record<string, LayerCapture>, y: tf.Tensor) => {
+          for (const c of Object.values(capture)) for (const t of [c.input, c.preActivation, c.output]) tf.keep(t);
+          return y;
+        };
+        const plain = await kernelsOf(() => tf.tidy(() => model.logits(x)));
+        const a = await kernelsOf(() => tf.tidy(() => keepCaptures(apart, model.logits(x, { capture: apart }))));
+        const f = await kernelsOf(() => tf.tidy(() => keepCaptures(folded, model.logits(x, { capture: folded, capturePads: true }))));
+        // the plain forward folds it (no PadV2 kernel); a capture alone runs it; capturePads folds it again
+        expect([plain.pads, a.pads, f.pads]).toEqual([0, 1, 0]);
+        const ca = apart[name] as LayerCapture;
+        const cf = folded[name] as LayerCapture;
+        expect(ca.pads).toBeUndefined();
+        expect(cf.pads).toEqual([
+          [0, 1],
+          [0, 1],
+        ]);
+        expect(ca.input.shape).toEqual([2, 13, 13, 24]);
+        expect(cf.input.shape).toEqual([2, 12, 12, 24]);
+        // the padded input is the unpadded one with a row and a column of zeros after it
+        const unpadded = tf.slice(ca.input, [0, 0, 0, 0], [2, 12, 12, 24]);
+        expect(Array.from(unpadded.dataSync())).toEqual(Array.from(cf.input.dataSync()));
+        unpadded.dispose();
+        expect(Array.from(f.out)).toEqual(Array.from(plain.out));
+        expect(relErr(a.out, plain.out)).toBeLessThanOrEqual(1e-5);
+        tf.dispose([x, ...new Set([...Object.values(apart), ...Object.values(folded)].flatMap((c) => [c.input, c.preActivation, c.output]))]);
+      });
+      model.dispose();
     });
   });
 
