@@ -167,12 +167,18 @@ function simdNormSums(layer: Layer, x: tf.Tensor, deltas: Deltas, epsilon: numbe
       return undefined;
     }
     both.push(s);
-    const c = s.shape[1];
-    const r = out[stat] as Record<string, tf.Tensor>;
-    if (layer.params.gamma) r.gamma = tf.reshape(tf.slice(s, [0, 0], [1, c]), [c]);
-    if (layer.params.beta) r.beta = tf.reshape(tf.slice(s, [1, 0], [1, c]), [c]);
+    out[stat] = normRows(layer, s);
   }
   return out;
+}
+
+/** A batch norm's γ and β sums from one [2, C] tensor of them (row 0 γ, row 1 β), for the parameters it has. */
+export function normRows(layer: Layer, s: tf.Tensor2D): Record<string, tf.Tensor> {
+  const c = s.shape[1];
+  const r: Record<string, tf.Tensor> = {};
+  if (layer.params.gamma) r.gamma = tf.reshape(tf.slice(s, [0, 0], [1, c]), [c]);
+  if (layer.params.beta) r.beta = tf.reshape(tf.slice(s, [1, 0], [1, c]), [c]);
+  return r;
 }
 
 const batchNorm: FastPath = (layer, c, deltas) => {

@@ -27,7 +27,7 @@ import {
 } from '@forgetless/core';
 import { forwardLogits } from './logits.js';
 import { loopSums } from './loop.js';
-import { FAST_PATHS, type LayerSums } from './per-example-layers.js';
+import { FAST_PATHS, type LayerSums, normRows } from './per-example-layers.js';
 import { addMaps, checkMaxBatchElements, reduceSubBatches } from './sub-batches.js';
 
 /**
@@ -117,13 +117,7 @@ function addSums(a: ParamSums, b: ParamSums): ParamSums {
 /** A batch norm's γ/β sums from the [2, C] tensors its backward kernel delivered (row 0 γ, row 1 β). */
 function fusedNormSums(layer: Layer, sums: Partial<Record<Stat, tf.Tensor2D>>): LayerSums {
   const out: LayerSums = {};
-  for (const [stat, s] of Object.entries(sums) as [Stat, tf.Tensor2D][]) {
-    const c = s.shape[1];
-    const r: Record<string, tf.Tensor> = {};
-    if (layer.params.gamma) r.gamma = tf.reshape(tf.slice(s, [0, 0], [1, c]), [c]);
-    if (layer.params.beta) r.beta = tf.reshape(tf.slice(s, [1, 0], [1, c]), [c]);
-    out[stat] = r;
-  }
+  for (const [stat, s] of Object.entries(sums) as [Stat, tf.Tensor2D][]) out[stat] = normRows(layer, s);
   return out;
 }
 
