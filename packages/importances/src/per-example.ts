@@ -134,15 +134,17 @@ function batchSums(model: Model, x: tf.Tensor, objective: ExampleObjective, requ
   // output shape); zero taps when light taps are off (the reference, for before/after comparisons)
   const records: TapRecord[] = lightTapsOn() ? fast.map(() => recordingTap()) : [];
   // batch norms' γ/β sums taken by their backward kernels in the pass that reads x and δ anyway (wasm
-  // SIMD; unweighted, with recording taps: δ is then exactly the gradient that kernel receives)
+  // SIMD, with recording taps: δ is then exactly the gradient that kernel receives); the exact Fisher's
+  // weights p(k|x_n) weight the squares there, as √w_n on δ does below
   const stats = [...(request.square ? (['square'] as const) : []), ...(request.abs ? (['abs'] as const) : [])];
   const fused: Record<string, Partial<Record<Stat, tf.Tensor2D>>> = {};
   const exampleSums: Record<string, BatchNormSumsRequest> = {};
-  if (records.length > 0 && !request.weights && stats.length > 0) {
+  if (records.length > 0 && stats.length > 0) {
     for (const l of fast) {
       if (l.kind !== 'batchNorm') continue;
       exampleSums[l.name] = {
         stats,
+        ...(request.weights ? { weights: request.weights } : {}),
         deliver: (sums) => {
           for (const t of Object.values(sums)) kept.push(t);
           fused[l.name] = sums;

@@ -479,10 +479,12 @@ __attribute__((export_name("bn_example_sums"))) void bn_example_sums(const f32 *
  * as bn_infer_backward computes it, ∂γ and ∂β summed example by example (the same values up to
  * rounding), and the per-example sums Σ_n g² into `sq` and Σ_n |g| into `ab` ([2, C] each, laid out as
  * bn_example_sums lays them; either may be 0: not wanted), the same to the bit as bn_example_sums
- * computes them (the same blocks of rows, the same δ). N examples of P rows. `scratch`: 2C floats.
+ * computes them (the same blocks of rows, the same δ). With `wts` (N floats; 0: none) the squares are
+ * weighted, Σ_n w_n·g² (the exact Fisher's p(k|x_n)); the absolute values are not. N examples of P
+ * rows. `scratch`: 2C floats.
  */
 AI void bn_infer_backward_sums_impl(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *stats, f32 *dx, f32 *dgamma, f32 *dbeta,
-                                    f32 *scratch, f32 *sq, f32 *ab, int N, int P, int C, int act) {
+                                    f32 *scratch, f32 *sq, f32 *ab, const f32 *wts, int N, int P, int C, int act) {
   const f32 *mean = stats, *rstd = stats + C;
   f32 *sg = scratch, *sbeta = scratch + C;
   for (int c = 0; c < C; c++) dbeta[c] = dgamma[c] = 0.f;
@@ -506,7 +508,10 @@ AI void bn_infer_backward_sums_impl(const f32 *x, const f32 *dy, const f32 *gamm
       f32 g = sg[c] * rstd[c], b = sbeta[c];
       dgamma[c] += sg[c];
       dbeta[c] += b;
-      if (sq) {
+      if (sq && wts) {
+        sq[c] += wts[n] * (g * g);
+        sq[C + c] += wts[n] * (b * b);
+      } else if (sq) {
         sq[c] += g * g;
         sq[C + c] += b * b;
       }
@@ -520,12 +525,12 @@ AI void bn_infer_backward_sums_impl(const f32 *x, const f32 *dy, const f32 *gamm
 }
 
 __attribute__((export_name("bn_infer_backward_sums"))) void bn_infer_backward_sums(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *stats,
-                                                                                     f32 *dx, f32 *dgamma, f32 *dbeta, f32 *scratch, f32 *sq, f32 *ab, int N, int P,
-                                                                                     int C, int act) {
+                                                                                     f32 *dx, f32 *dgamma, f32 *dbeta, f32 *scratch, f32 *sq, f32 *ab, const f32 *wts,
+                                                                                     int N, int P, int C, int act) {
   if (act)
-    bn_infer_backward_sums_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, scratch, sq, ab, N, P, C, 1);
+    bn_infer_backward_sums_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, scratch, sq, ab, wts, N, P, C, 1);
   else
-    bn_infer_backward_sums_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, scratch, sq, ab, N, P, C, 0);
+    bn_infer_backward_sums_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, scratch, sq, ab, wts, N, P, C, 0);
 }
 
 /* ReLU6's gradient: dx = dy where 0 < x ≤ 6, else 0 (tfjs's dy·[x ≤ 6]·step(x)), n values. */

@@ -331,12 +331,15 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
       ]);
       // per example: the gradient of Σ y·δ over γ and β, squared or made absolute, summed over the
       // examples; y the batch norm's output, or (relu6) the output of the ReLU6 after it
+      // per-example weights on the squares (the exact Fisher's p(k|x_n)), none of them 1
+      const weightOf = (e: number) => 0.25 + 0.5 * e + (e >= 1 ? 0.5 : 0);
       const refOf = (relu6: boolean) =>
         withGradientMode('stock', () =>
           tf.tidy(() => {
             const [x, g, b, mm, mv, dy] = inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
             const sq = [tf.zeros([c]), tf.zeros([c])];
             const ab = [tf.zeros([c]), tf.zeros([c])];
+            const sw = [tf.zeros([c]), tf.zeros([c])];
             for (let e = 0; e < n; e++) {
               const xe = tf.slice(x, e, 1);
               const de = tf.slice(dy, e, 1);
@@ -344,9 +347,10 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
               for (let i = 0; i < 2; i++) {
                 sq[i] = tf.add(sq[i] as tf.Tensor, tf.square(gr[i] as tf.Tensor));
                 ab[i] = tf.add(ab[i] as tf.Tensor, tf.abs(gr[i] as tf.Tensor));
+                sw[i] = tf.add(sw[i] as tf.Tensor, tf.mul(tf.square(gr[i] as tf.Tensor), weightOf(e)));
               }
             }
-            return [tf.stack(sq), tf.stack(ab)].map(host);
+            return [tf.stack(sq), tf.stack(ab), tf.stack(sw)].map(host);
           }),
         );
       const ref = refOf(false);
@@ -402,6 +406,20 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
               setSimdPerExampleSums(true);
             }
             expect(none.length, `relu6 ${relu6}: nothing delivered with the per-example kernels off`).toBe(0);
+            // weighted squares: Σ_n w_n·g_n² as the per-example loop on cpu weights them; |g| unweighted
+            const w = tf.tensor1d(Array.from({ length: n }, (_, e) => weightOf(e)));
+            const weighted: Partial<Record<'square' | 'abs', tf.Tensor2D>>[] = [];
+            tf.dispose(grads({ stats: ['square', 'abs'], weights: w, deliver: (s) => weighted.push(s) }));
+            const want = relu6 ? refRelu6 : ref;
+            expect(relErr(weighted[0]?.square as tf.Tensor, (want[2] as Host).v), `relu6 ${relu6}: Σ w·g²`).toBeLessThanOrEqual(1e-5);
+            expect(relErr(weighted[0]?.square as tf.Tensor, (want[0] as Host).v), `relu6 ${relu6}: weighted against unweighted`).toBeGreaterThan(1e-2);
+            expect(relErr(weighted[0]?.abs as tf.Tensor, (want[1] as Host).v), `relu6 ${relu6}: Σ |g| with weights given`).toBeLessThanOrEqual(1e-5);
+            // weights of the wrong length: a clear error naming them, before anything runs
+            const bad = tf.ones([n + 1]) as tf.Tensor1D;
+            expect(() => simdBatchNormInfer(x, g, b, mm, mv, eps, relu6, { stats: ['square'], weights: bad, deliver: () => undefined }), `relu6 ${relu6}: wrong weights`).toThrow(
+              /weights must have shape \[\d+\]/,
+            );
+            tf.dispose([w, bad, ...Object.values(weighted[0] ?? {})]);
           }
         });
         // not this kernel's case: shapes that do not fit, and 'composed'
@@ -522,7 +540,7 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
       }
       // the backward with the per-example sums in its pass: ∂x over the 3 examples, ∂γ, ∂β, and both sums
       // the same to the bit as bn_example_sums', writing nothing else but its scratch
-      const fusedAt = { sq: 18601, ab: 18701, scratch: 18801 };
+      const fusedAt = { sq: 18601, ab: 18701, scratch: 18801, wts: 18901 };
       for (const act of [0, 1]) {
         const apart = [1, 0].map((square) => {
           call('bn_example_sums', big.x * 4, big.dy * 4, at.mm * 4, at.mv * 4, at.g * 4, at.b * 4, eps, at.scratch * 4, at.out * 4, n, p, c, square, act);
@@ -542,6 +560,7 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
           fusedAt.scratch * 4,
           fusedAt.sq * 4,
           fusedAt.ab * 4,
+          0,
           n,
           p,
           c,
@@ -583,6 +602,7 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
           fusedAt.scratch * 4,
           0,
           fusedAt.ab * 4,
+          0,
           n,
           p,
           c,
@@ -600,6 +620,59 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
           ],
           `bn_infer_backward_sums, Σ |g| only, ReLU6 ${act}`,
         );
+        // per-example weights on the squares (the exact Fisher's p(k|x_n)): Σ_n w_n·g_n², the absolute values unweighted
+        const wts = [0.2, 1.5, 0.7];
+        heap.set(wts, fusedAt.wts);
+        const weighted = heap.slice();
+        call(
+          'bn_infer_backward_sums',
+          big.x * 4,
+          big.dy * 4,
+          at.g * 4,
+          at.b * 4,
+          at.stats * 4,
+          at.dx * 4,
+          at.dg * 4,
+          at.db * 4,
+          fusedAt.scratch * 4,
+          fusedAt.sq * 4,
+          fusedAt.ab * 4,
+          fusedAt.wts * 4,
+          n,
+          p,
+          c,
+          act,
+        );
+        expectWritesOnly(
+          heap,
+          weighted,
+          [
+            [at.dx, n * p * c],
+            [at.dg, c],
+            [at.db, c],
+            [fusedAt.scratch, 2 * c],
+            [fusedAt.sq, 2 * c],
+            [fusedAt.ab, 2 * c],
+          ],
+          `bn_infer_backward_sums, weighted, ReLU6 ${act}`,
+        );
+        const wantSq = new Array(2 * c).fill(0);
+        for (let e = 0; e < n; e++)
+          for (let k = 0; k < c; k++) {
+            let sg = 0;
+            let sb = 0;
+            for (let q = 0; q < p; q++) {
+              const i = (e * p + q) * c + k;
+              sg += delta(i) * ((x[i] as number) - (mm[k] as number)) * (rstd[k] as number);
+              sb += delta(i);
+            }
+            wantSq[k] += (wts[e] as number) * sg * sg;
+            wantSq[c + k] += (wts[e] as number) * sb * sb;
+          }
+        expect(relErr(heap.subarray(fusedAt.sq, fusedAt.sq + 2 * c), wantSq), `bn_infer_backward_sums Σ w·g², ReLU6 ${act}`).toBeLessThanOrEqual(1e-5);
+        // not the unweighted sums: the weights are not all 1
+        expect(relErr(heap.subarray(fusedAt.sq, fusedAt.sq + 2 * c), apart[0] as number[]), `weighted against unweighted, ReLU6 ${act}`).toBeGreaterThan(1e-2);
+        expect(Array.from(heap.subarray(fusedAt.ab, fusedAt.ab + 2 * c)), `bn_infer_backward_sums Σ |g| with weights given, ReLU6 ${act}`).toEqual(apart[1]);
       }
     }
   });

@@ -50,6 +50,7 @@ type NormExports = Exports & {
     scratch: number,
     sq: number,
     ab: number,
+    wts: number,
     n: number,
     p: number,
     c: number,
@@ -278,6 +279,7 @@ const exampleSums: tf.KernelConfig = {
  * `inferBackward` and the per-example γ/β sums of `exampleSums` in one pass over x and dy: ∂x, ∂γ, ∂β,
  * then one [2, C] output per statistic asked for (attrs `square`, `abs`; in that order), the same to
  * the bit as `exampleSums` gives them. ∂γ and ∂β are summed example by example (the same up to rounding).
+ * An input `weights` ([N] float32) weights the squares, Σ_n w_n·g_n² (not the absolute values).
  */
 const inferBackwardSums: tf.KernelConfig = {
   kernelName: BN_INFER_GRAD_SUMS,
@@ -285,10 +287,13 @@ const inferBackwardSums: tf.KernelConfig = {
   kernelFunc: (({ inputs, attrs, backend }: Args) => {
     const ex = kernelsOf(backend, BN_INFER_GRAD_SUMS) as NormExports;
     const b = backend as WasmHeapBackend;
-    const { x, dy, gamma, beta, stats } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { x, dy, gamma, beta, stats, weights } = inputs as Record<string, tf.TensorInfo | undefined>;
     const xs = (x as tf.TensorInfo).shape;
     const c = xs[xs.length - 1] as number;
     const n = xs[0] as number;
+    if (weights && (weights.dtype !== 'float32' || weights.shape.length !== 1 || weights.shape[0] !== n)) {
+      throw new Error(`${BN_INFER_GRAD_SUMS} (forgetless): weights must be float32 of shape [${n}] (one per example), got ${weights.dtype} [${weights.shape}]`);
+    }
     const dx = b.makeOutput(xs, 'float32');
     const [dgamma, dbeta] = [0, 1].map(() => b.makeOutput([c], 'float32')) as [tf.TensorInfo, tf.TensorInfo];
     const sq = attrs.square ? b.makeOutput([2, c], 'float32') : undefined;
@@ -312,6 +317,7 @@ const inferBackwardSums: tf.KernelConfig = {
           scratch,
           sq ? heapOffset(b, sq) : 0,
           ab ? heapOffset(b, ab) : 0,
+          sq && weights ? heapOffset(b, weights) : 0,
           n,
           p,
           c,
@@ -529,9 +535,12 @@ export function simdBatchNormInferUsable(x: tf.Tensor, gamma: tf.Tensor | undefi
  * the upstream gradient anyway: one pass over both instead of two. `deliver` receives, when that
  * backward runs, one [2, C] tensor per statistic (row 0 γ, row 1 β), kept: the receiver disposes them.
  * Nothing is delivered where the SIMD kernels do not run (the caller computes the sums itself).
+ * `weights` ([N], the batch's examples, float32): the squares weighted, Σ_n w_n·g_n² (the exact
+ * Fisher's p(k|x_n)); the absolute values are not weighted.
  */
 export interface BatchNormSumsRequest {
   readonly stats: readonly ('square' | 'abs')[];
+  readonly weights?: tf.Tensor1D;
   deliver(sums: Partial<Record<'square' | 'abs', tf.Tensor2D>>): void;
 }
 
@@ -554,6 +563,10 @@ export function simdBatchNormInfer(
   relu6: boolean,
   sums?: BatchNormSumsRequest,
 ): tf.Tensor {
+  const w = sums?.weights;
+  if (w && (w.rank !== 1 || w.shape[0] !== x.shape[0])) {
+    throw new Error(`batch norm per-example sums (forgetless): weights must have shape [${x.shape[0]}] (one per example of x [${x.shape}]), got [${w.shape}]`);
+  }
   ensureNormKernels();
   const affine = (g: tf.Tensor | undefined, b: tf.Tensor | undefined) => ({ ...(g ? { gamma: g } : {}), ...(b ? { beta: b } : {}) });
   const run = (xi: tf.Tensor, g: tf.Tensor | undefined, b: tf.Tensor | undefined) =>
@@ -577,9 +590,10 @@ export function simdBatchNormInfer(
         const [sx, st, ...sr] = saved as [tf.Tensor, tf.Tensor, ...tf.Tensor[]];
         const sg = gamma ? sr.shift() : undefined;
         const sb = beta ? sr.shift() : undefined;
-        const inputs = { x: sx, dy, ...affine(sg, sb), stats: st };
         // the per-example sums asked for, in the same pass (when the kernel can run them: exampleSumsOn, batched x)
         const wanted = sums && exampleSumsOn && sx.rank >= 2 ? sums.stats : [];
+        const weights = wanted.includes('square') ? sums?.weights : undefined;
+        const inputs = { x: sx, dy, ...affine(sg, sb), stats: st, ...(weights ? { weights: weights.dtype === 'float32' ? weights : tf.cast(weights, 'float32') } : {}) };
         const [dx, dg, db, ...rest] =
           wanted.length > 0
             ? (tf.engine().runKernel(BN_INFER_GRAD_SUMS, inputs, { relu6, square: wanted.includes('square'), abs: wanted.includes('abs') } as never) as unknown as tf.Tensor[])
