@@ -495,6 +495,26 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
       }
       // the per-example sums over the 3 examples
       const big = { x: 30001, dy: 40001 };
+      // by hand, per example e: [Σ_q δ·x̂ for each channel, then Σ_q δ for each channel] (δ = dy through the
+      // ReLU6 mask when act), and how many values the mask cut
+      const handSums = (act: number) => {
+        let masked = 0;
+        const sums = Array.from({ length: n }, (_, e) => {
+          const row = new Array(2 * c).fill(0);
+          for (let k = 0; k < c; k++)
+            for (let q = 0; q < p; q++) {
+              const i = (e * p + q) * c + k;
+              const xhat = ((x[i] as number) - (mm[k] as number)) * (rstd[k] as number);
+              const pre = xhat * (g[k] as number) + (b[k] as number);
+              const d = !act || (pre > 0 && pre <= 6) ? (dy[i] as number) : 0;
+              if (act && d === 0) masked++;
+              row[k] += d * xhat;
+              row[c + k] += d;
+            }
+          return row;
+        });
+        return { sums, masked };
+      };
       heap.set(x, big.x);
       heap.set(dy, big.dy);
       // (act 1: dy at the output of the ReLU6 fused into the batch norm, through its mask)
@@ -516,24 +536,9 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
           `${shared ? 'shared' : 'plain'}: bn_example_sums`,
         );
         const stat = (v: number) => (square ? v * v : Math.abs(v));
+        const { sums, masked } = handSums(act);
         const want = new Array(2 * c).fill(0);
-        let masked = 0;
-        for (let e = 0; e < n; e++)
-          for (let k = 0; k < c; k++) {
-            let sg = 0;
-            let sb = 0;
-            for (let q = 0; q < p; q++) {
-              const i = (e * p + q) * c + k;
-              const xhat = ((x[i] as number) - (mm[k] as number)) * (rstd[k] as number);
-              const pre = xhat * (g[k] as number) + (b[k] as number);
-              const d = !act || (pre > 0 && pre <= 6) ? (dy[i] as number) : 0;
-              if (act && d === 0) masked++;
-              sg += d * xhat;
-              sb += d;
-            }
-            want[k] += stat(sg);
-            want[c + k] += stat(sb);
-          }
+        sums.forEach((row) => row.forEach((v, j) => (want[j] += stat(v))));
         // the mask must cut some values, or the ReLU6 case would test nothing
         if (act) expect(masked, 'values the ReLU6 mask cuts').toBeGreaterThan(n * p * c * 0.1);
         expect(relErr(heap.subarray(at.out, at.out + 2 * c), want), `bn_example_sums, square ${square}, ReLU6 ${act}`).toBeLessThanOrEqual(1e-5);
@@ -546,39 +551,39 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
           call('bn_example_sums', big.x * 4, big.dy * 4, at.mm * 4, at.mv * 4, at.g * 4, at.b * 4, eps, at.scratch * 4, at.out * 4, n, p, c, square, act);
           return Array.from(heap.subarray(at.out, at.out + 2 * c));
         });
-        const before = heap.slice();
-        call(
-          'bn_infer_backward_sums',
-          big.x * 4,
-          big.dy * 4,
-          at.g * 4,
-          at.b * 4,
-          at.stats * 4,
-          at.dx * 4,
-          at.dg * 4,
-          at.db * 4,
-          fusedAt.scratch * 4,
-          fusedAt.sq * 4,
-          fusedAt.ab * 4,
-          0,
-          n,
-          p,
-          c,
-          act,
-        );
-        expectWritesOnly(
-          heap,
-          before,
-          [
+        // bn_infer_backward_sums with its sums at sq and ab and weights at wts (0: none), and the regions it may write
+        const fusedCall = (sq: number, ab: number, wts: number) => {
+          const before = heap.slice();
+          call(
+            'bn_infer_backward_sums',
+            big.x * 4,
+            big.dy * 4,
+            at.g * 4,
+            at.b * 4,
+            at.stats * 4,
+            at.dx * 4,
+            at.dg * 4,
+            at.db * 4,
+            fusedAt.scratch * 4,
+            sq * 4,
+            ab * 4,
+            wts * 4,
+            n,
+            p,
+            c,
+            act,
+          );
+          const outputs: [number, number][] = [
             [at.dx, n * p * c],
             [at.dg, c],
             [at.db, c],
             [fusedAt.scratch, 2 * c],
-            [fusedAt.sq, 2 * c],
-            [fusedAt.ab, 2 * c],
-          ],
-          `${shared ? 'shared' : 'plain'}: bn_infer_backward_sums, ReLU6 ${act}`,
-        );
+          ];
+          if (sq) outputs.push([sq, 2 * c]);
+          if (ab) outputs.push([ab, 2 * c]);
+          expectWritesOnly(heap, before, outputs, `${shared ? 'shared' : 'plain'}: bn_infer_backward_sums (sq ${sq}, ab ${ab}, weights ${wts}), ReLU6 ${act}`);
+        };
+        fusedCall(fusedAt.sq, fusedAt.ab, 0);
         expect(Array.from(heap.subarray(fusedAt.sq, fusedAt.sq + 2 * c)), `bn_infer_backward_sums Σ g², ReLU6 ${act}`).toEqual(apart[0]);
         expect(Array.from(heap.subarray(fusedAt.ab, fusedAt.ab + 2 * c)), `bn_infer_backward_sums Σ |g|, ReLU6 ${act}`).toEqual(apart[1]);
         const pre = (i: number) => ((x[i] as number) - (mm[i % c] as number)) * (rstd[i % c] as number) * (g[i % c] as number) + (b[i % c] as number);
@@ -588,87 +593,13 @@ describe("forgetless's SIMD batch norm and ReLU6 gradient kernels on wasm", () =
         const wantDb = Array.from({ length: c }, (_, k) => Array.from({ length: n * p }, (_, q) => delta(q * c + k)).reduce((t, v) => t + v, 0));
         expect(relErr(heap.subarray(at.db, at.db + c), wantDb), `bn_infer_backward_sums ∂β, ReLU6 ${act}`).toBeLessThanOrEqual(1e-5);
         // one statistic: the other pointer 0, nothing written there
-        const one = heap.slice();
-        call(
-          'bn_infer_backward_sums',
-          big.x * 4,
-          big.dy * 4,
-          at.g * 4,
-          at.b * 4,
-          at.stats * 4,
-          at.dx * 4,
-          at.dg * 4,
-          at.db * 4,
-          fusedAt.scratch * 4,
-          0,
-          fusedAt.ab * 4,
-          0,
-          n,
-          p,
-          c,
-          act,
-        );
-        expectWritesOnly(
-          heap,
-          one,
-          [
-            [at.dx, n * p * c],
-            [at.dg, c],
-            [at.db, c],
-            [fusedAt.scratch, 2 * c],
-            [fusedAt.ab, 2 * c],
-          ],
-          `bn_infer_backward_sums, Σ |g| only, ReLU6 ${act}`,
-        );
+        fusedCall(0, fusedAt.ab, 0);
         // per-example weights on the squares (the exact Fisher's p(k|x_n)): Σ_n w_n·g_n², the absolute values unweighted
         const wts = [0.2, 1.5, 0.7];
         heap.set(wts, fusedAt.wts);
-        const weighted = heap.slice();
-        call(
-          'bn_infer_backward_sums',
-          big.x * 4,
-          big.dy * 4,
-          at.g * 4,
-          at.b * 4,
-          at.stats * 4,
-          at.dx * 4,
-          at.dg * 4,
-          at.db * 4,
-          fusedAt.scratch * 4,
-          fusedAt.sq * 4,
-          fusedAt.ab * 4,
-          fusedAt.wts * 4,
-          n,
-          p,
-          c,
-          act,
-        );
-        expectWritesOnly(
-          heap,
-          weighted,
-          [
-            [at.dx, n * p * c],
-            [at.dg, c],
-            [at.db, c],
-            [fusedAt.scratch, 2 * c],
-            [fusedAt.sq, 2 * c],
-            [fusedAt.ab, 2 * c],
-          ],
-          `bn_infer_backward_sums, weighted, ReLU6 ${act}`,
-        );
+        fusedCall(fusedAt.sq, fusedAt.ab, fusedAt.wts);
         const wantSq = new Array(2 * c).fill(0);
-        for (let e = 0; e < n; e++)
-          for (let k = 0; k < c; k++) {
-            let sg = 0;
-            let sb = 0;
-            for (let q = 0; q < p; q++) {
-              const i = (e * p + q) * c + k;
-              sg += delta(i) * ((x[i] as number) - (mm[k] as number)) * (rstd[k] as number);
-              sb += delta(i);
-            }
-            wantSq[k] += (wts[e] as number) * sg * sg;
-            wantSq[c + k] += (wts[e] as number) * sb * sb;
-          }
+        handSums(act).sums.forEach((row, e) => row.forEach((v, j) => (wantSq[j] += (wts[e] as number) * v * v)));
         expect(relErr(heap.subarray(fusedAt.sq, fusedAt.sq + 2 * c), wantSq), `bn_infer_backward_sums Σ w·g², ReLU6 ${act}`).toBeLessThanOrEqual(1e-5);
         // not the unweighted sums: the weights are not all 1
         expect(relErr(heap.subarray(fusedAt.sq, fusedAt.sq + 2 * c), apart[0] as number[]), `weighted against unweighted, ReLU6 ${act}`).toBeGreaterThan(1e-2);
