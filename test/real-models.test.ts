@@ -371,7 +371,7 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
     }
   });
 
-  it("3w. on wasm ('auto': SIMD per-example filter-gradient and batch-norm sums, SIG's tap sums, inference batch norm kernels) the uint8-quantized model's fast per-example Fisher and MAS equal the per-example loop on cpu under tfjs's stock gradients, and SIG equals SIG on cpu; no tensor left", async () => {
+  it("3w. on wasm ('auto': SIMD per-example filter-gradient and batch-norm sums, SIG's tap sums, inference batch norm kernels) the uint8-quantized model's fast per-example Fisher (empirical, exact) and MAS equal the per-example loop on cpu under tfjs's stock gradients, and SIG equals SIG on cpu; no tensor left", async () => {
     const q = await loadLayersModelFromArtifacts(quantizeArtifacts(artifacts, 'uint8'), `${name} (uint8)`);
     const model = q.model;
     const names = Object.keys(model.params);
@@ -382,10 +382,16 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
         tf.square(z),
         z.shape.slice(1).map((_, i) => i + 1),
       );
-    /** Fisher (empirical) and MAS (softmax) of a classifier, Σ g² and Σ |g| of Σ output² otherwise: host copies by parameter. */
+    /** Fisher (empirical), MAS (softmax) and Fisher (exact: the squares weighted by p(k|x)) of a classifier, Σ g² and Σ |g| of Σ output² otherwise: host copies by parameter. */
+    const labels = classifier ? ['Fisher (empirical)', 'MAS', 'Fisher (exact)'] : ['Σ g²', 'Σ |g|'];
     const run = async (path: 'fast' | 'loop'): Promise<Record<string, Float32Array>[]> => {
       let maps: ParamMap[];
-      if (classifier) maps = [await fisherDiagonal(model, source, { path, batchSize: 4 }), await mas(model, source, { path, batchSize: 4 })];
+      if (classifier)
+        maps = [
+          await fisherDiagonal(model, source, { path, batchSize: 4 }),
+          await mas(model, source, { path, batchSize: 4 }),
+          await fisherDiagonal(model, source, { path, batchSize: 4, variant: 'exact' }),
+        ];
       else {
         const sums = path === 'fast' ? perExampleSums(model, x, objective, { square: true, abs: true }) : loopSums(model, x, objective, { square: true, abs: true });
         maps = [sums.square as ParamMap, sums.abs as ParamMap];
@@ -421,8 +427,11 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
       const ran = (k: string) => (calls()[k] ?? 0) - (before[k] ?? 0);
       // the SIMD per-example kernels served the layers that have them
       const kinds = new Set(keras.layers.flatMap((l) => (l instanceof tfl.LayersModel ? l.layers : [l])).map((l) => l.getClassName()));
-      // (Σ g² and Σ |g| unweighted: the batch norms' sums inside their backward kernel)
-      if (kinds.has('BatchNormalization')) expect(ran('bn_infer_backward_sums'), 'bn_infer_backward_sums calls').toBeGreaterThan(0);
+      // (Σ g², Σ |g| and the exact Fisher's weighted Σ w·g²: the batch norms' sums inside their backward kernel, none after it)
+      if (kinds.has('BatchNormalization')) {
+        expect(ran('bn_infer_backward_sums'), 'bn_infer_backward_sums calls').toBeGreaterThan(0);
+        expect(ran('bn_example_sums'), 'bn_example_sums calls').toBe(0);
+      }
       if (kinds.has('Conv2D')) expect(ran('pw_filter_grad') + ran('conv_filter_grad'), 'per-example conv filter gradients').toBeGreaterThan(0);
       if (kinds.has('DepthwiseConv2D')) expect(ran('dw_filter_grad'), 'per-example depthwise filter gradients').toBeGreaterThan(0);
       // each ZeroPadding2D folded into the conv after it (its capture holding the pads), as in training
@@ -430,7 +439,7 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
       if (!shared && (kinds.has('Conv2D') || kinds.has('DepthwiseConv2D'))) expect(ran('tap_abs_sums'), "SIG's tap sums").toBeGreaterThan(0);
       for (const n of names) if (sigRef) expect(relErr(sigWasm?.[n] as Float32Array, sigRef[n] as Float32Array), `SIG ${n}`).toBeLessThanOrEqual(GRAD_TOL);
       fast.forEach((m, i) => {
-        for (const n of names) expect(relErr(m[n] as Float32Array, ref[i]?.[n] as Float32Array), `${i === 0 ? 'Σ g²' : 'Σ |g|'} ${n}`).toBeLessThanOrEqual(GRAD_TOL);
+        for (const n of names) expect(relErr(m[n] as Float32Array, ref[i]?.[n] as Float32Array), `${labels[i]} ${n}`).toBeLessThanOrEqual(GRAD_TOL);
       });
       expect(
         names.some((n) => Math.max(...((ref[0] as Record<string, Float32Array>)[n] as Float32Array)) > 0),
