@@ -504,16 +504,14 @@ AI void bn_infer_backward_sums_impl(const f32 *x, const f32 *dy, const f32 *gamm
 #define X_ONE(c) gsum_one(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), sbeta + (c), sg + (c), rows, C, act, 1)
       CHUNKS(KG, X_CALL, X_ONE);
     }
+    const f32 wn = wts ? wts[n] : 1.f; /* 1·v = v exactly: unweighted sums as bn_example_sums' */
     for (int c = 0; c < C; c++) {
       f32 g = sg[c] * rstd[c], b = sbeta[c];
       dgamma[c] += sg[c];
       dbeta[c] += b;
-      if (sq && wts) {
-        sq[c] += wts[n] * (g * g);
-        sq[C + c] += wts[n] * (b * b);
-      } else if (sq) {
-        sq[c] += g * g;
-        sq[C + c] += b * b;
+      if (sq) {
+        sq[c] += wn * (g * g);
+        sq[C + c] += wn * (b * b);
       }
       if (ab) {
         ab[c] += g < 0.f ? -g : g;
