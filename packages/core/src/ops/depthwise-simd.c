@@ -360,6 +360,81 @@ INLINE int fw_row_narrow(const f32 *xn, const f32 *w, f32 *yr, int W, int K, int
   }
 }
 
+/*
+ * P ≤ 4 output pixels (n, i, j..j+P−1) of a 3-wide filter at unit stride and dilation, filter rows
+ * [alo, ahi), where some of the input columns iw0 … iw0 + P + 1 they read lie outside the image (a
+ * row's edges) or where fewer than four interior pixels are left: the columns outside are zeros, left
+ * out once per call (a bit each in `in`), not per tap and channel as `fw_pixel` does. P + 2 loads for
+ * 3P products per filter row, P accumulators, 3 weights. P a compile-time constant after inlining.
+ */
+INLINE void fw_cols_k3s1(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int TS, int DH, int ih0, int iw0, int alo, int ahi, const int P) {
+  unsigned in = 0;
+  for (int c = 0; c < P + 2; c++)
+    if (iw0 + c >= 0 && iw0 + c < W) in |= 1u << c;
+  const v128_t zero = wasm_f32x4_splat(0.f);
+  int k = 0;
+  for (; k + 4 <= K; k += 4) {
+    v128_t a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+    for (int a = alo; a < ahi; a++) {
+      const f32 *xr = xn + ((ih0 + a * DH) * W + iw0) * K + k;
+      const f32 *wr = w + a * 3 * TS + k;
+      const v128_t w0 = LD(wr), w1 = LD(wr + TS), w2 = LD(wr + 2 * TS);
+      v128_t x[6];
+      for (int c = 0; c < P + 2; c++) x[c] = in & (1u << c) ? LD(xr + c * K) : zero;
+      MADD(a0, x[0], w0);
+      MADD(a0, x[1], w1);
+      MADD(a0, x[2], w2);
+      if (P > 1) {
+        MADD(a1, x[1], w0);
+        MADD(a1, x[2], w1);
+        MADD(a1, x[3], w2);
+      }
+      if (P > 2) {
+        MADD(a2, x[2], w0);
+        MADD(a2, x[3], w1);
+        MADD(a2, x[4], w2);
+      }
+      if (P > 3) {
+        MADD(a3, x[3], w0);
+        MADD(a3, x[4], w1);
+        MADD(a3, x[5], w2);
+      }
+    }
+    ST(yp + k, a0);
+    if (P > 1) ST(yp + K + k, a1);
+    if (P > 2) ST(yp + 2 * K + k, a2);
+    if (P > 3) ST(yp + 3 * K + k, a3);
+  }
+  for (; k < K; k++)
+    for (int p = 0; p < P; p++) {
+      f32 acc = 0.f;
+      for (int a = alo; a < ahi; a++)
+        for (int b = 0; b < 3; b++)
+          if (in & (1u << (p + b))) acc += xn[((ih0 + a * DH) * W + iw0 + p + b) * K + k] * w[(a * 3 + b) * TS + k];
+      yp[p * K + k] = acc;
+    }
+}
+
+#define FW_COLS(P_)                                                                                                                                            \
+  __attribute__((noinline)) static void fw_cols_##P_(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int TS, int DH, int ih0, int iw0, int alo, int ahi) {  \
+    fw_cols_k3s1(xn, w, yp, W, K, TS, DH, ih0, iw0, alo, ahi, P_);                                                                                           \
+  }
+FW_COLS(1)
+FW_COLS(2)
+FW_COLS(3)
+FW_COLS(4)
+
+/* Output pixels [j, j + n) of a row, 3 wide, unit stride and dilation, by `fw_cols_k3s1`, four at a time. */
+INLINE void fw_span_k3s1(const f32 *xn, const f32 *w, f32 *yr, int W, int K, int TS, int DH, int PL, int ih0, int alo, int ahi, int j, int n) {
+  for (; n >= 4; n -= 4, j += 4) fw_cols_4(xn, w, yr + j * K, W, K, TS, DH, ih0, j - PL, alo, ahi);
+  switch (n) {
+  case 3: fw_cols_3(xn, w, yr + j * K, W, K, TS, DH, ih0, j - PL, alo, ahi); break;
+  case 2: fw_cols_2(xn, w, yr + j * K, W, K, TS, DH, ih0, j - PL, alo, ahi); break;
+  case 1: fw_cols_1(xn, w, yr + j * K, W, K, TS, DH, ih0, j - PL, alo, ahi); break;
+  default: break;
+  }
+}
+
 /* Columns j with every tap inside the image: [lo, hi) (lo ≤ hi ≤ WO). */
 INLINE void interior(int WO, int extent, int pad, int S, int size, int *lo, int *hi) {
   /* j·S − pad ≥ 0 and j·S − pad + extent − 1 < size */
@@ -377,6 +452,13 @@ INLINE void fw_row(const f32 *xn, const f32 *w, f32 *yr, int W, int K, int KW, i
                    int lo, int hi, const int KWC) {
   if (KWC == 3 && SW == 1 && DW == 1 && PL == 1 && WO == W && W <= 8 && (K & 3) == 0 && fw_row_narrow(xn, w, yr, W, K, TS, DH, ih0, alo, ahi)) return;
   int j = 0;
+  if (KWC == 3 && SW == 1 && DW == 1) {
+    /* the left edge, the interior four at a time, then what is left and the right edge, without per-tap checks */
+    fw_span_k3s1(xn, w, yr, W, K, TS, DH, PL, ih0, alo, ahi, 0, lo);
+    for (j = lo; j + 4 <= hi; j += 4) fw_block4(xn, w, yr + j * K, W, K, 3, TS, 1, DH, 1, ih0, j - PL, alo, ahi, 3);
+    fw_span_k3s1(xn, w, yr, W, K, TS, DH, PL, ih0, alo, ahi, j, WO - j);
+    return;
+  }
   for (; j < lo; j++) fw_pixel(xn, w, yr + j * K, W, K, KW, TS, DH, DW, ih0, j * SW - PL, alo, ahi);
   if (KWC == 3 && SW == 2 && DW == 1 && (K & 3) == 0) j = fw_row_k3s2(xn, w, yr, W, K, TS, DH, PL, ih0, alo, ahi, j, hi);
   for (; j + 4 <= hi; j += 4) fw_block4(xn, w, yr + j * K, W, K, KW, TS, SW, DH, DW, ih0, j * SW - PL, alo, ahi, KWC);

@@ -362,48 +362,56 @@ describe("forgetless's SIMD depthwise kernels on wasm", () => {
     }
   });
 
-  it('give the 3-wide, 2-across input gradient of 300 random shapes (1, 3 or 5 rows, stride 1 or 2 down, any padding) as a per-element loop', () => {
-    // the row kernel's pixel pairs: edges, runs, odd widths, a leading odd pixel (odd left padding), channels not a multiple of 4
+  it('give the forward and the input gradient of 3-wide filters on 400 random shapes (1, 3 or 5 rows, stride 1 or 2 each way, any padding) as a per-element loop', () => {
+    // the row kernels' edges, runs and leftovers: odd widths, a leading odd pixel (odd left padding), channels not a multiple of 4
     const bytes = Uint8Array.from(atob(DEPTHWISE_SIMD_WASM), (ch) => ch.charCodeAt(0));
     const memory = new WebAssembly.Memory({ initial: 64 });
     const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+    const forward = ex.dw_forward as (...a: number[]) => void;
     const inputGrad = ex.dw_input_grad as (...a: number[]) => void;
     const heap = new Float32Array(memory.buffer);
     let seed = 7;
     const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
     const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
+    const values = (n: number) => Float32Array.from({ length: n }, () => rnd() * 2 - 1);
     let shapes = 0;
-    while (shapes < 300) {
-      const [N, H, W, K, KH, SH, PT, PL] = [int(1, 2), int(1, 14), int(1, 23), int(1, 13), [1, 3, 5][int(0, 2)] as number, int(1, 2), int(0, 2), int(0, 2)];
+    while (shapes < 400) {
+      const [N, H, W, K, KH, SH, SW, PT, PL] = [int(1, 2), int(1, 14), int(1, 27), int(1, 13), [1, 3, 5][int(0, 2)] as number, int(1, 2), int(1, 2), int(0, 2), int(0, 2)];
       const HO = Math.floor((H + PT + int(0, 2) - KH) / SH) + 1;
-      const WO = Math.floor((W + PL + int(0, 2) - 3) / 2) + 1;
+      const WO = Math.floor((W + PL + int(0, 2) - 3) / SW) + 1;
       if (HO < 1 || WO < 1) continue;
       shapes++;
-      const nx = N * H * W * K;
-      const dy = Float32Array.from({ length: N * HO * WO * K }, () => rnd() * 2 - 1);
-      const w = Float32Array.from({ length: KH * 3 * K }, () => rnd() * 2 - 1);
-      const at = { dy: 2, w: 2 + dy.length + 8, dx: 2 + dy.length + 8 + w.length + 6 }; // floats: 8 mod 16 bytes, as tfjs places them
-      heap.set(dy, at.dy);
+      const [nx, ny] = [N * H * W * K, N * HO * WO * K];
+      const [x, w, dy] = [values(nx), values(KH * 3 * K), values(ny)];
+      // float offsets at 8 mod 16 bytes, as tfjs places tensors; 64 NaNs after each output catch a write past it
+      const at = { x: 2, w: nx + 10, dy: nx + w.length + 18, y: nx + w.length + ny + 26, dx: nx + w.length + 2 * ny + 98 };
+      heap.set(x, at.x);
       heap.set(w, at.w);
-      heap.fill(Number.NaN, at.dx, at.dx + nx + 64);
-      inputGrad(at.dy * 4, at.w * 4, at.dx * 4, N, H, W, K, KH, 3, SH, 2, 1, 1, PT, PL, HO, WO);
-      const want = new Float64Array(nx);
+      heap.set(dy, at.dy);
+      heap.fill(Number.NaN, at.y, at.dx + nx + 64);
+      const geometry = [N, H, W, K, KH, 3, SH, SW, 1, 1, PT, PL, HO, WO];
+      forward(at.x * 4, at.w * 4, at.y * 4, ...geometry);
+      inputGrad(at.dy * 4, at.w * 4, at.dx * 4, ...geometry);
+      const [wantY, wantDx] = [new Float64Array(ny), new Float64Array(nx)];
       for (let n = 0; n < N; n++)
         for (let i = 0; i < HO; i++)
           for (let j = 0; j < WO; j++)
             for (let a = 0; a < KH; a++)
               for (let b = 0; b < 3; b++) {
                 const p = i * SH + a - PT;
-                const q = j * 2 + b - PL;
+                const q = j * SW + b - PL;
                 if (p < 0 || p >= H || q < 0 || q >= W) continue;
                 for (let k = 0; k < K; k++) {
-                  const o = ((n * H + p) * W + q) * K + k;
-                  want[o] = (want[o] as number) + (dy[((n * HO + i) * WO + j) * K + k] as number) * (w[(a * 3 + b) * K + k] as number);
+                  const [xi, yi, wv] = [((n * H + p) * W + q) * K + k, ((n * HO + i) * WO + j) * K + k, w[(a * 3 + b) * K + k] as number];
+                  wantY[yi] = (wantY[yi] as number) + (x[xi] as number) * wv;
+                  wantDx[xi] = (wantDx[xi] as number) + (dy[yi] as number) * wv;
                 }
               }
-      const shape = JSON.stringify({ N, H, W, K, KH, SH, PT, PL, HO, WO });
-      expect(relErr(heap.subarray(at.dx, at.dx + nx), Float32Array.from(want)), shape).toBeLessThanOrEqual(1e-6);
-      expect(heap.subarray(at.dx + nx, at.dx + nx + 64).every(Number.isNaN), `${shape}: wrote past ∂x`).toBe(true);
+      const shape = JSON.stringify({ N, H, W, K, KH, SH, SW, PT, PL, HO, WO });
+      expect(relErr(heap.subarray(at.y, at.y + ny), Float32Array.from(wantY)), `forward ${shape}`).toBeLessThanOrEqual(1e-6);
+      expect(relErr(heap.subarray(at.dx, at.dx + nx), Float32Array.from(wantDx)), `input gradient ${shape}`).toBeLessThanOrEqual(1e-6);
+      expect(heap.subarray(at.y + ny, at.y + ny + 64).every(Number.isNaN), `${shape}: the forward wrote past y`).toBe(true);
+      expect(heap.subarray(at.dx + nx, at.dx + nx + 64).every(Number.isNaN), `${shape}: the input gradient wrote past ∂x`).toBe(true);
     }
   });
 
