@@ -241,14 +241,15 @@ INLINE void fw_blockp_k3s2(const f32 *xn, const f32 *w, f32 *yp, int W, int K, i
   }
 }
 
-#define FW_K3S2(P_)                                                                                                                                            \
-  __attribute__((noinline)) static void fw_k3s2_##P_(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int TS, int DH, int ih0, int iw0, int alo, int ahi) { \
-    fw_blockp_k3s2(xn, w, yp, W, K, TS, DH, ih0, iw0, alo, ahi, P_);                                                                                         \
+/* NAME_P: the block kernel IMPL with its pixel count P a compile-time constant, one small function each (they compile better in the engines). */
+#define FW_BLOCK_P(NAME, IMPL, P_)                                                                                                                          \
+  __attribute__((noinline)) static void NAME##_##P_(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int TS, int DH, int ih0, int iw0, int alo, int ahi) { \
+    IMPL(xn, w, yp, W, K, TS, DH, ih0, iw0, alo, ahi, P_);                                                                                                   \
   }
-FW_K3S2(3)
-FW_K3S2(4)
-FW_K3S2(5)
-FW_K3S2(6)
+FW_BLOCK_P(fw_k3s2, fw_blockp_k3s2, 3)
+FW_BLOCK_P(fw_k3s2, fw_blockp_k3s2, 4)
+FW_BLOCK_P(fw_k3s2, fw_blockp_k3s2, 5)
+FW_BLOCK_P(fw_k3s2, fw_blockp_k3s2, 6)
 
 /*
  * Interior columns [j, hi) of one output row, 3 wide, stride 2, dilation 1, K a multiple of 4: blocks
@@ -415,14 +416,10 @@ INLINE void fw_cols_k3s1(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int
     }
 }
 
-#define FW_COLS(P_)                                                                                                                                            \
-  __attribute__((noinline)) static void fw_cols_##P_(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int TS, int DH, int ih0, int iw0, int alo, int ahi) {  \
-    fw_cols_k3s1(xn, w, yp, W, K, TS, DH, ih0, iw0, alo, ahi, P_);                                                                                           \
-  }
-FW_COLS(1)
-FW_COLS(2)
-FW_COLS(3)
-FW_COLS(4)
+FW_BLOCK_P(fw_cols, fw_cols_k3s1, 1)
+FW_BLOCK_P(fw_cols, fw_cols_k3s1, 2)
+FW_BLOCK_P(fw_cols, fw_cols_k3s1, 3)
+FW_BLOCK_P(fw_cols, fw_cols_k3s1, 4)
 
 /* Output pixels [j, j + n) of a row, 3 wide, unit stride and dilation, by `fw_cols_k3s1`, four at a time. */
 INLINE void fw_span_k3s1(const f32 *xn, const f32 *w, f32 *yr, int W, int K, int TS, int DH, int PL, int ih0, int alo, int ahi, int j, int n) {
