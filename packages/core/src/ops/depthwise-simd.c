@@ -382,24 +382,13 @@ INLINE void fw_cols_k3s1(const f32 *xn, const f32 *w, f32 *yp, int W, int K, int
       const v128_t w0 = LD(wr), w1 = LD(wr + TS), w2 = LD(wr + 2 * TS);
       v128_t x[6];
       for (int c = 0; c < P + 2; c++) x[c] = in & (1u << c) ? LD(xr + c * K) : zero;
-      MADD(a0, x[0], w0);
-      MADD(a0, x[1], w1);
-      MADD(a0, x[2], w2);
-      if (P > 1) {
-        MADD(a1, x[1], w0);
-        MADD(a1, x[2], w1);
-        MADD(a1, x[3], w2);
-      }
-      if (P > 2) {
-        MADD(a2, x[2], w0);
-        MADD(a2, x[3], w1);
-        MADD(a2, x[4], w2);
-      }
-      if (P > 3) {
-        MADD(a3, x[3], w0);
-        MADD(a3, x[4], w1);
-        MADD(a3, x[5], w2);
-      }
+/* pixel p: input columns p, p + 1, p + 2 against the filter row's three taps */
+#define COLS_TAPS(acc, p) (MADD(acc, x[p], w0), MADD(acc, x[(p) + 1], w1), MADD(acc, x[(p) + 2], w2))
+      COLS_TAPS(a0, 0);
+      if (P > 1) COLS_TAPS(a1, 1);
+      if (P > 2) COLS_TAPS(a2, 2);
+      if (P > 3) COLS_TAPS(a3, 3);
+#undef COLS_TAPS
     }
     ST(yp + k, a0);
     if (P > 1) ST(yp + K + k, a1);
