@@ -634,32 +634,6 @@ INLINE void ig_block4(const f32 *dyn, const f32 *w, f32 *dxp, int K, int KH, int
       ST(dxp + 3 * ps + k, s3);
     }
   }
-  if (KWC == 3 && bstep == 2 && b0 == 0 && jdelta == -1) {
-    /* 3 wide, stride 2, the phase with taps 0 and 2: dy columns jo0 − 1 … jo0 + 3, 5 loads for 8 products */
-    for (; k + 4 <= K; k += 4) {
-      v128_t s0 = wasm_f32x4_splat(0.f), s1 = s0, s2 = s0, s3 = s0;
-      int i = i0;
-      for (int a = a0; a < KH; a += astep, i += idelta) {
-        const f32 *dr = dyn + (i * WO + jo0 - 1) * K + k;
-        const f32 *wr = w + a * 3 * K + k;
-        v128_t d0 = LD(dr), d1 = LD(dr + K), d2 = LD(dr + 2 * K), d3 = LD(dr + 3 * K), d4 = LD(dr + 4 * K);
-        v128_t w0 = LD(wr), w2 = LD(wr + 2 * K);
-        /* pixel t: tap 0 at column jo0 + t (d[t + 1]), tap 2 at jo0 + t − 1 (d[t]) */
-        MADD(s0, d1, w0);
-        MADD(s1, d2, w0);
-        MADD(s2, d3, w0);
-        MADD(s3, d4, w0);
-        MADD(s0, d0, w2);
-        MADD(s1, d1, w2);
-        MADD(s2, d2, w2);
-        MADD(s3, d3, w2);
-      }
-      ST(dxp + k, s0);
-      ST(dxp + ps + k, s1);
-      ST(dxp + 2 * ps + k, s2);
-      ST(dxp + 3 * ps + k, s3);
-    }
-  }
   for (; k + 4 <= K; k += 4) {
     v128_t s0 = wasm_f32x4_splat(0.f), s1 = s0, s2 = s0, s3 = s0;
     int i = i0;
