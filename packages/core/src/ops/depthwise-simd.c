@@ -721,7 +721,7 @@ INLINE void ig_pair_s2k3(const f32 *dyn, const f32 *w, f32 *o, int K, int aend, 
 /*
  * np whole pixel pairs of one dx row of a 3-wide, stride-2, dilation-1 filter, from o: in pair t the
  * even pixel takes tap 0 at dy column J0 + t and tap 2 at J0 + t − 1, the odd one tap 1 at J0 + t (all
- * inside [0, WO)); one or two filter rows (three or more: `ig_pair_s2k3`, pair by pair), K a multiple
+ * inside [0, WO)); one or two filter rows (none, or three or more: `ig_pair_s2k3`, pair by pair), K a multiple
  * of 4. Channels outside, pixels inside: the six weights stay in registers along the run and each dy
  * column is loaded once. With the channels inside (eight pixels a step, before 2026-12-03) V8 kept ~16
  * pointers live, more than it holds in registers, and a third of the loop's instructions went to the stack.
@@ -766,10 +766,8 @@ INLINE void ig_run_s2k3(const f32 *dyn, const f32 *w, f32 *o, int K, int WO, int
         pA = cA;
       }
     }
-  } else if (aend == a0) {
-    for (int t = 0; t < 2 * np; t++)
-      for (int k = 0; k < K; k += 4) ST(o + t * K + k, wasm_f32x4_splat(0.f));
   } else {
+    /* no filter row inside dy (zeros) or three and more: pair by pair */
     for (int t = 0; t < np; t++) ig_pair_s2k3(dyn, w, o + 2 * t * K, K, aend, WO, a0, astep, i0, idelta, J0 + t, 1);
   }
 }
