@@ -151,7 +151,7 @@ export async function stepAB({ name, gflop, step, count, unit = '', rounds, warm
     flops.push(ceiling());
   }
   const [o, n, m] = [stats(t.before), stats(t.after), stats(flops)];
-  const pct = (s) => `${((100 * gflop) / (s.med / 1e3) / m.med).toFixed(1)} %`;
+  const pct = (s) => (gflop > 0 ? `${((100 * gflop) / (s.med / 1e3) / m.med).toFixed(1)} %` : 'n/a %');
   const counted = (k) => (count ? `, ${counts[k]} ${unit}` : '');
   console.log(
     `${name}: ${before} ${ms(o)}${counted('before')}, ${pct(o)} of the matMul | ${after} ${ms(n)}${counted('after')}, ${pct(n)} | ` +

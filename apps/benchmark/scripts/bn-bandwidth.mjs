@@ -110,8 +110,18 @@ for (const [P, C, fused, plain] of SHAPES) {
   const kinds = [];
   if (fused)
     kinds.push(
-      ['bn+relu6 fwd', fused, 3, (e) => e.bn_relu6_forward(x, g, b, y, st, v, st + 4 * C, P, C, 1e-3)],
-      ['bn+relu6 grad', fused, 5, (e) => e.bn_relu6_backward(x, dy, g, b, st, st + 4 * C, dx, dg, db, P, C)],
+      [
+        'bn+relu6 fwd',
+        fused,
+        3,
+        (e) => (e.bn_relu_forward ? e.bn_relu_forward(x, g, b, y, st, v, st + 4 * C, P, C, 1e-3, 6) : e.bn_relu6_forward(x, g, b, y, st, v, st + 4 * C, P, C, 1e-3)),
+      ],
+      [
+        'bn+relu6 grad',
+        fused,
+        5,
+        (e) => (e.bn_relu_backward ? e.bn_relu_backward(x, dy, g, b, st, st + 4 * C, dx, dg, db, P, C, 6) : e.bn_relu6_backward(x, dy, g, b, st, st + 4 * C, dx, dg, db, P, C)),
+      ],
     );
   if (plain)
     kinds.push(

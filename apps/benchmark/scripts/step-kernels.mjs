@@ -20,8 +20,8 @@ const GROUPS = [
   ['depthwise 3×3 forward', (k) => k.name === 'DepthwiseConv2dNative', (k) => 2 * prod(k.out[0]) * 9],
   ['depthwise 3×3 ∂x', (k) => k.name === 'DepthwiseConv2dNativeBackpropInput', (k) => 2 * prod(k.in[0]) * 9],
   ['depthwise 3×3 ∂W', (k) => k.name === 'DepthwiseConv2dNativeBackpropFilter', (k) => 2 * prod(k.in[1]) * 9],
-  ['batch norm (+ReLU6) forward', (k) => /^ForgetlessBatchNorm(Relu6)?Train$/.test(k.name)],
-  ['batch norm (+ReLU6) gradient', (k) => /^ForgetlessBatchNorm(Relu6)?TrainGrad$/.test(k.name)],
+  ['batch norm (+ReLU6 or ReLU) forward', (k) => /^ForgetlessBatchNorm(Relu)?Train$/.test(k.name)],
+  ['batch norm (+ReLU6 or ReLU) gradient', (k) => /^ForgetlessBatchNorm(Relu)?TrainGrad$/.test(k.name)],
   [
     'stem 3×3 conv on 3 channels, forward (+ its PadV2)',
     (k) => k.name === 'PadV2' || (k.name === 'Conv2D' && k.in[0][3] === 3),

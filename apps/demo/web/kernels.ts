@@ -256,8 +256,8 @@ async function checkModelStep(seed: number): Promise<CheckGroup> {
       'pw_filter_grad',
       'bn_forward',
       'bn_backward',
-      'bn_relu6_forward',
-      'bn_relu6_backward',
+      'bn_relu_forward',
+      'bn_relu_backward',
     ],
   };
 }

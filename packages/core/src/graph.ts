@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type ForwardOptions, type LayerShapes, type Model, exampleShapeProblem } from './contract.js';
-import { type BatchNorm, type FusableConv, batchNormAfterConv, fusesWithRelu6 } from './layers/batch-norm.js';
+import { type BatchNorm, type FusableConv, batchNormAfterConv, fusedReluCap } from './layers/batch-norm.js';
 import { Conv2d } from './layers/conv2d.js';
 import { DepthwiseConv2d } from './layers/depthwise-conv2d.js';
 import { type ApplyContext, type Layer, type LayerCapture, type MergeLayer, type Shape, isMergeLayer } from './layers/layer.js';
@@ -61,8 +61,8 @@ export class GraphModel implements Model {
   readonly nodeShapes: ReadonlyMap<string, Shape>;
   private readonly mergeLayers: readonly MergeLayer[];
   private readonly consumers: ReadonlyMap<string, readonly string[]>;
-  /** Batch norm node → the ReLU6 node that is its output's only consumer (run as one kernel in training where it can). */
-  private readonly relu6After = new Map<string, string>();
+  /** Batch norm node → the ReLU6 or ReLU node that is its output's only consumer, and its cap (run as one kernel where it can). */
+  private readonly reluAfter = new Map<string, { name: string; cap: number }>();
   /** Conv or depthwise conv node → the batch norm node that is its output's only consumer (run as one op in training where it can: `ops/conv-bn.ts`). */
   private readonly bnAfter = new Map<string, { name: string; layer: BatchNorm }>();
   /** ZeroPadding2D node → the 'valid' depthwise conv or conv node that is its only consumer (the pad folded into the conv where it can). */
@@ -94,7 +94,8 @@ export class GraphModel implements Model {
     for (const n of this.nodes) {
       const users = consumers.get(n.name) ?? [];
       const next = users.length === 1 ? byName.get(users[0] as string) : undefined;
-      if (n.name !== output && next && next.inputs.length === 1 && fusesWithRelu6(n.layer, next.layer)) this.relu6After.set(n.name, next.name);
+      const cap = n.name !== output && next && next.inputs.length === 1 ? fusedReluCap(n.layer, next.layer) : undefined;
+      if (cap !== undefined && next) this.reluAfter.set(n.name, { name: next.name, cap });
       const bn = n.name !== output && next && next.inputs.length === 1 ? batchNormAfterConv(n.layer, next.layer) : undefined;
       if (bn && next) this.bnAfter.set(n.name, { name: next.name, layer: bn });
       if (
@@ -242,7 +243,7 @@ export class GraphModel implements Model {
     const values = new Map<string, tf.Tensor>([[this.inputName, modelInput]]);
     // tensor → parametric layer whose captured output it is (extended through activation layers)
     const open = new Map<tf.Tensor, string>();
-    // ReLU6 nodes already run inside their batch norm's kernel
+    // ReLU6 and ReLU nodes already run inside their batch norm's kernel
     const done = new Set<string>();
     // depthwise conv or conv node → its unpadded input and the padding folded into it
     const padded = new Map<string, { x: tf.Tensor; pads: ZeroPadding2d['padding'] }>();
@@ -262,14 +263,14 @@ export class GraphModel implements Model {
       const fold = padded.get(node.name);
       const bn = this.bnAfter.get(node.name);
       if (bn && c === ctx && !this.frozenLayers.has(bn.layer.name)) {
-        // conv + batch norm (+ ReLU6) as one op each way, unless the conv reads the model's input (whose gradient the op would compute)
+        // conv + batch norm (+ ReLU6 or ReLU) as one op each way, unless the conv reads the model's input (whose gradient the op would compute)
         const x = fold ? fold.x : (ins[0] as tf.Tensor);
-        const relu6 = this.relu6After.get(bn.name);
-        const y = x === modelInput ? undefined : bn.layer.applyAfterConv(l as unknown as FusableConv, x, fold?.pads, relu6 !== undefined, c);
+        const relu = this.reluAfter.get(bn.name);
+        const y = x === modelInput ? undefined : bn.layer.applyAfterConv(l as unknown as FusableConv, x, fold?.pads, relu?.cap ?? 0, c);
         if (y) {
-          values.set(relu6 ?? bn.name, y);
+          values.set(relu?.name ?? bn.name, y);
           done.add(bn.name);
-          if (relu6) done.add(relu6);
+          if (relu) done.add(relu.name);
           continue;
         }
       }
@@ -280,13 +281,13 @@ export class GraphModel implements Model {
         if (capture?.[l.name]) open.set(y, l.name);
         continue;
       }
-      const relu6 = this.relu6After.get(node.name);
-      if (relu6) {
-        const fused = (l as BatchNorm).applyWithRelu6(ins[0] as tf.Tensor, c);
+      const relu = this.reluAfter.get(node.name);
+      if (relu) {
+        const fused = (l as BatchNorm).applyWithRelu(ins[0] as tf.Tensor, relu.cap, c);
         if (fused) {
-          // a capture (inference only) is taken after the ReLU6: activation layers after it extend it as after the ReLU6 run apart
-          values.set(relu6, fused);
-          done.add(relu6);
+          // a capture (inference only) is taken after the ReLU: activation layers after it extend it as after the ReLU run apart
+          values.set(relu.name, fused);
+          done.add(relu.name);
           if (capture?.[l.name]) open.set(fused, l.name);
           continue;
         }

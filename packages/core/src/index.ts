@@ -51,6 +51,7 @@ export {
 export { convPerExampleSum, setSimdConvInputGrad, type TapPads, tapAbsSums } from './ops/gemm-simd.js';
 export { type BatchNormSumsRequest, batchNormExampleSums, setSimdBatchNormInference, setSimdPerExampleSums } from './ops/norm-simd.js';
 export { setConvBatchNormFusion } from './ops/conv-bn.js';
+export { setBatchNormReluFusion } from './layers/batch-norm.js';
 export { setLightSaves, withLightSaves } from './ops/light-saves.js';
 export { setInPlaceUpdates } from './ops/in-place.js';
 export { addTap, lightTapsOn, recordingTap, setLightTaps, type TapRecord, zeroTap } from './ops/tap.js';

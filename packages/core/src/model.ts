@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardOptions, LayerShapes, Model } from './contract.js';
-import { type FusableConv, batchNormAfterConv, fusesWithRelu6 } from './layers/batch-norm.js';
+import { type BatchNorm, type FusableConv, batchNormAfterConv, fusedReluCap } from './layers/batch-norm.js';
 import { layerFromConfig } from './layers/index.js';
 import type { LayerCapture, Layer, LayerConfig } from './layers/layer.js';
 import { type ParamMap, assignWeights, copyWeights } from './params.js';
@@ -110,21 +110,22 @@ export class Sequential implements Model {
     let open: string | undefined; // parametric layer whose activation may still follow
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i] as Layer;
-      // a conv, the batch norm after it (and a ReLU6 after that) as one op each way where it can (wasm
+      // a conv, the batch norm after it (and a ReLU6 or ReLU after that) as one op each way where it can (wasm
       // SIMD, training, no capture), unless the conv reads the model's input (the op computes ∂x)
       const bn = h === input ? undefined : batchNormAfterConv(layer, this.layers[i + 1]);
       if (bn) {
-        const relu6 = fusesWithRelu6(bn, this.layers[i + 2]);
-        const y = bn.applyAfterConv(layer as unknown as FusableConv, h, undefined, relu6, ctx);
+        const cap = fusedReluCap(bn, this.layers[i + 2]);
+        const y = bn.applyAfterConv(layer as unknown as FusableConv, h, undefined, cap ?? 0, ctx);
         if (y) {
           h = y;
-          i += relu6 ? 2 : 1;
+          i += cap !== undefined ? 2 : 1;
           continue;
         }
       }
-      // a batch norm and the ReLU6 after it as one kernel where it can (wasm SIMD; in training, no tap or
-      // capture; in inference, a tap or capture is taken after the ReLU6: `LayerCapture.fusedActivation`)
-      const fused = fusesWithRelu6(layer, this.layers[i + 1]) ? layer.applyWithRelu6(h, ctx) : undefined;
+      // a batch norm and the ReLU6 or ReLU after it as one kernel where it can (wasm SIMD; in training, no tap or
+      // capture; in inference, a tap or capture is taken after the ReLU: `LayerCapture.fusedActivation`)
+      const cap = fusedReluCap(layer, this.layers[i + 1]);
+      const fused = cap !== undefined ? (layer as BatchNorm).applyWithRelu(h, cap, ctx) : undefined;
       if (fused) {
         h = fused;
         i++;

@@ -152,14 +152,14 @@ function normSums(layer: Layer, xhat: tf.Tensor, deltas: Deltas, paramAxes: read
 
 /**
  * A batch norm's γ/β sums over its last axis by @forgetless/core's SIMD kernel on wasm ('auto'): one
- * pass over x and δ, no x̂ or per-example tensors; δ through the ReLU6's mask where the ReLU6 after the
- * layer ran inside it (`relu6`: the tap's gradient is the one at the ReLU6's output). Undefined where
- * that kernel does not run.
+ * pass over x and δ, no x̂ or per-example tensors; δ through the mask of the ReLU capped at `cap` (6:
+ * ReLU6, +∞: ReLU; 0: none) where that ReLU after the layer ran inside it (the tap's gradient is then
+ * the one at the ReLU's output). Undefined where that kernel does not run.
  */
-function simdNormSums(layer: Layer, x: tf.Tensor, deltas: Deltas, epsilon: number, relu6: boolean): LayerSums | undefined {
+function simdNormSums(layer: Layer, x: tf.Tensor, deltas: Deltas, epsilon: number, cap: number): LayerSums | undefined {
   const out = init(deltas);
   const both: tf.Tensor[] = [];
-  const affine = relu6 ? { ...(layer.params.gamma ? { gamma: layer.params.gamma } : {}), ...(layer.params.beta ? { beta: layer.params.beta } : {}) } : undefined;
+  const affine = cap > 0 ? { cap, ...(layer.params.gamma ? { gamma: layer.params.gamma } : {}), ...(layer.params.beta ? { beta: layer.params.beta } : {}) } : undefined;
   for (const [stat, d] of Object.entries(deltas) as [Stat, tf.Tensor][]) {
     const s = batchNormExampleSums(x, d, layer.state.moving_mean as tf.Variable, layer.state.moving_variance as tf.Variable, epsilon, stat, affine);
     if (!s) {
@@ -183,25 +183,26 @@ export function normRows(layer: Layer, s: tf.Tensor2D): Record<string, tf.Tensor
 
 const batchNorm: FastPath = (layer, c, deltas) => {
   const bn = layer as unknown as { normalize?: (x: tf.Tensor) => tf.Tensor; resolvedAxis?: number; epsilon: number };
-  const relu6 = c.fusedActivation === 'relu6';
-  const simd = bn.resolvedAxis === c.input.rank - 1 ? simdNormSums(layer, c.input, deltas, bn.epsilon, relu6) : undefined;
+  // the cap of the ReLU run inside the batch norm's kernel: 6 (ReLU6), +∞ (ReLU), 0 (none)
+  const cap = c.fusedActivation === 'relu6' ? 6 : c.fusedActivation === 'relu' ? Number.POSITIVE_INFINITY : 0;
+  const simd = bn.resolvedAxis === c.input.rank - 1 ? simdNormSums(layer, c.input, deltas, bn.epsilon, cap) : undefined;
   if (simd) return simd;
   const xhat = bn.normalize
     ? bn.normalize(c.input)
     : tf.mul(tf.sub(c.input, layer.state.moving_mean as tf.Variable), tf.rsqrt(tf.add(layer.state.moving_variance as tf.Variable, bn.epsilon)));
   const axis = bn.resolvedAxis ?? c.input.rank - 1;
-  // δ at the ReLU6's output (run inside the batch norm's kernel) through ReLU6's mask, 0 < y ≤ 6 for y = γ·x̂ + β
-  const masked = relu6 ? maskRelu6(layer, xhat, axis, deltas) : deltas;
+  // δ at the ReLU's output (run inside the batch norm's kernel) through its mask, 0 < y ≤ cap for y = γ·x̂ + β
+  const masked = cap > 0 ? maskRelu(layer, xhat, axis, deltas, cap) : deltas;
   return normSums(layer, xhat, masked, [axis], [c.input.shape[axis] as number]);
 };
 
-/** Each δ through ReLU6's mask at the batch norm's output γ·x̂ + β (γ, β broadcast along `axis`). */
-function maskRelu6(layer: Layer, xhat: tf.Tensor, axis: number, deltas: Deltas): Deltas {
+/** Each δ through the mask 0 < y ≤ cap of the ReLU capped at `cap` (6: ReLU6, +∞: ReLU) at the batch norm's output y = γ·x̂ + β (γ, β broadcast along `axis`). */
+function maskRelu(layer: Layer, xhat: tf.Tensor, axis: number, deltas: Deltas, cap: number): Deltas {
   const shape = xhat.shape.map((d, i) => (i === axis ? d : 1));
   const { gamma, beta } = layer.params;
   let y = gamma ? tf.mul(xhat, tf.reshape(gamma, shape)) : xhat;
   if (beta) y = tf.add(y, tf.reshape(beta, shape));
-  const mask = tf.cast(tf.logicalAnd(tf.greater(y, 0), tf.lessEqual(y, 6)), 'float32');
+  const mask = tf.cast(cap === Number.POSITIVE_INFINITY ? tf.greater(y, 0) : tf.logicalAnd(tf.greater(y, 0), tf.lessEqual(y, cap)), 'float32');
   const out: Deltas = {};
   const seen = new Map<tf.Tensor, tf.Tensor>();
   for (const [stat, d] of Object.entries(deltas) as [Stat, tf.Tensor][]) {

@@ -15,7 +15,15 @@ import { type ApplyContext, type Layer, type LayerConfig, type MergeLayer, type 
 import { useFusedBatchNorm } from '../ops/gradients.js';
 import { type ConvGeometry, type ConvKind, convBatchNormTrain, convBatchNormUsable } from '../ops/conv-bn.js';
 import { layerFusionOn } from '../ops/formulation.js';
-import { type TrainOutputs, simdBatchNormInfer, simdBatchNormInferUsable, simdBatchNormRelu6Train, simdBatchNormTrain, simdBatchNormUsable } from '../ops/norm-simd.js';
+import {
+  type ReluCap,
+  type TrainOutputs,
+  simdBatchNormInfer,
+  simdBatchNormInferUsable,
+  simdBatchNormReluTrain,
+  simdBatchNormTrain,
+  simdBatchNormUsable,
+} from '../ops/norm-simd.js';
 
 export interface BatchNormOptions {
   /** Moving-average momentum (default 0.9, PyTorch's 0.1 update rate; Keras imports use 0.99). */
@@ -105,13 +113,14 @@ export class BatchNorm implements Layer {
     let fused: tf.Tensor | undefined;
     if (this.simdTraining(x, ctx)) {
       // one kernel: y, its gradient registered, and the moving statistics' update (`norm-simd.ts`)
-      const f = simdBatchNormTrain(x, this.params.gamma as tf.Tensor, this.params.beta as tf.Tensor, mm, mv, this.epsilon, this.momentum);
+      const [g, b] = this.kernelAffine();
+      const f = simdBatchNormTrain(x, g, b, mm, mv, this.epsilon, this.momentum);
       assignMoving(mm, mv, f);
       return this.finish(f.y, x, ctx);
     }
     if (this.simdInference(x, ctx)) {
       // one kernel each way with the moving statistics (`norm-simd.ts`)
-      return this.finish(simdBatchNormInfer(x, this.params.gamma, this.params.beta, mm, mv, this.epsilon, false, ctx.exampleSums?.[this.name]), x, ctx);
+      return this.finish(simdBatchNormInfer(x, this.params.gamma, this.params.beta, mm, mv, this.epsilon, 0, ctx.exampleSums?.[this.name]), x, ctx);
     }
     if (ctx.training && this.params.gamma && this.params.beta && this.featureAxis === this.rank - 1 && useFusedBatchNorm(x)) {
       const f = fusedTrainingBatchNorm(x, this.params.gamma, this.params.beta, this.epsilon, this.reductionAxes());
@@ -143,17 +152,26 @@ export class BatchNorm implements Layer {
     return this.finish(z, x, ctx);
   }
 
-  /** Whether training mode runs here by forgetless's SIMD batch norm kernel (wasm, 'auto', float32, γ and β, last axis). */
+  /**
+   * Whether training mode runs here by forgetless's SIMD batch norm kernel (wasm, 'auto', float32, last
+   * axis; γ and β, or in their place (Keras's scale or center false: InceptionV3's `conv2d_bn`) ones and
+   * zeros, `kernelAffine`).
+   */
   private simdTraining(x: tf.Tensor, ctx: ApplyContext): boolean {
-    const { gamma, beta } = this.params;
-    return (
-      ctx.training &&
-      gamma !== undefined &&
-      beta !== undefined &&
-      this.featureAxis === this.rank - 1 &&
-      useFusedBatchNorm(x) &&
-      simdBatchNormUsable(x, gamma, beta, this.state.moving_mean as tf.Variable, this.state.moving_variance as tf.Variable)
-    );
+    const mm = this.state.moving_mean as tf.Variable;
+    const mv = this.state.moving_variance as tf.Variable;
+    if (!reluFusionOn && (!this.params.gamma || !this.params.beta)) return false;
+    return ctx.training && this.featureAxis === this.rank - 1 && useFusedBatchNorm(x) && simdBatchNormUsable(x, this.params.gamma ?? mm, this.params.beta ?? mm, mm, mv);
+  }
+
+  /**
+   * γ and β as the training kernels take them: the variables, or where the layer has none (scale or
+   * center false) ones or zeros made for this call (constants: their gradient is computed by the
+   * kernel anyway and read by nobody), freed with the caller's scope.
+   */
+  private kernelAffine(): [tf.Tensor, tf.Tensor] {
+    const c = (this.state.moving_mean as tf.Variable).shape[0] as number;
+    return [this.params.gamma ?? tf.ones([c]), this.params.beta ?? tf.zeros([c])];
   }
 
   /** Whether inference mode runs here by forgetless's SIMD batch norm kernels (wasm, 'auto', float32, last axis; γ and β optional). */
@@ -167,15 +185,16 @@ export class BatchNorm implements Layer {
   }
 
   /**
-   * relu6(this layer's output) in one kernel each way (`simdBatchNormRelu6Train` training,
-   * `simdBatchNormInfer` in inference), for a graph whose only consumer of this layer's output is a
-   * ReLU6: the same values, moving statistics included, as `apply` followed by ReLU6. Undefined
-   * (nothing run) where that kernel does not apply: not the SIMD kernels' case, the fusion turned off,
-   * or, in training, a tap or capture asked for this layer. In inference a tap and a capture are taken
-   * after the ReLU6 (`LayerCapture.fusedActivation`: the per-example importances take the ReLU6's mask
-   * in their batch norm sums).
+   * The ReLU capped at `cap` (6: ReLU6, +∞: ReLU; `fusedReluCap`) of this layer's output in one kernel
+   * each way (`simdBatchNormReluTrain` training, `simdBatchNormInfer` in inference), for a graph whose
+   * only consumer of this layer's output is that ReLU: the same values, moving statistics included, as
+   * `apply` followed by the ReLU. Undefined (nothing run) where that kernel does not apply: not the SIMD
+   * kernels' case, the fusion turned off, or, in training, a tap or capture asked for this layer. In
+   * inference a tap and a capture are taken after the ReLU (`LayerCapture.fusedActivation`: the
+   * per-example importances take the ReLU's mask in their batch norm sums).
    */
-  applyWithRelu6(x: tf.Tensor, ctx: ApplyContext): tf.Tensor | undefined {
+  applyWithRelu(x: tf.Tensor, cap: ReluCap, ctx: ApplyContext): tf.Tensor | undefined {
+    if (!(cap > 0)) throw new Error(`batchNorm ${this.name}: applyWithRelu needs cap > 0 (6: ReLU6, Infinity: ReLU), got ${cap}`);
     if (!layerFusionOn()) return undefined;
     if (this.simdInference(x, ctx)) {
       const y = simdBatchNormInfer(
@@ -185,23 +204,24 @@ export class BatchNorm implements Layer {
         this.state.moving_mean as tf.Variable,
         this.state.moving_variance as tf.Variable,
         this.epsilon,
-        true,
+        cap,
         ctx.exampleSums?.[this.name],
       );
-      return this.finish(y, x, ctx, 'relu6');
+      return this.finish(y, x, ctx, cap === 6 ? 'relu6' : 'relu');
     }
     if (ctx.taps?.[this.name] || ctx.capture || !this.simdTraining(x, ctx)) return undefined;
     const mm = this.state.moving_mean as tf.Variable;
     const mv = this.state.moving_variance as tf.Variable;
-    const f = simdBatchNormRelu6Train(x, this.params.gamma as tf.Tensor, this.params.beta as tf.Tensor, mm, mv, this.epsilon, this.momentum);
+    const [g, b] = this.kernelAffine();
+    const f = simdBatchNormReluTrain(x, g, b, mm, mv, this.epsilon, this.momentum, cap);
     assignMoving(mm, mv, f);
     return f.y;
   }
 
   /**
-   * This layer (relu6 of it when `relu6`) on the output of the convolution `conv` of x, in training,
+   * This layer (the ReLU capped at `cap` of it when `cap` > 0: 6 ReLU6, +∞ ReLU) on the output of the convolution `conv` of x, in training,
    * as one op each way (`ops/conv-bn.ts`): the same values, moving statistics and gradients, to the
-   * bit, as the conv, this layer and the ReLU6 run apart, with a third of their kernel calls. For a
+   * bit, as the conv, this layer and the ReLU run apart, with a third of their kernel calls. For a
    * graph whose only consumer of the conv's output is this layer. Undefined (nothing run) where it
    * does not apply: not training, a tap or capture asked for, the conv with a bias or activation of
    * its own, or not `convBatchNormUsable`.
@@ -210,23 +230,24 @@ export class BatchNorm implements Layer {
     conv: FusableConv,
     x: tf.Tensor,
     pads: readonly [readonly [number, number], readonly [number, number]] | undefined,
-    relu6: boolean,
+    cap: ReluCap,
     ctx: ApplyContext,
   ): tf.Tensor | undefined {
-    const { gamma, beta } = this.params;
-    if (!ctx.training || ctx.taps || ctx.capture || !gamma || !beta || this.featureAxis !== this.rank - 1 || x.dtype !== 'float32') return undefined;
+    if (!ctx.training || ctx.taps || ctx.capture || this.featureAxis !== this.rank - 1 || x.dtype !== 'float32') return undefined;
+    if (!reluFusionOn && (!this.params.gamma || !this.params.beta)) return undefined;
     const spec = conv.fusedConv(pads);
     if (!spec) return undefined;
     const mm = this.state.moving_mean as tf.Variable;
     const mv = this.state.moving_variance as tf.Variable;
-    if (!convBatchNormUsable(spec.kind, x, spec.filter, spec.geometry, [gamma, beta, mm, mv])) return undefined;
-    const f = convBatchNormTrain(spec.kind, x as tf.Tensor4D, spec.filter as tf.Tensor4D, spec.geometry, gamma, beta, mm, mv, this.epsilon, this.momentum, relu6);
+    if (!convBatchNormUsable(spec.kind, x, spec.filter, spec.geometry, [this.params.gamma ?? mm, this.params.beta ?? mm, mm, mv])) return undefined;
+    const [gamma, beta] = this.kernelAffine();
+    const f = convBatchNormTrain(spec.kind, x as tf.Tensor4D, spec.filter as tf.Tensor4D, spec.geometry, gamma, beta, mm, mv, this.epsilon, this.momentum, cap);
     assignMoving(mm, mv, f);
     return f.y;
   }
 
-  /** The output z after the tap and capture (taken after the ReLU6 run inside this layer's kernel where `fused`). */
-  private finish(out: tf.Tensor, x: tf.Tensor, ctx: ApplyContext, fused?: 'relu6'): tf.Tensor {
+  /** The output z after the tap and capture (taken after the ReLU run inside this layer's kernel where `fused`). */
+  private finish(out: tf.Tensor, x: tf.Tensor, ctx: ApplyContext, fused?: 'relu6' | 'relu'): tf.Tensor {
     let z = out;
     const tap = ctx.taps?.[this.name];
     if (tap) z = addTap(z, tap);
@@ -264,12 +285,28 @@ function assignMoving(mm: tf.Variable, mv: tf.Variable, f: TrainOutputs): void {
 }
 
 /**
- * Whether `layer` is a batch norm whose output, when `next` is its only consumer, may run fused
- * with `next` (`BatchNorm.applyWithRelu6`): `next` is a ReLU6 activation layer (Keras's
- * `ReLU(max_value=6)` or `Activation('relu6')`).
+ * Where `layer` is a batch norm whose output, when `next` is its only consumer, may run fused with
+ * `next` (`BatchNorm.applyWithRelu`, `applyAfterConv`): the cap of `next`'s ReLU, 6 for a ReLU6
+ * activation layer (Keras's `ReLU(max_value=6)` or `Activation('relu6')`), +∞ for a plain ReLU
+ * (`Activation('relu')`, `ReLU()`); else undefined.
  */
-export function fusesWithRelu6(layer: Layer | MergeLayer, next: Layer | MergeLayer | undefined): layer is BatchNorm {
-  return layer instanceof BatchNorm && next !== undefined && !isMergeLayer(next) && next.kind === 'activation' && next.activation?.name === 'relu6';
+export function fusedReluCap(layer: Layer | MergeLayer, next: Layer | MergeLayer | undefined): ReluCap | undefined {
+  if (!(layer instanceof BatchNorm) || next === undefined || isMergeLayer(next) || next.kind !== 'activation') return undefined;
+  const name = next.activation?.name;
+  return name === 'relu6' ? 6 : name === 'relu' && reluFusionOn ? Number.POSITIVE_INFINITY : undefined;
+}
+
+let reluFusionOn = true;
+
+/**
+ * Turns off (false) what came with plain ReLUs in the batch norm kernels: a batch norm + ReLU then runs
+ * as two ops (tfjs's Relu and its gradient), and a batch norm without γ or β (Keras's scale or center
+ * false) trains on tfjs ops, as before; true turns it back on. For same-process before/after
+ * benchmarks and tests. A model decides its fusions when it is built (`graphModel`, `sequential`):
+ * set this before loading or building it.
+ */
+export function setBatchNormReluFusion(on: boolean): void {
+  reluFusionOn = on;
 }
 
 /**

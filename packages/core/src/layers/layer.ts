@@ -21,11 +21,11 @@ export interface LayerCapture {
    */
   inner?: Record<string, tf.Tensor>;
   /**
-   * Set where the activation layer after this one ran inside it (a batch norm and the ReLU6 after it,
-   * in inference mode on wasm: one kernel each way): `preActivation` and `output` are then after that
-   * activation, and so is this layer's tap, whose gradient is the one at the activation's output.
+   * Set where the activation layer after this one ran inside it (a batch norm and the ReLU6 or ReLU
+   * after it, in inference mode on wasm: one kernel each way): `preActivation` and `output` are then
+   * after that activation, and so is this layer's tap, whose gradient is the one at the activation's output.
    */
-  fusedActivation?: 'relu6';
+  fusedActivation?: 'relu6' | 'relu';
   /**
    * Set where the ZeroPadding2D before this conv or depthwise conv was folded into it
    * (`ForwardOptions.capturePads`): `input` is then the unpadded input, and these are the zeros the

@@ -55,6 +55,39 @@ async function kerasArtifacts(): Promise<tf.io.ModelArtifacts> {
   return artifacts;
 }
 
+/**
+ * A Keras functional model of InceptionV3's and ResNet's units, as tfjs-layers builds it: `conv2d_bn`
+ * (Conv2D without bias → BatchNormalization(scale: false) → Activation('relu')) in a stem and two
+ * concatenated branches, then a residual pair of 3×3 convs (batch norm → ReLU() layer; a batch norm
+ * with center: false) added to the branches and followed by a ReLU that no batch norm feeds.
+ */
+async function inceptionArtifacts(): Promise<tf.io.ModelArtifacts> {
+  let seed = 40;
+  const init = () => ({ kernelInitializer: tfl.initializers.glorotNormal({ seed: seed++ }) });
+  const conv = (filters: number, kernelSize: number, padding: 'same' | 'valid' = 'same') => tfl.layers.conv2d({ filters, kernelSize, padding, useBias: false, ...init() });
+  const bnOpts = () => ({ momentum: 0.9, betaInitializer: tfl.initializers.randomNormal({ mean: 2.5, stddev: 2, seed: seed++ }) });
+  const bn = (o: { scale?: boolean; center?: boolean } = {}) =>
+    tfl.layers.batchNormalization({ ...bnOpts(), ...o, gammaInitializer: tfl.initializers.randomUniform({ minval: 0.5, maxval: 1.5, seed: seed++ }) });
+  const relu = () => tfl.layers.activation({ activation: 'relu' });
+  const apply = (l: tfl.layers.Layer, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]) => l.apply(x) as tfl.SymbolicTensor;
+  const convBn = (x: tfl.SymbolicTensor, filters: number, k: number, padding: 'same' | 'valid' = 'same') =>
+    apply(relu(), apply(bn({ scale: false }), apply(conv(filters, k, padding), x)));
+  const input = tfl.input({ shape: [12, 12, 3] });
+  // the stem reads the model's input: its conv runs apart, its batch norm + ReLU as one kernel
+  const stem = convBn(input, 8, 3, 'valid');
+  const a = convBn(stem, 8, 1);
+  const b = convBn(convBn(stem, 6, 1), 8, 3);
+  const cat = apply(tfl.layers.concatenate({}), [a, b]);
+  const r1 = apply(tfl.layers.reLU({}), apply(bn(), apply(conv(16, 3), cat)));
+  const r2 = apply(bn({ center: false }), apply(conv(16, 3), r1));
+  const h = apply(relu(), apply(tfl.layers.add(), [cat, r2]));
+  const out = apply(tfl.layers.dense({ units: 4, ...init() }), apply(tfl.layers.globalAveragePooling2d({}), h));
+  const keras = tfl.model({ inputs: input, outputs: out });
+  const artifacts = await artifactsOf(keras);
+  keras.dispose();
+  return artifacts;
+}
+
 type Named = { name: string } & Host;
 
 /** One SGD step (lr 0.1, mean squared output, training mode) of a fresh import: every weight and moving statistic after it, and the kernels run. */
@@ -80,7 +113,7 @@ const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => M
 const sameBits = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 const count = (ks: string[], name: string) => ks.filter((k) => k === name).length;
 
-describe('conv + batch norm (+ ReLU6) as one op on wasm', () => {
+describe('conv + batch norm (+ ReLU6 or ReLU) as one op on wasm', () => {
   it('a stock tfjs-layers model takes one SGD step the same to the bit fused as apart, as on cpu with tfjs gradients, with the pairs that qualify fused', async () => {
     const artifacts = await kerasArtifacts();
     const xs = tf.tidy(() => host(tf.randomNormal([3, 12, 12, 3], 0, 1, 'float32', 5)));
@@ -98,7 +131,7 @@ describe('conv + batch norm (+ ReLU6) as one op on wasm', () => {
         expect(count(fused.kernels, 'Conv2D')).toBe(2);
         // each pair apart: conv, batch norm (a custom gradient around its kernel), conv ∂x and ∂W, batch norm ∂; fused: one custom gradient
         // batch norm kernels through the engine: 7 each way apart, 2 (the stem's, the biased conv's) fused; a custom gradient each either way
-        const bnKernels = (ks: string[], grad: boolean) => ks.filter((k) => /^ForgetlessBatchNorm(Relu6)?Train(Grad)?$/.test(k) && k.endsWith('Grad') === grad).length;
+        const bnKernels = (ks: string[], grad: boolean) => ks.filter((k) => /^ForgetlessBatchNorm(Relu)?Train(Grad)?$/.test(k) && k.endsWith('Grad') === grad).length;
         expect([bnKernels(apart.kernels, false), bnKernels(apart.kernels, true)]).toEqual([7, 7]);
         expect([bnKernels(fused.kernels, false), bnKernels(fused.kernels, true)]).toEqual([2, 2]);
         expect([count(apart.kernels, 'forward'), count(fused.kernels, 'forward')]).toEqual([7, 7]);
@@ -115,6 +148,42 @@ describe('conv + batch norm (+ ReLU6) as one op on wasm', () => {
         // every weight and moving statistic but those zero-gradient βs moved (a step that changed nothing would agree too)
         const moved = fused.got.filter((g, i) => maxAbsDiff(g.v, (fused.initial[i] as Named).v) > 1e-4).length;
         expect(moved).toBeGreaterThanOrEqual(fused.got.length - 2);
+      });
+    });
+  });
+
+  it("InceptionV3's and ResNet's units (batch norm without γ or β, then ReLU) take one SGD step the same to the bit fused as apart, as on cpu with tfjs gradients, the ReLUs inside the batch norms' kernels", async () => {
+    const artifacts = await inceptionArtifacts();
+    const xs = tf.tidy(() => host(tf.randomNormal([3, 12, 12, 3], 0, 1, 'float32', 6)));
+    const ref = (await withGradientMode('stock', () => step(artifacts, xs))).got; // cpu, tfjs's own gradients
+    await onWasm(async () => {
+      await expectNoLeak(async () => {
+        const fused = await step(artifacts, xs);
+        setConvBatchNormFusion(false);
+        const apart = await step(artifacts, xs).finally(() => setConvBatchNormFusion(true));
+        const offAll = await withLayerFusion(false, () => step(artifacts, xs));
+        const kernels = (ks: string[]) =>
+          ['Conv2D', 'Relu', 'ForgetlessBatchNormReluTrain', 'ForgetlessBatchNormTrain', 'ForgetlessBatchNormReluTrainGrad'].map((k) => count(ks, k));
+        // fused: five conv + batch norm pairs in one op each (out of tf.profile's sight); the stem's conv apart, its batch norm + ReLU one
+        // kernel each way; the ReLU after the Add, which no batch norm feeds, is tfjs's
+        expect(kernels(fused.kernels)).toEqual([1, 1, 1, 0, 1]);
+        // the pairs apart: six convs; five batch norms with their ReLU inside, one (center: false) without
+        expect(kernels(apart.kernels)).toEqual([6, 1, 5, 1, 5]);
+        // no fusion at all: every ReLU is tfjs's
+        expect(kernels(offAll.kernels)).toEqual([6, 6, 0, 6, 0]);
+        expect(fused.got.map((g) => g.name)).toEqual(ref.map((g) => g.name));
+        // scale: false and center: false came through as batch norms without γ and without β
+        expect(fused.got.filter((g) => /gamma$/.test(g.name)).length).toBe(2);
+        expect(fused.got.filter((g) => /beta$/.test(g.name)).length).toBe(5);
+        fused.got.forEach((g, i) => {
+          const a = apart.got[i] as Named;
+          expect(sameBits(g.v, a.v), `${g.name}: fused and apart differ (rel ${relErr(g.v, a.v)})`).toBe(true);
+          expect(maxAbsDiff(g.v, (ref[i] as Named).v) / Math.max(1, ...(ref[i] as Named).v.map(Math.abs)), g.name).toBeLessThanOrEqual(1e-5);
+          expect(maxAbsDiff(g.v, ((offAll.got[i] as Named) ?? g).v) / Math.max(1, ...g.v.map(Math.abs)), `${g.name} against no fusion`).toBeLessThanOrEqual(1e-5);
+        });
+        // the masks matter: every weight and moving statistic moved (a step that changed nothing would agree too)
+        const moved = fused.got.filter((g, i) => maxAbsDiff(g.v, (fused.initial[i] as Named).v) > 1e-4).length;
+        expect(moved).toBe(fused.got.length);
       });
     });
   });

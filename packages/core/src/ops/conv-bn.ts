@@ -1,6 +1,6 @@
 /**
  * A convolution (1×1, depthwise, or any other NHWC Conv2D whose gradients forgetless's SIMD kernels
- * take) followed by a training-mode batch norm (and ReLU6), as ONE differentiable op on wasm: a
+ * take) followed by a training-mode batch norm (and a ReLU6 or ReLU), as ONE differentiable op on wasm: a
  * `tf.customGrad` whose forward runs the convolution's wasm kernel and then the batch norm's on the
  * backend's memory, and whose backward runs the batch norm's gradient kernel, then the convolution's
  * ∂x and ∂W kernels (the batch norm's ∂ of its input lives only inside it), each kernel function
@@ -23,7 +23,7 @@ import { isAutoFormulation, layerFusionOn } from './formulation.js';
 import { simdKernelsFor } from './depthwise-simd.js';
 import { isPointwise, isSimdInputGradConv } from './gemm-simd.js';
 import { movingStatsInPlace } from './in-place.js';
-import type { TrainOutputs } from './norm-simd.js';
+import type { ReluCap, TrainOutputs } from './norm-simd.js';
 import { ensureNormKernels } from './norm-simd.js';
 import { isForgetlessKernel } from './wasm-kernels.js';
 
@@ -66,7 +66,7 @@ const run = (name: string, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap
 
 type Backend = { disposeData(dataId: unknown, force?: boolean): boolean };
 /** The op's attributes: the conv's kernel and its attributes (tf.conv2d's and tf.depthwiseConv2d's, NHWC), the batch norm's. */
-type Attrs = { conv: ConvKind; geometry: tf.NamedAttrMap; relu6: boolean; bn: tf.NamedAttrMap };
+type Attrs = { conv: ConvKind; geometry: tf.NamedAttrMap; cap: ReluCap; bn: tf.NamedAttrMap };
 
 /** The fused forward: y, z (the batch norm's input), the [2, C] statistics [, the moving statistics], as the backend's tensor infos. */
 function forward(
@@ -82,7 +82,12 @@ function forward(
   const z = run(attrs.conv, { x, filter }, attrs.geometry, backend) as tf.TensorInfo;
   let bn: tf.TensorInfo[];
   try {
-    bn = run(attrs.relu6 ? 'ForgetlessBatchNormRelu6Train' : 'ForgetlessBatchNormTrain', { x: z, gamma, beta, movingMean, movingVariance }, attrs.bn, backend) as tf.TensorInfo[];
+    bn = run(
+      attrs.cap > 0 ? 'ForgetlessBatchNormReluTrain' : 'ForgetlessBatchNormTrain',
+      { x: z, gamma, beta, movingMean, movingVariance },
+      attrs.cap > 0 ? { ...attrs.bn, cap: attrs.cap } : attrs.bn,
+      backend,
+    ) as tf.TensorInfo[];
   } catch (e) {
     (backend as Backend).disposeData(z.dataId, true);
     throw e;
@@ -102,9 +107,10 @@ function backward(
   stats: tf.TensorInfo,
   attrs: Attrs,
 ): tf.TensorInfo[] {
-  const bn = attrs.relu6
-    ? run('ForgetlessBatchNormRelu6TrainGrad', { x: z, dy, gamma, beta, stats }, {}, backend)
-    : run('ForgetlessBatchNormTrainGrad', { x: z, dy, gamma, stats }, {}, backend);
+  const bn =
+    attrs.cap > 0
+      ? run('ForgetlessBatchNormReluTrainGrad', { x: z, dy, gamma, beta, stats }, { cap: attrs.cap }, backend)
+      : run('ForgetlessBatchNormTrainGrad', { x: z, dy, gamma, stats }, {}, backend);
   const [dz, dgamma, dbeta] = bn as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
   const geometry = attrs.geometry;
   const made: tf.TensorInfo[] = [dgamma, dbeta];
@@ -159,7 +165,7 @@ export function convBatchNormUsable(kind: ConvKind, x: tf.Tensor, filter: tf.Ten
 }
 
 /**
- * bn(conv(x, filter)) in training mode (relu6 of it when `relu6`), the batch norm over the last axis
+ * bn(conv(x, filter)) in training mode (min(max(·, 0), cap) of it when `cap` > 0: 6 ReLU6, +∞ ReLU), the batch norm over the last axis
  * with the batch's μ and biased σ², as one op (see the module comment): y, and the moving statistics
  * updated as `simdBatchNormTrain` updates them (`TrainOutputs`: in place where nothing else shares
  * the variables). Only where `convBatchNormUsable`. Its gradient always includes ∂x.
@@ -175,7 +181,7 @@ export function convBatchNormTrain(
   movingVariance: tf.Tensor,
   epsilon: number,
   momentum: number,
-  relu6: boolean,
+  cap: ReluCap,
 ): TrainOutputs {
   ensureNormKernels();
   const backend = tf.backend();
@@ -185,7 +191,7 @@ export function convBatchNormTrain(
   const attrs: Attrs = {
     conv: kind,
     geometry: { ...geometry, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap,
-    relu6,
+    cap: cap > 0 ? cap : 0,
     bn: { epsilon, momentum, inPlace: inPlace ? 1 : 0 },
   };
   let newMean: tf.Tensor | undefined;

@@ -10,11 +10,13 @@
  * μ = Σ_p x / P, σ² = Σ_p (x − μ)² / P (biased), r = 1/√(σ² + ε), x̂ = (x − μ)·r:
  *   forward   y = γ·x̂ + β                                    (two reads of x: μ and σ², then y)
  *   backward  ∂β = Σ_p δ,  ∂γ = Σ_p δ·x̂,  ∂x = γ·r·(δ − ∂β/P − x̂·∂γ/P)   (two reads of x and dy)
- * where tfjs ops take ~9 full-size element-wise ops and reductions each way. The `bn_relu6_*` pair
- * fuses the ReLU6 that follows a batch norm (Keras MobileNetV2's bn → ReLU(max_value=6)): forward
- * writes relu6(y) (y never stored), backward recomputes y from x, μ, r, γ, β in the same float order
- * as the forward and takes δ = dy·[0 < y ≤ 6] (no δ tensor, no separate mask pass): its sums' pass
- * stores δ into ∂x, which the second pass reads in place of dy and overwrites.
+ * where tfjs ops take ~9 full-size element-wise ops and reductions each way. The `bn_relu_*` pair
+ * fuses the ReLU that follows a batch norm, capped at `cap`: 6 for ReLU6 (Keras MobileNetV2's bn →
+ * ReLU(max_value=6)), +∞ for a plain ReLU (InceptionV3's and ResNet's bn → Activation('relu')): forward
+ * writes min(max(y, 0), cap) (y never stored), backward recomputes y from x, μ, r, γ, β in the same
+ * float order as the forward and takes δ = dy·[0 < y ≤ cap] (no δ tensor, no separate mask pass): its
+ * sums' pass stores δ into ∂x, which the second pass reads in place of dy and overwrites. The
+ * inference-mode kernels and the per-example sums take the same `act` and `cap`.
  *
  * The data is read in blocks of BLOCK rows and, within a block, in chunks of up to 16 channels whose
  * sums and per-channel coefficients stay in registers (loops over the chunk's vectors unrolled), so
@@ -50,8 +52,6 @@ typedef float f32;
 #define KD 2 /* backward apply: 4K coefficients */
 #endif
 #define GU 2 /* backward sums: GU / K rows at a time (2·GU independent sums) */
-/* ReLU6's mask 0 < y ≤ 6 as one signed compare: bits(6) with the sign bit flipped (delta4) */
-#define MASK_LIM opq(wasm_i32x4_splat((int)(0x40c00000u ^ 0x80000000u)))
 #define RW 4 /* unroll over k: arrays of 4 vectors, indices constant after inlining (no C stack) */
 #define AI static inline __attribute__((always_inline))
 
@@ -76,8 +76,25 @@ AI v128_t relu6x4(v128_t v, v128_t zero, v128_t six) {
   return wasm_f32x4_pmin(wasm_f32x4_pmax(v, zero), six);
 }
 
+AI f32 relus(f32 v, f32 cap) {
+  return v != v ? v : v <= 0.f ? 0.f : v > cap ? cap : v; /* −0 → +0, as tfjs's max(x, 0) */
+}
+
 AI f32 relu6s(f32 v) {
-  return v != v ? v : v <= 0.f ? 0.f : v > 6.f ? 6.f : v; /* −0 → +0, as tfjs's max(x, 0) */
+  return relus(v, 6.f);
+}
+
+/*
+ * The ReLU's mask 0 < y ≤ cap (cap > 0: 6 for ReLU6, +∞ for ReLU) as one signed compare (delta4): bits(cap)
+ * with the sign bit flipped. 0 < y ≤ cap ⇔ 1 ≤ bits(y) ≤ bits(cap) ⇔ bits(y) − 1 < bits(cap) unsigned;
+ * −0, negatives and NaNs fall outside (bits(+∞) = 0x7f800000 lies below every NaN's).
+ */
+AI v128_t mask_lim(f32 cap) {
+  union {
+    f32 f;
+    unsigned u;
+  } b = {cap};
+  return opq(wasm_i32x4_splat((int)(b.u ^ 0x80000000u)));
 }
 
 /*
@@ -148,10 +165,10 @@ static void stats_one(const f32 *x, f32 *mean, f32 *m2, int rows, int C, int n) 
   *m2 = *m2 + b + d * d * ((f32)n * t);
 }
 
-/* y = (x − μ)·s + β, s = γ·r (x − μ first: exact where x is near μ); relu6(y) when `act` */
-AI void apply_chunk(const f32 *x, f32 *y, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, int rows, int C, int K, int act) {
+/* y = (x − μ)·s + β, s = γ·r (x − μ first: exact where x is near μ); min(max(y, 0), cap) when `act` (cap 6: ReLU6, +∞: ReLU) */
+AI void apply_chunk(const f32 *x, f32 *y, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, int rows, int C, int K, int act, f32 cap) {
   v128_t m[RW], s[RW], b[RW];
-  const v128_t zero = opq(wasm_f32x4_splat(0.f)), six = opq(wasm_f32x4_splat(6.f));
+  const v128_t zero = opq(wasm_f32x4_splat(0.f)), six = opq(wasm_f32x4_splat(cap));
   for (int k = 0; k < K; k++) {
     m[k] = LD(mean + 4 * k);
     s[k] = wasm_f32x4_mul(LD(gamma + 4 * k), LD(rstd + 4 * k));
@@ -161,15 +178,15 @@ AI void apply_chunk(const f32 *x, f32 *y, const f32 *mean, const f32 *gamma, con
   for (int p = 0; p < rows; p++)
     for (int k = 0; k < K; k++) {
       v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_sub(LD(x + p * C + 4 * k), m[k]), s[k]), b[k]);
-      ST(y + p * C + 4 * k, act ? relu6x4(v, zero, six) : v);
+      ST(y + p * C + 4 * k, act ? relu6x4(v, zero, six) : v); /* six: the cap */
     }
 }
 
-static void apply_one(const f32 *x, f32 *y, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, int rows, int C, int act) {
+static void apply_one(const f32 *x, f32 *y, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, int rows, int C, int act, f32 cap) {
   const f32 s = *gamma * *rstd;
   for (int p = 0; p < rows; p++) {
     f32 v = (x[p * C] - *mean) * s + *beta;
-    y[p * C] = act ? relu6s(v) : v;
+    y[p * C] = act ? relus(v, cap) : v;
   }
 }
 
@@ -186,10 +203,10 @@ static void apply_one(const f32 *x, f32 *y, const f32 *mean, const f32 *gamma, c
   } while (0)
 
 /*
- * Training-mode batch norm forward: y (relu6(y) when `act`), and the batch's μ, biased σ² and
+ * Training-mode batch norm forward: y (min(max(y, 0), cap) when `act`), and the batch's μ, biased σ² and
  * r = 1/√(σ² + ε) per channel (P ≥ 1). Two reads of x (statistics, then y) and one write of y.
  */
-AI void bn_forward_impl(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y, f32 *mean, f32 *var, f32 *rstd, int P, int C, f32 eps, int act) {
+AI void bn_forward_impl(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y, f32 *mean, f32 *var, f32 *rstd, int P, int C, f32 eps, int act, f32 cap) {
   for (int p = 0; p < P; p += BLOCK) {
     const int rows = P - p < BLOCK ? P - p : BLOCK;
     const f32 *xb = x + p * C;
@@ -206,26 +223,27 @@ AI void bn_forward_impl(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y,
     const int rows = P - p < BLOCK ? P - p : BLOCK;
     const f32 *xb = x + p * C;
     f32 *yb = y + p * C;
-#define A_CALL(c, K) apply_chunk(xb + (c), yb + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), rows, C, K, act)
-#define A_ONE(c) apply_one(xb + (c), yb + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), rows, C, act)
+#define A_CALL(c, K) apply_chunk(xb + (c), yb + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), rows, C, K, act, cap)
+#define A_ONE(c) apply_one(xb + (c), yb + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), rows, C, act, cap)
     CHUNKS(KA, A_CALL, A_ONE);
   }
 }
 
 __attribute__((export_name("bn_forward"))) void bn_forward(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y, f32 *mean, f32 *var, f32 *rstd, int P,
                                                              int C, f32 eps) {
-  bn_forward_impl(x, gamma, beta, y, mean, var, rstd, P, C, eps, 0);
+  bn_forward_impl(x, gamma, beta, y, mean, var, rstd, P, C, eps, 0, 0.f);
 }
 
-/* bn_forward followed by ReLU6, in its last pass: out = relu6(γ·x̂ + β). */
-__attribute__((export_name("bn_relu6_forward"))) void bn_relu6_forward(const f32 *x, const f32 *gamma, const f32 *beta, f32 *out, f32 *mean, f32 *var,
-                                                                         f32 *rstd, int P, int C, f32 eps) {
-  bn_forward_impl(x, gamma, beta, out, mean, var, rstd, P, C, eps, 1);
+/* bn_forward followed by a ReLU capped at `cap` (6: ReLU6, +∞: ReLU; cap > 0), in its last pass: out = min(max(γ·x̂ + β, 0), cap). */
+__attribute__((export_name("bn_relu_forward"))) void bn_relu_forward(const f32 *x, const f32 *gamma, const f32 *beta, f32 *out, f32 *mean, f32 *var, f32 *rstd,
+                                                                       int P, int C, f32 eps, f32 cap) {
+  bn_forward_impl(x, gamma, beta, out, mean, var, rstd, P, C, eps, 1, cap);
 }
 
 /*
  * δ = dy where the batch norm's output y = (x − μ)·s + β (s = γ·r, as the forward computes it) has
- * 0 < y ≤ 6 (ReLU6's gradient, as `relu6_grad`; the forward's β + 0 changes no mask), else 0; plain dy when `act` is 0.
+ * 0 < y ≤ cap (the capped ReLU's gradient: ReLU6's as `relu6_grad`, ReLU's dy·step(y); the forward's β + 0
+ * changes no mask), else 0; plain dy when `act` is 0. lim: mask_lim(cap).
  */
 AI v128_t delta4(v128_t d, v128_t xc, v128_t s, v128_t b, v128_t lim, int act) {
   if (!act) return d;
@@ -234,23 +252,23 @@ AI v128_t delta4(v128_t d, v128_t xc, v128_t s, v128_t b, v128_t lim, int act) {
   return wasm_v128_and(d, opq(wasm_i32x4_gt(lim, wasm_i32x4_add(y, wasm_i32x4_splat(0x7fffffff)))));
 }
 
-AI f32 delta1(f32 d, f32 xc, f32 s, f32 b, int act) {
+AI f32 delta1(f32 d, f32 xc, f32 s, f32 b, int act, f32 cap) {
   if (!act) return d;
   f32 y = xc * s + b;
-  return y > 0.f && y <= 6.f ? d : 0.f;
+  return y > 0.f && y <= cap ? d : 0.f;
 }
 
 /*
  * ∂β += Σ_{p < rows} δ,  ∂γ += Σ_{p < rows} δ·(x − μ) over K vectors of channels (one block's sums,
- * then added); δ = dy through ReLU6's mask when `act` (1 or 2), plain dy when 0. δ stored into dl when
+ * then added); δ = dy through the capped ReLU's mask when `act` (1 or 2), plain dy when 0. δ stored into dl when
  * `act` is 1 (the training backward's second pass reads it), or ∂x = δ·γ·r stored there when `inf`
  * (the inference backward: its one pass); nothing stored when `act` is 2 and `inf` 0 (the per-example sums).
  */
 AI void gsum_chunk(const f32 *x, const f32 *dy, f32 *dl, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, f32 *dbeta, f32 *dgamma, int rows,
-                   int C, int K, int act, int inf) {
+                   int C, int K, int act, int inf, f32 cap) {
   const int U = GU / K; /* rows at a time: 2·U·K independent sums */
   v128_t m[RW], s[RW], b[RW], sb[8], sg[8];
-  const v128_t lim = MASK_LIM;
+  const v128_t lim = mask_lim(cap);
   for (int k = 0; k < K; k++) {
     m[k] = LD(mean + 4 * k);
     s[k] = act || inf ? wasm_f32x4_mul(LD(gamma + 4 * k), LD(rstd + 4 * k)) : m[k];
@@ -295,12 +313,12 @@ AI void gsum_chunk(const f32 *x, const f32 *dy, f32 *dl, const f32 *mean, const 
 }
 
 static void gsum_one(const f32 *x, const f32 *dy, f32 *dl, const f32 *mean, const f32 *gamma, const f32 *rstd, const f32 *beta, f32 *dbeta, f32 *dgamma, int rows, int C,
-                     int act, int inf) {
+                     int act, int inf, f32 cap) {
   f32 sb = 0.f, sg = 0.f;
   const f32 s = act || inf ? *gamma * *rstd : 0.f, b = act ? *beta : 0.f;
   for (int p = 0; p < rows; p++) {
     f32 xc = x[p * C] - *mean;
-    f32 d = delta1(dy[p * C], xc, s, b, act);
+    f32 d = delta1(dy[p * C], xc, s, b, act, cap);
     if (inf)
       dl[p * C] = d * s;
     else if (act == 1)
@@ -340,17 +358,17 @@ static void gapply_one(const f32 *x, const f32 *delta, f32 *dx, const f32 *mean,
 }
 
 /*
- * Training-mode batch norm backward from the forward's x, γ, μ and r (and β, for the ReLU6 mask,
+ * Training-mode batch norm backward from the forward's x, γ, μ and r (and β, for the ReLU's mask,
  * when `act`): ∂x, ∂γ, ∂β. Two reads of x and dy (the two sums in one, then ∂x) and one write of ∂x.
  */
 AI void bn_backward_impl(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *mean, const f32 *rstd, f32 *dx, f32 *dgamma, f32 *dbeta,
-                         int P, int C, int act) {
+                         int P, int C, int act, f32 cap) {
   for (int c = 0; c < C; c++) dbeta[c] = dgamma[c] = 0.f;
   for (int p = 0; p < P; p += BLOCK) {
     const int rows = P - p < BLOCK ? P - p : BLOCK;
     const f32 *xb = x + p * C, *db = dy + p * C;
-#define G_CALL(c, K) gsum_chunk(xb + (c), db + (c), dx + p * C + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, K, act, 0)
-#define G_ONE(c) gsum_one(xb + (c), db + (c), dx + p * C + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, act, 0)
+#define G_CALL(c, K) gsum_chunk(xb + (c), db + (c), dx + p * C + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, K, act, 0, cap)
+#define G_ONE(c) gsum_one(xb + (c), db + (c), dx + p * C + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, act, 0, cap)
     CHUNKS(KG, G_CALL, G_ONE);
   }
   for (int c = 0; c < C; c++) dgamma[c] *= rstd[c]; /* Σ δ·(x − μ) → Σ δ·x̂ */
@@ -359,7 +377,7 @@ AI void bn_backward_impl(const f32 *x, const f32 *dy, const f32 *gamma, const f3
     const int rows = P - p < BLOCK ? P - p : BLOCK;
     const f32 *xb = x + p * C, *db = dy + p * C;
     f32 *ob = dx + p * C;
-    const f32 *sd = act ? ob : db; /* δ: dy, or (ReLU6) dy through the mask, stored into ∂x by the sums' pass */
+    const f32 *sd = act ? ob : db; /* δ: dy, or (a ReLU) dy through its mask, stored into ∂x by the sums' pass */
 #define D_CALL(c, K) gapply_chunk(xb + (c), sd + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), dbeta + (c), dgamma + (c), inv, rows, C, K)
 #define D_ONE(c) gapply_one(xb + (c), sd + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), dbeta + (c), dgamma + (c), inv, rows, C)
     CHUNKS(KD, D_CALL, D_ONE);
@@ -368,13 +386,13 @@ AI void bn_backward_impl(const f32 *x, const f32 *dy, const f32 *gamma, const f3
 
 __attribute__((export_name("bn_backward"))) void bn_backward(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *mean, const f32 *rstd, f32 *dx, f32 *dgamma,
                                                                f32 *dbeta, int P, int C) {
-  bn_backward_impl(x, dy, gamma, 0, mean, rstd, dx, dgamma, dbeta, P, C, 0);
+  bn_backward_impl(x, dy, gamma, 0, mean, rstd, dx, dgamma, dbeta, P, C, 0, 0.f);
 }
 
-/* The gradient of bn_relu6_forward for upstream gradient dy (of the ReLU6's output): ∂x, ∂γ, ∂β. */
-__attribute__((export_name("bn_relu6_backward"))) void bn_relu6_backward(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *mean,
-                                                                           const f32 *rstd, f32 *dx, f32 *dgamma, f32 *dbeta, int P, int C) {
-  bn_backward_impl(x, dy, gamma, beta, mean, rstd, dx, dgamma, dbeta, P, C, 1);
+/* The gradient of bn_relu_forward (the same `cap`) for upstream gradient dy (of the ReLU's output): ∂x, ∂γ, ∂β. */
+__attribute__((export_name("bn_relu_backward"))) void bn_relu_backward(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *mean,
+                                                                         const f32 *rstd, f32 *dx, f32 *dgamma, f32 *dbeta, int P, int C, f32 cap) {
+  bn_backward_impl(x, dy, gamma, beta, mean, rstd, dx, dgamma, dbeta, P, C, 1, cap);
 }
 
 /* ---------------------------------------------------------------- inference mode */
@@ -382,11 +400,11 @@ __attribute__((export_name("bn_relu6_backward"))) void bn_relu6_backward(const f
 /*
  * Inference-mode batch norm forward with the moving statistics μ, σ²: stats[0, C) = μ (copied),
  * stats[C, 2C) = r = 1/√(σ² + ε) (one [2, C] tensor the backward reads as the training one's), then
- * y = (x − μ)·(γ·r) + β (relu6(y) when `act`) by the training forward's last pass: one read of x and
+ * y = (x − μ)·(γ·r) + β (min(max(y, 0), cap) when `act`) by the training forward's last pass: one read of x and
  * one write of y, where tfjs's ops take four full-size passes.
  */
 AI void bn_infer_forward_impl(const f32 *x, const f32 *gamma, const f32 *beta, const f32 *mmean, const f32 *mvar, f32 *y, f32 *stats, int P, int C, f32 eps,
-                              int act) {
+                              int act, f32 cap) {
   f32 *mean = stats, *rstd = stats + C;
   for (int c = 0; c < C; c++) {
     mean[c] = mmean[c];
@@ -401,38 +419,38 @@ AI void bn_infer_forward_impl(const f32 *x, const f32 *gamma, const f32 *beta, c
 }
 
 __attribute__((export_name("bn_infer_forward"))) void bn_infer_forward(const f32 *x, const f32 *gamma, const f32 *beta, const f32 *mmean, const f32 *mvar, f32 *y,
-                                                                         f32 *stats, int P, int C, f32 eps, int act) {
+                                                                         f32 *stats, int P, int C, f32 eps, int act, f32 cap) {
   if (act)
-    bn_infer_forward_impl(x, gamma, beta, mmean, mvar, y, stats, P, C, eps, 1);
+    bn_infer_forward_impl(x, gamma, beta, mmean, mvar, y, stats, P, C, eps, 1, cap);
   else
-    bn_infer_forward_impl(x, gamma, beta, mmean, mvar, y, stats, P, C, eps, 0);
+    bn_infer_forward_impl(x, gamma, beta, mmean, mvar, y, stats, P, C, eps, 0, 0.f);
 }
 
 /*
- * Inference-mode batch norm backward (the forward's output through ReLU6 when `act`) from x, γ, β and
+ * Inference-mode batch norm backward (the forward's output through the capped ReLU when `act`) from x, γ, β and
  * the [2, C] statistics (μ, r): ∂x = δ·γ·r, ∂γ = Σ δ·x̂, ∂β = Σ δ. One read of x and dy, one write of ∂x.
  */
 AI void bn_infer_backward_impl(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *stats, f32 *dx, f32 *dgamma, f32 *dbeta, int P, int C,
-                               int act) {
+                               int act, f32 cap) {
   const f32 *mean = stats, *rstd = stats + C;
   for (int c = 0; c < C; c++) dbeta[c] = dgamma[c] = 0.f;
   for (int p = 0; p < P; p += BLOCK) {
     const int rows = P - p < BLOCK ? P - p : BLOCK;
     const f32 *xb = x + p * C, *db = dy + p * C;
     f32 *ob = dx + p * C;
-#define I_CALL(c, K) gsum_chunk(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, K, act, 1)
-#define I_ONE(c) gsum_one(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, act, 1)
+#define I_CALL(c, K) gsum_chunk(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, K, act, 1, cap)
+#define I_ONE(c) gsum_one(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, act, 1, cap)
     CHUNKS(KG, I_CALL, I_ONE);
   }
   for (int c = 0; c < C; c++) dgamma[c] *= rstd[c];
 }
 
 __attribute__((export_name("bn_infer_backward"))) void bn_infer_backward(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *stats, f32 *dx,
-                                                                           f32 *dgamma, f32 *dbeta, int P, int C, int act) {
+                                                                           f32 *dgamma, f32 *dbeta, int P, int C, int act, f32 cap) {
   if (act)
-    bn_infer_backward_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, P, C, 1);
+    bn_infer_backward_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, P, C, 1, cap);
   else
-    bn_infer_backward_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, P, C, 0);
+    bn_infer_backward_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, P, C, 0, 0.f);
 }
 
 /*
@@ -440,12 +458,13 @@ __attribute__((export_name("bn_infer_backward"))) void bn_infer_backward(const f
  * rows, g_γ,n = Σ_p δ·x̂ and g_β,n = Σ_p δ (x̂ = (x − μ)·r with the moving μ, σ² and r = 1/√(σ² + ε) as
  * `bn_infer_forward` computes it), and out[0, C) = Σ_n stat(g_γ,n), out[C, 2C) = Σ_n stat(g_β,n),
  * stat = square (`square` ≠ 0) or |·|. δ = dy, the gradient at the batch norm's output; or, when `act`,
- * dy is the gradient at the output of the ReLU6 fused into it (`bn_infer_forward` with `act`) and δ is
- * dy through ReLU6's mask, computed from x, γ and β as the forward computes its output. γ and β are
+ * dy is the gradient at the output of the ReLU (capped at `cap`) fused into it (`bn_infer_forward` with `act`) and δ is
+ * dy through its mask, computed from x, γ and β as the forward computes its output. γ and β are
  * read only when `act`. `scratch`: 3C floats. One read of x and dy.
  */
 __attribute__((export_name("bn_example_sums"))) void bn_example_sums(const f32 *x, const f32 *dy, const f32 *mean, const f32 *mvar, const f32 *gamma, const f32 *beta,
-                                                                       f32 eps, f32 *scratch, f32 *out, int N, int P, int C, int square, int act) {
+                                                                       f32 eps, f32 *scratch, f32 *out, int N, int P, int C, int square, int act,
+                                                                       f32 cap) {
   f32 *rstd = scratch, *sg = scratch + C, *sbeta = scratch + 2 * C;
   for (int c = 0; c < C; c++) rstd[c] = rsqrt1(mvar[c] + eps);
   for (int c = 0; c < 2 * C; c++) out[c] = 0.f;
@@ -455,14 +474,14 @@ __attribute__((export_name("bn_example_sums"))) void bn_example_sums(const f32 *
     for (int p = 0; p < P; p += BLOCK) {
       const int rows = P - p < BLOCK ? P - p : BLOCK;
       const f32 *xb = xn + p * C, *db = dn + p * C;
-      /* gsum_chunk storing nothing: without ReLU6 (act 0; its γ and β unused), or through its mask (act 2) */
+      /* gsum_chunk storing nothing: without a ReLU (act 0; its γ and β unused), or through its mask (act 2) */
       if (act) {
-#define M_CALL(c, K) gsum_chunk(xb + (c), db + (c), 0, mean + (c), gamma + (c), rstd + (c), beta + (c), sbeta + (c), sg + (c), rows, C, K, 2, 0)
-#define M_ONE(c) gsum_one(xb + (c), db + (c), 0, mean + (c), gamma + (c), rstd + (c), beta + (c), sbeta + (c), sg + (c), rows, C, 2, 0)
+#define M_CALL(c, K) gsum_chunk(xb + (c), db + (c), 0, mean + (c), gamma + (c), rstd + (c), beta + (c), sbeta + (c), sg + (c), rows, C, K, 2, 0, cap)
+#define M_ONE(c) gsum_one(xb + (c), db + (c), 0, mean + (c), gamma + (c), rstd + (c), beta + (c), sbeta + (c), sg + (c), rows, C, 2, 0, cap)
         CHUNKS(KG, M_CALL, M_ONE);
       } else {
-#define E_CALL(c, K) gsum_chunk(xb + (c), db + (c), 0, mean + (c), mean + (c), rstd + (c), mean + (c), sbeta + (c), sg + (c), rows, C, K, 0, 0)
-#define E_ONE(c) gsum_one(xb + (c), db + (c), 0, mean + (c), mean + (c), rstd + (c), mean + (c), sbeta + (c), sg + (c), rows, C, 0, 0)
+#define E_CALL(c, K) gsum_chunk(xb + (c), db + (c), 0, mean + (c), mean + (c), rstd + (c), mean + (c), sbeta + (c), sg + (c), rows, C, K, 0, 0, cap)
+#define E_ONE(c) gsum_one(xb + (c), db + (c), 0, mean + (c), mean + (c), rstd + (c), mean + (c), sbeta + (c), sg + (c), rows, C, 0, 0, cap)
         CHUNKS(KG, E_CALL, E_ONE);
       }
     }
@@ -484,7 +503,7 @@ __attribute__((export_name("bn_example_sums"))) void bn_example_sums(const f32 *
  * rows. `scratch`: 2C floats.
  */
 AI void bn_infer_backward_sums_impl(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *stats, f32 *dx, f32 *dgamma, f32 *dbeta,
-                                    f32 *scratch, f32 *sq, f32 *ab, const f32 *wts, int N, int P, int C, int act) {
+                                    f32 *scratch, f32 *sq, f32 *ab, const f32 *wts, int N, int P, int C, int act, f32 cap) {
   const f32 *mean = stats, *rstd = stats + C;
   f32 *sg = scratch, *sbeta = scratch + C;
   for (int c = 0; c < C; c++) dbeta[c] = dgamma[c] = 0.f;
@@ -500,8 +519,8 @@ AI void bn_infer_backward_sums_impl(const f32 *x, const f32 *dy, const f32 *gamm
       const int rows = P - p < BLOCK ? P - p : BLOCK;
       const f32 *xb = xn + p * C, *db = dn + p * C;
       f32 *ob = on + p * C;
-#define X_CALL(c, K) gsum_chunk(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), sbeta + (c), sg + (c), rows, C, K, act, 1)
-#define X_ONE(c) gsum_one(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), sbeta + (c), sg + (c), rows, C, act, 1)
+#define X_CALL(c, K) gsum_chunk(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), sbeta + (c), sg + (c), rows, C, K, act, 1, cap)
+#define X_ONE(c) gsum_one(xb + (c), db + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), sbeta + (c), sg + (c), rows, C, act, 1, cap)
       CHUNKS(KG, X_CALL, X_ONE);
     }
     const f32 wn = wts ? wts[n] : 1.f; /* 1·v = v exactly: unweighted sums as bn_example_sums' */
@@ -524,11 +543,11 @@ AI void bn_infer_backward_sums_impl(const f32 *x, const f32 *dy, const f32 *gamm
 
 __attribute__((export_name("bn_infer_backward_sums"))) void bn_infer_backward_sums(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *stats,
                                                                                      f32 *dx, f32 *dgamma, f32 *dbeta, f32 *scratch, f32 *sq, f32 *ab, const f32 *wts,
-                                                                                     int N, int P, int C, int act) {
+                                                                                     int N, int P, int C, int act, f32 cap) {
   if (act)
-    bn_infer_backward_sums_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, scratch, sq, ab, wts, N, P, C, 1);
+    bn_infer_backward_sums_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, scratch, sq, ab, wts, N, P, C, 1, cap);
   else
-    bn_infer_backward_sums_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, scratch, sq, ab, wts, N, P, C, 0);
+    bn_infer_backward_sums_impl(x, dy, gamma, beta, stats, dx, dgamma, dbeta, scratch, sq, ab, wts, N, P, C, 0, 0.f);
 }
 
 /* ReLU6's gradient: dx = dy where 0 < x ≤ 6, else 0 (tfjs's dy·[x ≤ 6]·step(x)), n values. */

@@ -10,11 +10,13 @@
  * batch norm each way and five per ReLU6 gradient, each a separate pass over the data with its own
  * kernel-call cost; these read x twice and write y once (forward), read x and dy twice and write ∂x once (backward), and run one pass (ReLU6).
  *
- * A batch norm whose only consumer is a ReLU6 (Keras MobileNetV2's bn → ReLU(max_value=6)) runs as
- * one kernel each way (`simdBatchNormRelu6Train`, chosen by the graph executor): the forward writes
- * relu6 of the normalised output, the backward takes the upstream gradient through ReLU6's mask
- * (recomputed from x in the forward's float order) inside the batch norm's two passes; the values
- * are those of the two ops run apart, bit for bit, and each way saves a full pass and a kernel call.
+ * A batch norm whose only consumer is a ReLU6 (Keras MobileNetV2's bn → ReLU(max_value=6)) or a plain
+ * ReLU (InceptionV3's and ResNet's bn → Activation('relu')) runs as one kernel each way
+ * (`simdBatchNormReluTrain`, chosen by the graph executor; the ReLU's `cap`: 6 or +∞): the forward
+ * writes the ReLU of the normalised output, the backward takes the upstream gradient through the
+ * ReLU's mask (recomputed from x in the forward's float order) inside the batch norm's two passes; the
+ * values are those of the two ops run apart, bit for bit, and each way saves a full pass and a kernel
+ * call (three back for a plain ReLU: tfjs's gradient is dy·step(x), a Step, a Cast and a Multiply).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type Exports, type WasmHeapBackend, depthwiseSimd, heapOffset, simdKernelsFor } from './depthwise-simd.js';
@@ -23,21 +25,63 @@ import { movingStatsInPlace, rewritten } from './in-place.js';
 const BN_FORWARD = 'ForgetlessBatchNormTrain';
 const BN_BACKWARD = 'ForgetlessBatchNormTrainGrad';
 const RELU6_GRAD = 'ForgetlessRelu6Grad';
-const BN_RELU6_FORWARD = 'ForgetlessBatchNormRelu6Train';
-const BN_RELU6_BACKWARD = 'ForgetlessBatchNormRelu6TrainGrad';
+const BN_RELU_FORWARD = 'ForgetlessBatchNormReluTrain';
+const BN_RELU_BACKWARD = 'ForgetlessBatchNormReluTrainGrad';
 const CLIP_GRAD = 'ForgetlessClipByValueGrad';
 const BN_INFER = 'ForgetlessBatchNormInfer';
 const BN_INFER_GRAD = 'ForgetlessBatchNormInferGrad';
 const BN_EXAMPLE_SUMS = 'ForgetlessBatchNormExampleSums';
 const BN_INFER_GRAD_SUMS = 'ForgetlessBatchNormInferGradExampleSums';
 
-/** The fused batch norm + ReLU6 kernels of `norm-simd.c` (the module's other exports are typed in `depthwise-simd.ts`). */
+/**
+ * The fused batch norm + ReLU kernels of `norm-simd.c` (the module's other exports are typed in
+ * `depthwise-simd.ts`). `cap`: the ReLU's upper clip, 6 (ReLU6) or +∞ (ReLU); `act` 0 or 1: without or with it.
+ */
 type NormExports = Exports & {
-  bn_relu6_forward(x: number, gamma: number, beta: number, out: number, mean: number, variance: number, rstd: number, p: number, c: number, eps: number): void;
-  bn_relu6_backward(x: number, dy: number, gamma: number, beta: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number, p: number, c: number): void;
+  bn_relu_forward(x: number, gamma: number, beta: number, out: number, mean: number, variance: number, rstd: number, p: number, c: number, eps: number, cap: number): void;
+  bn_relu_backward(
+    x: number,
+    dy: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    rstd: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    p: number,
+    c: number,
+    cap: number,
+  ): void;
   clip_grad(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
-  bn_infer_forward(x: number, gamma: number, beta: number, mean: number, variance: number, y: number, stats: number, p: number, c: number, eps: number, act: number): void;
-  bn_infer_backward(x: number, dy: number, gamma: number, beta: number, stats: number, dx: number, dgamma: number, dbeta: number, p: number, c: number, act: number): void;
+  bn_infer_forward(
+    x: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    variance: number,
+    y: number,
+    stats: number,
+    p: number,
+    c: number,
+    eps: number,
+    act: number,
+    cap: number,
+  ): void;
+  bn_infer_backward(
+    x: number,
+    dy: number,
+    gamma: number,
+    beta: number,
+    stats: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    p: number,
+    c: number,
+    act: number,
+    cap: number,
+  ): void;
   bn_infer_backward_sums(
     x: number,
     dy: number,
@@ -55,6 +99,7 @@ type NormExports = Exports & {
     p: number,
     c: number,
     act: number,
+    cap: number,
   ): void;
   bn_example_sums(
     x: number,
@@ -71,8 +116,19 @@ type NormExports = Exports & {
     c: number,
     square: number,
     act: number,
+    cap: number,
   ): void;
 };
+
+/**
+ * The cap of a ReLU fused into a batch norm (attr `cap`): 0 for none; 6 for ReLU6; +∞ for ReLU. `act`
+ * and `cap` as the kernels take them (cap > 0 only with act 1).
+ */
+export type ReluCap = number;
+function actCap(cap: unknown): [number, number] {
+  const c = typeof cap === 'number' && cap > 0 ? cap : 0;
+  return [c > 0 ? 1 : 0, c];
+}
 
 type Args = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown };
 
@@ -89,12 +145,12 @@ function rowsOf(x: tf.TensorInfo): { p: number; c: number } {
 }
 
 /**
- * Training-mode batch norm forward (its output through ReLU6 when `relu6`): y, the batch's statistics
+ * Training-mode batch norm forward (its output through the ReLU capped at attr `cap` when `relu`): y, the batch's statistics
  * [2, C] (row 0 μ, row 1 r = 1/√(σ² + ε): one tensor, so one saved copy for the backward pass), and
  * the updated moving statistics: as two more outputs, or (attr `inPlace` 1) written over the inputs
  * `movingMean` and `movingVariance` themselves (`in-place.ts`).
  */
-function forwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
+function forwardKernel(kernelName: string, relu: boolean): tf.KernelConfig {
   return {
     kernelName,
     backendName: 'wasm',
@@ -113,7 +169,9 @@ function forwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
       // the batch's σ² into scratch (in place) or newVar's buffer
       const scratch = inPlace ? b.wasm._malloc(4 * c) : 0;
       const variance = inPlace ? scratch : heapOffset(b, newVar);
-      (relu6 ? ex.bn_relu6_forward : ex.bn_forward)(
+      const cap = actCap(attrs.cap)[1];
+      if (relu && !(cap > 0)) throw new Error(`${kernelName} (forgetless): attr cap must be > 0 (6: ReLU6, Infinity: ReLU), got ${String(attrs.cap)}`);
+      (relu ? ex.bn_relu_forward : ex.bn_forward)(
         heapOffset(b, x as tf.TensorInfo),
         heapOffset(b, gamma as tf.TensorInfo),
         heapOffset(b, beta as tf.TensorInfo),
@@ -124,6 +182,7 @@ function forwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
         p,
         c,
         attrs.epsilon as number,
+        cap,
       );
       // the moving statistics: m·momentum + batch·(1 − momentum), each value read before it is written
       const heap = new Float32Array(b.wasm.HEAPU8.buffer);
@@ -150,12 +209,12 @@ function forwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
   };
 }
 
-/** Training-mode batch norm backward (dy through ReLU6's mask first when `relu6`): ∂x, ∂γ, ∂β; μ and r packed in `stats` ([2, C]). */
-function backwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
+/** Training-mode batch norm backward (dy through the mask of the ReLU capped at attr `cap` first when `relu`): ∂x, ∂γ, ∂β; μ and r packed in `stats` ([2, C]). */
+function backwardKernel(kernelName: string, relu: boolean): tf.KernelConfig {
   return {
     kernelName,
     backendName: 'wasm',
-    kernelFunc: (({ inputs, backend }: Args) => {
+    kernelFunc: (({ inputs, attrs, backend }: Args) => {
       const ex = kernelsOf(backend, kernelName) as NormExports;
       const b = backend as WasmHeapBackend;
       const { x, dy, gamma, beta, stats } = inputs as Record<string, tf.TensorInfo>;
@@ -172,7 +231,9 @@ function backwardKernel(kernelName: string, relu6: boolean): tf.KernelConfig {
           number,
           number,
         ];
-        if (relu6) ex.bn_relu6_backward(ox, ody, og, heapOffset(b, beta as tf.TensorInfo), om, om + 4 * c, odx, odg, odb, p, c);
+        const cap = actCap(attrs.cap)[1];
+        if (relu && !(cap > 0)) throw new Error(`${kernelName} (forgetless): attr cap must be > 0 (6: ReLU6, Infinity: ReLU), got ${String(attrs.cap)}`);
+        if (relu) ex.bn_relu_backward(ox, ody, og, heapOffset(b, beta as tf.TensorInfo), om, om + 4 * c, odx, odg, odb, p, c, cap);
         else ex.bn_backward(ox, ody, og, om, om + 4 * c, odx, odg, odb, p, c);
       }
       return [dx, dgamma, dbeta];
@@ -199,7 +260,7 @@ function withAffine<T>(b: WasmHeapBackend, c: number, gamma: tf.TensorInfo | und
 }
 
 /**
- * Inference-mode batch norm forward with the moving statistics (through ReLU6 when `attrs.relu6`): y
+ * Inference-mode batch norm forward with the moving statistics (through the ReLU capped at `attrs.cap` when it is > 0): y
  * and [2, C] (μ, r = 1/√(σ² + ε)). γ (scale) and β (center) may be absent: 1 and 0.
  */
 const inferForward: tf.KernelConfig = {
@@ -214,13 +275,13 @@ const inferForward: tf.KernelConfig = {
     const stats = b.makeOutput([2, c], 'float32');
     if (c === 0) return [y, stats];
     const [ox, om, ov] = [x, movingMean, movingVariance].map((t) => heapOffset(b, t as tf.TensorInfo)) as [number, number, number];
-    withAffine(b, c, gamma, beta, (og, ob) => ex.bn_infer_forward(ox, og, ob, om, ov, heapOffset(b, y), heapOffset(b, stats), p, c, attrs.epsilon as number, attrs.relu6 ? 1 : 0));
+    withAffine(b, c, gamma, beta, (og, ob) => ex.bn_infer_forward(ox, og, ob, om, ov, heapOffset(b, y), heapOffset(b, stats), p, c, attrs.epsilon as number, ...actCap(attrs.cap)));
     return [y, stats];
   }) as unknown as tf.KernelFunc,
 };
 
 /**
- * Inference-mode batch norm backward (dy through ReLU6's mask first when `attrs.relu6`): ∂x, ∂γ, ∂β
+ * Inference-mode batch norm backward (dy through the capped ReLU's mask first when `attrs.cap` > 0): ∂x, ∂γ, ∂β
  * from x, γ, β (either may be absent: 1 and 0) and the forward's [2, C] statistics.
  */
 const inferBackward: tf.KernelConfig = {
@@ -236,7 +297,7 @@ const inferBackward: tf.KernelConfig = {
     if (c > 0) {
       const [ox, ody, os] = [x, dy, stats].map((t) => heapOffset(b, t as tf.TensorInfo)) as [number, number, number];
       withAffine(b, c, gamma, beta, (og, ob) =>
-        ex.bn_infer_backward(ox, ody, og, ob, os, heapOffset(b, dx), heapOffset(b, dgamma), heapOffset(b, dbeta), p, c, attrs.relu6 ? 1 : 0),
+        ex.bn_infer_backward(ox, ody, og, ob, os, heapOffset(b, dx), heapOffset(b, dgamma), heapOffset(b, dbeta), p, c, ...actCap(attrs.cap)),
       );
     }
     return [dx, dgamma, dbeta];
@@ -245,7 +306,7 @@ const inferBackward: tf.KernelConfig = {
 
 /**
  * Σ_n stat(g_n) of an inference-mode batch norm's γ and β over the examples of a batch: [2, C] (row 0 γ,
- * row 1 β). With `attrs.relu6`, dy is the gradient at the output of the ReLU6 fused into the batch norm,
+ * row 1 β). With `attrs.cap` > 0, dy is the gradient at the output of the ReLU (capped there) fused into the batch norm,
  * taken through its mask (from x and γ, β: either may be absent, 1 and 0).
  */
 const exampleSums: tf.KernelConfig = {
@@ -265,9 +326,10 @@ const exampleSums: tf.KernelConfig = {
     try {
       const [ox, ody, om, ov] = [x, dy, movingMean, movingVariance].map((t) => heapOffset(b, t as tf.TensorInfo)) as [number, number, number, number];
       const square = attrs.stat === 'square' ? 1 : 0;
-      if (attrs.relu6)
-        withAffine(b, c, gamma, beta, (og, ob) => ex.bn_example_sums(ox, ody, om, ov, og, ob, attrs.epsilon as number, scratch, heapOffset(b, out), n, p, c, square, 1));
-      else ex.bn_example_sums(ox, ody, om, ov, 0, 0, attrs.epsilon as number, scratch, heapOffset(b, out), n, p, c, square, 0);
+      const [act, cap] = actCap(attrs.cap);
+      if (act)
+        withAffine(b, c, gamma, beta, (og, ob) => ex.bn_example_sums(ox, ody, om, ov, og, ob, attrs.epsilon as number, scratch, heapOffset(b, out), n, p, c, square, 1, cap));
+      else ex.bn_example_sums(ox, ody, om, ov, 0, 0, attrs.epsilon as number, scratch, heapOffset(b, out), n, p, c, square, 0, 0);
     } finally {
       b.wasm._free(scratch);
     }
@@ -321,7 +383,7 @@ const inferBackwardSums: tf.KernelConfig = {
           n,
           p,
           c,
-          attrs.relu6 ? 1 : 0,
+          ...actCap(attrs.cap),
         ),
       );
     } finally {
@@ -337,8 +399,8 @@ const KERNELS: tf.KernelConfig[] = [
   inferBackwardSums,
   exampleSums,
   forwardKernel(BN_FORWARD, false),
-  forwardKernel(BN_RELU6_FORWARD, true),
-  backwardKernel(BN_RELU6_BACKWARD, true),
+  forwardKernel(BN_RELU_FORWARD, true),
+  backwardKernel(BN_RELU_BACKWARD, true),
   backwardKernel(BN_BACKWARD, false),
   {
     kernelName: CLIP_GRAD,
@@ -381,9 +443,9 @@ export function ensureNormKernels(): void {
 }
 
 /**
- * The training-mode batch norm forward kernel (`relu6`: fused with ReLU6) as one differentiable op
+ * The training-mode batch norm forward kernel (`cap` > 0: fused with the ReLU capped there) as one differentiable op
  * with a single output y: a `tf.customGrad` whose forward runs the four-output kernel untaped, saves
- * x, the [2, C] statistics (μ, r) and γ (and β for the ReLU6 mask) for the backward kernel, and keeps
+ * x, the [2, C] statistics (μ, r) and γ (and β for the ReLU's mask) for the backward kernel, and keeps
  * the updated moving statistics for the caller (who assigns and disposes them). As a gradient
  * registered for the kernel itself (until 2026-11-30), its other outputs (then μ, r and the moving
  * statistics apart) made tfjs build a zero tensor for each absent upstream gradient in every backward
@@ -392,7 +454,7 @@ export function ensureNormKernels(): void {
  * runs ~360 tensors and ~16 k of those look-ups fewer.
  */
 function batchNormTrainOp(
-  relu6: boolean,
+  cap: ReluCap,
   x: tf.Tensor,
   gamma: tf.Tensor,
   beta: tf.Tensor,
@@ -407,19 +469,21 @@ function batchNormTrainOp(
   // variables (never plain tensors, which tfjs keeps immutable) held by nothing else are updated in place
   const backend = tf.backend();
   const inPlace = movingStatsInPlace(backend, movingMean, movingVariance);
+  const relu = cap > 0;
   const op = tf.customGrad(((xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [y, stats, nm, nv] = tf.engine().runKernel(relu6 ? BN_RELU6_FORWARD : BN_FORWARD, { x: xi, gamma: g, beta: b, movingMean, movingVariance }, {
+    const [y, stats, nm, nv] = tf.engine().runKernel(relu ? BN_RELU_FORWARD : BN_FORWARD, { x: xi, gamma: g, beta: b, movingMean, movingVariance }, {
       epsilon,
       momentum,
       inPlace: inPlace ? 1 : 0,
+      ...(relu ? { cap } : {}),
     } as never) as unknown as tf.Tensor[];
     // kept: customGrad's forward runs in a tidy that keeps only its value (the statistics live on as the saved copy)
     if (!inPlace) {
       newMean = tf.keep(nm as tf.Tensor);
       newVar = tf.keep(nv as tf.Tensor);
     }
-    // β only where the ReLU6 mask needs it (recomputed from x, γ, β)
-    save(relu6 ? [xi, stats as tf.Tensor, g, b] : [xi, stats as tf.Tensor, g]);
+    // β only where the ReLU's mask needs it (recomputed from x, γ, β)
+    save(relu ? [xi, stats as tf.Tensor, g, b] : [xi, stats as tf.Tensor, g]);
     return {
       value: y as tf.Tensor,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
@@ -427,9 +491,9 @@ function batchNormTrainOp(
         const [dx, dgamma, dbeta] = tf
           .engine()
           .runKernel(
-            relu6 ? BN_RELU6_BACKWARD : BN_BACKWARD,
-            relu6 ? { x: sx, dy, gamma: sg, beta: sb as tf.Tensor, stats: st } : { x: sx, dy, gamma: sg, stats: st },
-            {},
+            relu ? BN_RELU_BACKWARD : BN_BACKWARD,
+            relu ? { x: sx, dy, gamma: sg, beta: sb as tf.Tensor, stats: st } : { x: sx, dy, gamma: sg, stats: st },
+            (relu ? { cap } : {}) as never,
           ) as unknown as tf.Tensor[];
         return [dx as tf.Tensor, dgamma as tf.Tensor, dbeta as tf.Tensor];
       },
@@ -477,15 +541,16 @@ export function simdBatchNormTrain(
   epsilon: number,
   momentum: number,
 ): TrainOutputs {
-  return batchNormTrainOp(false, x, gamma, beta, movingMean, movingVariance, epsilon, momentum);
+  return batchNormTrainOp(0, x, gamma, beta, movingMean, movingVariance, epsilon, momentum);
 }
 
 /**
- * relu6 of a training-mode batch norm over the last axis of x, as `simdBatchNormTrain` (same μ, σ²,
- * moving statistics) but in one kernel with ReLU6 in its last pass, and one kernel back (the ReLU6
- * gradient inside the batch norm's). Only where `simdBatchNormUsable`.
+ * min(max(y, 0), cap) of a training-mode batch norm y over the last axis of x (cap 6: ReLU6, +∞:
+ * ReLU), as `simdBatchNormTrain` (same μ, σ², moving statistics) but in one kernel with the ReLU in
+ * its last pass, and one kernel back (the ReLU's gradient inside the batch norm's). Only where
+ * `simdBatchNormUsable`.
  */
-export function simdBatchNormRelu6Train(
+export function simdBatchNormReluTrain(
   x: tf.Tensor,
   gamma: tf.Tensor,
   beta: tf.Tensor,
@@ -493,8 +558,10 @@ export function simdBatchNormRelu6Train(
   movingVariance: tf.Tensor,
   epsilon: number,
   momentum: number,
+  cap: ReluCap,
 ): TrainOutputs {
-  return batchNormTrainOp(true, x, gamma, beta, movingMean, movingVariance, epsilon, momentum);
+  if (!(cap > 0)) throw new Error(`simdBatchNormReluTrain: cap must be > 0 (6: ReLU6, Infinity: ReLU), got ${cap}`);
+  return batchNormTrainOp(cap, x, gamma, beta, movingMean, movingVariance, epsilon, momentum);
 }
 
 let inferenceOn = true;
@@ -545,10 +612,10 @@ export interface BatchNormSumsRequest {
 }
 
 /**
- * An inference-mode batch norm over the last axis of x with the moving statistics μ, σ² (relu6 of it
- * when `relu6`) by the SIMD kernels: y = (x − μ)·(γ·r) + β, r = 1/√(σ² + ε), in one kernel call, and
+ * An inference-mode batch norm over the last axis of x with the moving statistics μ, σ² (min(max(·, 0), cap)
+ * of it when `cap` > 0: 6 ReLU6, +∞ ReLU) by the SIMD kernels: y = (x − μ)·(γ·r) + β, r = 1/√(σ² + ε), in one kernel call, and
  * (a custom gradient from the saved x, γ, β and the [2, C] statistics) ∂x = δ·γ·r, ∂γ = Σ δ·x̂,
- * ∂β = Σ δ in one more, δ the upstream gradient (through ReLU6's mask when `relu6`). γ or β may be
+ * ∂β = Σ δ in one more, δ the upstream gradient (through the ReLU's mask when `cap` > 0). γ or β may be
  * absent (a batch norm without scale or center: 1 and 0). tfjs's ops take four full-size passes
  * forward and about six back. Where no gradient is being recorded, the kernel runs without the custom
  * gradient's wrapper. Only where `simdBatchNormInferUsable`.
@@ -560,7 +627,7 @@ export function simdBatchNormInfer(
   movingMean: tf.Tensor,
   movingVariance: tf.Tensor,
   epsilon: number,
-  relu6: boolean,
+  cap: ReluCap,
   sums?: BatchNormSumsRequest,
 ): tf.Tensor {
   const w = sums?.weights;
@@ -570,7 +637,7 @@ export function simdBatchNormInfer(
   ensureNormKernels();
   const affine = (g: tf.Tensor | undefined, b: tf.Tensor | undefined) => ({ ...(g ? { gamma: g } : {}), ...(b ? { beta: b } : {}) });
   const run = (xi: tf.Tensor, g: tf.Tensor | undefined, b: tf.Tensor | undefined) =>
-    tf.engine().runKernel(BN_INFER, { x: xi, ...affine(g, b), movingMean, movingVariance }, { epsilon, relu6 } as never) as unknown as [tf.Tensor, tf.Tensor];
+    tf.engine().runKernel(BN_INFER, { x: xi, ...affine(g, b), movingMean, movingVariance }, { epsilon, cap } as never) as unknown as [tf.Tensor, tf.Tensor];
   if (!((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0)) {
     const [y, stats] = run(x, gamma, beta);
     stats.dispose();
@@ -596,8 +663,8 @@ export function simdBatchNormInfer(
         const inputs = { x: sx, dy, ...affine(sg, sb), stats: st, ...(weights ? { weights: weights.dtype === 'float32' ? weights : tf.cast(weights, 'float32') } : {}) };
         const [dx, dg, db, ...rest] =
           wanted.length > 0
-            ? (tf.engine().runKernel(BN_INFER_GRAD_SUMS, inputs, { relu6, square: wanted.includes('square'), abs: wanted.includes('abs') } as never) as unknown as tf.Tensor[])
-            : (tf.engine().runKernel(BN_INFER_GRAD, inputs, { relu6 } as never) as unknown as tf.Tensor[]);
+            ? (tf.engine().runKernel(BN_INFER_GRAD_SUMS, inputs, { cap, square: wanted.includes('square'), abs: wanted.includes('abs') } as never) as unknown as tf.Tensor[])
+            : (tf.engine().runKernel(BN_INFER_GRAD, inputs, { cap } as never) as unknown as tf.Tensor[]);
         if (sums && wanted.length > 0) {
           const result: Partial<Record<'square' | 'abs', tf.Tensor2D>> = {};
           for (const stat of ['square', 'abs'] as const) if (wanted.includes(stat)) result[stat] = tf.keep(rest.shift() as tf.Tensor2D);
@@ -619,10 +686,10 @@ export function simdBatchNormInfer(
  * Σ_n stat(g_n) over the examples n of a batch of an inference-mode batch norm's γ and β (moving
  * statistics, last axis), g_γ,n = Σ δ_n·x̂_n and g_β,n = Σ δ_n over example n's positions, stat the
  * square or the absolute value: [2, C], row 0 for γ, row 1 for β, by one SIMD kernel call (one read
- * of x and dy, no per-example tensors). x, dy: [N, …, C]. With `relu6`, dy is the gradient at the
- * output of a ReLU6 fused into the batch norm (`simdBatchNormInfer(…, true)`: a tap after it) and δ_n is
- * dy through ReLU6's mask, from x and the batch norm's γ and β (either may be absent: 1 and 0) as its
- * forward computes them. Undefined where the kernels do not run (`normSimdUsable`).
+ * of x and dy, no per-example tensors). x, dy: [N, …, C]. With `relu`, dy is the gradient at the
+ * output of a ReLU capped at `relu.cap` (6, the default: ReLU6; +∞: ReLU) fused into the batch norm (`simdBatchNormInfer(…, cap)`:
+ * a tap after it) and δ_n is dy through that ReLU's mask, from x and the batch norm's γ and β (either may be
+ * absent: 1 and 0) as its forward computes them. Undefined where the kernels do not run (`normSimdUsable`).
  */
 export function batchNormExampleSums(
   x: tf.Tensor,
@@ -631,15 +698,17 @@ export function batchNormExampleSums(
   movingVariance: tf.Tensor,
   epsilon: number,
   stat: 'square' | 'abs',
-  relu6?: { gamma?: tf.Tensor; beta?: tf.Tensor },
+  relu?: { cap?: ReluCap; gamma?: tf.Tensor; beta?: tf.Tensor },
 ): tf.Tensor2D | undefined {
   const c = x.shape[x.rank - 1] as number;
   if (!exampleSumsOn || x.rank < 2 || dy.rank !== x.rank || dy.shape.some((v, i) => v !== x.shape[i]) || movingMean.size !== c || movingVariance.size !== c) return undefined;
-  const affine = relu6 ? [relu6.gamma, relu6.beta].filter((t): t is tf.Tensor => t !== undefined) : [];
+  const cap = relu ? (relu.cap ?? 6) : 0;
+  if (relu && !(cap > 0)) throw new Error(`batchNormExampleSums: relu.cap must be > 0 (6: ReLU6, Infinity: ReLU), got ${relu.cap}`);
+  const affine = relu ? [relu.gamma, relu.beta].filter((t): t is tf.Tensor => t !== undefined) : [];
   if (affine.some((t) => t.size !== c) || !normSimdUsable(x, dy, movingMean, movingVariance, ...affine)) return undefined;
   ensureNormKernels();
-  const inputs = { x, dy, movingMean, movingVariance, ...(relu6?.gamma ? { gamma: relu6.gamma } : {}), ...(relu6?.beta ? { beta: relu6.beta } : {}) };
-  return tf.engine().runKernel(BN_EXAMPLE_SUMS, inputs, { epsilon, stat, relu6: relu6 ? 1 : 0 } as never) as tf.Tensor2D;
+  const inputs = { x, dy, movingMean, movingVariance, ...(relu?.gamma ? { gamma: relu.gamma } : {}), ...(relu?.beta ? { beta: relu.beta } : {}) };
+  return tf.engine().runKernel(BN_EXAMPLE_SUMS, inputs, { epsilon, stat, cap } as never) as tf.Tensor2D;
 }
 
 /** ReLU6's gradient dy·[0 < x ≤ 6] by the SIMD kernel (x NaN gives 0 where tfjs's gives NaN). Only where `normSimdUsable(x, dy)`. */
