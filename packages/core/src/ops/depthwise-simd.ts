@@ -40,6 +40,8 @@ export interface Exports {
   conv_input_grad(...args: number[]): void;
   /** SIG's signal under each kernel tap (`gemm-simd.c`): x, out, row scratch, then N, H, W, C, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl. */
   tap_abs_sums(...args: number[]): void;
+  /** Max pooling's ∂x (`pool-simd.c`): x, y, dy, dx, then N, H, W, C, Ho, Wo, kh, kw, sh, sw, pt, pl. */
+  max_pool_grad(...args: number[]): void;
 }
 
 export interface WasmHeapBackend {

@@ -1,10 +1,13 @@
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { relErr } from '../../../../test/helpers.js';
+import { expectNoLeak, relErr } from '../../../../test/helpers.js';
 import '../gradients.js';
-import { setConvFormulation } from './formulation.js';
+import { simdKernelsStatus } from './depthwise-simd.js';
+import { setConvFormulation, withConvFormulation } from './formulation.js';
 import { type GradientMode, withGradientMode } from './gradients.js';
+import { maxPoolGrad, poolAxis } from './max-pool.js';
+import { expectWritesOnly, rawSimdModule } from './wasm.test-helpers.js';
 
 type Case = { shape: [number, number, number, number]; k: number; s: number; padding: 'same' | 'valid'; relu?: boolean };
 const cases: Case[] = [
@@ -59,5 +62,109 @@ describe('maxPool gradient from forward ops', () => {
     } finally {
       await tf.setBackend('cpu');
     }
+  });
+
+  // the SIMD kernel (wasm, 'auto'): the stems of InceptionV3 and ResNet (3×3 stride 2), 'same' padding on both
+  // sides, channels not a multiple of 4 (the scalar tail), overlapping and non-square windows, ties after a ReLU
+  type SimdCase = { shape: [number, number, number, number]; k: [number, number]; s: [number, number]; padding: 'same' | 'valid'; relu?: boolean };
+  const simdCases: SimdCase[] = [
+    { shape: [2, 11, 11, 8], k: [3, 3], s: [2, 2], padding: 'valid' },
+    { shape: [2, 12, 10, 13], k: [3, 3], s: [2, 2], padding: 'same' },
+    { shape: [3, 9, 9, 6], k: [3, 3], s: [1, 1], padding: 'same', relu: true },
+    { shape: [2, 8, 8, 4], k: [2, 2], s: [2, 2], padding: 'valid', relu: true },
+    { shape: [1, 7, 10, 19], k: [2, 3], s: [1, 2], padding: 'same' },
+    { shape: [2, 5, 5, 3], k: [3, 3], s: [3, 3], padding: 'same' },
+  ];
+  it.each(simdCases)(
+    "by the SIMD kernel on wasm ('auto') equals the cpu stock gradient within 1e-6, ties included, and the composed one; one kernel call, no tensor left: %o",
+    async (c) => {
+      const xs = tf.tidy(() => tf.randomNormal(c.shape, 0, 1, 'float32', 13).dataSync().slice());
+      const pooled = (t: tf.Tensor) => tf.maxPool((c.relu ? tf.relu(t) : t) as tf.Tensor4D, c.k, c.s, c.padding);
+      const yShape = tf.tidy(() => pooled(tf.zeros(c.shape)).shape);
+      const dys = tf.tidy(() => tf.randomNormal(yShape, 0, 1, 'float32', 14).dataSync().slice());
+      const gradOf = (mode: GradientMode) =>
+        withGradientMode(mode, () =>
+          tf.tidy(() =>
+            tf
+              .grad((t) => tf.sum(tf.mul(pooled(t), tf.tensor(dys, yShape))))(tf.tensor(xs, c.shape))
+              .dataSync()
+              .slice(),
+          ),
+        );
+      const stock = gradOf('stock');
+      if (c.relu) expect(Array.from(xs).filter((v) => v <= 0).length, 'ties: windows of zeros after the ReLU').toBeGreaterThan(xs.length / 4);
+      await tf.setBackend('wasm');
+      setConvFormulation('auto');
+      try {
+        const before = simdKernelsStatus().calls.max_pool_grad ?? 0;
+        await expectNoLeak(() => {
+          expect(relErr(gradOf('auto'), stock), 'auto (SIMD kernel)').toBeLessThanOrEqual(1e-6);
+        });
+        expect((simdKernelsStatus().calls.max_pool_grad ?? 0) - before, 'kernel calls').toBe(1);
+        // maxPoolGrad itself, against the composed form ('composed': the SIMD module off)
+        const [got, composed] = tf.tidy(() => {
+          const x = tf.tensor(xs, c.shape) as tf.Tensor4D;
+          const xin = (c.relu ? tf.relu(x) : x) as tf.Tensor4D;
+          const y = tf.maxPool(xin, c.k, c.s, c.padding);
+          const dy = tf.tensor(dys, yShape) as tf.Tensor4D;
+          return [
+            maxPoolGrad(xin, y, dy, c.k, c.s, c.padding).dataSync().slice(),
+            withConvFormulation('composed', () => maxPoolGrad(xin, y, dy, c.k, c.s, c.padding).dataSync().slice()),
+          ];
+        });
+        expect(relErr(got, composed), 'against the composed form').toBeLessThanOrEqual(1e-6);
+      } finally {
+        setConvFormulation('im2col');
+        await tf.setBackend('cpu');
+      }
+    },
+  );
+
+  it('the kernel writes nothing but ∂x in the memory it imports, both variants, and passes each window its δ at its first maximum (a hand computation, ties and NaN)', () => {
+    const [n, h, w, c, kh, kw, sh, sw] = [2, 7, 6, 5, 3, 3, 2, 2];
+    const ph = poolAxis(h, kh, sh, 'same');
+    const pw = poolAxis(w, kw, sw, 'same');
+    const [ho, wo] = [ph.out, pw.out];
+    // values from a small set, so that windows tie; one NaN
+    const x = Float32Array.from({ length: n * h * w * c }, (_, i) => ((i * 7919) % 5) - 2);
+    x[17] = Number.NaN;
+    const at = (b: number, i: number, j: number, k: number, hh: number, ww: number) => ((b * hh + i) * ww + j) * c + k;
+    const y = new Float32Array(n * ho * wo * c);
+    const dy = Float32Array.from({ length: n * ho * wo * c }, (_, i) => 0.5 + (i % 7));
+    // by hand: the forward's output (max over the taps inside the image, NaN taken as tfjs's XNNPACK does not matter: y is given), and ∂x
+    const want = new Float64Array(n * h * w * c);
+    let ties = 0;
+    for (let b = 0; b < n; b++)
+      for (let i = 0; i < ho; i++)
+        for (let j = 0; j < wo; j++)
+          for (let k = 0; k < c; k++) {
+            const taps: number[] = [];
+            for (let a = 0; a < kh; a++)
+              for (let e = 0; e < kw; e++) {
+                const r = i * sh - ph.before + a;
+                const q = j * sw - pw.before + e;
+                if (r >= 0 && r < h && q >= 0 && q < w) taps.push(at(b, r, q, k, h, w));
+              }
+            const m = Math.max(...taps.map((t) => x[t] as number).filter((v) => !Number.isNaN(v)));
+            const o = at(b, i, j, k, ho, wo);
+            y[o] = m;
+            const first = taps.find((t) => x[t] === m) as number;
+            if (taps.filter((t) => x[t] === m).length > 1) ties++;
+            want[first] = (want[first] as number) + (dy[o] as number);
+          }
+    for (const shared of [false, true]) {
+      const { call, heap } = rawSimdModule(shared);
+      const off = { x: 1001, y: 3001, dy: 4001, dx: 5001 };
+      heap.set(x, off.x);
+      heap.set(y, off.y);
+      heap.set(dy, off.dy);
+      const before = heap.slice();
+      call('max_pool_grad', off.x * 4, off.y * 4, off.dy * 4, off.dx * 4, n, h, w, c, ho, wo, kh, kw, sh, sw, ph.before, pw.before);
+      expectWritesOnly(heap, before, [[off.dx, n * h * w * c]], `${shared ? 'shared' : 'plain'}: max_pool_grad`);
+      expect(relErr(heap.subarray(off.dx, off.dx + n * h * w * c), Float32Array.from(want)), shared ? 'shared' : 'plain').toBeLessThanOrEqual(1e-6);
+    }
+    // the NaN got nothing, and windows had ties that only their first maximum took
+    expect(want[17]).toBe(0);
+    expect(ties, 'windows with tied maxima').toBeGreaterThan(20);
   });
 });

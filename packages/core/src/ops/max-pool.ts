@@ -7,8 +7,34 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Padding } from './conv2d.js';
+import { type WasmHeapBackend, heapOffset, simdKernelsFor } from './depthwise-simd.js';
 import { getConvFormulation } from './formulation.js';
 import { strideScatter, strideView } from './windows.js';
+
+const MAX_POOL_GRAD = 'ForgetlessMaxPoolGrad';
+
+/**
+ * Inputs x, y (the forward's output), dy; attrs kh, kw, sh, sw, pt, pl: ∂x by the SIMD module's
+ * `max_pool_grad` (`pool-simd.c`), one call for what the composed form takes ~10 kernels a tap for.
+ */
+const maxPoolGradKernel: tf.KernelConfig = {
+  kernelName: MAX_POOL_GRAD,
+  backendName: 'wasm',
+  kernelFunc: (({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown }) => {
+    const { x, y, dy } = inputs as Record<string, tf.TensorInfo>;
+    const ex = simdKernelsFor(backend, x as tf.TensorInfo, y as tf.TensorInfo, dy as tf.TensorInfo);
+    if (!ex) throw new Error(`${MAX_POOL_GRAD} (forgetless): the SIMD kernels do not run here`);
+    const b = backend as WasmHeapBackend;
+    const [n, h, w, c] = (x as tf.TensorInfo).shape as [number, number, number, number];
+    const [, ho, wo] = (y as tf.TensorInfo).shape as [number, number, number, number];
+    const dx = b.makeOutput([n, h, w, c], 'float32');
+    if (n * h * w * c > 0) {
+      const g = ['kh', 'kw', 'sh', 'sw', 'pt', 'pl'].map((k) => attrs[k] as number);
+      ex.max_pool_grad(heapOffset(b, x as tf.TensorInfo), heapOffset(b, y as tf.TensorInfo), heapOffset(b, dy as tf.TensorInfo), heapOffset(b, dx), n, h, w, c, ho, wo, ...g);
+    }
+    return dx;
+  }) as unknown as tf.KernelFunc,
+};
 
 /** A window or stride given as one size for both axes, or as [height, width]. */
 export type Size2 = number | readonly [number, number];
@@ -61,14 +87,39 @@ function scatterStrided(v: tf.Tensor4D, a: number, b: number, sh: number, sw: nu
   return out;
 }
 
-/** ∂x of `tf.maxPool(x, poolSize, stride, padding)` given its output y and δ = dy; windows and strides may be non-square. */
+let simdOn = true;
+
+/**
+ * Turns the SIMD max pooling gradient off (false: the composed form, as before it) or back on; for
+ * same-process before/after benchmarks and tests.
+ */
+export function setSimdMaxPoolGrad(on: boolean): void {
+  simdOn = on;
+}
+
+/**
+ * ∂x of `tf.maxPool(x, poolSize, stride, padding)` given its output y and δ = dy; windows and strides
+ * may be non-square. On wasm under 'auto' with the SIMD module, one kernel (`pool-simd.c`); elsewhere
+ * composed of forward ops, ~10 kernels a tap.
+ */
 export function maxPoolGrad(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D, poolSize: Size2, stride: Size2, padding: Padding): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const [kh, kw] = pair(poolSize);
+  const [sh, sw] = pair(stride);
+  const ph = poolAxis(h, kh, sh, padding);
+  const pw = poolAxis(w, kw, sw, padding);
+  // on wasm under 'auto' with the SIMD module: one kernel (the same first-maximum rule)
+  const shapesFit =
+    y.shape[1] === ph.out &&
+    y.shape[2] === pw.out &&
+    [0, 3].every((a) => y.shape[a] === x.shape[a] && dy.shape[a] === x.shape[a]) &&
+    dy.shape[1] === ph.out &&
+    dy.shape[2] === pw.out;
+  if (simdOn && shapesFit && tf.getBackend() === 'wasm' && simdKernelsFor(tf.backend(), x, y, dy)) {
+    if (!tf.getKernel(MAX_POOL_GRAD, 'wasm')) tf.registerKernel(maxPoolGradKernel);
+    return tf.engine().runKernel(MAX_POOL_GRAD, { x, y, dy }, { kh, kw, sh, sw, pt: ph.before, pl: pw.before } as never) as tf.Tensor4D;
+  }
   return tf.tidy(() => {
-    const [n, h, w, c] = x.shape;
-    const [kh, kw] = pair(poolSize);
-    const [sh, sw] = pair(stride);
-    const ph = poolAxis(h, kh, sh, padding);
-    const pw = poolAxis(w, kw, sw, padding);
     const padded = ph.before || ph.after || pw.before || pw.after;
     const xp = padded
       ? tf.pad(
