@@ -1,11 +1,13 @@
-// Max pooling's gradient on wasm by one SIMD kernel (`pool-simd.c`), against the composed form it replaces
-// (`setSimdMaxPoolGrad(false)`, before: ~10 tfjs kernels for each of a window's taps), in the training steps
-// of the two nets of keras-nets.mjs that pool (96², batch 8, SGD): the ResNet-18-style net (one 3×3
-// stride-2 max pool after its stem) and the InceptionV3-style net (two 3×3 stride-2 max pools). For each:
-// the loss and every weight and moving statistic after one step from the same weights, before against
-// after; the kernel calls of one step each way; then steps before and after in alternating order round by
-// round with a 1024³ matMul (ROUNDS, default 15, after 5 warm-ups). NETS=resnet picks one.
-// REAL=<dir>/inception_v3/model.json adds nsfwjs's pretrained InceptionV3 (uint8, 299², batch 2, as shipped).
+// Max and average pooling's gradients on wasm by one SIMD kernel each (`pool-simd.c`), against what they replace
+// (`setSimdPoolGrads(false)`, before: max pooling's composed form, ~10 tfjs kernels for each of a window's taps;
+// average pooling's tfjs AvgPoolGrad kernel of δ·kh·kw/count, the same derivative), in the training steps of the
+// two nets of keras-nets.mjs (96², batch 8, SGD): the ResNet-18-style net (one 3×3 stride-2 max pool after its
+// stem) and the InceptionV3-style net (two 3×3 stride-2 max pools; a 3×3 stride-1 'same' average pool in each of
+// its three mixed blocks). For each: the loss and every weight and moving statistic after one step from the same
+// weights, before against after; the kernel calls of one step each way; then steps before and after in
+// alternating order round by round with a 1024³ matMul (ROUNDS, default 15, after 5 warm-ups). NETS=resnet
+// picks one. REAL=<dir>/inception_v3/model.json adds nsfwjs's pretrained InceptionV3 (uint8, 299², batch 2, as
+// shipped).
 // Build first (`npx turbo run build --filter=@forgetless/benchmark...`).
 //   node apps/benchmark/scripts/max-pool-ab.mjs
 import * as tf from '@tensorflow/tfjs-core';
@@ -13,7 +15,7 @@ import { load, matmulCeiling, stepAB, stepContext, timedStep } from './ab-lib.mj
 import { artifactsOf, inception, resnet, stepGflop } from './keras-nets.mjs';
 
 const { loadLayersModel } = await import('@forgetless/core/node');
-const { loadLayersModelFromArtifacts, setSimdMaxPoolGrad, trainStep, useBackend } = await import('@forgetless/core');
+const { loadLayersModelFromArtifacts, setSimdPoolGrads, trainStep, useBackend } = await import('@forgetless/core');
 const rounds = Number(process.env.ROUNDS ?? 15);
 await useBackend('wasm');
 console.log(`load average at start ${load()}, ${new Date().toISOString()}`);
@@ -39,7 +41,7 @@ for (const c of cases) {
   // one step each way from the same weights: the loss, every weight and moving statistic
   const saved = c.model.getWeights({ state: true });
   const one = async (on) => {
-    setSimdMaxPoolGrad(on);
+    setSimdPoolGrads(on);
     try {
       c.model.setWeights(saved);
       const ctx = await stepContext(c.model, tf.train.sgd(0.01));
@@ -48,7 +50,7 @@ for (const c of cases) {
       loss.dispose();
       return out;
     } finally {
-      setSimdMaxPoolGrad(true);
+      setSimdPoolGrads(true);
     }
   };
   const [a, b] = [await one(false), await one(true)];
@@ -69,19 +71,19 @@ for (const c of cases) {
   const ctx = await stepContext(c.model, tf.train.sgd(0.01));
   const calls = {};
   for (const on of [false, true]) {
-    setSimdMaxPoolGrad(on);
+    setSimdPoolGrads(on);
     calls[on] = (await tf.profile(() => trainStep({ x, y }, ctx, []).dispose())).kernels.length;
   }
-  setSimdMaxPoolGrad(true);
+  setSimdPoolGrads(true);
   console.log(
     `${c.name}: loss ${a.loss} before, ${b.loss} after; weights and moving statistics after a step differ by ≤ ${worst.toExponential(2)}${at ? ` (${at})` : ''} (relative to the largest |value|, or 1); kernel calls per step ${calls.false} → ${calls.true}`,
   );
   const step = async (on) => {
-    setSimdMaxPoolGrad(on);
+    setSimdPoolGrads(on);
     try {
       return await timedStep(c.name, ctx, x, y);
     } finally {
-      setSimdMaxPoolGrad(true);
+      setSimdPoolGrads(true);
     }
   };
   await stepAB({
@@ -91,8 +93,8 @@ for (const c of cases) {
     rounds: c.n === 2 ? Math.min(rounds, 5) : rounds,
     warm: c.n === 2 ? 1 : 5,
     ceiling,
-    before: 'before (composed)',
-    after: 'after (one kernel)',
+    before: 'before (composed max pool; tfjs AvgPoolGrad)',
+    after: 'after (SIMD kernels)',
   });
   tf.dispose([x, y]);
   c.model.dispose();

@@ -52,7 +52,7 @@ export { convPerExampleSum, setSimdConvInputGrad, type TapPads, tapAbsSums } fro
 export { type BatchNormSumsRequest, batchNormExampleSums, setSimdBatchNormInference, setSimdPerExampleSums } from './ops/norm-simd.js';
 export { setConvBatchNormFusion } from './ops/conv-bn.js';
 export { setBatchNormReluFusion } from './layers/batch-norm.js';
-export { setSimdMaxPoolGrad } from './ops/max-pool.js';
+export { setSimdPoolGrads } from './ops/max-pool.js';
 export { setLightSaves, withLightSaves } from './ops/light-saves.js';
 export { setInPlaceUpdates } from './ops/in-place.js';
 export { addTap, lightTapsOn, recordingTap, setLightTaps, type TapRecord, zeroTap } from './ops/tap.js';

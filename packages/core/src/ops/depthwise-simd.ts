@@ -42,6 +42,8 @@ export interface Exports {
   tap_abs_sums(...args: number[]): void;
   /** Max pooling's ∂x (`pool-simd.c`): x, y, dy, dx, then N, H, W, C, Ho, Wo, kh, kw, sh, sw, pt, pl. */
   max_pool_grad(...args: number[]): void;
+  /** Average pooling's ∂x (`pool-simd.c`): dy, dx, then N, H, W, C, Ho, Wo, kh, kw, sh, sw, pt, pl. */
+  avg_pool_grad(...args: number[]): void;
 }
 
 export interface WasmHeapBackend {

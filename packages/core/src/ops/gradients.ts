@@ -13,8 +13,10 @@
  * | DepthwiseConv2dNative | ∂filter, ∂x from forward depthwise convolutions        | backend lacks DepthwiseConv2dNativeBackpropFilter/Input (wasm) |
  * | Conv2DBackpropInput   | ∂filter (of conv2dTranspose) by `conv2dFilterGrad`     | backend has no Conv2DBackpropFilter kernel (wasm) |
  * | MaxPool               | δ to each window's first maximum (any [kh, kw] window) | backend is wasm (its MaxPoolGrad loses gradient) |
+ * | AvgPool               | Σ over windows of δ / (the window's taps inside the image), its forward's derivative (`max-pool.ts`) | always: tfjs's divides by kh·kw, wrong for windows over 'same' padding |
  *
- * Dilated Conv2D and DepthwiseConv2dNative have no tfjs gradient at all: ours serve in every mode.
+ * Dilated Conv2D and DepthwiseConv2dNative have no tfjs gradient at all: ours serve in every mode;
+ * AvgPool's too, where tfjs's is wrong.
  *
  * Everywhere else tfjs's own gradient runs. Gradients stay lazy (one thunk per input), so tfjs only
  * computes those on a path to what is differentiated (no ∂x for the first layer, no ∂W when only
@@ -34,7 +36,7 @@ import { getConvFormulation, isAutoFormulation } from './formulation.js';
 import { IM2COL_MIN_CHANNELS, conv2dInputGradIm2col, conv2dInputGradTaps, formulatedFilterGrad } from './im2col.js';
 import { depthwiseInputGrad, formulatedDepthwiseFilterGrad } from './depthwise.js';
 import { simdKernelsFor } from './depthwise-simd.js';
-import { maxPoolGrad } from './max-pool.js';
+import { avgPoolGrad, maxPoolGrad } from './max-pool.js';
 import { normSimdUsable, simdClipGrad, simdRelu6Grad } from './norm-simd.js';
 import { isSimdFilterGradConv, isSimdInputGradConv, isPointwise, pointwiseSimd } from './gemm-simd.js';
 import { sharedTensor } from './light-saves.js';
@@ -476,4 +478,22 @@ export function registerForgetlessGradients(): void {
       return { x: () => maxPoolGrad(x, y, dy as tf.Tensor4D, window, strides, attrs.pad as 'same' | 'valid') };
     }) as never,
   } as tf.GradConfig);
+
+  // AvgPool: the derivative of its forward (a window's sum over the taps inside the image, divided by their
+  // number), in every gradient mode: tfjs's own divides by kh·kw everywhere, wrong for windows that overlap
+  // 'same' or explicit padding (`avgPoolGrad`). On wasm under 'auto', one SIMD kernel.
+  const stockAvgPool = tf.getGradient('AvgPool');
+  if (stockAvgPool) {
+    const sa = stockAvgPool.gradFunc as unknown as GradFunc;
+    registerOwnGradient({
+      ...stockAvgPool,
+      gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+        const [x] = saved as [tf.Tensor];
+        if (!x || x.rank !== 4 || dy.rank !== 4 || attrs.dimRoundingMode != null) return sa(dy, saved, attrs);
+        const window = pair(attrs.filterSize as number | number[]);
+        const strides = pair(attrs.strides as number | number[]);
+        return { x: () => avgPoolGrad(x as tf.Tensor4D, dy as tf.Tensor4D, window, strides, attrs.pad as 'same' | 'valid' | number) };
+      }) as never,
+    } as tf.GradConfig);
+  }
 }

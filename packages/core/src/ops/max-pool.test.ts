@@ -6,7 +6,7 @@ import '../gradients.js';
 import { simdKernelsStatus } from './depthwise-simd.js';
 import { setConvFormulation, withConvFormulation } from './formulation.js';
 import { type GradientMode, withGradientMode } from './gradients.js';
-import { maxPoolGrad, poolAxis } from './max-pool.js';
+import { avgPoolGrad, maxPoolGrad, poolAxis } from './max-pool.js';
 import { expectWritesOnly, rawSimdModule } from './wasm.test-helpers.js';
 
 type Case = { shape: [number, number, number, number]; k: number; s: number; padding: 'same' | 'valid'; relu?: boolean };
@@ -166,5 +166,162 @@ describe('maxPool gradient from forward ops', () => {
     // the NaN got nothing, and windows had ties that only their first maximum took
     expect(want[17]).toBe(0);
     expect(ties, 'windows with tied maxima').toBeGreaterThan(20);
+  });
+});
+
+/**
+ * avgPool as an independent formulation on cpu, differentiated by tfjs's stock autodiff (PadV2 and
+ * Conv2D, whose gradients are right): x padded with zeros as the pooling pads it, each channel's
+ * window sums by a Conv2D with a block-diagonal ones filter over the padded input ('valid'), divided by
+ * the number of each window's taps inside the image, counted in JavaScript. Returns y and ∂(Σ y·dy)/∂x.
+ */
+function avgPoolReference(xs: Float32Array, shape: [number, number, number, number], k: [number, number], s: [number, number], pad: 'same' | 'valid', dys: Float32Array) {
+  const [n, h, w, c] = shape;
+  const info = tf.backend_util.computePool2DInfo(shape, k, s, 1, pad);
+  const { top, left, bottom, right } = info.padInfo;
+  const [ho, wo] = [info.outHeight, info.outWidth];
+  const counts = new Float32Array(ho * wo);
+  for (let i = 0; i < ho; i++)
+    for (let j = 0; j < wo; j++) {
+      const rows = Math.min(h, i * s[0] - top + k[0]) - Math.max(0, i * s[0] - top);
+      const cols = Math.min(w, j * s[1] - left + k[1]) - Math.max(0, j * s[1] - left);
+      counts[i * wo + j] = rows * cols;
+    }
+  return withGradientMode('stock', () =>
+    tf.tidy(() => {
+      const ones = tf.tensor4d(
+        Float32Array.from({ length: k[0] * k[1] * c * c }, (_, i) => (Math.floor(i / c) % c === i % c ? 1 : 0)),
+        [k[0], k[1], c, c],
+      );
+      const count = tf.tensor4d(counts, [1, ho, wo, 1]);
+      const f = (t: tf.Tensor) =>
+        tf.div(
+          tf.conv2d(
+            tf.pad(t as tf.Tensor4D, [
+              [0, 0],
+              [top, bottom],
+              [left, right],
+              [0, 0],
+            ]) as tf.Tensor4D,
+            ones,
+            s,
+            'valid',
+          ),
+          count,
+        );
+      const x = tf.tensor4d(xs, shape);
+      const dy = tf.tensor4d(dys, [n, ho, wo, c]);
+      return {
+        y: f(x).dataSync().slice(),
+        dx: tf
+          .grad((t) => tf.sum(tf.mul(f(t), dy)))(x)
+          .dataSync()
+          .slice(),
+      };
+    }),
+  );
+}
+
+describe('avgPool gradient: the derivative of its forward', () => {
+  type AvgCase = { shape: [number, number, number, number]; k: [number, number]; s: [number, number]; padding: 'same' | 'valid' };
+  const avgCases: AvgCase[] = [
+    // InceptionV3's pool branches: 3×3 stride 1 'same'
+    { shape: [2, 8, 8, 8], k: [3, 3], s: [1, 1], padding: 'same' },
+    { shape: [2, 7, 9, 13], k: [3, 3], s: [2, 2], padding: 'same' },
+    { shape: [1, 5, 7, 6], k: [2, 2], s: [2, 2], padding: 'same' },
+    { shape: [2, 6, 7, 5], k: [2, 3], s: [1, 2], padding: 'same' },
+    { shape: [2, 8, 8, 4], k: [3, 3], s: [2, 2], padding: 'valid' },
+  ];
+  it.each(avgCases)(
+    "equals an independent formulation's stock gradient within 1e-6 on cpu (every gradient mode) and on wasm ('auto': one SIMD kernel; 'composed'), where tfjs's own AvgPoolGrad is off for 'same': %o",
+    async (c) => {
+      const xs = tf.tidy(() => tf.randomNormal(c.shape, 0, 1, 'float32', 21).dataSync().slice() as Float32Array);
+      const yShape = tf.tidy(() => tf.avgPool(tf.zeros(c.shape) as tf.Tensor4D, c.k, c.s, c.padding).shape);
+      const dys = tf.tidy(() => tf.randomNormal(yShape, 0, 1, 'float32', 22).dataSync().slice() as Float32Array);
+      const ref = avgPoolReference(xs, c.shape, c.k, c.s, c.padding, dys);
+      const gradOf = (mode: GradientMode) =>
+        withGradientMode(mode, () =>
+          tf.tidy(() => {
+            const y = tf.avgPool(tf.tensor4d(xs, c.shape), c.k, c.s, c.padding);
+            expect(relErr(y.dataSync(), ref.y), `${mode}: the forward`).toBeLessThanOrEqual(1e-6);
+            return tf
+              .grad((t) => tf.sum(tf.mul(tf.avgPool(t as tf.Tensor4D, c.k, c.s, c.padding), tf.tensor(dys, yShape))))(tf.tensor4d(xs, c.shape))
+              .dataSync()
+              .slice();
+          }),
+        );
+      // tfjs's own kernel, for the record: right without padding, off where windows overlap it
+      const tfjsOwn = tf.tidy(() =>
+        (
+          tf
+            .engine()
+            .runKernel('AvgPoolGrad', { dy: tf.tensor(dys, yShape), input: tf.tensor4d(xs, c.shape) }, { filterSize: c.k, strides: c.s, pad: c.padding } as never) as tf.Tensor
+        )
+          .dataSync()
+          .slice(),
+      );
+      const { top, left, bottom, right } = tf.backend_util.computePool2DInfo(c.shape, c.k, c.s, 1, c.padding).padInfo;
+      const padded = top + left + bottom + right > 0;
+      if (padded) expect(relErr(tfjsOwn, ref.dx), "tfjs's AvgPoolGrad against the derivative").toBeGreaterThan(0.05);
+      else expect(relErr(tfjsOwn, ref.dx), "tfjs's AvgPoolGrad, nothing padded").toBeLessThanOrEqual(1e-6);
+      for (const mode of ['stock', 'custom', 'auto'] as const) expect(relErr(gradOf(mode), ref.dx), `cpu, ${mode}`).toBeLessThanOrEqual(1e-6);
+      await tf.setBackend('wasm');
+      setConvFormulation('auto');
+      try {
+        const before = simdKernelsStatus().calls.avg_pool_grad ?? 0;
+        await expectNoLeak(() => {
+          expect(relErr(gradOf('auto'), ref.dx), 'wasm, auto (SIMD kernel)').toBeLessThanOrEqual(1e-6);
+        });
+        expect((simdKernelsStatus().calls.avg_pool_grad ?? 0) - before, 'kernel calls').toBe(1);
+        setConvFormulation('composed');
+        expect(relErr(gradOf('auto'), ref.dx), 'wasm, composed').toBeLessThanOrEqual(1e-6);
+        expect(relErr(gradOf('stock'), ref.dx), 'wasm, stock mode').toBeLessThanOrEqual(1e-6);
+      } finally {
+        setConvFormulation('im2col');
+        await tf.setBackend('cpu');
+      }
+    },
+  );
+
+  it('names the shapes when dy does not fit x', () => {
+    tf.tidy(() => {
+      expect(() => avgPoolGrad(tf.zeros([1, 6, 6, 2]) as tf.Tensor4D, tf.zeros([1, 5, 6, 2]) as tf.Tensor4D, 3, 1, 'same')).toThrow(
+        /dy \[1,5,6,2\] does not fit the pooling of x \[1,6,6,2\]/,
+      );
+    });
+  });
+
+  it('the kernel writes nothing but ∂x in the memory it imports, both variants, and equals a hand computation', () => {
+    const [n, h, w, c, kh, kw, sh, sw] = [2, 5, 6, 7, 3, 3, 2, 2];
+    const ph = poolAxis(h, kh, sh, 'same');
+    const pw = poolAxis(w, kw, sw, 'same');
+    const [ho, wo] = [ph.out, pw.out];
+    const dy = Float32Array.from({ length: n * ho * wo * c }, (_, i) => Math.sin(i) + 0.1);
+    const want = new Float64Array(n * h * w * c);
+    for (let b = 0; b < n; b++)
+      for (let i = 0; i < ho; i++)
+        for (let j = 0; j < wo; j++) {
+          const taps: [number, number][] = [];
+          for (let a = 0; a < kh; a++)
+            for (let e = 0; e < kw; e++) {
+              const r = i * sh - ph.before + a;
+              const q = j * sw - pw.before + e;
+              if (r >= 0 && r < h && q >= 0 && q < w) taps.push([r, q]);
+            }
+          for (let k = 0; k < c; k++)
+            for (const [r, q] of taps) {
+              const p = ((b * h + r) * w + q) * c + k;
+              want[p] = (want[p] as number) + (dy[((b * ho + i) * wo + j) * c + k] as number) / taps.length;
+            }
+        }
+    for (const shared of [false, true]) {
+      const { call, heap } = rawSimdModule(shared);
+      const off = { dy: 1001, dx: 3001 };
+      heap.set(dy, off.dy);
+      const before = heap.slice();
+      call('avg_pool_grad', off.dy * 4, off.dx * 4, n, h, w, c, ho, wo, kh, kw, sh, sw, ph.before, pw.before);
+      expectWritesOnly(heap, before, [[off.dx, n * h * w * c]], `${shared ? 'shared' : 'plain'}: avg_pool_grad`);
+      expect(relErr(heap.subarray(off.dx, off.dx + n * h * w * c), Float32Array.from(want)), shared ? 'shared' : 'plain').toBeLessThanOrEqual(1e-6);
+    }
   });
 });

@@ -90,10 +90,11 @@ function scatterStrided(v: tf.Tensor4D, a: number, b: number, sh: number, sw: nu
 let simdOn = true;
 
 /**
- * Turns the SIMD max pooling gradient off (false: the composed form, as before it) or back on; for
- * same-process before/after benchmarks and tests.
+ * Turns the SIMD max and average pooling gradients off (false: max pooling's composed form, as before
+ * it; average pooling's tfjs AvgPoolGrad kernel of δ·kh·kw/count) or back on; for same-process
+ * before/after benchmarks and tests.
  */
-export function setSimdMaxPoolGrad(on: boolean): void {
+export function setSimdPoolGrads(on: boolean): void {
   simdOn = on;
 }
 
@@ -152,5 +153,71 @@ export function maxPoolGrad(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D, poo
     const dxp = parts.length === 1 ? (parts[0] as tf.Tensor4D) : (tf.addN(parts) as tf.Tensor4D);
     if (!padded) return dxp;
     return tf.slice(dxp, [0, ph.before, pw.before, 0], [n, h, w, c]);
+  });
+}
+
+const AVG_POOL_GRAD = 'ForgetlessAvgPoolGrad';
+
+/** Inputs dy; attrs H, W, kh, kw, sh, sw, pt, pl: ∂x [N, H, W, C] by the SIMD module's `avg_pool_grad` (`pool-simd.c`). */
+const avgPoolGradKernel: tf.KernelConfig = {
+  kernelName: AVG_POOL_GRAD,
+  backendName: 'wasm',
+  kernelFunc: (({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown }) => {
+    const dy = inputs.dy as tf.TensorInfo;
+    const ex = simdKernelsFor(backend, dy);
+    if (!ex) throw new Error(`${AVG_POOL_GRAD} (forgetless): the SIMD kernels do not run here`);
+    const b = backend as WasmHeapBackend;
+    const [n, ho, wo, c] = dy.shape as [number, number, number, number];
+    const [h, w, kh, kw, sh, sw, pt, pl] = ['H', 'W', 'kh', 'kw', 'sh', 'sw', 'pt', 'pl'].map((k) => attrs[k] as number) as number[] as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    const dx = b.makeOutput([n, h, w, c], 'float32');
+    if (n * h * w * c > 0) ex.avg_pool_grad(heapOffset(b, dy), heapOffset(b, dx), n, h, w, c, ho, wo, kh, kw, sh, sw, pt, pl);
+    return dx;
+  }) as unknown as tf.KernelFunc,
+};
+
+/**
+ * ∂x of `tf.avgPool(x, poolSize, stride, pad)` for δ = dy: the derivative of tfjs's forward, which
+ * divides each window's sum by the number of its taps inside the image (padding not counted, as
+ * TensorFlow does), ∂x[p] = Σ_{windows w ∋ p} δ[w] / count(w). tfjs's own AvgPool gradient (its
+ * AvgPoolGrad kernel, cpu and wasm alike) divides by kh·kw everywhere, which is that derivative only
+ * where no window overlaps the padding: with 'same' padding a border window's taps get kh·kw/count(w)
+ * times too little (4/9 at a 3×3 window's corner). On wasm under 'auto' with the SIMD module, one
+ * kernel (`pool-simd.c`); elsewhere tfjs's AvgPoolGrad of δ·kh·kw/count (the same where nothing is
+ * padded). `x`: the forward's input (its shape is what is read).
+ */
+export function avgPoolGrad(x: tf.Tensor4D, dy: tf.Tensor4D, poolSize: Size2, stride: Size2, pad: Padding | number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const [kh, kw] = pair(poolSize);
+  const [sh, sw] = pair(stride);
+  const info = tf.backend_util.computePool2DInfo(x.shape, [kh, kw], [sh, sw], 1, pad as 'same');
+  const { top, left, bottom, right } = info.padInfo;
+  const fits = dy.rank === 4 && dy.shape[0] === n && dy.shape[1] === info.outHeight && dy.shape[2] === info.outWidth && dy.shape[3] === c;
+  if (!fits)
+    throw new Error(`avgPool gradient (forgetless): dy [${dy.shape}] does not fit the pooling of x [${x.shape}] (window ${kh}×${kw}, strides ${sh}×${sw}, pad ${String(pad)})`);
+  if (simdOn && dy.dtype === 'float32' && tf.getBackend() === 'wasm' && simdKernelsFor(tf.backend(), dy)) {
+    if (!tf.getKernel(AVG_POOL_GRAD, 'wasm')) tf.registerKernel(avgPoolGradKernel);
+    return tf.engine().runKernel(AVG_POOL_GRAD, { dy }, { H: h, W: w, kh, kw, sh, sw, pt: top, pl: left } as never) as tf.Tensor4D;
+  }
+  const stock = (d: tf.Tensor4D) => tf.engine().runKernel('AvgPoolGrad', { dy: d, input: x }, { filterSize: [kh, kw], strides: [sh, sw], pad } as never) as tf.Tensor4D;
+  if (top + left + bottom + right === 0) return stock(dy);
+  return tf.tidy(() => {
+    // count(w)/(kh·kw) of every window: the mean of ones padded with zeros, over the window, unpadded
+    const ones = tf.pad(tf.ones([1, h, w, 1]), [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ]) as tf.Tensor4D;
+    const share = tf.avgPool(ones, [kh, kw], [sh, sw], 'valid');
+    return stock(tf.div(dy, share) as tf.Tensor4D);
   });
 }

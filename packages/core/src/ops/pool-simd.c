@@ -68,3 +68,40 @@ __attribute__((export_name("max_pool_grad"))) void max_pool_grad(const f32 *x, c
     }
   }
 }
+
+/*
+ * Average pooling's input gradient (NHWC), the derivative of tfjs's forward, which divides each window's
+ * sum by the number of its taps inside the image (TensorFlow's convention; padding is not counted):
+ *   ∂x[p] = Σ_windows w∋p  δ[w] / count(w).
+ * (tfjs's own AvgPoolGrad divides by kh·kw everywhere: wrong for windows that overlap the padding.)
+ * Windows kh×kw, strides sh, sw, padding pt (top) and pl (left); added window by window.
+ */
+__attribute__((export_name("avg_pool_grad"))) void avg_pool_grad(const f32 *dy, f32 *dx, int N, int H, int W, int C, int Ho, int Wo, int kh, int kw, int sh, int sw,
+                                                                  int pt, int pl) {
+  const int C4 = C & ~3;
+  const long total = (long)N * H * W * C;
+  for (long e = 0; e < total; e++) dx[e] = 0.f;
+  for (int n = 0; n < N; n++) {
+    f32 *dn = dx + (long)n * H * W * C;
+    for (int i = 0; i < Ho; i++) {
+      const int r0 = i * sh - pt;
+      const int a0 = r0 < 0 ? -r0 : 0, a1 = r0 + kh > H ? H - r0 : kh;
+      for (int j = 0; j < Wo; j++) {
+        const int c0 = j * sw - pl;
+        const int b0 = c0 < 0 ? -c0 : 0, b1 = c0 + kw > W ? W - c0 : kw;
+        const int count = (a1 - a0) * (b1 - b0);
+        if (count <= 0) continue;
+        const f32 inv = 1.f / (f32)count;
+        const v128_t vinv = wasm_f32x4_splat(inv);
+        const f32 *dw = dy + (((long)n * Ho + i) * Wo + j) * C;
+        for (int a = a0; a < a1; a++)
+          for (int b = b0; b < b1; b++) {
+            f32 *d = dn + ((long)(r0 + a) * W + (c0 + b)) * C;
+            int c = 0;
+            for (; c < C4; c += 4) ST(d + c, wasm_f32x4_add(LD(d + c), wasm_f32x4_mul(LD(dw + c), vinv)));
+            for (; c < C; c++) d[c] += dw[c] * inv;
+          }
+      }
+    }
+  }
+}
