@@ -14,6 +14,8 @@
  * | Conv2DBackpropInput   | ∂filter (of conv2dTranspose) by `conv2dFilterGrad`     | backend has no Conv2DBackpropFilter kernel (wasm) |
  * | MaxPool               | δ to each window's first maximum (any [kh, kw] window) | backend is wasm (its MaxPoolGrad loses gradient) |
  * | AvgPool               | Σ over windows of δ / (the window's taps inside the image), its forward's derivative (`max-pool.ts`) | always: tfjs's divides by kh·kw, wrong for windows over 'same' padding |
+ * | MirrorPad             | δ's centre plus its borders reversed onto the values they mirror (`tfjs-fixes.ts`) | always: tfjs's drops the borders |
+ * | ResizeNearestNeighbor | tfjs's kernel image by image on cpu (`tfjs-fixes.ts`)   | always: tfjs-backend-cpu's is wrong for batches |
  *
  * Dilated Conv2D and DepthwiseConv2dNative have no tfjs gradient at all: ours serve in every mode;
  * AvgPool's too, where tfjs's is wrong.
@@ -37,6 +39,7 @@ import { IM2COL_MIN_CHANNELS, conv2dInputGradIm2col, conv2dInputGradTaps, formul
 import { depthwiseInputGrad, formulatedDepthwiseFilterGrad } from './depthwise.js';
 import { simdKernelsFor } from './depthwise-simd.js';
 import { avgPoolGrad, maxPoolGrad } from './max-pool.js';
+import { mirrorPadGrad, resizeNearestGrad } from './tfjs-fixes.js';
 import { normSimdUsable, simdClipGrad, simdRelu6Grad } from './norm-simd.js';
 import { isSimdFilterGradConv, isSimdInputGradConv, isPointwise, pointwiseSimd } from './gemm-simd.js';
 import { sharedTensor } from './light-saves.js';
@@ -489,10 +492,33 @@ export function registerForgetlessGradients(): void {
       ...stockAvgPool,
       gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
         const [x] = saved as [tf.Tensor];
-        if (!x || x.rank !== 4 || dy.rank !== 4 || attrs.dimRoundingMode != null) return sa(dy, saved, attrs);
+        if (x?.rank !== 4 || dy.rank !== 4 || attrs.dimRoundingMode != null) return sa(dy, saved, attrs);
         const window = pair(attrs.filterSize as number | number[]);
         const strides = pair(attrs.strides as number | number[]);
         return { x: () => avgPoolGrad(x as tf.Tensor4D, dy as tf.Tensor4D, window, strides, attrs.pad as 'same' | 'valid' | number) };
+      }) as never,
+    } as tf.GradConfig);
+  }
+
+  // MirrorPad: the reflected borders' gradient added back (tfjs's drops it); every mode (`tfjs-fixes.ts`)
+  const stockMirror = tf.getGradient('MirrorPad');
+  if (stockMirror) {
+    registerOwnGradient({
+      ...stockMirror,
+      gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+        const [x] = saved as [tf.Tensor];
+        return { x: () => mirrorPadGrad(dy, x.shape, attrs.paddings as [number, number][], attrs.mode as 'reflect' | 'symmetric') };
+      }) as never,
+    } as tf.GradConfig);
+  }
+  // ResizeNearestNeighbor: image by image on cpu, whose kernel is wrong for batches; every mode (`tfjs-fixes.ts`)
+  const stockNearest = tf.getGradient('ResizeNearestNeighbor');
+  if (stockNearest) {
+    registerOwnGradient({
+      ...stockNearest,
+      gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+        const [images] = saved as [tf.Tensor4D];
+        return { images: () => resizeNearestGrad(dy as tf.Tensor4D, images, attrs) };
       }) as never,
     } as tf.GradConfig);
   }

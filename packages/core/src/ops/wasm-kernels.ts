@@ -545,6 +545,20 @@ function ensureBackpropKernels(withReplacements: boolean): void {
       stockKernels.set(k.kernelName, current);
       tf.unregisterKernel(k.kernelName, 'wasm');
     }
-    tf.registerKernel(k);
+    // the stock kernel's setup (binding its wasm function) runs when the backend initialises, for the kernel
+    // registered then: ours carries it, since other stock kernels call the stock one's function directly
+    // (SpaceToBatchND pads through PadV2's: without its setup, "wasmPadV2 is not a function")
+    const setup = current?.setupFunc;
+    tf.registerKernel(
+      setup
+        ? {
+            ...k,
+            setupFunc: (backend: unknown) => {
+              setup(backend as never);
+              stockSetUp.set(k.kernelName, backend);
+            },
+          }
+        : k,
+    );
   }
 }
