@@ -170,3 +170,36 @@ export async function withStepContexts(cases) {
   }
   return cases;
 }
+
+/** `run(on)` with a module switch `set` turned to `on` for it and back on after (a `stepAB` step). */
+export function switched(set, run) {
+  return async (on) => {
+    set(on);
+    try {
+      return await run(on);
+    } finally {
+      set(true);
+    }
+  };
+}
+
+/**
+ * The largest ‖a − b‖∞ over the tensors of two { name: values } maps, each relative to b's largest |value| or to 1
+ * (a β whose gradient cancels to ~0 moves by rounding alone), and the name it came from; throws naming the
+ * first non-finite tensor of `a` (`what`).
+ */
+export function worstDiff(a, b, what) {
+  let worst = 0;
+  let at = '';
+  for (const k of Object.keys(b)) {
+    let num = 0;
+    let den = 1;
+    for (let i = 0; i < b[k].length; i++) {
+      num = Math.max(num, Math.abs(a[k][i] - b[k][i]));
+      den = Math.max(den, Math.abs(b[k][i]));
+    }
+    if (!a[k].every(Number.isFinite)) throw new Error(`${what}: ${k} not finite after a step`);
+    if (num / den > worst) [worst, at] = [num / den, k];
+  }
+  return `${worst.toExponential(2)}${at ? ` (${at})` : ''}`;
+}

@@ -18,7 +18,7 @@
 // Build first (`npx turbo run build --filter=@forgetless/benchmark...`).
 //   node apps/benchmark/scripts/bn-relu-ab.mjs
 import * as tf from '@tensorflow/tfjs-core';
-import { load, matmulCeiling, stepAB, stepContext, timedStep } from './ab-lib.mjs';
+import { load, matmulCeiling, stepAB, stepContext, switched, timedStep, worstDiff } from './ab-lib.mjs';
 import { artifactsOf, inception, resnet, stepGflop } from './keras-nets.mjs';
 
 const { loadLayersModel } = await import('@forgetless/core/node');
@@ -88,21 +88,7 @@ for (const c of cases) {
   const [a, b] = [await one(false), await one(true)];
   // the largest difference over the weights and moving statistics after the step, relative to the reference's largest |value| (or to 1, where
   // that is below 1: a β whose gradient cancels to ~0 moves by rounding alone), and where
-  const compare = (p, q) => {
-    let worst = 0;
-    let at = '';
-    for (const k of Object.keys(q.w)) {
-      let num = 0;
-      let den = 1;
-      for (let i = 0; i < q.w[k].length; i++) {
-        num = Math.max(num, Math.abs(p.w[k][i] - q.w[k][i]));
-        den = Math.max(den, Math.abs(q.w[k][i]));
-      }
-      if (!p.w[k].every(Number.isFinite)) throw new Error(`${c.name}: ${k} not finite after a step`);
-      if (num / den > worst) [worst, at] = [num / den, k];
-    }
-    return `${worst.toExponential(2)}${at ? ` (${at})` : ''}`;
-  };
+  const compare = (p, q) => worstDiff(p.w, q.w, c.name);
   let cpuNote = '';
   if (process.env.CPU_CHECK && c.n === 8) {
     // the same step on cpu under tfjs's stock gradients (tfjs's own Relu, batch norm and conv gradients), from the same weights
@@ -134,14 +120,7 @@ for (const c of cases) {
   console.log(
     `${c.name}: loss ${a.loss} before, ${b.loss} after; weights and moving statistics after a step differ by ≤ ${worst}${cpuNote}; kernel calls per step ${calls.false} → ${calls.true}`,
   );
-  const step = async (on) => {
-    setBatchNormReluFusion(on);
-    try {
-      return await timedStep(c.name, ctxs[on], x, y);
-    } finally {
-      setBatchNormReluFusion(true);
-    }
-  };
+  const step = switched(setBatchNormReluFusion, (on) => timedStep(c.name, ctxs[on], x, y));
   await stepAB({
     name: c.name,
     gflop: c.gflop,

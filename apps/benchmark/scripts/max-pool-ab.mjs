@@ -11,7 +11,7 @@
 // Build first (`npx turbo run build --filter=@forgetless/benchmark...`).
 //   node apps/benchmark/scripts/max-pool-ab.mjs
 import * as tf from '@tensorflow/tfjs-core';
-import { load, matmulCeiling, stepAB, stepContext, timedStep } from './ab-lib.mjs';
+import { load, matmulCeiling, stepAB, stepContext, switched, timedStep, worstDiff } from './ab-lib.mjs';
 import { artifactsOf, inception, resnet, stepGflop } from './keras-nets.mjs';
 
 const { loadLayersModel } = await import('@forgetless/core/node');
@@ -54,18 +54,7 @@ for (const c of cases) {
     }
   };
   const [a, b] = [await one(false), await one(true)];
-  let worst = 0;
-  let at = '';
-  for (const k of Object.keys(a.w)) {
-    let num = 0;
-    let den = 1;
-    for (let i = 0; i < a.w[k].length; i++) {
-      num = Math.max(num, Math.abs(a.w[k][i] - b.w[k][i]));
-      den = Math.max(den, Math.abs(a.w[k][i]));
-    }
-    if (!b.w[k].every(Number.isFinite)) throw new Error(`${c.name}: ${k} not finite after a step`);
-    if (num / den > worst) [worst, at] = [num / den, k];
-  }
+  const worst = worstDiff(b.w, a.w, c.name);
   c.model.setWeights(saved);
   tf.dispose(Object.values(saved));
   const ctx = await stepContext(c.model, tf.train.sgd(0.01));
@@ -76,16 +65,9 @@ for (const c of cases) {
   }
   setSimdPoolGrads(true);
   console.log(
-    `${c.name}: loss ${a.loss} before, ${b.loss} after; weights and moving statistics after a step differ by ≤ ${worst.toExponential(2)}${at ? ` (${at})` : ''} (relative to the largest |value|, or 1); kernel calls per step ${calls.false} → ${calls.true}`,
+    `${c.name}: loss ${a.loss} before, ${b.loss} after; weights and moving statistics after a step differ by ≤ ${worst} (relative to the largest |value|, or 1); kernel calls per step ${calls.false} → ${calls.true}`,
   );
-  const step = async (on) => {
-    setSimdPoolGrads(on);
-    try {
-      return await timedStep(c.name, ctx, x, y);
-    } finally {
-      setSimdPoolGrads(true);
-    }
-  };
+  const step = switched(setSimdPoolGrads, () => timedStep(c.name, ctx, x, y));
   await stepAB({
     name: c.name,
     gflop: c.gflop,

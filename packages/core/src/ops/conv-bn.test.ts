@@ -113,78 +113,76 @@ const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => M
 const sameBits = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 const count = (ks: string[], name: string) => ks.filter((k) => k === name).length;
 
+type Steps = Record<'fused' | 'apart' | 'offAll', Awaited<ReturnType<typeof step>>> & { ref: Named[] };
+
+/**
+ * One SGD step of a fresh import of `artifacts` on cpu under tfjs's stock gradients (the reference), then
+ * on wasm fused, with the conv + batch norm pairs apart, and with no fusion at all; `check` runs on
+ * them inside wasm and a no-leak check. Every weight must come out fused as apart to the bit and within
+ * 1e-5 of cpu (relative to its largest value, or 1: a β whose gradient is zero but for rounding moves by ~1e-9).
+ */
+async function stepsFusedApart(artifacts: tf.io.ModelArtifacts, seed: number, check: (r: Steps) => void): Promise<void> {
+  const xs = tf.tidy(() => host(tf.randomNormal([3, 12, 12, 3], 0, 1, 'float32', seed)));
+  const ref = (await withGradientMode('stock', () => step(artifacts, xs))).got; // cpu, tfjs's own gradients
+  await onWasm(async () => {
+    await expectNoLeak(async () => {
+      const fused = await step(artifacts, xs);
+      setConvBatchNormFusion(false);
+      const apart = await step(artifacts, xs).finally(() => setConvBatchNormFusion(true));
+      const offAll = await withLayerFusion(false, () => step(artifacts, xs));
+      expect(fused.got.map((g) => g.name)).toEqual(ref.map((g) => g.name));
+      fused.got.forEach((g, i) => {
+        const a = apart.got[i] as Named;
+        expect(sameBits(g.v, a.v), `${g.name}: fused and apart differ (rel ${relErr(g.v, a.v)})`).toBe(true);
+        expect(maxAbsDiff(g.v, (ref[i] as Named).v) / Math.max(1, ...(ref[i] as Named).v.map(Math.abs)), g.name).toBeLessThanOrEqual(1e-5);
+      });
+      check({ fused, apart, offAll, ref });
+    });
+  });
+}
+
 describe('conv + batch norm (+ ReLU6 or ReLU) as one op on wasm', () => {
   it('a stock tfjs-layers model takes one SGD step the same to the bit fused as apart, as on cpu with tfjs gradients, with the pairs that qualify fused', async () => {
-    const artifacts = await kerasArtifacts();
-    const xs = tf.tidy(() => host(tf.randomNormal([3, 12, 12, 3], 0, 1, 'float32', 5)));
-    const ref = (await withGradientMode('stock', () => step(artifacts, xs))).got; // cpu, tfjs's own gradients
-    await onWasm(async () => {
-      await expectNoLeak(async () => {
-        const fused = await step(artifacts, xs);
-        setConvBatchNormFusion(false);
-        const apart = await step(artifacts, xs).finally(() => setConvBatchNormFusion(true));
-        const offAll = await withLayerFusion(false, () => step(artifacts, xs));
-        // fused: the expansion, the depthwise, the projection and the two 3×3 convs (five pairs); the stem and the biased conv run apart
-        expect(count(apart.kernels, 'DepthwiseConv2dNative')).toBe(1);
-        expect(count(fused.kernels, 'DepthwiseConv2dNative')).toBe(0);
-        expect(count(apart.kernels, 'Conv2D') - count(fused.kernels, 'Conv2D')).toBe(4);
-        expect(count(fused.kernels, 'Conv2D')).toBe(2);
-        // each pair apart: conv, batch norm (a custom gradient around its kernel), conv ∂x and ∂W, batch norm ∂; fused: one custom gradient
-        // batch norm kernels through the engine: 7 each way apart, 2 (the stem's, the biased conv's) fused; a custom gradient each either way
-        const bnKernels = (ks: string[], grad: boolean) => ks.filter((k) => /^ForgetlessBatchNorm(Relu)?Train(Grad)?$/.test(k) && k.endsWith('Grad') === grad).length;
-        expect([bnKernels(apart.kernels, false), bnKernels(apart.kernels, true)]).toEqual([7, 7]);
-        expect([bnKernels(fused.kernels, false), bnKernels(fused.kernels, true)]).toEqual([2, 2]);
-        expect([count(apart.kernels, 'forward'), count(fused.kernels, 'forward')]).toEqual([7, 7]);
-        expect(count(fused.kernels, 'DepthwiseConv2dNativeBackpropInput') + count(fused.kernels, 'DepthwiseConv2dNativeBackpropFilter')).toBe(0);
-        // withLayerFusion(false) turns it off too
-        expect(count(offAll.kernels, 'DepthwiseConv2dNative')).toBe(1);
-        expect(fused.got.map((g) => g.name)).toEqual(ref.map((g) => g.name));
-        fused.got.forEach((g, i) => {
-          const a = apart.got[i] as Named;
-          expect(sameBits(g.v, a.v), `${g.name}: fused and apart differ (rel ${relErr(g.v, a.v)})`).toBe(true);
-          // relative to the weight's largest value, or 1 (a β whose gradient is zero but for rounding moves by ~1e-9)
-          expect(maxAbsDiff(g.v, (ref[i] as Named).v) / Math.max(1, ...(ref[i] as Named).v.map(Math.abs)), g.name).toBeLessThanOrEqual(1e-5);
-        });
-        // every weight and moving statistic but those zero-gradient βs moved (a step that changed nothing would agree too)
-        const moved = fused.got.filter((g, i) => maxAbsDiff(g.v, (fused.initial[i] as Named).v) > 1e-4).length;
-        expect(moved).toBeGreaterThanOrEqual(fused.got.length - 2);
-      });
+    await stepsFusedApart(await kerasArtifacts(), 5, ({ fused, apart, offAll }) => {
+      // fused: the expansion, the depthwise, the projection and the two 3×3 convs (five pairs); the stem and the biased conv run apart
+      expect(count(apart.kernels, 'DepthwiseConv2dNative')).toBe(1);
+      expect(count(fused.kernels, 'DepthwiseConv2dNative')).toBe(0);
+      expect(count(apart.kernels, 'Conv2D') - count(fused.kernels, 'Conv2D')).toBe(4);
+      expect(count(fused.kernels, 'Conv2D')).toBe(2);
+      // each pair apart: conv, batch norm (a custom gradient around its kernel), conv ∂x and ∂W, batch norm ∂; fused: one custom gradient
+      // batch norm kernels through the engine: 7 each way apart, 2 (the stem's, the biased conv's) fused; a custom gradient each either way
+      const bnKernels = (ks: string[], grad: boolean) => ks.filter((k) => /^ForgetlessBatchNorm(Relu)?Train(Grad)?$/.test(k) && k.endsWith('Grad') === grad).length;
+      expect([bnKernels(apart.kernels, false), bnKernels(apart.kernels, true)]).toEqual([7, 7]);
+      expect([bnKernels(fused.kernels, false), bnKernels(fused.kernels, true)]).toEqual([2, 2]);
+      expect([count(apart.kernels, 'forward'), count(fused.kernels, 'forward')]).toEqual([7, 7]);
+      expect(count(fused.kernels, 'DepthwiseConv2dNativeBackpropInput') + count(fused.kernels, 'DepthwiseConv2dNativeBackpropFilter')).toBe(0);
+      // withLayerFusion(false) turns it off too
+      expect(count(offAll.kernels, 'DepthwiseConv2dNative')).toBe(1);
+      // every weight and moving statistic but those zero-gradient βs moved (a step that changed nothing would agree too)
+      const moved = fused.got.filter((g, i) => maxAbsDiff(g.v, (fused.initial[i] as Named).v) > 1e-4).length;
+      expect(moved).toBeGreaterThanOrEqual(fused.got.length - 2);
     });
   });
 
   it("InceptionV3's and ResNet's units (batch norm without γ or β, then ReLU) take one SGD step the same to the bit fused as apart, as on cpu with tfjs gradients, the ReLUs inside the batch norms' kernels", async () => {
-    const artifacts = await inceptionArtifacts();
-    const xs = tf.tidy(() => host(tf.randomNormal([3, 12, 12, 3], 0, 1, 'float32', 6)));
-    const ref = (await withGradientMode('stock', () => step(artifacts, xs))).got; // cpu, tfjs's own gradients
-    await onWasm(async () => {
-      await expectNoLeak(async () => {
-        const fused = await step(artifacts, xs);
-        setConvBatchNormFusion(false);
-        const apart = await step(artifacts, xs).finally(() => setConvBatchNormFusion(true));
-        const offAll = await withLayerFusion(false, () => step(artifacts, xs));
-        const kernels = (ks: string[]) =>
-          ['Conv2D', 'Relu', 'ForgetlessBatchNormReluTrain', 'ForgetlessBatchNormTrain', 'ForgetlessBatchNormReluTrainGrad'].map((k) => count(ks, k));
-        // fused: five conv + batch norm pairs in one op each (out of tf.profile's sight); the stem's conv apart, its batch norm + ReLU one
-        // kernel each way; the ReLU after the Add, which no batch norm feeds, is tfjs's
-        expect(kernels(fused.kernels)).toEqual([1, 1, 1, 0, 1]);
-        // the pairs apart: six convs; five batch norms with their ReLU inside, one (center: false) without
-        expect(kernels(apart.kernels)).toEqual([6, 1, 5, 1, 5]);
-        // no fusion at all: every ReLU is tfjs's
-        expect(kernels(offAll.kernels)).toEqual([6, 6, 0, 6, 0]);
-        expect(fused.got.map((g) => g.name)).toEqual(ref.map((g) => g.name));
-        // scale: false and center: false came through as batch norms without γ and without β
-        expect(fused.got.filter((g) => /gamma$/.test(g.name)).length).toBe(2);
-        expect(fused.got.filter((g) => /beta$/.test(g.name)).length).toBe(5);
-        fused.got.forEach((g, i) => {
-          const a = apart.got[i] as Named;
-          expect(sameBits(g.v, a.v), `${g.name}: fused and apart differ (rel ${relErr(g.v, a.v)})`).toBe(true);
-          expect(maxAbsDiff(g.v, (ref[i] as Named).v) / Math.max(1, ...(ref[i] as Named).v.map(Math.abs)), g.name).toBeLessThanOrEqual(1e-5);
-          expect(maxAbsDiff(g.v, ((offAll.got[i] as Named) ?? g).v) / Math.max(1, ...g.v.map(Math.abs)), `${g.name} against no fusion`).toBeLessThanOrEqual(1e-5);
-        });
-        // the masks matter: every weight and moving statistic moved (a step that changed nothing would agree too)
-        const moved = fused.got.filter((g, i) => maxAbsDiff(g.v, (fused.initial[i] as Named).v) > 1e-4).length;
-        expect(moved).toBe(fused.got.length);
+    await stepsFusedApart(await inceptionArtifacts(), 6, ({ fused, apart, offAll }) => {
+      const kernels = (ks: string[]) => ['Conv2D', 'Relu', 'ForgetlessBatchNormReluTrain', 'ForgetlessBatchNormTrain', 'ForgetlessBatchNormReluTrainGrad'].map((k) => count(ks, k));
+      // fused: five conv + batch norm pairs in one op each (out of tf.profile's sight); the stem's conv apart, its batch norm + ReLU one
+      // kernel each way; the ReLU after the Add, which no batch norm feeds, is tfjs's
+      expect(kernels(fused.kernels)).toEqual([1, 1, 1, 0, 1]);
+      // the pairs apart: six convs; five batch norms with their ReLU inside, one (center: false) without
+      expect(kernels(apart.kernels)).toEqual([6, 1, 5, 1, 5]);
+      // no fusion at all: every ReLU is tfjs's
+      expect(kernels(offAll.kernels)).toEqual([6, 6, 0, 6, 0]);
+      // scale: false and center: false came through as batch norms without γ and without β
+      expect(fused.got.filter((g) => /gamma$/.test(g.name)).length).toBe(2);
+      expect(fused.got.filter((g) => /beta$/.test(g.name)).length).toBe(5);
+      fused.got.forEach((g, i) => {
+        expect(maxAbsDiff(g.v, ((offAll.got[i] as Named) ?? g).v) / Math.max(1, ...g.v.map(Math.abs)), `${g.name} against no fusion`).toBeLessThanOrEqual(1e-5);
       });
+      // the masks matter: every weight and moving statistic moved (a step that changed nothing would agree too)
+      const moved = fused.got.filter((g, i) => maxAbsDiff(g.v, (fused.initial[i] as Named).v) > 1e-4).length;
+      expect(moved).toBe(fused.got.length);
     });
   });
 

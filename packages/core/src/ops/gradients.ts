@@ -500,26 +500,12 @@ export function registerForgetlessGradients(): void {
     } as tf.GradConfig);
   }
 
-  // MirrorPad: the reflected borders' gradient added back (tfjs's drops it); every mode (`tfjs-fixes.ts`)
-  const stockMirror = tf.getGradient('MirrorPad');
-  if (stockMirror) {
-    registerOwnGradient({
-      ...stockMirror,
-      gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
-        const [x] = saved as [tf.Tensor];
-        return { x: () => mirrorPadGrad(dy, x.shape, attrs.paddings as [number, number][], attrs.mode as 'reflect' | 'symmetric') };
-      }) as never,
-    } as tf.GradConfig);
-  }
-  // ResizeNearestNeighbor: image by image on cpu, whose kernel is wrong for batches; every mode (`tfjs-fixes.ts`)
-  const stockNearest = tf.getGradient('ResizeNearestNeighbor');
-  if (stockNearest) {
-    registerOwnGradient({
-      ...stockNearest,
-      gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
-        const [images] = saved as [tf.Tensor4D];
-        return { images: () => resizeNearestGrad(dy as tf.Tensor4D, images, attrs) };
-      }) as never,
-    } as tf.GradConfig);
-  }
+  // tfjs gradients that are wrong without a word, put right in every mode (`tfjs-fixes.ts`): MirrorPad's drops the
+  // reflected borders' gradient; cpu's ResizeNearestNeighbor kernel is wrong for batches (run image by image)
+  const fix = (kernel: string, input: string, grad: (dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => tf.Tensor) => {
+    const stock = tf.getGradient(kernel);
+    if (stock) registerOwnGradient({ ...stock, gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => ({ [input]: () => grad(dy, saved, attrs) })) as never });
+  };
+  fix('MirrorPad', 'x', (dy, [x], attrs) => mirrorPadGrad(dy, (x as tf.Tensor).shape, attrs.paddings as [number, number][], attrs.mode as 'reflect' | 'symmetric'));
+  fix('ResizeNearestNeighbor', 'images', (dy, [images], attrs) => resizeNearestGrad(dy as tf.Tensor4D, images as tf.Tensor4D, attrs));
 }

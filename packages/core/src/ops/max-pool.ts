@@ -168,18 +168,10 @@ const avgPoolGradKernel: tf.KernelConfig = {
     if (!ex) throw new Error(`${AVG_POOL_GRAD} (forgetless): the SIMD kernels do not run here`);
     const b = backend as WasmHeapBackend;
     const [n, ho, wo, c] = dy.shape as [number, number, number, number];
-    const [h, w, kh, kw, sh, sw, pt, pl] = ['H', 'W', 'kh', 'kw', 'sh', 'sw', 'pt', 'pl'].map((k) => attrs[k] as number) as number[] as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
+    const [h, w] = [attrs.H as number, attrs.W as number];
+    const g = ['kh', 'kw', 'sh', 'sw', 'pt', 'pl'].map((k) => attrs[k] as number);
     const dx = b.makeOutput([n, h, w, c], 'float32');
-    if (n * h * w * c > 0) ex.avg_pool_grad(heapOffset(b, dy), heapOffset(b, dx), n, h, w, c, ho, wo, kh, kw, sh, sw, pt, pl);
+    if (n * h * w * c > 0) ex.avg_pool_grad(heapOffset(b, dy), heapOffset(b, dx), n, h, w, c, ho, wo, ...g);
     return dx;
   }) as unknown as tf.KernelFunc,
 };
