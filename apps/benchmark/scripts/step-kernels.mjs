@@ -5,7 +5,8 @@
 // in the same order, out of tf.profile's sight); the timed steps run as a training loop does, fused.
 //
 //   npx turbo run build --filter=@forgetless/benchmark...
-//   node apps/benchmark/scripts/step-kernels.mjs OUT.json [profiles=10]    profile, write OUT.json, print its table (ALPHA=1: the full-width net)
+//   node apps/benchmark/scripts/step-kernels.mjs OUT.json [profiles=10]    profile, write OUT.json, print its table (ALPHA=1: the full-width net;
+//                                                                          THREADS=2 [KERNEL_THREADS=1]: the threaded build)
 //   node apps/benchmark/scripts/step-kernels.mjs --compare A.json B.json …   one table, a column per file (e.g. two builds
 //                                                                            of the module, run alternately)
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -92,9 +93,11 @@ if (args[0] === '--compare') {
   const [out, n] = args;
   if (!out) throw new Error('usage: node step-kernels.mjs OUT.json [profiles] | --compare A.json B.json …');
   const tf = await import('@tensorflow/tfjs-core');
-  const { setConvBatchNormFusion, trainStep, useBackend } = await import('@forgetless/core');
+  const { setConvBatchNormFusion, setKernelThreads, trainStep, useBackend } = await import('@forgetless/core');
   const { mobileNetV2Step, stepContext } = await import('./ab-lib.mjs');
-  await useBackend('wasm');
+  // THREADS=N: tfjs's threaded build on N threads, forgetless's kernels on KERNEL_THREADS of them (default: all)
+  await useBackend('wasm', process.env.THREADS ? { threads: Number(process.env.THREADS) } : {});
+  if (process.env.KERNEL_THREADS) setKernelThreads(Number(process.env.KERNEL_THREADS));
   const model = await mobileNetV2Step(Number(process.env.ALPHA ?? 0.35));
   const x = tf.randomUniform([8, 96, 96, 3], 0, 1, 'float32', 1);
   const y = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32');

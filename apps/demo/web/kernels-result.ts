@@ -33,6 +33,8 @@ export interface KernelCheck {
   /** Before the checks on wasm: the module compiled and bound. */
   statusBefore: SimdKernelsStatus;
   statusAfter: SimdKernelsStatus;
+  /** forgetless's kernel threads (`kernelThreadsStatus()`): how many, and the kernel calls split over them by the two large checks. */
+  kernelThreads: { threads: number; jobs: number; reason?: string };
   groups: CheckGroup[];
   /** tf.memory().numTensors before and after all the checks. */
   numTensors: { before: number; after: number };

@@ -21,6 +21,7 @@ import {
   conv2d,
   dense,
   ensureWasmKernels,
+  kernelThreadsStatus,
   simdKernelsStatus,
   softmaxCrossEntropy,
   whenSimdKernelsReady,
@@ -292,6 +293,10 @@ export async function runKernelCheck(): Promise<KernelCheck> {
   groups.push(await checkOp(depthwiseCase(1, 9, 10, 6, 2, 3, 1, 30)));
   groups.push(await checkOp(pointwiseCase(2, 10, 10, 24, 20, 40)));
   groups.push(await checkOp(pointwiseCase(3, 7, 5, 13, 6, 50)));
+  // large enough to split over the kernel threads on the threaded build (`kernelThreads` below)
+  const jobs = kernelThreadsStatus().jobs;
+  groups.push(await checkOp(pointwiseCase(8, 24, 24, 32, 96, 55)));
+  groups.push(await checkOp(depthwiseCase(8, 48, 48, 32, 1, 3, 2, 57)));
   groups.push(await checkBatchNorm(60));
   groups.push(await checkOp(relu6Case(70)));
   groups.push(await checkModelStep(80));
@@ -304,6 +309,7 @@ export async function runKernelCheck(): Promise<KernelCheck> {
     ...(firstOp ? { firstOp } : {}),
     statusBefore,
     statusAfter: simdKernelsStatus(),
+    kernelThreads: { ...kernelThreadsStatus(), jobs: kernelThreadsStatus().jobs - jobs },
     groups,
     numTensors: { before, after: tf.memory().numTensors },
     millis: performance.now() - t0,

@@ -9,7 +9,7 @@
  * backend themselves.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { prepareDepthwiseSimd } from './ops/depthwise-simd.js';
+import { prepareSimdThreads } from './ops/depthwise-simd.js';
 import { ensureOwnGradients } from './ops/own-gradients.js';
 import { guardWasmMalloc } from './ops/wasm-memory.js';
 import { wasmThreadsCount, withNodeWasmThreads } from './wasm-threads.js';
@@ -222,8 +222,9 @@ async function activate(name: string, tfjsName: string): Promise<string> {
     // forgetless's wasm kernels, and its gradients back where a later import (tfjs-layers, @tensorflow/tfjs) registered
     // tfjs's own again: stock tfjs-layers `fit` reaches them too
     ensureOwnGradients();
-    // a browser's main thread compiles forgetless's SIMD kernels asynchronously: done before the first op
-    await prepareDepthwiseSimd(tf.backend());
+    // a browser's main thread compiles forgetless's SIMD kernels asynchronously: done before the first op;
+    // on tfjs's threaded build, forgetless's kernels get as many threads as XNNPACK (`kernel-threads.ts`)
+    await prepareSimdThreads(tf.backend());
   }
   return tf.getBackend();
 }

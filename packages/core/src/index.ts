@@ -51,6 +51,7 @@ export {
 export { convPerExampleSum, setSimdConvInputGrad, type TapPads, tapAbsSums } from './ops/gemm-simd.js';
 export { type BatchNormSumsRequest, batchNormExampleSums, setSimdBatchNormInference, setSimdPerExampleSums } from './ops/norm-simd.js';
 export { setConvBatchNormFusion } from './ops/conv-bn.js';
+export { kernelThreadsStatus, setKernelThreads } from './ops/kernel-threads.js';
 export { setBatchNormReluFusion } from './layers/batch-norm.js';
 export { setSimdPoolGrads } from './ops/max-pool.js';
 export { setLightSaves, withLightSaves } from './ops/light-saves.js';

@@ -1208,6 +1208,13 @@ __attribute__((export_name("dw_accumulate"))) void dw_accumulate(const f32 *g, f
   }
 }
 
+/* acc += g over len floats (the kernel threads' partial sums added: `kernel-threads.ts`). */
+__attribute__((export_name("add_into"))) void add_into(const f32 *g, f32 *acc, int len) {
+  int e = 0;
+  for (; e + 4 <= len; e += 4) ST(acc + e, wasm_f32x4_add(LD(acc + e), LD(g + e)));
+  for (; e < len; e++) acc[e] += g[e];
+}
+
 /* ---------------------------------------------------------------- depth multiplier */
 
 /* xe[p, c·M + m] = x[p, c] for P pixels. */

@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DEPTHWISE_SIMD_SHARED_WASM, DEPTHWISE_SIMD_WASM } from './depthwise-simd.wasm.js';
 import { getConvFormulation } from './formulation.js';
+import { MAX_SLICES, MIN_SPLIT_VALUES, prepareKernelThreads, runSlices, slicesFor, splitRange, threadsFor } from './kernel-threads.js';
 
 type Kernel17 = (...args: number[]) => void;
 export interface Exports {
@@ -23,6 +24,8 @@ export interface Exports {
   dw_expand(x: number, xe: number, pixels: number, c: number, m: number): void;
   dw_reduce(dxe: number, dx: number, pixels: number, c: number, m: number): void;
   dw_accumulate(g: number, acc: number, len: number, square: number, first: number): void;
+  /** acc += g over len floats (partial sums of the kernel threads). */
+  add_into(g: number, acc: number, len: number): void;
   /** `norm-simd.c`, linked into the same module (`norm-simd.ts`). */
   bn_forward(x: number, gamma: number, beta: number, y: number, mean: number, variance: number, rstd: number, p: number, c: number, eps: number): void;
   bn_backward(x: number, dy: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number, p: number, c: number): void;
@@ -54,6 +57,8 @@ export interface WasmHeapBackend {
 
 /** Per memory: the instance, or null when the module cannot be used there (no SIMD, compile refused). */
 const instances = new WeakMap<object, Exports | null>();
+/** Per memory: the compiled module and its export names (what the kernel threads instantiate, `kernel-threads.ts`). */
+const modules = new WeakMap<object, { mod: WebAssembly.Module; names: string[] }>();
 /** Per memory: why the module cannot be used there, or how it was compiled. */
 const notes = new WeakMap<object, { reason?: string; compile?: 'sync' | 'async' }>();
 let disabled = false;
@@ -98,7 +103,9 @@ function counted(raw: Record<string, unknown>): Exports {
 }
 
 function instantiate(memory: WebAssembly.Memory, mod: WebAssembly.Module): Exports {
-  return counted(new WebAssembly.Instance(mod, { env: { memory } }).exports as Record<string, unknown>);
+  const raw = new WebAssembly.Instance(mod, { env: { memory } }).exports as Record<string, unknown>;
+  modules.set(memory, { mod, names: Object.keys(raw).filter((n) => typeof raw[n] === 'function') });
+  return counted(raw);
 }
 
 const message = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
@@ -239,9 +246,13 @@ export function simdKernelsStatus(): SimdKernelsStatus {
   return { ...base, state: 'unusable', variant, ...(note.reason ? { reason: note.reason } : {}) };
 }
 
-/** `simdKernelsStatus` once the module's compile for the active wasm backend (asynchronous in browsers) has finished. */
+/**
+ * `simdKernelsStatus` once the module's compile for the active wasm backend (asynchronous in browsers)
+ * has finished, and, on tfjs's threaded build, the kernel threads have started (`kernel-threads.ts`):
+ * for an application that activates wasm with `tf.setBackend` rather than `useBackend`.
+ */
 export async function whenSimdKernelsReady(): Promise<SimdKernelsStatus> {
-  if (tf.getBackend() === 'wasm' && !disabled) await prepareDepthwiseSimd(tf.backend());
+  if (tf.getBackend() === 'wasm' && !disabled) await prepareSimdThreads(tf.backend());
   return simdKernelsStatus();
 }
 
@@ -254,6 +265,45 @@ export function disableDepthwiseSimd(off: boolean): void {
 export function simdKernelsFor(backend: unknown, ...tensors: tf.TensorInfo[]): Exports | undefined {
   if (getConvFormulation() !== 'auto' || tensors.some((t) => t.dtype !== 'float32')) return undefined;
   return depthwiseSimd(backend);
+}
+
+/**
+ * Starts forgetless's kernel threads for this backend: as many as tfjs-wasm's threaded build runs
+ * (its `getThreadsCount()`), unless `setKernelThreads` says otherwise (see `kernel-threads.ts`), once
+ * the module is bound; resolves when they are ready. A no-op on the one-thread builds.
+ */
+export async function prepareSimdThreads(backend: unknown): Promise<void> {
+  await prepareDepthwiseSimd(backend);
+  const memory = memoryOf(backend as WasmHeapBackend);
+  const m = memory ? modules.get(memory) : undefined;
+  if (!memory || !m || !instances.get(memory)) return;
+  let threads = 1;
+  try {
+    threads = (backend as { wasm?: { tfjs?: { getThreadsCount?: () => number } } }).wasm?.tfjs?.getThreadsCount?.() ?? 1;
+  } catch {
+    threads = 1;
+  }
+  await prepareKernelThreads(memory, m.mod, m.names, threads);
+}
+
+/** Threads a kernel call on this backend splits over (1 without kernel threads). */
+export function simdThreads(backend: unknown): number {
+  return threadsFor(memoryOf(backend as WasmHeapBackend));
+}
+
+/** Runs slices of one export's work on the kernel threads (`runSlices`): slices[i] its arguments for thread i. */
+export function sliced(ex: Exports, backend: unknown, name: string, slices: number[][]): void {
+  const fns = ex as unknown as Record<string, (...v: number[]) => void>;
+  runSlices(
+    memoryOf(backend as WasmHeapBackend),
+    (n, a) => {
+      const f = fns[n];
+      if (!f) throw new Error(`forgetless's kernels' module has no export ${n}`);
+      f(...a);
+    },
+    name,
+    slices,
+  );
 }
 
 type Attrs = { strides: unknown; pad: unknown; dilations?: unknown; dimRoundingMode?: unknown; dataFormat?: unknown };
@@ -304,7 +354,7 @@ export function simdDepthwiseForward(ex: Exports, backend: unknown, x: tf.Tensor
   if (size(info.outShape) === 0) return out;
   const g = geometryArgs(info, c * m);
   if (m === 1) {
-    ex.dw_forward(heapOffset(b, x), heapOffset(b, filter), heapOffset(b, out), ...g);
+    byImages(ex, b, 'dw_forward', heapOffset(b, x), heapOffset(b, filter), heapOffset(b, out), g, info.inHeight * info.inWidth * c, size(info.outShape.slice(1)));
     return out;
   }
   const pixels = info.batchSize * info.inHeight * info.inWidth;
@@ -318,6 +368,36 @@ export function simdDepthwiseForward(ex: Exports, backend: unknown, x: tf.Tensor
   return out;
 }
 
+/**
+ * A per-image depthwise kernel (forward, or ∂x) over the batch: the images split over the kernel
+ * threads where the call is large enough, each slice the same kernel on its images (the same values,
+ * bit for bit, as one call). inStep, outStep: floats of one image of the kernel's input and output.
+ */
+function byImages(
+  ex: Exports,
+  b: WasmHeapBackend,
+  name: 'dw_forward' | 'dw_input_grad',
+  input: number,
+  w: number,
+  output: number,
+  g: number[],
+  inStep: number,
+  outStep: number,
+): void {
+  const n = g[0] as number;
+  const t = Math.min(simdThreads(b), n);
+  if (t < 2 || n * Math.max(inStep, outStep) < MIN_SPLIT_VALUES) {
+    ex[name](input, w, output, ...g);
+    return;
+  }
+  sliced(
+    ex,
+    b,
+    name,
+    splitRange(n, Math.min(n, MAX_SLICES)).map(([n0, k]) => [input + 4 * n0 * inStep, w, output + 4 * n0 * outStep, k, ...g.slice(1)]),
+  );
+}
+
 /** dx of y = depthwiseConv2d(x, filter) for dy (DepthwiseConv2dNativeBackpropInput's attributes). */
 export function simdDepthwiseInputGrad(ex: Exports, backend: unknown, dy: tf.TensorInfo, filter: tf.TensorInfo, attrs: Attrs & { inputShape: unknown }): tf.TensorInfo {
   const b = backend as WasmHeapBackend;
@@ -329,7 +409,7 @@ export function simdDepthwiseInputGrad(ex: Exports, backend: unknown, dy: tf.Ten
   if (size(inputShape) === 0) return out;
   const g = geometryArgs(info, c * m);
   if (m === 1) {
-    ex.dw_input_grad(heapOffset(b, dy), heapOffset(b, filter), heapOffset(b, out), ...g);
+    byImages(ex, b, 'dw_input_grad', heapOffset(b, dy), heapOffset(b, filter), heapOffset(b, out), g, size(info.outShape.slice(1)), info.inHeight * info.inWidth * c);
     return out;
   }
   const pixels = info.batchSize * info.inHeight * info.inWidth;
@@ -355,7 +435,27 @@ export function simdDepthwiseFilterGrad(ex: Exports, backend: unknown, x: tf.Ten
   const g = geometryArgs(info, c * m);
   const pixels = info.batchSize * info.inHeight * info.inWidth;
   if (m === 1 || pixels === 0) {
-    ex.dw_filter_grad(heapOffset(b, x), heapOffset(b, dy), heapOffset(b, out), ...g);
+    const t = Math.min(simdThreads(b), info.batchSize);
+    if (t < 2 || pixels * c < MIN_SPLIT_VALUES) {
+      ex.dw_filter_grad(heapOffset(b, x), heapOffset(b, dy), heapOffset(b, out), ...g);
+      return out;
+    }
+    // images split over the threads, each slice's ∂W apart (the first into the output), then added
+    const len = size(filterShape);
+    const parts = splitRange(info.batchSize, Math.min(info.batchSize, slicesFor(t, 2)));
+    const scratch = b.wasm._malloc(4 * len * (parts.length - 1));
+    try {
+      const [xo, dyo, xs, dys] = [heapOffset(b, x), heapOffset(b, dy), info.inHeight * info.inWidth * c * 4, info.outHeight * info.outWidth * c * 4];
+      sliced(
+        ex,
+        b,
+        'dw_filter_grad',
+        parts.map(([n0, n], i) => [xo + n0 * xs, dyo + n0 * dys, i === 0 ? heapOffset(b, out) : scratch + 4 * len * (i - 1), n, ...g.slice(1)]),
+      );
+      for (let i = 1; i < parts.length; i++) ex.add_into(scratch + 4 * len * (i - 1), heapOffset(b, out), len);
+    } finally {
+      b.wasm._free(scratch);
+    }
     return out;
   }
   const xe = b.wasm._malloc(pixels * c * m * 4);

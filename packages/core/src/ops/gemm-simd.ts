@@ -10,7 +10,8 @@
  * for wasm (`wasm-kernels.ts`: stock tfjs-layers models call those directly).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Exports, type WasmHeapBackend, depthwiseSimd, ensureSimdKernel, heapOffset, simdKernelsFor } from './depthwise-simd.js';
+import { type Exports, type WasmHeapBackend, depthwiseSimd, ensureSimdKernel, heapOffset, simdKernelsFor, simdThreads, sliced } from './depthwise-simd.js';
+import { MIN_SPLIT_WORK, slicesFor, splitRange } from './kernel-threads.js';
 import { IM2COL_MIN_CHANNELS } from './im2col.js';
 import { simdPerExampleSumsOn } from './norm-simd.js';
 
@@ -47,7 +48,27 @@ export function simdPointwiseFilterGrad(ex: Exports, backend: unknown, x: tf.Ten
   if (x.shape[3] !== c || dy.shape[3] !== o || tf.util.sizeFromShape(dy.shape) !== p * o || dy.shape.slice(0, 3).some((v, i) => v !== x.shape[i]))
     throw new Error(`Conv2DBackpropFilter on wasm (forgetless): x [${x.shape}] and dy [${dy.shape}] do not fit a 1×1 filter [${filterShape}]`);
   const out = b.makeOutput([...filterShape], 'float32');
-  if (c * o > 0) ex.pw_filter_grad(heapOffset(b, x), heapOffset(b, dy), heapOffset(b, out), p, c, o);
+  if (c * o === 0) return out;
+  const t = rowThreads(b, p, c * o);
+  if (t < 2) {
+    ex.pw_filter_grad(heapOffset(b, x), heapOffset(b, dy), heapOffset(b, out), p, c, o);
+    return out;
+  }
+  // rows split over the threads, each slice's ∂W apart (the first into the output), then added
+  const parts = splitRange(p, slicesFor(t, 2), 4);
+  const scratch = b.wasm._malloc(4 * c * o * (parts.length - 1));
+  try {
+    const [xo, dyo] = [heapOffset(b, x), heapOffset(b, dy)];
+    sliced(
+      ex,
+      b,
+      'pw_filter_grad',
+      parts.map(([p0, n], i) => [xo + 4 * p0 * c, dyo + 4 * p0 * o, i === 0 ? heapOffset(b, out) : scratch + 4 * c * o * (i - 1), n, c, o]),
+    );
+    for (let i = 1; i < parts.length; i++) ex.add_into(scratch + 4 * c * o * (i - 1), heapOffset(b, out), c * o);
+  } finally {
+    b.wasm._free(scratch);
+  }
   return out;
 }
 
@@ -60,9 +81,17 @@ export function simdPointwiseInputGrad(ex: Exports, backend: unknown, dy: tf.Ten
   const out = b.makeOutput([...inputShape], 'float32');
   const p = tf.util.sizeFromShape([...inputShape]) / (c || 1);
   if (p * c === 0) return out; // nothing to compute
-  const wt = b.wasm._malloc(Math.max(1, c * o) * 4);
+  // rows split over the threads where the call is large enough, each slice with its own Wᵀ scratch (the same values, bit for bit, as one call)
+  const parts = splitRange(p, slicesFor(rowThreads(b, p, c * o)), 4);
+  const wt = b.wasm._malloc(Math.max(1, c * o) * 4 * parts.length);
   try {
-    ex.pw_input_grad(heapOffset(b, dy), heapOffset(b, filter), wt, heapOffset(b, out), p, c, o);
+    const [dyo, dxo] = [heapOffset(b, dy), heapOffset(b, out)];
+    sliced(
+      ex,
+      b,
+      'pw_input_grad',
+      parts.map(([p0, n], i) => [dyo + 4 * p0 * o, heapOffset(b, filter), wt + 4 * c * o * i, dxo + 4 * p0 * c, n, c, o]),
+    );
   } finally {
     b.wasm._free(wt);
   }
@@ -76,8 +105,25 @@ export function simdPointwiseForward(ex: Exports, backend: unknown, x: tf.Tensor
   if (x.shape[3] !== c) throw new Error(`Conv2D on wasm (forgetless): x [${x.shape}] does not fit filter [${filter.shape}]`);
   const out = b.makeOutput([...x.shape.slice(0, 3), o], 'float32');
   const p = tf.util.sizeFromShape(x.shape) / (c || 1);
-  if (p * o > 0) ex.pw_forward(heapOffset(b, x), heapOffset(b, filter), heapOffset(b, out), p, c, o);
+  if (p * o > 0) pointwiseRows(ex, b, heapOffset(b, x), heapOffset(b, filter), heapOffset(b, out), p, c, o);
   return out;
+}
+
+/** Threads a 1×1 GEMM over p rows (c·o multiply-adds a row) splits over: 1 below `MIN_SPLIT_WORK`, or with fewer than 32 rows a thread. */
+function rowThreads(b: WasmHeapBackend, p: number, perRow: number): number {
+  const t = simdThreads(b);
+  return t < 2 || p * perRow < MIN_SPLIT_WORK ? 1 : Math.max(1, Math.min(t, Math.floor(p / 32)));
+}
+
+/** y[p, o] = x[p, c]·W[c, o] (`pw_forward`), rows split over the kernel threads where the call is large enough (the same values, bit for bit). */
+export function pointwiseRows(ex: Exports, b: WasmHeapBackend, x: number, w: number, y: number, p: number, c: number, o: number): void {
+  const parts = splitRange(p, slicesFor(rowThreads(b, p, c * o)), 4);
+  sliced(
+    ex,
+    b,
+    'pw_forward',
+    parts.map(([p0, n]) => [x + 4 * p0 * c, w, y + 4 * p0 * o, n, c, o]),
+  );
 }
 
 export { depthwiseSimd };
@@ -196,9 +242,28 @@ export function simdConvFilterGrad(ex: Exports, backend: unknown, x: tf.TensorIn
   const k4 = (k + 3) & ~3;
   const kc = PATCH_CHUNK;
   const kb = Math.min(k4, filterGradBlock(k4, o));
-  withScratch(b, kc * kb + (k4 > k ? k4 * o : 0), (scratch) =>
-    ex.conv_filter_grad(heapOffset(b, x), heapOffset(b, dy), heapOffset(b, out), scratch, ...geometryArgs(info, filterShape), kc, kb),
-  );
+  const g = geometryArgs(info, filterShape);
+  const perImage = info.outHeight * info.outWidth * k * o;
+  const t = Math.min(simdThreads(b), info.batchSize);
+  if (t < 2 || info.batchSize * perImage < MIN_SPLIT_WORK) {
+    withScratch(b, kc * kb + (k4 > k ? k4 * o : 0), (scratch) => ex.conv_filter_grad(heapOffset(b, x), heapOffset(b, dy), heapOffset(b, out), scratch, ...g, kc, kb));
+    return out;
+  }
+  // images split over the threads (one slice each: every slice's ∂W is a partial sum to add), each slice with its own scratch
+  const parts = splitRange(info.batchSize, t);
+  const per = kc * kb + (k4 > k ? k4 * o : 0);
+  const len = k * o;
+  withScratch(b, parts.length * per + (parts.length - 1) * len, (scratch) => {
+    const partial = (i: number) => scratch + 4 * (parts.length * per + (i - 1) * len);
+    const [xo, dyo, xs, dys] = [heapOffset(b, x), heapOffset(b, dy), 4 * info.inHeight * info.inWidth * c, 4 * info.outHeight * info.outWidth * o];
+    sliced(
+      ex,
+      b,
+      'conv_filter_grad',
+      parts.map(([n0, n], i) => [xo + n0 * xs, dyo + n0 * dys, i === 0 ? heapOffset(b, out) : partial(i), scratch + 4 * i * per, n, ...g.slice(1), kc, kb]),
+    );
+    for (let i = 1; i < parts.length; i++) ex.add_into(partial(i), heapOffset(b, out), len);
+  });
   return out;
 }
 
@@ -219,8 +284,18 @@ export function simdConvForward(ex: Exports, backend: unknown, x: tf.TensorInfo,
   const k = kh * kw * c;
   if (tf.util.sizeFromShape(info.outShape) === 0) return out;
   const k4 = (k + 3) & ~3;
-  withScratch(b, PATCH_CHUNK * k4, (scratch) =>
-    ex.conv_forward(heapOffset(b, x), heapOffset(b, filter), heapOffset(b, out), scratch, ...geometryArgs(info, filter.shape), PATCH_CHUNK),
+  patchByImages(
+    ex,
+    b,
+    'conv_forward',
+    heapOffset(b, x),
+    4 * info.inHeight * info.inWidth * c,
+    heapOffset(b, filter),
+    heapOffset(b, out),
+    4 * tf.util.sizeFromShape(info.outShape.slice(1)),
+    PATCH_CHUNK * k4,
+    geometryArgs(info, filter.shape),
+    k * (filter.shape[3] as number) * info.outHeight * info.outWidth,
   );
   return out;
 }
@@ -266,10 +341,52 @@ export function simdConvInputGrad(ex: Exports, backend: unknown, dy: tf.TensorIn
   if (tf.util.sizeFromShape([...inputShape]) === 0) return out;
   // the kernel pads Wᵀ's and the patch gradients' rows to a multiple of 4 floats
   const k4 = (kh * kw * c + 3) & ~3;
-  withScratch(b, k4 * o + PATCH_CHUNK * k4, (scratch) =>
-    ex.conv_input_grad(heapOffset(b, dy), heapOffset(b, filter), heapOffset(b, out), scratch, ...geometryArgs(info, filter.shape), PATCH_CHUNK),
+  patchByImages(
+    ex,
+    b,
+    'conv_input_grad',
+    heapOffset(b, dy),
+    4 * info.outHeight * info.outWidth * o,
+    heapOffset(b, filter),
+    heapOffset(b, out),
+    4 * info.inHeight * info.inWidth * c,
+    k4 * o + PATCH_CHUNK * k4,
+    geometryArgs(info, filter.shape),
+    kh * kw * c * o * info.outHeight * info.outWidth,
   );
   return out;
+}
+
+/**
+ * A patch kernel that works image by image (`conv_forward`, `conv_input_grad`: input, filter, output,
+ * scratch, the geometry from N, then PATCH_CHUNK), its images split over the kernel threads where the
+ * call is large enough (each slice with its own scratch: the same values, bit for bit, as one call).
+ * inStep, outStep: bytes of one image of its input and output; perImage: its multiply-adds per image.
+ */
+function patchByImages(
+  ex: Exports,
+  b: WasmHeapBackend,
+  name: 'conv_forward' | 'conv_input_grad',
+  input: number,
+  inStep: number,
+  filter: number,
+  output: number,
+  outStep: number,
+  scratchFloats: number,
+  g: number[],
+  perImage: number,
+): void {
+  const n = g[0] as number;
+  const t = Math.min(simdThreads(b), n);
+  const parts = t < 2 || n * perImage < MIN_SPLIT_WORK ? [[0, n] as [number, number]] : splitRange(n, Math.min(n, slicesFor(t, 2)));
+  withScratch(b, scratchFloats * parts.length, (scratch) =>
+    sliced(
+      ex,
+      b,
+      name,
+      parts.map(([n0, k], i) => [input + n0 * inStep, filter, output + n0 * outStep, scratch + 4 * i * scratchFloats, k, ...g.slice(1), PATCH_CHUNK]),
+    ),
+  );
 }
 
 /** The name of the wasm kernel behind `convPerExampleSum` (forgetless's own, no tfjs op has it). */

@@ -206,7 +206,8 @@ static void apply_one(const f32 *x, f32 *y, const f32 *mean, const f32 *gamma, c
  * Training-mode batch norm forward: y (min(max(y, 0), cap) when `act`), and the batch's μ, biased σ² and
  * r = 1/√(σ² + ε) per channel (P ≥ 1). Two reads of x (statistics, then y) and one write of y.
  */
-AI void bn_forward_impl(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y, f32 *mean, f32 *var, f32 *rstd, int P, int C, f32 eps, int act, f32 cap) {
+/* The statistics' pass: μ and M2 = Σ (x − μ)² (into var, not divided) over rows [0, P). */
+AI void stats_pass(const f32 *x, f32 *mean, f32 *var, int P, int C) {
   for (int p = 0; p < P; p += BLOCK) {
     const int rows = P - p < BLOCK ? P - p : BLOCK;
     const f32 *xb = x + p * C;
@@ -214,6 +215,10 @@ AI void bn_forward_impl(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y,
 #define S_ONE(c) stats_one(xb + (c), mean + (c), var + (c), rows, C, p)
     CHUNKS(KS, S_CALL, S_ONE);
   }
+}
+
+AI void bn_forward_impl(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y, f32 *mean, f32 *var, f32 *rstd, int P, int C, f32 eps, int act, f32 cap) {
+  stats_pass(x, mean, var, P, C);
   const f32 inv = 1.f / (f32)P;
   for (int c = 0; c < C; c++) {
     var[c] *= inv;
@@ -380,6 +385,53 @@ AI void bn_backward_impl(const f32 *x, const f32 *dy, const f32 *gamma, const f3
     const f32 *sd = act ? ob : db; /* δ: dy, or (a ReLU) dy through its mask, stored into ∂x by the sums' pass */
 #define D_CALL(c, K) gapply_chunk(xb + (c), sd + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), dbeta + (c), dgamma + (c), inv, rows, C, K)
 #define D_ONE(c) gapply_one(xb + (c), sd + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), dbeta + (c), dgamma + (c), inv, rows, C)
+    CHUNKS(KD, D_CALL, D_ONE);
+  }
+}
+
+/* ---------------------------------------------------------------- the passes apart, for slices of the rows on several threads (`norm-simd.ts`) */
+
+/* The forward statistics of rows [0, P) alone: μ and M2 = Σ (x − μ)² per channel (M2 not divided; the caller merges slices). */
+__attribute__((export_name("bn_stats"))) void bn_stats(const f32 *x, f32 *mean, f32 *m2, int P, int C) {
+  stats_pass(x, mean, m2, P, C);
+}
+
+/* The forward's second pass alone: y = (x − μ)·γ·r + β (its capped ReLU when `act`) over rows [0, P). */
+__attribute__((export_name("bn_apply"))) void bn_apply(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y, const f32 *mean, const f32 *rstd, int P, int C,
+                                                         int act, f32 cap) {
+  for (int p = 0; p < P; p += BLOCK) {
+    const int rows = P - p < BLOCK ? P - p : BLOCK;
+    const f32 *xb = x + p * C;
+    f32 *yb = y + p * C;
+    CHUNKS(KA, A_CALL, A_ONE);
+  }
+}
+
+/*
+ * The backward's first pass alone over rows [0, P): δ (dy through the capped ReLU's mask when `act`)
+ * stored into dx when `act`; ∂β = Σ δ and ∂γ = Σ δ·(x − μ) (not yet times r) written, not added.
+ */
+__attribute__((export_name("bn_grad_sums"))) void bn_grad_sums(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *mean, const f32 *rstd,
+                                                                 f32 *dx, f32 *dgamma, f32 *dbeta, int P, int C, int act, f32 cap) {
+  for (int c = 0; c < C; c++) dbeta[c] = dgamma[c] = 0.f;
+  for (int p = 0; p < P; p += BLOCK) {
+    const int rows = P - p < BLOCK ? P - p : BLOCK;
+    const f32 *xb = x + p * C, *db = dy + p * C;
+    CHUNKS(KG, G_CALL, G_ONE);
+  }
+}
+
+/*
+ * The backward's second pass alone over rows [0, P) of a batch of `total` rows: ∂x from δ (dy, or
+ * what bn_grad_sums stored into dx when `act`: then delta = dx) and the whole batch's ∂β, ∂γ = Σ δ·x̂.
+ */
+__attribute__((export_name("bn_grad_apply"))) void bn_grad_apply(const f32 *x, const f32 *delta, const f32 *gamma, const f32 *mean, const f32 *rstd,
+                                                                   const f32 *dgamma, const f32 *dbeta, f32 *dx, int P, int total, int C) {
+  const f32 inv = 1.f / (f32)total;
+  for (int p = 0; p < P; p += BLOCK) {
+    const int rows = P - p < BLOCK ? P - p : BLOCK;
+    const f32 *xb = x + p * C, *sd = delta + p * C;
+    f32 *ob = dx + p * C;
     CHUNKS(KD, D_CALL, D_ONE);
   }
 }

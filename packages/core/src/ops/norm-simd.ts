@@ -19,7 +19,8 @@
  * call (three back for a plain ReLU: tfjs's gradient is dy·step(x), a Step, a Cast and a Multiply).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Exports, type WasmHeapBackend, depthwiseSimd, heapOffset, simdKernelsFor } from './depthwise-simd.js';
+import { type Exports, type WasmHeapBackend, depthwiseSimd, heapOffset, simdKernelsFor, simdThreads, sliced } from './depthwise-simd.js';
+import { MIN_SPLIT_VALUES, slicesFor, splitRange } from './kernel-threads.js';
 import { movingStatsInPlace, rewritten } from './in-place.js';
 
 const BN_FORWARD = 'ForgetlessBatchNormTrain';
@@ -171,7 +172,7 @@ function forwardKernel(kernelName: string, relu: boolean): tf.KernelConfig {
       const variance = inPlace ? scratch : heapOffset(b, newVar);
       const cap = actCap(attrs.cap)[1];
       if (relu && !(cap > 0)) throw new Error(`${kernelName} (forgetless): attr cap must be > 0 (6: ReLU6, Infinity: ReLU), got ${String(attrs.cap)}`);
-      (relu ? ex.bn_relu_forward : ex.bn_forward)(
+      const args = [
         heapOffset(b, x as tf.TensorInfo),
         heapOffset(b, gamma as tf.TensorInfo),
         heapOffset(b, beta as tf.TensorInfo),
@@ -182,8 +183,9 @@ function forwardKernel(kernelName: string, relu: boolean): tf.KernelConfig {
         p,
         c,
         attrs.epsilon as number,
-        cap,
-      );
+      ] as const;
+      if (normThreads(b, p, c) > 1) forwardOnThreads(ex, b, ...args, relu ? cap : 0);
+      else (relu ? ex.bn_relu_forward : ex.bn_forward)(...args, cap);
       // the moving statistics: m·momentum + batch·(1 − momentum), each value read before it is written
       const heap = new Float32Array(b.wasm.HEAPU8.buffer);
       const mom = attrs.momentum as number;
@@ -233,12 +235,146 @@ function backwardKernel(kernelName: string, relu: boolean): tf.KernelConfig {
         ];
         const cap = actCap(attrs.cap)[1];
         if (relu && !(cap > 0)) throw new Error(`${kernelName} (forgetless): attr cap must be > 0 (6: ReLU6, Infinity: ReLU), got ${String(attrs.cap)}`);
-        if (relu) ex.bn_relu_backward(ox, ody, og, heapOffset(b, beta as tf.TensorInfo), om, om + 4 * c, odx, odg, odb, p, c, cap);
+        const obeta = relu ? heapOffset(b, beta as tf.TensorInfo) : 0;
+        if (normThreads(b, p, c) > 1) backwardOnThreads(ex, b, ox, ody, og, obeta, om, odx, odg, odb, p, c, relu ? cap : 0);
+        else if (relu) ex.bn_relu_backward(ox, ody, og, obeta, om, om + 4 * c, odx, odg, odb, p, c, cap);
         else ex.bn_backward(ox, ody, og, om, om + 4 * c, odx, odg, odb, p, c);
       }
       return [dx, dgamma, dbeta];
     }) as unknown as tf.KernelFunc,
   };
+}
+
+/** Threads a training batch norm over p rows of c channels splits over (1: below `MIN_SPLIT_VALUES`, or fewer than 64 rows a thread). */
+function normThreads(b: WasmHeapBackend, p: number, c: number): number {
+  const t = simdThreads(b);
+  return t < 2 || p * c < MIN_SPLIT_VALUES ? 1 : Math.max(1, Math.min(t, Math.floor(p / 64)));
+}
+
+/**
+ * `bn_forward` / `bn_relu_forward` (cap > 0) with the rows split over the kernel threads: each slice's
+ * μ and M2 (`bn_stats`), merged here by Chan et al.'s pairwise update in double precision, then σ² and r
+ * as the kernel rounds them, then each slice's y (`bn_apply`). Agrees with one thread within float32
+ * rounding of the statistics.
+ */
+function forwardOnThreads(
+  ex: NormExports,
+  b: WasmHeapBackend,
+  x: number,
+  gamma: number,
+  beta: number,
+  y: number,
+  mean: number,
+  variance: number,
+  rstd: number,
+  p: number,
+  c: number,
+  eps: number,
+  cap: number,
+): void {
+  const parts = splitRange(p, slicesFor(normThreads(b, p, c)), 64);
+  const scratch = b.wasm._malloc(4 * 2 * c * parts.length);
+  try {
+    sliced(
+      ex,
+      b,
+      'bn_stats',
+      parts.map(([p0, n], i) => [x + 4 * p0 * c, scratch + 8 * c * i, scratch + 8 * c * i + 4 * c, n, c]),
+    );
+    const heap = new Float32Array(b.wasm.HEAPU8.buffer);
+    const f = Math.fround;
+    const inv = f(1 / p);
+    for (let k = 0; k < c; k++) {
+      let n = 0;
+      let mu = 0;
+      let m2 = 0;
+      for (let i = 0; i < parts.length; i++) {
+        const nb = (parts[i] as [number, number])[1];
+        const mb = heap[(scratch + 8 * c * i) / 4 + k] as number;
+        const m2b = heap[(scratch + 8 * c * i + 4 * c) / 4 + k] as number;
+        const d = mb - mu;
+        const all = n + nb;
+        mu += (d * nb) / all;
+        m2 += m2b + (d * d * n * nb) / all;
+        n = all;
+      }
+      const v = f(f(m2) * inv);
+      heap[mean / 4 + k] = mu;
+      heap[variance / 4 + k] = v;
+      heap[rstd / 4 + k] = f(1 / f(Math.sqrt(f(v + eps))));
+    }
+    sliced(
+      ex,
+      b,
+      'bn_apply',
+      parts.map(([p0, n]) => [x + 4 * p0 * c, gamma, beta, y + 4 * p0 * c, mean, rstd, n, c, cap > 0 ? 1 : 0, Math.max(cap, 0)]),
+    );
+  } finally {
+    b.wasm._free(scratch);
+  }
+}
+
+/**
+ * `bn_backward` / `bn_relu_backward` (cap > 0) with the rows split over the kernel threads: each slice's
+ * sums (`bn_grad_sums`, δ stored into ∂x under a ReLU), added, ∂γ times r, then each slice's ∂x
+ * (`bn_grad_apply`). Agrees with one thread within float32 rounding of the sums.
+ */
+function backwardOnThreads(
+  ex: NormExports,
+  b: WasmHeapBackend,
+  x: number,
+  dy: number,
+  gamma: number,
+  beta: number,
+  stats: number,
+  dx: number,
+  dgamma: number,
+  dbeta: number,
+  p: number,
+  c: number,
+  cap: number,
+): void {
+  const parts = splitRange(p, slicesFor(normThreads(b, p, c)), 64);
+  const act = cap > 0 ? 1 : 0;
+  const scratch = b.wasm._malloc(4 * 2 * c * Math.max(1, parts.length - 1));
+  const rstd = stats + 4 * c;
+  try {
+    sliced(
+      ex,
+      b,
+      'bn_grad_sums',
+      parts.map(([p0, n], i) => [
+        x + 4 * p0 * c,
+        dy + 4 * p0 * c,
+        gamma,
+        beta,
+        stats,
+        rstd,
+        dx + 4 * p0 * c,
+        i === 0 ? dgamma : scratch + 8 * c * (i - 1),
+        i === 0 ? dbeta : scratch + 8 * c * (i - 1) + 4 * c,
+        n,
+        c,
+        act,
+        act ? cap : 0,
+      ]),
+    );
+    for (let i = 1; i < parts.length; i++) {
+      ex.add_into(scratch + 8 * c * (i - 1), dgamma, c);
+      ex.add_into(scratch + 8 * c * (i - 1) + 4 * c, dbeta, c);
+    }
+    const heap = new Float32Array(b.wasm.HEAPU8.buffer);
+    for (let k = 0; k < c; k++) heap[dgamma / 4 + k] = (heap[dgamma / 4 + k] as number) * (heap[rstd / 4 + k] as number); // Σ δ·(x − μ) → Σ δ·x̂
+    const delta = act ? dx : dy;
+    sliced(
+      ex,
+      b,
+      'bn_grad_apply',
+      parts.map(([p0, n]) => [x + 4 * p0 * c, delta + 4 * p0 * c, gamma, stats, rstd, dgamma, dbeta, dx + 4 * p0 * c, n, p, c]),
+    );
+  } finally {
+    b.wasm._free(scratch);
+  }
 }
 
 /**
