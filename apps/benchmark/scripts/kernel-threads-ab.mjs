@@ -5,7 +5,8 @@
 // Keras MobileNetV2 α 0.35 and α 1.0 and of the ResNet-18- and InceptionV3-style nets of keras-nets.mjs,
 // built with stock tfjs-layers and imported; REAL=<dir>/inception_v3/model.json adds nsfwjs's pretrained
 // InceptionV3 as it ships (299², batch 2). Before the timings, each net's loss and weights after one step
-// from the same weights on 1 and on 2 threads. Prints the load average at the start and the end.
+// from the same weights on 1 and on 2 threads. Then the fast per-example empirical Fisher and MAS of MobileNetV2
+// α 0.35 over 64 examples (NO_IMPORTANCES=1: not). Prints the load average at the start and the end.
 // Build first (`npx turbo run build --filter=@forgetless/benchmark...`).
 //   node apps/benchmark/scripts/kernel-threads-ab.mjs            ROUNDS (default 15), NETS=mobilenet-0.35,mobilenet-1,resnet,inception
 import * as tf from '@tensorflow/tfjs-core';
@@ -130,6 +131,52 @@ for (const c of cases) {
   tf.dispose([x, y]);
   models[1].dispose();
   models[2].dispose();
+}
+// the fast per-example importances (empirical Fisher, MAS) of MobileNetV2 α 0.35 over 64 examples in one batch
+if (!process.env.NO_IMPORTANCES) {
+  const { fisherDiagonal, mas } = await import('@forgetless/importances');
+  const { disposeParams } = await import('@forgetless/core');
+  const { randomImages } = await import('../dist/data.js');
+  const model = await mobileNetV2Step(0.35);
+  const source = randomImages(64, [96, 96, 3], 7);
+  const values = {};
+  for (const [name, f] of Object.entries({
+    'fast empirical Fisher (FIS)': () => fisherDiagonal(model, source, { batchSize: 64, path: 'fast' }),
+    'fast MAS': () => mas(model, source, { batchSize: 64, path: 'fast' }),
+  })) {
+    const run = async (k) => {
+      on(k);
+      const before = tf.memory().numTensors;
+      const t0 = performance.now();
+      const imp = await f();
+      await Object.values(imp)[0].data();
+      const t = performance.now() - t0;
+      values[k] = Object.fromEntries(Object.entries(imp).map(([n, v]) => [n, v.dataSync().slice()]));
+      disposeParams(imp);
+      if (tf.memory().numTensors !== before) throw new Error(`${name}: ${tf.memory().numTensors - before} tensors left behind`);
+      return t;
+    };
+    for (const k of [1, 2]) await run(k);
+    let worst = 0;
+    for (const n of Object.keys(values[1])) {
+      let d = 0;
+      let m = 0;
+      for (let i = 0; i < values[1][n].length; i++) {
+        d = Math.max(d, Math.abs(values[1][n][i] - values[2][n][i]));
+        m = Math.max(m, Math.abs(values[1][n][i]));
+      }
+      if (!values[2][n].every(Number.isFinite)) throw new Error(`${name}: ${n} not finite`);
+      worst = Math.max(worst, m > 0 ? d / m : d);
+    }
+    const t = { 1: [], 2: [] };
+    const n = Math.min(rounds, 7);
+    for (let i = 0; i < n; i++) for (const k of i % 2 ? [2, 1] : [1, 2]) t[k].push(await run(k));
+    const [a, b] = [stats(t[1]), stats(t[2])];
+    console.log(
+      `${name}, MobileNetV2 α 0.35, 64 examples of 96² in one batch: 1 thread ${ms(a)} | 2 threads ${ms(b)} | 2/1 ${(b.med / a.med).toFixed(3)}; largest difference relative to the parameter's largest value ${worst.toExponential(2)}`,
+    );
+  }
+  model.dispose();
 }
 setKernelThreads('auto');
 console.log(`load average at end ${load()}`);

@@ -1208,6 +1208,20 @@ __attribute__((export_name("dw_accumulate"))) void dw_accumulate(const f32 *g, f
   }
 }
 
+/*
+ * Σ_n stat(∂W_n) over N examples into out (written, not added), stat = g² (`square`) or |g|: per example
+ * dw_filter_grad into scratch (KH·KW·K floats), then dw_accumulate. The loop of `depthwisePerExampleSum`
+ * (depth multiplier 1) in one call, so that a range of examples is one slice for the kernel threads.
+ */
+__attribute__((export_name("dw_example_sums"))) void dw_example_sums(const f32 *x, const f32 *dy, f32 *out, f32 *scratch, int N, int H, int W, int K, int KH,
+                                                                    int KW, int SH, int SW, int DH, int DW, int PT, int PL, int HO, int WO, int square) {
+  const int len = KH * KW * K;
+  for (int n = 0; n < N; n++) {
+    dw_filter_grad(x + n * H * W * K, dy + n * HO * WO * K, scratch, 1, H, W, K, KH, KW, SH, SW, DH, DW, PT, PL, HO, WO);
+    dw_accumulate(scratch, out, len, square, n == 0);
+  }
+}
+
 /* acc += g over len floats (the kernel threads' partial sums added: `kernel-threads.ts`). */
 __attribute__((export_name("add_into"))) void add_into(const f32 *g, f32 *acc, int len) {
   int e = 0;

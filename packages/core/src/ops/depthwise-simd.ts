@@ -534,6 +534,28 @@ function perExampleSum(ex: Exports, backend: unknown, x: tf.TensorInfo, dy: tf.T
   const xStep = pixels * c * 4;
   const dyStep = info.outHeight * info.outWidth * k * 4;
   const square = attrs.stat === 'square' ? 1 : 0;
+  if (m === 1 && info.batchSize > 0) {
+    // ranges of examples (`dw_example_sums`: the same loop in one call), split over the kernel threads where
+    // the call is large enough, each range's sum apart (the first into the output), then added
+    const n = info.batchSize;
+    const t = Math.min(simdThreads(b), n);
+    const parts = t < 2 || n * pixels * c < MIN_SPLIT_VALUES ? [[0, n] as [number, number]] : splitRange(n, t);
+    const scratch = b.wasm._malloc(4 * len * (2 * parts.length - 1));
+    try {
+      const partial = (i: number) => scratch + 4 * len * (parts.length + i - 1);
+      const [xo, dyo] = [heapOffset(b, x), heapOffset(b, dy)];
+      sliced(
+        ex,
+        b,
+        'dw_example_sums',
+        parts.map(([n0, count], i) => [xo + n0 * xStep, dyo + n0 * dyStep, i === 0 ? heapOffset(b, out) : partial(i), scratch + 4 * len * i, count, ...g.slice(1), square]),
+      );
+      for (let i = 1; i < parts.length; i++) ex.add_into(partial(i), heapOffset(b, out), len);
+    } finally {
+      b.wasm._free(scratch);
+    }
+    return out;
+  }
   const scratch = b.wasm._malloc(len * 4 + (m > 1 ? pixels * k * 4 : 0));
   try {
     const xe = scratch + len * 4;

@@ -108,6 +108,9 @@ __attribute__((export_name("pw_input_grad"))) void pw_input_grad(const f32 *dy, 
   gemm(dy, O, 1, wt, dx, P, C, O, 0);
 }
 
+/* dw_accumulate (`depthwise-simd.c`): acc = or += |g| or g², len floats */
+void dw_accumulate(const f32 *g, f32 *acc, int len, int square, int first);
+
 /*
  * ∂W of a general convolution (any kh×kw, stride, dilation, padding, channel count), as a product
  * over patches built a chunk at a time (implicit im2col). With K = kh·kw·C and the patch row
@@ -479,4 +482,25 @@ __attribute__((export_name("tap_abs_sums"))) void tap_abs_sums(const f32 *x, f32
     }
   const f32 inv = 1.f / (f32)(Ho * Wo);
   for (int e = 0; e < K; e++) out[e] *= inv;
+}
+
+/*
+ * Σ_e stat(∂W_e) over N examples into out (written, not added), stat = g² (`square`) or |g|: per
+ * example the filter gradient (`pw_filter_grad` when `pointwise`, a 1×1 unit-stride filter; else
+ * `conv_filter_grad` on one example) into scratch[0, len), then added (`dw_accumulate`). scratch:
+ * len floats, then conv_filter_grad's own scratch. The loop of `convPerExampleSum` (gemm-simd.ts) in
+ * one call, so that a range of examples is one slice for the kernel threads.
+ */
+__attribute__((export_name("conv_example_sums"))) void conv_example_sums(const f32 *x, const f32 *dy, f32 *out, f32 *scratch, int N, int H, int W, int C, int Ho,
+                                                                          int Wo, int O, int kh, int kw, int sh, int sw, int dh, int dwd, int pt, int pl, int kc,
+                                                                          int kb, int pointwise, int square) {
+  const int len = kh * kw * C * O;
+  for (int e = 0; e < N; e++) {
+    const f32 *xe = x + e * H * W * C, *de = dy + e * Ho * Wo * O;
+    if (pointwise)
+      pw_filter_grad(xe, de, scratch, H * W, C, O);
+    else
+      conv_filter_grad(xe, de, scratch, scratch + len, 1, H, W, C, Ho, Wo, O, kh, kw, sh, sw, dh, dwd, pt, pl, kc, kb);
+    dw_accumulate(scratch, out, len, square, e == 0);
+  }
 }

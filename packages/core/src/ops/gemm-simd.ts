@@ -437,18 +437,36 @@ function convPerExampleKernel(ex: Exports, backend: unknown, x: tf.TensorInfo, d
   const patch = pointwise ? 0 : PATCH_CHUNK * kb + (k4 > k ? k4 * o : 0);
   const geometry = geometryArgs(info, filterShape);
   geometry[0] = 1; // one example at a time
-  withScratch(b, len + patch, (scratch) => {
-    const ox = heapOffset(b, x);
-    const ody = heapOffset(b, dy);
-    const ou = heapOffset(b, out);
-    if (n === 0) new Float32Array(b.wasm.HEAPU8.buffer, ou, len).fill(0);
-    for (let e = 0; e < n; e++) {
-      const xe = ox + e * pixels * c * 4;
-      const de = ody + e * positions * o * 4;
-      if (pointwise) ex.pw_filter_grad(xe, de, scratch, pixels, c, o);
-      else ex.conv_filter_grad(xe, de, scratch, scratch + len * 4, ...geometry, PATCH_CHUNK, kb);
-      ex.dw_accumulate(scratch, ou, len, square, e === 0 ? 1 : 0);
-    }
+  if (n === 0) {
+    new Float32Array(b.wasm.HEAPU8.buffer, heapOffset(b, out), len).fill(0);
+    return out;
+  }
+  // ranges of examples (`conv_example_sums`: per example the filter gradient into scratch, then added), split
+  // over the kernel threads where the call is large enough, each range's sum apart (the first into the output), then added
+  const t = Math.min(simdThreads(b), n);
+  const parts = t < 2 || n * positions * k * o < MIN_SPLIT_WORK ? [[0, n] as [number, number]] : splitRange(n, t);
+  const per = len + patch;
+  withScratch(b, parts.length * per + (parts.length - 1) * len, (scratch) => {
+    const partial = (i: number) => scratch + 4 * (parts.length * per + (i - 1) * len);
+    const [ox, ody] = [heapOffset(b, x), heapOffset(b, dy)];
+    sliced(
+      ex,
+      b,
+      'conv_example_sums',
+      parts.map(([e0, count], i) => [
+        ox + e0 * pixels * c * 4,
+        ody + e0 * positions * o * 4,
+        i === 0 ? heapOffset(b, out) : partial(i),
+        scratch + 4 * i * per,
+        count,
+        ...geometry.slice(1),
+        PATCH_CHUNK,
+        kb,
+        pointwise ? 1 : 0,
+        square,
+      ]),
+    );
+    for (let i = 1; i < parts.length; i++) ex.add_into(partial(i), heapOffset(b, out), len);
   });
   return out;
 }

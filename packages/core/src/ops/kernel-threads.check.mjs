@@ -24,14 +24,20 @@ const rel = (a, b, floor = 0) => {
   return a.length === b.length && a.every(Number.isFinite) && b.every(Number.isFinite) ? d / (m || 1) : Number.POSITIVE_INFINITY;
 };
 /** f's values on 1 thread and on 2, their difference, and the calls split over the threads on 2. */
-function both(f) {
+function both(f, reduction = false) {
+  const run = () => {
+    const out = tf.tidy(() => [f()].flat().map((t) => tf.reshape(t, [-1])));
+    const v = tf.tidy(() => tf.concat(out)).dataSync();
+    tf.dispose(out);
+    return v;
+  };
   core.setKernelThreads(1);
   const j0 = core.kernelThreadsStatus().jobs;
-  const a = tf.tidy(() => f()).dataSync();
+  const a = run();
   const j1 = core.kernelThreadsStatus().jobs;
   core.setKernelThreads('auto');
-  const b = tf.tidy(() => f()).dataSync();
-  return { rel: rel(a, b), jobs: core.kernelThreadsStatus().jobs - j1, jobsOnOne: j1 - j0 };
+  const b = run();
+  return { rel: rel(a, b), jobs: core.kernelThreadsStatus().jobs - j1, jobsOnOne: j1 - j0, reduction };
 }
 const r = (shape, seed) => tf.randomNormal(shape, 0, 1, 'float32', seed);
 const x = r([8, 48, 48, 32], 1);
@@ -54,7 +60,35 @@ const ops = {
   'conv 3×3 ∂x': () => tf.grad((a) => sq(tf.conv2d(a, w3, 1, 'same')))(x),
   'conv 3×3 ∂W': () => tf.grad((f) => sq(tf.conv2d(x, f, 2, 'same')))(w3),
 };
-const opResults = Object.fromEntries(Object.entries(ops).map(([k, f]) => [k, both(f)]));
+// batch norm in inference mode (frozen layers, the importances' forward) and the per-example sums of the importances
+const norm = await import(new URL('./ops/norm-simd.js', new URL(process.argv[2], 'file:')).href);
+const [g, be, mm, mv] = [tf.randomUniform([32], 0.5, 1.5, 'float32', 7), r([32], 8), r([32], 9), tf.randomUniform([32], 0.5, 2, 'float32', 10)];
+const wts = tf.randomUniform([8], 0, 1, 'float32', 11);
+const infer = (a, gg, bb, sums) => norm.simdBatchNormInfer(a, gg, bb, mm, mv, 1e-3, 6, sums);
+const withSums = () => {
+  let got;
+  const grads = tf.grads((a, gg, bb) => sq(infer(a, gg, bb, { stats: ['square', 'abs'], weights: wts, deliver: (d) => (got = d) })))([x, g, be]);
+  return [grads[0], got.square, got.abs];
+};
+const dy1 = r([8, 48, 48, 96], 12);
+const dy3 = r([8, 24, 24, 48], 13);
+const reductions = {
+  'conv 1×1 ∂W': ops['conv 1×1 ∂W'],
+  'depthwise ∂W': ops['depthwise ∂W'],
+  'conv 3×3 ∂W': ops['conv 3×3 ∂W'],
+  'batch norm inference ∂γ, ∂β': () => tf.grads((gg, bb) => sq(infer(x, gg, bb)))([g, be]),
+  'batch norm inference per-example Σ w·g² and Σ |g| (with ∂x)': withSums,
+  'depthwise per-example Σ g²': () => core.depthwisePerExampleSum(x, tf.depthwiseConv2d(x, dw, 2, 'same'), [3, 3, 32, 1], 2, 'same', 1, 'square'),
+  'conv 1×1 per-example Σ |g|': () => core.convPerExampleSum(x, dy1, [1, 1, 32, 96], 1, 'same', 1, 'abs'),
+  'conv 3×3 per-example Σ g²': () => core.convPerExampleSum(x, dy3, [3, 3, 32, 48], 2, 'same', 1, 'square'),
+};
+for (const k of Object.keys(reductions)) delete ops[k];
+ops['batch norm inference forward'] = () => infer(x, g, be);
+ops['batch norm inference ∂x'] = () => tf.grad((a) => sq(infer(a, g, be)))(x);
+const opResults = {
+  ...Object.fromEntries(Object.entries(ops).map(([k, f]) => [k, both(f)])),
+  ...Object.fromEntries(Object.entries(reductions).map(([k, f]) => [k, both(f, true)])),
+};
 
 // nets: stock tfjs-layers graphs, imported; 2 SGD steps from the same weights on 1 and on 2 threads
 const bn = () => tfl.layers.batchNormalization({ epsilon: 1e-3, momentum: 0.9 });

@@ -52,7 +52,7 @@ describe('kernel threads on tfjs-wasm threaded build (2 threads)', () => {
   const out = execFileSync(process.execPath, [script, dist], { encoding: 'utf8', cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] });
   const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as {
     status: { threads: number };
-    ops: Record<string, { rel: number; jobs: number; jobsOnOne: number }>;
+    ops: Record<string, { rel: number; jobs: number; jobsOnOne: number; reduction: boolean }>;
     nets: Record<string, { loss: number; weights: number; leaked: number[]; jobs: number; jobsOnOne: number; losses: number[] }>;
   };
 
@@ -60,14 +60,15 @@ describe('kernel threads on tfjs-wasm threaded build (2 threads)', () => {
     expect(result.status.threads).toBe(2);
   });
 
-  it('splits each kernel over the threads: forwards and input gradients the same to the bit, filter gradients (partial sums added) within 1e-5', () => {
+  it('splits each kernel over the threads: forwards and input gradients the same to the bit, sums over the batch (partial sums added) within 1e-5', () => {
     const names = Object.keys(result.ops);
-    expect(names.length).toBe(11);
+    expect(names.length).toBe(18);
+    expect(names.filter((n) => result.ops[n]?.reduction).length).toBe(8);
     for (const name of names) {
-      const r = result.ops[name] as { rel: number; jobs: number; jobsOnOne: number };
+      const r = result.ops[name] as { rel: number; jobs: number; jobsOnOne: number; reduction: boolean };
       expect(r.jobs, name).toBeGreaterThan(0);
       expect(r.jobsOnOne, name).toBe(0);
-      if (name.endsWith('∂W')) expect(r.rel, name).toBeLessThan(1e-5);
+      if (r.reduction) expect(r.rel, name).toBeLessThan(1e-5);
       else expect(r.rel, name).toBe(0);
     }
   });

@@ -411,7 +411,34 @@ const inferForward: tf.KernelConfig = {
     const stats = b.makeOutput([2, c], 'float32');
     if (c === 0) return [y, stats];
     const [ox, om, ov] = [x, movingMean, movingVariance].map((t) => heapOffset(b, t as tf.TensorInfo)) as [number, number, number];
-    withAffine(b, c, gamma, beta, (og, ob) => ex.bn_infer_forward(ox, og, ob, om, ov, heapOffset(b, y), heapOffset(b, stats), p, c, attrs.epsilon as number, ...actCap(attrs.cap)));
+    // rows split over the kernel threads where the call is large enough (the same values, bit for bit; every slice
+    // computes the [2, C] statistics, the first into the output, the others each into its own scratch)
+    const parts = splitRange(p, slicesFor(normThreads(b, p, c)), 64);
+    const scratch = parts.length > 1 ? b.wasm._malloc(4 * 2 * c * (parts.length - 1)) : 0;
+    try {
+      withAffine(b, c, gamma, beta, (og, ob) =>
+        sliced(
+          ex,
+          b,
+          'bn_infer_forward',
+          parts.map(([p0, k], i) => [
+            ox + 4 * p0 * c,
+            og,
+            ob,
+            om,
+            ov,
+            heapOffset(b, y) + 4 * p0 * c,
+            i === 0 ? heapOffset(b, stats) : scratch + 8 * c * (i - 1),
+            k,
+            c,
+            attrs.epsilon as number,
+            ...actCap(attrs.cap),
+          ]),
+        ),
+      );
+    } finally {
+      if (scratch) b.wasm._free(scratch);
+    }
     return [y, stats];
   }) as unknown as tf.KernelFunc,
 };
@@ -432,9 +459,37 @@ const inferBackward: tf.KernelConfig = {
     const [dgamma, dbeta] = [0, 1].map(() => b.makeOutput([c], 'float32')) as [tf.TensorInfo, tf.TensorInfo];
     if (c > 0) {
       const [ox, ody, os] = [x, dy, stats].map((t) => heapOffset(b, t as tf.TensorInfo)) as [number, number, number];
-      withAffine(b, c, gamma, beta, (og, ob) =>
-        ex.bn_infer_backward(ox, ody, og, ob, os, heapOffset(b, dx), heapOffset(b, dgamma), heapOffset(b, dbeta), p, c, ...actCap(attrs.cap)),
-      );
+      // rows split over the kernel threads where the call is large enough: ∂x the same to the bit; each slice's ∂γ, ∂β apart, then added
+      const parts = splitRange(p, slicesFor(normThreads(b, p, c), 2), 64);
+      const scratch = parts.length > 1 ? b.wasm._malloc(4 * 2 * c * (parts.length - 1)) : 0;
+      try {
+        withAffine(b, c, gamma, beta, (og, ob) =>
+          sliced(
+            ex,
+            b,
+            'bn_infer_backward',
+            parts.map(([p0, k], i) => [
+              ox + 4 * p0 * c,
+              ody + 4 * p0 * c,
+              og,
+              ob,
+              os,
+              heapOffset(b, dx) + 4 * p0 * c,
+              i === 0 ? heapOffset(b, dgamma) : scratch + 8 * c * (i - 1),
+              i === 0 ? heapOffset(b, dbeta) : scratch + 8 * c * (i - 1) + 4 * c,
+              k,
+              c,
+              ...actCap(attrs.cap),
+            ]),
+          ),
+        );
+        for (let i = 1; i < parts.length; i++) {
+          ex.add_into(scratch + 8 * c * (i - 1), heapOffset(b, dgamma), c);
+          ex.add_into(scratch + 8 * c * (i - 1) + 4 * c, heapOffset(b, dbeta), c);
+        }
+      } finally {
+        if (scratch) b.wasm._free(scratch);
+      }
     }
     return [dx, dgamma, dbeta];
   }) as unknown as tf.KernelFunc,
@@ -499,29 +554,53 @@ const inferBackwardSums: tf.KernelConfig = {
     const outputs = [dx, dgamma, dbeta, ...(sq ? [sq] : []), ...(ab ? [ab] : [])];
     if (c === 0) return outputs;
     const p = n === 0 ? 0 : tf.util.sizeFromShape(xs) / (n * c);
-    const scratch = b.wasm._malloc(2 * c * 4);
+    // examples split over the kernel threads where the call is large enough: ∂x the same to the bit; each slice's
+    // ∂γ, ∂β and per-example sums apart (6C floats after its 2C of scratch), then added
+    const t = Math.min(normThreads(b, n * p, c), n);
+    const parts = t < 2 ? [[0, n] as [number, number]] : splitRange(n, t);
+    const scratch = b.wasm._malloc(4 * 8 * c * parts.length);
     try {
-      const [ox, ody, os] = [x, dy, stats].map((t) => heapOffset(b, t as tf.TensorInfo)) as [number, number, number];
+      const [ox, ody, os] = [x, dy, stats].map((v) => heapOffset(b, v as tf.TensorInfo)) as [number, number, number];
+      const own = (i: number, j: number) => scratch + 4 * c * (8 * i + 2 + 2 * j); // slice i's ∂γ (j 0), ∂β (j 0.5), sq (j 1), ab (j 2)
+      const outs = (i: number) =>
+        i === 0
+          ? [heapOffset(b, dgamma), heapOffset(b, dbeta), sq ? heapOffset(b, sq) : 0, ab ? heapOffset(b, ab) : 0]
+          : [own(i, 0), own(i, 0.5), sq ? own(i, 1) : 0, ab ? own(i, 2) : 0];
       withAffine(b, c, gamma, beta, (og, ob) =>
-        ex.bn_infer_backward_sums(
-          ox,
-          ody,
-          og,
-          ob,
-          os,
-          heapOffset(b, dx),
-          heapOffset(b, dgamma),
-          heapOffset(b, dbeta),
-          scratch,
-          sq ? heapOffset(b, sq) : 0,
-          ab ? heapOffset(b, ab) : 0,
-          sq && weights ? heapOffset(b, weights) : 0,
-          n,
-          p,
-          c,
-          ...actCap(attrs.cap),
+        sliced(
+          ex,
+          b,
+          'bn_infer_backward_sums',
+          parts.map(([e0, k], i) => {
+            const [g, be, s2, a1] = outs(i) as [number, number, number, number];
+            return [
+              ox + 4 * e0 * p * c,
+              ody + 4 * e0 * p * c,
+              og,
+              ob,
+              os,
+              heapOffset(b, dx) + 4 * e0 * p * c,
+              g,
+              be,
+              scratch + 4 * c * 8 * i,
+              s2,
+              a1,
+              sq && weights ? heapOffset(b, weights) + 4 * e0 : 0,
+              k,
+              p,
+              c,
+              ...actCap(attrs.cap),
+            ];
+          }),
         ),
       );
+      for (let i = 1; i < parts.length; i++) {
+        const [g, be, s2, a1] = outs(i) as [number, number, number, number];
+        ex.add_into(g, heapOffset(b, dgamma), c);
+        ex.add_into(be, heapOffset(b, dbeta), c);
+        if (sq) ex.add_into(s2, heapOffset(b, sq), 2 * c);
+        if (ab) ex.add_into(a1, heapOffset(b, ab), 2 * c);
+      }
     } finally {
       b.wasm._free(scratch);
     }
