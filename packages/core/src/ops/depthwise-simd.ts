@@ -88,8 +88,12 @@ function bytesFor(memory: WebAssembly.Memory): Uint8Array<ArrayBuffer> {
 }
 
 /** The exports, each counting its calls (a diagnostic: `simdKernelsStatus().calls`). */
+/** The counted exports → the module's own functions (what `sliced` runs: a split call counts once, whichever threads run its slices). */
+const uncounted = new WeakMap<object, Record<string, (...args: number[]) => void>>();
+
 function counted(raw: Record<string, unknown>): Exports {
   const out: Record<string, unknown> = {};
+  uncounted.set(out, raw as Record<string, (...args: number[]) => void>);
   for (const [name, f] of Object.entries(raw)) {
     if (typeof f !== 'function') continue;
     calls[name] ??= 0;
@@ -291,9 +295,11 @@ export function simdThreads(backend: unknown): number {
   return threadsFor(memoryOf(backend as WasmHeapBackend));
 }
 
-/** Runs slices of one export's work on the kernel threads (`runSlices`): slices[i] its arguments for thread i. */
+/** Runs slices of one export's work on the kernel threads (`runSlices`): slices[i] the arguments of slice i; counted as one call of the export. */
 export function sliced(ex: Exports, backend: unknown, name: string, slices: number[][]): void {
-  const fns = ex as unknown as Record<string, (...v: number[]) => void>;
+  const fns = uncounted.get(ex) ?? (ex as unknown as Record<string, (...v: number[]) => void>);
+  // one call of the kernel in `simdKernelsStatus().calls`, however many slices and threads run it
+  if (uncounted.has(ex)) calls[name] = (calls[name] ?? 0) + 1;
   runSlices(
     memoryOf(backend as WasmHeapBackend),
     (n, a) => {
