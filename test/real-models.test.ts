@@ -432,8 +432,10 @@ describe.each(kerasFixtures.map((f) => [f.name, f] as const))('%s', (name, fixtu
         expect(ran('bn_infer_backward_sums'), 'bn_infer_backward_sums calls').toBeGreaterThan(0);
         expect(ran('bn_example_sums'), 'bn_example_sums calls').toBe(0);
       }
-      if (kinds.has('Conv2D')) expect(ran('pw_filter_grad') + ran('conv_filter_grad'), 'per-example conv filter gradients').toBeGreaterThan(0);
-      if (kinds.has('DepthwiseConv2D')) expect(ran('dw_filter_grad'), 'per-example depthwise filter gradients').toBeGreaterThan(0);
+      // (the per-example filter gradients and their sums: the loop over examples in one kernel call, `conv_example_sums` and
+      // `dw_example_sums`; a depthwise depth multiplier > 1 keeps its loop of `dw_filter_grad` calls)
+      if (kinds.has('Conv2D')) expect(ran('conv_example_sums'), 'per-example conv filter gradients').toBeGreaterThan(0);
+      if (kinds.has('DepthwiseConv2D')) expect(ran('dw_example_sums') + ran('dw_filter_grad'), 'per-example depthwise filter gradients').toBeGreaterThan(0);
       // each ZeroPadding2D folded into the conv after it (its capture holding the pads), as in training
       if (kinds.has('ZeroPadding2D')) expect(profile.kernels.filter((k) => k.name === 'PadV2').length, 'PadV2 kernels in the fast path').toBe(0);
       if (!shared && (kinds.has('Conv2D') || kinds.has('DepthwiseConv2D'))) expect(ran('tap_abs_sums'), "SIG's tap sums").toBeGreaterThan(0);
