@@ -87,10 +87,10 @@ function bytesFor(memory: WebAssembly.Memory): Uint8Array<ArrayBuffer> {
   return decode(isShared(memory) ? DEPTHWISE_SIMD_SHARED_WASM : DEPTHWISE_SIMD_WASM);
 }
 
-/** The exports, each counting its calls (a diagnostic: `simdKernelsStatus().calls`). */
 /** The counted exports → the module's own functions (what `sliced` runs: a split call counts once, whichever threads run its slices). */
 const uncounted = new WeakMap<object, Record<string, (...args: number[]) => void>>();
 
+/** The exports, each counting its calls (a diagnostic: `simdKernelsStatus().calls`). */
 function counted(raw: Record<string, unknown>): Exports {
   const out: Record<string, unknown> = {};
   uncounted.set(out, raw as Record<string, (...args: number[]) => void>);
@@ -312,6 +312,39 @@ export function sliced(ex: Exports, backend: unknown, name: string, slices: numb
   );
 }
 
+/**
+ * `sliced` for a kernel whose slices each write a sum of `len` floats (a filter gradient, per-example
+ * sums over a range of examples): slice 0's into `out`, each other's into scratch, then added into
+ * `out`. Each slice also gets `work` floats of scratch of its own. args(i, sum, scratch): slice i's
+ * arguments, given where it writes its sum and its own scratch.
+ */
+export function slicedSums(
+  ex: Exports,
+  backend: unknown,
+  name: string,
+  out: number,
+  len: number,
+  slices: number,
+  work: number,
+  args: (i: number, sum: number, scratch: number) => number[],
+): void {
+  const b = backend as WasmHeapBackend;
+  const scratch = b.wasm._malloc(4 * Math.max(1, (slices - 1) * len + slices * work));
+  try {
+    const sum = (i: number) => (i === 0 ? out : scratch + 4 * (i - 1) * len);
+    const own = (i: number) => scratch + 4 * ((slices - 1) * len + i * work);
+    sliced(
+      ex,
+      backend,
+      name,
+      Array.from({ length: slices }, (_, i) => args(i, sum(i), own(i))),
+    );
+    for (let i = 1; i < slices; i++) ex.add_into(sum(i), out, len);
+  } finally {
+    b.wasm._free(scratch);
+  }
+}
+
 type Attrs = { strides: unknown; pad: unknown; dilations?: unknown; dimRoundingMode?: unknown; dataFormat?: unknown };
 
 function convInfo(xShape: number[], filterShape: number[], a: Attrs): tf.backend_util.Conv2DInfo {
@@ -447,21 +480,12 @@ export function simdDepthwiseFilterGrad(ex: Exports, backend: unknown, x: tf.Ten
       return out;
     }
     // images split over the threads, each slice's ∂W apart (the first into the output), then added
-    const len = size(filterShape);
     const parts = splitRange(info.batchSize, Math.min(info.batchSize, slicesFor(t, 2)));
-    const scratch = b.wasm._malloc(4 * len * (parts.length - 1));
-    try {
-      const [xo, dyo, xs, dys] = [heapOffset(b, x), heapOffset(b, dy), info.inHeight * info.inWidth * c * 4, info.outHeight * info.outWidth * c * 4];
-      sliced(
-        ex,
-        b,
-        'dw_filter_grad',
-        parts.map(([n0, n], i) => [xo + n0 * xs, dyo + n0 * dys, i === 0 ? heapOffset(b, out) : scratch + 4 * len * (i - 1), n, ...g.slice(1)]),
-      );
-      for (let i = 1; i < parts.length; i++) ex.add_into(scratch + 4 * len * (i - 1), heapOffset(b, out), len);
-    } finally {
-      b.wasm._free(scratch);
-    }
+    const [xo, dyo, xs, dys] = [heapOffset(b, x), heapOffset(b, dy), info.inHeight * info.inWidth * c * 4, info.outHeight * info.outWidth * c * 4];
+    slicedSums(ex, b, 'dw_filter_grad', heapOffset(b, out), size(filterShape), parts.length, 0, (i, sum) => {
+      const [n0, n] = parts[i] as [number, number];
+      return [xo + n0 * xs, dyo + n0 * dys, sum, n, ...g.slice(1)];
+    });
     return out;
   }
   const xe = b.wasm._malloc(pixels * c * m * 4);
@@ -546,20 +570,11 @@ function perExampleSum(ex: Exports, backend: unknown, x: tf.TensorInfo, dy: tf.T
     const n = info.batchSize;
     const t = Math.min(simdThreads(b), n);
     const parts = t < 2 || n * pixels * c < MIN_SPLIT_VALUES ? [[0, n] as [number, number]] : splitRange(n, t);
-    const scratch = b.wasm._malloc(4 * len * (2 * parts.length - 1));
-    try {
-      const partial = (i: number) => scratch + 4 * len * (parts.length + i - 1);
-      const [xo, dyo] = [heapOffset(b, x), heapOffset(b, dy)];
-      sliced(
-        ex,
-        b,
-        'dw_example_sums',
-        parts.map(([n0, count], i) => [xo + n0 * xStep, dyo + n0 * dyStep, i === 0 ? heapOffset(b, out) : partial(i), scratch + 4 * len * i, count, ...g.slice(1), square]),
-      );
-      for (let i = 1; i < parts.length; i++) ex.add_into(partial(i), heapOffset(b, out), len);
-    } finally {
-      b.wasm._free(scratch);
-    }
+    const [xo, dyo] = [heapOffset(b, x), heapOffset(b, dy)];
+    slicedSums(ex, b, 'dw_example_sums', heapOffset(b, out), len, parts.length, len, (i, sum, own) => {
+      const [n0, count] = parts[i] as [number, number];
+      return [xo + n0 * xStep, dyo + n0 * dyStep, sum, own, count, ...g.slice(1), square];
+    });
     return out;
   }
   const scratch = b.wasm._malloc(len * 4 + (m > 1 ? pixels * k * 4 : 0));

@@ -10,7 +10,7 @@
  * for wasm (`wasm-kernels.ts`: stock tfjs-layers models call those directly).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Exports, type WasmHeapBackend, depthwiseSimd, ensureSimdKernel, heapOffset, simdKernelsFor, simdThreads, sliced } from './depthwise-simd.js';
+import { type Exports, type WasmHeapBackend, depthwiseSimd, ensureSimdKernel, heapOffset, simdKernelsFor, simdThreads, sliced, slicedSums } from './depthwise-simd.js';
 import { MIN_SPLIT_WORK, slicesFor, splitRange } from './kernel-threads.js';
 import { IM2COL_MIN_CHANNELS } from './im2col.js';
 import { simdPerExampleSumsOn } from './norm-simd.js';
@@ -56,19 +56,11 @@ export function simdPointwiseFilterGrad(ex: Exports, backend: unknown, x: tf.Ten
   }
   // rows split over the threads, each slice's ∂W apart (the first into the output), then added
   const parts = splitRange(p, slicesFor(t, 2), 4);
-  const scratch = b.wasm._malloc(4 * c * o * (parts.length - 1));
-  try {
-    const [xo, dyo] = [heapOffset(b, x), heapOffset(b, dy)];
-    sliced(
-      ex,
-      b,
-      'pw_filter_grad',
-      parts.map(([p0, n], i) => [xo + 4 * p0 * c, dyo + 4 * p0 * o, i === 0 ? heapOffset(b, out) : scratch + 4 * c * o * (i - 1), n, c, o]),
-    );
-    for (let i = 1; i < parts.length; i++) ex.add_into(scratch + 4 * c * o * (i - 1), heapOffset(b, out), c * o);
-  } finally {
-    b.wasm._free(scratch);
-  }
+  const [xo, dyo] = [heapOffset(b, x), heapOffset(b, dy)];
+  slicedSums(ex, b, 'pw_filter_grad', heapOffset(b, out), c * o, parts.length, 0, (i, sum) => {
+    const [p0, n] = parts[i] as [number, number];
+    return [xo + 4 * p0 * c, dyo + 4 * p0 * o, sum, n, c, o];
+  });
   return out;
 }
 
@@ -251,18 +243,10 @@ export function simdConvFilterGrad(ex: Exports, backend: unknown, x: tf.TensorIn
   }
   // images split over the threads (one slice each: every slice's ∂W is a partial sum to add), each slice with its own scratch
   const parts = splitRange(info.batchSize, t);
-  const per = kc * kb + (k4 > k ? k4 * o : 0);
-  const len = k * o;
-  withScratch(b, parts.length * per + (parts.length - 1) * len, (scratch) => {
-    const partial = (i: number) => scratch + 4 * (parts.length * per + (i - 1) * len);
-    const [xo, dyo, xs, dys] = [heapOffset(b, x), heapOffset(b, dy), 4 * info.inHeight * info.inWidth * c, 4 * info.outHeight * info.outWidth * o];
-    sliced(
-      ex,
-      b,
-      'conv_filter_grad',
-      parts.map(([n0, n], i) => [xo + n0 * xs, dyo + n0 * dys, i === 0 ? heapOffset(b, out) : partial(i), scratch + 4 * i * per, n, ...g.slice(1), kc, kb]),
-    );
-    for (let i = 1; i < parts.length; i++) ex.add_into(partial(i), heapOffset(b, out), len);
+  const [xo, dyo, xs, dys] = [heapOffset(b, x), heapOffset(b, dy), 4 * info.inHeight * info.inWidth * c, 4 * info.outHeight * info.outWidth * o];
+  slicedSums(ex, b, 'conv_filter_grad', heapOffset(b, out), k * o, parts.length, kc * kb + (k4 > k ? k4 * o : 0), (i, sum, own) => {
+    const [n0, n] = parts[i] as [number, number];
+    return [xo + n0 * xs, dyo + n0 * dys, sum, own, n, ...g.slice(1), kc, kb];
   });
   return out;
 }
@@ -445,28 +429,10 @@ function convPerExampleKernel(ex: Exports, backend: unknown, x: tf.TensorInfo, d
   // over the kernel threads where the call is large enough, each range's sum apart (the first into the output), then added
   const t = Math.min(simdThreads(b), n);
   const parts = t < 2 || n * positions * k * o < MIN_SPLIT_WORK ? [[0, n] as [number, number]] : splitRange(n, t);
-  const per = len + patch;
-  withScratch(b, parts.length * per + (parts.length - 1) * len, (scratch) => {
-    const partial = (i: number) => scratch + 4 * (parts.length * per + (i - 1) * len);
-    const [ox, ody] = [heapOffset(b, x), heapOffset(b, dy)];
-    sliced(
-      ex,
-      b,
-      'conv_example_sums',
-      parts.map(([e0, count], i) => [
-        ox + e0 * pixels * c * 4,
-        ody + e0 * positions * o * 4,
-        i === 0 ? heapOffset(b, out) : partial(i),
-        scratch + 4 * i * per,
-        count,
-        ...geometry.slice(1),
-        PATCH_CHUNK,
-        kb,
-        pointwise ? 1 : 0,
-        square,
-      ]),
-    );
-    for (let i = 1; i < parts.length; i++) ex.add_into(partial(i), heapOffset(b, out), len);
+  const [ox, ody] = [heapOffset(b, x), heapOffset(b, dy)];
+  slicedSums(ex, b, 'conv_example_sums', heapOffset(b, out), len, parts.length, len + patch, (i, sum, own) => {
+    const [e0, count] = parts[i] as [number, number];
+    return [ox + e0 * pixels * c * 4, ody + e0 * positions * o * 4, sum, own, count, ...geometry.slice(1), PATCH_CHUNK, kb, pointwise ? 1 : 0, square];
   });
   return out;
 }

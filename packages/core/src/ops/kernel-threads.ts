@@ -7,14 +7,15 @@
  * The kernels' module keeps no state of its own (no data section, no C stack: `build-wasm.mjs`
  * checks), so any number of instances can run on the same shared memory at once. The pool starts N − 1
  * workers (worker_threads in Node, Web Workers elsewhere), each an instance of the same compiled
- * module on tfjs-wasm's memory, waiting on its own control block (a SharedArrayBuffer). A kernel call
- * that splits (`runSlices`) posts one slice of its work to each worker, runs the first slice itself,
- * then waits for the others (Atomics.wait where the thread may block; a spin on Atomics.load on a
- * browser's main thread, which may not). A slice is an export's name and its arguments, so the callers
- * split work the way each kernel allows: rows of a GEMM, images of a batch, rows of a batch norm; a
- * reduction's slices write partial sums that the caller adds.
+ * module on tfjs-wasm's memory, all waiting on one control block (a SharedArrayBuffer). A kernel call
+ * that splits (`runSlices`) posts its slices there; every thread, the calling one too, takes the next
+ * slice left until none is, and the caller then waits for the slices the workers took (Atomics.wait
+ * where the thread may block; a spin on Atomics.load on a browser's main thread, which may not). A
+ * slice is an export's arguments, so the callers split work the way each kernel allows: rows of a GEMM,
+ * images of a batch, rows of a batch norm, ranges of examples; a reduction's slices write partial sums
+ * that the caller adds (`slicedSums` in depthwise-simd.ts).
  *
- * Small calls do not split: posting and waking a worker costs ~10–20 µs here (`MIN_SPLIT_WORK`).
+ * Small calls do not split (`MIN_SPLIT_WORK`, `MIN_SPLIT_VALUES`).
  */
 /**
  * The pool's control block (one SharedArrayBuffer for all its workers), int32 words: [0] job sequence,
@@ -303,9 +304,4 @@ export function splitRange(total: number, parts: number, align = 1): [number, nu
   const per = Math.ceil(total / parts / align) * align;
   for (let s = 0; s < total; s += per) out.push([s, Math.min(per, total - s)]);
   return out.length > 0 ? out : [[0, 0]];
-}
-
-/** Whether tensors' bytes live in a shared memory (the threaded build): for status messages. */
-export function sharedMemory(memory: WebAssembly.Memory | undefined): boolean {
-  return !!memory && typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
 }

@@ -202,10 +202,6 @@ static void apply_one(const f32 *x, f32 *y, const f32 *mean, const f32 *gamma, c
     for (; c < C; c++) ONE(c);                                              \
   } while (0)
 
-/*
- * Training-mode batch norm forward: y (min(max(y, 0), cap) when `act`), and the batch's μ, biased σ² and
- * r = 1/√(σ² + ε) per channel (P ≥ 1). Two reads of x (statistics, then y) and one write of y.
- */
 /* The statistics' pass: μ and M2 = Σ (x − μ)² (into var, not divided) over rows [0, P). */
 AI void stats_pass(const f32 *x, f32 *mean, f32 *var, int P, int C) {
   for (int p = 0; p < P; p += BLOCK) {
@@ -217,13 +213,8 @@ AI void stats_pass(const f32 *x, f32 *mean, f32 *var, int P, int C) {
   }
 }
 
-AI void bn_forward_impl(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y, f32 *mean, f32 *var, f32 *rstd, int P, int C, f32 eps, int act, f32 cap) {
-  stats_pass(x, mean, var, P, C);
-  const f32 inv = 1.f / (f32)P;
-  for (int c = 0; c < C; c++) {
-    var[c] *= inv;
-    rstd[c] = rsqrt1(var[c] + eps);
-  }
+/* The forward's output pass: y = (x − μ)·γ·r + β (min(max(y, 0), cap) when `act`) over rows [0, P). */
+AI void apply_pass(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y, const f32 *mean, const f32 *rstd, int P, int C, int act, f32 cap) {
   for (int p = 0; p < P; p += BLOCK) {
     const int rows = P - p < BLOCK ? P - p : BLOCK;
     const f32 *xb = x + p * C;
@@ -232,6 +223,20 @@ AI void bn_forward_impl(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y,
 #define A_ONE(c) apply_one(xb + (c), yb + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), rows, C, act, cap)
     CHUNKS(KA, A_CALL, A_ONE);
   }
+}
+
+/*
+ * Training-mode batch norm forward: y (min(max(y, 0), cap) when `act`), and the batch's μ, biased σ² and
+ * r = 1/√(σ² + ε) per channel (P ≥ 1). Two reads of x (statistics, then y) and one write of y.
+ */
+AI void bn_forward_impl(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y, f32 *mean, f32 *var, f32 *rstd, int P, int C, f32 eps, int act, f32 cap) {
+  stats_pass(x, mean, var, P, C);
+  const f32 inv = 1.f / (f32)P;
+  for (int c = 0; c < C; c++) {
+    var[c] *= inv;
+    rstd[c] = rsqrt1(var[c] + eps);
+  }
+  apply_pass(x, gamma, beta, y, mean, rstd, P, C, act, cap);
 }
 
 __attribute__((export_name("bn_forward"))) void bn_forward(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y, f32 *mean, f32 *var, f32 *rstd, int P,
@@ -363,11 +368,11 @@ static void gapply_one(const f32 *x, const f32 *delta, f32 *dx, const f32 *mean,
 }
 
 /*
- * Training-mode batch norm backward from the forward's x, γ, μ and r (and β, for the ReLU's mask,
- * when `act`): ∂x, ∂γ, ∂β. Two reads of x and dy (the two sums in one, then ∂x) and one write of ∂x.
+ * The backward's first pass over rows [0, P): δ (dy through the capped ReLU's mask when `act`) stored
+ * into dx when `act`; ∂β = Σ δ and ∂γ = Σ δ·(x − μ) (not yet times r) written, not added.
  */
-AI void bn_backward_impl(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *mean, const f32 *rstd, f32 *dx, f32 *dgamma, f32 *dbeta,
-                         int P, int C, int act, f32 cap) {
+AI void grad_sums_pass(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *mean, const f32 *rstd, f32 *dx, f32 *dgamma, f32 *dbeta, int P,
+                       int C, int act, f32 cap) {
   for (int c = 0; c < C; c++) dbeta[c] = dgamma[c] = 0.f;
   for (int p = 0; p < P; p += BLOCK) {
     const int rows = P - p < BLOCK ? P - p : BLOCK;
@@ -376,17 +381,31 @@ AI void bn_backward_impl(const f32 *x, const f32 *dy, const f32 *gamma, const f3
 #define G_ONE(c) gsum_one(xb + (c), db + (c), dx + p * C + (c), mean + (c), gamma + (c), rstd + (c), beta + (c), dbeta + (c), dgamma + (c), rows, C, act, 0, cap)
     CHUNKS(KG, G_CALL, G_ONE);
   }
-  for (int c = 0; c < C; c++) dgamma[c] *= rstd[c]; /* Σ δ·(x − μ) → Σ δ·x̂ */
-  const f32 inv = 1.f / (f32)P;
+}
+
+/* The backward's second pass over rows [0, P): ∂x from δ (dy, or what the first pass stored into dx) and the finished ∂β, ∂γ = Σ δ·x̂; inv = 1 / the batch's rows. */
+AI void grad_apply_pass(const f32 *x, const f32 *delta, const f32 *gamma, const f32 *mean, const f32 *rstd, const f32 *dgamma, const f32 *dbeta, f32 *dx, int P,
+                        int C, f32 inv) {
   for (int p = 0; p < P; p += BLOCK) {
     const int rows = P - p < BLOCK ? P - p : BLOCK;
-    const f32 *xb = x + p * C, *db = dy + p * C;
+    const f32 *xb = x + p * C, *sd = delta + p * C;
     f32 *ob = dx + p * C;
-    const f32 *sd = act ? ob : db; /* δ: dy, or (a ReLU) dy through its mask, stored into ∂x by the sums' pass */
 #define D_CALL(c, K) gapply_chunk(xb + (c), sd + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), dbeta + (c), dgamma + (c), inv, rows, C, K)
 #define D_ONE(c) gapply_one(xb + (c), sd + (c), ob + (c), mean + (c), gamma + (c), rstd + (c), dbeta + (c), dgamma + (c), inv, rows, C)
     CHUNKS(KD, D_CALL, D_ONE);
   }
+}
+
+/*
+ * Training-mode batch norm backward from the forward's x, γ, μ and r (and β, for the ReLU's mask,
+ * when `act`): ∂x, ∂γ, ∂β. Two reads of x and dy (the two sums in one, then ∂x) and one write of ∂x.
+ */
+AI void bn_backward_impl(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *mean, const f32 *rstd, f32 *dx, f32 *dgamma, f32 *dbeta,
+                         int P, int C, int act, f32 cap) {
+  grad_sums_pass(x, dy, gamma, beta, mean, rstd, dx, dgamma, dbeta, P, C, act, cap);
+  for (int c = 0; c < C; c++) dgamma[c] *= rstd[c]; /* Σ δ·(x − μ) → Σ δ·x̂ */
+  /* δ: dy, or (a ReLU) dy through its mask, stored into ∂x by the sums' pass */
+  grad_apply_pass(x, act ? dx : dy, gamma, mean, rstd, dgamma, dbeta, dx, P, C, 1.f / (f32)P);
 }
 
 /* ---------------------------------------------------------------- the passes apart, for slices of the rows on several threads (`norm-simd.ts`) */
@@ -396,44 +415,22 @@ __attribute__((export_name("bn_stats"))) void bn_stats(const f32 *x, f32 *mean, 
   stats_pass(x, mean, m2, P, C);
 }
 
-/* The forward's second pass alone: y = (x − μ)·γ·r + β (its capped ReLU when `act`) over rows [0, P). */
+/* The forward's output pass alone over rows [0, P) (μ and r given). */
 __attribute__((export_name("bn_apply"))) void bn_apply(const f32 *x, const f32 *gamma, const f32 *beta, f32 *y, const f32 *mean, const f32 *rstd, int P, int C,
                                                          int act, f32 cap) {
-  for (int p = 0; p < P; p += BLOCK) {
-    const int rows = P - p < BLOCK ? P - p : BLOCK;
-    const f32 *xb = x + p * C;
-    f32 *yb = y + p * C;
-    CHUNKS(KA, A_CALL, A_ONE);
-  }
+  apply_pass(x, gamma, beta, y, mean, rstd, P, C, act, cap);
 }
 
-/*
- * The backward's first pass alone over rows [0, P): δ (dy through the capped ReLU's mask when `act`)
- * stored into dx when `act`; ∂β = Σ δ and ∂γ = Σ δ·(x − μ) (not yet times r) written, not added.
- */
+/* The backward's first pass alone (`grad_sums_pass`). */
 __attribute__((export_name("bn_grad_sums"))) void bn_grad_sums(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *beta, const f32 *mean, const f32 *rstd,
                                                                  f32 *dx, f32 *dgamma, f32 *dbeta, int P, int C, int act, f32 cap) {
-  for (int c = 0; c < C; c++) dbeta[c] = dgamma[c] = 0.f;
-  for (int p = 0; p < P; p += BLOCK) {
-    const int rows = P - p < BLOCK ? P - p : BLOCK;
-    const f32 *xb = x + p * C, *db = dy + p * C;
-    CHUNKS(KG, G_CALL, G_ONE);
-  }
+  grad_sums_pass(x, dy, gamma, beta, mean, rstd, dx, dgamma, dbeta, P, C, act, cap);
 }
 
-/*
- * The backward's second pass alone over rows [0, P) of a batch of `total` rows: ∂x from δ (dy, or
- * what bn_grad_sums stored into dx when `act`: then delta = dx) and the whole batch's ∂β, ∂γ = Σ δ·x̂.
- */
+/* The backward's second pass alone over rows [0, P) of a batch of `total` rows (`grad_apply_pass`; delta = dx where bn_grad_sums stored δ there). */
 __attribute__((export_name("bn_grad_apply"))) void bn_grad_apply(const f32 *x, const f32 *delta, const f32 *gamma, const f32 *mean, const f32 *rstd,
                                                                    const f32 *dgamma, const f32 *dbeta, f32 *dx, int P, int total, int C) {
-  const f32 inv = 1.f / (f32)total;
-  for (int p = 0; p < P; p += BLOCK) {
-    const int rows = P - p < BLOCK ? P - p : BLOCK;
-    const f32 *xb = x + p * C, *sd = delta + p * C;
-    f32 *ob = dx + p * C;
-    CHUNKS(KD, D_CALL, D_ONE);
-  }
+  grad_apply_pass(x, delta, gamma, mean, rstd, dgamma, dbeta, dx, P, C, 1.f / (f32)total);
 }
 
 __attribute__((export_name("bn_backward"))) void bn_backward(const f32 *x, const f32 *dy, const f32 *gamma, const f32 *mean, const f32 *rstd, f32 *dx, f32 *dgamma,
@@ -462,12 +459,7 @@ AI void bn_infer_forward_impl(const f32 *x, const f32 *gamma, const f32 *beta, c
     mean[c] = mmean[c];
     rstd[c] = rsqrt1(mvar[c] + eps);
   }
-  for (int p = 0; p < P; p += BLOCK) {
-    const int rows = P - p < BLOCK ? P - p : BLOCK;
-    const f32 *xb = x + p * C;
-    f32 *yb = y + p * C;
-    CHUNKS(KA, A_CALL, A_ONE);
-  }
+  apply_pass(x, gamma, beta, y, mean, rstd, P, C, act, cap);
 }
 
 __attribute__((export_name("bn_infer_forward"))) void bn_infer_forward(const f32 *x, const f32 *gamma, const f32 *beta, const f32 *mmean, const f32 *mvar, f32 *y,
