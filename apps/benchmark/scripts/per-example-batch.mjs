@@ -4,7 +4,8 @@
 // (inference mode, all parameters), the fast Fisher (empirical) of the N, and the loop on 4 (scaled
 // per example), interleaved, median of ROUNDS rounds (3) after a warm-up. The fast path needs every
 // example's δ at every layer, one forward+backward pass over the batch, before its per-example sums,
-// so its gain over the loop is at most the loop's time over that pass ("loop/fb").
+// so its gain over the loop is at most the loop's time over that pass ("loop/fb"). REAL=<model.json>: a real
+// pretrained model instead (e.g. nsfwjs's MobileNetV2 224² from scripts/fetch-real-models.sh), at its input size.
 //
 //   npx turbo run build --filter=@forgetless/benchmark...
 //   node apps/benchmark/scripts/per-example-batch.mjs
@@ -15,12 +16,13 @@ const core = await import('@forgetless/core');
 const { fisherDiagonal } = await import('@forgetless/importances');
 const { randomImages } = await import('../dist/data.js');
 await core.useBackend('wasm');
-const model = await mobileNetV2Step();
+const model = process.env.REAL ? (await (await import('@forgetless/core/node')).loadLayersModel(process.env.REAL)).model : await mobileNetV2Step();
+const shape = model.inputShape;
 const vars = Object.values(model.params);
 const rounds = Number(process.env.ROUNDS ?? 3);
-console.log(`load ${load()}`);
+console.log(`load ${load()}; ${process.env.REAL ?? 'Keras MobileNetV2 α 0.35 96²'}`);
 for (const n of (process.env.NS ?? '16,32,64,100').split(',').map(Number)) {
-  const source = randomImages(n, [96, 96, 3], 7);
+  const source = randomImages(n, shape, 7, model.numClasses);
   const [batch] = [...source.batches(n, { limit: n })];
   const fb = async () => {
     const { value, grads } = tf.variableGrads(() => core.softmaxCrossEntropy(model.apply(batch.x), batch.y), vars);

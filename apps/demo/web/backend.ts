@@ -5,22 +5,39 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { useBackend } from '@forgetless/core';
+import * as tfjsWasm from '@tensorflow/tfjs-backend-wasm';
+import { kernelThreadsStatus, useBackend } from '@forgetless/core';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import type { BackendChoice } from './protocol.js';
+import type { BackendChoice, ThreadsChoice } from './protocol.js';
 
-setWasmPaths({
+tfjsWasm.setWasmPaths({
   'tfjs-backend-wasm.wasm': wasmPlain,
   'tfjs-backend-wasm-simd.wasm': wasmSimd,
   'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
 });
 tf.env().set('PROD', true);
 
-/** Activates `choice`; falls back to wasm (with a note) when WebGL cannot start here. */
-export async function activateBackend(choice: BackendChoice): Promise<{ name: string; note?: string }> {
+/**
+ * Activates `choice`; falls back to wasm (with a note) when WebGL cannot start here. wasm runs on `threads`
+ * threads (`auto`: tfjs's choice) where the page is cross-origin isolated, else on one, said in a note; the
+ * count is fixed once wasm has started in this worker (a different count then throws, saying so).
+ */
+export async function activateBackend(choice: BackendChoice, threads: ThreadsChoice = 'auto'): Promise<{ name: string; note?: string; threads?: number }> {
+  const active = await activate(choice, threads);
+  if (active.name !== 'wasm') return active;
+  const running = kernelThreadsStatus().threads;
+  if (typeof threads === 'number' && threads > 1 && running === 1 && !globalThis.crossOriginIsolated) {
+    const note = 'one thread: the page is not cross-origin isolated (served without COOP/COEP headers)';
+    return { ...active, threads: running, note: active.note ? `${active.note}; ${note}` : note };
+  }
+  return { ...active, threads: running };
+}
+
+async function activate(choice: BackendChoice, threads: ThreadsChoice): Promise<{ name: string; note?: string }> {
+  // the module itself: a bundle cannot import the package by name, and the thread count is set on it
+  const wasm = () => useBackend('wasm', threads === 'auto' ? {} : { threads, module: tfjsWasm });
   if (choice === 'webgl') {
     try {
       await import('@tensorflow/tfjs-backend-webgl');
@@ -29,9 +46,9 @@ export async function activateBackend(choice: BackendChoice): Promise<{ name: st
         return { name: tf.getBackend() };
       }
     } catch (e) {
-      return { name: await useBackend('wasm'), note: `WebGL unavailable in this worker (${(e as Error).message}); using wasm` };
+      return { name: await wasm(), note: `WebGL unavailable in this worker (${(e as Error).message}); using wasm` };
     }
-    return { name: await useBackend('wasm'), note: 'WebGL unavailable in this worker; using wasm' };
+    return { name: await wasm(), note: 'WebGL unavailable in this worker; using wasm' };
   }
-  return { name: await useBackend(choice) };
+  return { name: choice === 'wasm' ? await wasm() : await useBackend(choice) };
 }

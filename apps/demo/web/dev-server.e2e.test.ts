@@ -32,7 +32,7 @@ describe.skipIf(!haveChromium)('the dev server', () => {
     rmSync(cacheDir, { recursive: true, force: true });
   });
 
-  it('runs the first experiment on a fresh dependency cache without reloading the page', async () => {
+  it('runs the first experiment on a fresh dependency cache without reloading the page, cross-origin isolated, on the wasm threads asked for', async () => {
     const url = server?.resolvedUrls?.local[0] as string;
     const page = await (browser as Browser).newPage();
     const errors = collectErrors(page);
@@ -40,10 +40,14 @@ describe.skipIf(!haveChromium)('the dev server', () => {
     page.on('framenavigated', (f) => {
       if (f === page.mainFrame()) navigations++;
     });
-    await page.goto(`${url}?methods=plain&tasks=2&steps=10&batch=32&every=5&correlations=0&pruning=0&backend=wasm`, { timeout: 120_000 });
+    await page.goto(`${url}?methods=plain&tasks=2&steps=10&batch=32&every=5&correlations=0&pruning=0&backend=wasm&threads=2`, { timeout: 120_000 });
+    // served cross-origin isolated (vite.config.ts's COOP/COEP headers): the worker's wasm takes tfjs's threaded build
+    expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
     await page.locator('#run').click();
     expect(await waitForEnd(page, 90_000)).toBe('done');
     expect(await page.locator('#matrices td[data-value]').count()).toBe(3);
+    expect(await page.locator('#backend-name').getAttribute('data-threads')).toBe('2');
+    expect(await page.locator('#backend-name').textContent()).toMatch(/^backend: wasm, 2 threads/);
     expect(navigations, 'the page was loaded once, never reloaded').toBe(1);
     expect(errors.filter((e) => !/vite|hmr/i.test(e))).toEqual([]);
     await page.close();

@@ -91,7 +91,7 @@ export async function runFinetuneJob(request: FinetuneRequest, signal: AbortSign
   const t0 = performance.now();
   const status = (phase: FinetuneStatus['phase'], text: string, fraction: number) => post({ type: 'finetune-status', status: { phase, text, fraction } });
   status('starting', `starting the ${request.backend} backend…`, 0);
-  await activateBackend(request.backend);
+  await activateBackend(request.backend, request.threads);
   let config: ReturnType<typeof validateFinetuneConfig>;
   let preprocessing: ImagePreprocessing;
   try {

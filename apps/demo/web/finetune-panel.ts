@@ -10,7 +10,7 @@ import { type FinetuneConfig, defaultFinetuneConfig } from '../src/finetune/conf
 import { type ImageFolder, type ModelFiles, droppedFiles, imageFolder, inputFiles, listNames, modelFiles } from './finetune-files.js';
 import { finetuneResults } from './finetune-results.js';
 import { kernelsText } from './kernels-info.js';
-import type { BackendChoice, FinetunePruning, FinetuneRequest, FromWorker, ImageInput, ImagePart, ModelInfo, PathBlob, ToWorker } from './protocol.js';
+import type { BackendChoice, ThreadsChoice, FinetunePruning, FinetuneRequest, FromWorker, ImageInput, ImagePart, ModelInfo, PathBlob, ToWorker } from './protocol.js';
 import { structureFields } from './structure-panel.js';
 import { pageWording } from './wording.js';
 
@@ -35,7 +35,11 @@ function $<T extends HTMLElement>(selector: string): T {
 }
 
 /** Sets up the section; `worker()` gives the page's worker. Returns the handler of the worker's fine-tune messages. */
-export function setupFinetunePanel(worker: () => Worker, backend: () => BackendChoice): { onMessage: (msg: FromWorker) => Promise<boolean> } {
+export function setupFinetunePanel(
+  worker: () => Worker,
+  backend: () => BackendChoice,
+  threads: () => ThreadsChoice = () => 'auto',
+): { onMessage: (msg: FromWorker) => Promise<boolean> } {
   const section = $<HTMLElement>('#finetune');
   const form = $<HTMLFormElement>('#ft-form');
   const runButton = $<HTMLButtonElement>('#ft-run');
@@ -256,6 +260,7 @@ export function setupFinetunePanel(worker: () => Worker, backend: () => BackendC
         testFraction: read.testFraction,
         ...(read.pruning ? { pruning: read.pruning } : {}),
         backend: backend(),
+        threads: threads(),
       };
       worker().postMessage({ type: 'finetune', request } satisfies ToWorker, transfer);
     })().catch((err: unknown) => {

@@ -58,6 +58,7 @@ export function finetuneResults() {
       selection: [],
       rule: '',
       backend: '',
+      threads: 1,
       cancelled: false,
       frozen: [],
     } as FinetuneResult;

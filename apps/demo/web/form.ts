@@ -5,7 +5,7 @@
  */
 import { type ExperimentConfig, type HeadChoice, type Scenario, type SequenceName, effectiveScenario } from '@forgetless/experiments';
 import type { PruningConfig } from '@forgetless/experiments';
-import type { BackendChoice, RunRequest } from './protocol.js';
+import type { BackendChoice, RunRequest, ThreadsChoice } from './protocol.js';
 
 /**
  * The methods offered (ids of the runner's registry, as the CLI spells them) with a default λ for
@@ -142,6 +142,12 @@ export function checkForm(): string[] {
 }
 
 /** The form as a request (call checkForm first). */
+/** The wasm threads chosen (`#threads`): `auto` or a count. */
+export function readThreads(): ThreadsChoice {
+  const v = $<HTMLSelectElement>('#threads').value;
+  return v === 'auto' ? 'auto' : Number(v);
+}
+
 export function readRequest(): RunRequest {
   const variants = METHOD_CHOICES.filter((m) => input(`method-${m.id}`).checked).map((m) => ({
     method: m.id,
@@ -189,6 +195,7 @@ export function readRequest(): RunRequest {
   return {
     config,
     backend,
+    threads: readThreads(),
     dataUrl: new URL(`${import.meta.env.BASE_URL}fashion-mnist-subset/`, location.href).href,
     ...(input('pruning').checked ? { pruning } : {}),
   };

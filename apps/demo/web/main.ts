@@ -17,7 +17,7 @@ import { correlationSurfaces, recordCells } from '@forgetless/experiments';
 import { type AveragePoint, CHART_CONFIG, type CurvePoint, type LiveLayout, type LossPoint, averageSpec, curvesSpec, lossSpec, smoother } from './charts.js';
 import { type ExperimentResults, chartDownloads, resultsCsv, resultsJson, saveBlob } from './downloads.js';
 import { setupFinetunePanel } from './finetune-panel.js';
-import { buildMethodControls, checkForm, readRequest } from './form.js';
+import { buildMethodControls, checkForm, readRequest, readThreads } from './form.js';
 import { keepExperiment, setupHistory } from './history.js';
 import { kernelsText } from './kernels-info.js';
 import { renderLegend, runLabel } from './legend.js';
@@ -64,6 +64,8 @@ let records: RunRecord[] = [];
 let lossRows: LossPoint[] = [];
 let pruningResult: PruningResult | undefined;
 let backendName = '';
+/** The backend line's name: with the wasm threads where more than 1, and any note (a fallback, threads not granted). */
+let backendLabel = '';
 let results: ExperimentResults | undefined;
 /** The charts on the page by container; the live curve and loss charts are streamed into. */
 const charts = new Map<string, Result>();
@@ -337,14 +339,16 @@ async function onMessage(msg: FromWorker): Promise<void> {
       break;
     case 'backend':
       backendName = msg.name;
-      backendText.textContent = `backend: ${msg.name}${msg.note ? ` (${msg.note})` : ''}`;
+      backendLabel = `${msg.name}${(msg.threads ?? 1) > 1 ? `, ${msg.threads} threads` : ''}${msg.note ? ` (${msg.note})` : ''}`;
+      backendText.textContent = `backend: ${backendLabel}`;
+      backendText.dataset.threads = String(msg.threads ?? 1);
       delete backendText.dataset.simdKernels;
       break;
     case 'kernels':
       // the fine-tuning's, when it is the job that ended; else the experiment's: on its backend line
       if (await finetune.onMessage(msg)) break;
       backendText.dataset.simdKernels = JSON.stringify(msg.status);
-      if (kernelsText(msg.status)) backendText.textContent = `backend: ${backendName} · ${kernelsText(msg.status)}`;
+      if (kernelsText(msg.status)) backendText.textContent = `backend: ${backendLabel} · ${kernelsText(msg.status)}`;
       break;
     case 'tasks':
       taskNames = msg.names;
@@ -513,4 +517,4 @@ chartDownloads($('#chart-history').parentElement as HTMLElement, 'history', 'his
 void history.refresh().catch((err: unknown) => {
   $('#history-empty').textContent = `The history is not available in this browser (${(err as Error).message}).`;
 });
-const finetune = setupFinetunePanel(ensureWorker, () => $<HTMLSelectElement>('#backend').value as BackendChoice);
+const finetune = setupFinetunePanel(ensureWorker, () => $<HTMLSelectElement>('#backend').value as BackendChoice, readThreads);

@@ -205,11 +205,16 @@ describe.skipIf(!haveChromium)('the page as TensorBoard and tfjs-vis users expec
   it('390 px: no horizontal overflow before, during and after a run; the charts fit', async () => {
     const page = await (browser as Browser).newPage({ viewport: { width: 390, height: 800 } });
     const errors = collectErrors(page);
-    await page.goto(`${url}?${TINY.replace('methods=plain,ewc-fis', 'methods=plain,ewc-fis,l2&lambda.l2=1e30')}`);
+    // two wasm threads asked for on a page served without COOP/COEP: one thread, and the page says why
+    await page.goto(`${url}?${TINY.replace('methods=plain,ewc-fis', 'methods=plain,ewc-fis,l2&lambda.l2=1e30')}&threads=2`);
     const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(await overflow()).toBe(0);
     await page.evaluate(() => document.querySelector<HTMLButtonElement>('#run')?.click());
     expect(await waitForEnd(page, 120_000)).toBe('done');
+    expect(await page.getAttribute('#backend-name', 'data-threads')).toBe('1');
+    expect(await page.textContent('#backend-name')).toMatch(
+      /^backend: wasm \(one thread: the page is not cross-origin isolated \(served without COOP\/COEP headers\)\) · SIMD kernels: on \(single-thread/,
+    );
     expect(await overflow()).toBe(0);
     for (const chart of ['#chart-curves', '#chart-loss', '#chart-average']) {
       const width = await page.locator(`${chart} svg`).evaluate((s) => s.getBoundingClientRect().right);

@@ -13,11 +13,15 @@ import type { StructurePruned } from './structure-job.js';
 /** tfjs backends the page offers: wasm (default), WebGL where the worker can get a context, cpu. */
 export type BackendChoice = 'wasm' | 'webgl' | 'cpu';
 
+/** wasm threads: tfjs's choice (`auto`: half the cores, up to 4, where the page is cross-origin isolated; else 1), or a count. */
+export type ThreadsChoice = 'auto' | number;
+
 /** What the page asks the worker to run. */
 export interface RunRequest {
   /** The experiment, as the CLI would run it (`data.dataset` is 'embedded'). */
   config: ExperimentConfig;
   backend: BackendChoice;
+  threads?: ThreadsChoice;
   /** Absolute URL of the served `fashion-mnist-subset/` folder. */
   dataUrl: string;
   /** After the runs: paper 2's pruning experiment on the first task (the runner's `runPruning`). */
@@ -82,6 +86,7 @@ export interface FinetuneRequest {
   testFraction: number;
   pruning?: FinetunePruning;
   backend: BackendChoice;
+  threads?: ThreadsChoice;
 }
 
 /** The fine-tuned model of the chosen method: model.json and shards, as `layersModelArtifacts` writes them. */
@@ -133,7 +138,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'status'; text: string }
-  | { type: 'backend'; name: string; note?: string }
+  /** The backend running, and (wasm) the threads its kernels run on: more than 1 on tfjs's threaded build, where the page is cross-origin isolated. */
+  | { type: 'backend'; name: string; note?: string; threads?: number }
   /**
    * forgetless's WebAssembly SIMD kernels in the worker (`simdKernelsStatus()`: state, variant,
    * compile mode, each kernel's calls since they were first bound): sent once a run or a fine-tuning

@@ -17,6 +17,7 @@ const CONTROLS: Record<string, string> = {
   every: 'evaluate-every',
   lr: 'lr',
   backend: 'backend',
+  threads: 'threads',
   correlations: 'correlations',
   pruning: 'pruning',
   smoothing: 'smoothing',

@@ -33,11 +33,19 @@ function rawGzipData(): Plugin {
   };
 }
 
+/** The headers that make the page cross-origin isolated (`crossOriginIsolated`: SharedArrayBuffer, wasm threads). */
+const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: './',
   publicDir: join(datasetsRoot, 'data'),
   plugins: [rawGzipData()],
+  // Cross-origin isolated (COOP/COEP), so the worker's wasm backend may take tfjs's threaded build: tfjs then
+  // runs half the cores' threads (up to 4), and forgetless's kernels split over them. The page loads
+  // nothing from other origins. A host that sends no such headers gets the one-thread build.
+  server: { headers: ISOLATION },
+  preview: { headers: ISOLATION },
   worker: { format: 'es' },
   // The dev server pre-bundles every dependency up front: the worker (started by `new Worker(new URL(...))`,
   // which Vite's scan does not follow) and the WebGL backend (a dynamic import) are scanned too, so the

@@ -34,7 +34,7 @@ async function loadData(url: string): Promise<MnistFormatDataset> {
 async function run(request: RunRequest, signal: AbortSignal): Promise<void> {
   const t0 = performance.now();
   post({ type: 'status', text: `starting the ${request.backend} backend…` });
-  const backend = await activateBackend(request.backend);
+  const backend = await activateBackend(request.backend, request.threads);
   post({ type: 'backend', ...backend });
   const config = validateConfig(request.config);
   const data = await loadData(request.dataUrl);

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { prepareSimdThreads } from './ops/depthwise-simd.js';
 import { ensureOwnGradients } from './ops/own-gradients.js';
 import { guardWasmMalloc } from './ops/wasm-memory.js';
-import { wasmThreadsCount, withNodeWasmThreads } from './wasm-threads.js';
+import { wasmThreadsCount, withBrowserWasmThreads, withNodeWasmThreads } from './wasm-threads.js';
 
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu' | 'tensorflow' | 'tensorflow-gpu';
 
@@ -42,10 +42,12 @@ export interface UseBackendOptions {
   /** wasm: use SIMD where the platform has it (default true). */
   simd?: boolean;
   /**
-   * wasm: threads for XNNPACK. `false` or 1: one thread (the default in Node). A number N > 1 uses
-   * tfjs's threaded SIMD build with N threads, in Node too (see `wasm-threads.ts` for what that takes
-   * there); `true`: tfjs's choice (threads in browsers that allow them, one in Node). Takes effect in
-   * a process whose wasm backend has not initialised yet.
+   * wasm: threads for XNNPACK and forgetless's kernels. `false` or 1: one thread (the default in Node).
+   * A number N > 1 uses tfjs's threaded SIMD build with N threads, in Node too (see `wasm-threads.ts`
+   * for what that takes there), and in a browser page that is cross-origin isolated (COOP/COEP
+   * headers; elsewhere tfjs runs one thread), N even beyond tfjs's own cap of half the logical cores;
+   * `true` (or not given): tfjs's choice (half the cores, at most 4, where the page allows threads;
+   * one in Node). Takes effect in a process (or worker) whose wasm backend has not initialised yet.
    */
   threads?: boolean | number;
   /**
@@ -193,6 +195,7 @@ export async function useBackend(name: BackendName, options: UseBackendOptions =
         return got;
       }
       (mod as { setThreadsCount?: (k: number) => void } | undefined)?.setThreadsCount?.(n);
+      return withBrowserWasmThreads(n, () => activate(name, tfjsName));
     }
   }
   return activate(name, tfjsName);

@@ -61,6 +61,34 @@ export async function withNodeWasmThreads<T>(threads: number, pkg: unknown, init
   }
 }
 
+/**
+ * Step 3 of the module comment in a browser: the C++ side caps the pool at
+ * navigator.hardwareConcurrency / 2 (2 logical cores: 1 thread, whatever `setThreadsCount` asks), so
+ * `navigator.hardwareConcurrency` reads 2·N while the module initialises, then reads as before. The
+ * threaded build itself still needs the page cross-origin isolated; without it tfjs runs one thread.
+ */
+export async function withBrowserWasmThreads<T>(threads: number, init: () => Promise<T>): Promise<T> {
+  const nav = (globalThis as { navigator?: object }).navigator;
+  const own = nav ? Object.getOwnPropertyDescriptor(nav, 'hardwareConcurrency') : undefined;
+  let told = false;
+  try {
+    if (nav) {
+      Object.defineProperty(nav, 'hardwareConcurrency', { configurable: true, get: () => 2 * threads });
+      told = true;
+    }
+  } catch {
+    // a navigator that cannot be told: tfjs's own cap holds
+  }
+  try {
+    return await init();
+  } finally {
+    if (told && nav) {
+      if (own) Object.defineProperty(nav, 'hardwareConcurrency', own);
+      else delete (nav as { hardwareConcurrency?: number }).hardwareConcurrency;
+    }
+  }
+}
+
 /** The threads XNNPACK runs on in the initialised wasm backend (1 for the non-threaded builds). */
 export function wasmThreadsCount(pkg: unknown): number {
   const wasm = pkg as WasmPackage;

@@ -37,6 +37,14 @@ describe('errors: one line, no stack trace', () => {
     [['run', '--preset', 'paper9'], 2, /^forgetless: --preset: unknown preset 'paper9'/],
     [['run', '--dataset', '/nonexistent/folder', '--backend', 'cpu'], 1, /^forgetless: data: dataset '\/nonexistent\/folder' not found; looked in: \/nonexistent\/folder/],
     [['run', '--resume', '/nonexistent/run'], 1, /^forgetless: --resume: \/nonexistent\/run holds no checkpoint/],
+    [['run', '--threads', '0'], 2, /^forgetless: --threads: expected a whole number from 1 to 64 or auto, got '0'$/],
+    [['run', '--backend', 'cpu', '--threads', '2'], 2, /^forgetless: --threads: only the wasm backend runs on threads here; --backend cpu given/],
+    [
+      ['importances', '--model', 'm.json', '--out', 'x', '--backend', 'cpu', '--threads', '3'],
+      2,
+      /^forgetless: --threads: only the wasm backend runs on threads here; --backend cpu given/,
+    ],
+    [['prune', '--model', 'm.json', '--out', 'x', '--threads', 'many'], 2, /^forgetless: --threads: expected a whole number from 1 to 64 or auto, got 'many'$/],
     [
       ['importances', '--model', '/nonexistent/model.json', '--data', '.', '--out', 'x', '--backend', 'cpu'],
       1,
@@ -139,6 +147,10 @@ describe('checkpoints', () => {
     const r = await run(['run', '--resume', join(dir, 'full'), '--epochs', '3']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^forgetless: --resume continues a run with its own settings: drop --epochs/);
+    // --threads is taken (how the run goes, not what it computes), but only by a run on wasm
+    const t = await run(['run', '--resume', join(dir, 'full'), '--threads', '2']);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toMatch(/^forgetless: --threads: the run in \S+full runs on the cpu backend, which takes one thread; drop --threads\n$/);
   });
 });
 

@@ -7,8 +7,7 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import { type LoadedLayersModel, resizeHead, useBackend } from '@forgetless/core';
+import { type LoadedLayersModel, resizeHead } from '@forgetless/core';
 import { loadLayersModel, saveLayersModel, writeFileAtomic } from '@forgetless/core/node';
 import cliProgress from 'cli-progress';
 import { BACKENDS, type BackendChoice, type VariantConfig } from '@forgetless/experiments';
@@ -35,6 +34,7 @@ import { type LoadedPart, loadPart, modelLabels, parsePreprocessing, partSources
 import { importanceBatch } from './tools.js';
 import { fromJson, toJson } from './json.js';
 import { number, parseLambdaSpec } from './options.js';
+import { parseThreads, startBackend } from './threads.js';
 
 export interface FinetuneFlags {
   model?: string;
@@ -62,6 +62,7 @@ export interface FinetuneFlags {
   maxOldDrop?: string;
   save?: string;
   backend?: string;
+  threads?: string;
   out?: string;
   resume?: string;
   progress?: boolean;
@@ -253,12 +254,15 @@ export async function finetuneCommand(flags: FinetuneFlags, command: string): Pr
   let config: FinetuneConfig;
   let context: FinetuneContext;
   let done: FinetuneRecord[] = [];
+  // wasm threads: a runtime choice (not stored in the checkpoint), so --resume takes it too
+  let threads = 1;
   if (resume) {
-    const given = Object.entries(flags).filter(([k, v]) => v !== undefined && !['resume', 'progress', 'quiet', 'out'].includes(k));
+    const given = Object.entries(flags).filter(([k, v]) => v !== undefined && !['resume', 'progress', 'quiet', 'out', 'threads'].includes(k));
     if (given.length)
       throw usage(`--resume continues a comparison with its own settings: drop --${given.map(([k]) => k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)).join(', --')}`);
     const state = await readState(outDir);
     config = validateFinetuneConfig(state.config);
+    threads = parseThreads(flags.threads, config.backend);
     context = state.context;
     done = state.completed;
   } else {
@@ -273,6 +277,7 @@ export async function finetuneCommand(flags: FinetuneFlags, command: string): Pr
       if (e instanceof UserError) throw e;
       throw usage((e as Error).message);
     }
+    threads = parseThreads(flags.threads, config.backend);
     const badImages = flags.badImages ? oneOf('bad-images', flags.badImages, ['skip', 'refuse'] as const) : 'skip';
     const fit = flags.fit ? oneOf('fit', flags.fit, ['stretch', 'center-crop'] as const) : 'stretch';
     const save = flags.save ? oneOf('save', flags.save, ['best', 'all', 'none'] as const) : 'best';
@@ -313,7 +318,7 @@ export async function finetuneCommand(flags: FinetuneFlags, command: string): Pr
       save,
     };
   }
-  await useBackend(config.backend);
+  const backendLabel = await startBackend(config.backend, threads);
 
   // the model, and the classes of the old and new data on its outputs
   let loaded: LoadedLayersModel;
@@ -391,7 +396,7 @@ export async function finetuneCommand(flags: FinetuneFlags, command: string): Pr
     };
     const runs = config.variants.reduce((n, v) => n + v.lambdas.length, 0);
     log(
-      `forgetless finetune: ${context.model} (${working.model.layers.length} layers, ${Object.values(working.model.params).reduce((n, v) => n + v.size, 0)} trainable weights, input [${inputShape.join(', ')}], ${width} outputs${headLayer ? `: head '${headLayer}' ${config.head === 'replace' ? 'replaced' : 'extended'} (it had ${loaded.model.numClasses})` : ''}); ${tf.getBackend()} backend`,
+      `forgetless finetune: ${context.model} (${working.model.layers.length} layers, ${Object.values(working.model.params).reduce((n, v) => n + v.size, 0)} trainable weights, input [${inputShape.join(', ')}], ${width} outputs${headLayer ? `: head '${headLayer}' ${config.head === 'replace' ? 'replaced' : 'extended'} (it had ${loaded.model.numClasses})` : ''}); ${backendLabel} backend`,
     );
     log(`  old: ${old.description}`);
     log(`  new: ${neu.description}`);

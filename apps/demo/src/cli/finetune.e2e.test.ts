@@ -97,6 +97,30 @@ describe('forgetless finetune', () => {
     expect(await readFile(join(out, 'finetune.svg'), 'utf8')).toMatch(/^<svg/);
   }, 400_000); // 60–80 s alone; two to three times that on a loaded 2-core machine
 
+  it('--threads 2: wasm on two threads, said in the log, results.json and report; the same comparison as on one thread within rounding', async () => {
+    const ran: Record<number, { res: Results & { threads: number }; stderr: string; report: string }> = {};
+    for (const threads of [1, 2]) {
+      const out = join(root, `threads-${threads}`);
+      const r = await runCli(['finetune', '--example', '--methods', 'plain', '--threads', String(threads), '--out', out, '--no-progress'], root);
+      expect(r.code, r.stderr).toBe(0);
+      ran[threads] = { res: (await results(out)) as Results & { threads: number }, stderr: r.stderr, report: await readFile(join(out, 'report.md'), 'utf8') };
+    }
+    const [one, two] = [ran[1], ran[2]] as [NonNullable<(typeof ran)[1]>, NonNullable<(typeof ran)[2]>];
+    expect(two.stderr).toMatch(/; wasm, 2 threads backend/);
+    expect(two.res.threads).toBe(2);
+    expect(two.report).toMatch(/- backend wasm, 2 threads; /);
+    expect(one.stderr).toMatch(/; wasm backend/);
+    expect(one.res.threads).toBe(1);
+    expect(one.report).toMatch(/- backend wasm; /);
+    // the pretrained model's accuracies: forward passes, the same to the bit on any number of threads
+    expect(two.res.before).toEqual(one.res.before);
+    // training sums split over threads round differently (a ReLU6 on its kink may flip): the same learning, not the same bits
+    const [a, b] = [run(one.res, 'plain').after, run(two.res, 'plain').after];
+    expect(Math.abs(a.old - b.old)).toBeLessThan(0.03);
+    expect(Math.abs(a.new - b.new)).toBeLessThan(0.03);
+    expect(b.new).toBeGreaterThan(0.6);
+  }, 300_000); // ~30 s alone
+
   it('one 10-way head (--head extend): EWC keeps what the old classes are among themselves, plain fine-tuning does not', async () => {
     const out = join(root, 'extend');
     const r = await runCli(

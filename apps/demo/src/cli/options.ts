@@ -38,6 +38,7 @@ export interface RunFlags {
   seeds?: string;
   repeats?: string;
   backend?: string;
+  threads?: string;
   importanceSamples?: string;
   evalLimit?: string;
   evaluateEvery?: string;
@@ -169,7 +170,7 @@ export function configFromFlags(flags: RunFlags): ExperimentConfig {
 /** The default run, named `custom` as soon as a flag changes what it trains. */
 function quickDefault(flags: RunFlags): ExperimentConfig {
   const c = defaultConfig();
-  const inert = ['backend', 'quick', 'out', 'resume', 'progress', 'quiet', 'download', 'force'];
+  const inert = ['backend', 'threads', 'quick', 'out', 'resume', 'progress', 'quiet', 'download', 'force'];
   const changed = Object.entries(flags).some(([k, v]) => v !== undefined && !inert.includes(k));
   return changed ? { ...c, name: 'custom' } : c;
 }

@@ -19,6 +19,7 @@ import { parseLogFormats } from './logging.js';
 import type { FinetuneFlags } from './finetune-command.js';
 import type { RunFlags } from './options.js';
 import { claimOutputFolder, defaultOutDir } from './output-folder.js';
+import { threadsOption } from './threads.js';
 import { registerToolCommands } from './tool-commands.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -148,6 +149,7 @@ export function buildProgram(argv: readonly string[]): Command {
     .option('--no-progress', 'no progress bars (task lines only)')
     .option('--quiet', 'no progress output (warnings and errors still print)')
     .option('--log <formats>', dflt('stream every progress event into <out>/logs/<run>/: tensorboard, csv, jsonl (comma-separated)', 'none'))
+    .addOption(threadsOption())
     .action(async (flags: RunActionFlags) => {
       await runAction(flags, command);
     });
@@ -321,6 +323,7 @@ function registerCommands(program: Command, command: string): void {
     .option('--max-old-drop <x>', 'λ selection: the best new accuracy whose old accuracy fell by at most x', '0.05')
     .addOption(new Option('--save <which>', 'fine-tuned models to write: the selected λ of each method, all, or none').choices(['best', 'all', 'none']).default('best'))
     .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]).default('wasm'))
+    .addOption(threadsOption())
     .option('--out <dir>', dflt('output folder', 'runs/<timestamp>'))
     .option('--force', 'replace what an earlier comparison left in --out')
     .option('--resume <dir>', dflt('continue an interrupted comparison from its output folder', 'none: a new comparison'))

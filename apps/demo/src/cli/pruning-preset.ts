@@ -6,7 +6,6 @@
  */
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type BackendName, useBackend } from '@forgetless/core';
 import { writeFileAtomic } from '@forgetless/core/node';
 import { pruningSpec } from '@forgetless/experiments';
 import { PRESETS } from '@forgetless/experiments';
@@ -18,10 +17,26 @@ import { UserError, usage } from './errors.js';
 import { toJson } from './json.js';
 import { number, parseSeeds } from './options.js';
 import { progressReporter } from './progress.js';
+import { parseThreads, startBackend } from './threads.js';
 import type { RunCommandFlags } from './run-command.js';
 import { defaultOutDir } from './run-command.js';
 
-const ALLOWED = new Set(['preset', 'quick', 'out', 'backend', 'epochs', 'seeds', 'dataset', 'importanceSamples', 'trainLimit', 'evalLimit', 'progress', 'quiet', 'download']);
+const ALLOWED = new Set([
+  'preset',
+  'quick',
+  'out',
+  'backend',
+  'threads',
+  'epochs',
+  'seeds',
+  'dataset',
+  'importanceSamples',
+  'trainLimit',
+  'evalLimit',
+  'progress',
+  'quiet',
+  'download',
+]);
 const flagName = (k: string) => `--${k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}`;
 
 export async function runPruningPreset(flags: RunCommandFlags, command: string): Promise<void> {
@@ -46,7 +61,7 @@ export async function runPruningPreset(flags: RunCommandFlags, command: string):
   const outDir = resolve(flags.out ?? defaultOutDir());
   const preset = PRESETS.pruning;
   const t0 = performance.now();
-  const backend = await useBackend((flags.backend ?? 'wasm') as BackendName);
+  const backend = await startBackend(flags.backend ?? 'wasm', parseThreads(flags.threads, flags.backend ?? 'wasm'));
   const data = await loadExperimentData(
     { dataset: flags.dataset ?? 'auto', sequence: 'permuted', numTasks: 1, validation: 0, ...(trainLimit ? { trainLimit } : {}) },
     { download: !!flags.download },

@@ -9,7 +9,6 @@ import { scenariosSpec } from '@forgetless/experiments';
 import { type ScenarioRun, scenariosMarkdown, scenariosTable } from '../report/scenarios.js';
 import { renderSvg } from '../report/svg.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend } from '@forgetless/core';
 import { type ExperimentConfig, validateConfig } from '@forgetless/experiments';
 import { hasLambda, variantLabel } from '@forgetless/experiments';
 import type { Preset } from '@forgetless/experiments';
@@ -19,6 +18,7 @@ import { type VariantSummary, divergenceText } from '@forgetless/experiments';
 import { CheckpointError, type LoadedCheckpoint, fileCheckpoint, loadCheckpoint } from '@forgetless/experiments/node';
 import { importanceSamples, loadExperimentData } from './data.js';
 import { UserError, usage } from './errors.js';
+import { parseThreads, startBackend } from './threads.js';
 import { interrupts } from './interrupt.js';
 import { experimentLogs, parseLogFormats } from './logging.js';
 import { fingerprintChanges, runFingerprint } from './fingerprint.js';
@@ -86,7 +86,7 @@ export async function runCommand(allFlags: RunCommandFlags, command: string): Pr
   const scenarios = flags.resume === undefined && flags.scenario === undefined && flags.preset !== undefined ? presetOf(flags)?.scenarios : undefined;
   if (scenarios) return runScenarios(allFlags, command, scenarios);
   if (flags.resume !== undefined) {
-    const given = Object.entries(flags).filter(([k, v]) => v !== undefined && !['resume', 'progress', 'quiet', 'download'].includes(k));
+    const given = Object.entries(flags).filter(([k, v]) => v !== undefined && !['resume', 'progress', 'quiet', 'download', 'threads'].includes(k));
     if (given.length) throw usage(`--resume continues a run with its own settings: drop --${given.map(([k]) => k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)).join(', --')}`);
   }
   let config: ExperimentConfig;
@@ -94,19 +94,26 @@ export async function runCommand(allFlags: RunCommandFlags, command: string): Pr
   let resumed: LoadedCheckpoint | undefined;
   let preset: Preset | undefined;
   let context: Record<string, unknown>;
+  let backendLabel: string | undefined;
   if (flags.resume !== undefined) {
     outDir = resolve(flags.resume);
+    // wasm threads are how the run goes, not what it computes: --resume takes them. They are chosen before the
+    // checkpoint starts its run's backend; a run on another backend then refuses them.
+    const threads = parseThreads(flags.threads, 'wasm');
+    if (threads > 1) await startBackend('wasm', threads);
     resumed = await loadCheckpoint(outDir).catch((e: unknown) => {
       throw e instanceof CheckpointError ? new UserError(`--resume: ${e.message}`) : e;
     });
     config = validateConfig(resumed.config);
+    if (threads > 1 && config.backend !== 'wasm') throw usage(`--threads: the run in ${outDir} runs on the ${config.backend} backend, which takes one thread; drop --threads`);
+    backendLabel = await startBackend(config.backend, threads);
     context = resumed.context;
     const name = context.preset;
     preset = typeof name === 'string' && isPresetName(name) ? PRESETS[name] : undefined;
   } else {
     preset = presetOf(flags);
     const raw = configFromFlags(flags);
-    await useBackend(raw.backend);
+    backendLabel = await startBackend(raw.backend, parseThreads(flags.threads, raw.backend));
     config = validateConfig(raw);
     outDir = resolve(flags.out ?? defaultOutDir());
     context = { command, ...(preset ? { preset: preset.name } : {}) };
@@ -114,7 +121,7 @@ export async function runCommand(allFlags: RunCommandFlags, command: string): Pr
   const log = (line: string) => {
     if (!flags.quiet) process.stderr.write(`${line}\n`);
   };
-  const backend = tf.getBackend();
+  const backend = backendLabel ?? tf.getBackend();
   const data = await loadExperimentData(config.data, { download: !!flags.download });
   config = { ...config, data: data.data, importanceLimit: importanceSamples(config.importanceLimit, data.tasks) };
   log(

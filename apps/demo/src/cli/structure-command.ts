@@ -14,6 +14,7 @@ import { saveLayersModel } from '@forgetless/pruning/node';
 import { usage } from './errors.js';
 import { number } from './options.js';
 import { claimOutputFolder } from './output-folder.js';
+import { parseThreads } from './threads.js';
 import { type PruneFlags, backend, importanceBatch, loadData, loadModel, pruneImportance } from './tools.js';
 
 function target(flags: PruneFlags): StructureTarget | undefined {
@@ -94,9 +95,10 @@ export async function pruneChannelsCommand(flags: PruneFlags): Promise<void> {
   const tune = fineTuning(flags);
   if (tune && !goal) throw usage('--finetune-steps: fine-tunes the pruned model: give a target too');
   if (tune && flags.data === undefined) throw usage('--finetune-steps: fine-tuning needs --data (its training images)');
+  parseThreads(flags.threads, flags.backend ?? 'wasm');
   const folder = goal ? await claimOutputFolder(flags.out as string, { flag: '--out', mode: 'tool' }) : undefined;
   try {
-    await backend(flags.backend);
+    await backend(flags.backend, flags.threads);
     const loaded = await loadModel(flags.model);
     let imported: ParamMap | undefined;
     try {

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { BACKENDS } from '@forgetless/experiments';
 import { IMPORTANCE_NAMES } from '@forgetless/experiments';
+import { threadsOption } from './threads.js';
 
 const IMPORTANCE_CHOICES = [...Object.keys(IMPORTANCE_NAMES), 'fisher', 'taylor'];
 const DATA =
@@ -42,6 +43,7 @@ export function registerToolCommands(program: Command): void {
     .option('--si-epochs <n>', 'SI: epochs of fine-tuning whose path SI integrates', '1')
     .option('--lr <x>', 'SI: SGD learning rate of that fine-tuning', '0.01')
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (flags) => (await import('./tools.js')).importancesCommand(flags));
   program
     .command('prune')
@@ -74,6 +76,7 @@ export function registerToolCommands(program: Command): void {
     .option('--finetune-lr <x>', 'channels: learning rate of that fine-tuning (Adam)', '0.001')
     .option('--out <dir>', 'folder for the pruned model (required, but for --groups alone)')
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (flags) => (await import('./tools.js')).pruneCommand(flags));
   program
     .command('correlate')

@@ -9,17 +9,7 @@ import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  type ArraySource,
-  type BackendName,
-  type LoadedLayersModel,
-  type Model,
-  type ParamMap,
-  disposeParams,
-  exampleShapeProblem,
-  trainContinual,
-  useBackend,
-} from '@forgetless/core';
+import { type ArraySource, type LoadedLayersModel, type Model, type ParamMap, disposeParams, exampleShapeProblem, trainContinual } from '@forgetless/core';
 import { writeFileAtomic } from '@forgetless/core/node';
 import { type ImagePreprocessing, taskSequence } from '@forgetless/datasets';
 import { findMnistFormatFiles } from '@forgetless/datasets/node';
@@ -34,6 +24,7 @@ import { type ClassPlan, planClasses } from '../finetune/classes.js';
 import { memoryFittingBatch } from '../finetune/config.js';
 import { loadDataArgument } from './data.js';
 import { UserError, usage } from './errors.js';
+import { parseThreads, startBackend } from './threads.js';
 import { type LoadedPart, loadPart, modelLabels, parsePreprocessing, partSources, readClassNames } from './finetune-data.js';
 import { number } from './options.js';
 import { checkOutputFile, claimOutputFolder } from './output-folder.js';
@@ -167,8 +158,10 @@ export function importanceBatch(model: Model, what = 'importances'): number {
   return batch;
 }
 
-export async function backend(name: string | undefined): Promise<void> {
-  await useBackend((name ?? 'wasm') as BackendName);
+/** Activates `--backend` (default wasm) on `--threads` threads; returns how logs name it (`wasm, 2 threads`). */
+export async function backend(name: string | undefined, threads?: string): Promise<string> {
+  const chosen = name ?? 'wasm';
+  return startBackend(chosen, parseThreads(threads, chosen));
 }
 
 /**
@@ -196,12 +189,14 @@ export interface ImportanceFlags extends ImageDataFlags {
   siEpochs: string;
   lr: string;
   backend?: string;
+  threads?: string;
 }
 
 export async function importancesCommand(flags: ImportanceFlags): Promise<void> {
   const method = importanceMethod(flags.method);
   if (!flags.out) throw usage('--out: required (the folder to write the importance map into)');
   const samples = number('samples', flags.samples, 'int');
+  parseThreads(flags.threads, flags.backend ?? 'wasm');
   const folder = await claimOutputFolder(flags.out, { flag: '--out', mode: 'tool' });
   try {
     await importances(method, samples, folder.dir, flags);
@@ -211,7 +206,7 @@ export async function importancesCommand(flags: ImportanceFlags): Promise<void> 
 }
 
 async function importances(method: ImportanceMethod, samples: number, out: string, flags: ImportanceFlags): Promise<void> {
-  await backend(flags.backend);
+  const running = await backend(flags.backend, flags.threads);
   const loaded = await loadModel(flags.model);
   try {
     // magnitude needs no data
@@ -229,7 +224,9 @@ async function importances(method: ImportanceMethod, samples: number, out: strin
         ...(data ? { data: data.name, samples: Math.min(samples, data.train.size) } : {}),
         ...(method === 'si' ? { note: `SI along ${flags.siEpochs} epoch(s) of SGD lr ${flags.lr} fine-tuning on these samples` } : {}),
       });
-      process.stdout.write(`${method} importances of ${basename(loaded.source)} (${Object.keys(map).length} parameters, ${((performance.now() - t0) / 1000).toFixed(1)} s):\n`);
+      process.stdout.write(
+        `${method} importances of ${basename(loaded.source)} (${Object.keys(map).length} parameters, ${((performance.now() - t0) / 1000).toFixed(1)} s on ${running}):\n`,
+      );
       for (const [name, t] of Object.entries(map)) {
         const v = (await t.data()) as Float32Array;
         let sum = 0;
@@ -260,6 +257,7 @@ export interface PruneFlags extends ImageDataFlags {
   samples: string;
   out?: string;
   backend?: string;
+  threads?: string;
   structure?: 'weights' | 'channels';
   targetParams?: string;
   targetFlops?: string;
@@ -277,6 +275,7 @@ export async function pruneCommand(flags: PruneFlags): Promise<void> {
   const sparsity = number('sparsity', flags.sparsity);
   if (!(sparsity >= 0 && sparsity < 1)) throw usage(`--sparsity: the fraction of weights to zero must be in [0, 1) (0 writes the model back unchanged), got ${flags.sparsity}`);
   const samples = number('samples', flags.samples, 'int');
+  parseThreads(flags.threads, flags.backend ?? 'wasm');
   const folder = await claimOutputFolder(flags.out, { flag: '--out', mode: 'tool' });
   try {
     await pruneModel(sparsity, samples, folder.dir, flags);
@@ -301,7 +300,7 @@ export async function pruneImportance(name: string, loaded: LoadedLayersModel): 
 }
 
 async function pruneModel(sparsity: number, samples: number, out: string, flags: PruneFlags): Promise<void> {
-  await backend(flags.backend);
+  await backend(flags.backend, flags.threads);
   const loaded = await loadModel(flags.model);
   let imported: ParamMap | undefined;
   try {

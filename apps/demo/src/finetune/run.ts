@@ -33,6 +33,7 @@ import {
   type TrainingWarning,
   consolidate,
   evaluate,
+  kernelThreadsStatus,
   trainContinual,
   yieldToEventLoop,
 } from '@forgetless/core';
@@ -116,6 +117,8 @@ export interface FinetuneResult {
   /** The rule the selection followed, in words. */
   rule: string;
   backend: string;
+  /** Threads forgetless's kernels ran on (wasm on tfjs's threaded build: more than 1). */
+  threads: number;
   cancelled: boolean;
   /** Layers frozen while fine-tuning (by --freeze and batch norm `frozen`). */
   frozen: string[];
@@ -412,6 +415,7 @@ export async function runFinetune(model: GraphModel, data: FinetuneData, rawConf
       selection: selectBest(config, runs, before),
       rule: selectionRule(config.maxOldDrop),
       backend: tf.getBackend(),
+      threads: tf.getBackend() === 'wasm' ? kernelThreadsStatus().threads : 1,
       cancelled,
       frozen,
     };

@@ -66,7 +66,10 @@ export function finetuneMarkdown(result: FinetuneResult, ctx: FinetuneReportCont
   lines.push(
     `- ${c.optimizer} lr ${c.learningRate}, ${c.epochs} epoch(s), batch ${c.batchSize}, seed ${c.seed}; importances of the pretrained weights on ${c.importanceLimit} old training examples; head ${c.head}; batch norm ${c.batchNorm}${result.frozen.length ? `; frozen: ${result.frozen.length} layers` : ''}`,
   );
-  lines.push(`- backend ${result.backend}; ${ctx.seconds.toFixed(1)} s${result.cancelled ? '; **cancelled**: partial results' : ''}`, '');
+  lines.push(
+    `- backend ${result.backend}${result.threads > 1 ? `, ${result.threads} threads` : ''}; ${ctx.seconds.toFixed(1)} s${result.cancelled ? '; **cancelled**: partial results' : ''}`,
+    '',
+  );
   lines.push(
     `Accuracy on the old and new test data after fine-tuning. "acc" counts a prediction over all of the model's outputs${own ? ';' : '.'}` +
       (own ? ' "(own)" counts it over the part\'s own classes only (given that an image is old, which old class: what the features still know).' : '') +
