@@ -318,7 +318,7 @@ export function setupFinetunePanel(
           }
           progress.value = 1;
           results.done(msg, { model: model?.name, old: old?.name, new: neu?.name });
-          statusText.textContent = `Done in ${(msg.ms / 1000).toFixed(1)} s on ${msg.result.backend}${kernels && kernelsText(kernels) ? `, ${kernelsText(kernels)}` : ''}${
+          statusText.textContent = `Done in ${(msg.ms / 1000).toFixed(1)} s on ${msg.result.backend}${(msg.result.threads ?? 1) > 1 ? ` (${msg.result.threads} threads)` : ''}${kernels && kernelsText(kernels) ? `, ${kernelsText(kernels)}` : ''}${
             msg.skipped.length ? `; ${msg.skipped.length} unreadable image${msg.skipped.length === 1 ? '' : 's'} skipped` : ''
           }.`;
           $('#ft-phase').textContent = 'done';
