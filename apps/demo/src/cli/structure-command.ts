@@ -95,10 +95,10 @@ export async function pruneChannelsCommand(flags: PruneFlags): Promise<void> {
   const tune = fineTuning(flags);
   if (tune && !goal) throw usage('--finetune-steps: fine-tunes the pruned model: give a target too');
   if (tune && flags.data === undefined) throw usage('--finetune-steps: fine-tuning needs --data (its training images)');
-  parseThreads(flags.threads, flags.backend ?? 'wasm');
+  const threads = parseThreads(flags.threads, flags.backend ?? 'wasm');
   const folder = goal ? await claimOutputFolder(flags.out as string, { flag: '--out', mode: 'tool' }) : undefined;
   try {
-    await backend(flags.backend, flags.threads);
+    await backend(flags.backend, threads);
     const loaded = await loadModel(flags.model);
     let imported: ParamMap | undefined;
     try {

@@ -158,10 +158,9 @@ export function importanceBatch(model: Model, what = 'importances'): number {
   return batch;
 }
 
-/** Activates `--backend` (default wasm) on `--threads` threads; returns how logs name it (`wasm, 2 threads`). */
-export async function backend(name: string | undefined, threads?: string): Promise<string> {
-  const chosen = name ?? 'wasm';
-  return startBackend(chosen, parseThreads(threads, chosen));
+/** Activates `--backend` (default wasm) on `threads` threads (`--threads` as `parseThreads` read it); returns how logs name it (`wasm, 2 threads`). */
+export async function backend(name: string | undefined, threads = 1): Promise<string> {
+  return startBackend(name ?? 'wasm', threads);
 }
 
 /**
@@ -196,17 +195,17 @@ export async function importancesCommand(flags: ImportanceFlags): Promise<void> 
   const method = importanceMethod(flags.method);
   if (!flags.out) throw usage('--out: required (the folder to write the importance map into)');
   const samples = number('samples', flags.samples, 'int');
-  parseThreads(flags.threads, flags.backend ?? 'wasm');
+  const threads = parseThreads(flags.threads, flags.backend ?? 'wasm');
   const folder = await claimOutputFolder(flags.out, { flag: '--out', mode: 'tool' });
   try {
-    await importances(method, samples, folder.dir, flags);
+    await importances(method, samples, threads, folder.dir, flags);
   } finally {
     await folder.release();
   }
 }
 
-async function importances(method: ImportanceMethod, samples: number, out: string, flags: ImportanceFlags): Promise<void> {
-  const running = await backend(flags.backend, flags.threads);
+async function importances(method: ImportanceMethod, samples: number, threads: number, out: string, flags: ImportanceFlags): Promise<void> {
+  const running = await backend(flags.backend, threads);
   const loaded = await loadModel(flags.model);
   try {
     // magnitude needs no data
@@ -275,10 +274,10 @@ export async function pruneCommand(flags: PruneFlags): Promise<void> {
   const sparsity = number('sparsity', flags.sparsity);
   if (!(sparsity >= 0 && sparsity < 1)) throw usage(`--sparsity: the fraction of weights to zero must be in [0, 1) (0 writes the model back unchanged), got ${flags.sparsity}`);
   const samples = number('samples', flags.samples, 'int');
-  parseThreads(flags.threads, flags.backend ?? 'wasm');
+  const threads = parseThreads(flags.threads, flags.backend ?? 'wasm');
   const folder = await claimOutputFolder(flags.out, { flag: '--out', mode: 'tool' });
   try {
-    await pruneModel(sparsity, samples, folder.dir, flags);
+    await pruneModel(sparsity, samples, threads, folder.dir, flags);
   } finally {
     await folder.release();
   }
@@ -299,8 +298,8 @@ export async function pruneImportance(name: string, loaded: LoadedLayersModel): 
   return { importance };
 }
 
-async function pruneModel(sparsity: number, samples: number, out: string, flags: PruneFlags): Promise<void> {
-  await backend(flags.backend, flags.threads);
+async function pruneModel(sparsity: number, samples: number, threads: number, out: string, flags: PruneFlags): Promise<void> {
+  await backend(flags.backend, threads);
   const loaded = await loadModel(flags.model);
   let imported: ParamMap | undefined;
   try {
